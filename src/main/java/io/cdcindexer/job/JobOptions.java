@@ -1,0 +1,200 @@
+package io.cdcindexer.job;
+
+import java.io.Serializable;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * Every option of the indexing job, with its default and its meaning: the one place to look.
+ *
+ * <p>Options are program arguments of the form {@code --name value}. The defaults match the local stack ({@code ./cdc up})
+ * and the Docker stack, apart from host names, which the Docker submitter overrides.
+ */
+public final class JobOptions implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+
+    /** One option: its name, default value and a one-line description. */
+    public record Option(String name, String defaultValue, String description) implements Serializable {}
+
+    private static final Map<String, Option> OPTIONS = new LinkedHashMap<>();
+
+    public static final Option JOB_NAME = define("job.name", "cdc-indexer", "Name of the Flink job.");
+    public static final Option PARALLELISM =
+            define("parallelism", "0", "Job parallelism; 0 keeps the cluster's default (parallelism.default).");
+    public static final Option CHECKPOINT_INTERVAL_MS =
+            define("checkpoint.interval-ms", "10000",
+                    "Checkpoint interval. Offsets are committed and the Elasticsearch buffer is flushed on each checkpoint. Must be > 0.");
+    public static final Option TOLERABLE_FAILED_CHECKPOINTS =
+            define("checkpoint.tolerable-failures", "100",
+                    "Checkpoints that may fail (e.g. time out during an Elasticsearch outage) before the job restarts.");
+
+    public static final Option KAFKA_BOOTSTRAP_SERVERS =
+            define("kafka.bootstrap-servers", "localhost:9092", "Kafka brokers to read the change topics from.");
+    public static final Option KAFKA_GROUP_ID =
+            define("kafka.group-id", "cdc-indexer", "Consumer group; offsets are committed to it on every checkpoint.");
+    public static final Option KAFKA_TOPIC_PATTERN =
+            define("kafka.topic-pattern", "cdc\\.public\\..*",
+                    "Regular expression of the Debezium table topics to index. Topics created later are picked up.");
+    public static final Option KAFKA_TRANSACTION_TOPIC =
+            define("kafka.transaction-topic", "cdc.transaction",
+                    "Debezium transaction metadata topic (BEGIN/END events); empty to ignore transactions.");
+    public static final Option KAFKA_DLQ_TOPIC =
+            define("kafka.dlq-topic", "cdc.dlq", "Dead-letter topic for malformed records and documents Elasticsearch rejects.");
+    public static final Option KAFKA_PARTITION_DISCOVERY_MS =
+            define("kafka.partition-discovery-ms", "10000", "How often new topics and partitions are discovered.");
+
+    public static final Option ELASTICSEARCH_HOSTS =
+            define("elasticsearch.hosts", "http://localhost:9200", "Comma-separated Elasticsearch HTTP addresses.");
+    public static final Option ELASTICSEARCH_INDEX =
+            define("elasticsearch.index", "{topic}",
+                    "Index name template; {topic}, {schema} and {table} are replaced, and the result is lower-cased.");
+    public static final Option BULK_MAX_ACTIONS =
+            define("elasticsearch.bulk.max-actions", "2000", "A bulk request is sent once it holds this many actions.");
+    public static final Option BULK_MAX_BYTES =
+            define("elasticsearch.bulk.max-bytes", "5242880", "... or this many bytes of documents.");
+    public static final Option BULK_INTERVAL_MS =
+            define("elasticsearch.bulk.interval-ms", "100", "... or once its oldest action has waited this long.");
+    public static final Option BULK_MAX_IN_FLIGHT =
+            define("elasticsearch.bulk.max-in-flight", "2", "Bulk requests under way at once per sink subtask.");
+    public static final Option RETRY_INITIAL_BACKOFF_MS =
+            define("elasticsearch.retry.initial-backoff-ms", "100",
+                    "First wait before retrying a transient failure (429, 5xx, connection refused); doubles each time.");
+    public static final Option RETRY_MAX_BACKOFF_MS =
+            define("elasticsearch.retry.max-backoff-ms", "30000", "Longest wait between retries. Retries never stop.");
+
+    public static final Option TRANSACTION_TIMEOUT_MS =
+            define("transaction.timeout-ms", "10000",
+                    "A transaction still incomplete after this long (from its first event) is flushed anyway.");
+    public static final Option UNAVAILABLE_VALUE_PLACEHOLDER =
+            define("debezium.unavailable-value-placeholder", "__debezium_unavailable_value",
+                    "Debezium's value for an unchanged TOASTed column; such columns never overwrite Elasticsearch.");
+
+    private static Option define(String name, String defaultValue, String description) {
+        Option option = new Option(name, defaultValue, description);
+        OPTIONS.put(name, option);
+        return option;
+    }
+
+    private final Map<String, String> values;
+
+    private JobOptions(Map<String, String> values) {
+        this.values = values;
+    }
+
+    /** The options with all defaults. */
+    public static JobOptions defaults() {
+        return new JobOptions(Map.of());
+    }
+
+    /** Every option the job knows, in documentation order. */
+    public static List<Option> all() {
+        return List.copyOf(OPTIONS.values());
+    }
+
+    /**
+     * Parses {@code --name value} pairs. Unknown names and missing values are errors, so a typo never silently falls back
+     * to a default.
+     */
+    public static JobOptions fromArgs(String... args) {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (!arg.startsWith("--")) {
+                throw new IllegalArgumentException("Expected --name value, got '" + arg + "'");
+            }
+            String name = arg.substring(2);
+            String value;
+            int eq = name.indexOf('=');
+            if (eq >= 0) {
+                value = name.substring(eq + 1);
+                name = name.substring(0, eq);
+            } else if (i + 1 < args.length) {
+                value = args[++i];
+            } else {
+                throw new IllegalArgumentException("Option --" + name + " needs a value");
+            }
+            if (!OPTIONS.containsKey(name)) {
+                throw new IllegalArgumentException("Unknown option --" + name + "; known options:\n" + usage());
+            }
+            values.put(name, value);
+        }
+        JobOptions options = new JobOptions(values);
+        options.validate();
+        return options;
+    }
+
+    /** Returns a copy with one option changed (tests and tools). */
+    public JobOptions with(Option option, String value) {
+        Map<String, String> copy = new LinkedHashMap<>(values);
+        copy.put(option.name(), value);
+        JobOptions options = new JobOptions(copy);
+        options.validate();
+        return options;
+    }
+
+    public String get(Option option) {
+        return values.getOrDefault(option.name(), option.defaultValue());
+    }
+
+    public long getLong(Option option) {
+        String value = get(option);
+        try {
+            return Long.parseLong(value.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("Option --" + option.name() + " must be a whole number, got '" + value + "'");
+        }
+    }
+
+    public int getInt(Option option) {
+        long value = getLong(option);
+        if (value > Integer.MAX_VALUE || value < Integer.MIN_VALUE) {
+            throw new IllegalArgumentException("Option --" + option.name() + " is out of range: " + value);
+        }
+        return (int) value;
+    }
+
+    /** The values that differ from the defaults. */
+    public Map<String, String> overrides() {
+        return Collections.unmodifiableMap(values);
+    }
+
+    private void validate() {
+        for (Option option : OPTIONS.values()) {
+            if (option.defaultValue().matches("\\d+")) {
+                long value = getLong(option);
+                boolean mayBeZero = option == PARALLELISM;
+                if (value < 0 || (value == 0 && !mayBeZero)) {
+                    throw new IllegalArgumentException("Option --" + option.name() + " must be positive, got " + value);
+                }
+            }
+        }
+        try {
+            Pattern.compile(get(KAFKA_TOPIC_PATTERN));
+        } catch (PatternSyntaxException e) {
+            throw new IllegalArgumentException("Option --" + KAFKA_TOPIC_PATTERN.name() + " is not a valid regular expression: "
+                    + e.getDescription());
+        }
+        if (getLong(RETRY_MAX_BACKOFF_MS) < getLong(RETRY_INITIAL_BACKOFF_MS)) {
+            throw new IllegalArgumentException("Option --" + RETRY_MAX_BACKOFF_MS.name() + " must not be below --"
+                    + RETRY_INITIAL_BACKOFF_MS.name());
+        }
+        if (get(ELASTICSEARCH_HOSTS).isBlank()) {
+            throw new IllegalArgumentException("Option --" + ELASTICSEARCH_HOSTS.name() + " must name at least one host");
+        }
+    }
+
+    /** A readable list of every option with its default and description. */
+    public static String usage() {
+        StringBuilder out = new StringBuilder();
+        for (Option option : OPTIONS.values()) {
+            out.append(String.format("  --%-42s %s (default: %s)%n", option.name(), option.description(),
+                    option.defaultValue().isEmpty() ? "empty" : option.defaultValue()));
+        }
+        return out.toString();
+    }
+}
