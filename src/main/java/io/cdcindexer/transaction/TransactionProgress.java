@@ -25,13 +25,15 @@ public final class TransactionProgress {
     }
 
     void received(String table) {
-        received[indexOf(table)]++;
+        int i = indexOf(table); // may grow the arrays: look up before indexing
+        received[i]++;
     }
 
     void end(TransactionEnd end) {
         ended = true;
         for (int i = 0; i < end.tables.length; i++) {
-            expected[indexOf(end.tables[i])] = end.eventCounts[i];
+            int table = indexOf(end.tables[i]);
+            expected[table] = end.eventCounts[i];
         }
     }
 
