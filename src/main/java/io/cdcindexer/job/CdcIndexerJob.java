@@ -19,6 +19,7 @@ import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -66,6 +67,12 @@ public final class CdcIndexerJob {
     public JobExecutionResult execute(StreamExecutionEnvironment env) throws Exception {
         build(env);
         return env.execute(options.get(JobOptions.JOB_NAME));
+    }
+
+    /** Submits the job and returns at once (tests of the unbounded job). */
+    public JobClient executeAsync(StreamExecutionEnvironment env) throws Exception {
+        build(env);
+        return env.executeAsync(options.get(JobOptions.JOB_NAME));
     }
 
     /** Adds the topology to the environment. */

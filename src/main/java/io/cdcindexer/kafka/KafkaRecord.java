@@ -4,7 +4,9 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /** A Kafka record as read, bytes untouched, with its coordinates: what the Debezium adapter decodes. */
-public final class KafkaRecord {
+public final class KafkaRecord implements java.io.Serializable {
+
+    private static final long serialVersionUID = 1L;
 
     public String topic;
     public int partition;

@@ -1,0 +1,183 @@
+package io.cdcindexer.job;
+
+import static io.cdcindexer.job.DebeziumJson.change;
+import static io.cdcindexer.job.DebeziumJson.end;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cdcindexer.kafka.DeadLetterSink;
+import io.cdcindexer.kafka.KafkaChangeSource;
+import io.cdcindexer.kafka.KafkaDeadLetterQueue;
+import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.stack.FreePorts;
+import io.cdcindexer.stack.KafkaBroker;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.BooleanSupplier;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The job's Kafka adapter against a real broker: the topic pattern (including a topic created while the job runs), the
+ * transaction topic, offsets committed on checkpoints, and the dead-letter topic with its headers.
+ */
+class CdcIndexerJobKafkaITCase {
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder().setNumberSlotsPerTaskManager(2).build());
+
+    @TempDir
+    static Path dir;
+
+    private static KafkaBroker kafka;
+
+    @BeforeAll
+    static void startKafka() {
+        kafka = KafkaBroker.start(dir.resolve("kafka"), FreePorts.next());
+    }
+
+    @AfterAll
+    static void stopKafka() {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    void readsTheDebeziumTopicsCommitsOffsetsAndWritesDeadLetters() throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
+                KafkaProducer<byte[], byte[]> producer = producer()) {
+            admin.createTopics(List.of(new NewTopic("cdc.public.users", 2, (short) 1),
+                    new NewTopic("cdc.transaction", 1, (short) 1), new NewTopic("other.public.users", 1, (short) 1)))
+                    .all().get();
+            send(producer, change("users", "r", 2, 50, null, "email", "snapshot@example.com"));
+            send(producer, change("users", "c", 1, 100, "900", "email", "a@example.com"));
+            send(producer, change("users", "u", 1, 110, "900", "email", "b@example.com"));
+            send(producer, end("900", "users", 2));
+            send(producer, DebeziumJson.raw("cdc.public.users", "{\"id\":3}", "garbage"));
+            send(producer, DebeziumJson.raw("other.public.users", "{\"id\":9}", "not read: other prefix"));
+            producer.flush();
+
+            VersionedIndexSink index = new VersionedIndexSink("kafka-it", 0);
+            JobOptions options = JobOptions.fromArgs("--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                    "--kafka.group-id", "it-group", "--kafka.partition-discovery-ms", "500",
+                    "--checkpoint.interval-ms", "200", "--parallelism", "2");
+            JobClient job = new CdcIndexerJob(options, KafkaChangeSource.create(options), index,
+                    new DeadLetterSink(new KafkaDeadLetterQueue(kafka.bootstrapServers(), "cdc.dlq")))
+                    .executeAsync(StreamExecutionEnvironment.getExecutionEnvironment());
+            try {
+                await("documents indexed", () -> index.documents().size() == 2);
+                assertThat(index.documents())
+                        .containsEntry("cdc.public.users/1", "{\"id\":1,\"email\":\"b@example.com\"}")
+                        .containsEntry("cdc.public.users/2", "{\"id\":2,\"email\":\"snapshot@example.com\"}");
+
+                List<ConsumerRecord<byte[], byte[]>> deadLetters = consume("cdc.dlq", 1);
+                ConsumerRecord<byte[], byte[]> letter = deadLetters.get(0);
+                assertThat(new String(letter.key(), StandardCharsets.UTF_8)).isEqualTo("{\"id\":3}");
+                assertThat(new String(letter.value(), StandardCharsets.UTF_8)).isEqualTo("garbage");
+                assertThat(header(letter, KafkaDeadLetterQueue.HEADER_TOPIC)).isEqualTo("cdc.public.users");
+                assertThat(header(letter, KafkaDeadLetterQueue.HEADER_STAGE)).isEqualTo("decode");
+                assertThat(header(letter, KafkaDeadLetterQueue.HEADER_REASON)).startsWith("the value is not valid JSON");
+                assertThat(header(letter, KafkaDeadLetterQueue.HEADER_OFFSET)).matches("\\d+");
+
+                await("offsets committed up to the end of every topic", () -> committedToTheEnd(admin));
+
+                admin.createTopics(List.of(new NewTopic("cdc.public.created_later", 1, (short) 1))).all().get();
+                send(producer, change("created_later", "c", 1, 200, null, "name", "new table"));
+                producer.flush();
+                await("a topic created while the job runs is read",
+                        () -> index.documents().containsKey("cdc.public.created_later/1"));
+                assertThat(index.documents()).doesNotContainKey("other.public.users/9");
+            } finally {
+                job.cancel().get();
+            }
+        }
+    }
+
+    private static boolean committedToTheEnd(Admin admin) {
+        try {
+            Map<TopicPartition, OffsetAndMetadata> committed =
+                    admin.listConsumerGroupOffsets("it-group").partitionsToOffsetAndMetadata().get();
+            List<TopicPartition> partitions = List.of(new TopicPartition("cdc.public.users", 0),
+                    new TopicPartition("cdc.public.users", 1), new TopicPartition("cdc.transaction", 0));
+            try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+                Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+                return partitions.stream().allMatch(p -> committed.get(p) != null
+                        && committed.get(p).offset() == ends.get(p));
+            }
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    private static KafkaProducer<byte[], byte[]> producer() {
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    private static KafkaConsumer<byte[], byte[]> consumer() {
+        Properties props = new Properties();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        return new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    }
+
+    private static void send(KafkaProducer<byte[], byte[]> producer, KafkaRecord record) {
+        producer.send(new ProducerRecord<>(record.topic, record.key, record.value));
+    }
+
+    private static List<ConsumerRecord<byte[], byte[]>> consume(String topic, int count) {
+        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            consumer.assign(List.of(new TopicPartition(topic, 0)));
+            Instant deadline = Instant.now().plusSeconds(60);
+            while (records.size() < count && Instant.now().isBefore(deadline)) {
+                consumer.poll(Duration.ofMillis(500)).forEach(records::add);
+            }
+        }
+        assertThat(records).as("records on " + topic).hasSize(count);
+        return records;
+    }
+
+    private static String header(ConsumerRecord<byte[], byte[]> record, String name) {
+        return new String(record.headers().lastHeader(name).value(), StandardCharsets.UTF_8);
+    }
+
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        Instant deadline = Instant.now().plusSeconds(90);
+        while (!condition.getAsBoolean()) {
+            if (Instant.now().isAfter(deadline)) {
+                throw new AssertionError("Timed out waiting for: " + what);
+            }
+            Thread.sleep(100);
+        }
+    }
+}
