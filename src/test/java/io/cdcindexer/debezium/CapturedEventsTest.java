@@ -531,6 +531,33 @@ class CapturedEventsTest {
             assertThat(deadLetterReasons()).isEmpty();
         }
 
+        /**
+         * Open point (docs/FINDINGS.md): END still counts a change that went to the dead-letter queue, so the other changes
+         * of its transaction wait for the collapse timeout. The END is the one captured with nopk-insert (txId 784).
+         */
+        @Test
+        void openPointADeadLetteredChangeHoldsItsTransactionUntilTheTimeout() throws Exception {
+            routed(record("nopk-insert"));
+            assertThat(deadLetterReasons()).hasSize(1);
+            ChangeEvent sameTransaction = change("users-insert");
+            sameTransaction.transactionId = "784"; // as if the application had also written users in that transaction
+
+            KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
+                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(10_000),
+                            TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+            try {
+                collapse.setProcessingTime(0);
+                collapse.processElement1(sameTransaction, 0);
+                collapse.processElement2(ChangeEvents.end("784", "users", 1, "audit_log", 1), 0);
+                assertThat(collapse.extractOutputValues()).as("held: audit_log's change never comes").isEmpty();
+
+                collapse.setProcessingTime(10_000);
+                assertThat(collapse.extractOutputValues()).extracting(c -> c.documentKey()).containsExactly("cdc.public.users/4");
+            } finally {
+                collapse.close();
+            }
+        }
+
         /** Open point (docs/FINDINGS.md): under REPLICA IDENTITY USING INDEX the key of a delete is the column default. */
         @Test
         void openPointReplicaIdentityUsingIndexDeletesDocumentZero() throws Exception {
