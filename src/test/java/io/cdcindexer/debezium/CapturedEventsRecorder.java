@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
@@ -21,7 +22,6 @@ import io.cdcindexer.stack.PostgresServer;
 import io.cdcindexer.stack.ProjectHome;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
@@ -38,6 +38,7 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Predicate;
@@ -387,7 +388,7 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         note("events after the TRUNCATE (txId " + truncateTx + "), apart from the marker's: " + events.size());
         for (Captured event : events) {
             if (event.status() != null && event.payload().path("id").asText().startsWith(truncateTx + ":")) {
-                save("truncate-" + event.status().toLowerCase(java.util.Locale.ROOT), event);
+                save("truncate-" + event.status().toLowerCase(Locale.ROOT), event);
             }
         }
 
@@ -820,9 +821,9 @@ public final class CapturedEventsRecorder implements AutoCloseable {
                 if (node.size() > 5) {
                     int size = node.size();
                     while (node.size() > 3) {
-                        ((com.fasterxml.jackson.databind.node.ArrayNode) node).remove(node.size() - 1);
+                        ((ArrayNode) node).remove(node.size() - 1);
                     }
-                    ((com.fasterxml.jackson.databind.node.ArrayNode) node).add("...(" + size + " items)");
+                    ((ArrayNode) node).add("...(" + size + " items)");
                 }
                 node.forEach(CapturedEventsRecorder.Captured::shortenInPlace);
             }

@@ -12,8 +12,10 @@ import io.cdcindexer.transaction.TransactionCollapseFunction;
 import java.nio.charset.StandardCharsets;
 import java.time.DateTimeException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Queue;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.operators.ProcessOperator;
@@ -112,7 +114,7 @@ class CapturedEventsTest {
     }
 
     /** A captured record with its value changed as the test says (malformed variants of real events). */
-    static KafkaRecord withValue(String name, java.util.function.Consumer<ObjectNode> change) {
+    static KafkaRecord withValue(String name, Consumer<ObjectNode> change) {
         JsonNode fixture = DebeziumFixtures.json("captured/" + name);
         ObjectNode value = fixture.get("value").deepCopy();
         change.accept(value);
@@ -582,7 +584,7 @@ class CapturedEventsTest {
         void malformedVariantsOfRealEventsGetAReason() throws Exception {
             KafkaRecord insert = record("users-insert");
             KafkaRecord cut = new KafkaRecord(insert.topic, 0, 1, 0, insert.key,
-                    java.util.Arrays.copyOf(insert.value, insert.value.length / 2));
+                    Arrays.copyOf(insert.value, insert.value.length / 2));
             KafkaRecord otherKey = new KafkaRecord(insert.topic, 0, 2, 0, bytes("{\"id\":99}"), insert.value);
             KafkaRecord truncate = withValue("users-insert", value -> {
                 ObjectNode payload = (ObjectNode) value.get("payload");
