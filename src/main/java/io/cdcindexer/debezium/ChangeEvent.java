@@ -21,7 +21,12 @@ public final class ChangeEvent {
         /** Index the full document (Debezium ops c, r, u). */
         UPSERT,
         /** Delete the document (Debezium op d). */
-        DELETE
+        DELETE,
+        /**
+         * Nothing to write: the record went to the dead-letter queue. It still counts toward its transaction's END, so
+         * the transaction's other changes need not wait for the timeout.
+         */
+        SKIP
     }
 
     public Action action;

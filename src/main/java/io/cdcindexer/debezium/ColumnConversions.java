@@ -16,7 +16,6 @@ import java.time.LocalTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Base64;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -65,7 +64,12 @@ final class ColumnConversions {
         for (Map.Entry<String, Conversion> entry : byColumn.entrySet()) {
             JsonNode raw = row.get(entry.getKey());
             if (raw != null && !raw.isNull()) {
-                row.set(entry.getKey(), entry.getValue().apply(raw));
+                try {
+                    row.set(entry.getKey(), entry.getValue().apply(raw));
+                } catch (MalformedChangeException | RuntimeException e) {
+                    throw new MalformedChangeException("column '" + entry.getKey() + "' = " + raw
+                            + " could not be converted: " + e.getMessage());
+                }
             }
         }
     }
@@ -82,11 +86,11 @@ final class ColumnConversions {
                 return raw -> text(LocalDate.ofEpochDay(number(raw)).toString());
             case "io.debezium.time.Time":
             case "org.apache.kafka.connect.data.Time":
-                return raw -> text(LOCAL_TIME.format(LocalTime.ofNanoOfDay(number(raw) * 1_000_000L)));
+                return raw -> timeOfDay(number(raw) * 1_000_000L);
             case "io.debezium.time.MicroTime":
-                return raw -> text(LOCAL_TIME.format(LocalTime.ofNanoOfDay(number(raw) * 1_000L)));
+                return raw -> timeOfDay(number(raw) * 1_000L);
             case "io.debezium.time.NanoTime":
-                return raw -> text(LOCAL_TIME.format(LocalTime.ofNanoOfDay(number(raw))));
+                return raw -> timeOfDay(number(raw));
             case "io.debezium.time.Timestamp":
             case "org.apache.kafka.connect.data.Timestamp":
                 return raw -> localDateTime(Math.floorDiv(number(raw), 1_000L), Math.floorMod(number(raw), 1_000L) * 1_000_000L);
@@ -151,6 +155,13 @@ final class ColumnConversions {
         return raw.longValue();
     }
 
+    private static final long DAY_NANOS = 86_400_000_000_000L;
+
+    // PostgreSQL allows time '24:00:00', one past the last LocalTime: written the way PostgreSQL writes it.
+    private static JsonNode timeOfDay(long nanos) {
+        return text(nanos == DAY_NANOS ? "24:00:00" : LOCAL_TIME.format(LocalTime.ofNanoOfDay(nanos)));
+    }
+
     private static JsonNode localDateTime(long epochSecond, long nanos) {
         return text(LOCAL_DATE_TIME.format(LocalDateTime.ofInstant(Instant.ofEpochSecond(epochSecond, nanos), ZoneOffset.UTC)));
     }
@@ -182,10 +193,5 @@ final class ColumnConversions {
 
     private static JsonNode text(String value) {
         return TextNode.valueOf(value);
-    }
-
-    /** For tests and diagnostics: the converted columns, in schema order. */
-    Iterator<String> columns() {
-        return byColumn.keySet().iterator();
     }
 }

@@ -73,7 +73,17 @@ public final class DebeziumDecoder {
             throw new MalformedChangeException("the value is not a JSON object");
         }
         ObjectNode envelope = (ObjectNode) unwrapped.payload;
+        Source source = source(envelope.get("source"));
+        Transaction transaction = transaction(envelope.get("transaction"));
+        try {
+            return decode(topic, key, value, unwrapped, envelope, source, transaction);
+        } catch (MalformedChangeException e) {
+            throw e.within(transaction, source);
+        }
+    }
 
+    private DebeziumEnvelope decode(String topic, byte[] key, byte[] value, Unwrapped unwrapped, ObjectNode envelope,
+            Source source, Transaction transaction) throws MalformedChangeException {
         JsonNode opNode = envelope.get("op");
         if (opNode == null || !opNode.isTextual()) {
             throw new MalformedChangeException("the value has no op field: not a Debezium change event");
@@ -83,7 +93,6 @@ public final class DebeziumDecoder {
             throw new MalformedChangeException("unknown or unsupported op '" + opNode.textValue() + "'"
                     + (opNode.textValue().equals("t") ? " (truncate: re-snapshot the table to reindex it)" : ""));
         }
-        Source source = source(envelope.get("source"));
         ObjectNode before = row(envelope, "before");
         ObjectNode after = row(envelope, "after");
         if (op != Op.DELETE && after == null) {
@@ -102,7 +111,7 @@ public final class DebeziumDecoder {
         if (after != null) {
             conversions.apply(after);
         }
-        return new DebeziumEnvelope(op, keyNode, before, after, source, transaction(envelope.get("transaction")),
+        return new DebeziumEnvelope(op, keyNode, before, after, source, transaction,
                 longOrNull(envelope.get("ts_ms")), unavailable);
     }
 

@@ -14,8 +14,9 @@ import org.apache.flink.util.OutputTag;
 
 /**
  * Decodes Kafka records into changes. Records of the transaction topic yield {@link TransactionEnd}s on a side output;
- * records that are not change events the job can index go, with the reason, to the dead-letter side output; tombstones
- * are counted and dropped, since the delete before each one already carries the versioned delete.
+ * records that are not change events the job can index go, with the reason, to the dead-letter side output (and, when
+ * they belonged to a transaction, a {@link ChangeEvent.Action#SKIP} stands in for them so the transaction completes);
+ * tombstones are counted and dropped, since the delete before each one already carries the versioned delete.
  */
 public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEvent> {
 
@@ -75,9 +76,33 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
             out.collect(toChange(record, envelope));
             changes.inc();
         } catch (MalformedChangeException e) {
-            deadLetters.inc();
-            ctx.output(DEAD_LETTERS, DeadLetter.undecodable(record, e.getMessage()));
+            deadLetter(record, e.getMessage(), ctx);
+            if (e.transactionId() != null) {
+                out.collect(skipped(record, e));
+            }
+        } catch (RuntimeException e) {
+            // A bug of ours must not stop the pipeline on one record: keep the record, say what happened.
+            deadLetter(record, "unexpected error while decoding: " + e, ctx);
         }
+    }
+
+    private void deadLetter(KafkaRecord record, String reason, Context ctx) {
+        deadLetters.inc();
+        ctx.output(DEAD_LETTERS, DeadLetter.undecodable(record, reason));
+    }
+
+    // Stands in for a dead-lettered change of a transaction, so that the transaction's END count is met.
+    private static ChangeEvent skipped(KafkaRecord record, MalformedChangeException e) {
+        ChangeEvent change = new ChangeEvent();
+        change.action = ChangeEvent.Action.SKIP;
+        change.topic = record.topic;
+        change.partition = record.partition;
+        change.offset = record.offset;
+        change.table = e.table();
+        change.documentId = "@" + record.partition + ":" + record.offset;
+        change.transactionId = e.transactionId();
+        change.key = record.key;
+        return change;
     }
 
     /** The change a decoded envelope stands for. */

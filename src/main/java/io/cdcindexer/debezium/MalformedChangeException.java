@@ -5,7 +5,32 @@ public final class MalformedChangeException extends Exception {
 
     private static final long serialVersionUID = 1L;
 
+    private String transactionId;
+    private String table;
+
     public MalformedChangeException(String reason) {
         super(reason, null, false, false);
+    }
+
+    /**
+     * Notes the transaction the record belonged to, when its envelope could be read that far: the record still counts
+     * toward that transaction's END, so the transaction must not wait for it.
+     */
+    MalformedChangeException within(DebeziumEnvelope.Transaction transaction, DebeziumEnvelope.Source source) {
+        if (transaction != null && source != null) {
+            this.transactionId = transaction.transactionId();
+            this.table = source.dataCollection();
+        }
+        return this;
+    }
+
+    /** The txId of the transaction the record belonged to, or null when unknown or none. */
+    public String transactionId() {
+        return transactionId;
+    }
+
+    /** The record's table ({@code schema.table}) when {@link #transactionId()} is known. */
+    public String table() {
+        return table;
     }
 }

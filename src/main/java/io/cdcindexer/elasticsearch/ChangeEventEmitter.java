@@ -29,6 +29,9 @@ public final class ChangeEventEmitter implements ElasticsearchEmitter<ChangeEven
 
     @Override
     public void emit(ChangeEvent change, SinkWriter.Context context, RequestIndexer indexer) {
+        if (change.action == ChangeEvent.Action.SKIP) {
+            return; // its record is in the dead-letter queue; the collapse never lets one through
+        }
         String index = indexNames.of(change.topic, change.table);
         if (change.action == ChangeEvent.Action.DELETE) {
             indexer.add(new DeleteRequest(index, change.documentId)

@@ -90,16 +90,20 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             return;
         }
         TransactionProgress tx = progressOrStart(ctx);
-        String key = change.documentKey();
-        ChangeEvent held = changes.get(key);
-        if (held != null && change.version <= held.version) {
-            duplicates.inc(); // already have this change or a later one of the same row
+        if (change.action == Action.SKIP) {
+            tx.received(change.table); // dead-lettered: counts, writes nothing
         } else {
-            if (held != null) {
-                collapsedAway.inc();
+            String key = change.documentKey();
+            ChangeEvent held = changes.get(key);
+            if (held != null && change.version <= held.version) {
+                duplicates.inc(); // already have this change or a later one of the same row
+            } else {
+                if (held != null) {
+                    collapsedAway.inc();
+                }
+                changes.put(key, held == null ? change : collapse(held, change));
+                tx.received(change.table);
             }
-            changes.put(key, held == null ? change : collapse(held, change));
-            tx.received(change.table);
         }
         progress.update(tx);
         if (tx.isComplete()) {

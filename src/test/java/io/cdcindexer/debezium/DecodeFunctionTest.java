@@ -95,6 +95,18 @@ class DecodeFunctionTest {
     }
 
     @Test
+    void malformedChangeOfATransactionLeavesACountingStandIn() throws Exception {
+        KafkaRecord insert = record("users-insert");
+        harness.processElement(new KafkaRecord(insert.topic, 0, 9, 0, bytes("{\"id\":2}"), insert.value), 0);
+
+        assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS)).hasSize(1);
+        ChangeEvent standIn = harness.extractOutputValues().get(0);
+        assertThat(standIn.action).isEqualTo(ChangeEvent.Action.SKIP);
+        assertThat(standIn.transactionId).isEqualTo("742");
+        assertThat(standIn.table).isEqualTo("public.users");
+    }
+
+    @Test
     void malformedTransactionEventBecomesADeadLetter() throws Exception {
         harness.processElement(new KafkaRecord("cdc.transaction", 0, 7, 0, null, bytes("{\"status\":\"END\"}")), 0);
 

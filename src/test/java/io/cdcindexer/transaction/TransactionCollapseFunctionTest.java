@@ -146,6 +146,19 @@ class TransactionCollapseFunctionTest {
     }
 
     @Test
+    void deadLetteredChangeCountsTowardItsTransactionAndIsWrittenNowhere() throws Exception {
+        ChangeEvent standIn = upsert("audit_log", "@0:7", 0, "{}", "742");
+        standIn.action = ChangeEvent.Action.SKIP;
+        standIn.document = null;
+        harness.processElement1(upsert("users", "1", 100, "{\"id\":1}", "742"), 0);
+        harness.processElement1(standIn, 0);
+        harness.processElement2(end("742", "users", 1, "audit_log", 1), 0);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v100 {\"id\":1}");
+        assertNothingHeld();
+    }
+
+    @Test
     void endOfATransactionOnOtherTablesOnlyLeavesNothingBehind() throws Exception {
         harness.processElement2(end("742"), 0);
 
