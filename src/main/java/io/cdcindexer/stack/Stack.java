@@ -87,7 +87,7 @@ public final class Stack implements AutoCloseable {
     }
 
     /** After a failed start: waits for every start-up to end, stops those that succeeded, and returns the failure. */
-    private static RuntimeException stopStarted(List<CompletableFuture<? extends AutoCloseable>> all) {
+    static RuntimeException stopStarted(List<CompletableFuture<? extends AutoCloseable>> all) {
         // A set: Connect's start-up fails with the very exception of the Kafka start-up it waited for.
         Set<Throwable> failures = new LinkedHashSet<>();
         for (CompletableFuture<? extends AutoCloseable> future : all) {
