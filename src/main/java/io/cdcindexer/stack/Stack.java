@@ -25,6 +25,9 @@ public final class Stack implements AutoCloseable {
             "postgres/postgres", "elasticsearch/elasticsearch", "kafka/kafka",
             "flink/jobmanager", "flink/taskmanager", "connect/connect");
 
+    /** The folders the stack creates in its data folder, one per service. */
+    public static final List<String> SERVICE_FOLDERS = List.of("postgres", "elasticsearch", "kafka", "flink", "connect");
+
     private final Path dataDir;
     private final StackPorts ports;
     private final PostgresServer postgres;
@@ -117,6 +120,11 @@ public final class Stack implements AutoCloseable {
             throw new StackException("Cannot start the stack: " + String.join(", ", busy)
                     + " already in use (is a stack already running? see ./cdc status, ./cdc down)");
         }
+    }
+
+    /** How many processes a complete stack runs. */
+    public static int processCount() {
+        return PROCESSES.size();
     }
 
     /** The live processes that a stack in {@code dataDir} recorded, by {@code <service>/<name>}, in start order. */
