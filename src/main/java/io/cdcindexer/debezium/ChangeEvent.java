@@ -1,7 +1,13 @@
 package io.cdcindexer.debezium;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -51,6 +57,35 @@ public final class ChangeEvent {
 
     public boolean hasUnavailableColumns() {
         return unavailableColumns != null && unavailableColumns.length > 0;
+    }
+
+    /**
+     * This change with its unavailable columns taken from an earlier image of the row (an earlier change of the same
+     * transaction, or the document stored in Elasticsearch). Columns the earlier image lacks stay unavailable.
+     */
+    public ChangeEvent withUnavailableColumnsFrom(byte[] earlierDocument) {
+        if (!hasUnavailableColumns() || earlierDocument == null) {
+            return this;
+        }
+        try {
+            JsonNode earlier = DebeziumDecoder.mapper().readTree(earlierDocument);
+            ObjectNode merged = (ObjectNode) DebeziumDecoder.mapper().readTree(document);
+            List<String> stillUnavailable = new ArrayList<>();
+            for (String column : unavailableColumns) {
+                JsonNode value = earlier.get(column);
+                if (value != null) {
+                    merged.set(column, value);
+                } else {
+                    stillUnavailable.add(column);
+                }
+            }
+            ChangeEvent filled = copy();
+            filled.document = DebeziumDecoder.toJson(merged);
+            filled.unavailableColumns = stillUnavailable.isEmpty() ? null : stillUnavailable.toArray(String[]::new);
+            return filled;
+        } catch (IOException e) {
+            throw new UncheckedIOException("A document could not be read back", e);
+        }
     }
 
     /** A shallow copy, so that state and output never share a mutable instance. */

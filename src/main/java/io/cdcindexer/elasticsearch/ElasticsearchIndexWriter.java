@@ -20,11 +20,16 @@ import org.elasticsearch.action.bulk.BulkItemResponse;
 import org.elasticsearch.action.bulk.BulkRequest;
 import org.elasticsearch.action.bulk.BulkResponse;
 import org.elasticsearch.action.delete.DeleteRequest;
+import org.elasticsearch.action.get.MultiGetItemResponse;
+import org.elasticsearch.action.get.MultiGetRequest;
+import org.elasticsearch.action.get.MultiGetResponse;
 import org.elasticsearch.action.index.IndexRequest;
 import org.elasticsearch.action.update.UpdateRequest;
 import org.elasticsearch.client.RequestOptions;
 import org.elasticsearch.client.RestClient;
 import org.elasticsearch.client.RestHighLevelClient;
+import org.elasticsearch.common.bytes.BytesReference;
+import org.elasticsearch.common.xcontent.XContentType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,6 +42,10 @@ import org.slf4j.LoggerFactory;
  * forever, so nothing is dropped and the job never fails for it); or rejected for good (to the dead-letter queue).
  * {@link #flush} (on every checkpoint) returns only when every action so far is settled and the dead letters are
  * durable: at-least-once, and with external versions, an exactly-once effect.
+ *
+ * <p>A change with unavailable (unchanged TOASTed) columns must not blank them out: before its bulk request goes out,
+ * one multi-get fetches the stored documents and their values complete the change's document. The write keeps the
+ * change's external version, so it still loses against anything newer.
  *
  * <p>All state is touched only by the task thread: answers from the HTTP client come back through the mailbox.
  */
@@ -77,6 +86,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final Counter deadLettered;
     private final Counter bulkRequests;
     private final Counter recordsSend;
+    private final Counter unavailableKept;
 
     ElasticsearchIndexWriter(ElasticsearchEmitter<ChangeEvent> emitter, BulkOptions options, MailboxExecutor mailbox,
             ProcessingTimeService time, SinkWriterMetricGroup metrics, DeadLetterQueue.Writer deadLetters)
@@ -96,6 +106,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.deadLettered = metrics.counter("deadLetters");
         this.bulkRequests = metrics.counter("bulkRequests");
         this.recordsSend = metrics.getNumRecordsSendCounter();
+        this.unavailableKept = metrics.counter("unavailableColumnsWithoutStoredValue");
         metrics.gauge("bulkRequestsInFlight", () -> inFlight);
         metrics.gauge("actionsWaitingForRetry", () -> waitingForRetry);
         emitter.open();
@@ -145,7 +156,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     @Override
     public void add(UpdateRequest... requests) {
         for (UpdateRequest request : requests) {
-            buffer(request, 256 + (request.upsertRequest() == null ? 0 : request.upsertRequest().source().length()) * 2L);
+            buffer(request, 256 + (request.doc() == null ? 0 : request.doc().source().length()));
         }
     }
 
@@ -173,11 +184,65 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         List<Pending> batch = buffer;
         buffer = new ArrayList<>(Math.min(options.maxActions(), 4096));
         bufferBytes = 0;
+        inFlight++;
+        List<Pending> incomplete = new ArrayList<>();
+        for (Pending pending : batch) {
+            if (pending.change != null && pending.change.hasUnavailableColumns()
+                    && pending.request instanceof IndexRequest) {
+                incomplete.add(pending);
+            }
+        }
+        if (incomplete.isEmpty()) {
+            sendBulk(batch);
+        } else {
+            completeThenSend(batch, incomplete);
+        }
+    }
+
+    // Fetches the stored documents (realtime) and fills in the unavailable columns, then sends the bulk request.
+    private void completeThenSend(List<Pending> batch, List<Pending> incomplete) {
+        MultiGetRequest get = new MultiGetRequest().realtime(true);
+        for (Pending pending : incomplete) {
+            IndexRequest request = (IndexRequest) pending.request;
+            get.add(request.index(), request.id());
+        }
+        client.mgetAsync(get, RequestOptions.DEFAULT, new ActionListener<>() {
+            @Override
+            public void onResponse(MultiGetResponse response) {
+                mailbox.execute(() -> {
+                    MultiGetItemResponse[] items = response.getResponses();
+                    for (int i = 0; i < items.length; i++) {
+                        complete(incomplete.get(i), items[i]);
+                    }
+                    sendBulk(batch);
+                }, "elasticsearch multi-get response");
+            }
+
+            @Override
+            public void onFailure(Exception error) {
+                mailbox.execute(() -> failed(batch, error), "elasticsearch multi-get failure");
+            }
+        });
+    }
+
+    private void complete(Pending pending, MultiGetItemResponse item) {
+        IndexRequest request = (IndexRequest) pending.request;
+        byte[] stored = item.isFailed() || !item.getResponse().isExists() ? null
+                : BytesReference.toBytes(item.getResponse().getSourceAsBytesRef());
+        ChangeEvent completed = pending.change.withUnavailableColumnsFrom(stored);
+        if (completed.hasUnavailableColumns()) {
+            unavailableKept.inc();
+            LOG.warn("{}/{}: no stored value for the unavailable columns {}; they stay out of the document",
+                    request.index(), request.id(), String.join(", ", completed.unavailableColumns));
+        }
+        request.source(completed.document, XContentType.JSON);
+    }
+
+    private void sendBulk(List<Pending> batch) {
         BulkRequest request = new BulkRequest();
         for (Pending pending : batch) {
             request.add(pending.request);
         }
-        inFlight++;
         bulkRequests.inc();
         client.bulkAsync(request, RequestOptions.DEFAULT, new ActionListener<>() {
             @Override

@@ -1,13 +1,9 @@
 package io.cdcindexer.transaction;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.ChangeEvent.Action;
-import io.cdcindexer.debezium.DebeziumDecoder;
 import io.cdcindexer.debezium.TransactionEnd;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
@@ -164,28 +160,10 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
      * position): the newer change, with columns it lacks (unchanged TOASTed values) taken from the older image.
      */
     static ChangeEvent collapse(ChangeEvent older, ChangeEvent newer) {
-        if (newer.action != Action.UPSERT || !newer.hasUnavailableColumns() || older.action != Action.UPSERT) {
+        if (newer.action != Action.UPSERT || older.action != Action.UPSERT) {
             return newer;
         }
-        try {
-            ObjectNode olderDocument = (ObjectNode) DebeziumDecoder.mapper().readTree(older.document);
-            ObjectNode newerDocument = (ObjectNode) DebeziumDecoder.mapper().readTree(newer.document);
-            List<String> stillUnavailable = new ArrayList<>();
-            for (String column : newer.unavailableColumns) {
-                JsonNode value = olderDocument.get(column);
-                if (value != null) {
-                    newerDocument.set(column, value);
-                } else {
-                    stillUnavailable.add(column);
-                }
-            }
-            ChangeEvent merged = newer.copy();
-            merged.document = DebeziumDecoder.toJson(newerDocument);
-            merged.unavailableColumns = stillUnavailable.isEmpty() ? null : stillUnavailable.toArray(String[]::new);
-            return merged;
-        } catch (IOException e) {
-            throw new IllegalStateException("A document decoded earlier could not be read again", e);
-        }
+        return newer.withUnavailableColumnsFrom(older.document);
     }
 
     @Override

@@ -4,10 +4,8 @@ import static io.cdcindexer.debezium.ChangeEvents.delete;
 import static io.cdcindexer.debezium.ChangeEvents.upsert;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.cdcindexer.debezium.ChangeEvent;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.apache.flink.connector.elasticsearch.sink.RequestIndexer;
 import org.elasticsearch.action.DocWriteRequest;
 import org.elasticsearch.action.delete.DeleteRequest;
@@ -57,19 +55,6 @@ class ChangeEventEmitterTest {
         assertThat(request.id()).isEqualTo("1");
         assertThat(request.version()).isEqualTo(22023736L);
         assertThat(request.versionType()).isEqualTo(VersionType.EXTERNAL);
-    }
-
-    @Test
-    void unavailableColumnsBecomeAScriptedUpdateThatKeepsThem() {
-        ChangeEvent change = upsert("articles", "3", 500, "{\"id\":3,\"title\":\"b\"}", null);
-        change.unavailableColumns = new String[] {"body"};
-        emitter.emit(change, null, indexer);
-
-        UpdateRequest request = (UpdateRequest) requests.get(0);
-        assertThat(request.script().getIdOrCode()).isEqualTo(ChangeEventEmitter.MERGE_SCRIPT);
-        assertThat(request.script().getParams()).containsEntry("version", 500L)
-                .containsEntry("doc", Map.of("id", 3, "title", "b"));
-        assertThat(request.upsertRequest().source().utf8ToString()).isEqualTo("{\"id\":3,\"title\":\"b\"}");
     }
 
     @Test
