@@ -47,6 +47,7 @@ import picocli.CommandLine.Spec;
 public final class StatusCommand implements Callable<Integer> {
 
     private static final int TIMEOUT_SECONDS = 3;
+    private static final String UNREACHABLE = "not reachable: ";
 
     @Mixin
     ConnectionOptions connection;
@@ -79,18 +80,19 @@ public final class StatusCommand implements Callable<Integer> {
     public Integer call() {
         ConnectorNames names = ConnectorNames.fromConfig();
         Map<String, ProcessHandle> recorded = Stack.running(dataDir.resolve());
-        List<Check> checks = new ArrayList<>();
-        checks.add(check("PostgreSQL", connection.jdbcUrl(), pids(recorded, "postgres/"), this::postgres));
-        checks.add(check("Kafka", connection.kafka, pids(recorded, "kafka/"), this::kafka));
-        checks.add(check("Kafka Connect", connection.connect, pids(recorded, "connect/"), this::connect));
-        checks.add(check("Flink", connection.flink, pids(recorded, "flink/"), this::flink));
-        checks.add(check("Elasticsearch", connection.elasticsearch, pids(recorded, "elasticsearch/"), this::elasticsearch));
-        checks.add(check("replication slot", names.slot(), "", () -> slot(names.slot())));
-        checks.add(check("connector", names.connector(), "", () -> connector(names.connector())));
-        checks.add(check("topics", names.topicPrefix() + ".*", "", () -> topics(names.topicPrefix())));
+        Check postgres = check("PostgreSQL", connection.jdbcUrl(), pids(recorded, "postgres/"), this::postgres);
+        Check kafka = check("Kafka", connection.kafka, pids(recorded, "kafka/"), this::kafka);
+        Check connect = check("Kafka Connect", connection.connect, pids(recorded, "connect/"), this::connect);
+        Check flink = check("Flink", connection.flink, pids(recorded, "flink/"), this::flink);
+        Check elasticsearch = check("Elasticsearch", connection.elasticsearch, pids(recorded, "elasticsearch/"),
+                this::elasticsearch);
         String jobName = JobOptions.JOB_NAME.defaultValue();
-        checks.add(check("Flink job", jobName, "", () -> job(jobName)));
-        checks.add(check("indices", "", "", this::indices));
+        List<Check> checks = List.of(postgres, kafka, connect, flink, elasticsearch,
+                after(postgres, "replication slot", names.slot(), () -> slot(names.slot())),
+                after(connect, "connector", names.connector(), () -> connector(names.connector())),
+                after(kafka, "topics", names.topicPrefix() + ".*", () -> topics(names.topicPrefix())),
+                after(flink, "Flink job", jobName, () -> job(jobName)),
+                after(elasticsearch, "indices", "", this::indices));
 
         PrintWriter out = spec.commandLine().getOut();
         out.print(render(checks));
@@ -128,18 +130,32 @@ public final class StatusCommand implements Callable<Integer> {
         try {
             seen = probe.probe();
         } catch (Exception e) {
-            seen = new Seen(false, "not reachable: " + reason(e));
+            seen = new Seen(false, UNREACHABLE + reason(e));
         }
         return new Check(name, target, seen.healthy(), seen.detail() + pids);
     }
 
+    /** A check of something inside a service, made only when the service answers. */
+    private static Check after(Check service, String name, String target, Probe probe) {
+        return service.healthy() || !service.detail().startsWith(UNREACHABLE) ? check(name, target, "", probe)
+                : new Check(name, target, false, "unknown: " + service.name() + " not reachable");
+    }
+
+    /** The first line of the innermost message, or "connection refused" (which the HTTP client reports without one). */
     private static String reason(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
+        String message = null;
+        for (Throwable cause = e; cause != null; cause = cause.getCause() == cause ? null : cause.getCause()) {
+            if (cause instanceof java.net.ConnectException) {
+                return "connection refused";
+            }
+            if (cause instanceof java.util.concurrent.TimeoutException) {
+                return "no answer within " + TIMEOUT_SECONDS + " s";
+            }
+            if (cause.getMessage() != null) {
+                message = cause.getMessage();
+            }
         }
-        String message = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
-        return message.lines().findFirst().orElse(message);
+        return message == null ? e.getClass().getSimpleName() : message.lines().findFirst().orElse(message);
     }
 
     private static String pids(Map<String, ProcessHandle> recorded, String service) {
