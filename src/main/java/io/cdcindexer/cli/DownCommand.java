@@ -1,5 +1,6 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.Stack;
 
 import java.io.IOException;
@@ -24,6 +25,7 @@ import picocli.CommandLine.Spec;
         description = {
             "Stops the services that ./cdc up --detach started (found by the PIDs recorded in the data folder), "
                     + "in reverse start order, each with SIGTERM and a grace period. Data stays unless --purge.",
+            "The indexing job is first stopped with a savepoint, which the next ./cdc up resumes from.",
         })
 public final class DownCommand implements Callable<Integer> {
 
@@ -40,6 +42,10 @@ public final class DownCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         Path dir = dataDir.resolve();
+        if (Stack.running(dir).containsKey("flink/jobmanager")) {
+            FlinkCluster.configuredUrl(dir.resolve("flink"))
+                    .ifPresent(url -> SubmitCommand.stopWithSavepoint(out, "down", new FlinkRest(url)));
+        }
         List<String> stopped = Stack.stopRecorded(dir);
         out.println(stopped.isEmpty() ? "down: nothing of the stack in " + dir + " was running"
                 : "down: stopped " + String.join(", ", stopped));

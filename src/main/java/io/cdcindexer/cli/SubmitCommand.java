@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -71,15 +72,16 @@ public final class SubmitCommand implements Callable<Integer> {
                 "--" + JobOptions.KAFKA_BOOTSTRAP_SERVERS.name(), jobKafka != null ? jobKafka : connection.kafka,
                 "--" + JobOptions.ELASTICSEARCH_HOSTS.name(), jobElasticsearch != null ? jobElasticsearch : connection.elasticsearch));
         args.addAll(jobOptions);
-        submit(out, new FlinkRest(connection.flink), jarFile, args);
+        submit(out, new FlinkRest(connection.flink), jarFile, args, null);
         return 0;
     }
 
     /**
-     * Submits the job jar with these program arguments; a live job of the same name is stopped with a savepoint first
-     * and the new job starts from it. Returns the new job's id.
+     * Submits the job jar with these program arguments. A live job of the same name is stopped with a savepoint first
+     * and the new job starts from it; with no live job, it starts from {@code resumeFrom} if given (a savepoint that
+     * ./cdc down took), or fresh should that savepoint not fit the job. Returns the new job's id.
      */
-    static String submit(PrintWriter out, FlinkRest flink, Path jar, List<String> programArgs)
+    static String submit(PrintWriter out, FlinkRest flink, Path jar, List<String> programArgs, String resumeFrom)
             throws IOException, InterruptedException {
         // Parse here too: a typo fails now, with the list of options, instead of inside the JobManager.
         String name = JobOptions.fromArgs(programArgs.toArray(String[]::new)).get(JobOptions.JOB_NAME);
@@ -106,10 +108,59 @@ public final class SubmitCommand implements Callable<Integer> {
                 flink.cancel(jobId, CANCEL_TIMEOUT);
             }
         }
-        String jobId = flink.run(jarId, MAIN_CLASS, programArgs, savepoint);
+        String jobId;
+        if (savepoint == null && resumeFrom != null) {
+            savepoint = resumeFrom;
+            try {
+                jobId = flink.run(jarId, MAIN_CLASS, programArgs, savepoint);
+            } catch (IllegalStateException e) {
+                out.println("submit: cannot resume from " + savepoint + " (" + e.getMessage().lines().findFirst().orElse("")
+                        + "); starting without it");
+                savepoint = null;
+                jobId = flink.run(jarId, MAIN_CLASS, programArgs, null);
+            }
+        } else {
+            jobId = flink.run(jarId, MAIN_CLASS, programArgs, savepoint);
+        }
         out.println("submit: job " + name + " submitted as " + jobId + (savepoint == null ? "" : ", restored from " + savepoint));
         out.flush();
         return jobId;
+    }
+
+    /**
+     * Stops the live indexing job with a savepoint, so that the next start resumes with its Kafka offsets and state.
+     * Best effort (the caller stops the cluster anyway): without it the next job resumes from the offsets the job
+     * last committed to Kafka.
+     */
+    static void stopWithSavepoint(PrintWriter out, String command, FlinkRest flink) {
+        try {
+            Optional<FlinkRest.Job> job = flink.liveJob(JobOptions.JOB_NAME.defaultValue());
+            if (job.isPresent()) {
+                out.println(command + ": stopping job " + job.get().name() + " with a savepoint ...");
+                out.flush();
+                out.println(command + ": savepoint " + flink.stopWithSavepoint(job.get().id(), SAVEPOINT_TIMEOUT));
+            }
+        } catch (Exception e) {
+            out.println(command + ": no savepoint (" + e.getMessage() + "); the next job resumes from the committed Kafka offsets");
+        }
+        out.flush();
+    }
+
+    /** The newest complete savepoint in a folder (one with its _metadata file), if any. */
+    static Optional<Path> latestSavepoint(Path savepointDir) throws IOException {
+        if (!Files.isDirectory(savepointDir)) {
+            return Optional.empty();
+        }
+        try (Stream<Path> savepoints = Files.list(savepointDir)) {
+            return savepoints.filter(dir -> Files.isRegularFile(dir.resolve("_metadata")))
+                    .max(Comparator.comparing(dir -> {
+                        try {
+                            return Files.getLastModifiedTime(dir.resolve("_metadata"));
+                        } catch (IOException e) {
+                            return FileTime.fromMillis(0);
+                        }
+                    }));
+        }
     }
 
     /** Builds the job jar (mvn package) when it is missing or older than a source file; returns it. */

@@ -1,5 +1,6 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.Stack;
 import io.cdcindexer.stack.StackPorts;
 
@@ -9,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -29,6 +31,7 @@ import picocli.CommandLine.Spec;
                     + "indexing job (building it first if needed).",
             "Data and one log per service go to the data folder (default .cdc/). Runs until Ctrl-C, which stops "
                     + "everything; with --detach it returns once all is ready and ./cdc down stops it.",
+            "Stopping takes a savepoint of the job, and the next ./cdc up resumes from it.",
         })
 public final class UpCommand implements Callable<Integer> {
 
@@ -70,9 +73,12 @@ public final class UpCommand implements Callable<Integer> {
             runStep("setup-db");
             runStep("setup-connectors");
             Path jar = SubmitCommand.ensureJobJar(out);
+            Optional<Path> savepoint = SubmitCommand.latestSavepoint(FlinkCluster.savepointDir(dir.resolve("flink")));
+            savepoint.ifPresent(path -> out.println("up: resuming the job from its last savepoint, " + path));
             SubmitCommand.submit(out, new FlinkRest(stack.flink().url()), jar, List.of(
                     "--kafka.bootstrap-servers", stack.kafka().bootstrapServers(),
-                    "--elasticsearch.hosts", stack.elasticsearch().url()));
+                    "--elasticsearch.hosts", stack.elasticsearch().url()),
+                    savepoint.map(path -> path.toUri().toString()).orElse(null));
         } catch (Exception | Error e) {
             out.println("up: stopping the stack after the failure below");
             out.flush();
@@ -133,6 +139,7 @@ public final class UpCommand implements Callable<Integer> {
     private static void awaitCtrlC(PrintWriter out, Stack stack) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            SubmitCommand.stopWithSavepoint(out, "up", new FlinkRest(stack.flink().url()));
             out.println("up: stopping the stack ...");
             out.flush();
             try {

@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -95,7 +96,7 @@ public final class FlinkCluster implements AutoCloseable {
         overrides.put("web.tmpdir", dir.resolve("tmp/web").toString());
         overrides.put("blob.storage.directory", dir.resolve("tmp/blob").toString());
         overrides.put("execution.checkpointing.dir", dir.resolve("checkpoints").toUri().toString());
-        overrides.put("execution.checkpointing.savepoint-dir", dir.resolve("savepoints").toUri().toString());
+        overrides.put("execution.checkpointing.savepoint-dir", savepointDir(dir).toUri().toString());
         return overrides;
     }
 
@@ -191,6 +192,23 @@ public final class FlinkCluster implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new StackException(component + ": interrupted", e);
         }
+    }
+
+    /** The REST URL of the cluster last configured in {@code dir} (its generated config.yaml), if there is one. */
+    public static Optional<String> configuredUrl(Path dir) {
+        Path config = dir.resolve("conf/config.yaml");
+        try {
+            return Files.isRegularFile(config)
+                    ? Optional.ofNullable(parse(Files.readString(config)).get("rest.port")).map(port -> "http://localhost:" + port)
+                    : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The folder the local cluster writes savepoints to. */
+    public static Path savepointDir(Path dir) {
+        return dir.toAbsolutePath().resolve("savepoints");
     }
 
     public int restPort() {
