@@ -14,7 +14,10 @@ import java.time.Duration;
 public final class Http {
 
     /** Shared by every caller: the client is thread-safe and keeps connections. */
-    public static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    public static final HttpClient CLIENT = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1) // the services speak HTTP/1.1; skip the h2c upgrade attempt
+            .connectTimeout(Duration.ofSeconds(2))
+            .build();
     public static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
