@@ -164,6 +164,7 @@ public final class FlinkCluster implements AutoCloseable {
         List<String> jvm = new ArrayList<>(splitOptions(memory.get(0)));
         jvm.addAll(javaOpts);
         jvm.add("-Dlog.file=" + dir.toAbsolutePath().resolve(name + ".log")); // the web UI shows this file
+        jvm.add("-Dlog4j.configurationFile=" + ProjectHome.dir().resolve("src/stack/flink/log4j-console.properties"));
         List<String> args = new ArrayList<>(List.of("--configDir", confDir.toString()));
         args.addAll(splitOptions(memory.get(1)));
         return ServiceProcess.start(component, dir, name, ServiceProcess.java(classpath, jvm, mainClass, args), Map.of());
