@@ -78,10 +78,16 @@ public final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        try (Admin admin = admin()) {
+            return report(admin);
+        }
+    }
+
+    private int report(Admin admin) {
         ConnectorNames names = ConnectorNames.fromConfig();
         Map<String, ProcessHandle> recorded = Stack.running(dataDir.resolve());
         Check postgres = check("PostgreSQL", connection.jdbcUrl(), pids(recorded, "postgres/"), this::postgres);
-        Check kafka = check("Kafka", connection.kafka, pids(recorded, "kafka/"), this::kafka);
+        Check kafka = check("Kafka", connection.kafka, pids(recorded, "kafka/"), () -> kafka(admin));
         Check connect = check("Kafka Connect", connection.connect, pids(recorded, "connect/"), this::connect);
         Check flink = check("Flink", connection.flink, pids(recorded, "flink/"), this::flink);
         Check elasticsearch = check("Elasticsearch", connection.elasticsearch, pids(recorded, "elasticsearch/"),
@@ -90,7 +96,7 @@ public final class StatusCommand implements Callable<Integer> {
         List<Check> checks = List.of(postgres, kafka, connect, flink, elasticsearch,
                 after(postgres, "replication slot", names.slot(), () -> slot(names.slot())),
                 after(connect, "connector", names.connector(), () -> connector(names.connector())),
-                after(kafka, "topics", names.topicPrefix() + ".*", () -> topics(names.topicPrefix())),
+                after(kafka, "topics", names.topicPrefix() + ".*", () -> topics(admin, names.topicPrefix())),
                 after(flink, "Flink job", jobName, () -> job(jobName)),
                 after(elasticsearch, "indices", "", this::indices));
 
@@ -196,6 +202,7 @@ public final class StatusCommand implements Callable<Integer> {
         }
     }
 
+    /** One admin client for the Kafka checks; it connects only when first used. */
     private Admin admin() {
         Properties properties = new Properties();
         properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, connection.kafka);
@@ -204,29 +211,25 @@ public final class StatusCommand implements Callable<Integer> {
         return Admin.create(properties);
     }
 
-    private Seen kafka() throws Exception {
-        try (Admin admin = admin()) {
-            int brokers = admin.describeCluster(new DescribeClusterOptions().timeoutMs(TIMEOUT_SECONDS * 1000))
-                    .nodes().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).size();
-            return new Seen(brokers > 0, brokers + (brokers == 1 ? " broker" : " brokers"));
-        }
+    private static Seen kafka(Admin admin) throws Exception {
+        int brokers = admin.describeCluster(new DescribeClusterOptions().timeoutMs(TIMEOUT_SECONDS * 1000))
+                .nodes().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).size();
+        return new Seen(brokers > 0, brokers + (brokers == 1 ? " broker" : " brokers"));
     }
 
-    private Seen topics(String prefix) throws Exception {
-        try (Admin admin = admin()) {
-            List<String> names = admin.listTopics(new ListTopicsOptions().timeoutMs(TIMEOUT_SECONDS * 1000))
-                    .names().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).stream()
-                    .filter(name -> name.startsWith(prefix + "."))
-                    .toList();
-            if (names.isEmpty()) {
-                return new Seen(false, "none yet (the connector creates them on its first snapshot)");
-            }
-            Map<String, TopicDescription> described = new TreeMap<>(
-                    admin.describeTopics(names).allTopicNames().get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
-            return new Seen(true, described.values().stream()
-                    .map(topic -> topic.name() + " (" + topic.partitions().size() + " partitions)")
-                    .collect(Collectors.joining("\n")));
+    private static Seen topics(Admin admin, String prefix) throws Exception {
+        List<String> names = admin.listTopics(new ListTopicsOptions().timeoutMs(TIMEOUT_SECONDS * 1000))
+                .names().get(TIMEOUT_SECONDS, TimeUnit.SECONDS).stream()
+                .filter(name -> name.startsWith(prefix + "."))
+                .toList();
+        if (names.isEmpty()) {
+            return new Seen(false, "none yet (the connector creates them on its first snapshot)");
         }
+        Map<String, TopicDescription> described = new TreeMap<>(
+                admin.describeTopics(names).allTopicNames().get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        return new Seen(true, described.values().stream()
+                .map(topic -> topic.name() + " (" + topic.partitions().size() + " partitions)")
+                .collect(Collectors.joining("\n")));
     }
 
     private Seen connect() throws Exception {
