@@ -28,6 +28,11 @@ class StackTest {
     }
 
     @Test
+    void eachServiceHasItsFolder() {
+        assertThat(Stack.SERVICE_FOLDERS).containsExactly("postgres", "elasticsearch", "kafka", "flink", "connect");
+    }
+
+    @Test
     void defaultPortsAreTheOnesBothStacksUse() {
         StackPorts ports = StackPorts.defaults();
 
