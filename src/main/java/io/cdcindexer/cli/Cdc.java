@@ -11,6 +11,10 @@ import picocli.CommandLine.Command;
         description = "Run and watch the PostgreSQL → Debezium → Kafka → Flink → Elasticsearch pipeline.",
         subcommands = {
             CommandLine.HelpCommand.class,
+            UpCommand.class,
+            DownCommand.class,
+            StatusCommand.class,
+            SubmitCommand.class,
         })
 public final class Cdc implements Runnable {
 

@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -94,9 +95,14 @@ public final class FlinkCluster implements AutoCloseable {
         overrides.put("io.tmp.dirs", dir.resolve("tmp").toString());
         overrides.put("web.tmpdir", dir.resolve("tmp/web").toString());
         overrides.put("blob.storage.directory", dir.resolve("tmp/blob").toString());
-        overrides.put("execution.checkpointing.dir", dir.resolve("checkpoints").toUri().toString());
-        overrides.put("execution.checkpointing.savepoint-dir", dir.resolve("savepoints").toUri().toString());
+        overrides.put("execution.checkpointing.dir", fileUri(dir.resolve("checkpoints")));
+        overrides.put("execution.checkpointing.savepoint-dir", fileUri(savepointDir(dir)));
         return overrides;
+    }
+
+    /** {@code file:///...} without the trailing slash {@link Path#toUri()} adds only once the folder exists. */
+    private static String fileUri(Path dir) {
+        return dir.toAbsolutePath().toUri().toString().replaceAll("/$", "");
     }
 
     /**
@@ -158,6 +164,7 @@ public final class FlinkCluster implements AutoCloseable {
         List<String> jvm = new ArrayList<>(splitOptions(memory.get(0)));
         jvm.addAll(javaOpts);
         jvm.add("-Dlog.file=" + dir.toAbsolutePath().resolve(name + ".log")); // the web UI shows this file
+        jvm.add("-Dlog4j.configurationFile=" + ProjectHome.dir().resolve("src/stack/flink/log4j-console.properties"));
         List<String> args = new ArrayList<>(List.of("--configDir", confDir.toString()));
         args.addAll(splitOptions(memory.get(1)));
         return ServiceProcess.start(component, dir, name, ServiceProcess.java(classpath, jvm, mainClass, args), Map.of());
@@ -191,6 +198,23 @@ public final class FlinkCluster implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new StackException(component + ": interrupted", e);
         }
+    }
+
+    /** The REST URL of the cluster last configured in {@code dir} (its generated config.yaml), if there is one. */
+    public static Optional<String> configuredUrl(Path dir) {
+        Path config = dir.resolve("conf/config.yaml");
+        try {
+            return Files.isRegularFile(config)
+                    ? Optional.ofNullable(parse(Files.readString(config)).get("rest.port")).map(port -> "http://localhost:" + port)
+                    : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The folder the local cluster writes savepoints to. */
+    public static Path savepointDir(Path dir) {
+        return dir.toAbsolutePath().resolve("savepoints");
     }
 
     public int restPort() {

@@ -12,7 +12,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.function.Supplier;
 
 /**
  * The whole local stack: PostgreSQL, Elasticsearch, Kafka, a Flink session cluster and Kafka Connect, each its own
@@ -24,6 +23,10 @@ public final class Stack implements AutoCloseable {
     static final List<String> PROCESSES = List.of(
             "postgres/postgres", "elasticsearch/elasticsearch", "kafka/kafka",
             "flink/jobmanager", "flink/taskmanager", "connect/connect");
+
+    /** The folders the stack creates in its data folder, one per service. */
+    public static final List<String> SERVICE_FOLDERS =
+            PROCESSES.stream().map(process -> process.substring(0, process.indexOf('/'))).distinct().toList();
 
     private final Path dataDir;
     private final StackPorts ports;
@@ -59,13 +62,16 @@ public final class Stack implements AutoCloseable {
         });
         try {
             CompletableFuture<PostgresServer> postgres =
-                    async(executor, () -> PostgresServer.start(dir.resolve("postgres"), ports.postgres()));
+                    CompletableFuture.supplyAsync(() -> PostgresServer.start(dir.resolve("postgres"), ports.postgres()),
+                            executor);
             CompletableFuture<ElasticsearchNode> elasticsearch =
-                    async(executor, () -> ElasticsearchNode.start(dir.resolve("elasticsearch"), ports.elasticsearch()));
-            CompletableFuture<KafkaBroker> kafka = async(executor,
-                    () -> KafkaBroker.start(dir.resolve("kafka"), ports.kafka(), ports.kafkaController()));
+                    CompletableFuture.supplyAsync(() -> ElasticsearchNode.start(dir.resolve("elasticsearch"),
+                            ports.elasticsearch()), executor);
+            CompletableFuture<KafkaBroker> kafka = CompletableFuture.supplyAsync(
+                    () -> KafkaBroker.start(dir.resolve("kafka"), ports.kafka(), ports.kafkaController()), executor);
             CompletableFuture<FlinkCluster> flink =
-                    async(executor, () -> FlinkCluster.start(dir.resolve("flink"), ports.flink(), ports.flinkRpc()));
+                    CompletableFuture.supplyAsync(() -> FlinkCluster.start(dir.resolve("flink"), ports.flink(),
+                            ports.flinkRpc()), executor);
             CompletableFuture<KafkaConnectWorker> connect = kafka.thenApplyAsync(broker -> KafkaConnectWorker.start(
                     dir.resolve("connect"), ports.connect(), broker.bootstrapServers(), ports.postgres()), executor);
 
@@ -82,12 +88,8 @@ public final class Stack implements AutoCloseable {
         }
     }
 
-    private static <T> CompletableFuture<T> async(ExecutorService executor, Supplier<T> start) {
-        return CompletableFuture.supplyAsync(start, executor);
-    }
-
     /** After a failed start: waits for every start-up to end, stops those that succeeded, and returns the failure. */
-    private static RuntimeException stopStarted(List<CompletableFuture<? extends AutoCloseable>> all) {
+    static RuntimeException stopStarted(List<CompletableFuture<? extends AutoCloseable>> all) {
         // A set: Connect's start-up fails with the very exception of the Kafka start-up it waited for.
         Set<Throwable> failures = new LinkedHashSet<>();
         for (CompletableFuture<? extends AutoCloseable> future : all) {
@@ -117,6 +119,11 @@ public final class Stack implements AutoCloseable {
             throw new StackException("Cannot start the stack: " + String.join(", ", busy)
                     + " already in use (is a stack already running? see ./cdc status, ./cdc down)");
         }
+    }
+
+    /** How many processes a complete stack runs. */
+    public static int processCount() {
+        return PROCESSES.size();
     }
 
     /** The live processes that a stack in {@code dataDir} recorded, by {@code <service>/<name>}, in start order. */
