@@ -1,0 +1,231 @@
+package io.cdcindexer.stack;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One OS process of the local stack: started in a session of its own, its output appended to a log file, its PID
+ * recorded next to it (so {@code ./cdc down} can stop it from another JVM), stopped with SIGTERM and killed only after
+ * a grace period.
+ */
+public final class ServiceProcess implements AutoCloseable {
+
+    /** How long a service may take to shut down cleanly before it is killed. */
+    public static final Duration STOP_GRACE = Duration.ofSeconds(30);
+
+    private static final Duration POLL_INTERVAL = Duration.ofMillis(250);
+
+    /** A readiness check; throwing counts as "not ready yet". */
+    @FunctionalInterface
+    public interface Probe {
+        boolean ready() throws Exception;
+    }
+
+    private final String component;
+    private final Process process;
+    private final Path log;
+    private final Path pidFile;
+
+    private ServiceProcess(String component, Process process, Path log, Path pidFile) {
+        this.component = component;
+        this.process = process;
+        this.log = log;
+        this.pidFile = pidFile;
+    }
+
+    /**
+     * Starts {@code command} in {@code dir}, appending its output to {@code dir/<name>.log} and writing its PID to
+     * {@code dir/<name>.pid}.
+     */
+    static ServiceProcess start(String component, Path dir, String name, List<String> command, Map<String, String> env) {
+        Path log = dir.resolve(name + ".log");
+        Path pidFile = dir.resolve(name + ".pid");
+        List<String> full = new ArrayList<>();
+        // A session of its own: Ctrl-C in the terminal reaches only the CLI, which stops the services in order, and a
+        // detached stack outlives the shell that started it.
+        if (Files.isExecutable(Path.of("/usr/bin/setsid"))) {
+            full.add("/usr/bin/setsid");
+        }
+        full.addAll(command);
+        try {
+            Files.createDirectories(dir);
+            Files.writeString(log, "==== " + Instant.now() + " starting " + component + ": " + String.join(" ", full)
+                    + System.lineSeparator(), StandardCharsets.UTF_8,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+            ProcessBuilder builder = new ProcessBuilder(full)
+                    .directory(dir.toFile())
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            builder.environment().putAll(env);
+            Process process = builder.start();
+            Files.writeString(pidFile, Long.toString(process.pid()));
+            return new ServiceProcess(component, process, log, pidFile);
+        } catch (IOException e) {
+            throw new StackException("Could not start " + component + ": " + e.getMessage() + "; see " + log, e);
+        }
+    }
+
+    /** Runs a one-off command (e.g. formatting storage) to completion, appending its output to the service's log. */
+    static void run(String component, Path dir, String name, List<String> command, Duration timeout) {
+        ServiceProcess step = start(component, dir, name, command, Map.of());
+        try {
+            if (!step.process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                throw step.failure("did not finish within " + timeout.toSeconds() + " s");
+            }
+            if (step.process.exitValue() != 0) {
+                throw step.failure("failed with exit code " + step.process.exitValue());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StackException(component + " interrupted", e);
+        } finally {
+            step.close();
+        }
+    }
+
+    /**
+     * Polls {@code probe} until it answers true. Fails early when the process exits, and after {@code timeout}; either
+     * way the process is stopped and the error names the component and its log.
+     */
+    void awaitReady(Duration timeout, Probe probe) {
+        Instant deadline = Instant.now().plus(timeout);
+        try {
+            while (true) {
+                if (!process.isAlive()) {
+                    throw failure("exited with code " + process.exitValue() + " while starting");
+                }
+                try {
+                    if (probe.ready()) {
+                        return;
+                    }
+                } catch (Exception notYet) {
+                    // Expected while the service starts: connection refused, 404, ...
+                }
+                if (Instant.now().isAfter(deadline)) {
+                    throw failure("was not ready within " + timeout.toSeconds() + " s");
+                }
+                Thread.sleep(POLL_INTERVAL.toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            close();
+            throw new StackException(component + ": interrupted while waiting for it to start", e);
+        } catch (StackException e) {
+            close();
+            throw e;
+        }
+    }
+
+    private StackException failure(String what) {
+        return new StackException(component + " " + what + "; see " + log + ". Last lines:\n" + tail(log, 25));
+    }
+
+    public String component() {
+        return component;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public Path log() {
+        return log;
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** Stops the process (SIGTERM, then SIGKILL after {@link #STOP_GRACE}) and removes its PID file. */
+    @Override
+    public void close() {
+        stop(process.toHandle(), STOP_GRACE);
+        try {
+            Files.deleteIfExists(pidFile);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Stops the process whose PID {@code pidFile} records, if it still runs and is ours (its command line names the
+     * PID file's folder, so a reused PID is left alone). Returns whether a process was stopped.
+     */
+    public static boolean stopRecorded(Path pidFile, Duration grace) {
+        Optional<ProcessHandle> process = recorded(pidFile);
+        process.ifPresent(handle -> stop(handle, grace));
+        try {
+            Files.deleteIfExists(pidFile);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return process.isPresent();
+    }
+
+    /** The live process a PID file records, if it is still running and is ours. */
+    public static Optional<ProcessHandle> recorded(Path pidFile) {
+        try {
+            if (!Files.isRegularFile(pidFile)) {
+                return Optional.empty();
+            }
+            long pid = Long.parseLong(Files.readString(pidFile).trim());
+            String folder = pidFile.toAbsolutePath().getParent().toString();
+            return ProcessHandle.of(pid)
+                    .filter(ProcessHandle::isAlive)
+                    .filter(handle -> handle.info().commandLine().map(line -> line.contains(folder)).orElse(false));
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static void stop(ProcessHandle process, Duration grace) {
+        if (!process.isAlive()) {
+            return;
+        }
+        List<ProcessHandle> descendants = process.descendants().toList();
+        process.destroy();
+        try {
+            process.onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception timeoutOrInterrupt) {
+            process.destroyForcibly();
+        }
+        // A launcher killed hard leaves its own children (e.g. pg_ctl's) behind.
+        descendants.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
+    }
+
+    /** The last {@code lines} lines of a log file, or a note that there is none. */
+    static String tail(Path file, int lines) {
+        try {
+            if (!Files.isRegularFile(file)) {
+                return "(no log at " + file + ")";
+            }
+            List<String> all = Files.readAllLines(file, StandardCharsets.ISO_8859_1);
+            return String.join(System.lineSeparator(), all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(cannot read " + file + ": " + e.getMessage() + ")";
+        }
+    }
+
+    /** {@code java} of the running JDK, with the given options, classpath, main class or source file, and arguments. */
+    static List<String> java(String classpath, List<String> jvmOptions, String main, List<String> args) {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmOptions);
+        command.add("-cp");
+        command.add(classpath);
+        command.add(main);
+        command.addAll(args);
+        return command;
+    }
+}
