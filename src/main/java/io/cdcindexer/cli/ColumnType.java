@@ -207,7 +207,7 @@ public enum ColumnType {
             return ARRAY;
         }
         return switch (name) {
-            case "int2", "int4", "int8", "smallint", "integer", "bigint", "serial", "bigserial", "oid" -> INTEGER;
+            case "int2", "int4", "int8", "smallint", "integer", "bigint", "serial", "bigserial", "smallserial", "oid" -> INTEGER;
             case "numeric", "decimal", "money" -> name.equals("money") ? TEXT : DECIMAL;
             case "float4", "float8", "real", "double precision" -> FLOAT;
             case "bool", "boolean" -> BOOLEAN;

@@ -81,8 +81,9 @@ public final class TableVerifier {
     public Report verify(CapturedTable table) throws SQLException {
         boolean indexExists = es.getIfExists("/" + ElasticsearchHttp.encode(table.index())).isPresent();
         List<String> quotedKey = table.keyColumns().stream().map(CapturedTable::quote).toList();
-        String sql = "SELECT *, " + DocumentIds.sqlExpression(quotedKey) + " AS " + ID_COLUMN + " FROM "
-                + table.quotedName() + " ORDER BY " + ID_COLUMN + " COLLATE \"C\"";
+        // Collation "C" sorts by UTF-8 bytes, i.e. by code point: the order Elasticsearch gives _id.
+        String sql = "SELECT *, (" + DocumentIds.sqlExpression(quotedKey) + ") COLLATE \"C\" AS " + ID_COLUMN
+                + " FROM " + table.quotedName() + " ORDER BY " + ID_COLUMN;
         boolean autoCommit = db.getAutoCommit();
         // A fetch size only streams inside a transaction; otherwise the driver reads the whole result at once.
         db.setAutoCommit(false);

@@ -23,6 +23,15 @@ record CliRun(int exitCode, String out, String err) {
         }
     }
 
+    /** Runs {@code command}, then the connection flags, then more arguments. */
+    static CliRun with(String command, String[] flags, String... more) {
+        String[] args = new String[1 + flags.length + more.length];
+        args[0] = command;
+        System.arraycopy(flags, 0, args, 1, flags.length);
+        System.arraycopy(more, 0, args, 1 + flags.length, more.length);
+        return of(args);
+    }
+
     @Override
     public String toString() {
         return "exit " + exitCode + "\n--- out\n" + out + "--- err\n" + err;

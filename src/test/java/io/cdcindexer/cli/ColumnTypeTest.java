@@ -20,6 +20,7 @@ class ColumnTypeTest {
     void mapsPostgresTypeNames() {
         assertThat(ColumnType.of("int4")).isEqualTo(ColumnType.INTEGER);
         assertThat(ColumnType.of("int8")).isEqualTo(ColumnType.INTEGER);
+        assertThat(ColumnType.of("serial")).isEqualTo(ColumnType.INTEGER);
         assertThat(ColumnType.of("numeric")).isEqualTo(ColumnType.DECIMAL);
         assertThat(ColumnType.of("float8")).isEqualTo(ColumnType.FLOAT);
         assertThat(ColumnType.of("timestamptz")).isEqualTo(ColumnType.TIMESTAMPTZ);
