@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             CommandLine.HelpCommand.class,
             SetupDbCommand.class,
+            ConsumeCommand.class,
             VerifyCommand.class,
         })
 public final class Cdc implements Runnable {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -13,9 +14,10 @@ import java.util.Comparator;
 /** The CLI's one JSON mapper and a few helpers around it. */
 public final class Json {
 
-    /** Reads floats as BigDecimal so that NUMERIC values (e.g. 10.10) compare exactly. */
+    /** Reads floats as BigDecimal, keeping their scale, so that NUMERIC values (e.g. 10.10) show and compare exactly. */
     public static final ObjectMapper MAPPER = JsonMapper.builder()
             .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .configure(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false)
             .build();
 
     /** Orders numbers by value whatever their node class (1 = 1.0 = 1.00), everything else by equals. */
