@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             CommandLine.HelpCommand.class,
             SetupDbCommand.class,
+            ProduceCommand.class,
             ConsumeCommand.class,
             VerifyCommand.class,
         })
