@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
             SetupDbCommand.class,
             ProduceCommand.class,
             ConsumeCommand.class,
+            WatchCommand.class,
             VerifyCommand.class,
         })
 public final class Cdc implements Runnable {
