@@ -12,11 +12,15 @@ import picocli.CommandLine.Command;
         description = "Run and watch the PostgreSQL → Debezium → Kafka → Flink → Elasticsearch pipeline.",
         subcommands = {
             CommandLine.HelpCommand.class,
+            UpCommand.class,
+            DownCommand.class,
+            StatusCommand.class,
             SetupDbCommand.class,
             ProduceCommand.class,
             ConsumeCommand.class,
             WatchCommand.class,
             VerifyCommand.class,
+            SubmitCommand.class,
         })
 public final class Cdc implements Runnable {
 

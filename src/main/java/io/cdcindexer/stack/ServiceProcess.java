@@ -183,9 +183,22 @@ public final class ServiceProcess implements AutoCloseable {
             String folder = pidFile.toAbsolutePath().getParent().toString();
             return ProcessHandle.of(pid)
                     .filter(ProcessHandle::isAlive)
-                    .filter(handle -> handle.info().commandLine().map(line -> line.contains(folder)).orElse(false));
+                    .filter(handle -> commandLine(handle).contains(folder));
         } catch (IOException | NumberFormatException e) {
             return Optional.empty();
+        }
+    }
+
+    /**
+     * The full command line. Read from /proc where there is one: the JDK's {@code info().commandLine()} comes back empty
+     * for command lines as long as these classpaths.
+     */
+    private static String commandLine(ProcessHandle process) {
+        Path proc = Path.of("/proc", Long.toString(process.pid()), "cmdline");
+        try {
+            return new String(Files.readAllBytes(proc), StandardCharsets.UTF_8).replace('\0', ' ');
+        } catch (IOException | RuntimeException e) {
+            return process.info().commandLine().orElse("");
         }
     }
 

@@ -1,0 +1,82 @@
+package io.cdcindexer.cli;
+
+import io.cdcindexer.stack.FlinkCluster;
+import io.cdcindexer.stack.Stack;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code ./cdc down}: stops the local stack that {@code ./cdc up --detach} started. */
+@Command(
+        name = "down",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Stops the services that ./cdc up --detach started (found by the PIDs recorded in the data folder), "
+                    + "in reverse start order, each with SIGTERM and a grace period. Data stays unless --purge.",
+            "The indexing job is first stopped with a savepoint, which the next ./cdc up resumes from.",
+        })
+public final class DownCommand implements Callable<Integer> {
+
+    @Mixin
+    DataDirOption dataDir;
+
+    @Option(names = "--purge", description = "Also delete the data folder: databases, topics, indices, checkpoints and logs.")
+    boolean purge;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        Path dir = dataDir.resolve();
+        if (Stack.running(dir).containsKey("flink/jobmanager")) {
+            FlinkCluster.configuredUrl(dir.resolve("flink"))
+                    .ifPresent(url -> SubmitCommand.stopWithSavepoint(out, "down", new FlinkRest(url)));
+        }
+        List<String> stopped = Stack.stopRecorded(dir);
+        out.println(stopped.isEmpty() ? "down: nothing of the stack in " + dir + " was running"
+                : "down: stopped " + String.join(", ", stopped));
+        if (purge && Files.isDirectory(dir)) {
+            checkIsStackFolder(dir);
+            deleteRecursively(dir);
+            out.println("down: deleted " + dir);
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** A mistyped --data-dir must not delete someone's home folder: only the stack's own folders may be in it. */
+    private static void checkIsStackFolder(Path dir) throws IOException {
+        try (Stream<Path> entries = Files.list(dir)) {
+            List<String> foreign = entries.map(entry -> entry.getFileName().toString())
+                    .filter(name -> !Stack.SERVICE_FOLDERS.contains(name))
+                    .sorted()
+                    .toList();
+            if (!foreign.isEmpty()) {
+                throw new IllegalStateException("Not purging " + dir + ": it holds more than the stack's folders ("
+                        + String.join(", ", foreign) + ")");
+            }
+        }
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(path);
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+package io.cdcindexer.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import io.cdcindexer.stack.Http;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+
+/** The part of Flink's REST API the CLI uses: jobs and their checkpoints, jar upload and run, stop with a savepoint. */
+final class FlinkRest {
+
+    /** Job states in which a job still holds (or will hold) slots: anything but finished, canceled or failed. */
+    private static final Set<String> LIVE_STATES =
+            Set.of("INITIALIZING", "CREATED", "RUNNING", "RESTARTING", "FAILING", "CANCELLING", "RECONCILING", "SUSPENDED");
+
+    private final String url;
+
+    FlinkRest(String url) {
+        this.url = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+
+    String url() {
+        return url;
+    }
+
+    /** One job as {@code /jobs/overview} lists it. */
+    record Job(String id, String name, String state) {}
+
+    /** GET /overview: TaskManagers, slots, version. */
+    JsonNode overview() throws IOException, InterruptedException {
+        return get("/overview");
+    }
+
+    /** The live job with this name, if any (the newest, should there be several). */
+    Optional<Job> liveJob(String name) throws IOException, InterruptedException {
+        Job found = null;
+        long newest = Long.MIN_VALUE;
+        for (JsonNode job : get("/jobs/overview").path("jobs")) {
+            if (job.path("name").asText().equals(name) && LIVE_STATES.contains(job.path("state").asText())
+                    && job.path("start-time").asLong() > newest) {
+                newest = job.path("start-time").asLong();
+                found = new Job(job.path("jid").asText(), name, job.path("state").asText());
+            }
+        }
+        return Optional.ofNullable(found);
+    }
+
+    /** GET /jobs/{id}/checkpoints: counts and the latest completed checkpoint. */
+    JsonNode checkpoints(String jobId) throws IOException, InterruptedException {
+        return get("/jobs/" + jobId + "/checkpoints");
+    }
+
+    /** Uploads a jar (POST /jars/upload, multipart field {@code jarfile}) and returns its id on the cluster. */
+    String uploadJar(Path jar) throws IOException, InterruptedException {
+        String boundary = "cdc-" + UUID.randomUUID();
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        body.write(("--" + boundary + "\r\n"
+                + "Content-Disposition: form-data; name=\"jarfile\"; filename=\"" + jar.getFileName() + "\"\r\n"
+                + "Content-Type: application/x-java-archive\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+        body.write(Files.readAllBytes(jar));
+        body.write(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url + "/jars/upload"))
+                .timeout(Duration.ofMinutes(2))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()))
+                .build();
+        JsonNode answer = checked("upload " + jar, Http.send(request));
+        String filename = answer.path("filename").asText();
+        if (filename.isEmpty()) {
+            throw new IllegalStateException("Flink accepted the jar but named no file: " + answer);
+        }
+        return Path.of(filename).getFileName().toString();
+    }
+
+    /** Runs an uploaded jar's main class (POST /jars/{id}/run), optionally from a savepoint; returns the job id. */
+    String run(String jarId, String entryClass, List<String> programArgs, String savepointPath)
+            throws IOException, InterruptedException {
+        ObjectNode body = Http.JSON.createObjectNode();
+        body.put("entryClass", entryClass);
+        body.putPOJO("programArgsList", programArgs);
+        if (savepointPath != null) {
+            body.put("savepointPath", savepointPath);
+            body.put("allowNonRestoredState", false);
+        }
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url + "/jars/" + jarId + "/run"))
+                .timeout(Duration.ofMinutes(2))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                .build();
+        return checked("run " + entryClass, Http.send(request)).path("jobid").asText();
+    }
+
+    /** Stops a job with a savepoint in the cluster's savepoint folder and returns the savepoint's location. */
+    String stopWithSavepoint(String jobId, Duration timeout) throws IOException, InterruptedException {
+        JsonNode trigger = checked("stop job " + jobId,
+                Http.post(url + "/jobs/" + jobId + "/stop", "{\"drain\":false}"));
+        String requestId = trigger.path("request-id").asText();
+        Instant deadline = Instant.now().plus(timeout);
+        while (Instant.now().isBefore(deadline)) {
+            JsonNode status = get("/jobs/" + jobId + "/savepoints/" + requestId);
+            if ("COMPLETED".equals(status.path("status").path("id").asText())) {
+                JsonNode operation = status.path("operation");
+                if (operation.hasNonNull("location")) {
+                    return operation.path("location").asText();
+                }
+                throw new IllegalStateException("the savepoint failed: "
+                        + operation.path("failure-cause").path("stack-trace").asText("").lines().findFirst().orElse("?"));
+            }
+            Thread.sleep(500);
+        }
+        throw new IllegalStateException("the savepoint did not complete within " + timeout.toSeconds() + " s");
+    }
+
+    /** Cancels a job (PATCH /jobs/{id}?mode=cancel) and waits until it is no longer live. */
+    void cancel(String jobId, Duration timeout) throws IOException, InterruptedException {
+        HttpRequest request = HttpRequest.newBuilder(URI.create(url + "/jobs/" + jobId + "?mode=cancel"))
+                .timeout(Duration.ofSeconds(10))
+                .method("PATCH", HttpRequest.BodyPublishers.noBody())
+                .build();
+        checked("cancel job " + jobId, Http.send(request));
+        Instant deadline = Instant.now().plus(timeout);
+        while (LIVE_STATES.contains(get("/jobs/" + jobId).path("state").asText())) {
+            if (Instant.now().isAfter(deadline)) {
+                throw new IllegalStateException("job " + jobId + " was not canceled within " + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(500);
+        }
+    }
+
+    private JsonNode get(String path) throws IOException, InterruptedException {
+        return checked("GET " + path, Http.get(url + path));
+    }
+
+    private JsonNode checked(String what, Http.Response response) {
+        if (!response.ok()) {
+            throw new IllegalStateException("Flink at " + url + " answered " + response.status() + " to " + what + ": "
+                    + abbreviate(response.body()));
+        }
+        return response.body().isBlank() ? Http.JSON.createObjectNode() : response.json();
+    }
+
+    private static String abbreviate(String text) {
+        return text.length() <= 600 ? text : text.substring(0, 600) + " ...";
+    }
+}

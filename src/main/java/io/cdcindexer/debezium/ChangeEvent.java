@@ -1,0 +1,139 @@
+package io.cdcindexer.debezium;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One row change, reduced to what indexing needs: which document, which action, at which WAL position, and the document
+ * itself (already converted to JSON that Elasticsearch maps well). This is what flows from decoding to Elasticsearch.
+ */
+public final class ChangeEvent {
+
+    /** What happens to the document. */
+    public enum Action {
+        /** Index the full document (Debezium ops c, r, u). */
+        UPSERT,
+        /** Delete the document (Debezium op d). */
+        DELETE
+    }
+
+    public Action action;
+    /** The Debezium op it came from: c, r, u or d. */
+    public String op;
+    public String topic;
+    public int partition;
+    public long offset;
+    /** The data collection, {@code schema.table}, as Debezium names it in transaction metadata. */
+    public String table;
+    public String documentId;
+    /** The change's position in the WAL ({@code source.lsn}): the document's external version. */
+    public long version;
+    /** The row after the change as JSON, for {@link Action#UPSERT}; null for deletes. */
+    public byte[] document;
+    /**
+     * Columns whose value Debezium did not have (unchanged TOASTed values). They are left out of {@link #document} and
+     * must keep their current value in Elasticsearch. Null when there are none.
+     */
+    public String[] unavailableColumns;
+    /** The transaction id (the txId part of Debezium's {@code transaction.id}); null without transaction metadata. */
+    public String transactionId;
+    /** The original Kafka key, kept for the dead-letter queue. */
+    public byte[] key;
+
+    /** For Flink's POJO serializer. */
+    public ChangeEvent() {}
+
+    /** Identifies the document across tables: topic and id (a topic name never contains '/'). */
+    public String documentKey() {
+        return topic + '/' + documentId;
+    }
+
+    public boolean hasUnavailableColumns() {
+        return unavailableColumns != null && unavailableColumns.length > 0;
+    }
+
+    /**
+     * This change with its unavailable columns taken from an earlier image of the row (an earlier change of the same
+     * transaction, or the document stored in Elasticsearch). Columns the earlier image lacks stay unavailable.
+     */
+    public ChangeEvent withUnavailableColumnsFrom(byte[] earlierDocument) {
+        if (!hasUnavailableColumns() || earlierDocument == null) {
+            return this;
+        }
+        try {
+            JsonNode earlier = DebeziumDecoder.mapper().readTree(earlierDocument);
+            ObjectNode merged = (ObjectNode) DebeziumDecoder.mapper().readTree(document);
+            List<String> stillUnavailable = new ArrayList<>();
+            for (String column : unavailableColumns) {
+                JsonNode value = earlier.get(column);
+                if (value != null) {
+                    merged.set(column, value);
+                } else {
+                    stillUnavailable.add(column);
+                }
+            }
+            ChangeEvent filled = copy();
+            filled.document = DebeziumDecoder.toJson(merged);
+            filled.unavailableColumns = stillUnavailable.isEmpty() ? null : stillUnavailable.toArray(String[]::new);
+            return filled;
+        } catch (IOException e) {
+            throw new UncheckedIOException("A document could not be read back", e);
+        }
+    }
+
+    /** A shallow copy, so that state and output never share a mutable instance. */
+    public ChangeEvent copy() {
+        ChangeEvent c = new ChangeEvent();
+        c.action = action;
+        c.op = op;
+        c.topic = topic;
+        c.partition = partition;
+        c.offset = offset;
+        c.table = table;
+        c.documentId = documentId;
+        c.version = version;
+        c.document = document;
+        c.unavailableColumns = unavailableColumns;
+        c.transactionId = transactionId;
+        c.key = key;
+        return c;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (!(o instanceof ChangeEvent e)) {
+            return false;
+        }
+        return partition == e.partition && offset == e.offset && version == e.version && action == e.action
+                && Objects.equals(op, e.op) && Objects.equals(topic, e.topic) && Objects.equals(table, e.table)
+                && Objects.equals(documentId, e.documentId) && Arrays.equals(document, e.document)
+                && Arrays.equals(unavailableColumns, e.unavailableColumns)
+                && Objects.equals(transactionId, e.transactionId) && Arrays.equals(key, e.key);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(topic, documentId, version);
+    }
+
+    /** Readable form, used by tests to compare outputs as strings. */
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder().append(action).append(' ').append(topic).append('/').append(documentId)
+                .append(" v").append(version);
+        if (document != null) {
+            s.append(' ').append(new String(document, StandardCharsets.UTF_8));
+        }
+        if (hasUnavailableColumns()) {
+            s.append(" unavailable=").append(Arrays.toString(unavailableColumns));
+        }
+        return s.toString();
+    }
+}

@@ -1,0 +1,191 @@
+package io.cdcindexer.debezium;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.DecimalNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.TextNode;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.LocalTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Base64;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Turns Kafka Connect and Debezium logical types into JSON that Elasticsearch maps well, driven by the schema that the
+ * JSON converter sends along: decimals become exact numbers (never base64 bytes), dates and times become ISO-8601
+ * strings, json/jsonb become objects. Built once per schema and cached by {@link DebeziumDecoder}.
+ */
+final class ColumnConversions {
+
+    /** One column's conversion. */
+    @FunctionalInterface
+    interface Conversion {
+        JsonNode apply(JsonNode raw) throws MalformedChangeException;
+    }
+
+    static final ColumnConversions NONE = new ColumnConversions(Map.of());
+
+    private static final DateTimeFormatter LOCAL_DATE_TIME = DateTimeFormatter.ISO_LOCAL_DATE_TIME;
+    private static final DateTimeFormatter LOCAL_TIME = DateTimeFormatter.ISO_LOCAL_TIME;
+
+    private final Map<String, Conversion> byColumn;
+
+    private ColumnConversions(Map<String, Conversion> byColumn) {
+        this.byColumn = byColumn;
+    }
+
+    boolean isEmpty() {
+        return byColumn.isEmpty();
+    }
+
+    /** The conversions for the columns of a struct schema ({@code {"type":"struct","fields":[...]}}). */
+    static ColumnConversions forStruct(JsonNode structSchema, ObjectMapper mapper) {
+        Map<String, Conversion> byColumn = new LinkedHashMap<>();
+        for (JsonNode field : structSchema.path("fields")) {
+            Conversion conversion = forField(field, mapper);
+            if (conversion != null) {
+                byColumn.put(field.path("field").asText(), conversion);
+            }
+        }
+        return byColumn.isEmpty() ? NONE : new ColumnConversions(byColumn);
+    }
+
+    /** Converts the columns of a row in place. */
+    void apply(ObjectNode row) throws MalformedChangeException {
+        for (Map.Entry<String, Conversion> entry : byColumn.entrySet()) {
+            JsonNode raw = row.get(entry.getKey());
+            if (raw != null && !raw.isNull()) {
+                row.set(entry.getKey(), entry.getValue().apply(raw));
+            }
+        }
+    }
+
+    private static Conversion forField(JsonNode schema, ObjectMapper mapper) {
+        String name = schema.path("name").asText("");
+        switch (name) {
+            case "org.apache.kafka.connect.data.Decimal":
+                return decimal(schema.path("parameters").path("scale").asInt(0));
+            case "io.debezium.data.VariableScaleDecimal":
+                return ColumnConversions::variableScaleDecimal;
+            case "io.debezium.time.Date":
+            case "org.apache.kafka.connect.data.Date":
+                return raw -> text(LocalDate.ofEpochDay(number(raw)).toString());
+            case "io.debezium.time.Time":
+            case "org.apache.kafka.connect.data.Time":
+                return raw -> text(LOCAL_TIME.format(LocalTime.ofNanoOfDay(number(raw) * 1_000_000L)));
+            case "io.debezium.time.MicroTime":
+                return raw -> text(LOCAL_TIME.format(LocalTime.ofNanoOfDay(number(raw) * 1_000L)));
+            case "io.debezium.time.NanoTime":
+                return raw -> text(LOCAL_TIME.format(LocalTime.ofNanoOfDay(number(raw))));
+            case "io.debezium.time.Timestamp":
+            case "org.apache.kafka.connect.data.Timestamp":
+                return raw -> localDateTime(Math.floorDiv(number(raw), 1_000L), Math.floorMod(number(raw), 1_000L) * 1_000_000L);
+            case "io.debezium.time.MicroTimestamp":
+                return raw -> localDateTime(Math.floorDiv(number(raw), 1_000_000L), Math.floorMod(number(raw), 1_000_000L) * 1_000L);
+            case "io.debezium.time.NanoTimestamp":
+                return raw -> localDateTime(Math.floorDiv(number(raw), 1_000_000_000L), Math.floorMod(number(raw), 1_000_000_000L));
+            case "io.debezium.data.Json":
+                return raw -> json(raw, mapper);
+            default:
+                break;
+        }
+        // ZonedTimestamp, ZonedTime and the Iso* types already are ISO-8601 strings; other names need nothing.
+        String type = schema.path("type").asText("");
+        if (type.equals("array")) {
+            Conversion items = forField(schema.path("items"), mapper);
+            return items == null ? null : raw -> eachItem(raw, items);
+        }
+        if (type.equals("struct") && name.isEmpty()) {
+            ColumnConversions nested = forStruct(schema, mapper);
+            return nested.isEmpty() ? null : raw -> {
+                if (raw.isObject()) {
+                    nested.apply((ObjectNode) raw);
+                }
+                return raw;
+            };
+        }
+        return null;
+    }
+
+    private static Conversion decimal(int scale) {
+        return raw -> {
+            if (raw.isNumber()) {
+                return raw; // the converter already wrote a number (decimal.format=NUMERIC)
+            }
+            return DecimalNode.valueOf(new BigDecimal(new BigInteger(bytes(raw)), scale));
+        };
+    }
+
+    private static JsonNode variableScaleDecimal(JsonNode raw) throws MalformedChangeException {
+        if (!raw.isObject() || !raw.has("value")) {
+            throw new MalformedChangeException("a VariableScaleDecimal needs scale and value, got " + raw);
+        }
+        return DecimalNode.valueOf(new BigDecimal(new BigInteger(bytes(raw.get("value"))), raw.path("scale").asInt(0)));
+    }
+
+    private static byte[] bytes(JsonNode raw) throws MalformedChangeException {
+        if (!raw.isTextual()) {
+            throw new MalformedChangeException("expected base64 bytes, got " + raw);
+        }
+        try {
+            return Base64.getDecoder().decode(raw.textValue());
+        } catch (IllegalArgumentException e) {
+            throw new MalformedChangeException("invalid base64 bytes '" + raw.textValue() + "'");
+        }
+    }
+
+    private static long number(JsonNode raw) throws MalformedChangeException {
+        if (!raw.isIntegralNumber()) {
+            throw new MalformedChangeException("expected a whole number for a temporal column, got " + raw);
+        }
+        return raw.longValue();
+    }
+
+    private static JsonNode localDateTime(long epochSecond, long nanos) {
+        return text(LOCAL_DATE_TIME.format(LocalDateTime.ofInstant(Instant.ofEpochSecond(epochSecond, nanos), ZoneOffset.UTC)));
+    }
+
+    private static JsonNode json(JsonNode raw, ObjectMapper mapper) throws MalformedChangeException {
+        if (!raw.isTextual()) {
+            return raw;
+        }
+        try {
+            return mapper.readTree(raw.textValue());
+        } catch (JsonProcessingException e) {
+            throw new MalformedChangeException("a json column holds invalid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    private static JsonNode eachItem(JsonNode raw, Conversion items) throws MalformedChangeException {
+        if (!raw.isArray()) {
+            return raw;
+        }
+        ArrayNode array = (ArrayNode) raw;
+        for (int i = 0; i < array.size(); i++) {
+            JsonNode item = array.get(i);
+            if (!item.isNull()) {
+                array.set(i, items.apply(item));
+            }
+        }
+        return array;
+    }
+
+    private static JsonNode text(String value) {
+        return TextNode.valueOf(value);
+    }
+
+    /** For tests and diagnostics: the converted columns, in schema order. */
+    Iterator<String> columns() {
+        return byColumn.keySet().iterator();
+    }
+}

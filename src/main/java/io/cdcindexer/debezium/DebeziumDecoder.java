@@ -1,0 +1,392 @@
+package io.cdcindexer.debezium;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.StreamWriteFeature;
+import io.cdcindexer.debezium.DebeziumEnvelope.Op;
+import io.cdcindexer.debezium.DebeziumEnvelope.Source;
+import io.cdcindexer.debezium.DebeziumEnvelope.Transaction;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Decodes Debezium's JSON: change events with or without the JSON converter's {@code schema}/{@code payload} wrapper,
+ * their keys, and the BEGIN/END events of the transaction topic.
+ *
+ * <p>The schema drives type conversion ({@link ColumnConversions}). Every record repeats its schema, so the decoder keeps
+ * the last schema seen per topic as raw bytes and rebuilds conversions only when the bytes differ: a byte comparison
+ * instead of building a tree of the (large) schema for every record. One decoder per task; not thread-safe.
+ */
+public final class DebeziumDecoder {
+
+    private static final ObjectMapper MAPPER = JsonMapper.builder()
+            .nodeFactory(JsonNodeFactory.withExactBigDecimals(true))
+            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+            .enable(StreamWriteFeature.WRITE_BIGDECIMAL_AS_PLAIN)
+            .build();
+
+    private final String placeholder;
+    private final String placeholderBase64;
+    private final Map<String, CachedConversions> valueConversions = new HashMap<>();
+    private final Map<String, CachedConversions> keyConversions = new HashMap<>();
+
+    /** @param unavailableValuePlaceholder Debezium's {@code unavailable.value.placeholder} */
+    public DebeziumDecoder(String unavailableValuePlaceholder) {
+        this.placeholder = unavailableValuePlaceholder;
+        this.placeholderBase64 =
+                Base64.getEncoder().encodeToString(unavailableValuePlaceholder.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The mapper the adapter reads and writes JSON with: exact decimals, never in exponent notation. */
+    public static ObjectMapper mapper() {
+        return MAPPER;
+    }
+
+    /**
+     * Decodes one record of a table topic.
+     *
+     * @throws MalformedChangeException with the reason when the record is not a change event the job can index
+     */
+    public DebeziumEnvelope decode(String topic, byte[] key, byte[] value) throws MalformedChangeException {
+        if (value == null) {
+            return tombstone(topic, key);
+        }
+        Unwrapped unwrapped = unwrap(value, "value");
+        if (unwrapped.payload == null || unwrapped.payload.isNull()) {
+            return tombstone(topic, key);
+        }
+        if (!unwrapped.payload.isObject()) {
+            throw new MalformedChangeException("the value is not a JSON object");
+        }
+        ObjectNode envelope = (ObjectNode) unwrapped.payload;
+
+        JsonNode opNode = envelope.get("op");
+        if (opNode == null || !opNode.isTextual()) {
+            throw new MalformedChangeException("the value has no op field: not a Debezium change event");
+        }
+        Op op = Op.of(opNode.textValue());
+        if (op == null) {
+            throw new MalformedChangeException("unknown or unsupported op '" + opNode.textValue() + "'"
+                    + (opNode.textValue().equals("t") ? " (truncate: re-snapshot the table to reindex it)" : ""));
+        }
+        Source source = source(envelope.get("source"));
+        ObjectNode before = row(envelope, "before");
+        ObjectNode after = row(envelope, "after");
+        if (op != Op.DELETE && after == null) {
+            throw new MalformedChangeException("op '" + op.code + "' has no after image");
+        }
+
+        ObjectNode keyNode = key(topic, key);
+        checkKeyMatches(keyNode, op == Op.DELETE ? before : after);
+
+        List<String> unavailable = after == null ? List.of() : removeUnavailable(after);
+        ColumnConversions conversions =
+                conversions(valueConversions, topic, value, unwrapped, DebeziumDecoder::rowSchemaOfEnvelope);
+        if (before != null) {
+            conversions.apply(before);
+        }
+        if (after != null) {
+            conversions.apply(after);
+        }
+        return new DebeziumEnvelope(op, keyNode, before, after, source, transaction(envelope.get("transaction")),
+                longOrNull(envelope.get("ts_ms")), unavailable);
+    }
+
+    /**
+     * Decodes one record of the transaction topic. Returns the END event's per-table counts, or null for BEGIN.
+     *
+     * @throws MalformedChangeException when the record is not a BEGIN or END event
+     */
+    public TransactionEnd decodeTransaction(byte[] value) throws MalformedChangeException {
+        if (value == null) {
+            throw new MalformedChangeException("a transaction event without value");
+        }
+        JsonNode event = unwrap(value, "value").payload;
+        if (event == null || !event.isObject()) {
+            throw new MalformedChangeException("the transaction event is not a JSON object");
+        }
+        String status = event.path("status").asText("");
+        String id = event.path("id").textValue();
+        if (id == null || id.isEmpty()) {
+            throw new MalformedChangeException("the transaction event has no id");
+        }
+        if (status.equals("BEGIN")) {
+            return null;
+        }
+        if (!status.equals("END")) {
+            throw new MalformedChangeException("unknown transaction status '" + status + "'");
+        }
+        JsonNode collections = event.get("data_collections");
+        if (collections == null || !collections.isArray()) {
+            throw new MalformedChangeException("the END event has no data_collections");
+        }
+        String[] tables = new String[collections.size()];
+        long[] counts = new long[collections.size()];
+        for (int i = 0; i < tables.length; i++) {
+            JsonNode collection = collections.get(i);
+            tables[i] = collection.path("data_collection").textValue();
+            JsonNode count = collection.get("event_count");
+            if (tables[i] == null || count == null || !count.canConvertToLong()) {
+                throw new MalformedChangeException("the END event has a data collection without name or event_count");
+            }
+            counts[i] = count.longValue();
+        }
+        return new TransactionEnd(transactionIdOf(id), tables, counts);
+    }
+
+    /**
+     * The txId part of a Debezium transaction id ({@code txId:lsn}). BEGIN, END and data events agree on it, while
+     * END's LSN part differs.
+     */
+    public static String transactionIdOf(String id) {
+        int colon = id.indexOf(':');
+        return colon < 0 ? id : id.substring(0, colon);
+    }
+
+    /** A row as the document Elasticsearch receives. */
+    public static byte[] toJson(ObjectNode row) {
+        try {
+            return MAPPER.writeValueAsBytes(row);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("A JSON tree could not be written", e);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private DebeziumEnvelope tombstone(String topic, byte[] key) {
+        ObjectNode keyNode;
+        try {
+            keyNode = key == null ? null : key(topic, key);
+        } catch (MalformedChangeException e) {
+            keyNode = null; // a tombstone only confirms a delete: nothing is written for it, so its key needs no check
+        }
+        return new DebeziumEnvelope(Op.TOMBSTONE, keyNode, null, null, null, null, null, List.of());
+    }
+
+    private ObjectNode key(String topic, byte[] key) throws MalformedChangeException {
+        if (key == null) {
+            throw new MalformedChangeException("the record has no key (a table without primary key? "
+                    + "give it one, or set the connector's message.key.columns)");
+        }
+        Unwrapped unwrapped = unwrap(key, "key");
+        if (unwrapped.payload == null || !unwrapped.payload.isObject() || unwrapped.payload.isEmpty()) {
+            throw new MalformedChangeException("the key is not a JSON object of key columns");
+        }
+        ObjectNode keyNode = (ObjectNode) unwrapped.payload;
+        conversions(keyConversions, topic, key, unwrapped, schema -> schema).apply(keyNode);
+        return keyNode;
+    }
+
+    private static void checkKeyMatches(ObjectNode key, ObjectNode row) throws MalformedChangeException {
+        if (row == null) {
+            return; // a delete without before image (REPLICA IDENTITY NOTHING): the key is all there is
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = key.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> column = it.next();
+            JsonNode value = row.get(column.getKey());
+            if (value == null) {
+                throw new MalformedChangeException("the key " + key + " does not match the row: it has no column '"
+                        + column.getKey() + "'");
+            }
+            if (!value.equals(column.getValue())) {
+                throw new MalformedChangeException("the key " + key + " does not match the row: " + column.getKey()
+                        + "=" + value);
+            }
+        }
+    }
+
+    // Debezium writes the placeholder as text, as base64 bytes (bytea) or as a one-element array.
+    private List<String> removeUnavailable(ObjectNode after) {
+        List<String> unavailable = null;
+        for (Iterator<Map.Entry<String, JsonNode>> it = after.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> column = it.next();
+            if (isPlaceholder(column.getValue())) {
+                if (unavailable == null) {
+                    unavailable = new ArrayList<>(2);
+                }
+                unavailable.add(column.getKey());
+                it.remove();
+            }
+        }
+        return unavailable == null ? List.of() : unavailable;
+    }
+
+    private boolean isPlaceholder(JsonNode value) {
+        if (value.isTextual()) {
+            String text = value.textValue();
+            return text.equals(placeholder) || text.equals(placeholderBase64);
+        }
+        return value.isArray() && value.size() == 1 && value.get(0).isTextual() && isPlaceholder(value.get(0));
+    }
+
+    private static Source source(JsonNode source) throws MalformedChangeException {
+        if (source == null || !source.isObject()) {
+            throw new MalformedChangeException("the value has no source block");
+        }
+        String schema = source.path("schema").textValue();
+        String table = source.path("table").textValue();
+        if (schema == null || table == null) {
+            throw new MalformedChangeException("the source block names no schema and table");
+        }
+        Long lsn = longOrNull(source.get("lsn"));
+        if (lsn == null) {
+            throw new MalformedChangeException("the source block has no lsn: the write could not be versioned");
+        }
+        JsonNode snapshot = source.get("snapshot");
+        return new Source(source.path("db").textValue(), schema, table, lsn, longOrNull(source.get("txId")),
+                longOrNull(source.get("ts_ms")), snapshot == null || snapshot.isNull() ? null : snapshot.asText());
+    }
+
+    private static Transaction transaction(JsonNode transaction) throws MalformedChangeException {
+        if (transaction == null || transaction.isNull()) {
+            return null;
+        }
+        String id = transaction.path("id").textValue();
+        if (id == null) {
+            throw new MalformedChangeException("the transaction block has no id");
+        }
+        return new Transaction(id, transaction.path("total_order").asLong(), transaction.path("data_collection_order").asLong());
+    }
+
+    private static ObjectNode row(ObjectNode envelope, String field) throws MalformedChangeException {
+        JsonNode row = envelope.get(field);
+        if (row == null || row.isNull()) {
+            return null;
+        }
+        if (!row.isObject()) {
+            throw new MalformedChangeException("'" + field + "' is not a JSON object");
+        }
+        return (ObjectNode) row;
+    }
+
+    private static Long longOrNull(JsonNode node) {
+        return node != null && node.canConvertToLong() && node.isNumber() ? node.longValue() : null;
+    }
+
+    // --- the schema/payload wrapper --------------------------------------------------------------------------------
+
+    /** A record split into its payload and, when present, the byte range of its schema. */
+    private static final class Unwrapped {
+        JsonNode payload;
+        int schemaStart = -1;
+        int schemaEnd = -1;
+    }
+
+    private static Unwrapped unwrap(byte[] bytes, String what) throws MalformedChangeException {
+        Unwrapped result = new Unwrapped();
+        try (JsonParser parser = MAPPER.createParser(bytes)) {
+            JsonToken first = parser.nextToken();
+            if (first != JsonToken.START_OBJECT) {
+                result.payload = first == null ? null : MAPPER.readTree(parser);
+                if (first != null && parser.nextToken() != null) {
+                    throw new MalformedChangeException("the " + what + " is not one JSON document");
+                }
+                return result;
+            }
+            ObjectNode plain = null;
+            boolean sawSchema = false;
+            boolean sawPayload = false;
+            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                String name = parser.currentName();
+                JsonToken token = parser.nextToken();
+                if (name.equals("schema") && (token == JsonToken.START_OBJECT || token == JsonToken.VALUE_NULL)) {
+                    sawSchema = true;
+                    if (token == JsonToken.START_OBJECT) {
+                        result.schemaStart = (int) parser.currentTokenLocation().getByteOffset();
+                        parser.skipChildren();
+                        result.schemaEnd = (int) parser.currentLocation().getByteOffset();
+                    }
+                } else if (name.equals("payload")) {
+                    sawPayload = true;
+                    result.payload = MAPPER.readTree(parser);
+                } else {
+                    if (plain == null) {
+                        plain = MAPPER.createObjectNode();
+                    }
+                    plain.set(name, MAPPER.readTree(parser));
+                }
+            }
+            if (parser.nextToken() != null) {
+                throw new MalformedChangeException("the " + what + " is not one JSON document");
+            }
+            boolean wrapped = sawSchema && sawPayload && plain == null;
+            if (!wrapped) {
+                // No wrapper (schemas.enable=false). Columns named schema or payload are rare: read those again whole.
+                result.payload = sawSchema || sawPayload ? MAPPER.readTree(bytes) : plain == null ? MAPPER.createObjectNode() : plain;
+                result.schemaStart = -1;
+            }
+            return result;
+        } catch (MalformedChangeException e) {
+            throw e;
+        } catch (JsonProcessingException e) {
+            throw new MalformedChangeException("the " + what + " is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new MalformedChangeException("the " + what + " could not be read: " + e.getMessage());
+        }
+    }
+
+    // --- conversions cached by schema bytes ------------------------------------------------------------------------
+
+    /** The conversions built from a schema, and the schema's bytes to recognise it again. */
+    private static final class CachedConversions {
+        final byte[] schema;
+        final ColumnConversions conversions;
+
+        CachedConversions(byte[] schema, ColumnConversions conversions) {
+            this.schema = schema;
+            this.conversions = conversions;
+        }
+    }
+
+    private interface RowSchema {
+        JsonNode of(JsonNode schema) throws MalformedChangeException;
+    }
+
+    private static ColumnConversions conversions(Map<String, CachedConversions> cache, String topic, byte[] bytes,
+            Unwrapped unwrapped, RowSchema rowSchema) throws MalformedChangeException {
+        if (unwrapped.schemaStart < 0) {
+            return ColumnConversions.NONE;
+        }
+        CachedConversions cached = cache.get(topic);
+        if (cached != null && Arrays.equals(cached.schema, 0, cached.schema.length, bytes, unwrapped.schemaStart,
+                unwrapped.schemaEnd)) {
+            return cached.conversions;
+        }
+        JsonNode schema;
+        try {
+            schema = MAPPER.readTree(bytes, unwrapped.schemaStart, unwrapped.schemaEnd - unwrapped.schemaStart);
+        } catch (IOException e) {
+            throw new MalformedChangeException("the schema is not valid JSON: " + e.getMessage());
+        }
+        ColumnConversions conversions = ColumnConversions.forStruct(rowSchema.of(schema), MAPPER);
+        cache.put(topic, new CachedConversions(
+                Arrays.copyOfRange(bytes, unwrapped.schemaStart, unwrapped.schemaEnd), conversions));
+        return conversions;
+    }
+
+    // The envelope's schema is a struct whose before/after fields hold the row schema.
+    private static JsonNode rowSchemaOfEnvelope(JsonNode envelopeSchema) {
+        for (JsonNode field : envelopeSchema.path("fields")) {
+            String name = field.path("field").asText();
+            if (name.equals("after") || name.equals("before")) {
+                return field;
+            }
+        }
+        return MAPPER.createObjectNode();
+    }
+}

@@ -1,0 +1,127 @@
+package io.cdcindexer.debezium;
+
+import io.cdcindexer.debezium.DebeziumEnvelope.Op;
+import io.cdcindexer.kafka.DeadLetter;
+import io.cdcindexer.kafka.KafkaRecord;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
+
+/**
+ * Decodes Kafka records into changes. Records of the transaction topic yield {@link TransactionEnd}s on a side output;
+ * records that are not change events the job can index go, with the reason, to the dead-letter side output; tombstones
+ * are counted and dropped, since the delete before each one already carries the versioned delete.
+ */
+public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEvent> {
+
+    private static final long serialVersionUID = 1L;
+
+    public static final OutputTag<TransactionEnd> TRANSACTION_ENDS = new OutputTag<>("transaction-ends") {};
+    public static final OutputTag<DeadLetter> DEAD_LETTERS = new OutputTag<>("dead-letters") {};
+
+    private final String transactionTopic;
+    private final String tableTopicPattern;
+    private final String unavailableValuePlaceholder;
+
+    private transient DebeziumDecoder decoder;
+    private transient Pattern tableTopics;
+    private transient Counter changes;
+    private transient Counter tombstones;
+    private transient Counter transactions;
+    private transient Counter deadLetters;
+
+    /**
+     * @param transactionTopic Debezium's transaction metadata topic, {@code <topic.prefix>.transaction}
+     * @param tableTopicPattern the table topics the job reads: END events count only their tables
+     */
+    public DecodeFunction(String transactionTopic, String tableTopicPattern, String unavailableValuePlaceholder) {
+        this.transactionTopic = transactionTopic;
+        this.tableTopicPattern = tableTopicPattern;
+        this.unavailableValuePlaceholder = unavailableValuePlaceholder;
+    }
+
+    @Override
+    public void open(Configuration parameters) {
+        decoder = new DebeziumDecoder(unavailableValuePlaceholder);
+        tableTopics = Pattern.compile(tableTopicPattern);
+        var metrics = getRuntimeContext().getMetricGroup();
+        changes = metrics.counter("changesDecoded");
+        tombstones = metrics.counter("tombstones");
+        transactions = metrics.counter("transactionsEnded");
+        deadLetters = metrics.counter("deadLetters");
+    }
+
+    @Override
+    public void processElement(KafkaRecord record, Context ctx, Collector<ChangeEvent> out) {
+        try {
+            if (record.topic.equals(transactionTopic)) {
+                TransactionEnd end = decoder.decodeTransaction(record.value);
+                if (end != null) {
+                    transactions.inc();
+                    ctx.output(TRANSACTION_ENDS, indexedTablesOnly(end));
+                }
+                return;
+            }
+            DebeziumEnvelope envelope = decoder.decode(record.topic, record.key, record.value);
+            if (envelope.isTombstone()) {
+                tombstones.inc();
+                return;
+            }
+            out.collect(toChange(record, envelope));
+            changes.inc();
+        } catch (MalformedChangeException e) {
+            deadLetters.inc();
+            ctx.output(DEAD_LETTERS, DeadLetter.undecodable(record, e.getMessage()));
+        }
+    }
+
+    /** The change a decoded envelope stands for. */
+    static ChangeEvent toChange(KafkaRecord record, DebeziumEnvelope envelope) throws MalformedChangeException {
+        ChangeEvent change = new ChangeEvent();
+        change.action = envelope.op() == Op.DELETE ? ChangeEvent.Action.DELETE : ChangeEvent.Action.UPSERT;
+        change.op = envelope.op().code;
+        change.topic = record.topic;
+        change.partition = record.partition;
+        change.offset = record.offset;
+        change.table = envelope.source().dataCollection();
+        change.documentId = DocumentIds.of(envelope.key());
+        change.version = envelope.source().lsn();
+        if (envelope.after() != null && change.action == ChangeEvent.Action.UPSERT) {
+            change.document = DebeziumDecoder.toJson(envelope.after());
+        }
+        if (!envelope.unavailableColumns().isEmpty()) {
+            change.unavailableColumns = envelope.unavailableColumns().toArray(String[]::new);
+        }
+        change.transactionId = envelope.transaction() == null ? null : envelope.transaction().transactionId();
+        change.key = record.key;
+        return change;
+    }
+
+    // Debezium names tables schema.table; their topics are <prefix>.<schema>.<table>, the prefix being the one of the
+    // transaction topic (<prefix>.transaction). Tables the job does not read must not hold a transaction back.
+    private TransactionEnd indexedTablesOnly(TransactionEnd end) {
+        String suffix = ".transaction";
+        if (!transactionTopic.endsWith(suffix)) {
+            return end;
+        }
+        String prefix = transactionTopic.substring(0, transactionTopic.length() - suffix.length() + 1);
+        List<String> tables = new ArrayList<>();
+        List<Long> counts = new ArrayList<>();
+        for (int i = 0; i < end.tables.length; i++) {
+            if (tableTopics.matcher(prefix + end.tables[i]).matches()) {
+                tables.add(end.tables[i]);
+                counts.add(end.eventCounts[i]);
+            }
+        }
+        if (tables.size() == end.tables.length) {
+            return end;
+        }
+        return new TransactionEnd(end.transactionId, tables.toArray(String[]::new),
+                counts.stream().mapToLong(Long::longValue).toArray());
+    }
+}

@@ -1,0 +1,51 @@
+package io.cdcindexer.elasticsearch;
+
+import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.kafka.DeadLetterQueue;
+import java.io.IOException;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.WriterInitContext;
+import org.apache.flink.connector.elasticsearch.sink.ElasticsearchEmitter;
+
+/**
+ * Writes changes to Elasticsearch: the connector's {@link ElasticsearchEmitter} turns each change into requests, and
+ * {@link ElasticsearchIndexWriter} sends them in bulk with external versions, retries transient failures with backoff and
+ * sends documents refused for good to the dead-letter queue.
+ *
+ * <p>The connector's own Sink V2 writer (3.0.1) fails the job on any failed item, a 409 from a stale write included, and
+ * has no failure hook; that is why the writer is ours while the emitter contract is the connector's.
+ */
+public final class ElasticsearchIndexSink implements Sink<ChangeEvent> {
+
+    private static final long serialVersionUID = 1L;
+
+    private final BulkOptions options;
+    private final ElasticsearchEmitter<ChangeEvent> emitter;
+    private final DeadLetterQueue deadLetterQueue;
+
+    public ElasticsearchIndexSink(BulkOptions options, ElasticsearchEmitter<ChangeEvent> emitter,
+            DeadLetterQueue deadLetterQueue) {
+        this.options = options;
+        this.emitter = emitter;
+        this.deadLetterQueue = deadLetterQueue;
+    }
+
+    @Override
+    @Deprecated
+    public SinkWriter<ChangeEvent> createWriter(InitContext context) {
+        throw new UnsupportedOperationException("Flink 1.20 calls createWriter(WriterInitContext)");
+    }
+
+    @Override
+    public SinkWriter<ChangeEvent> createWriter(WriterInitContext context) throws IOException {
+        try {
+            return new ElasticsearchIndexWriter(emitter, options, context.getMailboxExecutor(),
+                    context.getProcessingTimeService(), context.metricGroup(), deadLetterQueue.open());
+        } catch (IOException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException("Could not open the Elasticsearch writer", e);
+        }
+    }
+}

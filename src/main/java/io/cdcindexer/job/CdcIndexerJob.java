@@ -1,0 +1,115 @@
+package io.cdcindexer.job;
+
+import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.DecodeFunction;
+import io.cdcindexer.elasticsearch.BulkOptions;
+import io.cdcindexer.elasticsearch.ChangeEventEmitter;
+import io.cdcindexer.elasticsearch.ElasticsearchIndexSink;
+import io.cdcindexer.elasticsearch.IndexNames;
+import io.cdcindexer.kafka.DeadLetter;
+import io.cdcindexer.kafka.DeadLetterQueue;
+import io.cdcindexer.kafka.DeadLetterSink;
+import io.cdcindexer.kafka.KafkaChangeSource;
+import io.cdcindexer.kafka.KafkaDeadLetterQueue;
+import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.transaction.TransactionCollapseFunction;
+import java.util.Arrays;
+import org.apache.flink.api.common.JobExecutionResult;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.streaming.api.CheckpointingMode;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+
+/**
+ * The indexing job: Debezium topics in Kafka → decode → collapse per transaction → Elasticsearch, with a dead-letter
+ * topic for what cannot be indexed. This class only wires; the logic lives in the named functions, the Kafka and
+ * Debezium adapters decode, and the Elasticsearch emitter encodes. The source and sinks are injected, so tests run the
+ * same topology on a MiniCluster.
+ */
+public final class CdcIndexerJob {
+
+    private final JobOptions options;
+    private final Source<KafkaRecord, ?, ?> source;
+    private final Sink<ChangeEvent> documentSink;
+    private final Sink<DeadLetter> deadLetterSink;
+
+    public CdcIndexerJob(JobOptions options, Source<KafkaRecord, ?, ?> source, Sink<ChangeEvent> documentSink,
+            Sink<DeadLetter> deadLetterSink) {
+        this.options = options;
+        this.source = source;
+        this.documentSink = documentSink;
+        this.deadLetterSink = deadLetterSink;
+    }
+
+    /** Runs the job against Kafka and Elasticsearch; see {@link JobOptions} for the options. */
+    public static void main(String[] args) throws Exception {
+        if (Arrays.asList(args).contains("--help")) {
+            System.out.println("Options of the cdc-indexer job (all optional):\n" + JobOptions.usage());
+            return;
+        }
+        JobOptions options = JobOptions.fromArgs(args);
+        DeadLetterQueue deadLetters = new KafkaDeadLetterQueue(
+                options.get(JobOptions.KAFKA_BOOTSTRAP_SERVERS), options.get(JobOptions.KAFKA_DLQ_TOPIC));
+        new CdcIndexerJob(
+                        options,
+                        KafkaChangeSource.create(options),
+                        new ElasticsearchIndexSink(BulkOptions.from(options),
+                                new ChangeEventEmitter(new IndexNames(options.get(JobOptions.ELASTICSEARCH_INDEX))),
+                                deadLetters),
+                        new DeadLetterSink(deadLetters))
+                .execute(StreamExecutionEnvironment.getExecutionEnvironment());
+    }
+
+    public JobExecutionResult execute(StreamExecutionEnvironment env) throws Exception {
+        build(env);
+        return env.execute(options.get(JobOptions.JOB_NAME));
+    }
+
+    /** Adds the topology to the environment. */
+    public void build(StreamExecutionEnvironment env) {
+        configure(env);
+
+        SingleOutputStreamOperator<ChangeEvent> changes = env
+                .fromSource(source, WatermarkStrategy.noWatermarks(), "Kafka: Debezium topics")
+                .uid("kafka-source")
+                .process(new DecodeFunction(
+                        options.get(JobOptions.KAFKA_TRANSACTION_TOPIC),
+                        options.get(JobOptions.KAFKA_TOPIC_PATTERN),
+                        options.get(JobOptions.UNAVAILABLE_VALUE_PLACEHOLDER)))
+                .name("Decode Debezium events")
+                .uid("decode");
+
+        changes.getSideOutput(DecodeFunction.DEAD_LETTERS)
+                .sinkTo(deadLetterSink)
+                .name("Dead-letter queue")
+                .uid("dead-letter-sink");
+
+        changes.keyBy(TransactionCollapseFunction.CHANGE_KEY, Types.STRING)
+                .connect(changes.getSideOutput(DecodeFunction.TRANSACTION_ENDS)
+                        .keyBy(TransactionCollapseFunction.END_KEY, Types.STRING))
+                .process(new TransactionCollapseFunction(options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS)))
+                .name("Collapse transactions")
+                .uid("collapse-transactions")
+                .sinkTo(documentSink)
+                .name("Elasticsearch")
+                .uid("elasticsearch-sink");
+    }
+
+    private void configure(StreamExecutionEnvironment env) {
+        int parallelism = options.getInt(JobOptions.PARALLELISM);
+        if (parallelism > 0) {
+            env.setParallelism(parallelism);
+        }
+        // Exactly-once checkpoints keep the transaction state consistent with the source offsets; the sink itself is
+        // at-least-once, and external versions make repeats harmless.
+        env.enableCheckpointing(options.getLong(JobOptions.CHECKPOINT_INTERVAL_MS), CheckpointingMode.EXACTLY_ONCE);
+        env.getCheckpointConfig().setTolerableCheckpointFailureNumber(
+                options.getInt(JobOptions.TOLERABLE_FAILED_CHECKPOINTS));
+        // Functions never keep or change the records they are given, so chained operators may pass them without copies.
+        env.getConfig().enableObjectReuse();
+        env.getConfig().disableGenericTypes();
+    }
+}

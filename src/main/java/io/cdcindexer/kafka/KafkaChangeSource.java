@@ -1,0 +1,37 @@
+package io.cdcindexer.kafka;
+
+import io.cdcindexer.job.JobOptions;
+import java.util.regex.Pattern;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+/**
+ * The Kafka source of the job: the Debezium table topics (a pattern, so tables created later are picked up) and the
+ * transaction metadata topic. It starts from the group's committed offsets (the earliest when there are none) and
+ * commits offsets on every completed checkpoint.
+ */
+public final class KafkaChangeSource {
+
+    private KafkaChangeSource() {}
+
+    public static KafkaSource<KafkaRecord> create(JobOptions options) {
+        return KafkaSource.<KafkaRecord>builder()
+                .setBootstrapServers(options.get(JobOptions.KAFKA_BOOTSTRAP_SERVERS))
+                .setGroupId(options.get(JobOptions.KAFKA_GROUP_ID))
+                .setTopicPattern(Pattern.compile(topicPattern(options)))
+                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                .setDeserializer(new KafkaRecordSchema())
+                .setProperty("partition.discovery.interval.ms", options.get(JobOptions.KAFKA_PARTITION_DISCOVERY_MS))
+                .setProperty("commit.offsets.on.checkpoint", "true")
+                .setProperty("client.id.prefix", options.get(JobOptions.KAFKA_GROUP_ID))
+                .build();
+    }
+
+    /** The table topic pattern, extended by the transaction topic when there is one. */
+    public static String topicPattern(JobOptions options) {
+        String tables = options.get(JobOptions.KAFKA_TOPIC_PATTERN);
+        String transactions = options.get(JobOptions.KAFKA_TRANSACTION_TOPIC);
+        return transactions.isEmpty() ? tables : "(?:" + tables + ")|" + Pattern.quote(transactions);
+    }
+}

@@ -1,0 +1,110 @@
+package io.cdcindexer.kafka;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * The dead-letter topic. Each record keeps the original key and value bytes; where it came from and why it was given
+ * up on travel in headers, the way Kafka Connect's own dead-letter queue does it.
+ */
+public final class KafkaDeadLetterQueue implements DeadLetterQueue {
+
+    private static final long serialVersionUID = 1L;
+
+    /** Header names, also read by {@code ./cdc consume}. */
+    public static final String HEADER_REASON = "dlq.reason";
+    public static final String HEADER_STAGE = "dlq.stage";
+    public static final String HEADER_TOPIC = "dlq.source.topic";
+    public static final String HEADER_PARTITION = "dlq.source.partition";
+    public static final String HEADER_OFFSET = "dlq.source.offset";
+    public static final String HEADER_INDEX = "dlq.index";
+    public static final String HEADER_DOCUMENT_ID = "dlq.document.id";
+
+    private final String bootstrapServers;
+    private final String topic;
+
+    public KafkaDeadLetterQueue(String bootstrapServers, String topic) {
+        this.bootstrapServers = bootstrapServers;
+        this.topic = topic;
+    }
+
+    /** The Kafka record a dead letter becomes. */
+    public static ProducerRecord<byte[], byte[]> toProducerRecord(String topic, DeadLetter letter) {
+        RecordHeaders headers = new RecordHeaders();
+        header(headers, HEADER_REASON, letter.reason);
+        header(headers, HEADER_STAGE, letter.stage.name().toLowerCase());
+        header(headers, HEADER_TOPIC, letter.topic);
+        header(headers, HEADER_PARTITION, Integer.toString(letter.partition));
+        header(headers, HEADER_OFFSET, Long.toString(letter.offset));
+        header(headers, HEADER_INDEX, letter.index);
+        header(headers, HEADER_DOCUMENT_ID, letter.documentId);
+        return new ProducerRecord<>(topic, null, letter.key, letter.value, headers);
+    }
+
+    private static void header(RecordHeaders headers, String name, String value) {
+        if (value != null) {
+            headers.add(name, value.getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    @Override
+    public Writer open() {
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        props.put(ProducerConfig.CLIENT_ID_CONFIG, "cdc-indexer-dlq");
+        KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+        return new ProducerWriter(producer, topic);
+    }
+
+    private static final class ProducerWriter implements Writer {
+        private final KafkaProducer<byte[], byte[]> producer;
+        private final String topic;
+        private final AtomicReference<Exception> failure = new AtomicReference<>();
+
+        ProducerWriter(KafkaProducer<byte[], byte[]> producer, String topic) {
+            this.producer = producer;
+            this.topic = topic;
+        }
+
+        @Override
+        public void send(DeadLetter letter) throws IOException {
+            rethrow();
+            producer.send(toProducerRecord(topic, letter), (metadata, error) -> {
+                if (error != null) {
+                    failure.compareAndSet(null, error);
+                }
+            });
+        }
+
+        @Override
+        public void flush() throws IOException {
+            producer.flush();
+            rethrow();
+        }
+
+        // A dead letter that could not be written must fail the checkpoint, or it would be lost.
+        private void rethrow() throws IOException {
+            Exception error = failure.get();
+            if (error != null) {
+                throw new IOException("Could not write to the dead-letter topic " + topic, error);
+            }
+        }
+
+        @Override
+        public void close() {
+            producer.close(Duration.ofSeconds(10));
+        }
+    }
+}

@@ -1,0 +1,240 @@
+package io.cdcindexer.stack;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Flink 1.20 session cluster: a JobManager (with the web UI on localhost:{@code restPort}) and one TaskManager, each
+ * its own process, both configured by the repository's {@code flink-conf/config.yaml} plus this instance's ports and
+ * folders (written to {@code dir/conf/config.yaml}). Checkpoints and savepoints go to {@code dir/checkpoints} and
+ * {@code dir/savepoints}; logs to {@code dir/jobmanager.log} and {@code dir/taskmanager.log}.
+ */
+public final class FlinkCluster implements AutoCloseable {
+
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(180);
+    private static final String MEMORY_RESULT_PREFIX = "BASH_JAVA_UTILS_EXEC_RESULT:";
+
+    private final ServiceProcess jobManager;
+    private final ServiceProcess taskManager;
+    private final int restPort;
+
+    private FlinkCluster(ServiceProcess jobManager, ServiceProcess taskManager, int restPort) {
+        this.jobManager = jobManager;
+        this.taskManager = taskManager;
+        this.restPort = restPort;
+    }
+
+    /** Starts a cluster whose JobManager RPC listens on a free port. */
+    public static FlinkCluster start(Path dir, int restPort) {
+        return start(dir, restPort, FreePorts.next());
+    }
+
+    /** Starts the JobManager and the TaskManager and returns once the TaskManager has registered its slots. */
+    public static FlinkCluster start(Path dir, int restPort, int rpcPort) {
+        String classpath = ServiceClasspath.of("flink");
+        Path confDir = dir.resolve("conf");
+        Map<String, String> config;
+        try {
+            Files.createDirectories(confDir);
+            String base = Files.readString(ProjectHome.dir().resolve("flink-conf/config.yaml"));
+            String merged = withOverrides(base, localOverrides(dir.toAbsolutePath(), restPort, rpcPort));
+            Files.writeString(confDir.resolve("config.yaml"), merged);
+            config = parse(merged);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        List<String> javaOpts = splitOptions(config.getOrDefault("env.java.opts.all", ""));
+
+        ServiceProcess jobManager = startProcess("Flink JobManager", dir, "jobmanager", classpath, javaOpts,
+                "GET_JM_RESOURCE_PARAMS", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint");
+        ServiceProcess taskManager;
+        try {
+            taskManager = startProcess("Flink TaskManager", dir, "taskmanager", classpath, javaOpts,
+                    "GET_TM_RESOURCE_PARAMS", "org.apache.flink.runtime.taskexecutor.TaskManagerRunner");
+        } catch (RuntimeException e) {
+            jobManager.close();
+            throw e;
+        }
+        FlinkCluster cluster = new FlinkCluster(jobManager, taskManager, restPort);
+        try {
+            jobManager.awaitReady(START_TIMEOUT, () -> Http.answers(cluster.url() + "/overview"));
+            taskManager.awaitReady(START_TIMEOUT,
+                    () -> Http.get(cluster.url() + "/overview").json().path("taskmanagers").asInt() > 0);
+        } catch (RuntimeException e) {
+            cluster.close();
+            throw e;
+        }
+        return cluster;
+    }
+
+    /** What the local instance changes in the checked-in configuration: loopback addresses, its ports and folders. */
+    static Map<String, String> localOverrides(Path dir, int restPort, int rpcPort) {
+        Map<String, String> overrides = new LinkedHashMap<>();
+        overrides.put("jobmanager.rpc.address", "localhost");
+        overrides.put("jobmanager.rpc.port", Integer.toString(rpcPort));
+        overrides.put("jobmanager.bind-host", "localhost");
+        overrides.put("taskmanager.bind-host", "localhost");
+        overrides.put("taskmanager.host", "localhost");
+        overrides.put("rest.address", "localhost");
+        overrides.put("rest.bind-address", "localhost");
+        overrides.put("rest.port", Integer.toString(restPort));
+        // Smaller than the Docker stack's containers: the whole local stack shares one laptop.
+        overrides.put("jobmanager.memory.process.size", "768m");
+        overrides.put("taskmanager.memory.process.size", "1280m");
+        overrides.put("io.tmp.dirs", dir.resolve("tmp").toString());
+        overrides.put("web.tmpdir", dir.resolve("tmp/web").toString());
+        overrides.put("blob.storage.directory", dir.resolve("tmp/blob").toString());
+        overrides.put("execution.checkpointing.dir", dir.resolve("checkpoints").toUri().toString());
+        overrides.put("execution.checkpointing.savepoint-dir", savepointDir(dir).toUri().toString());
+        return overrides;
+    }
+
+    /**
+     * Replaces the value of each overridden top-level {@code key: value} line and appends the keys the base does not
+     * have, keeping the base's comments and order. The checked-in file uses flat keys only, so this is enough YAML.
+     */
+    static String withOverrides(String base, Map<String, String> overrides) {
+        Map<String, String> remaining = new LinkedHashMap<>(overrides);
+        StringBuilder out = new StringBuilder();
+        for (String line : base.split("\n", -1)) {
+            String key = keyOf(line);
+            if (key != null && remaining.containsKey(key)) {
+                out.append(key).append(": ").append(remaining.remove(key)).append('\n');
+            } else {
+                out.append(line).append('\n');
+            }
+        }
+        String merged = out.toString().replaceAll("\n+$", "\n");
+        if (!remaining.isEmpty()) {
+            StringBuilder tail = new StringBuilder("\n# Local stack instance (written by FlinkCluster)\n");
+            remaining.forEach((key, value) -> tail.append(key).append(": ").append(value).append('\n'));
+            merged += tail;
+        }
+        return merged;
+    }
+
+    /** The flat {@code key: value} pairs of a configuration file. */
+    static Map<String, String> parse(String yaml) {
+        Map<String, String> values = new LinkedHashMap<>();
+        for (String line : yaml.split("\n")) {
+            String key = keyOf(line);
+            if (key != null) {
+                values.put(key, line.substring(line.indexOf(':') + 1).trim());
+            }
+        }
+        return values;
+    }
+
+    private static String keyOf(String line) {
+        if (line.isEmpty() || Character.isWhitespace(line.charAt(0)) || line.startsWith("#")) {
+            return null;
+        }
+        int colon = line.indexOf(": ");
+        return colon > 0 ? line.substring(0, colon).trim() : null;
+    }
+
+    private static List<String> splitOptions(String options) {
+        return Arrays.stream(options.trim().split("\\s+")).filter(option -> !option.isEmpty()).toList();
+    }
+
+    /**
+     * Starts one Flink process the way flink-dist's scripts do: Flink's own BashJavaUtils derives the JVM memory flags
+     * and the matching dynamic properties from the configuration, so heap, direct and metaspace limits agree with it.
+     */
+    private static ServiceProcess startProcess(String component, Path dir, String name, String classpath,
+            List<String> javaOpts, String memoryCommand, String mainClass) {
+        Path confDir = dir.resolve("conf").toAbsolutePath();
+        List<String> memory = memoryParameters(component, dir, classpath, memoryCommand, confDir);
+        List<String> jvm = new ArrayList<>(splitOptions(memory.get(0)));
+        jvm.addAll(javaOpts);
+        jvm.add("-Dlog.file=" + dir.toAbsolutePath().resolve(name + ".log")); // the web UI shows this file
+        List<String> args = new ArrayList<>(List.of("--configDir", confDir.toString()));
+        args.addAll(splitOptions(memory.get(1)));
+        return ServiceProcess.start(component, dir, name, ServiceProcess.java(classpath, jvm, mainClass, args), Map.of());
+    }
+
+    /** Runs BashJavaUtils and returns its two results: the JVM flags and the dynamic properties. */
+    private static List<String> memoryParameters(String component, Path dir, String classpath, String command,
+            Path confDir) {
+        List<String> java = ServiceProcess.java(classpath, List.of("-Xmx128m"),
+                "org.apache.flink.runtime.util.bash.BashJavaUtils", List.of(command, "--configDir", confDir.toString()));
+        Path output = dir.resolve("tmp").resolve(command + ".out");
+        try {
+            Files.createDirectories(output.getParent());
+            Process process = new ProcessBuilder(java).redirectOutput(output.toFile())
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+            List<String> results = Files.readAllLines(output, StandardCharsets.UTF_8).stream()
+                    .filter(line -> line.startsWith(MEMORY_RESULT_PREFIX))
+                    .map(line -> line.substring(MEMORY_RESULT_PREFIX.length()))
+                    .toList();
+            if (results.size() < 2) {
+                throw new StackException(component + ": invalid memory configuration in " + confDir.resolve("config.yaml")
+                        + "; Flink said:\n" + Files.readString(output));
+            }
+            return results.subList(results.size() - 2, results.size());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StackException(component + ": interrupted", e);
+        }
+    }
+
+    /** The REST URL of the cluster last configured in {@code dir} (its generated config.yaml), if there is one. */
+    public static Optional<String> configuredUrl(Path dir) {
+        Path config = dir.resolve("conf/config.yaml");
+        try {
+            return Files.isRegularFile(config)
+                    ? Optional.ofNullable(parse(Files.readString(config)).get("rest.port")).map(port -> "http://localhost:" + port)
+                    : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The folder the local cluster writes savepoints to. */
+    public static Path savepointDir(Path dir) {
+        return dir.toAbsolutePath().resolve("savepoints");
+    }
+
+    public int restPort() {
+        return restPort;
+    }
+
+    /** The REST API and web UI: {@code http://localhost:<restPort>}. */
+    public String url() {
+        return "http://localhost:" + restPort;
+    }
+
+    public ServiceProcess jobManager() {
+        return jobManager;
+    }
+
+    public ServiceProcess taskManager() {
+        return taskManager;
+    }
+
+    /** Stops the TaskManager, then the JobManager. */
+    @Override
+    public void close() {
+        try {
+            taskManager.close();
+        } finally {
+            jobManager.close();
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package io.cdcindexer.transaction;
+
+import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.ChangeEvent.Action;
+import io.cdcindexer.debezium.TransactionEnd;
+import java.io.IOException;
+import java.util.List;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
+import org.apache.flink.util.Collector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Holds the changes of each transaction until it is complete, then emits one final change per row.
+ *
+ * <p>Keyed by transaction: a change with transaction metadata is keyed by its txId, its transaction's END event by the
+ * same txId, so both meet here. A transaction is complete when its END event has arrived and every table it names has
+ * received its events; then the collapsed changes are emitted and the state and timer are cleared. Several changes of one
+ * row collapse into the one with the highest WAL position (insert→update→update gives the last image, insert→delete a
+ * delete, delete→insert an upsert); an older or repeated event (a duplicate after a restart) neither wins nor counts.
+ * A transaction still incomplete after the timeout is flushed anyway, counted and logged, so nothing ever stalls.
+ *
+ * <p>Changes without transaction metadata (snapshot reads, or a connector without {@code provide.transaction.metadata})
+ * are keyed by document and pass straight through without touching state.
+ */
+public final class TransactionCollapseFunction extends KeyedCoProcessFunction<String, ChangeEvent, TransactionEnd, ChangeEvent>
+        implements CheckpointedFunction {
+
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(TransactionCollapseFunction.class);
+
+    /** Keys a change: by transaction when it has one, else by document. */
+    public static final KeySelector<ChangeEvent, String> CHANGE_KEY =
+            change -> change.transactionId != null ? "tx:" + change.transactionId : "doc:" + change.documentKey();
+
+    /** Keys an END event by its transaction, the same key its changes get. */
+    public static final KeySelector<TransactionEnd, String> END_KEY = end -> "tx:" + end.transactionId;
+
+    private final long timeoutMs;
+
+    private transient MapState<String, ChangeEvent> changes;
+    private transient ValueState<TransactionProgress> progress;
+    private transient ListState<Long> pendingState;
+    private transient long pending;
+
+    private transient Counter passedThrough;
+    private transient Counter collapsedAway;
+    private transient Counter duplicates;
+    private transient Counter completed;
+    private transient Counter timedOut;
+
+    public TransactionCollapseFunction(long timeoutMs) {
+        this.timeoutMs = timeoutMs;
+    }
+
+    @Override
+    public void open(Configuration parameters) {
+        changes = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>("changes", Types.STRING, TypeInformation.of(ChangeEvent.class)));
+        progress = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("progress", TypeInformation.of(TransactionProgress.class)));
+        var metrics = getRuntimeContext().getMetricGroup();
+        passedThrough = metrics.counter("changesWithoutTransaction");
+        collapsedAway = metrics.counter("changesCollapsed");
+        duplicates = metrics.counter("duplicateChanges");
+        completed = metrics.counter("transactionsCompleted");
+        timedOut = metrics.counter("transactionsTimedOut");
+        metrics.gauge("transactionsPending", () -> pending);
+    }
+
+    @Override
+    public void processElement1(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
+        if (change.transactionId == null) {
+            passedThrough.inc();
+            out.collect(change);
+            return;
+        }
+        TransactionProgress tx = progressOrStart(ctx);
+        String key = change.documentKey();
+        ChangeEvent held = changes.get(key);
+        if (held != null && change.version <= held.version) {
+            duplicates.inc(); // already have this change or a later one of the same row
+        } else {
+            if (held != null) {
+                collapsedAway.inc();
+            }
+            changes.put(key, held == null ? change : collapse(held, change));
+            tx.received(change.table);
+        }
+        progress.update(tx);
+        if (tx.isComplete()) {
+            emit(tx, ctx, out);
+            completed.inc();
+        }
+    }
+
+    @Override
+    public void processElement2(TransactionEnd end, Context ctx, Collector<ChangeEvent> out) throws Exception {
+        if (end.tables.length == 0 && progress.value() == null) {
+            return; // none of the transaction's tables is indexed
+        }
+        TransactionProgress tx = progressOrStart(ctx);
+        tx.end(end);
+        progress.update(tx);
+        if (tx.isComplete()) {
+            emit(tx, ctx, out);
+            completed.inc();
+        }
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<ChangeEvent> out) throws Exception {
+        TransactionProgress tx = progress.value();
+        if (tx == null || tx.timeoutAt != timestamp) {
+            return;
+        }
+        LOG.warn("Transaction {} incomplete after {} ms ({}); flushing its {} changes anyway",
+                ctx.getCurrentKey(), timeoutMs, tx, tx.receivedTotal());
+        emit(tx, ctx, out);
+        timedOut.inc();
+    }
+
+    private TransactionProgress progressOrStart(Context ctx) throws IOException {
+        TransactionProgress tx = progress.value();
+        if (tx == null) {
+            tx = new TransactionProgress(ctx.timerService().currentProcessingTime() + timeoutMs);
+            ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
+            pending++;
+        }
+        return tx;
+    }
+
+    // Emits the collapsed changes and clears everything the transaction held: its state and its timer.
+    private void emit(TransactionProgress tx, Context ctx, Collector<ChangeEvent> out) throws Exception {
+        for (ChangeEvent change : changes.values()) {
+            out.collect(change);
+        }
+        changes.clear();
+        progress.clear();
+        ctx.timerService().deleteProcessingTimeTimer(tx.timeoutAt);
+        pending = Math.max(0, pending - 1);
+    }
+
+    /**
+     * The one change that stands for {@code older} followed by {@code newer} (same row, newer has the higher WAL
+     * position): the newer change, with columns it lacks (unchanged TOASTed values) taken from the older image.
+     */
+    static ChangeEvent collapse(ChangeEvent older, ChangeEvent newer) {
+        if (newer.action != Action.UPSERT || older.action != Action.UPSERT) {
+            return newer;
+        }
+        return newer.withUnavailableColumnsFrom(older.document);
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext context) throws Exception {
+        pendingState.update(List.of(pending));
+    }
+
+    @Override
+    public void initializeState(FunctionInitializationContext context) throws Exception {
+        pendingState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("pending", Types.LONG));
+        pending = 0;
+        for (Long restored : pendingState.get()) {
+            pending += restored;
+        }
+    }
+}

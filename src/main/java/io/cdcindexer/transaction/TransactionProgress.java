@@ -1,0 +1,81 @@
+package io.cdcindexer.transaction;
+
+import io.cdcindexer.debezium.TransactionEnd;
+import java.util.Arrays;
+
+/**
+ * How far one transaction has arrived: change events received per table and, once the END event is in, how many each
+ * table should get. Kept in keyed state by {@link TransactionCollapseFunction}.
+ */
+public final class TransactionProgress {
+
+    public String[] tables = new String[0];
+    public long[] received = new long[0];
+    /** -1 until the END event names the table. */
+    public long[] expected = new long[0];
+    public boolean ended;
+    /** Processing time at which the transaction is flushed even if incomplete. */
+    public long timeoutAt;
+
+    /** For Flink's POJO serializer. */
+    public TransactionProgress() {}
+
+    TransactionProgress(long timeoutAt) {
+        this.timeoutAt = timeoutAt;
+    }
+
+    void received(String table) {
+        int i = indexOf(table); // may grow the arrays: look up before indexing
+        received[i]++;
+    }
+
+    void end(TransactionEnd end) {
+        ended = true;
+        for (int i = 0; i < end.tables.length; i++) {
+            int table = indexOf(end.tables[i]);
+            expected[table] = end.eventCounts[i];
+        }
+    }
+
+    /** Complete when the END event has arrived and every table it names has received its events. */
+    boolean isComplete() {
+        if (!ended) {
+            return false;
+        }
+        for (int i = 0; i < tables.length; i++) {
+            if (expected[i] >= 0 && received[i] < expected[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    long receivedTotal() {
+        return Arrays.stream(received).sum();
+    }
+
+    private int indexOf(String table) {
+        for (int i = 0; i < tables.length; i++) {
+            if (tables[i].equals(table)) {
+                return i;
+            }
+        }
+        int n = tables.length;
+        tables = Arrays.copyOf(tables, n + 1);
+        received = Arrays.copyOf(received, n + 1);
+        expected = Arrays.copyOf(expected, n + 1);
+        tables[n] = table;
+        expected[n] = -1;
+        return n;
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder s = new StringBuilder(ended ? "ended" : "open");
+        for (int i = 0; i < tables.length; i++) {
+            s.append(' ').append(tables[i]).append(' ').append(received[i]).append('/')
+                    .append(expected[i] < 0 ? "?" : Long.toString(expected[i]));
+        }
+        return s.toString();
+    }
+}

@@ -1,0 +1,243 @@
+package io.cdcindexer.debezium;
+
+import static io.cdcindexer.debezium.DebeziumFixtures.bytes;
+import static io.cdcindexer.debezium.DebeziumFixtures.json;
+import static io.cdcindexer.debezium.DebeziumFixtures.record;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.debezium.DebeziumEnvelope.Op;
+import io.cdcindexer.kafka.KafkaRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class DebeziumDecoderTest {
+
+    private final DebeziumDecoder decoder = new DebeziumDecoder("__debezium_unavailable_value");
+
+    private DebeziumEnvelope decode(String fixture) throws MalformedChangeException {
+        KafkaRecord record = record(fixture);
+        return decoder.decode(record.topic, record.key, record.value);
+    }
+
+    private DebeziumEnvelope decode(String topic, String key, String value) throws MalformedChangeException {
+        return decoder.decode(topic, key == null ? null : bytes(key), value == null ? null : bytes(value));
+    }
+
+    @Test
+    void insertGivesTheRowTheSourceAndTheTransaction() throws Exception {
+        DebeziumEnvelope insert = decode("users-insert");
+
+        assertThat(insert.op()).isEqualTo(Op.CREATE);
+        assertThat(insert.key()).hasToString("{\"id\":1}");
+        assertThat(insert.before()).isNull();
+        assertThat(insert.after()).hasToString(
+                "{\"id\":1,\"username\":\"alice\",\"email\":\"alice@example.com\",\"created_at\":\"2026-11-27T10:00:00.123456Z\"}");
+        assertThat(insert.source()).isEqualTo(new DebeziumEnvelope.Source(
+                "testdb", "public", "users", 22023448L, 742L, 1764240000000L, "false"));
+        assertThat(insert.source().isSnapshot()).isFalse();
+        assertThat(insert.source().dataCollection()).isEqualTo("public.users");
+        assertThat(insert.transaction()).isEqualTo(new DebeziumEnvelope.Transaction("742:22023448", 1, 1));
+        assertThat(insert.transaction().transactionId()).isEqualTo("742");
+        assertThat(insert.tsMs()).isEqualTo(1764240000123L);
+        assertThat(insert.unavailableColumns()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"insert", "update", "delete"})
+    void theSchemaWrapperMakesNoDifference(String op) throws Exception {
+        DebeziumEnvelope wrapped = decode("users-" + op);
+        DebeziumEnvelope plain = decode("users-" + op + "-no-schema");
+
+        assertThat(plain).isEqualTo(wrapped);
+    }
+
+    @Test
+    void snapshotReadIsMarkedAndHasNoTransaction() throws Exception {
+        DebeziumEnvelope read = decode("users-snapshot");
+
+        assertThat(read.op()).isEqualTo(Op.READ);
+        assertThat(read.source().snapshot()).isEqualTo("last");
+        assertThat(read.source().isSnapshot()).isTrue();
+        assertThat(read.transaction()).isNull();
+        assertThat(read.after().get("username").asText()).isEqualTo("alice");
+    }
+
+    @Test
+    void updateGivesTheNewImage() throws Exception {
+        DebeziumEnvelope update = decode("users-update");
+
+        assertThat(update.op()).isEqualTo(Op.UPDATE);
+        assertThat(update.after().get("email").asText()).isEqualTo("alice@new.example.com");
+        assertThat(update.source().lsn()).isEqualTo(22023592L);
+    }
+
+    @Test
+    void deleteUnderDefaultReplicaIdentityHasOnlyTheKeyInBefore() throws Exception {
+        DebeziumEnvelope delete = decode("users-delete");
+
+        assertThat(delete.op()).isEqualTo(Op.DELETE);
+        assertThat(delete.after()).isNull();
+        assertThat(delete.before()).hasToString("{\"id\":1,\"username\":null,\"email\":null,\"created_at\":null}");
+        assertThat(delete.key()).hasToString("{\"id\":1}");
+    }
+
+    @Test
+    void tombstoneHasOnlyItsKey() throws Exception {
+        DebeziumEnvelope tombstone = decode("users-tombstone");
+
+        assertThat(tombstone.isTombstone()).isTrue();
+        assertThat(tombstone.key()).hasToString("{\"id\":1}");
+        assertThat(tombstone.source()).isNull();
+    }
+
+    @Test
+    void nullSchemaAndPayloadIsATombstoneToo() throws Exception {
+        assertThat(decode("cdc.public.users", "{\"id\":1}", "{\"schema\":null,\"payload\":null}").isTombstone()).isTrue();
+    }
+
+    @Test
+    void compositeKeyKeepsItsColumnsInOrder() throws Exception {
+        DebeziumEnvelope insert = decode("order-lines-insert");
+
+        assertThat(insert.key()).hasToString("{\"order_id\":7,\"line\":\"a,b%c\"}");
+        assertThat(DocumentIds.of(insert.key())).isEqualTo("7,a%2Cb%25c");
+    }
+
+    @Test
+    void unavailableToastedValuesAreRemovedAndNamed() throws Exception {
+        DebeziumEnvelope update = decode("articles-update-toast");
+
+        assertThat(update.after()).hasToString("{\"id\":3,\"title\":\"New title\"}");
+        assertThat(update.unavailableColumns()).containsExactly("body", "image", "tags", "meta");
+    }
+
+    @Test
+    void schemaChangeOnTheSameTopicRebuildsConversions() throws Exception {
+        ObjectNode withoutAmount = (ObjectNode) json("orders-insert");
+        ObjectNode value = (ObjectNode) withoutAmount.get("value");
+        // The same topic first without the decimal column, then with it (ALTER TABLE ... ADD COLUMN).
+        ObjectNode oldSchema = value.get("schema").deepCopy();
+        for (int row = 0; row < 2; row++) { // before and after: the amount column is not there yet
+            ObjectNode rowSchema = (ObjectNode) oldSchema.get("fields").get(row);
+            rowSchema.putArray("fields").add(value.get("schema").get("fields").get(row).get("fields").get(0));
+        }
+        ObjectNode oldValue = value.deepCopy();
+        oldValue.set("schema", oldSchema);
+        ((ObjectNode) oldValue.get("payload").get("after")).put("amount", "AQI=");
+        byte[] key = bytes(withoutAmount.get("key"));
+
+        DebeziumEnvelope before = decoder.decode("cdc.public.orders", key, bytes(oldValue));
+        DebeziumEnvelope after = decoder.decode("cdc.public.orders", key, bytes(value));
+
+        assertThat(before.after().get("amount").asText()).isEqualTo("AQI=");
+        assertThat(after.after().get("amount").decimalValue()).isEqualByComparingTo("1234.50");
+    }
+
+    @Test
+    void transactionBeginIsSkippedAndEndGivesCountsPerTable() throws Exception {
+        assertThat(decoder.decodeTransaction(record("transaction-begin").value)).isNull();
+
+        TransactionEnd end = decoder.decodeTransaction(record("transaction-end").value);
+
+        assertThat(end).hasToString("END 742 public.users=3 public.orders=1");
+        assertThat(decoder.decodeTransaction(record("transaction-end-no-schema").value)).isEqualTo(end);
+    }
+
+    @Test
+    void transactionIdIsTheTxIdPart() {
+        assertThat(DebeziumDecoder.transactionIdOf("742:22023792")).isEqualTo("742");
+        assertThat(DebeziumDecoder.transactionIdOf("742")).isEqualTo("742");
+    }
+
+    // --- malformed records: each gets a reason for the dead-letter queue ---
+
+    private static final String KEY = "{\"id\":1}";
+    private static final String SOURCE = "\"source\":{\"db\":\"testdb\",\"schema\":\"public\",\"table\":\"users\",\"lsn\":5,\"txId\":1}";
+
+    @Test
+    void notJson() {
+        assertThatThrownBy(() -> decode("cdc.public.users", KEY, "not json"))
+                .isInstanceOf(MalformedChangeException.class).hasMessageContaining("not valid JSON");
+    }
+
+    @Test
+    void notAnObject() {
+        assertThatThrownBy(() -> decode("cdc.public.users", KEY, "[1,2]"))
+                .hasMessage("the value is not a JSON object");
+    }
+
+    @Test
+    void trailingGarbage() {
+        assertThatThrownBy(() -> decode("cdc.public.users", KEY, "{\"op\":\"c\"} {}"))
+                .hasMessageContaining("not one JSON document");
+    }
+
+    @Test
+    void noOp() {
+        assertThatThrownBy(() -> decode("cdc.public.users", KEY, "{\"after\":{\"id\":1}," + SOURCE + "}"))
+                .hasMessage("the value has no op field: not a Debezium change event");
+    }
+
+    @Test
+    void unknownOp() {
+        assertThatThrownBy(() -> decode("cdc.public.users", KEY, "{\"op\":\"x\",\"after\":{\"id\":1}," + SOURCE + "}"))
+                .hasMessage("unknown or unsupported op 'x'");
+    }
+
+    @Test
+    void truncateIsExplained() {
+        assertThatThrownBy(() -> decode("cdc.public.users", null, "{\"op\":\"t\"," + SOURCE + "}"))
+                .hasMessageContaining("truncate");
+    }
+
+    @Test
+    void keyDoesNotMatchTheRow() {
+        assertThatThrownBy(() -> decode("cdc.public.users", "{\"id\":2}", "{\"op\":\"c\",\"after\":{\"id\":1}," + SOURCE + "}"))
+                .hasMessage("the key {\"id\":2} does not match the row: id=1");
+    }
+
+    @Test
+    void keyColumnMissingFromTheRow() {
+        assertThatThrownBy(() -> decode("cdc.public.users", "{\"uid\":1}", "{\"op\":\"u\",\"after\":{\"id\":1}," + SOURCE + "}"))
+                .hasMessageContaining("it has no column 'uid'");
+    }
+
+    @Test
+    void noKey() {
+        assertThatThrownBy(() -> decode("cdc.public.users", null, "{\"op\":\"c\",\"after\":{\"id\":1}," + SOURCE + "}"))
+                .hasMessageContaining("no key");
+    }
+
+    @Test
+    void keyIsNotAnObject() {
+        assertThatThrownBy(() -> decode("cdc.public.users", "1", "{\"op\":\"c\",\"after\":{\"id\":1}," + SOURCE + "}"))
+                .hasMessage("the key is not a JSON object of key columns");
+    }
+
+    @Test
+    void noSourceLsn() {
+        assertThatThrownBy(() -> decode("cdc.public.users", KEY,
+                "{\"op\":\"c\",\"after\":{\"id\":1},\"source\":{\"schema\":\"public\",\"table\":\"users\"}}"))
+                .hasMessageContaining("no lsn");
+    }
+
+    @Test
+    void upsertWithoutAfter() {
+        assertThatThrownBy(() -> decode("cdc.public.users", KEY, "{\"op\":\"u\",\"after\":null," + SOURCE + "}"))
+                .hasMessage("op 'u' has no after image");
+    }
+
+    @Test
+    void transactionEventsThatAreNotBeginOrEnd() {
+        assertThatThrownBy(() -> decoder.decodeTransaction(bytes("{\"status\":\"END\"}")))
+                .hasMessage("the transaction event has no id");
+        assertThatThrownBy(() -> decoder.decodeTransaction(bytes("{\"status\":\"MIDDLE\",\"id\":\"1:2\"}")))
+                .hasMessage("unknown transaction status 'MIDDLE'");
+        assertThatThrownBy(() -> decoder.decodeTransaction(bytes("{\"status\":\"END\",\"id\":\"1:2\"}")))
+                .hasMessage("the END event has no data_collections");
+        assertThatThrownBy(() -> decoder.decodeTransaction(null)).hasMessage("a transaction event without value");
+    }
+}

@@ -1,0 +1,104 @@
+package io.cdcindexer.debezium;
+
+import static io.cdcindexer.debezium.DebeziumFixtures.bytes;
+import static io.cdcindexer.debezium.DebeziumFixtures.record;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cdcindexer.kafka.DeadLetter;
+import io.cdcindexer.kafka.KafkaRecord;
+import org.apache.flink.streaming.api.operators.ProcessOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Decoding routes each record: changes on, END events and dead letters to their side outputs, tombstones nowhere. */
+class DecodeFunctionTest {
+
+    private OneInputStreamOperatorTestHarness<KafkaRecord, ChangeEvent> harness;
+
+    @BeforeEach
+    void open() throws Exception {
+        harness = new OneInputStreamOperatorTestHarness<>(new ProcessOperator<>(
+                new DecodeFunction("cdc.transaction", "cdc\\.public\\.(users|articles)", "__debezium_unavailable_value")));
+        harness.open();
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        harness.close();
+    }
+
+    @Test
+    void changeBecomesAVersionedDocumentWrite() throws Exception {
+        KafkaRecord record = record("users-insert");
+        harness.processElement(record, 0);
+
+        ChangeEvent change = harness.extractOutputValues().get(0);
+        assertThat(change).hasToString("UPSERT cdc.public.users/1 v22023448 {\"id\":1,\"username\":\"alice\","
+                + "\"email\":\"alice@example.com\",\"created_at\":\"2026-11-27T10:00:00.123456Z\"}");
+        assertThat(change.transactionId).isEqualTo("742");
+        assertThat(change.table).isEqualTo("public.users");
+        assertThat(change.op).isEqualTo("c");
+        assertThat(change.offset).isEqualTo(record.offset);
+        assertThat(change.key).isEqualTo(record.key);
+    }
+
+    @Test
+    void deleteCarriesNoDocument() throws Exception {
+        harness.processElement(record("users-delete"), 0);
+
+        assertThat(harness.extractOutputValues()).extracting(ChangeEvent::toString)
+                .containsExactly("DELETE cdc.public.users/1 v22023736");
+    }
+
+    @Test
+    void unavailableColumnsAreNamed() throws Exception {
+        harness.processElement(record("articles-update-toast"), 0);
+
+        ChangeEvent change = harness.extractOutputValues().get(0);
+        assertThat(change.unavailableColumns).containsExactly("body", "image", "tags", "meta");
+    }
+
+    @Test
+    void tombstonesAreDropped() throws Exception {
+        harness.processElement(record("users-tombstone"), 0);
+
+        assertThat(harness.getOutput()).isEmpty();
+        assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS)).isNull();
+    }
+
+    @Test
+    void endEventGoesToItsSideOutputWithIndexedTablesOnly() throws Exception {
+        harness.processElement(record("transaction-begin"), 0);
+        harness.processElement(record("transaction-end"), 0);
+
+        assertThat(harness.getOutput()).isEmpty();
+        assertThat(harness.getSideOutput(DecodeFunction.TRANSACTION_ENDS)).extracting(r -> r.getValue().toString())
+                .containsExactly("END 742 public.users=3"); // public.orders is not in the topic pattern
+    }
+
+    @Test
+    void malformedRecordBecomesADeadLetterWithItsCoordinatesAndBytes() throws Exception {
+        KafkaRecord bad = new KafkaRecord("cdc.public.users", 1, 42, 0, bytes("{\"id\":1}"), bytes("{\"op\":\"c\""));
+        harness.processElement(bad, 0);
+
+        assertThat(harness.getOutput()).isEmpty();
+        StreamRecord<DeadLetter> letter = harness.getSideOutput(DecodeFunction.DEAD_LETTERS).poll();
+        assertThat(letter.getValue().stage).isEqualTo(DeadLetter.Stage.DECODE);
+        assertThat(letter.getValue().reason).startsWith("the value is not valid JSON");
+        assertThat(letter.getValue()).extracting(l -> l.topic, l -> l.partition, l -> l.offset)
+                .containsExactly("cdc.public.users", 1, 42L);
+        assertThat(letter.getValue().key).isEqualTo(bad.key);
+        assertThat(letter.getValue().value).isEqualTo(bad.value);
+    }
+
+    @Test
+    void malformedTransactionEventBecomesADeadLetter() throws Exception {
+        harness.processElement(new KafkaRecord("cdc.transaction", 0, 7, 0, null, bytes("{\"status\":\"END\"}")), 0);
+
+        assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS).poll().getValue().reason)
+                .isEqualTo("the transaction event has no id");
+    }
+}

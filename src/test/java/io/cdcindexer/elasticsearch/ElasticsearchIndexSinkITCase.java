@@ -1,0 +1,166 @@
+package io.cdcindexer.elasticsearch;
+
+import static io.cdcindexer.debezium.ChangeEvents.delete;
+import static io.cdcindexer.debezium.ChangeEvents.upsert;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.kafka.CollectingDeadLetterQueue;
+import io.cdcindexer.kafka.DeadLetter;
+import io.cdcindexer.stack.ElasticsearchNode;
+import io.cdcindexer.stack.FreePorts;
+import io.cdcindexer.stack.Http;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The sink against a real Elasticsearch 7.10.2 node: versions, stale writes, refusals and outages. */
+class ElasticsearchIndexSinkITCase {
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder().setNumberSlotsPerTaskManager(1).build());
+
+    @TempDir
+    static Path dir;
+
+    private static ElasticsearchNode elasticsearch;
+
+    @BeforeAll
+    static void startElasticsearch() {
+        elasticsearch = ElasticsearchNode.start(dir.resolve("es"), FreePorts.next());
+    }
+
+    @AfterAll
+    static void stopElasticsearch() {
+        if (elasticsearch != null) {
+            elasticsearch.close();
+        }
+    }
+
+    private static BulkOptions options(int port) {
+        return new BulkOptions(List.of("http://localhost:" + port), 100, 5 << 20, 50, 2, 50, 500);
+    }
+
+    private static JobClient start(String name, int port, CollectingDeadLetterQueue deadLetters, ChangeEvent... changes)
+            throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(1);
+        env.fromData(TypeInformation.of(ChangeEvent.class), changes)
+                .sinkTo(new ElasticsearchIndexSink(options(port), new ChangeEventEmitter(new IndexNames(name + "-{table}")),
+                        deadLetters));
+        return env.executeAsync(name);
+    }
+
+    /** Runs a bounded job: it ends once every write is settled (the sink flushes at the end of input). */
+    private static CollectingDeadLetterQueue write(String name, ChangeEvent... changes) throws Exception {
+        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue(name);
+        start(name, elasticsearch.port(), deadLetters, changes).getJobExecutionResult().get(2, TimeUnit.MINUTES);
+        return deadLetters;
+    }
+
+    private static JsonNode get(String index, String id) throws Exception {
+        return Http.get(elasticsearch.url() + "/" + index + "/_doc/" + id).json();
+    }
+
+    @Test
+    void upsertsAndDeletesCarryTheirWalPositionAsVersion() throws Exception {
+        write("versions",
+                upsert("users", "1", 100, "{\"id\":1,\"email\":\"a\"}", null),
+                upsert("users", "2", 100, "{\"id\":2,\"email\":\"x\"}", null),
+                upsert("users", "1", 200, "{\"id\":1,\"email\":\"b\"}", null),
+                delete("users", "2", 300, null));
+
+        JsonNode one = get("versions-users", "1");
+        assertThat(one.get("_version").asLong()).isEqualTo(200);
+        assertThat(one.get("_source").toString()).isEqualTo("{\"id\":1,\"email\":\"b\"}");
+        assertThat(get("versions-users", "2").get("found").asBoolean()).isFalse();
+    }
+
+    @Test
+    void staleWritesAreSkippedAndNewerStateStays() throws Exception {
+        write("stale", upsert("users", "1", 500, "{\"id\":1,\"email\":\"newest\"}", null));
+
+        CollectingDeadLetterQueue deadLetters = write("stale",
+                upsert("users", "1", 400, "{\"id\":1,\"email\":\"older\"}", null),
+                upsert("users", "1", 500, "{\"id\":1,\"email\":\"newest\"}", null),
+                delete("users", "1", 450, null));
+
+        JsonNode doc = get("stale-users", "1");
+        assertThat(doc.get("_version").asLong()).isEqualTo(500);
+        assertThat(doc.get("_source").get("email").asText()).isEqualTo("newest");
+        assertThat(deadLetters.letters()).as("a stale write is not a failure").isEmpty();
+    }
+
+    @Test
+    void mappingConflictGoesToTheDeadLetterQueueWhileLaterChangesArrive() throws Exception {
+        ChangeEvent conflicting = upsert("orders", "2", 110, "{\"id\":2,\"amount\":\"twelve\"}", null);
+        CollectingDeadLetterQueue deadLetters = write("mapping",
+                upsert("orders", "1", 100, "{\"id\":1,\"amount\":12.5}", null),
+                conflicting,
+                upsert("orders", "3", 120, "{\"id\":3,\"amount\":7}", null));
+
+        assertThat(get("mapping-orders", "3").get("found").asBoolean()).isTrue();
+        assertThat(get("mapping-orders", "2").get("found").asBoolean()).isFalse();
+        assertThat(deadLetters.letters()).hasSize(1);
+        DeadLetter letter = deadLetters.letters().get(0);
+        assertThat(letter.stage).isEqualTo(DeadLetter.Stage.ELASTICSEARCH);
+        assertThat(letter.reason).contains("(BAD_REQUEST)").contains("mapper_parsing_exception");
+        assertThat(letter.index).isEqualTo("mapping-orders");
+        assertThat(letter.documentId).isEqualTo("2");
+        assertThat(letter.offset).isEqualTo(conflicting.offset);
+        assertThat(new String(letter.value, StandardCharsets.UTF_8)).isEqualTo("{\"id\":2,\"amount\":\"twelve\"}");
+    }
+
+    @Test
+    void unavailableToastedColumnsKeepTheirValue() throws Exception {
+        ChangeEvent update = upsert("articles", "3", 200, "{\"id\":3,\"title\":\"b\"}", null);
+        update.unavailableColumns = new String[] {"body"};
+        ChangeEvent staleUpdate = upsert("articles", "3", 150, "{\"id\":3,\"title\":\"stale\"}", null);
+        staleUpdate.unavailableColumns = new String[] {"body"};
+
+        write("toast", upsert("articles", "3", 100, "{\"id\":3,\"title\":\"a\",\"body\":\"long text\"}", null));
+        write("toast", update);
+        JsonNode merged = get("toast-articles", "3");
+        assertThat(merged.get("_source").toString()).isEqualTo("{\"id\":3,\"title\":\"b\",\"body\":\"long text\"}");
+        assertThat(merged.get("_version").asLong()).as("the WAL position, like any other write").isEqualTo(200);
+
+        write("toast", staleUpdate);
+        assertThat(get("toast-articles", "3").get("_source").get("title").asText()).isEqualTo("b");
+
+        ChangeEvent withoutStoredDocument = upsert("articles", "4", 100, "{\"id\":4,\"title\":\"t\"}", null);
+        withoutStoredDocument.unavailableColumns = new String[] {"body"};
+        write("toast", withoutStoredDocument);
+        assertThat(get("toast-articles", "4").get("_source").toString()).isEqualTo("{\"id\":4,\"title\":\"t\"}");
+    }
+
+    @Test
+    void writesSurviveAnOutage() throws Exception {
+        try (FlakyProxy proxy = new FlakyProxy(elasticsearch.port(), 3)) {
+            CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("outage");
+            JobClient job = start("outage", proxy.port(), deadLetters,
+                    upsert("users", "1", 100, "{\"id\":1}", null),
+                    upsert("users", "2", 100, "{\"id\":2}", null));
+
+            job.getJobExecutionResult().get(2, TimeUnit.MINUTES);
+
+            assertThat(proxy.dropped()).as("connections dropped before Elasticsearch was reachable").isEqualTo(3);
+            assertThat(get("outage-users", "1").get("found").asBoolean()).isTrue();
+            assertThat(get("outage-users", "2").get("found").asBoolean()).isTrue();
+            assertThat(deadLetters.letters()).isEmpty();
+        }
+    }
+}

@@ -1,0 +1,175 @@
+package io.cdcindexer.job;
+
+import static io.cdcindexer.job.DebeziumJson.change;
+import static io.cdcindexer.job.DebeziumJson.end;
+import static io.cdcindexer.job.DebeziumJson.raw;
+import static io.cdcindexer.job.DebeziumJson.tombstone;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.entry;
+
+import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.kafka.CollectingDeadLetterQueue;
+import io.cdcindexer.kafka.DeadLetter;
+import io.cdcindexer.kafka.DeadLetterSink;
+import io.cdcindexer.kafka.KafkaRecord;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The real topology on a MiniCluster at parallelism 2, with an injected source that replays Kafka partitions and a
+ * collecting sink that applies writes with Elasticsearch's external-versioning rule.
+ */
+class CdcIndexerJobITCase {
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(2)
+            .build());
+
+    private String name;
+
+    private record Run(VersionedIndexSink index, CollectingDeadLetterQueue deadLetters) {}
+
+    private Run run(TestInfo test, int parallelism, List<List<KafkaRecord>> partitions, double recordsPerSecond,
+            int failAfterWrites) throws Exception {
+        name = test.getDisplayName() + "-p" + parallelism;
+        VersionedIndexSink index = new VersionedIndexSink(name, failAfterWrites);
+        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue(name);
+        JobOptions options = JobOptions.fromArgs("--parallelism", Integer.toString(parallelism),
+                "--checkpoint.interval-ms", "100", "--transaction.timeout-ms", "600000");
+        Configuration config = new Configuration();
+        config.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        config.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
+        config.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(100));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.configure(config);
+        new CdcIndexerJob(options, PartitionedRecordsSource.of(partitions, recordsPerSecond), index,
+                new DeadLetterSink(deadLetters)).execute(env);
+        return new Run(index, deadLetters);
+    }
+
+    private Run run(TestInfo test, int parallelism, List<List<KafkaRecord>> partitions) throws Exception {
+        return run(test, parallelism, partitions, 10_000, 0);
+    }
+
+    /** Two transactions over users and orders, their table topics and the transaction topic on different partitions. */
+    private static List<List<KafkaRecord>> transactionsAcrossTables() {
+        List<KafkaRecord> users = List.of(
+                change("users", "r", 2, 10, null, "email", "bob@example.com"),
+                change("users", "c", 1, 100, "742", "email", "a@example.com"),
+                change("users", "u", 1, 120, "742", "email", "b@example.com"),
+                change("users", "u", 1, 130, "742", "email", "c@example.com"),
+                change("users", "d", 2, 200, "743"),
+                tombstone("users", 2));
+        List<KafkaRecord> ordersAndTransactions = List.of(
+                end("743", "users", 1, "orders", 1),
+                change("orders", "c", 7, 110, "742", "user_id", 1, "amount", 12.5),
+                end("742", "users", 3, "orders", 1),
+                change("orders", "u", 7, 210, "743", "user_id", 1, "amount", 99));
+        return List.of(users, ordersAndTransactions);
+    }
+
+    @ParameterizedTest(name = "parallelism {0}")
+    @ValueSource(ints = {1, 2})
+    void transactionsAcrossSeveralTablesLandCollapsed(int parallelism, TestInfo test) throws Exception {
+        Run run = run(test, parallelism, transactionsAcrossTables());
+
+        assertThat(run.index().documents()).containsExactly(
+                entry("cdc.public.orders/7", "{\"id\":7,\"user_id\":1,\"amount\":99}"),
+                entry("cdc.public.users/1", "{\"id\":1,\"email\":\"c@example.com\"}"));
+        assertThat(run.index().writes()).extracting(ChangeEvent::toString).containsExactlyInAnyOrder(
+                "UPSERT cdc.public.users/2 v10 {\"id\":2,\"email\":\"bob@example.com\"}",
+                "UPSERT cdc.public.users/1 v130 {\"id\":1,\"email\":\"c@example.com\"}",
+                "UPSERT cdc.public.orders/7 v110 {\"id\":7,\"user_id\":1,\"amount\":12.5}",
+                "DELETE cdc.public.users/2 v200",
+                "UPSERT cdc.public.orders/7 v210 {\"id\":7,\"user_id\":1,\"amount\":99}");
+        assertThat(run.deadLetters().letters()).isEmpty();
+    }
+
+    @Test
+    void staleAndDuplicateEventsNeverOverwriteNewerState(TestInfo test) throws Exception {
+        List<KafkaRecord> streaming = List.of(
+                change("users", "c", 1, 100, null, "email", "first"),
+                change("users", "u", 1, 300, null, "email", "newest"),
+                change("users", "c", 1, 100, null, "email", "first"),   // replayed duplicate
+                change("users", "u", 3, 400, "750", "email", "x"),
+                change("users", "u", 3, 400, "750", "email", "x"),      // duplicate inside a transaction
+                end("750", "users", 1));
+        List<KafkaRecord> lagging = List.of(
+                change("users", "r", 1, 50, null, "email", "snapshot"), // a snapshot read older than the stream
+                change("users", "u", 1, 200, null, "email", "older"));  // re-ordered: arrives after v300 or not
+        Run run = run(test, 2, List.of(streaming, lagging));
+
+        assertThat(run.index().documents()).containsExactly(
+                entry("cdc.public.users/1", "{\"id\":1,\"email\":\"newest\"}"),
+                entry("cdc.public.users/3", "{\"id\":3,\"email\":\"x\"}"));
+        assertThat(run.index().staleWrites()).as("writes refused as stale").isGreaterThanOrEqualTo(1);
+        assertThat(run.index().writes()).filteredOn(w -> w.documentId.equals("3")).hasSize(1);
+    }
+
+    @Test
+    void malformedRecordsGoToTheDeadLetterQueueAndTheRestIsIndexed(TestInfo test) throws Exception {
+        List<KafkaRecord> records = List.of(
+                change("users", "c", 1, 100, null, "email", "a"),
+                raw("cdc.public.users", "{\"id\":2}", "not json"),
+                raw("cdc.public.users", "{\"id\":3}", "{\"op\":\"z\",\"after\":{\"id\":3},\"source\":{\"schema\":\"public\",\"table\":\"users\",\"lsn\":1}}"),
+                raw("cdc.public.users", "{\"id\":4}", "{\"after\":{\"id\":4}}"),
+                raw("cdc.public.users", "{\"id\":5}", "{\"op\":\"c\",\"after\":{\"id\":6},\"source\":{\"schema\":\"public\",\"table\":\"users\",\"lsn\":1}}"),
+                change("users", "c", 7, 110, null, "email", "b"));
+        Run run = run(test, 2, List.of(records));
+
+        assertThat(run.index().documents()).containsOnlyKeys("cdc.public.users/1", "cdc.public.users/7");
+        assertThat(run.deadLetters().letters()).extracting(letter -> letter.offset + ": " + letter.reason).containsExactly(
+                "1: the value is not valid JSON: Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')",
+                "2: unknown or unsupported op 'z'",
+                "3: the value has no op field: not a Debezium change event",
+                "4: the key {\"id\":5} does not match the row: id=6");
+        assertThat(run.deadLetters().letters()).allSatisfy(letter -> {
+            assertThat(letter.stage).isEqualTo(DeadLetter.Stage.DECODE);
+            assertThat(letter.topic).isEqualTo("cdc.public.users");
+            assertThat(letter.value).isNotEmpty();
+        });
+    }
+
+    @Test
+    void restartFromACheckpointLosesNothing(TestInfo test) throws Exception {
+        List<KafkaRecord> users = new ArrayList<>();
+        List<KafkaRecord> other = new ArrayList<>();
+        for (int i = 1; i <= 150; i++) {
+            String tx = Integer.toString(1000 + i);
+            users.add(change("users", "c", i, 10_000L * i, tx, "email", "v1"));
+            users.add(change("users", "u", i, 10_000L * i + 10, tx, "email", "v2"));
+            other.add(end(tx, "users", 2));
+            if (i % 3 == 0) {
+                users.add(change("users", "d", i, 10_000L * i + 20, null));
+                users.add(tombstone("users", i));
+            }
+        }
+        Run run = run(test, 2, List.of(users, other), 400, 40);
+
+        assertThat(run.index().failed()).as("the injected failure happened").isTrue();
+        assertThat(run.index().writersOpened()).as("writers, after the restart").isGreaterThan(2);
+        Map<String, String> documents = run.index().documents();
+        assertThat(documents).hasSize(100);
+        for (int i = 1; i <= 150; i++) {
+            if (i % 3 == 0) {
+                assertThat(documents).doesNotContainKey("cdc.public.users/" + i);
+            } else {
+                assertThat(documents).containsEntry("cdc.public.users/" + i, "{\"id\":" + i + ",\"email\":\"v2\"}");
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package io.cdcindexer.transaction;
+
+import static io.cdcindexer.debezium.ChangeEvents.delete;
+import static io.cdcindexer.debezium.ChangeEvents.end;
+import static io.cdcindexer.debezium.ChangeEvents.upsert;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.TransactionEnd;
+import java.util.List;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The collapse function on an operator harness: its output, and that state and timers are gone after each transaction. */
+class TransactionCollapseFunctionTest {
+
+    private static final long TIMEOUT = 10_000;
+
+    private KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> harness;
+
+    @BeforeEach
+    void open() throws Exception {
+        harness = ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(TIMEOUT),
+                TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+        harness.setProcessingTime(1_000);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        harness.close();
+    }
+
+    private List<String> output() {
+        return harness.extractOutputValues().stream().map(ChangeEvent::toString).toList();
+    }
+
+    private void assertNothingHeld() {
+        assertThat(harness.numKeyedStateEntries()).as("keyed state entries").isZero();
+        assertThat(harness.numProcessingTimeTimers()).as("timers").isZero();
+    }
+
+    @Test
+    void insertUpdateUpdateGivesOneUpsertWithTheFinalImage() throws Exception {
+        harness.processElement1(upsert("users", "1", 100, "{\"id\":1,\"email\":\"a\"}", "742"), 0);
+        harness.processElement1(upsert("users", "1", 200, "{\"id\":1,\"email\":\"b\"}", "742"), 0);
+        harness.processElement1(upsert("users", "1", 300, "{\"id\":1,\"email\":\"c\"}", "742"), 0);
+        assertThat(output()).isEmpty();
+        assertThat(harness.numProcessingTimeTimers()).isEqualTo(1);
+
+        harness.processElement2(end("742", "users", 3), 0);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v300 {\"id\":1,\"email\":\"c\"}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void insertThenDeleteGivesADelete() throws Exception {
+        harness.processElement1(upsert("users", "1", 100, "{\"id\":1}", "742"), 0);
+        harness.processElement1(delete("users", "1", 200, "742"), 0);
+        harness.processElement2(end("742", "users", 2), 0);
+
+        assertThat(output()).containsExactly("DELETE cdc.public.users/1 v200");
+        assertNothingHeld();
+    }
+
+    @Test
+    void deleteThenInsertGivesAnUpsert() throws Exception {
+        harness.processElement1(delete("users", "1", 100, "742"), 0);
+        harness.processElement1(upsert("users", "1", 200, "{\"id\":1,\"email\":\"new\"}", "742"), 0);
+        harness.processElement2(end("742", "users", 2), 0);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v200 {\"id\":1,\"email\":\"new\"}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void endBeforeItsChangesWaitsForEveryTable() throws Exception {
+        harness.processElement2(end("742", "users", 2, "orders", 1), 0);
+        harness.processElement1(upsert("users", "1", 100, "{\"id\":1}", "742"), 0);
+        harness.processElement1(upsert("orders", "9", 110, "{\"id\":9}", "742"), 0);
+        assertThat(output()).as("users still expects a second change").isEmpty();
+
+        harness.processElement1(upsert("users", "2", 120, "{\"id\":2}", "742"), 0);
+
+        assertThat(output()).containsExactlyInAnyOrder(
+                "UPSERT cdc.public.users/1 v100 {\"id\":1}",
+                "UPSERT cdc.public.users/2 v120 {\"id\":2}",
+                "UPSERT cdc.public.orders/9 v110 {\"id\":9}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void transactionsAreHeldApart() throws Exception {
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 0);
+        harness.processElement1(upsert("users", "1", 200, "{\"v\":2}", "743"), 0);
+        harness.processElement2(end("743", "users", 1), 0);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v200 {\"v\":2}");
+
+        harness.processElement2(end("742", "users", 1), 0);
+        assertThat(output()).hasSize(2).last().isEqualTo("UPSERT cdc.public.users/1 v100 {\"v\":1}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void changesWithoutTransactionPassStraightThrough() throws Exception {
+        harness.processElement1(upsert("users", "1", 100, "{\"id\":1}", null), 0);
+        harness.processElement1(delete("users", "2", 110, null), 0);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v100 {\"id\":1}", "DELETE cdc.public.users/2 v110");
+        assertNothingHeld();
+    }
+
+    @Test
+    void repeatedChangesNeitherWinNorCount() throws Exception {
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 0);
+        harness.processElement1(upsert("users", "1", 200, "{\"v\":2}", "742"), 0);
+        harness.processElement2(end("742", "users", 3), 0);
+        // The connector restarted and sent the first two changes again: they are not the third change.
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 0);
+        harness.processElement1(upsert("users", "1", 200, "{\"v\":2}", "742"), 0);
+        assertThat(output()).isEmpty();
+
+        harness.processElement1(upsert("users", "1", 300, "{\"v\":3}", "742"), 0);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v300 {\"v\":3}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void incompleteTransactionIsFlushedAfterTheTimeout() throws Exception {
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 0);
+        harness.processElement1(upsert("users", "2", 110, "{\"v\":2}", "742"), 0);
+        harness.setProcessingTime(1_000 + TIMEOUT - 1);
+        assertThat(output()).isEmpty();
+
+        harness.setProcessingTime(1_000 + TIMEOUT);
+
+        assertThat(output()).containsExactlyInAnyOrder(
+                "UPSERT cdc.public.users/1 v100 {\"v\":1}", "UPSERT cdc.public.users/2 v110 {\"v\":2}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void endOfATransactionOnOtherTablesOnlyLeavesNothingBehind() throws Exception {
+        harness.processElement2(end("742"), 0);
+
+        assertThat(output()).isEmpty();
+        assertNothingHeld();
+    }
+
+    @Test
+    void unavailableColumnsAreFilledFromAnEarlierImageOfTheSameTransaction() throws Exception {
+        harness.processElement1(upsert("articles", "3", 100, "{\"id\":3,\"title\":\"a\",\"body\":\"long text\"}", "742"), 0);
+        ChangeEvent update = upsert("articles", "3", 200, "{\"id\":3,\"title\":\"b\"}", "742");
+        update.unavailableColumns = new String[] {"body"};
+        harness.processElement1(update, 0);
+        harness.processElement2(end("742", "articles", 2), 0);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.articles/3 v200 {\"id\":3,\"title\":\"b\",\"body\":\"long text\"}");
+    }
+
+    @Test
+    void unavailableColumnsStayUnavailableWithoutAnEarlierImage() throws Exception {
+        ChangeEvent update = upsert("articles", "3", 200, "{\"id\":3,\"title\":\"b\"}", "742");
+        update.unavailableColumns = new String[] {"body"};
+        harness.processElement1(update, 0);
+        harness.processElement2(end("742", "articles", 1), 0);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.articles/3 v200 {\"id\":3,\"title\":\"b\"} unavailable=[body]");
+    }
+}
