@@ -1,6 +1,10 @@
 package io.cdcindexer.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.debezium.DebeziumDecoder;
+import io.cdcindexer.debezium.DebeziumEnvelope;
+import io.cdcindexer.debezium.MalformedChangeException;
+import io.cdcindexer.job.JobOptions;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -22,6 +26,9 @@ public final class ChangeEventFormatter {
 
     private final String transactionTopic;
     private final String deadLetterTopic;
+    /** The job's own decoder: consume shows each change exactly as the job reads it. */
+    private final DebeziumDecoder decoder =
+            new DebeziumDecoder(JobOptions.UNAVAILABLE_VALUE_PLACEHOLDER.defaultValue());
 
     public ChangeEventFormatter(String transactionTopic, String deadLetterTopic) {
         this.transactionTopic = transactionTopic;
@@ -38,54 +45,43 @@ public final class ChangeEventFormatter {
         if (event.topic().equals(deadLetterTopic)) {
             return deadLetter(event);
         }
-        JsonNode key;
-        JsonNode value;
-        try {
-            key = ConnectJson.payload(Json.parse(event.key(), "key"));
-            value = ConnectJson.payload(Json.parse(event.value(), "value"));
-        } catch (CliException e) {
-            return "unreadable " + event.topic() + "[" + event.partition() + "@" + event.offset() + "]: "
-                    + abbreviate(text(event.value()));
-        }
         if (event.topic().equals(transactionTopic)) {
-            return transaction(value);
+            return transaction(event);
         }
-        if (value == null) {
-            return "tombstone " + tableOfTopic(event.topic()) + " " + key(key)
+        DebeziumEnvelope change;
+        try {
+            change = decoder.decode(event.topic(), event.key(), event.value());
+        } catch (MalformedChangeException e) {
+            return "unreadable " + event.topic() + "[" + event.partition() + "@" + event.offset() + "]: "
+                    + e.getMessage() + ": " + abbreviate(text(event.value()));
+        }
+        if (change.isTombstone()) {
+            return "tombstone " + tableOfTopic(event.topic()) + " " + key(change.key())
                     + "  (null value after a delete: lets log compaction drop the key)";
         }
-        return change(event.topic(), key, value);
-    }
-
-    private String change(String topic, JsonNode key, JsonNode value) {
-        String op = value.path("op").asText("?");
-        JsonNode source = value.path("source");
-        String table = source.has("table") ? source.path("schema").asText() + "." + source.path("table").asText()
-                : tableOfTopic(topic);
-        JsonNode before = value.get("before");
-        JsonNode after = value.get("after");
-        String detail = switch (op) {
-            case "c", "r" -> "after: " + compact(after);
-            case "u" -> before == null || before.isNull()
-                    ? "after: " + compact(after) + "  (no before image: the table's REPLICA IDENTITY is not FULL)"
-                    : FieldDiff.describe(before, after);
-            case "d" -> "before: " + compact(before);
-            case "t" -> "(table truncated)";
-            default -> abbreviate(Json.compact(value));
+        String detail = switch (change.op()) {
+            case CREATE, READ -> "after: " + compact(change.after());
+            case UPDATE -> change.before() == null
+                    ? "after: " + compact(change.after()) + "  (no before image: the table's REPLICA IDENTITY is not FULL)"
+                    : FieldDiff.describe(change.before(), change.after());
+            case DELETE -> "before: " + compact(change.before());
+            case TOMBSTONE -> throw new IllegalStateException();
         };
-        return "op=" + op + " " + table + " " + key(key) + " " + transactionOf(op, value) + "  " + detail;
+        String table = change.source() != null && change.source().table() != null
+                ? change.source().dataCollection() : tableOfTopic(event.topic());
+        return "op=" + change.op().code + " " + table + " " + key(change.key()) + " " + transactionOf(change) + "  "
+                + detail;
     }
 
-    private static String transactionOf(String op, JsonNode value) {
-        JsonNode transaction = value.path("transaction");
-        if (transaction.hasNonNull("id")) {
-            return "tx=" + txId(transaction.path("id").asText());
+    private static String transactionOf(DebeziumEnvelope change) {
+        if (change.transaction() != null && change.transaction().id() != null) {
+            return "tx=" + change.transaction().transactionId();
         }
-        if (op.equals("r")) {
+        if (change.op() == DebeziumEnvelope.Op.READ) {
             return "snapshot";
         }
-        JsonNode txId = value.path("source").path("txId");
-        return txId.isMissingNode() || txId.isNull() ? "tx=-" : "tx=" + txId.asText();
+        Long txId = change.source() == null ? null : change.source().txId();
+        return txId == null ? "tx=-" : "tx=" + txId;
     }
 
     /**
@@ -93,12 +89,18 @@ public final class ChangeEventFormatter {
      * only the PostgreSQL transaction id is shown: it is the same on all of them.
      */
     static String txId(String debeziumId) {
-        int colon = debeziumId.indexOf(':');
-        return colon < 0 ? debeziumId : debeziumId.substring(0, colon);
+        return DebeziumDecoder.transactionIdOf(debeziumId);
     }
 
-    private static String transaction(JsonNode value) {
-        if (value == null) {
+    private static String transaction(Event event) {
+        JsonNode value;
+        try {
+            value = payload(Json.parse(event.value(), "value"));
+        } catch (CliException e) {
+            return "unreadable " + event.topic() + "[" + event.partition() + "@" + event.offset() + "]: "
+                    + abbreviate(text(event.value()));
+        }
+        if (value == null || value.isNull()) {
             return "tombstone on the transaction topic";
         }
         String status = value.path("status").asText("?");
@@ -111,6 +113,13 @@ public final class ChangeEventFormatter {
                 collection.path("data_collection").asText() + " " + collection.path("event_count").asText()));
         return "END   tx=" + id + "  events=" + value.path("event_count").asText("?")
                 + (tables.isEmpty() ? "" : " (" + String.join(", ", tables) + ")");
+    }
+
+    /** The payload of a JsonConverter message, with or without the {@code {"schema":..,"payload":..}} envelope. */
+    static JsonNode payload(JsonNode message) {
+        boolean wrapped = message != null && message.isObject() && message.size() == 2 && message.has("schema")
+                && message.has("payload");
+        return wrapped ? message.get("payload") : message;
     }
 
     private static String deadLetter(Event event) {

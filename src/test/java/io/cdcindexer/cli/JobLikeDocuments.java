@@ -1,6 +1,8 @@
 package io.cdcindexer.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.debezium.DocumentIds;
+import io.cdcindexer.debezium.MalformedChangeException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.sql.Array;
@@ -13,8 +15,6 @@ import java.time.LocalDate;
 import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
-import java.util.ArrayList;
-import java.util.List;
 
 /** Test fixture: indexes a table's rows the way the job writes them, so that verify has something true to check. */
 final class JobLikeDocuments {
@@ -29,16 +29,17 @@ final class JobLikeDocuments {
                 ResultSet rs = statement.executeQuery("SELECT * FROM " + table.quotedName())) {
             ResultSetMetaData meta = rs.getMetaData();
             while (rs.next()) {
-                List<String> key = new ArrayList<>();
+                ObjectNode key = Json.object();
                 for (String column : table.keyColumns()) {
-                    key.add(rs.getString(column));
+                    int i = rs.findColumn(column);
+                    key.set(column, value(rs, i, meta.getColumnTypeName(i)));
                 }
                 ObjectNode doc = Json.object();
                 for (int i = 1; i <= meta.getColumnCount(); i++) {
                     doc.set(meta.getColumnName(i), value(rs, i, meta.getColumnTypeName(i)));
                 }
                 ObjectNode action = Json.object();
-                action.putObject("index").put("_index", table.index()).put("_id", DocumentIds.of(key));
+                action.putObject("index").put("_index", table.index()).put("_id", documentId(key));
                 bulk.append(Json.compact(action)).append('\n').append(Json.compact(doc)).append('\n');
                 if (++count % 5_000 == 0) {
                     es.bulk(bulk.toString());
@@ -51,6 +52,15 @@ final class JobLikeDocuments {
         }
         es.refresh(table.index());
         return count;
+    }
+
+    /** The job's own rule, so that verify is checked against what the job really writes. */
+    private static String documentId(ObjectNode key) {
+        try {
+            return DocumentIds.of(key);
+        } catch (MalformedChangeException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static JsonNode value(ResultSet rs, int column, String type) throws SQLException {
