@@ -1,5 +1,7 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.elasticsearch.IndexNames;
+import io.cdcindexer.job.JobOptions;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -7,7 +9,6 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /** A table whose changes are indexed: its name, primary key columns and the Elasticsearch index that mirrors it. */
@@ -16,9 +17,10 @@ public record CapturedTable(String schema, String name, List<String> keyColumns)
     /** Debezium's topic.prefix in configs/debezium-postgres-connector.json. */
     public static final String TOPIC_PREFIX = "cdc";
 
-    /** The index of this table: the job names it after the topic, lower-cased (e.g. cdc.public.users). */
+    /** The index the job writes this table to with its default template: the topic, lower-cased (cdc.public.users). */
     public String index() {
-        return (TOPIC_PREFIX + "." + schema + "." + name).toLowerCase(Locale.ROOT);
+        return new IndexNames(JobOptions.ELASTICSEARCH_INDEX.defaultValue())
+                .of(TOPIC_PREFIX + "." + schema + "." + name, schema + "." + name);
     }
 
     /** The table name with its schema, quoted for SQL. */

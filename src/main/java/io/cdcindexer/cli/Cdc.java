@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             DownCommand.class,
             StatusCommand.class,
             SetupDbCommand.class,
+            SetupConnectorsCommand.class,
             ProduceCommand.class,
             ConsumeCommand.class,
             WatchCommand.class,
