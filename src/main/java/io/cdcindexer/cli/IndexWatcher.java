@@ -132,7 +132,8 @@ public final class IndexWatcher {
     private JsonNode search(int shard, long from, long to) {
         ObjectNode search = Json.object().put("size", PAGE_SIZE).put("seq_no_primary_term", true);
         search.putObject("query").putObject("range").putObject("_seq_no").put("gte", from).put("lt", to);
-        search.putArray("sort").addObject().put("_seq_no", "asc");
+        // unmapped_type: an index that was just created may have no mapping yet, and then cannot sort on _seq_no.
+        search.putArray("sort").addObject().putObject("_seq_no").put("order", "asc").put("unmapped_type", "long");
         if (!cacheSources) {
             search.put("_source", false);
         }

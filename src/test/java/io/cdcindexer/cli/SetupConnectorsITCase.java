@@ -30,18 +30,25 @@ class SetupConnectorsITCase {
     static KafkaBroker kafka;
     static KafkaConnectWorker connect;
 
+    /** A broker of its own: the connector's topics (cdc.*) would otherwise mix with ConsumeITCase's hand-made ones. */
     @BeforeAll
-    static void start(PostgresServer server, KafkaBroker broker) {
+    static void start(PostgresServer server) {
         postgres = server;
-        kafka = broker;
-        connect = KafkaConnectWorker.start(dir.resolve("connect"), FreePorts.next(), broker.bootstrapServers(),
+        kafka = KafkaBroker.start(dir.resolve("kafka"), FreePorts.next());
+        connect = KafkaConnectWorker.start(dir.resolve("connect"), FreePorts.next(), kafka.bootstrapServers(),
                 server.port());
     }
 
     @AfterAll
     static void stop() {
-        if (connect != null) {
-            connect.close();
+        try {
+            if (connect != null) {
+                connect.close();
+            }
+        } finally {
+            if (kafka != null) {
+                kafka.close();
+            }
         }
     }
 
