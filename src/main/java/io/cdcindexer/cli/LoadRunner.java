@@ -129,7 +129,8 @@ public final class LoadRunner {
                 LoadPlanner.Plan plan = planner.next();
                 long before = reserved.getAndAdd(plan.changes());
                 long due = start + (long) (before / rate * 1e9);
-                if (before >= budget || due >= end) {
+                // Bounded in count and in time: a load that falls behind its rate still stops at the end.
+                if (before >= budget || due >= end || System.nanoTime() >= end) {
                     db.rollback(); // the sequences may have handed out ids in a transaction of their own
                     return;
                 }
