@@ -21,13 +21,13 @@ import picocli.CommandLine.Spec;
         name = "consume",
         mixinStandardHelpOptions = true,
         description = {
-            "Prints the change events Debezium writes to Kafka, as they arrive. One line per event:",
-            "  op=c public.users id=6 tx=742  after: {...}       an insert (op=r: a row read by the initial snapshot)",
-            "  op=u public.users id=6 tx=743  email: \"a\" → \"b\"   an update: only the columns that changed",
-            "  op=d public.users id=6 tx=744  before: {...}      a delete, followed by",
-            "  tombstone public.users id=6                       a null value that lets log compaction drop the key",
-            "  BEGIN tx=742 / END tx=742 events=3 (...)          transaction boundaries (topic cdc.transaction)",
-            "  DLQ cdc.dlq[0@5] ... with its headers             a record the job could not index (topic cdc.dlq)",
+            "Prints the change events Debezium writes to Kafka as they arrive, one line per event:",
+            "  op=c public.users id=6 tx=742  after: {...}        (insert; op=r: snapshot)",
+            "  op=u public.users id=6 tx=743  email: \"a\" → \"b\"    (update: changed columns)",
+            "  op=d public.users id=6 tx=744  before: {...}       (delete)",
+            "  tombstone public.users id=6                        (null value after a delete)",
+            "  BEGIN tx=742 / END   tx=742  events=3 (...)        (transaction bounds)",
+            "  DLQ cdc.dlq[0@5] key=... and its headers           (a record the job rejected)",
             "tx is PostgreSQL's transaction id: events of one transaction share it. Order is kept per key "
                     + "(partition), not across tables.",
         })

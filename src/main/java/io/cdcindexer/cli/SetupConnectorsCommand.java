@@ -21,7 +21,7 @@ import picocli.CommandLine.Spec;
             "Registers the Debezium PostgreSQL connector with Kafka Connect (PUT /connectors/<name>/config: creates "
                     + "it, or updates it if it exists), then waits until the connector and its task run.",
             "The configuration is used as it is: it reads the database coordinates from the Connect worker's "
-                    + "environment (${env:POSTGRES_HOST} and so on), so no password is stored in Kafka.",
+                    + "environment ($${env:POSTGRES_HOST} and so on), so no password is stored in Kafka.",
             "Once running, the connector snapshots the existing rows (op=r events), then streams every change from "
                     + "the replication slot to the topics cdc.public.<table>.",
         })

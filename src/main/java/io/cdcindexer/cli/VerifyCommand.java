@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         description = {
             "Compares each table of schema public that has a primary key with its index (cdc.public.<table>), row by "
-                    + "row, and reports every document that differs:",
+                    + "row, and reports every document that differs. Kinds of difference:",
             "  missing  a row has no document (its insert was not indexed yet, or was lost);",
             "  extra    a document has no row (its delete was not indexed);",
             "  stale    the document exists but holds other values than the row (an update was missed or applied out "

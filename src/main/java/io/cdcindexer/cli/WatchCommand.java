@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
         name = "watch",
         mixinStandardHelpOptions = true,
         description = {
-            "Shows, live, the documents being created, updated and deleted in Elasticsearch:",
+            "Shows, live, the documents being created, updated and deleted in Elasticsearch, one line per change:",
             "  created users/6 {\"id\":6,\"username\":\"demo\",...}",
             "  updated users/6 email: \"a@example.com\" → \"b@example.com\"",
             "  deleted users/6",
