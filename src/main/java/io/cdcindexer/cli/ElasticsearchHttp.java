@@ -39,7 +39,9 @@ public final class ElasticsearchHttp {
 
     public ElasticsearchHttp(String baseUrl) {
         this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        // The services speak HTTP/1.1: skip the h2c upgrade attempt.
+        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
+                .build();
     }
 
     public String baseUrl() {
