@@ -77,7 +77,7 @@ final class FlinkRest {
                 .header("Content-Type", "multipart/form-data; boundary=" + boundary)
                 .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()))
                 .build();
-        JsonNode answer = checked("upload " + jar, Http.send(request));
+        JsonNode answer = checked("upload " + jar, send("upload " + jar, request));
         String filename = answer.path("filename").asText();
         if (filename.isEmpty()) {
             throw new IllegalStateException("Flink accepted the jar but named no file: " + answer);
@@ -100,13 +100,15 @@ final class FlinkRest {
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
                 .build();
-        return checked("run " + entryClass, Http.send(request)).path("jobid").asText();
+        return checked("run " + entryClass, send("run " + entryClass, request)).path("jobid").asText();
     }
 
     /** Stops a job with a savepoint in the cluster's savepoint folder and returns the savepoint's location. */
     String stopWithSavepoint(String jobId, Duration timeout) throws IOException, InterruptedException {
-        JsonNode trigger = checked("stop job " + jobId,
-                Http.post(url + "/jobs/" + jobId + "/stop", "{\"drain\":false}"));
+        JsonNode trigger = checked("stop job " + jobId, send("stop job " + jobId,
+                HttpRequest.newBuilder(URI.create(url + "/jobs/" + jobId + "/stop")).timeout(Duration.ofSeconds(10))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"drain\":false}")).build()));
         String requestId = trigger.path("request-id").asText();
         Instant deadline = Instant.now().plus(timeout);
         while (Instant.now().isBefore(deadline)) {
@@ -130,7 +132,7 @@ final class FlinkRest {
                 .timeout(Duration.ofSeconds(10))
                 .method("PATCH", HttpRequest.BodyPublishers.noBody())
                 .build();
-        checked("cancel job " + jobId, Http.send(request));
+        checked("cancel job " + jobId, send("cancel job " + jobId, request));
         Instant deadline = Instant.now().plus(timeout);
         while (LIVE_STATES.contains(get("/jobs/" + jobId).path("state").asText())) {
             if (Instant.now().isAfter(deadline)) {
@@ -141,7 +143,17 @@ final class FlinkRest {
     }
 
     private JsonNode get(String path) throws IOException, InterruptedException {
-        return checked("GET " + path, Http.get(url + path));
+        return checked("GET " + path, send("GET " + path,
+                HttpRequest.newBuilder(URI.create(url + path)).timeout(Duration.ofSeconds(10)).GET().build()));
+    }
+
+    private Http.Response send(String what, HttpRequest request) throws IOException, InterruptedException {
+        try {
+            return Http.send(request);
+        } catch (java.net.ConnectException e) {
+            throw new IllegalStateException("Flink at " + url + " does not answer (" + what + "); is it running? "
+                    + "./cdc status shows", e);
+        }
     }
 
     private JsonNode checked(String what, Http.Response response) {

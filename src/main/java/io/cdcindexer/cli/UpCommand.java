@@ -7,7 +7,6 @@ import io.cdcindexer.stack.StackPorts;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -115,11 +114,11 @@ public final class UpCommand implements Callable<Integer> {
     }
 
     private List<String> connectionArgs() {
-        return new ArrayList<>(List.of(
+        return List.of(
                 "--pg-host", connection.pgHost, "--pg-port", Integer.toString(connection.pgPort),
                 "--pg-database", connection.pgDatabase, "--pg-user", connection.pgUser,
                 "--pg-password", connection.pgPassword, "--kafka", connection.kafka, "--connect", connection.connect,
-                "--elasticsearch", connection.elasticsearch, "--flink", connection.flink));
+                "--elasticsearch", connection.elasticsearch, "--flink", connection.flink);
     }
 
     private static void printReady(PrintWriter out, Stack stack) {

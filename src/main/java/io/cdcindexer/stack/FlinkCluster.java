@@ -95,9 +95,14 @@ public final class FlinkCluster implements AutoCloseable {
         overrides.put("io.tmp.dirs", dir.resolve("tmp").toString());
         overrides.put("web.tmpdir", dir.resolve("tmp/web").toString());
         overrides.put("blob.storage.directory", dir.resolve("tmp/blob").toString());
-        overrides.put("execution.checkpointing.dir", dir.resolve("checkpoints").toUri().toString());
-        overrides.put("execution.checkpointing.savepoint-dir", savepointDir(dir).toUri().toString());
+        overrides.put("execution.checkpointing.dir", fileUri(dir.resolve("checkpoints")));
+        overrides.put("execution.checkpointing.savepoint-dir", fileUri(savepointDir(dir)));
         return overrides;
+    }
+
+    /** {@code file:///...} without the trailing slash {@link Path#toUri()} adds only once the folder exists. */
+    private static String fileUri(Path dir) {
+        return dir.toAbsolutePath().toUri().toString().replaceAll("/$", "");
     }
 
     /**

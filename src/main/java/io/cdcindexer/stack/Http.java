@@ -14,7 +14,10 @@ import java.time.Duration;
 public final class Http {
 
     /** Shared by every caller: the client is thread-safe and keeps connections. */
-    public static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    public static final HttpClient CLIENT = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1) // the services speak HTTP/1.1; skip the h2c upgrade attempt
+            .connectTimeout(Duration.ofSeconds(2))
+            .build();
     public static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
@@ -37,13 +40,6 @@ public final class Http {
 
     public static Response get(String url) throws IOException, InterruptedException {
         return send(HttpRequest.newBuilder(URI.create(url)).timeout(TIMEOUT).GET().build());
-    }
-
-    /** POSTs a JSON body ({@code null} for none). */
-    public static Response post(String url, String json) throws IOException, InterruptedException {
-        HttpRequest.BodyPublisher body = json == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(json);
-        return send(HttpRequest.newBuilder(URI.create(url)).timeout(TIMEOUT)
-                .header("Content-Type", "application/json").POST(body).build());
     }
 
     public static Response send(HttpRequest request) throws IOException, InterruptedException {
