@@ -4,10 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.PostgresServer;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,8 +40,8 @@ class VerifyITCase {
         es = new ElasticsearchHttp(node.url());
         database = SharedServices.createDatabase(server, "cli_verify");
         String[] pg = SharedServices.postgresFlags(server, database);
-        flags = java.util.stream.Stream.concat(java.util.Arrays.stream(pg),
-                java.util.stream.Stream.of("--elasticsearch", node.url())).toArray(String[]::new);
+        flags = Stream.concat(Arrays.stream(pg),
+                Stream.of("--elasticsearch", node.url())).toArray(String[]::new);
         assertThat(CliRun.with("setup-db", pg).exitCode()).isZero();
         try (Connection db = SharedServices.connect(server, database); Statement statement = db.createStatement()) {
             statement.execute("INSERT INTO users (username, email, created_at) SELECT 'user' || i, 'user' || i || "
@@ -130,6 +139,36 @@ class VerifyITCase {
 
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.err()).contains("No table public.nope with a primary key").contains("users");
+    }
+
+    @Test
+    void waitsForThePipelineToCatchUp() throws Exception {
+        es.delete("/cdc.public.users/_doc/2?refresh=true");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        var verify = CliRun.start(out, Stream.concat(Stream.of("verify"),
+                Stream.concat(Arrays.stream(flags),
+                        Stream.of("--table", "users", "--wait", "60s"))).toArray(String[]::new));
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!out.toString(StandardCharsets.UTF_8).contains("checking again")) {
+            assertThat(System.nanoTime()).as("verify noticed the difference").isLessThan(deadline);
+            LockSupport.parkNanos(50_000_000); // poll interval
+        }
+        es.put("/cdc.public.users/_doc/2?refresh=true", Json.parse(
+                "{\"id\":2,\"username\":\"bob\",\"email\":\"bob@example.com\",\"created_at\":\""
+                        + createdAt(2) + "\"}", "t"));
+
+        CliRun run = verify.get(60, TimeUnit.SECONDS);
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).contains("verify: 1 differences, checking again").contains("verify: in step");
+    }
+
+    private static String createdAt(int userId) throws SQLException {
+        try (Connection db = SharedServices.connect(postgres, database); Statement statement = db.createStatement();
+                ResultSet rs = statement.executeQuery("SELECT created_at FROM users WHERE id = " + userId)) {
+            rs.next();
+            return rs.getObject(1, OffsetDateTime.class).toInstant().toString();
+        }
     }
 
     @Test
