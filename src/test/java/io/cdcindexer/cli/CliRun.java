@@ -7,11 +7,21 @@ import java.nio.charset.StandardCharsets;
 /** Runs {@link Cdc#run} in this JVM and captures what it prints, as a user would see it. */
 record CliRun(int exitCode, String out, String err) {
 
-    static synchronized CliRun of(String... args) {
+    static CliRun of(String... args) {
+        return of(new ByteArrayOutputStream(), new ByteArrayOutputStream(), args);
+    }
+
+    /**
+     * Runs a command in the background; {@code out} can be read while it runs (ByteArrayOutputStream is synchronized),
+     * e.g. to wait until a long-running command is ready.
+     */
+    static java.util.concurrent.CompletableFuture<CliRun> start(ByteArrayOutputStream out, String... args) {
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> of(out, new ByteArrayOutputStream(), args));
+    }
+
+    private static synchronized CliRun of(ByteArrayOutputStream out, ByteArrayOutputStream err, String... args) {
         PrintStream originalOut = System.out;
         PrintStream originalErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
         try {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));

@@ -1,0 +1,119 @@
+package io.cdcindexer.cli;
+
+import java.io.PrintWriter;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code ./cdc produce}: changes rows in PostgreSQL, step by step or as a load, for the pipeline to carry. */
+@Command(
+        name = "produce",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Changes rows in PostgreSQL so that you can watch the changes travel through the pipeline.",
+            "Without options: the basic scenario, step by step. It inserts a user, updates its email and deletes it, "
+                    + "and after each step prints what to look for in Kafka (./cdc consume) and in Elasticsearch "
+                    + "(./cdc watch).",
+            "With --rate N --duration D: a load of realistic transactions at about N changed rows per second for D: "
+                    + "new customers with their orders, orders paid and shipped (several updates of one row in one "
+                    + "transaction), email changes, removed orders, closed accounts and bulk imports. A closing line "
+                    + "reports the rate actually reached.",
+            "Run ./cdc setup-db first.",
+        })
+public final class ProduceCommand implements Callable<Integer> {
+
+    @Mixin
+    ConnectionOptions connection;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--step-delay", paramLabel = "DURATION", defaultValue = "3s", converter = DurationConverter.class,
+            description = "Pause between the scenario's steps (default ${DEFAULT-VALUE}).")
+    Duration stepDelay;
+
+    @Option(names = "--rate", paramLabel = "N",
+            description = "Run a load at about N changed rows per second instead of the scenario (at most 100000).")
+    Double rate;
+
+    @Option(names = "--duration", paramLabel = "DURATION", defaultValue = "10s", converter = DurationConverter.class,
+            description = "How long the load runs (default ${DEFAULT-VALUE}, at most 1h).")
+    Duration duration;
+
+    @Option(names = "--connections", paramLabel = "N", defaultValue = "2",
+            description = "Connections the load uses at once (default ${DEFAULT-VALUE}).")
+    int connections;
+
+    @Option(names = "--seed", paramLabel = "N", description = "Seed of the load's random choices, to repeat a run.")
+    Long seed;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        if (rate == null) {
+            out.println("produce: the basic scenario on " + Postgres.describe(connection)
+                    + ": insert a user, update its email, delete it.");
+            out.println("Follow along in two other terminals: ./cdc consume   and   ./cdc watch");
+            try (Connection db = Postgres.connect(connection)) {
+                new BasicScenario(db, new ElasticsearchHttp(connection.elasticsearch), out, stepDelay).run();
+            }
+            return 0;
+        }
+        return load(out);
+    }
+
+    private int load(PrintWriter out) throws Exception {
+        if (rate <= 0 || rate > 100_000) {
+            throw new CliException("--rate must be between 0 and 100000 changes per second, not " + rate);
+        }
+        if (duration.isZero() || duration.compareTo(Duration.ofHours(1)) > 0) {
+            throw new CliException("--duration must be more than 0 and at most 1h, not " + duration);
+        }
+        if (connections < 1 || connections > 16) {
+            throw new CliException("--connections must be between 1 and 16, not " + connections);
+        }
+        Postgres.connect(connection).close(); // fails early, with a clear message, if the database is not there
+        out.printf("produce: %.0f changes/s for %d s on %s, %d connections%n", rate, duration.toSeconds(),
+                Postgres.describe(connection), connections);
+        out.flush();
+        boolean tty = System.console() != null;
+        long[] lastLine = {System.nanoTime()};
+        LoadRunner runner = new LoadRunner(() -> Postgres.connect(connection), connections, rate, duration,
+                seed == null ? System.nanoTime() : seed);
+        LoadRunner.Result result = runner.run(progress -> {
+            String line = String.format("produce: %d changes in %d transactions, %.0f changes/s, %d s of %d",
+                    progress.changes(), progress.transactions(), progress.rate(), progress.elapsed().toSeconds(),
+                    duration.toSeconds());
+            if (tty) {
+                out.print("\r" + line + "   ");
+                out.flush();
+            } else if (System.nanoTime() - lastLine[0] >= Duration.ofSeconds(5).toNanos()) {
+                out.println(line); // a log, not a terminal: one line every few seconds
+                out.flush();
+                lastLine[0] = System.nanoTime();
+            }
+        });
+        if (tty) {
+            out.println();
+        }
+        LoadRunner.Progress totals = result.totals();
+        out.printf("produce: %d changes in %d transactions (%d failed) in %.1f s: %.0f changes/s reached, %.0f asked%n",
+                totals.changes(), totals.transactions(), totals.failed(), totals.elapsed().toMillis() / 1000.0,
+                totals.rate(), rate);
+        out.println("  transactions: " + result.transactionsByKind().entrySet().stream()
+                .filter(e -> e.getValue() > 0)
+                .map(e -> e.getKey().name().toLowerCase().replace('_', ' ') + " " + e.getValue())
+                .collect(Collectors.joining(", ")));
+        if (result.lastFailure() != null) {
+            out.println("  last failure: " + result.lastFailure());
+        }
+        out.flush();
+        return 0;
+    }
+}

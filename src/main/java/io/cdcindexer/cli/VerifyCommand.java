@@ -1,0 +1,123 @@
+package io.cdcindexer.cli;
+
+import java.io.PrintWriter;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code ./cdc verify}: checks that every captured table and its index hold the same data. */
+@Command(
+        name = "verify",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Compares each table of schema public that has a primary key with its index (cdc.public.<table>), row by "
+                    + "row, and reports every document that differs. Kinds of difference:",
+            "  missing  a row has no document (its insert was not indexed yet, or was lost);",
+            "  extra    a document has no row (its delete was not indexed);",
+            "  stale    the document exists but holds other values than the row (an update was missed or applied out "
+                    + "of order), lacks one of the row's columns, or has a field that is no column.",
+            "Values are compared the way the job writes them: document id = the primary key as text; numbers as exact "
+                    + "numbers (1.5 = 1.50); timestamptz as ISO-8601 instants, timestamp as ISO local date-times; dates "
+                    + "as yyyy-MM-dd; json/jsonb as JSON; everything else by its text.",
+            "Run it when the pipeline is idle, or with --wait while it catches up: changes still in flight show up as "
+                    + "differences.",
+            "Exit code: 0 in step, 1 differences found, 2 could not check.",
+        })
+public final class VerifyCommand implements Callable<Integer> {
+
+    @Mixin
+    ConnectionOptions connection;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--table", paramLabel = "NAME",
+            description = "Only this table of schema public (repeatable). Default: every table with a primary key.")
+    List<String> tables = new ArrayList<>();
+
+    @Option(names = "--show", paramLabel = "N", defaultValue = "10",
+            description = "Differences to print per table (all are counted; default ${DEFAULT-VALUE}).")
+    int show;
+
+    @Option(names = "--ignore-field", paramLabel = "FIELD",
+            description = "A document field that is no column but expected there (repeatable).")
+    List<String> ignoredFields = new ArrayList<>();
+
+    @Option(names = "--wait", paramLabel = "DURATION", defaultValue = "0", converter = DurationConverter.class,
+            description = "Check again until in step or this time is up (e.g. 60s): lets the pipeline catch up. "
+                    + "Default: check once.")
+    Duration wait;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        ElasticsearchHttp es = new ElasticsearchHttp(connection.elasticsearch);
+        long deadline = System.nanoTime() + wait.toNanos();
+        try (Connection db = Postgres.connect(connection)) {
+            List<CapturedTable> selected = select(CapturedTable.withPrimaryKey(db, "public"));
+            TableVerifier verifier = new TableVerifier(db, es, show, Set.copyOf(ignoredFields));
+            while (true) {
+                long started = System.nanoTime();
+                List<TableVerifier.Report> reports = new ArrayList<>();
+                for (CapturedTable table : selected) {
+                    reports.add(verifier.verify(table));
+                }
+                boolean inStep = reports.stream().allMatch(TableVerifier.Report::inStep);
+                if (inStep || System.nanoTime() >= deadline) {
+                    print(out, reports, started);
+                    return inStep ? 0 : 1;
+                }
+                long differences = reports.stream().mapToLong(TableVerifier.Report::differences).sum();
+                out.println("verify: " + differences + " differences, checking again (until the --wait time is up)");
+                out.flush();
+                TimeUnit.SECONDS.sleep(1); // poll interval while the pipeline catches up
+            }
+        }
+    }
+
+    private List<CapturedTable> select(List<CapturedTable> captured) {
+        if (tables.isEmpty()) {
+            if (captured.isEmpty()) {
+                throw new CliException("No table in schema public has a primary key: nothing to verify (./cdc setup-db "
+                        + "creates the sample tables)");
+            }
+            return captured;
+        }
+        List<CapturedTable> selected = new ArrayList<>();
+        for (String name : tables) {
+            selected.add(captured.stream().filter(t -> t.name().equals(name)).findFirst().orElseThrow(() ->
+                    new CliException("No table public." + name + " with a primary key; tables: "
+                            + captured.stream().map(CapturedTable::name).toList())));
+        }
+        return selected;
+    }
+
+    private void print(PrintWriter out, List<TableVerifier.Report> reports, long started) {
+        for (TableVerifier.Report report : reports) {
+            out.println(report.summary());
+            for (TableVerifier.Difference difference : report.examples()) {
+                String kind = difference.kind().name().toLowerCase();
+                out.println("  " + kind + " " + report.table() + "/" + difference.id()
+                        + (difference.kind() == TableVerifier.Kind.STALE ? ": " + difference.detail() : ""));
+            }
+            if (report.differences() > report.examples().size()) {
+                out.println("  ... " + (report.differences() - report.examples().size()) + " more (--show N prints more)");
+            }
+        }
+        long rows = reports.stream().mapToLong(TableVerifier.Report::rows).sum();
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        boolean inStep = reports.stream().allMatch(TableVerifier.Report::inStep);
+        out.printf("verify: %s (%d tables, %d rows in %.1f s)%n", inStep ? "in step" : "DIFFERENCES FOUND",
+                reports.size(), rows, millis / 1000.0);
+        out.flush();
+    }
+}

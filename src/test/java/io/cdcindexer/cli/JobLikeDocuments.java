@@ -1,0 +1,95 @@
+package io.cdcindexer.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.debezium.DocumentIds;
+import io.cdcindexer.debezium.MalformedChangeException;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.LocalDate;
+import java.time.LocalDateTime;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeFormatter;
+
+/** Test fixture: indexes a table's rows the way the job writes them, so that verify has something true to check. */
+final class JobLikeDocuments {
+
+    private JobLikeDocuments() {}
+
+    /** Indexes every row of {@code table} into its index and refreshes it; returns the number of documents. */
+    static int index(Connection db, ElasticsearchHttp es, CapturedTable table) throws SQLException {
+        StringBuilder bulk = new StringBuilder();
+        int count = 0;
+        try (Statement statement = db.createStatement();
+                ResultSet rs = statement.executeQuery("SELECT * FROM " + table.quotedName())) {
+            ResultSetMetaData meta = rs.getMetaData();
+            while (rs.next()) {
+                ObjectNode key = Json.object();
+                for (String column : table.keyColumns()) {
+                    int i = rs.findColumn(column);
+                    key.set(column, value(rs, i, meta.getColumnTypeName(i)));
+                }
+                ObjectNode doc = Json.object();
+                for (int i = 1; i <= meta.getColumnCount(); i++) {
+                    doc.set(meta.getColumnName(i), value(rs, i, meta.getColumnTypeName(i)));
+                }
+                ObjectNode action = Json.object();
+                action.putObject("index").put("_index", table.index()).put("_id", documentId(key));
+                bulk.append(Json.compact(action)).append('\n').append(Json.compact(doc)).append('\n');
+                if (++count % 5_000 == 0) {
+                    es.bulk(bulk.toString());
+                    bulk.setLength(0);
+                }
+            }
+        }
+        if (bulk.length() > 0) {
+            es.bulk(bulk.toString());
+        }
+        es.refresh(table.index());
+        return count;
+    }
+
+    /** The job's own rule, so that verify is checked against what the job really writes. */
+    private static String documentId(ObjectNode key) {
+        try {
+            return DocumentIds.of(key);
+        } catch (MalformedChangeException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static JsonNode value(ResultSet rs, int column, String type) throws SQLException {
+        if (rs.getObject(column) == null) {
+            return Json.MAPPER.nullNode();
+        }
+        return switch (type) {
+            case "int2", "int4", "int8", "serial", "bigserial", "smallserial" -> Json.MAPPER.getNodeFactory().numberNode(rs.getLong(column));
+            case "numeric" -> Json.MAPPER.getNodeFactory().numberNode(rs.getBigDecimal(column));
+            case "float4", "float8" -> Json.MAPPER.getNodeFactory().numberNode(rs.getDouble(column));
+            case "bool" -> Json.MAPPER.getNodeFactory().booleanNode(rs.getBoolean(column));
+            // Debezium's ZonedTimestamp: UTC, 'Z', trailing zeros of the fraction dropped.
+            case "timestamptz" -> Json.MAPPER.getNodeFactory().textNode(
+                    rs.getObject(column, OffsetDateTime.class).toInstant().toString());
+            case "timestamp" -> Json.MAPPER.getNodeFactory().textNode(
+                    rs.getObject(column, LocalDateTime.class).format(DateTimeFormatter.ISO_LOCAL_DATE_TIME));
+            case "date" -> Json.MAPPER.getNodeFactory().textNode(rs.getObject(column, LocalDate.class).toString());
+            case "json", "jsonb" -> Json.parse(rs.getString(column), "json column");
+            default -> {
+                if (type.startsWith("_")) {
+                    Array array = rs.getArray(column);
+                    ArrayNode elements = Json.array();
+                    for (Object element : (Object[]) array.getArray()) {
+                        elements.add(element == null ? null : element.toString());
+                    }
+                    yield elements;
+                }
+                yield Json.MAPPER.getNodeFactory().textNode(rs.getString(column));
+            }
+        };
+    }
+}

@@ -1,0 +1,133 @@
+package io.cdcindexer.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cdcindexer.stack.PostgresServer;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Runs produce against a real PostgreSQL and counts what its logical replication stream (pgoutput, as Debezium reads
+ * it) carries: the changes produce reports are the changes Debezium will see.
+ */
+@ExtendWith(SharedServices.class)
+class ProduceITCase {
+
+    static final String SLOT = "it_produce";
+
+    static PostgresServer postgres;
+    static String database;
+    static String[] flags;
+
+    @BeforeAll
+    static void setUp(PostgresServer server) throws SQLException {
+        postgres = server;
+        database = SharedServices.createDatabase(server, "cli_produce");
+        flags = SharedServices.postgresFlags(server, database);
+        assertThat(CliRun.with("setup-db", flags).exitCode()).isZero();
+        try (Connection db = SharedServices.connect(server, database); Statement statement = db.createStatement()) {
+            statement.execute("CREATE PUBLICATION it_publication FOR ALL TABLES");
+            statement.execute("SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
+        }
+    }
+
+    @AfterAll
+    static void dropSlot() throws SQLException {
+        if (database != null) {
+            try (Connection db = SharedServices.connect(postgres, database); Statement statement = db.createStatement()) {
+                statement.execute("SELECT pg_drop_replication_slot('" + SLOT + "')");
+            }
+        }
+    }
+
+    @BeforeEach
+    void forgetEarlierChanges() throws SQLException {
+        replicatedMessages();
+    }
+
+    @Test
+    void theBasicScenarioInsertsUpdatesAndDeletesOneUser() throws SQLException {
+        CliRun run = CliRun.with("produce", flags, "--step-delay", "0");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out())
+                .contains("Step 1/3: insert a user", "Step 2/3: update its email", "Step 3/3: delete it")
+                .contains("SQL> INSERT INTO users (username, email) VALUES ('demo_")
+                .contains("look for op=c on cdc.public.users", "look for op=u", "look for op=d")
+                .containsPattern("GET http://localhost:9200/cdc.public.users/_doc/\\d+ answers 404");
+        Map<Character, Integer> messages = replicatedMessages();
+        assertThat(messages).containsEntry('I', 1).containsEntry('U', 1).containsEntry('D', 1).containsEntry('C', 3);
+    }
+
+    @Test
+    void theLoadReachesItsRateAndReportsExactlyTheChangesItMade() throws SQLException {
+        CliRun run = CliRun.with("produce", flags, "--rate", "300", "--duration", "3s", "--seed", "7");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        Matcher summary = Pattern.compile("produce: (\\d+) changes in (\\d+) transactions \\((\\d+) failed\\) in "
+                + "[\\d.]+ s: (\\d+) changes/s reached, 300 asked").matcher(run.out());
+        assertThat(summary.find()).as(run.out()).isTrue();
+        int changes = Integer.parseInt(summary.group(1));
+        int transactions = Integer.parseInt(summary.group(2));
+        assertThat(summary.group(3)).isEqualTo("0");
+        // Bounded: rate × duration, overshot by at most the last transaction (no timing is asserted).
+        assertThat(changes).isPositive().isLessThanOrEqualTo(900 + 50);
+        assertThat(run.out()).contains("new customer", "order progress", "place order");
+
+        Map<Character, Integer> messages = replicatedMessages();
+        int rowChanges = messages.getOrDefault('I', 0) + messages.getOrDefault('U', 0) + messages.getOrDefault('D', 0);
+        assertThat(rowChanges).isEqualTo(changes);
+        assertThat(messages.get('C')).isEqualTo(transactions);
+        assertThat(messages.get('D')).as("deletes").isPositive();
+        assertThat(messages.get('U')).as("updates").isPositive();
+    }
+
+    @Test
+    void refusesAnUnboundedLoad() {
+        CliRun run = CliRun.with("produce", flags, "--rate", "1000000");
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("--rate must be between 0 and 100000");
+    }
+
+    /**
+     * Consumes the slot: pgoutput messages since the last call, counted by type (I, U, D, B, C, R, ...). The SQL
+     * interface decodes only flushed WAL, and commits may be asynchronous, so it first waits for the flush to catch up.
+     */
+    private static Map<Character, Integer> replicatedMessages() throws SQLException {
+        Map<Character, Integer> counts = new HashMap<>();
+        try (Connection db = SharedServices.connect(postgres, database); Statement statement = db.createStatement()) {
+            String written = single(statement, "SELECT pg_current_wal_insert_lsn()");
+            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+            while (!single(statement, "SELECT pg_current_wal_flush_lsn() >= '" + written + "'::pg_lsn").equals("t")) {
+                assertThat(System.nanoTime()).as("WAL flushed in time").isLessThan(deadline);
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000); // poll interval
+            }
+            try (ResultSet rs = statement.executeQuery("SELECT get_byte(data, 0) FROM pg_logical_slot_get_binary_changes('"
+                    + SLOT + "', NULL, NULL, 'proto_version', '1', 'publication_names', 'it_publication')")) {
+                while (rs.next()) {
+                    counts.merge((char) rs.getInt(1), 1, Integer::sum);
+                }
+            }
+        }
+        return counts;
+    }
+
+    private static String single(Statement statement, String sql) throws SQLException {
+        try (ResultSet rs = statement.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+}
