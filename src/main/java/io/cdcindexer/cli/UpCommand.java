@@ -101,12 +101,6 @@ public final class UpCommand implements Callable<Integer> {
     private void runStep(String command) {
         PrintWriter out = spec.commandLine().getOut();
         CommandLine step = spec.root().commandLine().getSubcommands().get(command);
-        if (step == null) {
-            // TODO remove once setup-db and setup-connectors are both registered in Cdc: then a missing one is a bug.
-            out.println("up: skipping " + command + " (not in this build)");
-            out.flush();
-            return;
-        }
         int code = step.execute(connectionArgs().toArray(String[]::new));
         if (code != 0) {
             throw new IllegalStateException("./cdc " + command + " failed (exit code " + code + ")");

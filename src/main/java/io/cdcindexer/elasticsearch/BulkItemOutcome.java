@@ -23,17 +23,20 @@ public enum BulkItemOutcome {
             return response != null && response.getResult() == DocWriteResponse.Result.NOOP ? STALE : WRITTEN;
         }
         BulkItemResponse.Failure failure = item.getFailure();
-        return of(failure.getStatus(), item.getOpType(), String.valueOf(failure.getCause()));
+        // Only a 403 needs the cause's text; it is not built for the common 409 of a stale write.
+        return of(failure.getStatus(), item.getOpType(),
+                failure.getStatus() == RestStatus.FORBIDDEN ? String.valueOf(failure.getCause().getMessage()) : "");
     }
 
-    static BulkItemOutcome of(RestStatus status, DocWriteRequest.OpType opType, String cause) {
+    static BulkItemOutcome of(RestStatus status, DocWriteRequest.OpType opType, String forbiddenCause) {
         int code = status.getStatus();
         if (code == 409) {
-            // Index and delete carry external versions: a conflict means stale. A scripted update conflicts only when
-            // another write raced it, so it is tried again.
+            // Index and delete carry external versions: a conflict means stale. An update (not sent by this job's
+            // emitter) conflicts only when another write raced it, so it is tried again.
             return opType == DocWriteRequest.OpType.UPDATE ? RETRY : STALE;
         }
-        if (code == 429 || code == 408 || code >= 500 || cause.contains("cluster_block_exception")) {
+        // A blocked cluster (403 cluster_block_exception: disk flood stage, a read-only index) clears by itself.
+        if (code == 429 || code == 408 || code >= 500 || forbiddenCause.contains("cluster_block_exception")) {
             return RETRY;
         }
         return REJECTED;
