@@ -73,25 +73,25 @@ public final class DebeziumDecoder {
             throw new MalformedChangeException("the value is not a JSON object");
         }
         ObjectNode envelope = (ObjectNode) unwrapped.payload;
+        JsonNode opNode = envelope.get("op");
+        if (opNode == null || !opNode.isTextual()) {
+            throw new MalformedChangeException("the value has no op field: not a Debezium change event");
+        }
         Source source = source(envelope.get("source"));
         Transaction transaction = transaction(envelope.get("transaction"));
         try {
-            return decode(topic, key, value, unwrapped, envelope, source, transaction);
+            return decode(topic, key, value, unwrapped, envelope, opNode.textValue(), source, transaction);
         } catch (MalformedChangeException e) {
             throw e.within(transaction, source);
         }
     }
 
     private DebeziumEnvelope decode(String topic, byte[] key, byte[] value, Unwrapped unwrapped, ObjectNode envelope,
-            Source source, Transaction transaction) throws MalformedChangeException {
-        JsonNode opNode = envelope.get("op");
-        if (opNode == null || !opNode.isTextual()) {
-            throw new MalformedChangeException("the value has no op field: not a Debezium change event");
-        }
-        Op op = Op.of(opNode.textValue());
+            String opCode, Source source, Transaction transaction) throws MalformedChangeException {
+        Op op = Op.of(opCode);
         if (op == null) {
-            throw new MalformedChangeException("unknown or unsupported op '" + opNode.textValue() + "'"
-                    + (opNode.textValue().equals("t") ? " (truncate: re-snapshot the table to reindex it)" : ""));
+            throw new MalformedChangeException("unknown or unsupported op '" + opCode + "'"
+                    + (opCode.equals("t") ? " (truncate: re-snapshot the table to reindex it)" : ""));
         }
         ObjectNode before = row(envelope, "before");
         ObjectNode after = row(envelope, "after");

@@ -42,6 +42,14 @@ public final class Http {
         return send(HttpRequest.newBuilder(URI.create(url)).timeout(TIMEOUT).GET().build());
     }
 
+    /** POSTs a JSON body ({@code null} for none). */
+    public static Response post(String url, String json) throws IOException, InterruptedException {
+        HttpRequest.BodyPublisher body =
+                json == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(json);
+        return send(HttpRequest.newBuilder(URI.create(url)).timeout(TIMEOUT)
+                .header("Content-Type", "application/json").POST(body).build());
+    }
+
     public static Response send(HttpRequest request) throws IOException, InterruptedException {
         HttpResponse<String> response = CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
         return new Response(response.statusCode(), response.body());
