@@ -24,7 +24,8 @@ import picocli.CommandLine.Spec;
             "  missing  a row has no document (its insert was not indexed yet, or was lost);",
             "  extra    a document has no row (its delete was not indexed);",
             "  stale    the document exists but holds other values than the row (an update was missed or applied out "
-                    + "of order), lacks one of the row's columns, or has a field that is no column.",
+                    + "of order), lacks one of the row's non-null columns, or has a field that is no column. A field missing for a "
+                    + "NULL column is no difference: rows untouched since ALTER TABLE ... ADD COLUMN have none.",
             "Values are compared the way the job writes them: document id = the primary key as text; numbers as exact "
                     + "numbers (1.5 = 1.50); timestamptz as ISO-8601 instants, timestamp as ISO local date-times; dates "
                     + "as yyyy-MM-dd; json/jsonb as JSON; everything else by its text.",

@@ -1,6 +1,10 @@
 package io.cdcindexer.elasticsearch;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.DebeziumDecoder;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.DeadLetterQueue;
 import java.io.IOException;
@@ -14,21 +18,17 @@ import org.apache.flink.connector.elasticsearch.sink.RequestIndexer;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.groups.SinkWriterMetricGroup;
 import org.apache.http.HttpHost;
-import org.elasticsearch.action.ActionListener;
+import org.apache.http.entity.ByteArrayEntity;
+import org.apache.http.entity.ContentType;
+import org.apache.http.util.EntityUtils;
 import org.elasticsearch.action.DocWriteRequest;
-import org.elasticsearch.action.bulk.BulkItemResponse;
-import org.elasticsearch.action.bulk.BulkRequest;
-import org.elasticsearch.action.bulk.BulkResponse;
 import org.elasticsearch.action.delete.DeleteRequest;
-import org.elasticsearch.action.get.MultiGetItemResponse;
-import org.elasticsearch.action.get.MultiGetRequest;
-import org.elasticsearch.action.get.MultiGetResponse;
 import org.elasticsearch.action.index.IndexRequest;
 import org.elasticsearch.action.update.UpdateRequest;
-import org.elasticsearch.client.RequestOptions;
+import org.elasticsearch.client.Request;
+import org.elasticsearch.client.Response;
+import org.elasticsearch.client.ResponseListener;
 import org.elasticsearch.client.RestClient;
-import org.elasticsearch.client.RestHighLevelClient;
-import org.elasticsearch.common.bytes.BytesReference;
 import org.elasticsearch.common.xcontent.XContentType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,7 +47,9 @@ import org.slf4j.LoggerFactory;
  * one multi-get fetches the stored documents and their values complete the change's document. The write keeps the
  * change's external version, so it still loses against anything newer.
  *
- * <p>All state is touched only by the task thread: answers from the HTTP client come back through the mailbox.
+ * <p>Requests go out through Elasticsearch's low-level REST client, written and read by {@link BulkProtocol}, so each
+ * document reaches Elasticsearch byte for byte. All state is touched only by the task thread: answers from the HTTP
+ * client come back through the mailbox.
  */
 final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, RequestIndexer {
 
@@ -67,7 +69,9 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     private final ElasticsearchEmitter<ChangeEvent> emitter;
     private final BulkOptions options;
-    private final RestHighLevelClient client;
+    private static final ContentType NDJSON = ContentType.create("application/x-ndjson");
+
+    private final RestClient client;
     private final MailboxExecutor mailbox;
     private final ProcessingTimeService time;
     private final DeadLetterQueue.Writer deadLetters;
@@ -96,9 +100,10 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.mailbox = mailbox;
         this.time = time;
         this.deadLetters = deadLetters;
-        this.client = new RestHighLevelClient(RestClient
+        this.client = RestClient
                 .builder(options.hosts().stream().map(HttpHost::create).toArray(HttpHost[]::new))
-                .setRequestConfigCallback(config -> config.setConnectTimeout(5_000).setSocketTimeout(120_000)));
+                .setRequestConfigCallback(config -> config.setConnectTimeout(5_000).setSocketTimeout(120_000))
+                .build();
         this.indexed = metrics.counter("documentsIndexed");
         this.deleted = metrics.counter("documentsDeleted");
         this.stale = metrics.counter("staleWritesSkipped");
@@ -155,9 +160,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     @Override
     public void add(UpdateRequest... requests) {
-        for (UpdateRequest request : requests) {
-            buffer(request, 256 + (request.doc() == null ? 0 : request.doc().source().length()));
-        }
+        throw new UnsupportedOperationException("Changes become index and delete requests only: every write carries an "
+                + "external version, which the update API does not take");
     }
 
     private void buffer(DocWriteRequest<?> request, long bytes) {
@@ -187,8 +191,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         inFlight++;
         List<Pending> incomplete = new ArrayList<>();
         for (Pending pending : batch) {
-            if (pending.change != null && pending.change.hasUnavailableColumns()
-                    && pending.request instanceof IndexRequest) {
+            if (pending.change.hasUnavailableColumns() && pending.request instanceof IndexRequest) {
                 incomplete.add(pending);
             }
         }
@@ -201,35 +204,27 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     // Fetches the stored documents (realtime) and fills in the unavailable columns, then sends the bulk request.
     private void completeThenSend(List<Pending> batch, List<Pending> incomplete) {
-        MultiGetRequest get = new MultiGetRequest().realtime(true);
+        ObjectNode body = DebeziumDecoder.mapper().createObjectNode();
+        ArrayNode docs = body.putArray("docs");
         for (Pending pending : incomplete) {
-            IndexRequest request = (IndexRequest) pending.request;
-            get.add(request.index(), request.id());
+            docs.addObject().put("_index", pending.request.index()).put("_id", pending.request.id());
         }
-        client.mgetAsync(get, RequestOptions.DEFAULT, new ActionListener<>() {
-            @Override
-            public void onResponse(MultiGetResponse response) {
-                mailbox.execute(() -> {
-                    MultiGetItemResponse[] items = response.getResponses();
-                    for (int i = 0; i < items.length; i++) {
-                        complete(incomplete.get(i), items[i]);
-                    }
-                    sendBulk(batch);
-                }, "elasticsearch multi-get response");
+        Request request = new Request("POST", "/_mget");
+        request.setEntity(new ByteArrayEntity(DebeziumDecoder.toJson(body), ContentType.APPLICATION_JSON));
+        perform(request, "multi-get", response -> {
+            JsonNode found = DebeziumDecoder.mapper().readTree(response).path("docs");
+            for (int i = 0; i < incomplete.size(); i++) {
+                complete(incomplete.get(i), found.path(i));
             }
-
-            @Override
-            public void onFailure(Exception error) {
-                mailbox.execute(() -> failed(batch, error), "elasticsearch multi-get failure");
-            }
-        });
+            sendBulk(batch);
+        }, error -> failed(batch, error));
     }
 
-    private void complete(Pending pending, MultiGetItemResponse item) {
+    private void complete(Pending pending, JsonNode stored) {
         IndexRequest request = (IndexRequest) pending.request;
-        byte[] stored = item.isFailed() || !item.getResponse().isExists() ? null
-                : BytesReference.toBytes(item.getResponse().getSourceAsBytesRef());
-        ChangeEvent completed = pending.change.withUnavailableColumnsFrom(stored);
+        JsonNode source = stored.path("_source");
+        ChangeEvent completed = pending.change.withUnavailableColumnsFrom(
+                source.isObject() ? DebeziumDecoder.toJson((ObjectNode) source) : null);
         if (completed.hasUnavailableColumns()) {
             unavailableKept.inc();
             LOG.warn("{}/{}: no stored value for the unavailable columns {}; they stay out of the document",
@@ -239,31 +234,54 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     }
 
     private void sendBulk(List<Pending> batch) {
-        BulkRequest request = new BulkRequest();
+        List<DocWriteRequest<?>> requests = new ArrayList<>(batch.size());
         for (Pending pending : batch) {
-            request.add(pending.request);
+            requests.add(pending.request);
         }
+        Request request = new Request("POST", "/_bulk");
+        request.addParameter("filter_path", BulkProtocol.FILTER_PATH);
+        request.setEntity(new ByteArrayEntity(BulkProtocol.body(requests), NDJSON));
         bulkRequests.inc();
-        client.bulkAsync(request, RequestOptions.DEFAULT, new ActionListener<>() {
+        perform(request, "bulk", response -> completed(batch, BulkProtocol.failedOrNull(response, batch.size())),
+                error -> failed(batch, error));
+    }
+
+    /** What to do with a response body or a failure; runs on the task thread. */
+    private interface Handler<T> {
+        void handle(T value) throws Exception;
+    }
+
+    // Sends a request without waiting; its answer is handled on the task thread, through the mailbox.
+    private void perform(Request request, String what, Handler<byte[]> onResponse, Handler<Exception> onFailure) {
+        client.performRequestAsync(request, new ResponseListener() {
             @Override
-            public void onResponse(BulkResponse response) {
-                mailbox.execute(() -> completed(batch, response), "elasticsearch bulk response");
+            public void onSuccess(Response response) {
+                byte[] body;
+                try {
+                    body = EntityUtils.toByteArray(response.getEntity());
+                } catch (IOException e) {
+                    onFailure(e);
+                    return;
+                }
+                mailbox.execute(() -> onResponse.handle(body), "elasticsearch " + what + " response");
             }
 
             @Override
             public void onFailure(Exception error) {
-                mailbox.execute(() -> failed(batch, error), "elasticsearch bulk failure");
+                mailbox.execute(() -> onFailure.handle(error), "elasticsearch " + what + " failure");
             }
         });
     }
 
-    private void completed(List<Pending> batch, BulkResponse response) throws IOException {
+    private void completed(List<Pending> batch, List<BulkProtocol.Item> failedOrNull) throws IOException {
         inFlight--;
-        BulkItemResponse[] items = response.getItems();
         List<Pending> again = null;
-        for (int i = 0; i < items.length; i++) {
+        for (int i = 0; i < batch.size(); i++) {
             Pending pending = batch.get(i);
-            switch (BulkItemOutcome.of(items[i])) {
+            BulkProtocol.Item item = failedOrNull == null ? null : failedOrNull.get(i);
+            BulkItemOutcome outcome = item == null ? BulkItemOutcome.WRITTEN
+                    : BulkItemOutcome.of(item.status(), item.errorType());
+            switch (outcome) {
                 case WRITTEN:
                     (pending.request.opType() == DocWriteRequest.OpType.DELETE ? deleted : indexed).inc();
                     recordsSend.inc();
@@ -274,16 +292,16 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 case RETRY:
                     if (again == null) {
                         again = new ArrayList<>();
-                        LOG.warn("Elasticsearch could not take some actions now, retrying them; first: {}",
-                                items[i].getFailureMessage());
+                        LOG.warn("Elasticsearch could not take some actions now, retrying them; first: {} {}: {}",
+                                item.status(), item.errorType(), item.errorReason());
                     }
                     again.add(pending);
                     break;
                 case REJECTED:
-                    deadLetter(pending, items[i]);
+                    deadLetter(pending, item);
                     break;
                 default:
-                    throw new IllegalStateException();
+                    throw new IllegalStateException("Unknown outcome " + outcome);
             }
         }
         if (again != null) {
@@ -293,7 +311,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     private void failed(List<Pending> batch, Exception error) {
         inFlight--;
-        LOG.warn("A bulk request of {} actions failed ({}); retrying it", batch.size(), error.toString());
+        LOG.warn("A request of {} actions failed ({}); retrying it", batch.size(), error.toString());
         retryLater(batch);
     }
 
@@ -315,18 +333,18 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         });
     }
 
-    private void deadLetter(Pending pending, BulkItemResponse item) throws IOException {
+    private void deadLetter(Pending pending, BulkProtocol.Item item) throws IOException {
         ChangeEvent change = pending.change;
         DeadLetter letter = new DeadLetter();
         letter.stage = DeadLetter.Stage.ELASTICSEARCH;
-        letter.reason = "Elasticsearch refused the " + item.getOpType().getLowercase() + " (" + item.getFailure().getStatus()
-                + "): " + item.getFailureMessage();
+        letter.reason = "Elasticsearch refused the " + pending.request.opType().getLowercase() + " (" + item.status()
+                + " " + item.errorType() + "): " + item.errorReason();
         letter.topic = change.topic;
         letter.partition = change.partition;
         letter.offset = change.offset;
         letter.key = change.key;
         letter.value = change.document;
-        letter.index = item.getIndex();
+        letter.index = pending.request.index();
         letter.documentId = change.documentId;
         LOG.warn("Sending {}/{} to the dead-letter queue: {}", letter.index, letter.documentId, letter.reason);
         deadLetters.send(letter);

@@ -1,0 +1,70 @@
+package io.cdcindexer.elasticsearch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.elasticsearch.action.delete.DeleteRequest;
+import org.elasticsearch.action.index.IndexRequest;
+import org.elasticsearch.action.update.UpdateRequest;
+import org.elasticsearch.common.xcontent.XContentType;
+import org.elasticsearch.index.VersionType;
+import org.junit.jupiter.api.Test;
+
+class BulkProtocolTest {
+
+    @Test
+    void bodyCopiesDocumentsByteForByteWithTheirExternalVersions() {
+        byte[] body = BulkProtocol.body(List.of(
+                new IndexRequest("cdc.public.orders").id("7,a%2Cb").version(42).versionType(VersionType.EXTERNAL)
+                        .source("{\"amount\":1234.50,\"big\":12345678901234567890.10}", XContentType.JSON),
+                new DeleteRequest("cdc.public.orders", "8").version(43).versionType(VersionType.EXTERNAL)));
+
+        assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo(
+                "{\"index\":{\"_index\":\"cdc.public.orders\",\"_id\":\"7,a%2Cb\",\"version\":42,\"version_type\":\"external\"}}\n"
+                        + "{\"amount\":1234.50,\"big\":12345678901234567890.10}\n"
+                        + "{\"delete\":{\"_index\":\"cdc.public.orders\",\"_id\":\"8\",\"version\":43,\"version_type\":\"external\"}}\n");
+    }
+
+    @Test
+    void idsAreEscapedAsJsonStrings() {
+        byte[] body = BulkProtocol.body(List.of(new DeleteRequest("i", "a\"b\\c")));
+
+        assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo("{\"delete\":{\"_index\":\"i\",\"_id\":\"a\\\"b\\\\c\"}}\n");
+    }
+
+    @Test
+    void onlyIndexAndDeleteAreSent() {
+        assertThatThrownBy(() -> BulkProtocol.body(List.of(new UpdateRequest("i", "1"))))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void responseWithoutErrorsIsNotReadFurther() throws IOException {
+        assertThat(BulkProtocol.failedOrNull("{\"errors\":false,\"items\":[{\"index\":{\"status\":201}}]}".getBytes(), 1))
+                .isNull();
+    }
+
+    @Test
+    void responseWithErrorsGivesEachItemInOrder() throws IOException {
+        String response = "{\"errors\":true,\"items\":["
+                + "{\"index\":{\"status\":201}},"
+                + "{\"index\":{\"status\":409,\"error\":{\"type\":\"version_conflict_engine_exception\",\"reason\":\"[1]: version conflict\",\"index_uuid\":\"x\"}}},"
+                + "{\"delete\":{\"status\":404}},"
+                + "{\"index\":{\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\",\"reason\":\"failed to parse field [amount]\",\"caused_by\":{\"type\":\"number_format_exception\"}}}}]}";
+
+        assertThat(BulkProtocol.failedOrNull(response.getBytes(), 4)).containsExactly(
+                new BulkProtocol.Item(201, null, null),
+                new BulkProtocol.Item(409, "version_conflict_engine_exception", "[1]: version conflict"),
+                new BulkProtocol.Item(404, null, null),
+                new BulkProtocol.Item(400, "mapper_parsing_exception", "failed to parse field [amount]"));
+    }
+
+    @Test
+    void responseWithTheWrongNumberOfItemsIsAnError() {
+        assertThatThrownBy(() -> BulkProtocol.failedOrNull("{\"errors\":true,\"items\":[]}".getBytes(), 2))
+                .isInstanceOf(IOException.class).hasMessageContaining("without its 2 items");
+    }
+}
