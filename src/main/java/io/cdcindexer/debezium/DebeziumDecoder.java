@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -65,7 +66,7 @@ public final class DebeziumDecoder {
         if (value == null) {
             return tombstone(topic, key);
         }
-        Unwrapped unwrapped = unwrap(value, "value");
+        Unwrapped unwrapped = unwrap(value, "value", valueConversions, topic);
         if (unwrapped.payload == null || unwrapped.payload.isNull()) {
             return tombstone(topic, key);
         }
@@ -124,7 +125,7 @@ public final class DebeziumDecoder {
         if (value == null) {
             throw new MalformedChangeException("a transaction event without value");
         }
-        JsonNode event = unwrap(value, "value").payload;
+        JsonNode event = unwrap(value, "value", null, null).payload;
         if (event == null || !event.isObject()) {
             throw new MalformedChangeException("the transaction event is not a JSON object");
         }
@@ -192,7 +193,7 @@ public final class DebeziumDecoder {
             throw new MalformedChangeException("the record has no key (a table without primary key? "
                     + "give it one, or set the connector's message.key.columns)");
         }
-        Unwrapped unwrapped = unwrap(key, "key");
+        Unwrapped unwrapped = unwrap(key, "key", keyConversions, topic);
         if (unwrapped.payload == null || !unwrapped.payload.isObject() || unwrapped.payload.isEmpty()) {
             throw new MalformedChangeException("the key is not a JSON object of key columns");
         }
@@ -289,11 +290,49 @@ public final class DebeziumDecoder {
 
     // --- the schema/payload wrapper --------------------------------------------------------------------------------
 
-    /** A record split into its payload and, when present, the byte range of its schema. */
+    /**
+     * A record split into its payload and, when present, the byte range of its schema; {@code known} when the schema is
+     * the one cached for the topic.
+     */
     private static final class Unwrapped {
         JsonNode payload;
         int schemaStart = -1;
         int schemaEnd = -1;
+        ColumnConversions known;
+    }
+
+    private static final byte[] SCHEMA_PREFIX = "{\"schema\":".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] PAYLOAD_FIELD = ",\"payload\":".getBytes(StandardCharsets.UTF_8);
+    /** Reads the payload alone; anything after it (another field) sends the record down the full read. */
+    private static final ObjectReader PAYLOAD_ONLY =
+            MAPPER.readerFor(JsonNode.class).with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    /**
+     * Splits a record into schema and payload. The JSON converter writes {@code {"schema":...,"payload":...}} compactly
+     * and repeats the same schema in every record of a topic: when the bytes after {@code {"schema":} are the topic's
+     * cached schema, only the payload is parsed and the schema is not even tokenized.
+     */
+    private static Unwrapped unwrap(byte[] bytes, String what, Map<String, CachedConversions> cache, String topic)
+            throws MalformedChangeException {
+        CachedConversions cached = cache == null ? null : cache.get(topic);
+        if (cached != null) {
+            int schemaEnd = SCHEMA_PREFIX.length + cached.schema.length;
+            int payloadStart = schemaEnd + PAYLOAD_FIELD.length;
+            if (bytes.length > payloadStart && bytes[bytes.length - 1] == '}'
+                    && Arrays.equals(SCHEMA_PREFIX, 0, SCHEMA_PREFIX.length, bytes, 0, SCHEMA_PREFIX.length)
+                    && Arrays.equals(cached.schema, 0, cached.schema.length, bytes, SCHEMA_PREFIX.length, schemaEnd)
+                    && Arrays.equals(PAYLOAD_FIELD, 0, PAYLOAD_FIELD.length, bytes, schemaEnd, payloadStart)) {
+                try {
+                    Unwrapped result = new Unwrapped();
+                    result.payload = PAYLOAD_ONLY.readTree(bytes, payloadStart, bytes.length - 1 - payloadStart);
+                    result.known = cached.conversions;
+                    return result;
+                } catch (IOException e) {
+                    // not what it seemed: the full read below gives the reason
+                }
+            }
+        }
+        return unwrap(bytes, what);
     }
 
     private static Unwrapped unwrap(byte[] bytes, String what) throws MalformedChangeException {
@@ -368,6 +407,9 @@ public final class DebeziumDecoder {
 
     private static ColumnConversions conversions(Map<String, CachedConversions> cache, String topic, byte[] bytes,
             Unwrapped unwrapped, RowSchema rowSchema) throws MalformedChangeException {
+        if (unwrapped.known != null) {
+            return unwrapped.known;
+        }
         if (unwrapped.schemaStart < 0) {
             return ColumnConversions.NONE;
         }

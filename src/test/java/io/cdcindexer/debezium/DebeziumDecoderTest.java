@@ -137,6 +137,19 @@ class DebeziumDecoderTest {
     }
 
     @Test
+    void aRepeatedSchemaIsRecognisedWithoutReadingIt() throws Exception {
+        DebeziumEnvelope first = decode("users-insert");
+        DebeziumEnvelope second = decode("users-insert"); // the fast path: the cached schema's bytes match
+
+        assertThat(second).isEqualTo(first);
+        KafkaRecord record = record("users-insert");
+        String value = new String(record.value, java.nio.charset.StandardCharsets.UTF_8);
+        String extraField = value.substring(0, value.length() - 1) + ",\"extra\":1}";
+        assertThatThrownBy(() -> decoder.decode(record.topic, record.key, bytes(extraField)))
+                .as("a field after the payload is not silently dropped").isInstanceOf(MalformedChangeException.class);
+    }
+
+    @Test
     void transactionBeginIsSkippedAndEndGivesCountsPerTable() throws Exception {
         assertThat(decoder.decodeTransaction(record("transaction-begin").value)).isNull();
 

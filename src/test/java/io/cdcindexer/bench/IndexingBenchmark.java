@@ -1,0 +1,326 @@
+package io.cdcindexer.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.elasticsearch.BulkOptions;
+import io.cdcindexer.elasticsearch.ChangeEventEmitter;
+import io.cdcindexer.elasticsearch.ElasticsearchIndexSink;
+import io.cdcindexer.elasticsearch.IndexNames;
+import io.cdcindexer.job.CdcIndexerJob;
+import io.cdcindexer.job.JobOptions;
+import io.cdcindexer.kafka.DeadLetterSink;
+import io.cdcindexer.kafka.KafkaChangeSource;
+import io.cdcindexer.kafka.KafkaDeadLetterQueue;
+import io.cdcindexer.stack.ElasticsearchNode;
+import io.cdcindexer.stack.FreePorts;
+import io.cdcindexer.stack.Http;
+import io.cdcindexer.stack.KafkaBroker;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Random;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.TaskManagerOptions;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+/**
+ * Measures the job's throughput against a real Elasticsearch 7.10.2 node and a real Kafka broker on this machine. Not a
+ * test: nothing is asserted about time. Each scenario fills Kafka first with Debezium events shaped exactly like the
+ * shipped connector's (JSON converter with schemas, transaction metadata), then starts the job on a local MiniCluster
+ * and times how long until Elasticsearch holds the final state.
+ *
+ * <ul>
+ *   <li>{@code inserts}: N inserts in transactions of {@code --tx-size} rows (catching up on a backlog);
+ *   <li>{@code updates}: rows updated {@code --updates} times inside each transaction (what collapsing saves);
+ *   <li>{@code bulk}: the same documents bulk-indexed straight into Elasticsearch, the ceiling to compare with.
+ * </ul>
+ *
+ * <pre>
+ * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
+ * java -Xmx2g -cp target/test-classes:target/classes:$(cat target/test.classpath) \
+ *     io.cdcindexer.bench.IndexingBenchmark inserts --events 300000
+ * </pre>
+ */
+public final class IndexingBenchmark {
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final String TOPIC = "cdc.public.users";
+    private static final String INDEX = "cdc.public.users";
+
+    private final Map<String, String> args;
+    private final int events;
+    private final int txSize;
+    private final int updates;
+    private final int parallelism;
+
+    private IndexingBenchmark(Map<String, String> args) {
+        this.args = args;
+        this.events = Integer.parseInt(args.getOrDefault("--events", "200000"));
+        this.txSize = Integer.parseInt(args.getOrDefault("--tx-size", "10"));
+        this.updates = Integer.parseInt(args.getOrDefault("--updates", "5"));
+        this.parallelism = Integer.parseInt(args.getOrDefault("--parallelism", "1"));
+    }
+
+    public static void main(String[] argv) throws Exception {
+        String scenario = argv.length > 0 ? argv[0] : "inserts";
+        Map<String, String> args = new java.util.HashMap<>();
+        for (int i = 1; i + 1 < argv.length; i += 2) {
+            args.put(argv[i], argv[i + 1]);
+        }
+        new IndexingBenchmark(args).run(scenario);
+        System.exit(0);
+    }
+
+    private void run(String scenario) throws Exception {
+        Path dir = Files.createTempDirectory("cdc-benchmark");
+        try (ElasticsearchNode elasticsearch = ElasticsearchNode.start(dir.resolve("elasticsearch"), FreePorts.next())) {
+            if (scenario.equals("bulk")) {
+                bulk(elasticsearch);
+                return;
+            }
+            try (KafkaBroker kafka = KafkaBroker.start(dir.resolve("kafka"), FreePorts.next())) {
+                long expectedDocs = fill(kafka, scenario);
+                runJob(kafka, elasticsearch, expectedDocs, scenario);
+            }
+        }
+    }
+
+    // --- events -------------------------------------------------------------------------------------------------
+
+    private static final String KEY_SCHEMA = "{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"optional\":false,"
+            + "\"default\":0,\"field\":\"id\"}],\"optional\":false,\"name\":\"cdc.public.users.Key\"}";
+
+    /** The row schema of users as the shipped connector writes it, with a decimal and a timestamptz. */
+    private static ArrayNode rowFields() {
+        ArrayNode fields = MAPPER.createArrayNode();
+        fields.addObject().put("type", "int32").put("optional", false).put("field", "id");
+        fields.addObject().put("type", "string").put("optional", true).put("field", "username");
+        fields.addObject().put("type", "string").put("optional", true).put("field", "email");
+        ObjectNode balance = fields.addObject().put("type", "bytes").put("optional", true)
+                .put("name", "org.apache.kafka.connect.data.Decimal").put("version", 1);
+        balance.putObject("parameters").put("scale", "2").put("connect.decimal.precision", "10");
+        balance.put("field", "balance");
+        fields.addObject().put("type", "string").put("optional", true).put("name", "io.debezium.time.ZonedTimestamp")
+                .put("version", 1).put("field", "created_at");
+        fields.addObject().put("type", "int32").put("optional", true).put("field", "seq");
+        return fields;
+    }
+
+    private static ObjectNode envelopeSchema() {
+        ObjectNode schema = MAPPER.createObjectNode().put("type", "struct");
+        ArrayNode fields = schema.putArray("fields");
+        for (String image : List.of("before", "after")) {
+            fields.addObject().put("type", "struct").<ObjectNode>set("fields", rowFields()).put("optional", true)
+                    .put("name", "cdc.public.users.Value").put("field", image);
+        }
+        ObjectNode source = fields.addObject().put("type", "struct");
+        ArrayNode sourceFields = source.putArray("fields");
+        for (String name : List.of("version", "connector", "name", "db", "sequence", "schema", "table")) {
+            sourceFields.addObject().put("type", "string").put("optional", false).put("field", name);
+        }
+        for (String name : List.of("ts_ms", "ts_us", "ts_ns", "txId", "lsn", "xmin")) {
+            sourceFields.addObject().put("type", "int64").put("optional", true).put("field", name);
+        }
+        sourceFields.addObject().put("type", "string").put("optional", true).put("name", "io.debezium.data.Enum")
+                .put("version", 1).put("field", "snapshot");
+        source.put("optional", false).put("name", "io.debezium.connector.postgresql.Source").put("version", 1)
+                .put("field", "source");
+        ObjectNode transaction = fields.addObject().put("type", "struct");
+        transaction.putArray("fields").addObject().put("type", "string").put("optional", false).put("field", "id");
+        transaction.put("optional", true).put("name", "event.block").put("version", 1).put("field", "transaction");
+        fields.addObject().put("type", "string").put("optional", false).put("field", "op");
+        fields.addObject().put("type", "int64").put("optional", true).put("field", "ts_ms");
+        schema.put("optional", false).put("name", "cdc.public.users.Envelope").put("version", 2);
+        return schema;
+    }
+
+    private static byte[] change(ObjectNode schema, String op, int id, int seq, long lsn, long txId, int order) {
+        ObjectNode after = MAPPER.createObjectNode().put("id", id).put("username", "user" + id)
+                .put("email", "user" + id + "@example.com")
+                .put("balance", Base64.getEncoder().encodeToString(java.math.BigInteger.valueOf(100_050L + id).toByteArray()))
+                .put("created_at", "2026-11-27T10:00:00.123456Z").put("seq", seq);
+        ObjectNode payload = MAPPER.createObjectNode();
+        payload.putNull("before");
+        payload.set("after", after);
+        payload.putObject("source").put("version", "3.6.1.Final").put("connector", "postgresql").put("name", "cdc")
+                .put("ts_ms", 1764240000000L).put("snapshot", "false").put("db", "testdb")
+                .put("sequence", "[null,\"" + lsn + "\"]").put("schema", "public").put("table", "users")
+                .put("txId", txId).put("lsn", lsn).putNull("xmin");
+        payload.putObject("transaction").put("id", txId + ":" + lsn).put("total_order", order)
+                .put("data_collection_order", order);
+        payload.put("op", op).put("ts_ms", 1764240000123L);
+        ObjectNode value = MAPPER.createObjectNode();
+        value.set("schema", schema);
+        value.set("payload", payload);
+        return value.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] end(long txId, int count) {
+        return ("{\"status\":\"END\",\"id\":\"" + txId + ":1\",\"event_count\":" + count
+                + ",\"data_collections\":[{\"data_collection\":\"public.users\",\"event_count\":" + count + "}]}")
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static byte[] key(int id) {
+        return ("{\"schema\":" + KEY_SCHEMA + ",\"payload\":{\"id\":" + id + "}}").getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** Fills the topics and returns how many documents the final state has. */
+    private long fill(KafkaBroker kafka, String scenario) throws Exception {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(TOPIC, 2, (short) 1), new NewTopic("cdc.transaction", 2, (short) 1)))
+                    .all().get();
+        }
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.put(ProducerConfig.LINGER_MS_CONFIG, "20");
+        props.put(ProducerConfig.BATCH_SIZE_CONFIG, "262144");
+        ObjectNode schema = envelopeSchema();
+        long started = System.nanoTime();
+        long bytes = 0;
+        long docs;
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
+            long lsn = 1_000_000;
+            long txId = 1_000;
+            if (scenario.equals("inserts")) {
+                docs = events;
+                for (int id = 1; id <= events; id += txSize) {
+                    txId++;
+                    int count = Math.min(txSize, events - id + 1);
+                    for (int i = 0; i < count; i++) {
+                        byte[] value = change(schema, "c", id + i, 0, lsn += 64, txId, i + 1);
+                        bytes += value.length;
+                        producer.send(new ProducerRecord<>(TOPIC, key(id + i), value));
+                    }
+                    producer.send(new ProducerRecord<>("cdc.transaction", ("" + txId).getBytes(), end(txId, count)));
+                }
+            } else if (scenario.equals("updates")) {
+                // Each transaction inserts a row and updates it `updates` times: 1 + updates events, one document.
+                docs = events / (1 + updates);
+                for (int id = 1; id <= docs; id++) {
+                    txId++;
+                    for (int seq = 0; seq <= updates; seq++) {
+                        byte[] value = change(schema, seq == 0 ? "c" : "u", id, seq, lsn += 64, txId, seq + 1);
+                        bytes += value.length;
+                        producer.send(new ProducerRecord<>(TOPIC, key(id), value));
+                    }
+                    producer.send(new ProducerRecord<>("cdc.transaction", ("" + txId).getBytes(), end(txId, updates + 1)));
+                }
+            } else {
+                throw new IllegalArgumentException("Unknown scenario " + scenario + ": inserts, updates or bulk");
+            }
+        }
+        System.out.printf("filled Kafka: %d change events, %.0f MB, in %.1f s%n", events, bytes / 1e6,
+                (System.nanoTime() - started) / 1e9);
+        return docs;
+    }
+
+    // --- the job ------------------------------------------------------------------------------------------------
+
+    private void runJob(KafkaBroker kafka, ElasticsearchNode elasticsearch, long expectedDocs, String scenario)
+            throws Exception {
+        JobOptions options = JobOptions.fromArgs("--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--elasticsearch.hosts", elasticsearch.url(), "--parallelism", Integer.toString(parallelism),
+                "--elasticsearch.bulk.max-actions", args.getOrDefault("--bulk-actions", "2000"),
+                "--elasticsearch.bulk.max-in-flight", args.getOrDefault("--in-flight", "2"));
+        Configuration config = new Configuration();
+        config.set(TaskManagerOptions.NUM_TASK_SLOTS, Math.max(2, parallelism));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
+        KafkaDeadLetterQueue deadLetters = new KafkaDeadLetterQueue(kafka.bootstrapServers(), "cdc.dlq");
+        CdcIndexerJob job = new CdcIndexerJob(options, KafkaChangeSource.create(options),
+                new ElasticsearchIndexSink(BulkOptions.from(options),
+                        new ChangeEventEmitter(new IndexNames(options.get(JobOptions.ELASTICSEARCH_INDEX))), deadLetters),
+                new DeadLetterSink(deadLetters));
+
+        long started = System.nanoTime();
+        JobClient client = job.executeAsync(env);
+        long firstVisible = 0;
+        String doneQuery = scenario.equals("updates") ? "seq:" + updates : "*:*";
+        while (true) {
+            Thread.sleep(250);
+            long visible = count(elasticsearch, doneQuery);
+            if (visible > 0 && firstVisible == 0) {
+                firstVisible = System.nanoTime();
+            }
+            if (visible >= expectedDocs) {
+                break;
+            }
+        }
+        long done = System.nanoTime();
+        client.cancel().get();
+        double total = (done - started) / 1e9;
+        double steady = (done - firstVisible) / 1e9;
+        System.out.printf("%s: %d change events → %d documents, parallelism %d%n", scenario, events, expectedDocs,
+                parallelism);
+        System.out.printf("  from job start:          %.1f s, %.0f events/s%n", total, events / total);
+        System.out.printf("  from first doc visible:  %.1f s, %.0f events/s (%.0f docs/s)%n", steady, events / steady,
+                expectedDocs / steady);
+    }
+
+    private static long count(ElasticsearchNode elasticsearch, String query) throws Exception {
+        Http.Response response = Http.get(elasticsearch.url() + "/" + INDEX + "/_count?q=" + query);
+        return response.ok() ? response.json().path("count").asLong() : 0;
+    }
+
+    // --- the ceiling: the same documents bulk-indexed directly --------------------------------------------------
+
+    private void bulk(ElasticsearchNode elasticsearch) throws Exception {
+        int batch = Integer.parseInt(args.getOrDefault("--bulk-actions", "2000"));
+        int clients = Integer.parseInt(args.getOrDefault("--in-flight", "2"));
+        ObjectNode schema = envelopeSchema();
+        io.cdcindexer.debezium.DebeziumDecoder decoder = new io.cdcindexer.debezium.DebeziumDecoder("x");
+        List<String> bodies = new java.util.ArrayList<>();
+        for (int from = 0; from < events; from += batch) {
+            StringBuilder body = new StringBuilder();
+            for (int id = from + 1; id <= Math.min(events, from + batch); id++) {
+                JsonNode after = decoder.decode(TOPIC, key(id), change(schema, "c", id, 0, id, 1, 1)).after();
+                body.append("{\"index\":{\"_index\":\"").append(INDEX).append("\",\"_id\":\"").append(id)
+                        .append("\",\"version\":").append(id).append(",\"version_type\":\"external\"}}\n")
+                        .append(after).append('\n');
+            }
+            bodies.add(body.toString());
+        }
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        long started = System.nanoTime();
+        Thread[] threads = new Thread[clients];
+        for (int c = 0; c < clients; c++) {
+            threads[c] = new Thread(() -> {
+                try {
+                    for (int i = next.getAndIncrement(); i < bodies.size(); i = next.getAndIncrement()) {
+                        Http.Response response = Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/_bulk"))
+                                .header("Content-Type", "application/x-ndjson")
+                                .POST(HttpRequest.BodyPublishers.ofString(bodies.get(i))).build());
+                        if (!response.ok() || response.body().contains("\"errors\":true")) {
+                            throw new IllegalStateException("bulk failed: " + response.body().substring(0, 300));
+                        }
+                    }
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            threads[c].start();
+        }
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        System.out.printf("bulk: %d documents straight into Elasticsearch (%d per request, %d at once): %.1f s, "
+                + "%.0f docs/s%n", events, batch, clients, seconds, events / seconds);
+    }
+}
