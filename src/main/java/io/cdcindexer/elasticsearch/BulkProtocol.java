@@ -1,14 +1,16 @@
 package io.cdcindexer.elasticsearch;
 
 import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.elasticsearch.action.DocWriteRequest;
 import org.elasticsearch.action.delete.DeleteRequest;
 import org.elasticsearch.action.index.IndexRequest;
@@ -34,35 +36,49 @@ final class BulkProtocol {
 
     private BulkProtocol() {}
 
+    private static final byte[] INDEX = ascii("{\"index\":{\"_index\":\"");
+    private static final byte[] DELETE = ascii("{\"delete\":{\"_index\":\"");
+    private static final byte[] ID = ascii("\",\"_id\":\"");
+    private static final byte[] VERSION = ascii("\",\"version\":");
+    private static final byte[] VERSION_TYPE = ascii(",\"version_type\":\"");
+    private static final byte[] END_QUOTED = ascii("\"}}\n");
+
     /** The NDJSON body of a bulk request with index and delete actions. */
     static byte[] body(List<? extends DocWriteRequest<?>> requests) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(256 * requests.size());
+        JsonStringEncoder strings = JsonStringEncoder.getInstance();
         try {
             for (DocWriteRequest<?> request : requests) {
-                try (JsonGenerator action = JSON.createGenerator(out)) {
-                    action.writeStartObject();
-                    action.writeObjectFieldStart(request.opType() == DocWriteRequest.OpType.DELETE ? "delete" : "index");
-                    action.writeStringField("_index", request.index());
-                    action.writeStringField("_id", request.id());
-                    if (request.versionType() != VersionType.INTERNAL) {
-                        action.writeNumberField("version", request.version());
-                        action.writeStringField("version_type", request.versionType().name().toLowerCase());
-                    }
-                    action.writeEndObject();
-                    action.writeEndObject();
-                }
-                out.write('\n');
-                if (request instanceof IndexRequest index) {
-                    index.source().writeTo(out);
-                    out.write('\n');
-                } else if (!(request instanceof DeleteRequest)) {
+                boolean delete = request instanceof DeleteRequest;
+                if (!delete && !(request instanceof IndexRequest)) {
                     throw new IllegalArgumentException("Only index and delete requests are sent, got " + request.opType());
+                }
+                out.write(delete ? DELETE : INDEX);
+                out.write(strings.quoteAsUTF8(request.index()));
+                out.write(ID);
+                out.write(strings.quoteAsUTF8(request.id()));
+                if (request.versionType() == VersionType.INTERNAL) {
+                    out.write(END_QUOTED);
+                } else {
+                    out.write(VERSION);
+                    out.write(ascii(Long.toString(request.version())));
+                    out.write(VERSION_TYPE);
+                    out.write(ascii(request.versionType().name().toLowerCase(Locale.ROOT)));
+                    out.write(END_QUOTED);
+                }
+                if (!delete) {
+                    ((IndexRequest) request).source().writeTo(out);
+                    out.write('\n');
                 }
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return out.toByteArray();
+    }
+
+    private static byte[] ascii(String text) {
+        return text.getBytes(StandardCharsets.US_ASCII);
     }
 
     /**
@@ -88,7 +104,7 @@ final class BulkProtocol {
             }
             if (items == null || items.size() != expectedItems) {
                 throw new IOException("A bulk response without its " + expectedItems + " items: "
-                        + new String(response, 0, Math.min(response.length, 500), java.nio.charset.StandardCharsets.UTF_8));
+                        + new String(response, 0, Math.min(response.length, 500), StandardCharsets.UTF_8));
             }
             return items;
         }
