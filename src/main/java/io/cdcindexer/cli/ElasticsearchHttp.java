@@ -1,5 +1,6 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.stack.Http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -35,13 +36,10 @@ public final class ElasticsearchHttp {
     }
 
     private final String baseUrl;
-    private final HttpClient http;
+    private final HttpClient http = Http.CLIENT;
 
     public ElasticsearchHttp(String baseUrl) {
         this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
-        // The services speak HTTP/1.1: skip the h2c upgrade attempt.
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
-                .build();
     }
 
     public String baseUrl() {

@@ -1,5 +1,6 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.stack.Http;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.net.URI;
@@ -85,8 +86,7 @@ public final class KafkaConnectClient {
     }
 
     private final String baseUrl;
-    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http = Http.CLIENT;
 
     public KafkaConnectClient(String baseUrl) {
         this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;

@@ -66,11 +66,11 @@ public final class StatusCommand implements Callable<Integer> {
 
         static ConnectorNames fromConfig() {
             try {
-                JsonNode json = Http.JSON.readTree(ProjectHome.dir().resolve("configs/debezium-postgres-connector.json").toFile());
-                JsonNode config = json.path("config");
-                return new ConnectorNames(json.path("name").asText("cdc-postgres"),
-                        config.path("slot.name").asText("cdc_indexer"), config.path("topic.prefix").asText("cdc"));
-            } catch (Exception e) {
+                KafkaConnectClient.ConnectorConfig connector = KafkaConnectClient.ConnectorConfig.read(
+                        ProjectHome.dir().resolve("configs/debezium-postgres-connector.json"));
+                return new ConnectorNames(connector.name(), connector.config().path("slot.name").asText("cdc_indexer"),
+                        connector.config().path("topic.prefix").asText("cdc"));
+            } catch (CliException e) {
                 return new ConnectorNames("cdc-postgres", "cdc_indexer", "cdc"); // the contract's names
             }
         }
@@ -95,6 +95,7 @@ public final class StatusCommand implements Callable<Integer> {
         String jobName = JobOptions.JOB_NAME.defaultValue();
         List<Check> checks = List.of(postgres, kafka, connect, flink, elasticsearch,
                 after(postgres, "replication slot", names.slot(), () -> slot(names.slot())),
+                after(postgres, "captured tables", "public.*", this::tables),
                 after(connect, "connector", names.connector(), () -> connector(names.connector())),
                 after(kafka, "topics", names.topicPrefix() + ".*", () -> topics(admin, names.topicPrefix())),
                 after(flink, "Flink job", jobName, () -> job(jobName)),
@@ -202,6 +203,33 @@ public final class StatusCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Tables the pipeline cannot index correctly: without a primary key (their changes go to the dead-letter queue,
+     * and under the FOR ALL TABLES publication PostgreSQL refuses their UPDATE and DELETE unless REPLICA IDENTITY FULL),
+     * or with REPLICA IDENTITY USING INDEX (Debezium then keys deletes by the key column's default: docs/FINDINGS.md).
+     */
+    private Seen tables() throws Exception {
+        String sql = "SELECT c.relname, c.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid "
+                + "AND i.indisprimary) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                + "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') ORDER BY c.relname";
+        List<String> problems = new ArrayList<>();
+        int tables = 0;
+        try (Connection db = database(); ResultSet rs = db.createStatement().executeQuery(sql)) {
+            while (rs.next()) {
+                tables++;
+                String table = rs.getString(1);
+                if (!rs.getBoolean(3)) {
+                    problems.add(table + ": no primary key, its changes go to the dead-letter queue");
+                } else if ("i".equals(rs.getString(2))) {
+                    problems.add(table + ": REPLICA IDENTITY USING INDEX, deletes would hit the wrong document "
+                            + "(use DEFAULT or FULL)");
+                }
+            }
+        }
+        return problems.isEmpty() ? new Seen(true, tables + (tables == 1 ? " table" : " tables") + ", all indexable")
+                : new Seen(false, String.join("\n", problems));
+    }
+
     /** One admin client for the Kafka checks; it connects only when first used. */
     private Admin admin() {
         Properties properties = new Properties();
@@ -237,23 +265,14 @@ public final class StatusCommand implements Callable<Integer> {
         return new Seen(true, "Kafka Connect " + root.path("version").asText());
     }
 
-    private Seen connector(String name) throws Exception {
-        Http.Response response = Http.get(connection.connect + "/connectors/" + name + "/status");
-        if (response.status() == 404) {
+    private Seen connector(String name) {
+        Optional<KafkaConnectClient.Status> status = new KafkaConnectClient(connection.connect).status(name);
+        if (status.isEmpty()) {
             return new Seen(false, "not registered (./cdc setup-connectors)");
         }
-        JsonNode status = response.json();
-        String state = status.path("connector").path("state").asText("?");
-        boolean healthy = "RUNNING".equals(state) && status.path("tasks").size() > 0;
-        List<String> tasks = new ArrayList<>();
-        for (JsonNode task : status.path("tasks")) {
-            String taskState = task.path("state").asText("?");
-            healthy &= "RUNNING".equals(taskState);
-            String trace = task.path("trace").asText("");
-            tasks.add("task " + task.path("id").asText() + " " + taskState
-                    + (trace.isEmpty() ? "" : ": " + trace.lines().findFirst().orElse("")));
-        }
-        return new Seen(healthy, state + (tasks.isEmpty() ? ", no tasks" : ", " + String.join(", ", tasks)));
+        String failure = status.get().failure().map(KafkaConnectClient.State::trace).filter(trace -> trace != null)
+                .map(trace -> ": " + trace.lines().findFirst().orElse("")).orElse("");
+        return new Seen(status.get().running(), status.get().summary() + failure);
     }
 
     private Seen flink() throws Exception {

@@ -186,7 +186,25 @@ class LocalStackITCase {
                 .containsPattern("ok +Kafka Connect .*Kafka Connect 4.3.0 \\(pid \\d+\\)")
                 .containsPattern("ok +Flink .*1 TaskManager.* \\(pid \\d+, \\d+\\)")
                 .containsPattern("ok +Elasticsearch .*\\(pid \\d+\\)")
-                .containsPattern("ok +Flink job +cdc-indexer +RUNNING");
+                .containsPattern("ok +Flink job +cdc-indexer +RUNNING")
+                .containsPattern("ok +captured tables +public\\.\\* +\\d+ tables, all indexable");
+    }
+
+    @Test
+    void statusNamesATableThePipelineCannotIndex() throws Exception {
+        try (Connection connection = DriverManager.getConnection(jdbcUrl(), "postgres", "postgres");
+                Statement statement = connection.createStatement()) {
+            statement.execute("CREATE TABLE audit_log(message text)");
+            try {
+                CliRun status = CliRun.with("status", flags, "--data-dir", dataDir.toString());
+
+                assertThat(status.exitCode()).as(status.toString()).isEqualTo(1);
+                assertThat(status.out()).containsPattern(
+                        "FAIL +captured tables +public\\.\\* +audit_log: no primary key, its changes go to the dead-letter queue");
+            } finally {
+                statement.execute("DROP TABLE audit_log");
+            }
+        }
     }
 
     @Test
