@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
             ConsumeCommand.class,
             WatchCommand.class,
             VerifyCommand.class,
+            SnapshotCommand.class,
             SubmitCommand.class,
         })
 public final class Cdc implements Runnable {

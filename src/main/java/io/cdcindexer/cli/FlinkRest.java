@@ -91,6 +91,8 @@ final class FlinkRest {
         ObjectNode body = Http.JSON.createObjectNode();
         body.put("entryClass", entryClass);
         body.putPOJO("programArgsList", programArgs);
+        // Without a parallelism in the request, Flink runs the job at 1, not at the cluster's parallelism.default.
+        defaultParallelism().ifPresent(parallelism -> body.put("parallelism", parallelism));
         if (savepointPath != null) {
             body.put("savepointPath", savepointPath);
             body.put("allowNonRestoredState", false);
@@ -101,6 +103,20 @@ final class FlinkRest {
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
                 .build();
         return checked("run " + entryClass, send("run " + entryClass, request)).path("jobid").asText();
+    }
+
+    /** The cluster's {@code parallelism.default} (GET /jobmanager/config), if it sets one. */
+    Optional<Integer> defaultParallelism() throws IOException, InterruptedException {
+        for (JsonNode entry : get("/jobmanager/config")) {
+            if (entry.path("key").asText().equals("parallelism.default")) {
+                try {
+                    return Optional.of(Integer.parseInt(entry.path("value").asText().trim()));
+                } catch (NumberFormatException e) {
+                    return Optional.empty();
+                }
+            }
+        }
+        return Optional.empty();
     }
 
     /** Stops a job with a savepoint in the cluster's savepoint folder and returns the savepoint's location. */

@@ -225,6 +225,18 @@ class LocalStackITCase {
         assertThat(live).hasSize(1).doesNotContain(before);
     }
 
+    @Test
+    void theJobRunsAtTheClustersDefaultParallelism() throws Exception {
+        String job = awaitJobRunning();
+
+        List<Integer> parallelism = new ArrayList<>();
+        Http.get(flink() + "/jobs/" + job).json().path("vertices")
+                .forEach(vertex -> parallelism.add(vertex.path("parallelism").asInt()));
+
+        assertThat(parallelism).as("parallelism of each vertex: parallelism.default of flink-conf/config.yaml")
+                .isNotEmpty().containsOnly(2);
+    }
+
     /** Waits until the cdc-indexer job and all its tasks run (a savepoint needs them all); returns its id. */
     private static String awaitJobRunning() throws Exception {
         Instant deadline = Instant.now().plusSeconds(120);

@@ -81,6 +81,25 @@ class SetupConnectorsITCase {
                 line -> assertThat(line).startsWith("tombstone public.users id=6"));
     }
 
+    /** Orders, not users: registersTheConnectorAndItsEventsArrive reads the users topic record by record. */
+    @Test
+    void snapshotReadsATableAgainWhileTheConnectorRuns() {
+        String[] pg = SharedServices.postgresFlags(postgres, PostgresServer.DATABASE);
+        assertThat(CliRun.with("setup-db", pg).exitCode()).isZero();
+        CliRun setup = CliRun.of("setup-connectors", "--connect", connect.url(), "--timeout", "120s");
+        assertThat(setup.exitCode()).as(setup.toString()).isZero();
+
+        CliRun snapshot = CliRun.with("snapshot", pg, "--table", "orders");
+
+        assertThat(snapshot.exitCode()).as(snapshot.toString()).isZero();
+        assertThat(snapshot.out()).contains("asked Debezium to read public.orders again", "in debezium.signal");
+        CliRun consume = CliRun.of("consume", "--kafka", kafka.bootstrapServers(), "--topic", "cdc\\.public\\.orders",
+                "--from-beginning", "--max-messages", "16", "--timeout", "120s");
+        assertThat(consume.exitCode()).as(consume.toString()).isZero();
+        assertThat(consume.out().lines()).as("8 rows from the initial snapshot, then the same 8 again")
+                .hasSize(16).allMatch(line -> line.startsWith("op=r public.orders id="));
+    }
+
     @Test
     void saysWhyABrokenConnectorDoesNotRun(@TempDir Path configs) throws IOException {
         Path broken = Files.writeString(configs.resolve("broken.json"), """
