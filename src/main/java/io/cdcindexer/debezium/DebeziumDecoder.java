@@ -155,7 +155,17 @@ public final class DebeziumDecoder {
             }
             counts[i] = count.longValue();
         }
-        return new TransactionEnd(transactionIdOf(id), tables, counts);
+        return new TransactionEnd(transactionIdOf(id), lsnOf(id), tables, counts);
+    }
+
+    /** The LSN part of a Debezium transaction id ({@code txId:lsn}); 0 when there is none. */
+    static long lsnOf(String id) {
+        int colon = id.indexOf(':');
+        try {
+            return colon < 0 ? 0 : Long.parseLong(id.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     /**

@@ -146,7 +146,7 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         if (tables.size() == end.tables.length) {
             return end;
         }
-        return new TransactionEnd(end.transactionId, tables.toArray(String[]::new),
+        return new TransactionEnd(end.transactionId, end.commitLsn, tables.toArray(String[]::new),
                 counts.stream().mapToLong(Long::longValue).toArray());
     }
 }

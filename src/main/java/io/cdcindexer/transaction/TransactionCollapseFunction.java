@@ -25,7 +25,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Holds the changes of each transaction until it is complete, then emits one final change per row.
+ * Holds the changes of each transaction until it is complete, then emits one final change per row, versioned with the
+ * transaction's commit position.
  *
  * <p>Keyed by transaction: a change with transaction metadata is keyed by its txId, its transaction's END event by the
  * same txId, so both meet here. A transaction is complete when its END event has arrived and every table it names has
@@ -148,9 +149,14 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         return tx;
     }
 
-    // Emits the collapsed changes and clears everything the transaction held: its state and its timer.
+    // Emits the collapsed changes and clears everything the transaction held: its state and its timer. Each change
+    // leaves with its transaction's commit position as version (when the END event gave it): a change's own LSN can be
+    // lower than that of a snapshot read taken while its transaction was still open, the commit position cannot.
     private void emit(TransactionProgress tx, Context ctx, Collector<ChangeEvent> out) throws Exception {
         for (ChangeEvent change : changes.values()) {
+            if (tx.commitLsn > change.version) {
+                change.version = tx.commitLsn;
+            }
             out.collect(change);
         }
         changes.clear();

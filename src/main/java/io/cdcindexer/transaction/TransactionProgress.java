@@ -14,6 +14,8 @@ public final class TransactionProgress {
     /** -1 until the END event names the table. */
     public long[] expected = new long[0];
     public boolean ended;
+    /** The commit position from the END event; 0 until it arrives (or when it has none). */
+    public long commitLsn;
     /** Processing time at which the transaction is flushed even if incomplete. */
     public long timeoutAt;
 
@@ -31,6 +33,7 @@ public final class TransactionProgress {
 
     void end(TransactionEnd end) {
         ended = true;
+        commitLsn = end.commitLsn;
         for (int i = 0; i < end.tables.length; i++) {
             int table = indexOf(end.tables[i]);
             expected[table] = end.eventCounts[i];

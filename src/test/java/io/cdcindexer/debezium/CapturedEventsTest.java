@@ -322,6 +322,190 @@ class CapturedEventsTest {
     }
 
     @Nested
+    class TransactionMetadata {
+
+        private final List<String> data = List.of("tx-users-insert", "tx-orders-insert-1", "tx-orders-insert-2",
+                "tx-users-update");
+
+        @Test
+        void beginIsSkippedAndEndCountsEventsPerTable() throws Exception {
+            assertThat(decoder.decodeTransaction(record("tx-begin").value)).isNull();
+            String commit = payload("tx-end").path("id").asText().substring("767:".length());
+            assertThat(decoder.decodeTransaction(record("tx-end").value))
+                    .hasToString("END 767 @" + commit + " public.users=2 public.orders=2");
+            assertThat(payload("tx-end").path("event_count").asLong()).isEqualTo(4);
+        }
+
+        @Test
+        void eachDataEventCarriesItsOwnLsnInTheTransactionId() {
+            String begin = payload("tx-begin").path("id").asText();
+            String end = payload("tx-end").path("id").asText();
+            List<String> ids = data.stream().map(name -> payload(name).at("/transaction/id").asText()).toList();
+
+            assertThat(ids.get(0)).isEqualTo(begin);
+            assertThat(data.stream().map(name -> "767:" + lsn(name)).toList()).isEqualTo(ids);
+            assertThat(end).startsWith("767:").isNotIn(ids).isNotEqualTo(begin);
+            assertThat(data.stream().map(name -> payload(name).at("/transaction/total_order").asInt()))
+                    .containsExactly(1, 2, 3, 4);
+            assertThat(data.stream().map(name -> payload(name).at("/transaction/data_collection_order").asInt()))
+                    .containsExactly(1, 1, 2, 2);
+        }
+
+        @Test
+        void theJobKeysEveryEventByTheTxIdPart() throws Exception {
+            List<ChangeEvent> changes = routed(Stream.concat(Stream.of("tx-begin"), data.stream())
+                    .map(CapturedEventsTest::record).toArray(KafkaRecord[]::new));
+            routed(record("tx-end"));
+
+            assertThat(changes).extracting(c -> c.transactionId).containsOnly("767");
+            assertThat(transactionEnds()).containsExactly("END 767 @26449768 public.users=2 public.orders=2");
+        }
+
+        /** The commit position is the LSN part of END's id, after every change of the transaction. */
+        @Test
+        void theRealTransactionCollapsesToOneWritePerRowVersionedWithItsCommitPosition() throws Exception {
+            List<ChangeEvent> changes = new ArrayList<>();
+            for (String name : data) {
+                changes.add(change(name));
+            }
+            TransactionEnd end = decoder.decodeTransaction(record("tx-end").value);
+            KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
+                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000),
+                            TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+            try {
+                // END first: it lands on another partition of cdc.transaction than BEGIN and may well come first.
+                collapse.processElement2(end, 0);
+                for (ChangeEvent change : changes) {
+                    collapse.processElement1(change, 0);
+                }
+                long commit = end.commitLsn;
+                assertThat(data).allSatisfy(name -> assertThat(lsn(name)).isLessThan(commit));
+                assertThat(collapse.extractOutputValues()).extracting(c -> c.documentKey() + " v" + c.version)
+                        .containsExactlyInAnyOrder("cdc.public.users/10 v" + commit, "cdc.public.orders/2 v" + commit,
+                                "cdc.public.orders/3 v" + commit);
+                assertThat(collapse.numKeyedStateEntries()).isZero();
+            } finally {
+                collapse.close();
+            }
+        }
+
+        @Test
+        void transactionKeyHasItsOwnSchema() {
+            JsonNode key = DebeziumFixtures.json("captured/tx-end").path("key");
+            assertThat(key.at("/schema/name").asText()).isEqualTo("io.debezium.connector.common.TransactionMetadataKey");
+            assertThat(key.at("/payload/id").asText()).isEqualTo(payload("tx-end").path("id").asText());
+        }
+
+        @Test
+        void aTruncateGivesAnEmptyTransaction() throws Exception {
+            assertThat(payload("truncate-end").path("event_count").asInt()).isZero();
+            assertThat(decoder.decodeTransaction(record("truncate-end").value).tables).isEmpty();
+        }
+
+        @Test
+        void aLogicalDecodingMessageIsCountedUnderAnInternalNameThatTheJobFiltersOut() throws Exception {
+            assertThat(payload("logical-message-end").at("/data_collections/0/data_collection").asText())
+                    .startsWith("io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@");
+            routed(record("logical-message-end"));
+            assertThat(transactionEnds()).containsExactly("END 799 @26643144 public.scratch_rows=1");
+        }
+
+        @Test
+        void logicalDecodingMessagesGoToTheirOwnTopicWithOpM() {
+            assertThat(record("logical-message-in-transaction").topic).isEqualTo("cdc.message")
+                    .doesNotMatch("cdc\\.public\\..*");
+            assertThat(payload("logical-message-in-transaction").at("/message/content").asText())
+                    .isEqualTo("aGVsbG8gaW4gYSB0cmFuc2FjdGlvbg=="); // base64 of the content
+            assertThat(payload("logical-message-outside").path("transaction").isNull()).isTrue();
+            assertThatThrownBy(() -> envelope("logical-message-in-transaction"))
+                    .hasMessage("unknown or unsupported op 'm'");
+        }
+    }
+
+    @Nested
+    class SchemaChanges {
+
+        private final List<String> events = List.of("schema-0-insert", "schema-1-added-column",
+                "schema-2-dropped-column", "schema-3-integer-to-text", "schema-4-integer-to-numeric",
+                "schema-5-text-to-jsonb", "schema-6-insert-after-changes");
+
+        @Test
+        void oneDecoderFollowsEverySchemaChangeOnTheTopic() throws Exception {
+            List<String> documents = new ArrayList<>();
+            for (String event : events) {
+                documents.add(document(event));
+            }
+            assertThat(documents).containsExactly(
+                    "{\"id\":1,\"name\":\"widget\",\"qty\":5,\"price\":12,\"note\":\"first\"}",
+                    "{\"id\":1,\"name\":\"widget\",\"qty\":5,\"price\":12,\"note\":\"second\",\"color\":\"red\"}",
+                    "{\"id\":1,\"name\":\"widget\",\"qty\":6,\"price\":12,\"color\":\"red\"}",
+                    "{\"id\":1,\"name\":\"widget\",\"qty\":\"six\",\"price\":12,\"color\":\"red\"}",
+                    "{\"id\":1,\"name\":\"widget\",\"qty\":\"six\",\"price\":12.75,\"color\":\"red\"}",
+                    "{\"id\":1,\"name\":{\"en\":\"Widget\",\"fr\":\"Bidule\"},\"qty\":\"six\",\"price\":12.75,\"color\":\"red\"}",
+                    "{\"id\":2,\"name\":\"gadget\",\"qty\":\"7\",\"price\":3.50,\"color\":\"red\"}");
+        }
+
+        @Test
+        void theSchemaInTheEventsSaysWhatChanged() {
+            assertThat(field("schema-0-insert", "qty").path("type").asText()).isEqualTo("int32");
+            assertThat(field("schema-3-integer-to-text", "qty").path("type").asText()).isEqualTo("string");
+            assertThat(field("schema-3-integer-to-text", "price").path("type").asText()).isEqualTo("int32");
+            assertThat(field("schema-4-integer-to-numeric", "price").path("name").asText())
+                    .isEqualTo("org.apache.kafka.connect.data.Decimal");
+            assertThat(field("schema-5-text-to-jsonb", "name").path("name").asText()).isEqualTo("io.debezium.data.Json");
+            JsonNode color = field("schema-1-added-column", "color");
+            assertThat(color.path("optional").asBoolean()).isFalse();
+            assertThat(color.path("default").asText()).isEqualTo("red");
+            assertThat(field("schema-2-dropped-column", "note").isMissingNode()).isTrue();
+        }
+
+        private JsonNode field(String event, String column) {
+            JsonNode after = DebeziumFixtures.json("captured/" + event).at("/value/schema/fields/1/fields");
+            for (JsonNode field : after) {
+                if (field.path("field").asText().equals(column)) {
+                    return field;
+                }
+            }
+            return after.path("missing");
+        }
+    }
+
+    @Nested
+    class OrderingAndVersions {
+
+        @Test
+        void updatesOfOneRowInOneTransactionHaveIncreasingLsns() throws Exception {
+            List<ChangeEvent> updates = List.of(change("same-row-update-1"), change("same-row-update-2"),
+                    change("same-row-update-3"));
+
+            assertThat(updates).extracting(c -> c.version).isSorted().doesNotHaveDuplicates();
+            assertThat(updates).extracting(c -> c.transactionId).containsOnly("768");
+            assertThat(updates).extracting(c -> c.documentId).containsOnly("1");
+            assertThat(decoder.decodeTransaction(record("same-row-end").value)).hasToString("END 768 @26450208 public.users=3");
+        }
+
+        @Test
+        void sequenceEndsWithTheEventsLsn() {
+            for (String name : List.of("same-row-update-1", "same-row-update-2", "same-row-update-3", "users-insert",
+                    "snapshot-users-true")) {
+                String sequence = payload(name).at("/source/sequence").asText();
+                assertThat(sequence).as(name).endsWith(",\"" + lsn(name) + "\"]");
+            }
+            assertThat(payload("snapshot-users-true").at("/source/sequence").asText()).startsWith("[null,");
+        }
+
+        @Test
+        void aDuplicateAfterAWorkerCrashIsTheSameWriteAgain() throws Exception {
+            ChangeEvent first = change("restart-kill-first-delivery");
+            ChangeEvent second = change("restart-kill-second-delivery");
+
+            assertThat(second.toString()).isEqualTo(first.toString()); // same id, same version, same document
+            assertThat(payload("restart-kill-second-delivery").path("ts_ms").asLong())
+                    .isGreaterThan(payload("restart-kill-first-delivery").path("ts_ms").asLong());
+        }
+    }
+
+    @Nested
     class Keys {
 
         @Test
@@ -332,7 +516,7 @@ class CapturedEventsTest {
             assertThat(delete).hasToString("DELETE cdc.public.users/2 v" + lsn("pk-update-delete"));
             assertThat(create.toString()).startsWith("UPSERT cdc.public.users/100 v" + lsn("pk-update-delete") + " ");
             assertThat(envelope("pk-update-tombstone").key()).hasToString("{\"id\":2}");
-            assertThat(decoder.decodeTransaction(record("pk-update-end").value)).hasToString("END 782 public.users=2");
+            assertThat(decoder.decodeTransaction(record("pk-update-end").value)).hasToString("END 782 @26567568 public.users=2");
         }
 
         @Test

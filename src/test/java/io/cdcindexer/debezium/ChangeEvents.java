@@ -35,13 +35,19 @@ public final class ChangeEvents {
         return change;
     }
 
+    /** An END event without commit position: the changes keep their own LSNs as versions. */
     public static TransactionEnd end(String transactionId, Object... tablesAndCounts) {
+        return endAt(transactionId, 0, tablesAndCounts);
+    }
+
+    /** An END event whose id carries the transaction's commit position. */
+    public static TransactionEnd endAt(String transactionId, long commitLsn, Object... tablesAndCounts) {
         String[] tables = new String[tablesAndCounts.length / 2];
         long[] counts = new long[tables.length];
         for (int i = 0; i < tables.length; i++) {
             tables[i] = "public." + tablesAndCounts[2 * i];
             counts[i] = ((Number) tablesAndCounts[2 * i + 1]).longValue();
         }
-        return new TransactionEnd(transactionId, tables, counts);
+        return new TransactionEnd(transactionId, commitLsn, tables, counts);
     }
 }

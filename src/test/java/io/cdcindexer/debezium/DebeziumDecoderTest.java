@@ -155,7 +155,7 @@ class DebeziumDecoderTest {
 
         TransactionEnd end = decoder.decodeTransaction(record("transaction-end").value);
 
-        assertThat(end).hasToString("END 742 public.users=3 public.orders=1");
+        assertThat(end).hasToString("END 742 @22023792 public.users=3 public.orders=1");
         assertThat(decoder.decodeTransaction(record("transaction-end-no-schema").value)).isEqualTo(end);
     }
 

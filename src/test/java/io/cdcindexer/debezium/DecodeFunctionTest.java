@@ -76,7 +76,7 @@ class DecodeFunctionTest {
 
         assertThat(harness.getOutput()).isEmpty();
         assertThat(harness.getSideOutput(DecodeFunction.TRANSACTION_ENDS)).extracting(r -> r.getValue().toString())
-                .containsExactly("END 742 public.users=3"); // public.orders is not in the topic pattern
+                .containsExactly("END 742 @22023792 public.users=3"); // public.orders is not in the topic pattern
     }
 
     @Test

@@ -75,9 +75,9 @@ class CdcIndexerJobITCase {
                 change("users", "d", 2, 200, "743"),
                 tombstone("users", 2));
         List<KafkaRecord> ordersAndTransactions = List.of(
-                end("743", "users", 1, "orders", 1),
+                end("743", 220, "users", 1, "orders", 1),
                 change("orders", "c", 7, 110, "742", "user_id", 1, "amount", 12.5),
-                end("742", "users", 3, "orders", 1),
+                end("742", 140, "users", 3, "orders", 1),
                 change("orders", "u", 7, 210, "743", "user_id", 1, "amount", 99));
         return List.of(users, ordersAndTransactions);
     }
@@ -92,10 +92,10 @@ class CdcIndexerJobITCase {
                 entry("cdc.public.users/1", "{\"id\":1,\"email\":\"c@example.com\"}"));
         assertThat(run.index().writes()).extracting(ChangeEvent::toString).containsExactlyInAnyOrder(
                 "UPSERT cdc.public.users/2 v10 {\"id\":2,\"email\":\"bob@example.com\"}",
-                "UPSERT cdc.public.users/1 v130 {\"id\":1,\"email\":\"c@example.com\"}",
-                "UPSERT cdc.public.orders/7 v110 {\"id\":7,\"user_id\":1,\"amount\":12.5}",
-                "DELETE cdc.public.users/2 v200",
-                "UPSERT cdc.public.orders/7 v210 {\"id\":7,\"user_id\":1,\"amount\":99}");
+                "UPSERT cdc.public.users/1 v140 {\"id\":1,\"email\":\"c@example.com\"}",
+                "UPSERT cdc.public.orders/7 v140 {\"id\":7,\"user_id\":1,\"amount\":12.5}",
+                "DELETE cdc.public.users/2 v220",
+                "UPSERT cdc.public.orders/7 v220 {\"id\":7,\"user_id\":1,\"amount\":99}");
         assertThat(run.deadLetters().letters()).isEmpty();
     }
 
@@ -107,7 +107,7 @@ class CdcIndexerJobITCase {
                 change("users", "c", 1, 100, null, "email", "first"),   // replayed duplicate
                 change("users", "u", 3, 400, "750", "email", "x"),
                 change("users", "u", 3, 400, "750", "email", "x"),      // duplicate inside a transaction
-                end("750", "users", 1));
+                end("750", 410, "users", 1));
         List<KafkaRecord> lagging = List.of(
                 change("users", "r", 1, 50, null, "email", "snapshot"), // a snapshot read older than the stream
                 change("users", "u", 1, 200, null, "email", "older"));  // re-ordered: arrives after v300 or not
@@ -118,6 +118,18 @@ class CdcIndexerJobITCase {
                 entry("cdc.public.users/3", "{\"id\":3,\"email\":\"x\"}"));
         assertThat(run.index().staleWrites()).as("writes refused as stale").isGreaterThanOrEqualTo(1);
         assertThat(run.index().writes()).filteredOn(w -> w.documentId.equals("3")).hasSize(1);
+    }
+
+    @Test
+    void aTransactionCommittedAfterASnapshotStartedWinsOverTheSnapshotRead(TestInfo test) throws Exception {
+        // An UPDATE written to the WAL at 100 but committed at 300; meanwhile a snapshot started at 200 read the old row.
+        List<KafkaRecord> snapshot = List.of(change("users", "r", 5, 200, null, "email", "before the update"));
+        List<KafkaRecord> streaming = List.of(
+                change("users", "u", 5, 100, "760", "email", "the update"),
+                end("760", 300, "users", 1));
+        Run run = run(test, 2, List.of(snapshot, streaming));
+
+        assertThat(run.index().documents()).containsEntry("cdc.public.users/5", "{\"id\":5,\"email\":\"the update\"}");
     }
 
     @Test
@@ -152,7 +164,7 @@ class CdcIndexerJobITCase {
             String tx = Integer.toString(1000 + i);
             users.add(change("users", "c", i, 10_000L * i, tx, "email", "v1"));
             users.add(change("users", "u", i, 10_000L * i + 10, tx, "email", "v2"));
-            other.add(end(tx, "users", 2));
+            other.add(end(tx, 10_000L * i + 15, "users", 2));
             if (i % 3 == 0) {
                 users.add(change("users", "d", i, 10_000L * i + 20, null));
                 users.add(tombstone("users", i));

@@ -79,7 +79,7 @@ class CdcIndexerJobKafkaITCase {
             send(producer, change("users", "r", 2, 50, null, "email", "snapshot@example.com"));
             send(producer, change("users", "c", 1, 100, "900", "email", "a@example.com"));
             send(producer, change("users", "u", 1, 110, "900", "email", "b@example.com"));
-            send(producer, end("900", "users", 2));
+            send(producer, end("900", 120, "users", 2));
             send(producer, DebeziumJson.raw("cdc.public.users", "{\"id\":3}", "garbage"));
             send(producer, DebeziumJson.raw("other.public.users", "{\"id\":9}", "not read: other prefix"));
             producer.flush();

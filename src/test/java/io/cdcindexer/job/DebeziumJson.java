@@ -43,9 +43,12 @@ final class DebeziumJson {
         return record("cdc.public." + table, key(id), null);
     }
 
-    /** The END event of a transaction, with alternating table names and event counts. */
-    static KafkaRecord end(String tx, Object... tablesAndCounts) {
-        ObjectNode value = MAPPER.createObjectNode().put("status", "END").put("id", tx + ":999999");
+    /**
+     * The END event of a transaction committed at WAL position {@code commitLsn} (after its changes), with alternating
+     * table names and event counts.
+     */
+    static KafkaRecord end(String tx, long commitLsn, Object... tablesAndCounts) {
+        ObjectNode value = MAPPER.createObjectNode().put("status", "END").put("id", tx + ":" + commitLsn);
         ArrayNode collections = value.putArray("data_collections");
         long total = 0;
         for (int i = 0; i < tablesAndCounts.length; i += 2) {
@@ -54,7 +57,7 @@ final class DebeziumJson {
             total += count;
         }
         value.put("event_count", total);
-        return record("cdc.transaction", "{\"id\":\"" + tx + ":999999\"}", value.toString());
+        return record("cdc.transaction", "{\"id\":\"" + tx + ":" + commitLsn + "\"}", value.toString());
     }
 
     static KafkaRecord raw(String topic, String key, String value) {

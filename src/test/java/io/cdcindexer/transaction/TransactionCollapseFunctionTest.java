@@ -2,6 +2,7 @@ package io.cdcindexer.transaction;
 
 import static io.cdcindexer.debezium.ChangeEvents.delete;
 import static io.cdcindexer.debezium.ChangeEvents.end;
+import static io.cdcindexer.debezium.ChangeEvents.endAt;
 import static io.cdcindexer.debezium.ChangeEvents.upsert;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -54,6 +55,17 @@ class TransactionCollapseFunctionTest {
         harness.processElement2(end("742", "users", 3), 0);
 
         assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v300 {\"id\":1,\"email\":\"c\"}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void changesLeaveWithTheirTransactionsCommitPosition() throws Exception {
+        harness.processElement1(upsert("users", "1", 100, "{\"id\":1}", "742"), 0);
+        harness.processElement1(delete("users", "2", 120, "742"), 0);
+        harness.processElement2(endAt("742", 150, "users", 2), 0);
+
+        assertThat(output()).containsExactlyInAnyOrder("UPSERT cdc.public.users/1 v150 {\"id\":1}",
+                "DELETE cdc.public.users/2 v150");
         assertNothingHeld();
     }
 
