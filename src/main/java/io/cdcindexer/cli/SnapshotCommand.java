@@ -31,10 +31,11 @@ import picocli.CommandLine.Spec;
                     + "(signal.data.collection), and creates that table first if it is missing.",
             "Debezium pauses streaming, sends every row of the tables as an op=r event versioned with the WAL "
                     + "position at the start of the snapshot, then streams on from where it paused: no change is lost, "
-                    + "and Elasticsearch keeps the newer of a snapshot row and a streamed change.",
+                    + "and Elasticsearch keeps the newer of a snapshot row and a streamed change (a streamed change is "
+                    + "versioned with its transaction's commit position, so it wins even if it was made before the "
+                    + "snapshot started and committed after).",
             "It repairs missing and stale documents; it does not remove documents whose rows are gone (./cdc verify "
-                    + "reports them as extra). A row changed by a transaction still open when the snapshot starts may "
-                    + "stay stale: ./cdc verify finds it, and any update of the row repairs it (docs/operations.md).",
+                    + "reports them as extra; docs/operations.md).",
         })
 public final class SnapshotCommand implements Callable<Integer> {
 

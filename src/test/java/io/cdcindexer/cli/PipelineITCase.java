@@ -167,6 +167,26 @@ class PipelineITCase {
 
     @Test
     @Order(9)
+    void aChangeCommittedAfterASnapshotStartedWinsOverTheSnapshotRead() throws Exception {
+        long before = Http.get(es() + "/cdc.public.users/_doc/3").json().path("_version").asLong();
+        try (Connection open = connect()) {
+            open.setAutoCommit(false);
+            try (Statement statement = open.createStatement()) {
+                statement.execute("UPDATE users SET email = 'held@example.com' WHERE id = 3");
+            }
+            // While the update is uncommitted, the snapshot reads the old row, at a WAL position after the update's.
+            CliRun snapshot = CliRun.with("snapshot", flags, "--table", "users");
+            assertThat(snapshot.exitCode()).as(snapshot.toString()).isZero();
+            await("the snapshot read of users/3 indexed",
+                    () -> Http.get(es() + "/cdc.public.users/_doc/3").json().path("_version").asLong() > before);
+            open.commit();
+        }
+
+        awaitDoc("cdc.public.users", "3", doc -> doc.path("email").asText().equals("held@example.com"));
+    }
+
+    @Test
+    @Order(10)
     void verifyPassesThenFindsADocumentRemovedBehindItsBack() throws Exception {
         CliRun inStep = CliRun.with("verify", flags, "--wait", "90s");
         assertThat(inStep.exitCode()).as(inStep.toString()).isZero();
