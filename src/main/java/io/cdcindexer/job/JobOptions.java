@@ -46,7 +46,9 @@ public final class JobOptions implements Serializable {
     public static final Option KAFKA_DLQ_TOPIC =
             define("kafka.dlq-topic", "cdc.dlq", "Dead-letter topic for malformed records and documents Elasticsearch rejects.");
     public static final Option KAFKA_PARTITION_DISCOVERY_MS =
-            define("kafka.partition-discovery-ms", "10000", "How often new topics and partitions are discovered.");
+            define("kafka.partition-discovery-ms", "5000",
+                    "How often new topics and partitions are discovered (a new table, and cdc.transaction itself, which "
+                            + "Debezium creates with the first transaction).");
 
     public static final Option ELASTICSEARCH_HOSTS =
             define("elasticsearch.hosts", "http://localhost:9200", "Comma-separated Elasticsearch HTTP addresses.");
@@ -68,8 +70,10 @@ public final class JobOptions implements Serializable {
             define("elasticsearch.retry.max-backoff-ms", "30000", "Longest wait between retries. Retries never stop.");
 
     public static final Option TRANSACTION_TIMEOUT_MS =
-            define("transaction.timeout-ms", "10000",
-                    "A transaction still incomplete after this long (from its first event) is flushed anyway.");
+            define("transaction.timeout-ms", "30000",
+                    "A transaction still incomplete after this long (from its first event) is flushed anyway. Keep it "
+                            + "well above kafka.partition-discovery-ms: the first END events wait for cdc.transaction "
+                            + "to be discovered.");
     public static final Option UNAVAILABLE_VALUE_PLACEHOLDER =
             define("debezium.unavailable-value-placeholder", "__debezium_unavailable_value",
                     "Debezium's value for an unchanged TOASTed column; such columns never overwrite Elasticsearch.");
