@@ -105,6 +105,17 @@ final class FlinkRest {
         return checked("run " + entryClass, send("run " + entryClass, request)).path("jobid").asText();
     }
 
+    /** Deletes an uploaded jar (DELETE /jars/{id}): the running job keeps its own copy of the code. */
+    void deleteJar(String jarId) throws IOException, InterruptedException {
+        checked("delete jar " + jarId, send("delete jar " + jarId,
+                HttpRequest.newBuilder(URI.create(url + "/jars/" + jarId)).timeout(Duration.ofSeconds(10)).DELETE().build()));
+    }
+
+    /** GET /jobs/{id}/checkpoints/config: the checkpoint interval and its settings. */
+    JsonNode checkpointConfig(String jobId) throws IOException, InterruptedException {
+        return get("/jobs/" + jobId + "/checkpoints/config");
+    }
+
     /** The cluster's {@code parallelism.default} (GET /jobmanager/config), if it sets one. */
     Optional<Integer> defaultParallelism() throws IOException, InterruptedException {
         for (JsonNode entry : get("/jobmanager/config")) {

@@ -295,8 +295,14 @@ public final class StatusCommand implements Callable<Integer> {
                 : String.format("last checkpoint #%d %s ago", latest.path("id").asLong(),
                         ago(System.currentTimeMillis() - latest.path("latest_ack_timestamp").asLong()));
         long failed = checkpoints.path("counts").path("failed").asLong();
-        return new Seen("RUNNING".equals(job.get().state()), job.get().state() + " (" + job.get().id() + "), " + last
-                + (failed > 0 ? ", " + failed + " failed" : ""));
+        // Checkpoints that stop completing (e.g. the sink waiting out an Elasticsearch outage) hold back offsets.
+        long interval = flink.checkpointConfig(job.get().id()).path("interval").asLong(0);
+        long sinceLast = latest.isMissingNode() || latest.isNull() ? 0
+                : System.currentTimeMillis() - latest.path("latest_ack_timestamp").asLong();
+        boolean stalled = interval > 0 && sinceLast > Math.max(3 * interval, 60_000);
+        return new Seen("RUNNING".equals(job.get().state()) && !stalled, job.get().state() + " (" + job.get().id() + "), "
+                + last + (failed > 0 ? ", " + failed + " failed" : "")
+                + (stalled ? " (checkpoints stalled: every " + ago(interval) + " expected)" : ""));
     }
 
     private Seen elasticsearch() throws Exception {

@@ -124,6 +124,11 @@ public final class SubmitCommand implements Callable<Integer> {
         }
         out.println("submit: job " + name + " submitted as " + jobId + (savepoint == null ? "" : ", restored from " + savepoint));
         out.flush();
+        try {
+            flink.deleteJar(jarId); // the job runs from its own copy; don't pile up a 48 MB upload per submit
+        } catch (RuntimeException e) {
+            out.println("submit: could not delete the uploaded jar " + jarId + " (" + e.getMessage() + ")");
+        }
         return jobId;
     }
 

@@ -1,6 +1,7 @@
 package io.cdcindexer.cli;
 
 import io.cdcindexer.stack.FlinkCluster;
+import io.cdcindexer.stack.ServiceProcess;
 import io.cdcindexer.stack.Stack;
 import io.cdcindexer.stack.StackPorts;
 
@@ -12,6 +13,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -131,7 +133,7 @@ public final class UpCommand implements Callable<Integer> {
     /** Blocks until the JVM is asked to stop (Ctrl-C, SIGTERM), then stops the stack before exiting. */
     private static void awaitCtrlC(PrintWriter out, Stack stack) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        Thread stop = new Thread(() -> {
             SubmitCommand.stopWithSavepoint(out, "up", new FlinkRest(stack.flink().url()));
             out.println("up: stopping the stack ...");
             out.flush();
@@ -142,10 +144,19 @@ public final class UpCommand implements Callable<Integer> {
                 out.flush();
                 stopped.countDown();
             }
-        }, "cdc-up-stop"));
+        }, "cdc-up-stop");
+        Runtime.getRuntime().addShutdownHook(stop);
         out.println("up: press Ctrl-C to stop");
         out.flush();
-        stopped.await();
+        while (!stopped.await(1, TimeUnit.SECONDS)) {
+            if (stack.processes().stream().noneMatch(ServiceProcess::isAlive)) {
+                // ./cdc down stopped everything (and took the savepoint): nothing is left for Ctrl-C to do.
+                Runtime.getRuntime().removeShutdownHook(stop);
+                out.println("up: the stack was stopped from elsewhere (./cdc down); done");
+                out.flush();
+                return;
+            }
+        }
     }
 
     /** The port of {@code host:port} or of a URL. */

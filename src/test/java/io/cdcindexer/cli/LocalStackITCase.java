@@ -223,6 +223,7 @@ class LocalStackITCase {
             }
         });
         assertThat(live).hasSize(1).doesNotContain(before);
+        assertThat(Http.get(flink() + "/jars").json().path("files")).as("uploaded jars left on the JobManager").isEmpty();
     }
 
     @Test
