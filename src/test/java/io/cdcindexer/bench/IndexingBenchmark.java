@@ -50,6 +50,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *   <li>{@code bulk}: the same documents bulk-indexed straight into Elasticsearch, the ceiling to compare with.
  * </ul>
  *
+ * Options: {@code --events N}, {@code --tx-size N}, {@code --updates N}, {@code --parallelism N},
+ * {@code --bulk-actions N}, {@code --in-flight N}, {@code --compression none|lz4|zstd} (how the records are stored in Kafka,
+ * as the Connect worker's producer would write them).
+ *
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
  * java -Xmx2g -cp target/test-classes:target/classes:$(cat target/test.classpath) \
@@ -190,6 +194,7 @@ public final class IndexingBenchmark {
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         props.put(ProducerConfig.LINGER_MS_CONFIG, "20");
         props.put(ProducerConfig.BATCH_SIZE_CONFIG, "262144");
+        props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, args.getOrDefault("--compression", "none"));
         ObjectNode schema = envelopeSchema();
         long started = System.nanoTime();
         long bytes = 0;
