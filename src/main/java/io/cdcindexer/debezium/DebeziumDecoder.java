@@ -67,35 +67,47 @@ public final class DebeziumDecoder {
             return tombstone(topic, key);
         }
         Unwrapped unwrapped = unwrap(value, "value", valueConversions, topic);
-        if (unwrapped.payload == null || unwrapped.payload.isNull()) {
+        if (unwrapped.kind == Payload.NULL) {
             return tombstone(topic, key);
         }
-        if (!unwrapped.payload.isObject()) {
+        if (unwrapped.kind == Payload.NOT_OBJECT) {
             throw new MalformedChangeException("the value is not a JSON object");
         }
-        ObjectNode envelope = (ObjectNode) unwrapped.payload;
-        JsonNode opNode = envelope.get("op");
-        if (opNode == null || !opNode.isTextual()) {
+        EnvelopeReader.Raw raw;
+        try {
+            raw = EnvelopeReader.read(MAPPER, value, unwrapped.payloadStart, unwrapped.payloadEnd);
+        } catch (JsonProcessingException e) {
+            throw new MalformedChangeException("the value is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new MalformedChangeException("the value could not be read: " + e.getMessage());
+        }
+        if (raw.trailing) {
+            throw new MalformedChangeException("the value is not one JSON document");
+        }
+        if (!raw.opPresent) {
             throw new MalformedChangeException("the value has no op field: not a Debezium change event");
         }
-        Source source = source(envelope.get("source"));
-        Transaction transaction = transaction(envelope.get("transaction"));
+        Source source = source(raw);
+        Transaction transaction = transaction(raw);
         try {
-            return decode(topic, key, value, unwrapped, envelope, opNode.textValue(), source, transaction);
+            return decode(topic, key, value, unwrapped, raw, source, transaction);
         } catch (MalformedChangeException e) {
             throw e.within(transaction, source);
         }
     }
 
-    private DebeziumEnvelope decode(String topic, byte[] key, byte[] value, Unwrapped unwrapped, ObjectNode envelope,
-            String opCode, Source source, Transaction transaction) throws MalformedChangeException {
-        Op op = Op.of(opCode);
+    private DebeziumEnvelope decode(String topic, byte[] key, byte[] value, Unwrapped unwrapped, EnvelopeReader.Raw raw,
+            Source source, Transaction transaction) throws MalformedChangeException {
+        Op op = Op.of(raw.op);
         if (op == null) {
-            throw new MalformedChangeException("unknown or unsupported op '" + opCode + "'"
-                    + (opCode.equals("t") ? " (truncate: re-snapshot the table to reindex it)" : ""));
+            throw new MalformedChangeException("unknown or unsupported op '" + raw.op + "'"
+                    + (raw.op.equals("t") ? " (truncate: re-snapshot the table to reindex it)" : ""));
         }
-        ObjectNode before = row(envelope, "before");
-        ObjectNode after = row(envelope, "after");
+        if (raw.beforeNotObject || raw.afterNotObject) {
+            throw new MalformedChangeException("'" + (raw.beforeNotObject ? "before" : "after") + "' is not a JSON object");
+        }
+        ObjectNode before = raw.before;
+        ObjectNode after = raw.after;
         if (op != Op.DELETE && after == null) {
             throw new MalformedChangeException("op '" + op.code + "' has no after image");
         }
@@ -112,8 +124,7 @@ public final class DebeziumDecoder {
         if (after != null) {
             conversions.apply(after);
         }
-        return new DebeziumEnvelope(op, keyNode, before, after, source, transaction,
-                longOrNull(envelope.get("ts_ms")), unavailable);
+        return new DebeziumEnvelope(op, keyNode, before, after, source, transaction, raw.tsMs, unavailable);
     }
 
     /**
@@ -125,10 +136,11 @@ public final class DebeziumDecoder {
         if (value == null) {
             throw new MalformedChangeException("a transaction event without value");
         }
-        JsonNode event = unwrap(value, "value", null, null).payload;
-        if (event == null || !event.isObject()) {
+        Unwrapped unwrapped = unwrap(value, "value", null, null);
+        if (unwrapped.kind != Payload.OBJECT) {
             throw new MalformedChangeException("the transaction event is not a JSON object");
         }
+        JsonNode event = tree(value, unwrapped, "value");
         String status = event.path("status").asText("");
         String id = event.path("id").textValue();
         if (id == null || id.isEmpty()) {
@@ -204,10 +216,11 @@ public final class DebeziumDecoder {
                     + "give it one, or set the connector's message.key.columns)");
         }
         Unwrapped unwrapped = unwrap(key, "key", keyConversions, topic);
-        if (unwrapped.payload == null || !unwrapped.payload.isObject() || unwrapped.payload.isEmpty()) {
+        JsonNode payload = unwrapped.kind == Payload.OBJECT ? tree(key, unwrapped, "key") : null;
+        if (payload == null || payload.isEmpty()) {
             throw new MalformedChangeException("the key is not a JSON object of key columns");
         }
-        ObjectNode keyNode = (ObjectNode) unwrapped.payload;
+        ObjectNode keyNode = (ObjectNode) payload;
         conversions(keyConversions, topic, key, unwrapped, schema -> schema).apply(keyNode);
         return keyNode;
     }
@@ -254,58 +267,42 @@ public final class DebeziumDecoder {
         return value.isArray() && value.size() == 1 && value.get(0).isTextual() && isPlaceholder(value.get(0));
     }
 
-    private static Source source(JsonNode source) throws MalformedChangeException {
-        if (source == null || !source.isObject()) {
+    private static Source source(EnvelopeReader.Raw raw) throws MalformedChangeException {
+        if (!raw.sourcePresent) {
             throw new MalformedChangeException("the value has no source block");
         }
-        String schema = source.path("schema").textValue();
-        String table = source.path("table").textValue();
-        if (schema == null || table == null) {
+        if (raw.schema == null || raw.table == null) {
             throw new MalformedChangeException("the source block names no schema and table");
         }
-        Long lsn = longOrNull(source.get("lsn"));
-        if (lsn == null) {
+        if (raw.lsn == null) {
             throw new MalformedChangeException("the source block has no lsn: the write could not be versioned");
         }
-        JsonNode snapshot = source.get("snapshot");
-        return new Source(source.path("db").textValue(), schema, table, lsn, longOrNull(source.get("txId")),
-                longOrNull(source.get("ts_ms")), snapshot == null || snapshot.isNull() ? null : snapshot.asText());
+        return new Source(raw.db, raw.schema, raw.table, raw.lsn, raw.txId, raw.sourceTsMs, raw.snapshot);
     }
 
-    private static Transaction transaction(JsonNode transaction) throws MalformedChangeException {
-        if (transaction == null || transaction.isNull()) {
+    private static Transaction transaction(EnvelopeReader.Raw raw) throws MalformedChangeException {
+        if (!raw.transactionPresent) {
             return null;
         }
-        String id = transaction.path("id").textValue();
-        if (id == null) {
+        if (raw.transactionId == null) {
             throw new MalformedChangeException("the transaction block has no id");
         }
-        return new Transaction(id, transaction.path("total_order").asLong(), transaction.path("data_collection_order").asLong());
-    }
-
-    private static ObjectNode row(ObjectNode envelope, String field) throws MalformedChangeException {
-        JsonNode row = envelope.get(field);
-        if (row == null || row.isNull()) {
-            return null;
-        }
-        if (!row.isObject()) {
-            throw new MalformedChangeException("'" + field + "' is not a JSON object");
-        }
-        return (ObjectNode) row;
-    }
-
-    private static Long longOrNull(JsonNode node) {
-        return node != null && node.canConvertToLong() && node.isNumber() ? node.longValue() : null;
+        return new Transaction(raw.transactionId, raw.totalOrder, raw.dataCollectionOrder);
     }
 
     // --- the schema/payload wrapper --------------------------------------------------------------------------------
 
+    /** What a record's payload is. */
+    private enum Payload { NULL, OBJECT, NOT_OBJECT }
+
     /**
-     * A record split into its payload and, when present, the byte range of its schema; {@code known} when the schema is
-     * the one cached for the topic.
+     * A record split into the byte range of its payload and, when present, of its schema; {@code known} when the schema
+     * is the one cached for the topic.
      */
     private static final class Unwrapped {
-        JsonNode payload;
+        Payload kind = Payload.OBJECT;
+        int payloadStart;
+        int payloadEnd;
         int schemaStart = -1;
         int schemaEnd = -1;
         ColumnConversions known;
@@ -313,14 +310,11 @@ public final class DebeziumDecoder {
 
     private static final byte[] SCHEMA_PREFIX = "{\"schema\":".getBytes(StandardCharsets.UTF_8);
     private static final byte[] PAYLOAD_FIELD = ",\"payload\":".getBytes(StandardCharsets.UTF_8);
-    /** Reads the payload alone; anything after it (another field) sends the record down the full read. */
-    private static final ObjectReader PAYLOAD_ONLY =
-            MAPPER.readerFor(JsonNode.class).with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     /**
      * Splits a record into schema and payload. The JSON converter writes {@code {"schema":...,"payload":...}} compactly
      * and repeats the same schema in every record of a topic: when the bytes after {@code {"schema":} are the topic's
-     * cached schema, only the payload is parsed and the schema is not even tokenized.
+     * cached schema, the payload starts right after them and the schema is not even tokenized.
      */
     private static Unwrapped unwrap(byte[] bytes, String what, Map<String, CachedConversions> cache, String topic)
             throws MalformedChangeException {
@@ -328,18 +322,15 @@ public final class DebeziumDecoder {
         if (cached != null) {
             int schemaEnd = SCHEMA_PREFIX.length + cached.schema.length;
             int payloadStart = schemaEnd + PAYLOAD_FIELD.length;
-            if (bytes.length > payloadStart && bytes[bytes.length - 1] == '}'
+            if (bytes.length > payloadStart + 1 && bytes[bytes.length - 1] == '}' && bytes[payloadStart] == '{'
                     && Arrays.equals(SCHEMA_PREFIX, 0, SCHEMA_PREFIX.length, bytes, 0, SCHEMA_PREFIX.length)
                     && Arrays.equals(cached.schema, 0, cached.schema.length, bytes, SCHEMA_PREFIX.length, schemaEnd)
                     && Arrays.equals(PAYLOAD_FIELD, 0, PAYLOAD_FIELD.length, bytes, schemaEnd, payloadStart)) {
-                try {
-                    Unwrapped result = new Unwrapped();
-                    result.payload = PAYLOAD_ONLY.readTree(bytes, payloadStart, bytes.length - 1 - payloadStart);
-                    result.known = cached.conversions;
-                    return result;
-                } catch (IOException e) {
-                    // not what it seemed: the full read below gives the reason
-                }
+                Unwrapped result = new Unwrapped();
+                result.payloadStart = payloadStart;
+                result.payloadEnd = bytes.length - 1; // the readers check that the payload ends right there
+                result.known = cached.conversions;
+                return result;
             }
         }
         return unwrap(bytes, what);
@@ -350,15 +341,16 @@ public final class DebeziumDecoder {
         try (JsonParser parser = MAPPER.createParser(bytes)) {
             JsonToken first = parser.nextToken();
             if (first != JsonToken.START_OBJECT) {
-                result.payload = first == null ? null : MAPPER.readTree(parser);
+                result.kind = first == null || first == JsonToken.VALUE_NULL ? Payload.NULL : Payload.NOT_OBJECT;
+                parser.skipChildren();
                 if (first != null && parser.nextToken() != null) {
                     throw new MalformedChangeException("the " + what + " is not one JSON document");
                 }
                 return result;
             }
-            ObjectNode plain = null;
             boolean sawSchema = false;
             boolean sawPayload = false;
+            boolean sawOther = false;
             while (parser.nextToken() == JsonToken.FIELD_NAME) {
                 String name = parser.currentName();
                 JsonToken token = parser.nextToken();
@@ -371,21 +363,24 @@ public final class DebeziumDecoder {
                     }
                 } else if (name.equals("payload")) {
                     sawPayload = true;
-                    result.payload = MAPPER.readTree(parser);
+                    result.kind = token == JsonToken.START_OBJECT ? Payload.OBJECT
+                            : token == JsonToken.VALUE_NULL ? Payload.NULL : Payload.NOT_OBJECT;
+                    result.payloadStart = (int) parser.currentTokenLocation().getByteOffset();
+                    parser.skipChildren();
+                    result.payloadEnd = (int) parser.currentLocation().getByteOffset();
                 } else {
-                    if (plain == null) {
-                        plain = MAPPER.createObjectNode();
-                    }
-                    plain.set(name, MAPPER.readTree(parser));
+                    sawOther = true;
+                    parser.skipChildren();
                 }
             }
             if (parser.nextToken() != null) {
                 throw new MalformedChangeException("the " + what + " is not one JSON document");
             }
-            boolean wrapped = sawSchema && sawPayload && plain == null;
-            if (!wrapped) {
-                // No wrapper (schemas.enable=false). Columns named schema or payload are rare: read those again whole.
-                result.payload = sawSchema || sawPayload ? MAPPER.readTree(bytes) : plain == null ? MAPPER.createObjectNode() : plain;
+            if (!(sawSchema && sawPayload && !sawOther)) {
+                // No wrapper (schemas.enable=false): the whole record is the payload.
+                result.kind = Payload.OBJECT;
+                result.payloadStart = 0;
+                result.payloadEnd = bytes.length;
                 result.schemaStart = -1;
             }
             return result;
@@ -397,6 +392,25 @@ public final class DebeziumDecoder {
             throw new MalformedChangeException("the " + what + " could not be read: " + e.getMessage());
         }
     }
+
+    /** The payload as a tree; a payload that does not end where the record does is read again in full. */
+    private static JsonNode tree(byte[] bytes, Unwrapped unwrapped, String what) throws MalformedChangeException {
+        try {
+            return PAYLOAD_ONLY.readTree(bytes, unwrapped.payloadStart, unwrapped.payloadEnd - unwrapped.payloadStart);
+        } catch (JsonProcessingException e) {
+            if (unwrapped.known != null) {
+                Unwrapped full = unwrap(bytes, what);
+                return full.kind == Payload.OBJECT ? tree(bytes, full, what) : null;
+            }
+            throw new MalformedChangeException("the " + what + " is not valid JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new MalformedChangeException("the " + what + " could not be read: " + e.getMessage());
+        }
+    }
+
+    /** Reads a region holding one JSON value; anything after it is an error. */
+    private static final ObjectReader PAYLOAD_ONLY =
+            MAPPER.readerFor(JsonNode.class).with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     // --- conversions cached by schema bytes ------------------------------------------------------------------------
 
