@@ -106,11 +106,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
                 tx.received(change.table);
             }
         }
-        progress.update(tx);
-        if (tx.isComplete()) {
-            emit(tx, ctx, out);
-            completed.inc();
-        }
+        storeOrEmit(tx, ctx, out);
     }
 
     @Override
@@ -120,10 +116,15 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         }
         TransactionProgress tx = progressOrStart(ctx);
         tx.end(end);
-        progress.update(tx);
+        storeOrEmit(tx, ctx, out);
+    }
+
+    private void storeOrEmit(TransactionProgress tx, Context ctx, Collector<ChangeEvent> out) throws Exception {
         if (tx.isComplete()) {
             emit(tx, ctx, out);
             completed.inc();
+        } else {
+            progress.update(tx);
         }
     }
 

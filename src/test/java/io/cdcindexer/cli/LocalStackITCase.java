@@ -54,13 +54,7 @@ class LocalStackITCase {
     @BeforeAll
     static void up() {
         ports = StackPorts.free();
-        flags = new String[] {
-            "--pg-port", Integer.toString(ports.postgres()),
-            "--kafka", "localhost:" + ports.kafka(),
-            "--connect", "http://localhost:" + ports.connect(),
-            "--elasticsearch", "http://localhost:" + ports.elasticsearch(),
-            "--flink", "http://localhost:" + ports.flink(),
-        };
+        flags = CliRun.flags(ports);
         up = CliRun.with("up", flags, "--detach", "--data-dir", dataDir.toString());
         assertThat(up.exitCode()).as(up.toString()).isZero();
     }

@@ -40,13 +40,7 @@ class PipelineITCase {
     @BeforeAll
     static void up() {
         ports = StackPorts.free();
-        flags = new String[] {
-            "--pg-port", Integer.toString(ports.postgres()),
-            "--kafka", "localhost:" + ports.kafka(),
-            "--connect", "http://localhost:" + ports.connect(),
-            "--elasticsearch", "http://localhost:" + ports.elasticsearch(),
-            "--flink", "http://localhost:" + ports.flink(),
-        };
+        flags = CliRun.flags(ports);
         CliRun up = CliRun.with("up", flags, "--detach", "--data-dir", dataDir.toString());
         assertThat(up.exitCode()).as(up.toString()).isZero();
     }
