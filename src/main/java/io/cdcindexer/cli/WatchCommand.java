@@ -73,8 +73,12 @@ public final class WatchCommand implements Callable<Integer> {
             List<String> present = es.indices(index);
             for (String name : present) {
                 if (!watchers.containsKey(name)) {
-                    lines.add("index " + name + " appeared");
-                    watchers.put(name, new IndexWatcher(es, name, true));
+                    try {
+                        watchers.put(name, new IndexWatcher(es, name, true));
+                        lines.add("index " + name + " appeared");
+                    } catch (ElasticsearchHttp.ErrorResponse e) {
+                        skipThisRound(e); // just created: its shards may not answer searches yet
+                    }
                 }
             }
             for (String name : new ArrayList<>(watchers.keySet())) {
@@ -86,10 +90,7 @@ public final class WatchCommand implements Callable<Integer> {
                 try {
                     watchers.get(name).poll().forEach(change -> lines.add(change.describe()));
                 } catch (ElasticsearchHttp.ErrorResponse e) {
-                    if (e.status() != 404) {
-                        throw e;
-                    }
-                    // deleted between listing and polling: reported on the next round
+                    skipThisRound(e); // deleted between listing and polling (reported next round), or not ready
                 }
             }
             for (String line : lines) {
@@ -114,5 +115,12 @@ public final class WatchCommand implements Callable<Integer> {
             return 1;
         }
         return 0;
+    }
+
+    /** A 404 (the index went away) or 503 (its shards are not ready yet) is for the next round; anything else fails. */
+    private static void skipThisRound(ElasticsearchHttp.ErrorResponse e) {
+        if (e.status() != 404 && e.status() != 503) {
+            throw e;
+        }
     }
 }
