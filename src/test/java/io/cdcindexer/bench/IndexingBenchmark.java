@@ -297,7 +297,8 @@ public final class IndexingBenchmark {
         long started = System.nanoTime();
         JobClient client = job.executeAsync(env);
         try {
-            awaitFinalState(elasticsearch, INDEX, expectedDocs, scenario, started, () -> { });
+            awaitFinalState(elasticsearch, kafka, ProcessHandle.current().pid(), INDEX, expectedDocs, scenario, started,
+                    () -> { });
         } finally {
             client.cancel().get();
         }
@@ -319,7 +320,8 @@ public final class IndexingBenchmark {
             // Timed from the baseline's main method, as the job is from executeAsync: planning and the MiniCluster's
             // start count, the JVM's start and the source launcher's compilation do not.
             long started = System.nanoTime() - (System.currentTimeMillis() - baseline.startedAtMillis()) * 1_000_000L;
-            awaitFinalState(elasticsearch, SQL_INDEX, expectedDocs, scenario, started, baseline::checkAlive);
+            awaitFinalState(elasticsearch, kafka, baseline.pid(), SQL_INDEX, expectedDocs, scenario, started,
+                    baseline::checkAlive);
             System.out.printf("  (SQL pipeline: bulk max-actions %s, 1 request at a time, an update with upsert per"
                     + " row)%n", args.getOrDefault("--bulk-actions", "default 1000"));
         }
@@ -335,10 +337,13 @@ public final class IndexingBenchmark {
 
     /**
      * Polls {@code index} until it holds the final state ({@code expectedDocs} documents; for updates, each at its last
-     * {@code seq}), then prints the time from {@code startedNanos} and from the first such document.
+     * {@code seq}), then prints the time from {@code startedNanos} and from the first such document, the cores the
+     * pipeline ({@code pipelinePid}), Elasticsearch and Kafka used in between, and document 1 as indexed.
      */
-    private void awaitFinalState(ElasticsearchNode elasticsearch, String index, long expectedDocs, String scenario,
-            long startedNanos, Check check) throws Exception {
+    private void awaitFinalState(ElasticsearchNode elasticsearch, KafkaBroker kafka, long pipelinePid, String index,
+            long expectedDocs, String scenario, long startedNanos, Check check) throws Exception {
+        long[] pids = {pipelinePid, elasticsearch.process().pid(), kafka.process().pid()};
+        long[] cpuAtFirstVisible = new long[pids.length];
         long firstVisible = 0;
         String doneQuery = scenario.endsWith("updates") ? "seq:" + updates : "*:*";
         while (true) {
@@ -347,6 +352,9 @@ public final class IndexingBenchmark {
             long visible = count(elasticsearch, index, doneQuery);
             if (visible > 0 && firstVisible == 0) {
                 firstVisible = System.nanoTime();
+                for (int i = 0; i < pids.length; i++) {
+                    cpuAtFirstVisible[i] = cpuNanos(pids[i]);
+                }
             }
             if (visible >= expectedDocs) {
                 break;
@@ -365,6 +373,20 @@ public final class IndexingBenchmark {
         System.out.printf("  from job start:          %.1f s, %.0f events/s%n", total, events / total);
         System.out.printf("  from first doc visible:  %.1f s, %.0f events/s (%.0f docs/s)%n", steady, events / steady,
                 expectedDocs / steady);
+        String[] names = {"pipeline", "Elasticsearch", "Kafka"};
+        StringBuilder cores = new StringBuilder("  cores used meanwhile:   ");
+        for (int i = 0; i < pids.length; i++) {
+            cores.append(String.format("%s%s %.2f", i == 0 ? "" : ", ", names[i],
+                    (cpuNanos(pids[i]) - cpuAtFirstVisible[i]) / 1e9 / steady));
+        }
+        System.out.println(cores);
+        System.out.println("  document 1: " + Http.get(elasticsearch.url() + "/" + index + "/_doc/1").json().path("_source"));
+    }
+
+    /** CPU time a process has used so far (user and system), from /proc. */
+    private static long cpuNanos(long pid) {
+        return ProcessHandle.of(pid).flatMap(process -> process.info().totalCpuDuration())
+                .map(java.time.Duration::toNanos).orElse(0L);
     }
 
     private static long count(ElasticsearchNode elasticsearch, String index, String query) throws Exception {

@@ -53,6 +53,10 @@ final class SqlBaselineProcess implements AutoCloseable {
         return startedAtMillis;
     }
 
+    long pid() {
+        return process.pid();
+    }
+
     /** Fails, with the end of its log, if the pipeline has stopped (a SQL pipeline that fails exits). */
     void checkAlive() throws Exception {
         if (!process.isAlive()) {
