@@ -13,19 +13,28 @@ import java.util.concurrent.TimeUnit;
 /**
  * The classpath of one service, resolved by Maven from {@code src/stack/<service>/pom.xml} and cached in
  * {@code target/stack/<service>.classpath}. Each service gets its own so that the Kafka 4.3 broker, Debezium, the
- * Elasticsearch 7.10 server and Flink each run on exactly the versions they were built with.
+ * Elasticsearch 7.10 server and Flink each run on exactly the versions they were built with. The benchmark's baseline
+ * ({@code src/bench/sql-baseline/pom.xml}) is resolved the same way, into {@code target/bench/}.
  */
 public final class ServiceClasspath {
 
     private ServiceClasspath() {}
 
-    /** Returns the service's classpath, resolving it first when the cache is missing or older than the pom. */
+    /** Returns the local stack service's classpath, resolving it first when the cache is missing or older than the pom. */
     public static String of(String service) {
+        return of("stack", service);
+    }
+
+    /**
+     * Returns the classpath of {@code src/<group>/<service>/pom.xml}, cached in {@code target/<group>/<service>.classpath}
+     * and resolved first when the cache is missing or older than the pom.
+     */
+    public static String of(String group, String service) {
         Path home = ProjectHome.dir();
-        Path pom = home.resolve("src/stack").resolve(service).resolve("pom.xml");
-        Path cache = home.resolve("target/stack").resolve(service + ".classpath");
+        Path pom = home.resolve("src").resolve(group).resolve(service).resolve("pom.xml");
+        Path cache = home.resolve("target").resolve(group).resolve(service + ".classpath");
         if (!Files.isRegularFile(pom)) {
-            throw new StackException("No pom for service '" + service + "' at " + pom);
+            throw new StackException("No pom for '" + service + "' at " + pom);
         }
         try {
             if (isStale(pom, cache)) {

@@ -47,7 +47,7 @@ public final class ServiceProcess implements AutoCloseable {
      * Starts {@code command} in {@code dir}, appending its output to {@code dir/<name>.log} and writing its PID to
      * {@code dir/<name>.pid}.
      */
-    static ServiceProcess start(String component, Path dir, String name, List<String> command, Map<String, String> env) {
+    public static ServiceProcess start(String component, Path dir, String name, List<String> command, Map<String, String> env) {
         Path log = dir.resolve(name + ".log");
         Path pidFile = dir.resolve(name + ".pid");
         List<String> full = new ArrayList<>();
@@ -98,7 +98,7 @@ public final class ServiceProcess implements AutoCloseable {
      * Polls {@code probe} until it answers true. Fails early when the process exits, and after {@code timeout}; either
      * way the process is stopped and the error names the component and its log.
      */
-    void awaitReady(Duration timeout, Probe probe) {
+    public void awaitReady(Duration timeout, Probe probe) {
         Instant deadline = Instant.now().plus(timeout);
         try {
             while (true) {
@@ -231,7 +231,7 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     /** {@code java} of the running JDK, with the given options, classpath, main class or source file, and arguments. */
-    static List<String> java(String classpath, List<String> jvmOptions, String main, List<String> args) {
+    public static List<String> java(String classpath, List<String> jvmOptions, String main, List<String> args) {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmOptions);

@@ -47,12 +47,19 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * <ul>
  *   <li>{@code inserts}: N inserts in transactions of {@code --tx-size} rows (catching up on a backlog);
  *   <li>{@code updates}: rows updated {@code --updates} times inside each transaction (what collapsing saves);
- *   <li>{@code bulk}: the same documents bulk-indexed straight into Elasticsearch, the ceiling to compare with.
+ *   <li>{@code bulk}: the same documents bulk-indexed straight into Elasticsearch, the ceiling to compare with;
+ *   <li>{@code sql-inserts}, {@code sql-updates}: Kafka filled as for {@code inserts} and {@code updates}, indexed by the
+ *       stock Flink SQL pipeline ({@code debezium-json} → {@code elasticsearch-7}, {@link SqlBaselineProcess}) into an
+ *       index of its own, timed the same way.
  * </ul>
  *
  * Options: {@code --events N}, {@code --tx-size N}, {@code --updates N}, {@code --parallelism N},
- * {@code --bulk-actions N}, {@code --in-flight N}, {@code --compression none|lz4|zstd} (how the records are stored in Kafka,
- * as the Connect worker's producer would write them).
+ * {@code --bulk-actions N} (the SQL sink's {@code sink.bulk-flush.max-actions}; its default when not given),
+ * {@code --in-flight N}, {@code --compression none|lz4|zstd} (how the records are stored in Kafka, as the Connect
+ * worker's producer would write them), {@code --replica-identity default|full} (whether updates carry the row's
+ * previous image in {@code before}, as under {@code REPLICA IDENTITY FULL}: {@code debezium-json} fails on updates
+ * without it, so {@code sql-updates} defaults to {@code full}, the others to {@code default}),
+ * {@code --timeout-s N} (give up when Elasticsearch does not reach the final state in time, 900 by default).
  *
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
@@ -65,19 +72,30 @@ public final class IndexingBenchmark {
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final String TOPIC = "cdc.public.users";
     private static final String INDEX = "cdc.public.users";
+    private static final String SQL_INDEX = "sql.public.users";
+    private static final String SQL_PREFIX = "sql-";
 
     private final Map<String, String> args;
     private final int events;
     private final int txSize;
     private final int updates;
     private final int parallelism;
+    private final boolean beforeImages;
+    private final long timeoutNanos;
 
-    private IndexingBenchmark(Map<String, String> args) {
+    private IndexingBenchmark(String scenario, Map<String, String> args) {
         this.args = args;
         this.events = Integer.parseInt(args.getOrDefault("--events", "200000"));
         this.txSize = Integer.parseInt(args.getOrDefault("--tx-size", "10"));
         this.updates = Integer.parseInt(args.getOrDefault("--updates", "5"));
         this.parallelism = Integer.parseInt(args.getOrDefault("--parallelism", "1"));
+        String replicaIdentity = args.getOrDefault("--replica-identity",
+                scenario.equals(SQL_PREFIX + "updates") ? "full" : "default");
+        if (!replicaIdentity.equals("default") && !replicaIdentity.equals("full")) {
+            throw new IllegalArgumentException("--replica-identity is default or full, not " + replicaIdentity);
+        }
+        this.beforeImages = replicaIdentity.equals("full");
+        this.timeoutNanos = Long.parseLong(args.getOrDefault("--timeout-s", "900")) * 1_000_000_000L;
     }
 
     public static void main(String[] argv) throws Exception {
@@ -86,7 +104,7 @@ public final class IndexingBenchmark {
         for (int i = 1; i + 1 < argv.length; i += 2) {
             args.put(argv[i], argv[i + 1]);
         }
-        new IndexingBenchmark(args).run(scenario);
+        new IndexingBenchmark(scenario, args).run(scenario);
         System.exit(0);
     }
 
@@ -95,12 +113,24 @@ public final class IndexingBenchmark {
         try (ElasticsearchNode elasticsearch = ElasticsearchNode.start(dir.resolve("elasticsearch"), FreePorts.next())) {
             if (scenario.equals("bulk")) {
                 bulk(elasticsearch);
-                return;
+            } else {
+                try (KafkaBroker kafka = KafkaBroker.start(dir.resolve("kafka"), FreePorts.next())) {
+                    if (scenario.startsWith(SQL_PREFIX)) {
+                        long expectedDocs = fill(kafka, scenario.substring(SQL_PREFIX.length()));
+                        runSqlBaseline(dir, kafka, elasticsearch, expectedDocs, scenario);
+                    } else {
+                        long expectedDocs = fill(kafka, scenario);
+                        runJob(kafka, elasticsearch, expectedDocs, scenario);
+                    }
+                }
             }
-            try (KafkaBroker kafka = KafkaBroker.start(dir.resolve("kafka"), FreePorts.next())) {
-                long expectedDocs = fill(kafka, scenario);
-                runJob(kafka, elasticsearch, expectedDocs, scenario);
-            }
+        } catch (Exception | Error e) {
+            System.err.println("Kept the services' data and logs in " + dir);
+            throw e;
+        }
+        // A run leaves up to a few GB of topics and indices behind; only a failed run's are worth reading.
+        try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
         }
     }
 
@@ -153,14 +183,23 @@ public final class IndexingBenchmark {
         return schema;
     }
 
-    private static byte[] change(ObjectNode schema, String op, int id, int seq, long lsn, long txId, int order) {
-        ObjectNode after = MAPPER.createObjectNode().put("id", id).put("username", "user" + id)
+    private static ObjectNode row(int id, int seq) {
+        return MAPPER.createObjectNode().put("id", id).put("username", "user" + id)
                 .put("email", "user" + id + "@example.com")
                 .put("balance", Base64.getEncoder().encodeToString(java.math.BigInteger.valueOf(100_050L + id).toByteArray()))
                 .put("created_at", "2026-11-27T10:00:00.123456Z").put("seq", seq);
+    }
+
+    /** A change event; {@code before} is null for inserts, and for updates unless the table has REPLICA IDENTITY FULL. */
+    private static byte[] change(ObjectNode schema, String op, ObjectNode before, int id, int seq, long lsn, long txId,
+            int order) {
         ObjectNode payload = MAPPER.createObjectNode();
-        payload.putNull("before");
-        payload.set("after", after);
+        if (before == null) {
+            payload.putNull("before");
+        } else {
+            payload.set("before", before);
+        }
+        payload.set("after", row(id, seq));
         payload.putObject("source").put("version", "3.6.1.Final").put("connector", "postgresql").put("name", "cdc")
                 .put("ts_ms", 1764240000000L).put("snapshot", "false").put("db", "testdb")
                 .put("sequence", "[null,\"" + lsn + "\"]").put("schema", "public").put("table", "users")
@@ -209,7 +248,7 @@ public final class IndexingBenchmark {
                     txId++;
                     int count = Math.min(txSize, events - id + 1);
                     for (int i = 0; i < count; i++) {
-                        byte[] value = change(schema, "c", id + i, 0, lsn += 64, txId, i + 1);
+                        byte[] value = change(schema, "c", null, id + i, 0, lsn += 64, txId, i + 1);
                         bytes += value.length;
                         producer.send(new ProducerRecord<>(TOPIC, key(id + i), value));
                     }
@@ -221,18 +260,20 @@ public final class IndexingBenchmark {
                 for (int id = 1; id <= docs; id++) {
                     txId++;
                     for (int seq = 0; seq <= updates; seq++) {
-                        byte[] value = change(schema, seq == 0 ? "c" : "u", id, seq, lsn += 64, txId, seq + 1);
+                        ObjectNode before = seq > 0 && beforeImages ? row(id, seq - 1) : null;
+                        byte[] value = change(schema, seq == 0 ? "c" : "u", before, id, seq, lsn += 64, txId, seq + 1);
                         bytes += value.length;
                         producer.send(new ProducerRecord<>(TOPIC, key(id), value));
                     }
                     producer.send(new ProducerRecord<>("cdc.transaction", ("" + txId).getBytes(), end(txId, updates + 1)));
                 }
             } else {
-                throw new IllegalArgumentException("Unknown scenario " + scenario + ": inserts, updates or bulk");
+                throw new IllegalArgumentException("Unknown scenario " + scenario
+                        + ": inserts, updates, sql-inserts, sql-updates or bulk");
             }
         }
-        System.out.printf("filled Kafka: %d change events, %.0f MB, in %.1f s%n", events, bytes / 1e6,
-                (System.nanoTime() - started) / 1e9);
+        System.out.printf("filled Kafka: %d change events, %.0f MB, in %.1f s%s%n", events, bytes / 1e6,
+                (System.nanoTime() - started) / 1e9, beforeImages ? ", updates with before images" : "");
         return docs;
     }
 
@@ -255,31 +296,101 @@ public final class IndexingBenchmark {
 
         long started = System.nanoTime();
         JobClient client = job.executeAsync(env);
+        try {
+            awaitFinalState(elasticsearch, kafka, ProcessHandle.current().pid(), INDEX, expectedDocs, scenario, started,
+                    () -> { });
+        } finally {
+            client.cancel().get();
+        }
+        System.out.printf("  (job: bulk max-actions %s, %s in flight, external versions)%n",
+                args.getOrDefault("--bulk-actions", "2000"), args.getOrDefault("--in-flight", "2"));
+    }
+
+    // --- the stock Flink SQL pipeline, in its own JVM -----------------------------------------------------------
+
+    private void runSqlBaseline(Path dir, KafkaBroker kafka, ElasticsearchNode elasticsearch, long expectedDocs,
+            String scenario) throws Exception {
+        List<String> baselineArgs = new java.util.ArrayList<>(List.of("--kafka", kafka.bootstrapServers(),
+                "--elasticsearch", elasticsearch.url(), "--topic", TOPIC, "--index", SQL_INDEX,
+                "--parallelism", Integer.toString(parallelism)));
+        if (args.containsKey("--bulk-actions")) {
+            baselineArgs.addAll(List.of("--bulk-actions", args.get("--bulk-actions")));
+        }
+        try (SqlBaselineProcess baseline = SqlBaselineProcess.start(dir.resolve("sql-baseline"), baselineArgs)) {
+            // Timed from the baseline's main method, as the job is from executeAsync: planning and the MiniCluster's
+            // start count, the JVM's start and the source launcher's compilation do not.
+            long started = System.nanoTime() - (System.currentTimeMillis() - baseline.startedAtMillis()) * 1_000_000L;
+            awaitFinalState(elasticsearch, kafka, baseline.pid(), SQL_INDEX, expectedDocs, scenario, started,
+                    baseline::checkAlive);
+            System.out.printf("  (SQL pipeline: bulk max-actions %s, 1 request at a time, an update with upsert per"
+                    + " row)%n", args.getOrDefault("--bulk-actions", "default 1000"));
+        }
+    }
+
+    // --- timing -------------------------------------------------------------------------------------------------
+
+    /** What a pipeline under measurement is checked with while the benchmark waits for it (e.g. that it still runs). */
+    @FunctionalInterface
+    private interface Check {
+        void run() throws Exception;
+    }
+
+    /**
+     * Polls {@code index} until it holds the final state ({@code expectedDocs} documents; for updates, each at its last
+     * {@code seq}), then prints the time from {@code startedNanos} and from the first such document, the cores the
+     * pipeline ({@code pipelinePid}), Elasticsearch and Kafka used in between, and document 1 as indexed.
+     */
+    private void awaitFinalState(ElasticsearchNode elasticsearch, KafkaBroker kafka, long pipelinePid, String index,
+            long expectedDocs, String scenario, long startedNanos, Check check) throws Exception {
+        long[] pids = {pipelinePid, elasticsearch.process().pid(), kafka.process().pid()};
+        long[] cpuAtFirstVisible = new long[pids.length];
         long firstVisible = 0;
-        String doneQuery = scenario.equals("updates") ? "seq:" + updates : "*:*";
+        String doneQuery = scenario.endsWith("updates") ? "seq:" + updates : "*:*";
         while (true) {
             Thread.sleep(250);
-            long visible = count(elasticsearch, doneQuery);
+            check.run();
+            long visible = count(elasticsearch, index, doneQuery);
             if (visible > 0 && firstVisible == 0) {
                 firstVisible = System.nanoTime();
+                for (int i = 0; i < pids.length; i++) {
+                    cpuAtFirstVisible[i] = cpuNanos(pids[i]);
+                }
             }
             if (visible >= expectedDocs) {
                 break;
             }
+            if (System.nanoTime() - startedNanos > timeoutNanos) {
+                throw new IllegalStateException(scenario + ": Elasticsearch index " + index + " holds " + visible
+                        + " of " + expectedDocs + " documents in their final state after " + timeoutNanos / 1_000_000_000L
+                        + " s (--timeout-s)");
+            }
         }
         long done = System.nanoTime();
-        client.cancel().get();
-        double total = (done - started) / 1e9;
+        double total = (done - startedNanos) / 1e9;
         double steady = (done - firstVisible) / 1e9;
         System.out.printf("%s: %d change events → %d documents, parallelism %d%n", scenario, events, expectedDocs,
                 parallelism);
         System.out.printf("  from job start:          %.1f s, %.0f events/s%n", total, events / total);
         System.out.printf("  from first doc visible:  %.1f s, %.0f events/s (%.0f docs/s)%n", steady, events / steady,
                 expectedDocs / steady);
+        String[] names = {"pipeline", "Elasticsearch", "Kafka"};
+        StringBuilder cores = new StringBuilder("  cores used meanwhile:   ");
+        for (int i = 0; i < pids.length; i++) {
+            cores.append(String.format("%s%s %.2f", i == 0 ? "" : ", ", names[i],
+                    (cpuNanos(pids[i]) - cpuAtFirstVisible[i]) / 1e9 / steady));
+        }
+        System.out.println(cores);
+        System.out.println("  document 1: " + Http.get(elasticsearch.url() + "/" + index + "/_doc/1").json().path("_source"));
     }
 
-    private static long count(ElasticsearchNode elasticsearch, String query) throws Exception {
-        Http.Response response = Http.get(elasticsearch.url() + "/" + INDEX + "/_count?q=" + query);
+    /** CPU time a process has used so far (user and system), from /proc. */
+    private static long cpuNanos(long pid) {
+        return ProcessHandle.of(pid).flatMap(process -> process.info().totalCpuDuration())
+                .map(java.time.Duration::toNanos).orElse(0L);
+    }
+
+    private static long count(ElasticsearchNode elasticsearch, String index, String query) throws Exception {
+        Http.Response response = Http.get(elasticsearch.url() + "/" + index + "/_count?q=" + query);
         return response.ok() ? response.json().path("count").asLong() : 0;
     }
 
@@ -294,7 +405,7 @@ public final class IndexingBenchmark {
         for (int from = 0; from < events; from += batch) {
             StringBuilder body = new StringBuilder();
             for (int id = from + 1; id <= Math.min(events, from + batch); id++) {
-                JsonNode after = decoder.decode(TOPIC, key(id), change(schema, "c", id, 0, id, 1, 1)).after();
+                JsonNode after = decoder.decode(TOPIC, key(id), change(schema, "c", null, id, 0, id, 1, 1)).after();
                 body.append("{\"index\":{\"_index\":\"").append(INDEX).append("\",\"_id\":\"").append(id)
                         .append("\",\"version\":").append(id).append(",\"version_type\":\"external\"}}\n")
                         .append(after).append('\n');
