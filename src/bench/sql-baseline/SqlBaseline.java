@@ -12,11 +12,12 @@ import org.apache.flink.table.api.bridge.java.StreamTableEnvironment;
  * <pre>
  * java -cp "$(cat target/bench/sql-baseline.classpath)" src/bench/sql-baseline/SqlBaseline.java \
  *     --kafka localhost:9092 --elasticsearch http://localhost:9200 [--topic cdc.public.users] [--index sql.public.users] \
- *     [--bulk-actions N] [--parallelism 1]
+ *     [--bulk-actions N] [--fetch-bytes N] [--parallelism 1]
  * </pre>
  *
  * <p>It uses the connectors as a user of the SQL client would: only the options below, the sink's bulk settings left at
- * their defaults unless {@code --bulk-actions} is given. Prints {@code SqlBaseline started at <epoch ms>} first, so the
+ * their defaults unless {@code --bulk-actions} is given, the consumer's {@code max.partition.fetch.bytes} unless
+ * {@code --fetch-bytes} is. Prints {@code SqlBaseline started at <epoch ms>} first, so the
  * benchmark can time from the same point as the job's (before the MiniCluster starts), then the plan.
  */
 public final class SqlBaseline {
@@ -28,7 +29,7 @@ public final class SqlBaseline {
         for (int i = 0; i < argv.length; i += 2) {
             if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
                 System.err.println("Usage: SqlBaseline --kafka HOST:PORT --elasticsearch URL [--topic T] [--index I]"
-                        + " [--bulk-actions N] [--parallelism N]");
+                        + " [--bulk-actions N] [--fetch-bytes N] [--parallelism N]");
                 System.exit(2);
             }
             args.put(argv[i], argv[i + 1]);
@@ -62,6 +63,9 @@ public final class SqlBaseline {
                 + " 'scan.startup.mode' = 'earliest-offset',"
                 + " 'format' = 'debezium-json',"
                 + " 'debezium-json.schema-include' = 'true'"
+                + (args.containsKey("--fetch-bytes")
+                        ? ", 'properties.max.partition.fetch.bytes' = '" + Long.parseLong(args.get("--fetch-bytes")) + "'"
+                        : "")
                 + ")");
         String bulk = args.containsKey("--bulk-actions")
                 ? ", 'sink.bulk-flush.max-actions' = '" + Integer.parseInt(args.get("--bulk-actions")) + "'"

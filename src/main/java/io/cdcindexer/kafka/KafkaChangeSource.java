@@ -24,6 +24,7 @@ public final class KafkaChangeSource {
                 .setDeserializer(new KafkaRecordSchema())
                 .setProperty("partition.discovery.interval.ms", options.get(JobOptions.KAFKA_PARTITION_DISCOVERY_MS))
                 .setProperty("commit.offsets.on.checkpoint", "true")
+                .setProperty("max.partition.fetch.bytes", options.get(JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES))
                 .setProperty("client.id.prefix", options.get(JobOptions.KAFKA_GROUP_ID))
                 .build();
     }

@@ -55,7 +55,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *
  * Options: {@code --events N}, {@code --tx-size N}, {@code --updates N}, {@code --parallelism N},
  * {@code --bulk-actions N} (the SQL sink's {@code sink.bulk-flush.max-actions}; its default when not given),
- * {@code --in-flight N}, {@code --compression none|lz4|zstd} (how the records are stored in Kafka, as the Connect
+ * {@code --in-flight N}, {@code --fetch-bytes N} (the consumer's {@code max.partition.fetch.bytes}: the job's
+ * {@code kafka.max-partition-fetch-bytes}, the SQL source's {@code properties.max.partition.fetch.bytes}; each its own
+ * default when not given), {@code --compression none|lz4|zstd} (how the records are stored in Kafka, as the Connect
  * worker's producer would write them), {@code --replica-identity default|full} (whether updates carry the row's
  * previous image in {@code before}, as under {@code REPLICA IDENTITY FULL}: {@code debezium-json} fails on updates
  * without it, so {@code sql-updates} defaults to {@code full}, the others to {@code default}),
@@ -284,7 +286,9 @@ public final class IndexingBenchmark {
         JobOptions options = JobOptions.fromArgs("--kafka.bootstrap-servers", kafka.bootstrapServers(),
                 "--elasticsearch.hosts", elasticsearch.url(), "--parallelism", Integer.toString(parallelism),
                 "--elasticsearch.bulk.max-actions", args.getOrDefault("--bulk-actions", "2000"),
-                "--elasticsearch.bulk.max-in-flight", args.getOrDefault("--in-flight", "2"));
+                "--elasticsearch.bulk.max-in-flight", args.getOrDefault("--in-flight", "2"),
+                "--kafka.max-partition-fetch-bytes", args.getOrDefault("--fetch-bytes",
+                        JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES.defaultValue()));
         Configuration config = new Configuration();
         config.set(TaskManagerOptions.NUM_TASK_SLOTS, Math.max(2, parallelism));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
@@ -302,8 +306,9 @@ public final class IndexingBenchmark {
         } finally {
             client.cancel().get();
         }
-        System.out.printf("  (job: bulk max-actions %s, %s in flight, external versions)%n",
-                args.getOrDefault("--bulk-actions", "2000"), args.getOrDefault("--in-flight", "2"));
+        System.out.printf("  (job: bulk max-actions %s, %s in flight, external versions, fetches of %s bytes per partition)%n",
+                args.getOrDefault("--bulk-actions", "2000"), args.getOrDefault("--in-flight", "2"),
+                options.get(JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES));
     }
 
     // --- the stock Flink SQL pipeline, in its own JVM -----------------------------------------------------------
@@ -313,8 +318,10 @@ public final class IndexingBenchmark {
         List<String> baselineArgs = new java.util.ArrayList<>(List.of("--kafka", kafka.bootstrapServers(),
                 "--elasticsearch", elasticsearch.url(), "--topic", TOPIC, "--index", SQL_INDEX,
                 "--parallelism", Integer.toString(parallelism)));
-        if (args.containsKey("--bulk-actions")) {
-            baselineArgs.addAll(List.of("--bulk-actions", args.get("--bulk-actions")));
+        for (String option : List.of("--bulk-actions", "--fetch-bytes")) {
+            if (args.containsKey(option)) {
+                baselineArgs.addAll(List.of(option, args.get(option)));
+            }
         }
         try (SqlBaselineProcess baseline = SqlBaselineProcess.start(dir.resolve("sql-baseline"), baselineArgs)) {
             // Timed from the baseline's main method, as the job is from executeAsync: planning and the MiniCluster's
@@ -323,7 +330,8 @@ public final class IndexingBenchmark {
             awaitFinalState(elasticsearch, kafka, baseline.pid(), SQL_INDEX, expectedDocs, scenario, started,
                     baseline::checkAlive);
             System.out.printf("  (SQL pipeline: bulk max-actions %s, 1 request at a time, an update with upsert per"
-                    + " row)%n", args.getOrDefault("--bulk-actions", "default 1000"));
+                    + " row, fetches of %s bytes per partition)%n", args.getOrDefault("--bulk-actions", "default 1000"),
+                    args.getOrDefault("--fetch-bytes", "default 1048576"));
         }
     }
 
