@@ -13,6 +13,7 @@ import io.cdcindexer.kafka.KafkaChangeSource;
 import io.cdcindexer.kafka.KafkaDeadLetterQueue;
 import io.cdcindexer.kafka.KafkaRecord;
 import io.cdcindexer.transaction.TransactionCollapseFunction;
+import java.time.Duration;
 import java.util.Arrays;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
@@ -31,6 +32,16 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
  * same topology on a MiniCluster.
  */
 public final class CdcIndexerJob {
+
+    /**
+     * Event time is the Kafka timestamp (when Connect wrote the event); the watermark, the least of the partitions'
+     * (idle ones aside), tells the collapse how far every topic has been read, so that its timeout waits while the job
+     * catches up. Nothing else depends on it.
+     */
+    private static final WatermarkStrategy<KafkaRecord> PARTITION_PROGRESS = WatermarkStrategy
+            .<KafkaRecord>forMonotonousTimestamps()
+            .withTimestampAssigner((record, previous) -> record.timestamp)
+            .withIdleness(Duration.ofSeconds(5));
 
     private final JobOptions options;
     private final Source<KafkaRecord, ?, ?> source;
@@ -80,7 +91,7 @@ public final class CdcIndexerJob {
         configure(env);
 
         SingleOutputStreamOperator<ChangeEvent> changes = env
-                .fromSource(source, WatermarkStrategy.noWatermarks(), "Kafka: Debezium topics")
+                .fromSource(source, PARTITION_PROGRESS, "Kafka: Debezium topics")
                 .uid("kafka-source")
                 .process(new DecodeFunction(
                         options.get(JobOptions.KAFKA_TRANSACTION_TOPIC),

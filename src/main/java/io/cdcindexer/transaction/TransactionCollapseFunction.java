@@ -35,6 +35,14 @@ import org.slf4j.LoggerFactory;
  * delete, delete→insert an upsert); an older or repeated event (a duplicate after a restart) neither wins nor counts.
  * A transaction still incomplete after the timeout is flushed anyway, counted and logged, so nothing ever stalls.
  *
+ * <p>The timeout is in processing time, but it waits while the job is still catching up to the transaction: the table
+ * topics and the transaction topic are read at different speeds (a fetch holds many more small END events than change
+ * events), so on a backlog one side can run minutes ahead of the other. The watermark, taken from the Kafka timestamps of
+ * every partition (idle ones aside), says how far all of them have been read. When the timeout fires while the watermark
+ * has moved since the transaction started (or since the last deferral) but has not yet passed the transaction's own
+ * Kafka time plus the timeout, its missing part can still arrive: the timeout is deferred by another period. When the
+ * watermark stands still (a quiet stream, a source without timestamps) or is past, the transaction is flushed.
+ *
  * <p>Changes without transaction metadata (snapshot reads, or a connector without {@code provide.transaction.metadata})
  * are keyed by document and pass straight through without touching state.
  */
@@ -63,6 +71,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     private transient Counter duplicates;
     private transient Counter completed;
     private transient Counter timedOut;
+    private transient Counter deferred;
 
     public TransactionCollapseFunction(long timeoutMs) {
         this.timeoutMs = timeoutMs;
@@ -80,6 +89,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         duplicates = metrics.counter("duplicateChanges");
         completed = metrics.counter("transactionsCompleted");
         timedOut = metrics.counter("transactionsTimedOut");
+        deferred = metrics.counter("timeoutsDeferred");
         metrics.gauge("transactionsPending", () -> pending);
     }
 
@@ -91,6 +101,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             return;
         }
         TransactionProgress tx = progressOrStart(ctx);
+        tx.seenAt(timestampOf(ctx));
         if (change.action == Action.SKIP) {
             tx.received(change.table); // dead-lettered: counts, writes nothing
         } else {
@@ -115,6 +126,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             return; // none of the transaction's tables is indexed
         }
         TransactionProgress tx = progressOrStart(ctx);
+        tx.seenAt(timestampOf(ctx));
         tx.end(end);
         storeOrEmit(tx, ctx, out);
     }
@@ -134,8 +146,18 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         if (tx == null || tx.timeoutAt != timestamp) {
             return;
         }
-        LOG.warn("Transaction {} incomplete after {} ms ({}); flushing its {} changes anyway",
-                ctx.getCurrentKey(), timeoutMs, tx, tx.receivedTotal());
+        long watermark = ctx.timerService().currentWatermark();
+        if (watermark > tx.watermark && watermark < saturatedAdd(tx.eventTime, timeoutMs)) {
+            // Still catching up: the partitions move, but have not all been read past this transaction yet.
+            tx.watermark = watermark;
+            tx.timeoutAt = timestamp + timeoutMs;
+            ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
+            progress.update(tx);
+            deferred.inc();
+            return;
+        }
+        LOG.warn("Transaction {} incomplete at its timeout ({} ms, watermark {}): {}; flushing its {} changes anyway",
+                ctx.getCurrentKey(), timeoutMs, watermark, tx, tx.receivedTotal());
         emit(tx, ctx, out);
         timedOut.inc();
     }
@@ -143,11 +165,21 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     private TransactionProgress progressOrStart(Context ctx) throws IOException {
         TransactionProgress tx = progress.value();
         if (tx == null) {
-            tx = new TransactionProgress(ctx.timerService().currentProcessingTime() + timeoutMs);
+            tx = new TransactionProgress(ctx.timerService().currentProcessingTime() + timeoutMs,
+                    ctx.timerService().currentWatermark());
             ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
             pending++;
         }
         return tx;
+    }
+
+    private static long timestampOf(Context ctx) {
+        Long timestamp = ctx.timestamp();
+        return timestamp == null ? Long.MIN_VALUE : timestamp;
+    }
+
+    private static long saturatedAdd(long time, long duration) {
+        return time > Long.MAX_VALUE - duration ? Long.MAX_VALUE : time + duration;
     }
 
     // Emits the collapsed changes and clears everything the transaction held: its state and its timer. Each change

@@ -18,12 +18,21 @@ public final class TransactionProgress {
     public long commitLsn;
     /** Processing time at which the transaction is flushed even if incomplete. */
     public long timeoutAt;
+    /** The latest Kafka timestamp among its events: when Connect wrote its most recent part. */
+    public long eventTime = Long.MIN_VALUE;
+    /** The watermark (how far every partition has been read) when it started, then at each deferred timeout. */
+    public long watermark = Long.MIN_VALUE;
 
     /** For Flink's POJO serializer. */
     public TransactionProgress() {}
 
-    TransactionProgress(long timeoutAt) {
+    TransactionProgress(long timeoutAt, long watermark) {
         this.timeoutAt = timeoutAt;
+        this.watermark = watermark;
+    }
+
+    void seenAt(long timestamp) {
+        eventTime = Math.max(eventTime, timestamp);
     }
 
     void received(String table) {

@@ -10,6 +10,7 @@ import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.TransactionEnd;
 import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterEach;
@@ -154,6 +155,54 @@ class TransactionCollapseFunctionTest {
 
         assertThat(output()).containsExactlyInAnyOrder(
                 "UPSERT cdc.public.users/1 v100 {\"v\":1}", "UPSERT cdc.public.users/2 v110 {\"v\":2}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void timeoutWaitsWhileThePartitionsAreStillBeingReadUpToTheTransaction() throws Exception {
+        // Catching up on a backlog: the END (written at Kafka time 5 s) is read long before the changes.
+        harness.processBothWatermarks(new Watermark(1_000));
+        harness.processElement2(endAt("742", 400, "users", 2), 5_000);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 4_000);
+        harness.processBothWatermarks(new Watermark(2_000));
+
+        harness.setProcessingTime(1_000 + TIMEOUT);
+
+        assertThat(output()).as("deferred, the watermark moved but is short of 5 s + timeout").isEmpty();
+        assertThat(harness.numProcessingTimeTimers()).isEqualTo(1);
+
+        harness.processElement1(upsert("users", "2", 110, "{\"v\":2}", "742"), 4_000);
+
+        assertThat(output()).containsExactlyInAnyOrder(
+                "UPSERT cdc.public.users/1 v400 {\"v\":1}", "UPSERT cdc.public.users/2 v400 {\"v\":2}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void deferredTimeoutFlushesOnceTheWatermarkStandsStill() throws Exception {
+        harness.processBothWatermarks(new Watermark(1_000));
+        harness.processElement2(endAt("742", 400, "users", 2), 5_000);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 4_000);
+        harness.processBothWatermarks(new Watermark(2_000));
+        harness.setProcessingTime(1_000 + TIMEOUT);
+        assertThat(output()).isEmpty();
+
+        harness.setProcessingTime(1_000 + 2 * TIMEOUT);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 {\"v\":1}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void timeoutFlushesWhenTheWatermarkIsPastTheTransaction() throws Exception {
+        harness.processBothWatermarks(new Watermark(1_000));
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 4_000);
+        harness.processBothWatermarks(new Watermark(4_000 + TIMEOUT));
+
+        harness.setProcessingTime(1_000 + TIMEOUT);
+
+        assertThat(output()).as("every partition was read past it: its END is not coming")
+                .containsExactly("UPSERT cdc.public.users/1 v100 {\"v\":1}");
         assertNothingHeld();
     }
 
