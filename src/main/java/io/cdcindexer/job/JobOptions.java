@@ -76,7 +76,8 @@ public final class JobOptions implements Serializable {
 
     public static final Option TRANSACTION_TIMEOUT_MS =
             define("transaction.timeout-ms", "30000",
-                    "A transaction still incomplete after this long (from its first event) is flushed anyway. Keep it "
+                    "A transaction still incomplete after this long (from its first event) is flushed anyway, unless "
+                            + "the job is still reading the topics up to it (a backlog: docs/design.md). Keep it "
                             + "well above kafka.partition-discovery-ms: the first END events wait for cdc.transaction "
                             + "to be discovered.");
     public static final Option UNAVAILABLE_VALUE_PLACEHOLDER =

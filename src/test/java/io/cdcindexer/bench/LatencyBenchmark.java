@@ -1,0 +1,251 @@
+package io.cdcindexer.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.cli.Cdc;
+import io.cdcindexer.stack.Http;
+import io.cdcindexer.stack.PostgresServer;
+import io.cdcindexer.stack.StackPorts;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Commit → visible latency of the whole pipeline under a steady load: {@code ./cdc up --detach} on free ports (PostgreSQL,
+ * Kafka, Kafka Connect with Debezium, Elasticsearch, a Flink cluster running the job jar), then {@code --rate} changes/s
+ * for {@code --duration} seconds, in transactions of {@code --tx-size} single-row updates over {@code --rows} users rows.
+ *
+ * <p>For each transaction, the time its {@code COMMIT} returned is noted with one of its rows and the value it wrote;
+ * a poller asks Elasticsearch for the outstanding rows every {@code --poll-ms} ({@code _mget}, which reads the latest
+ * version without waiting for a refresh) and notes when each shows its value, or a later one. The first
+ * {@code --warmup} seconds are left out. Prints the percentiles of commit → visible.
+ *
+ * <pre>
+ * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
+ * java -cp target/test-classes:target/classes:$(cat target/test.classpath) io.cdcindexer.bench.LatencyBenchmark \
+ *     --rate 1000 --duration 60
+ * </pre>
+ */
+public final class LatencyBenchmark {
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final String INDEX = "cdc.public.users";
+
+    /** One transaction's row and value, and when its commit returned. */
+    private record Probe(long id, long seq, long committedNanos) {}
+
+    private final int rate;
+    private final int durationSeconds;
+    private final int warmupSeconds;
+    private final int txSize;
+    private final int rows;
+    private final int pollMs;
+
+    private LatencyBenchmark(Map<String, String> args) {
+        this.rate = Integer.parseInt(args.getOrDefault("--rate", "1000"));
+        this.durationSeconds = Integer.parseInt(args.getOrDefault("--duration", "60"));
+        this.warmupSeconds = Integer.parseInt(args.getOrDefault("--warmup", "10"));
+        this.txSize = Integer.parseInt(args.getOrDefault("--tx-size", "5"));
+        this.rows = Integer.parseInt(args.getOrDefault("--rows", "1000"));
+        this.pollMs = Integer.parseInt(args.getOrDefault("--poll-ms", "10"));
+        if (rate <= 0 || txSize <= 0 || rows < txSize || durationSeconds <= warmupSeconds) {
+            throw new IllegalArgumentException("Needs --rate > 0, --tx-size > 0, --rows ≥ --tx-size and --duration > --warmup");
+        }
+    }
+
+    public static void main(String[] argv) throws Exception {
+        Map<String, String> args = new HashMap<>();
+        for (int i = 0; i + 1 < argv.length; i += 2) {
+            args.put(argv[i], argv[i + 1]);
+        }
+        new LatencyBenchmark(args).run();
+        System.exit(0);
+    }
+
+    private void run() throws Exception {
+        Path dir = Files.createTempDirectory("cdc-latency-bench");
+        StackPorts ports = StackPorts.free();
+        String elasticsearch = "http://localhost:" + ports.elasticsearch();
+        int up = Cdc.run("up", "--pg-port", Integer.toString(ports.postgres()), "--kafka", "localhost:" + ports.kafka(),
+                "--connect", "http://localhost:" + ports.connect(), "--elasticsearch", elasticsearch,
+                "--flink", "http://localhost:" + ports.flink(), "--detach", "--data-dir", dir.toString());
+        if (up != 0) {
+            throw new IllegalStateException("./cdc up failed (exit " + up + "); logs in " + dir);
+        }
+        boolean done = false;
+        try (Connection connection = DriverManager.getConnection("jdbc:postgresql://localhost:" + ports.postgres() + "/"
+                + PostgresServer.DATABASE, PostgresServer.USER, PostgresServer.PASSWORD)) {
+            long[] ids = seed(connection, elasticsearch);
+            measure(connection, elasticsearch, ids);
+            done = true;
+        } finally {
+            List<String> down = new ArrayList<>(List.of("down", "--data-dir", dir.toString()));
+            if (done) {
+                down.add("--purge");
+            } else {
+                System.err.println("Kept the stack's data and logs in " + dir);
+            }
+            Cdc.run(down.toArray(String[]::new));
+        }
+    }
+
+    /** Adds rows until the table has {@code --rows}, waits until all are indexed, and returns their ids. */
+    private long[] seed(Connection connection, String elasticsearch) throws Exception {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("INSERT INTO users(username, email) SELECT 'latency' || g, 'v0@example.com'"
+                    + " FROM generate_series(1, GREATEST(0, " + rows + " - (SELECT count(*) FROM users))) g");
+            List<Long> ids = new ArrayList<>();
+            try (ResultSet result = statement.executeQuery("SELECT id FROM users ORDER BY id LIMIT " + rows)) {
+                while (result.next()) {
+                    ids.add(result.getLong(1));
+                }
+            }
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+            while (count(elasticsearch) < ids.size()) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("The " + ids.size() + " rows were not all indexed within 3 minutes");
+                }
+                Thread.sleep(200);
+            }
+            return ids.stream().mapToLong(Long::longValue).toArray();
+        }
+    }
+
+    private void measure(Connection connection, String elasticsearch, long[] ids) throws Exception {
+        ConcurrentLinkedQueue<Probe> committed = new ConcurrentLinkedQueue<>();
+        List<Long> latenciesNanos = new ArrayList<>();
+        long[] lateProbes = new long[1];
+        Thread poller = new Thread(() -> poll(elasticsearch, committed, latenciesNanos, lateProbes), "latency-poller");
+        poller.start();
+
+        long periodNanos = TimeUnit.SECONDS.toNanos(1) * txSize / rate;
+        long started = System.nanoTime();
+        long measureFrom = started + TimeUnit.SECONDS.toNanos(warmupSeconds);
+        long end = started + TimeUnit.SECONDS.toNanos(durationSeconds);
+        long transactions = 0;
+        long next = started;
+        int row = 0;
+        try (PreparedStatement update = connection.prepareStatement("UPDATE users SET email = ? WHERE id = ?")) {
+            connection.setAutoCommit(false);
+            while (next < end) {
+                long wait = next - System.nanoTime();
+                if (wait > 0) {
+                    TimeUnit.NANOSECONDS.sleep(wait);
+                }
+                long seq = ++transactions;
+                long probeId = ids[row];
+                for (int i = 0; i < txSize; i++) {
+                    update.setString(1, "v" + seq + "@example.com");
+                    update.setLong(2, ids[row]);
+                    update.addBatch();
+                    row = (row + 1) % ids.length;
+                }
+                update.executeBatch();
+                connection.commit();
+                long committedAt = System.nanoTime();
+                if (committedAt >= measureFrom) {
+                    committed.add(new Probe(probeId, seq, committedAt));
+                }
+                next += periodNanos;
+            }
+        }
+        double seconds = (System.nanoTime() - started) / 1e9;
+        committed.add(new Probe(-1, -1, 0)); // tells the poller that no more will come
+        poller.join(TimeUnit.SECONDS.toMillis(60));
+        poller.interrupt();
+
+        long[] sorted;
+        synchronized (latenciesNanos) {
+            sorted = latenciesNanos.stream().mapToLong(Long::longValue).sorted().toArray();
+        }
+        System.out.printf("latency: %d transactions of %d updates in %.1f s: %.0f changes/s (asked %d)%n", transactions,
+                txSize, seconds, transactions * txSize / seconds, rate);
+        if (sorted.length == 0) {
+            throw new IllegalStateException("No change became visible");
+        }
+        System.out.printf("  commit → visible (_mget), %d transactions after %d s of warm-up:%n", sorted.length,
+                warmupSeconds);
+        System.out.printf("  p50 %d ms, p90 %d ms, p99 %d ms, p99.9 %d ms, max %d ms%n", percentile(sorted, 50),
+                percentile(sorted, 90), percentile(sorted, 99), percentile(sorted, 99.9), sorted[sorted.length - 1] / 1_000_000);
+        if (lateProbes[0] > 0) {
+            System.out.printf("  %d transactions were not visible 60 s after the load ended%n", lateProbes[0]);
+        }
+    }
+
+    /** Polls Elasticsearch for the committed probes until the end marker arrives and every probe is seen. */
+    private void poll(String elasticsearch, ConcurrentLinkedQueue<Probe> committed, List<Long> latenciesNanos,
+            long[] lateProbes) {
+        List<Probe> outstanding = new ArrayList<>();
+        boolean last = false;
+        try {
+            while (!last || !outstanding.isEmpty()) {
+                Probe probe;
+                while ((probe = committed.poll()) != null) {
+                    if (probe.id() < 0) {
+                        last = true;
+                    } else {
+                        outstanding.add(probe);
+                    }
+                }
+                if (!outstanding.isEmpty()) {
+                    Map<Long, Long> visible = visibleSeqs(elasticsearch, outstanding);
+                    long now = System.nanoTime();
+                    outstanding.removeIf(p -> {
+                        Long seq = visible.get(p.id());
+                        if (seq == null || seq < p.seq()) {
+                            return false;
+                        }
+                        synchronized (latenciesNanos) {
+                            latenciesNanos.add(now - p.committedNanos());
+                        }
+                        return true;
+                    });
+                }
+                Thread.sleep(pollMs);
+            }
+        } catch (InterruptedException e) {
+            lateProbes[0] = outstanding.size();
+        } catch (Exception e) {
+            throw new IllegalStateException("Polling Elasticsearch failed", e);
+        }
+    }
+
+    /** The value each row's document shows now: the transaction number in its e-mail address. */
+    private static Map<Long, Long> visibleSeqs(String elasticsearch, List<Probe> probes) throws Exception {
+        ObjectNode request = MAPPER.createObjectNode();
+        ArrayNode docs = request.putArray("ids");
+        probes.stream().mapToLong(Probe::id).distinct().forEach(docs::add);
+        Http.Response response = Http.post(elasticsearch + "/" + INDEX + "/_mget?_source_includes=email",
+                request.toString());
+        Map<Long, Long> seqs = new HashMap<>();
+        for (JsonNode doc : response.json().path("docs")) {
+            String email = doc.path("_source").path("email").asText("");
+            if (email.startsWith("v") && email.endsWith("@example.com")) {
+                seqs.put(doc.path("_id").asLong(), Long.parseLong(email.substring(1, email.indexOf('@'))));
+            }
+        }
+        return seqs;
+    }
+
+    private static long count(String elasticsearch) throws Exception {
+        Http.Response response = Http.get(elasticsearch + "/" + INDEX + "/_count");
+        return response.ok() ? response.json().path("count").asLong() : 0;
+    }
+
+    private static long percentile(long[] sorted, double p) {
+        int index = (int) Math.ceil(p / 100 * sorted.length) - 1;
+        return sorted[Math.max(0, Math.min(sorted.length - 1, index))] / 1_000_000;
+    }
+}
