@@ -39,6 +39,9 @@ public final class PostgresLauncher {
                 .setServerConfig("listen_addresses", "localhost")
                 // Same as the generated postgresql.conf: zonky would pass 300, which a configuration reload reports as an error.
                 .setServerConfig("max_connections", "100")
+                // zonky turns synchronous_commit off; PostgreSQL's default (and the Docker image's) is on. Off, a commit
+                // reaches the WAL sender only when the WAL writer flushes (every 200 ms), which Debezium sees as latency.
+                .setServerConfig("synchronous_commit", "on")
                 .setServerConfig("wal_level", "logical")
                 .setServerConfig("max_wal_senders", "10")
                 .setServerConfig("max_replication_slots", "10")

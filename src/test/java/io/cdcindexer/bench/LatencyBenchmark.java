@@ -15,12 +15,22 @@ import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.LongStream;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
  * Commit → visible latency of the whole pipeline under a steady load: {@code ./cdc up --detach} on free ports (PostgreSQL,
@@ -30,7 +40,9 @@ import java.util.concurrent.TimeUnit;
  * <p>For each transaction, the time its {@code COMMIT} returned is noted with one of its rows and the value it wrote;
  * a poller asks Elasticsearch for the outstanding rows every {@code --poll-ms} ({@code _mget}, which reads the latest
  * version without waiting for a refresh) and notes when each shows its value, or a later one. The first
- * {@code --warmup} seconds are left out. Prints the percentiles of commit → visible.
+ * {@code --warmup} seconds are left out. Prints the percentiles of commit → visible, split at the Kafka timestamp of
+ * the probe's change event (when Connect wrote it; a consumer of the table topic notes it): commit → in Kafka is
+ * PostgreSQL, Debezium and Connect, in Kafka → visible the job and Elasticsearch.
  *
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
@@ -43,8 +55,11 @@ public final class LatencyBenchmark {
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final String INDEX = "cdc.public.users";
 
-    /** One transaction's row and value, and when its commit returned. */
-    private record Probe(long id, long seq, long committedNanos) {}
+    /** One transaction's row and value, and when its commit returned (monotonic and wall-clock). */
+    private record Probe(long id, long seq, long committedNanos, long committedMillis) {}
+
+    /** What was seen of one probe: when it became visible, and the Kafka timestamp of its change event. */
+    private record Seen(Probe probe, long visibleNanos, long visibleMillis) {}
 
     private final int rate;
     private final int durationSeconds;
@@ -88,7 +103,7 @@ public final class LatencyBenchmark {
         try (Connection connection = DriverManager.getConnection("jdbc:postgresql://localhost:" + ports.postgres() + "/"
                 + PostgresServer.DATABASE, PostgresServer.USER, PostgresServer.PASSWORD)) {
             long[] ids = seed(connection, elasticsearch);
-            measure(connection, elasticsearch, ids);
+            measure(connection, elasticsearch, "localhost:" + ports.kafka(), ids);
             done = true;
         } finally {
             List<String> down = new ArrayList<>(List.of("down", "--data-dir", dir.toString()));
@@ -123,11 +138,15 @@ public final class LatencyBenchmark {
         }
     }
 
-    private void measure(Connection connection, String elasticsearch, long[] ids) throws Exception {
+    private void measure(Connection connection, String elasticsearch, String kafka, long[] ids) throws Exception {
         ConcurrentLinkedQueue<Probe> committed = new ConcurrentLinkedQueue<>();
-        List<Long> latenciesNanos = new ArrayList<>();
+        List<Seen> seen = new ArrayList<>();
         long[] lateProbes = new long[1];
-        Thread poller = new Thread(() -> poll(elasticsearch, committed, latenciesNanos, lateProbes), "latency-poller");
+        Thread poller = new Thread(() -> poll(elasticsearch, committed, seen, lateProbes), "latency-poller");
+        Map<String, Long> kafkaTimestamps = new ConcurrentHashMap<>();
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread consumer = new Thread(() -> consume(kafka, kafkaTimestamps, stop), "latency-consumer");
+        consumer.start();
         poller.start();
 
         long periodNanos = TimeUnit.SECONDS.toNanos(1) * txSize / rate;
@@ -156,37 +175,79 @@ public final class LatencyBenchmark {
                 connection.commit();
                 long committedAt = System.nanoTime();
                 if (committedAt >= measureFrom) {
-                    committed.add(new Probe(probeId, seq, committedAt));
+                    committed.add(new Probe(probeId, seq, committedAt, System.currentTimeMillis()));
                 }
                 next += periodNanos;
             }
         }
         double seconds = (System.nanoTime() - started) / 1e9;
-        committed.add(new Probe(-1, -1, 0)); // tells the poller that no more will come
+        committed.add(new Probe(-1, -1, 0, 0)); // tells the poller that no more will come
         poller.join(TimeUnit.SECONDS.toMillis(60));
         poller.interrupt();
+        poller.join();
+        stop.set(true);
+        consumer.join();
 
-        long[] sorted;
-        synchronized (latenciesNanos) {
-            sorted = latenciesNanos.stream().mapToLong(Long::longValue).sorted().toArray();
-        }
         System.out.printf("latency: %d transactions of %d updates in %.1f s: %.0f changes/s (asked %d)%n", transactions,
                 txSize, seconds, transactions * txSize / seconds, rate);
-        if (sorted.length == 0) {
+        if (seen.isEmpty()) {
             throw new IllegalStateException("No change became visible");
         }
-        System.out.printf("  commit → visible (_mget), %d transactions after %d s of warm-up:%n", sorted.length,
-                warmupSeconds);
-        System.out.printf("  p50 %d ms, p90 %d ms, p99 %d ms, p99.9 %d ms, max %d ms%n", percentile(sorted, 50),
-                percentile(sorted, 90), percentile(sorted, 99), percentile(sorted, 99.9), sorted[sorted.length - 1] / 1_000_000);
+        System.out.printf("  %d transactions after %d s of warm-up, visible through _mget:%n", seen.size(), warmupSeconds);
+        print("commit → visible", seen.stream().mapToLong(s -> s.visibleNanos() - s.probe().committedNanos()));
+        List<Seen> inKafka = seen.stream()
+                .filter(s -> kafkaTimestamps.containsKey(s.probe().id() + ":" + s.probe().seq())).toList();
+        print("commit → in Kafka", inKafka.stream().mapToLong(s -> 1_000_000L
+                * (kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq()) - s.probe().committedMillis())));
+        print("in Kafka → visible", inKafka.stream().mapToLong(s -> 1_000_000L
+                * (s.visibleMillis() - kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq()))));
         if (lateProbes[0] > 0) {
             System.out.printf("  %d transactions were not visible 60 s after the load ended%n", lateProbes[0]);
         }
     }
 
+    private static void print(String what, LongStream nanos) {
+        long[] sorted = nanos.sorted().toArray();
+        if (sorted.length == 0) {
+            System.out.printf("  %-20s no samples%n", what);
+            return;
+        }
+        System.out.printf("  %-20s p50 %4d ms, p90 %4d ms, p99 %4d ms, p99.9 %4d ms, max %4d ms%n", what,
+                percentile(sorted, 50), percentile(sorted, 90), percentile(sorted, 99), percentile(sorted, 99.9),
+                sorted[sorted.length - 1] / 1_000_000);
+    }
+
+    /** Notes the Kafka timestamp of each change event of the users topic, by row and transaction number. */
+    private static void consume(String kafka, Map<String, Long> timestamps, AtomicBoolean stop) {
+        Properties config = new Properties();
+        config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka);
+        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(config, new ByteArrayDeserializer(),
+                new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(INDEX).stream()
+                    .map(info -> new TopicPartition(info.topic(), info.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToEnd(partitions);
+            while (!stop.get()) {
+                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(100))) {
+                    if (record.value() == null) {
+                        continue;
+                    }
+                    JsonNode after = MAPPER.readTree(record.value()).path("payload").path("after");
+                    String email = after.path("email").asText("");
+                    if (email.startsWith("v") && email.endsWith("@example.com")) {
+                        timestamps.put(after.path("id").asLong() + ":" + email.substring(1, email.indexOf('@')),
+                                record.timestamp());
+                    }
+                }
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException("Reading " + INDEX + " failed", e);
+        }
+    }
+
     /** Polls Elasticsearch for the committed probes until the end marker arrives and every probe is seen. */
-    private void poll(String elasticsearch, ConcurrentLinkedQueue<Probe> committed, List<Long> latenciesNanos,
-            long[] lateProbes) {
+    private void poll(String elasticsearch, ConcurrentLinkedQueue<Probe> committed, List<Seen> seen, long[] lateProbes) {
         List<Probe> outstanding = new ArrayList<>();
         boolean last = false;
         try {
@@ -201,15 +262,14 @@ public final class LatencyBenchmark {
                 }
                 if (!outstanding.isEmpty()) {
                     Map<Long, Long> visible = visibleSeqs(elasticsearch, outstanding);
-                    long now = System.nanoTime();
+                    long nanos = System.nanoTime();
+                    long millis = System.currentTimeMillis();
                     outstanding.removeIf(p -> {
                         Long seq = visible.get(p.id());
                         if (seq == null || seq < p.seq()) {
                             return false;
                         }
-                        synchronized (latenciesNanos) {
-                            latenciesNanos.add(now - p.committedNanos());
-                        }
+                        seen.add(new Seen(p, nanos, millis));
                         return true;
                     });
                 }
