@@ -1,5 +1,6 @@
 package io.cdcindexer.job;
 
+import static io.cdcindexer.job.DebeziumJson.at;
 import static io.cdcindexer.job.DebeziumJson.change;
 import static io.cdcindexer.job.DebeziumJson.end;
 import static io.cdcindexer.job.DebeziumJson.raw;
@@ -45,11 +46,16 @@ class CdcIndexerJobITCase {
 
     private Run run(TestInfo test, int parallelism, List<List<KafkaRecord>> partitions, double recordsPerSecond,
             int failAfterWrites) throws Exception {
+        return run(test, parallelism, partitions, recordsPerSecond, failAfterWrites, 600_000);
+    }
+
+    private Run run(TestInfo test, int parallelism, List<List<KafkaRecord>> partitions, double recordsPerSecond,
+            int failAfterWrites, long transactionTimeoutMs) throws Exception {
         name = test.getDisplayName() + "-p" + parallelism;
         VersionedIndexSink index = new VersionedIndexSink(name, failAfterWrites);
         CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue(name);
         JobOptions options = JobOptions.fromArgs("--parallelism", Integer.toString(parallelism),
-                "--checkpoint.interval-ms", "100", "--transaction.timeout-ms", "600000");
+                "--checkpoint.interval-ms", "100", "--transaction.timeout-ms", Long.toString(transactionTimeoutMs));
         Configuration config = new Configuration();
         config.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         config.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
@@ -130,6 +136,24 @@ class CdcIndexerJobITCase {
         Run run = run(test, 2, List.of(snapshot, streaming));
 
         assertThat(run.index().documents()).containsEntry("cdc.public.users/5", "{\"id\":5,\"email\":\"the update\"}");
+    }
+
+    @Test
+    void aTransactionWhoseEndIsReadFarAheadOfItsChangeIsNotTimedOutWhileTheChangeIsStillComing(TestInfo test)
+            throws Exception {
+        // A backlog: the END (written at Kafka time 3.01 s) is read at once, its change only after 3 s of older records
+        // on its own partition. The 1 s timeout fires twice meanwhile, while the watermark is still moving towards it.
+        List<KafkaRecord> transactions = List.of(at(3_010, end("742", 140, "users", 1)));
+        List<KafkaRecord> users = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            users.add(at(10L * i, tombstone("backlog", i)));
+        }
+        users.add(at(3_000, change("users", "u", 1, 100, "742", "email", "late")));
+
+        Run run = run(test, 2, List.of(transactions, users), 200, 0, 1_000);
+
+        assertThat(run.index().writes()).extracting(ChangeEvent::toString).as("versioned by its commit, not timed out")
+                .containsExactly("UPSERT cdc.public.users/1 v140 {\"id\":1,\"email\":\"late\"}");
     }
 
     @Test

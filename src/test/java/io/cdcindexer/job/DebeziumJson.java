@@ -60,6 +60,11 @@ final class DebeziumJson {
         return record("cdc.transaction", "{\"id\":\"" + tx + ":" + commitLsn + "\"}", value.toString());
     }
 
+    /** The record, with the Kafka timestamp {@code timestamp} (when Connect wrote it). */
+    static KafkaRecord at(long timestamp, KafkaRecord record) {
+        return new KafkaRecord(record.topic, record.partition, record.offset, timestamp, record.key, record.value);
+    }
+
     static KafkaRecord raw(String topic, String key, String value) {
         return record(topic, key, value);
     }

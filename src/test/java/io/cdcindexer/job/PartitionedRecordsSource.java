@@ -11,7 +11,8 @@ import org.apache.flink.connector.datagen.source.DataGeneratorSource;
  * A bounded, checkpointable source that replays records the way Kafka delivers them: in order within a partition, in
  * any interleaving across partitions. It is a {@link DataGeneratorSource}, which splits its index range into one
  * contiguous split per reader; the partitions are laid out as equal-sized contiguous ranges (padded with records the job
- * ignores), so with parallelism 1 or 2 each reader replays whole partitions in order.
+ * ignores), so with parallelism 1 or 2 each reader replays whole partitions in order. Records keep their Kafka
+ * timestamps (0 unless a test sets them), which make the job's watermark.
  */
 final class PartitionedRecordsSource {
 
@@ -25,7 +26,7 @@ final class PartitionedRecordsSource {
             List<KafkaRecord> partition = p < partitions.size() ? partitions.get(p) : List.of();
             long offset = 0;
             for (KafkaRecord record : partition) {
-                laidOut.add(new KafkaRecord(record.topic, p, offset++, 0, record.key, record.value));
+                laidOut.add(new KafkaRecord(record.topic, p, offset++, record.timestamp, record.key, record.value));
             }
             for (int pad = partition.size(); pad < size; pad++) {
                 laidOut.add(DebeziumJson.tombstone("padding", 0)); // a tombstone is counted and dropped

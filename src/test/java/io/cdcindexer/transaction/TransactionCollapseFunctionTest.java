@@ -158,17 +158,24 @@ class TransactionCollapseFunctionTest {
         assertNothingHeld();
     }
 
-    @Test
-    void timeoutWaitsWhileThePartitionsAreStillBeingReadUpToTheTransaction() throws Exception {
-        // Catching up on a backlog: the END (written at Kafka time 5 s) is read long before the changes.
+    /**
+     * Catching up on a backlog: the END (written at Kafka time 5 s) is read long before the second change; the watermark
+     * moves from 1 s to 2 s, short of 5 s + the timeout.
+     */
+    private void endReadAheadOfTheSecondChange() throws Exception {
         harness.processBothWatermarks(new Watermark(1_000));
         harness.processElement2(endAt("742", 400, "users", 2), 5_000);
         harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 4_000);
         harness.processBothWatermarks(new Watermark(2_000));
+    }
+
+    @Test
+    void timeoutWaitsWhileThePartitionsAreStillBeingReadUpToTheTransaction() throws Exception {
+        endReadAheadOfTheSecondChange();
 
         harness.setProcessingTime(1_000 + TIMEOUT);
 
-        assertThat(output()).as("deferred, the watermark moved but is short of 5 s + timeout").isEmpty();
+        assertThat(output()).as("deferred: the watermark moved but is short of 5 s + timeout").isEmpty();
         assertThat(harness.numProcessingTimeTimers()).isEqualTo(1);
 
         harness.processElement1(upsert("users", "2", 110, "{\"v\":2}", "742"), 4_000);
@@ -180,10 +187,7 @@ class TransactionCollapseFunctionTest {
 
     @Test
     void deferredTimeoutFlushesOnceTheWatermarkStandsStill() throws Exception {
-        harness.processBothWatermarks(new Watermark(1_000));
-        harness.processElement2(endAt("742", 400, "users", 2), 5_000);
-        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 4_000);
-        harness.processBothWatermarks(new Watermark(2_000));
+        endReadAheadOfTheSecondChange();
         harness.setProcessingTime(1_000 + TIMEOUT);
         assertThat(output()).isEmpty();
 
