@@ -58,7 +58,7 @@ public final class LatencyBenchmark {
     /** One transaction's row and value, and when its commit returned (monotonic and wall-clock). */
     private record Probe(long id, long seq, long committedNanos, long committedMillis) {}
 
-    /** What was seen of one probe: when it became visible, and the Kafka timestamp of its change event. */
+    /** When one probe became visible (monotonic and wall-clock). */
     private record Seen(Probe probe, long visibleNanos, long visibleMillis) {}
 
     private final int rate;
