@@ -1,5 +1,6 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.stack.StackPorts;
 import picocli.CommandLine.Option;
 
 /**
@@ -34,6 +35,17 @@ public final class ConnectionOptions {
 
     @Option(names = "--flink", defaultValue = "${env:FLINK_URL:-http://localhost:8081}", description = "Flink REST URL (env FLINK_URL, default ${DEFAULT-VALUE}).")
     public String flink;
+
+    /** The flags that point a command at a local stack on {@code ports}, with the default database and user. */
+    public static String[] flagsFor(StackPorts ports) {
+        return new String[] {
+            "--pg-port", Integer.toString(ports.postgres()),
+            "--kafka", "localhost:" + ports.kafka(),
+            "--connect", "http://localhost:" + ports.connect(),
+            "--elasticsearch", "http://localhost:" + ports.elasticsearch(),
+            "--flink", "http://localhost:" + ports.flink(),
+        };
+    }
 
     /** JDBC URL of the configured database. */
     public String jdbcUrl() {

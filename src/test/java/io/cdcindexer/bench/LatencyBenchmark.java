@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.cli.Cdc;
+import io.cdcindexer.cli.ConnectionOptions;
 import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.PostgresServer;
 import io.cdcindexer.stack.StackPorts;
@@ -93,9 +94,10 @@ public final class LatencyBenchmark {
         Path dir = Files.createTempDirectory("cdc-latency-bench");
         StackPorts ports = StackPorts.free();
         String elasticsearch = "http://localhost:" + ports.elasticsearch();
-        int up = Cdc.run("up", "--pg-port", Integer.toString(ports.postgres()), "--kafka", "localhost:" + ports.kafka(),
-                "--connect", "http://localhost:" + ports.connect(), "--elasticsearch", elasticsearch,
-                "--flink", "http://localhost:" + ports.flink(), "--detach", "--data-dir", dir.toString());
+        List<String> upArgs = new ArrayList<>(List.of("up"));
+        upArgs.addAll(List.of(ConnectionOptions.flagsFor(ports)));
+        upArgs.addAll(List.of("--detach", "--data-dir", dir.toString()));
+        int up = Cdc.run(upArgs.toArray(String[]::new));
         if (up != 0) {
             throw new IllegalStateException("./cdc up failed (exit " + up + "); logs in " + dir);
         }

@@ -33,17 +33,6 @@ record CliRun(int exitCode, String out, String err) {
         }
     }
 
-    /** The connection flags that point every command at a stack on these ports. */
-    static String[] flags(io.cdcindexer.stack.StackPorts ports) {
-        return new String[] {
-            "--pg-port", Integer.toString(ports.postgres()),
-            "--kafka", "localhost:" + ports.kafka(),
-            "--connect", "http://localhost:" + ports.connect(),
-            "--elasticsearch", "http://localhost:" + ports.elasticsearch(),
-            "--flink", "http://localhost:" + ports.flink(),
-        };
-    }
-
     /** Runs {@code command}, then the connection flags, then more arguments. */
     static CliRun with(String command, String[] flags, String... more) {
         String[] args = new String[1 + flags.length + more.length];

@@ -54,7 +54,7 @@ class LocalStackITCase {
     @BeforeAll
     static void up() {
         ports = StackPorts.free();
-        flags = CliRun.flags(ports);
+        flags = ConnectionOptions.flagsFor(ports);
         up = CliRun.with("up", flags, "--detach", "--data-dir", dataDir.toString());
         assertThat(up.exitCode()).as(up.toString()).isZero();
     }

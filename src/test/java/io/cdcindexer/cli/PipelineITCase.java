@@ -40,7 +40,7 @@ class PipelineITCase {
     @BeforeAll
     static void up() {
         ports = StackPorts.free();
-        flags = CliRun.flags(ports);
+        flags = ConnectionOptions.flagsFor(ports);
         CliRun up = CliRun.with("up", flags, "--detach", "--data-dir", dataDir.toString());
         assertThat(up.exitCode()).as(up.toString()).isZero();
     }
