@@ -8,13 +8,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Validates docker/docker-compose.yml with Docker Compose itself: {@code config -q} checks the file against the Compose
- * schema and interpolates docker/.env, and needs no Docker engine. Never skipped: without Compose it fails and says
- * how to install it.
+ * schema and interpolates docker/.env, and needs no Docker engine. Where Compose is missing the test is skipped with a
+ * message naming Debian's {@code docker-compose} package, so the README's test command passes on a machine with only
+ * Java and Maven; under CI ({@code CI=true}, where {@code .ci/run} installs the package) a missing Compose fails it.
  */
 class DockerComposeFileTest {
 
@@ -48,8 +50,14 @@ class DockerComposeFileTest {
                 return candidate;
             }
         }
-        throw new AssertionError("Docker Compose is needed to validate " + COMPOSE_FILE + " (no Docker engine is):"
-                + " install Debian's package with 'apt-get install -y docker-compose', or Docker's Compose plugin.");
+        String missing = "Docker Compose is needed to validate " + COMPOSE_FILE + " (no Docker engine is): install"
+                + " Debian's package docker-compose ('apt-get install -y docker-compose'), or Docker's Compose plugin.";
+        if ("true".equals(System.getenv("CI"))) {
+            throw new AssertionError(missing + " .ci/run installs it, so under CI it must be there.");
+        }
+        Assumptions.abort(missing + " Skipped.");
+        return List.of(); // not reached
+
     }
 
     private boolean runs(List<String> command) throws Exception {
