@@ -38,8 +38,17 @@ public final class ChangeEvent {
     /** The data collection, {@code schema.table}, as Debezium names it in transaction metadata. */
     public String table;
     public String documentId;
-    /** The change's position in the WAL ({@code source.lsn}): the document's external version. */
+    /**
+     * The document's external version in Elasticsearch: the commit position of the change's transaction when its END
+     * event gave one, else the change's own WAL position ({@link #lsn}). Changes of one row are ordered by
+     * {@code (version, lsn)}: see {@link #isNewerThan}.
+     */
     public long version;
+    /**
+     * The change's own position in the WAL ({@code source.lsn}). Within one transaction, where every change shares the
+     * commit position as version, it orders the changes of a row.
+     */
+    public long lsn;
     /** The row after the change as JSON, for {@link Action#UPSERT}; null for deletes. */
     public byte[] document;
     /**
@@ -58,6 +67,26 @@ public final class ChangeEvent {
     /** Identifies the document across tables: topic and id (a topic name never contains '/'). */
     public String documentKey() {
         return topic + '/' + documentId;
+    }
+
+    /**
+     * Whether this change is newer than a change of the same row written with the given version and WAL position: the
+     * order is by version (commit position), then by the change's own position, which tells two changes of one
+     * transaction apart.
+     */
+    public boolean isNewerThan(long otherVersion, long otherLsn) {
+        return version > otherVersion || (version == otherVersion && lsn > otherLsn);
+    }
+
+    /**
+     * The one change that stands for {@code older} followed by {@code newer} (same row, newer later in the WAL): the
+     * newer change, with the columns it lacks (unchanged TOASTed values) taken from the older image.
+     */
+    public static ChangeEvent collapse(ChangeEvent older, ChangeEvent newer) {
+        if (newer.action != Action.UPSERT || older.action != Action.UPSERT) {
+            return newer;
+        }
+        return newer.withUnavailableColumnsFrom(older.document);
     }
 
     public boolean hasUnavailableColumns() {
@@ -104,6 +133,7 @@ public final class ChangeEvent {
         c.table = table;
         c.documentId = documentId;
         c.version = version;
+        c.lsn = lsn;
         c.document = document;
         c.unavailableColumns = unavailableColumns;
         c.transactionId = transactionId;
@@ -116,7 +146,7 @@ public final class ChangeEvent {
         if (!(o instanceof ChangeEvent e)) {
             return false;
         }
-        return partition == e.partition && offset == e.offset && version == e.version && action == e.action
+        return partition == e.partition && offset == e.offset && version == e.version && lsn == e.lsn && action == e.action
                 && Objects.equals(op, e.op) && Objects.equals(topic, e.topic) && Objects.equals(table, e.table)
                 && Objects.equals(documentId, e.documentId) && Arrays.equals(document, e.document)
                 && Arrays.equals(unavailableColumns, e.unavailableColumns)
@@ -133,6 +163,9 @@ public final class ChangeEvent {
     public String toString() {
         StringBuilder s = new StringBuilder().append(action).append(' ').append(topic).append('/').append(documentId)
                 .append(" v").append(version);
+        if (lsn != version) {
+            s.append(" lsn").append(lsn);
+        }
         if (document != null) {
             s.append(' ').append(new String(document, StandardCharsets.UTF_8));
         }

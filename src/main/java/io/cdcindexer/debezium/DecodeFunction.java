@@ -91,7 +91,8 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         ctx.output(DEAD_LETTERS, DeadLetter.undecodable(record, reason));
     }
 
-    // Stands in for a dead-lettered change of a transaction, so that the transaction's END count is met.
+    // Stands in for a dead-lettered change of a transaction, so that the transaction's END count is met. Its id is its
+    // WAL position where known, so that the same record delivered again (the connector restarted) counts only once.
     private static ChangeEvent skipped(KafkaRecord record, MalformedChangeException e) {
         ChangeEvent change = new ChangeEvent();
         change.action = ChangeEvent.Action.SKIP;
@@ -99,7 +100,9 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         change.partition = record.partition;
         change.offset = record.offset;
         change.table = e.table();
-        change.documentId = "@" + record.partition + ":" + record.offset;
+        change.documentId = e.lsn() > 0 ? "@" + e.lsn() : "@" + record.partition + ":" + record.offset;
+        change.lsn = e.lsn();
+        change.version = e.lsn();
         change.transactionId = e.transactionId();
         change.key = record.key;
         return change;
@@ -115,7 +118,8 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         change.offset = record.offset;
         change.table = envelope.source().dataCollection();
         change.documentId = DocumentIds.of(envelope.key());
-        change.version = envelope.source().lsn();
+        change.lsn = envelope.source().lsn();
+        change.version = change.lsn;
         if (envelope.after() != null && change.action == ChangeEvent.Action.UPSERT) {
             change.document = DebeziumDecoder.toJson(envelope.after());
         }

@@ -7,6 +7,7 @@ public final class MalformedChangeException extends Exception {
 
     private String transactionId;
     private String table;
+    private long lsn;
 
     public MalformedChangeException(String reason) {
         super(reason, null, false, false);
@@ -20,6 +21,7 @@ public final class MalformedChangeException extends Exception {
         if (transaction != null && source != null) {
             this.transactionId = transaction.transactionId();
             this.table = source.dataCollection();
+            this.lsn = source.lsn() == null ? 0 : source.lsn();
         }
         return this;
     }
@@ -27,6 +29,11 @@ public final class MalformedChangeException extends Exception {
     /** The txId of the transaction the record belonged to, or null when unknown or none. */
     public String transactionId() {
         return transactionId;
+    }
+
+    /** The record's WAL position when {@link #transactionId()} is known and the source block had one; else 0. */
+    public long lsn() {
+        return lsn;
     }
 
     /** The record's table ({@code schema.table}) when {@link #transactionId()} is known. */

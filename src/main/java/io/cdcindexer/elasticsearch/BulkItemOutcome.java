@@ -9,7 +9,12 @@ public enum BulkItemOutcome {
     /** A transient failure (429, 408, 5xx, a blocked cluster): retried with backoff, never dropped. */
     RETRY,
     /** Refused for good (e.g. a mapping conflict): goes to the dead-letter queue. */
-    REJECTED;
+    REJECTED,
+    /**
+     * Refused for want of credentials or privileges (401, 403): no retry and no dead letter fixes that, so the job fails
+     * with the reason, and restarts once the operator has fixed it.
+     */
+    REFUSED_CREDENTIALS;
 
     /**
      * Classifies an item by its HTTP status and error type.
@@ -26,6 +31,9 @@ public enum BulkItemOutcome {
         // A blocked cluster (403 cluster_block_exception: disk flood stage, a read-only index) clears by itself.
         if (status == 429 || status == 408 || status >= 500 || "cluster_block_exception".equals(errorType)) {
             return RETRY;
+        }
+        if (status == 401 || status == 403) {
+            return REFUSED_CREDENTIALS;
         }
         return REJECTED;
     }

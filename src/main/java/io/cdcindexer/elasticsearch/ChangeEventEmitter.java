@@ -11,8 +11,10 @@ import org.elasticsearch.index.VersionType;
 
 /**
  * The one place where a change becomes an Elasticsearch request: an upsert indexes the full document, a delete deletes
- * it. Every write carries the change's WAL position as an external version, so Elasticsearch itself refuses a stale,
- * replayed or re-ordered write (409), whatever the order in which writes arrive.
+ * it. Every write carries the change's version (its transaction's commit position) as an external version of type
+ * {@code external_gte}: Elasticsearch refuses an older write (409). Equal versions are let through, because two changes
+ * of one transaction share the commit position (a late change after a timeout flush): which of them is newer is
+ * decided before the sink, where {@link DocumentVersionFunction} drops the older one.
  *
  * <p>A change with unavailable (unchanged TOASTed) columns is indexed the same way; {@link ElasticsearchIndexWriter}
  * first completes its document with those columns' stored values.
@@ -36,12 +38,12 @@ public final class ChangeEventEmitter implements ElasticsearchEmitter<ChangeEven
         if (change.action == ChangeEvent.Action.DELETE) {
             indexer.add(new DeleteRequest(index, change.documentId)
                     .version(change.version)
-                    .versionType(VersionType.EXTERNAL));
+                    .versionType(VersionType.EXTERNAL_GTE));
         } else {
             indexer.add(new IndexRequest(index)
                     .id(change.documentId)
                     .version(change.version)
-                    .versionType(VersionType.EXTERNAL)
+                    .versionType(VersionType.EXTERNAL_GTE)
                     .source(change.document, XContentType.JSON));
         }
     }

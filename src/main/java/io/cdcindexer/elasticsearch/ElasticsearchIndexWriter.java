@@ -9,7 +9,12 @@ import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.DeadLetterQueue;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.SinkWriter;
@@ -27,6 +32,7 @@ import org.elasticsearch.action.index.IndexRequest;
 import org.elasticsearch.action.update.UpdateRequest;
 import org.elasticsearch.client.Request;
 import org.elasticsearch.client.Response;
+import org.elasticsearch.client.ResponseException;
 import org.elasticsearch.client.ResponseListener;
 import org.elasticsearch.client.RestClient;
 import org.elasticsearch.common.xcontent.XContentType;
@@ -34,18 +40,30 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sends changes to Elasticsearch in bulk requests, without blocking on any single write.
+ * Sends changes to Elasticsearch in bulk requests, without blocking on any single write, and in order per document.
  *
  * <p>A bulk request goes out when it is full (actions or bytes) or its oldest action has waited the flush interval; up to
- * {@code maxInFlight} are under way at once, and {@link #write} waits only when all of them are. Each item's answer is
- * classified ({@link BulkItemOutcome}): written; stale (409, counted); transient (retried with exponential backoff,
- * forever, so nothing is dropped and the job never fails for it); or rejected for good (to the dead-letter queue).
- * {@link #flush} (on every checkpoint) returns only when every action so far is settled and the dead letters are
- * durable: at-least-once, and with external versions, an exactly-once effect.
+ * {@code maxInFlight} are under way at once. Each item's answer is classified ({@link BulkItemOutcome}): written; stale
+ * (409, counted); transient (retried with exponential backoff, forever, so nothing is dropped); refused for good (to the
+ * dead-letter queue); or refused credentials (the job fails with a clear error). {@link #flush} (on every checkpoint)
+ * returns only when every action so far is settled and the dead letters are durable: at-least-once, and with external
+ * versions, an exactly-once effect.
  *
- * <p>A change with unavailable (unchanged TOASTed) columns must not blank them out: before its bulk request goes out,
- * one multi-get fetches the stored documents and their values complete the change's document. The write keeps the
- * change's external version, so it still loses against anything newer.
+ * <p>Order per document: the writer never has two actions of one document under way (in a request, or waiting for a
+ * retry). A newer change of a document whose action is under way waits in the buffer; a newer change of a document
+ * already waiting in the buffer replaces it there; an action coming back for a retry gives way to a newer one buffered
+ * meanwhile. So every document's writes reach Elasticsearch in the order the job produced them (newest last), and a
+ * retry never lands after a newer write.
+ *
+ * <p>A change with unavailable (unchanged TOASTed) columns must not blank them out: they are taken from the older change
+ * it replaces in the buffer, or, when there is none, from the stored document, fetched by one multi-get right before its
+ * bulk request goes out. Since no older action of the document is under way then, the stored document is its latest
+ * written state.
+ *
+ * <p>Whole-request failures: a request too large (413) or refused as a whole (400) is split in halves until the action
+ * at fault is alone, and that one goes to the dead-letter queue; 401 and 403 fail the job with the reason (credentials
+ * are not something a retry fixes); anything else (connection refused, 429, 5xx) is retried. Actions waiting for a retry
+ * count towards the buffer's capacity, so during an outage {@link #write} blocks (back-pressure) instead of piling up.
  *
  * <p>Requests go out through Elasticsearch's low-level REST client, written and read by {@link BulkProtocol}, so each
  * document reaches Elasticsearch byte for byte. All state is touched only by the task thread: answers from the HTTP
@@ -54,30 +72,40 @@ import org.slf4j.LoggerFactory;
 final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, RequestIndexer {
 
     private static final Logger LOG = LoggerFactory.getLogger(ElasticsearchIndexWriter.class);
+    private static final ContentType NDJSON = ContentType.create("application/x-ndjson");
 
     /** One action on its way, with the change it came from. */
     private static final class Pending {
+        final String document;
         final DocWriteRequest<?> request;
-        final ChangeEvent change;
+        ChangeEvent change;
+        final long bytes;
         int attempts;
 
-        Pending(DocWriteRequest<?> request, ChangeEvent change) {
+        Pending(DocWriteRequest<?> request, ChangeEvent change, long bytes) {
+            this.document = request.index() + '/' + request.id(); // an index name never contains '/'
             this.request = request;
             this.change = change;
+            this.bytes = bytes;
         }
     }
 
     private final ElasticsearchEmitter<ChangeEvent> emitter;
     private final BulkOptions options;
-    private static final ContentType NDJSON = ContentType.create("application/x-ndjson");
-
     private final RestClient client;
     private final MailboxExecutor mailbox;
     private final ProcessingTimeService time;
     private final DeadLetterQueue.Writer deadLetters;
+    /** Buffered actions plus actions waiting for a retry beyond which {@link #write} waits. */
+    private final int capacity;
 
-    private List<Pending> buffer = new ArrayList<>();
+    /** Actions not yet sent, one per document, in the order their documents first came. */
+    private final LinkedHashMap<String, Pending> buffer = new LinkedHashMap<>();
     private long bufferBytes;
+    /** Documents with an action in a request under way or waiting for a retry. */
+    private final Set<String> busy = new HashSet<>();
+    /** Buffered actions whose document is busy: they wait for it. */
+    private int bufferedBehindBusy;
     private boolean flushScheduled;
     private int inFlight;
     private int waitingForRetry;
@@ -87,6 +115,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final Counter deleted;
     private final Counter stale;
     private final Counter retried;
+    private final Counter replaced;
+    private final Counter split;
     private final Counter deadLettered;
     private final Counter bulkRequests;
     private final Counter recordsSend;
@@ -100,6 +130,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.mailbox = mailbox;
         this.time = time;
         this.deadLetters = deadLetters;
+        this.capacity = options.maxActions() * (options.maxInFlight() + 1);
         this.client = RestClient
                 .builder(options.hosts().stream().map(HttpHost::create).toArray(HttpHost[]::new))
                 .setRequestConfigCallback(config -> config.setConnectTimeout(5_000).setSocketTimeout(120_000))
@@ -108,26 +139,32 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.deleted = metrics.counter("documentsDeleted");
         this.stale = metrics.counter("staleWritesSkipped");
         this.retried = metrics.counter("actionsRetried");
+        this.replaced = metrics.counter("actionsReplacedByNewer");
+        this.split = metrics.counter("requestsSplit");
         this.deadLettered = metrics.counter("deadLetters");
         this.bulkRequests = metrics.counter("bulkRequests");
         this.recordsSend = metrics.getNumRecordsSendCounter();
         this.unavailableKept = metrics.counter("unavailableColumnsWithoutStoredValue");
         metrics.gauge("bulkRequestsInFlight", () -> inFlight);
         metrics.gauge("actionsWaitingForRetry", () -> waitingForRetry);
+        metrics.gauge("actionsBuffered", buffer::size);
         emitter.open();
     }
 
     @Override
     public void write(ChangeEvent change, Context context) throws IOException, InterruptedException {
+        while (buffer.size() + waitingForRetry >= capacity) {
+            mailbox.yield(); // back-pressure: Elasticsearch is slow or away, and retries are piling up
+        }
         current = change;
         emitter.emit(change, context, this);
         current = null;
-        if (buffer.size() >= options.maxActions() || bufferBytes >= options.maxBytes()) {
+        if (sendable() >= options.maxActions() || bufferBytes >= options.maxBytes()) {
             while (inFlight >= options.maxInFlight()) {
                 mailbox.yield();
             }
             send();
-        } else if (!flushScheduled && !buffer.isEmpty()) {
+        } else if (!flushScheduled && sendable() > 0) {
             scheduleFlush();
         }
     }
@@ -135,7 +172,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     @Override
     public void flush(boolean endOfInput) throws IOException, InterruptedException {
         while (!buffer.isEmpty() || inFlight > 0 || waitingForRetry > 0) {
-            if (!buffer.isEmpty() && inFlight < options.maxInFlight()) {
+            if (sendable() > 0 && inFlight < options.maxInFlight()) {
                 send();
             } else {
                 mailbox.yield();
@@ -147,14 +184,14 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     @Override
     public void add(DeleteRequest... requests) {
         for (DeleteRequest request : requests) {
-            buffer(request, 64);
+            buffer(new Pending(request, current, 64));
         }
     }
 
     @Override
     public void add(IndexRequest... requests) {
         for (IndexRequest request : requests) {
-            buffer(request, 64 + request.source().length());
+            buffer(new Pending(request, current, 64 + request.source().length()));
         }
     }
 
@@ -164,16 +201,40 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 + "external version, which the update API does not take");
     }
 
-    private void buffer(DocWriteRequest<?> request, long bytes) {
-        buffer.add(new Pending(request, current));
-        bufferBytes += bytes;
+    private int sendable() {
+        return buffer.size() - bufferedBehindBusy;
+    }
+
+    // One action per document in the buffer: a newer one takes the older one's place (and its unavailable columns).
+    private void buffer(Pending action) {
+        Pending older = buffer.get(action.document);
+        if (older != null) {
+            action = newerOf(older, action);
+            bufferBytes -= older.bytes;
+        } else if (busy.contains(action.document)) {
+            bufferedBehindBusy++;
+        }
+        buffer.put(action.document, action);
+        bufferBytes += action.bytes;
+    }
+
+    /** The newer action, with columns it lacks (unchanged TOASTed values) taken from the older one it replaces. */
+    private Pending newerOf(Pending older, Pending newer) {
+        replaced.inc();
+        ChangeEvent merged = ChangeEvent.collapse(older.change, newer.change);
+        if (merged != newer.change) {
+            ((IndexRequest) newer.request).source(merged.document, XContentType.JSON);
+            newer.change = merged;
+        }
+        newer.attempts = Math.max(newer.attempts, older.attempts);
+        return newer;
     }
 
     private void scheduleFlush() {
         flushScheduled = true;
         time.registerTimer(time.getCurrentProcessingTime() + options.intervalMs(), timestamp -> {
             flushScheduled = false;
-            if (buffer.isEmpty()) {
+            if (sendable() == 0) {
                 return;
             }
             if (inFlight < options.maxInFlight()) {
@@ -184,10 +245,23 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         });
     }
 
+    // Takes up to a request's worth of actions whose documents are not busy, in buffer order, and sends them.
     private void send() {
-        List<Pending> batch = buffer;
-        buffer = new ArrayList<>(Math.min(options.maxActions(), 4096));
-        bufferBytes = 0;
+        List<Pending> batch = new ArrayList<>(Math.min(sendable(), options.maxActions()));
+        long bytes = 0;
+        for (Iterator<Pending> it = buffer.values().iterator(); it.hasNext() && batch.size() < options.maxActions()
+                && bytes < options.maxBytes(); ) {
+            Pending action = it.next();
+            if (busy.add(action.document)) {
+                it.remove();
+                batch.add(action);
+                bytes += action.bytes;
+            }
+        }
+        bufferBytes -= bytes;
+        if (batch.isEmpty()) {
+            return;
+        }
         inFlight++;
         List<Pending> incomplete = new ArrayList<>();
         for (Pending pending : batch) {
@@ -217,7 +291,11 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 complete(incomplete.get(i), found.path(i));
             }
             sendBulk(batch);
-        }, error -> failed(batch, error));
+        }, error -> {
+            inFlight--;
+            LOG.warn("A multi-get for {} documents failed ({}); retrying", incomplete.size(), error.toString());
+            retryLater(batch);
+        });
     }
 
     private void complete(Pending pending, JsonNode stored) {
@@ -231,6 +309,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                     request.index(), request.id(), String.join(", ", completed.unavailableColumns));
         }
         request.source(completed.document, XContentType.JSON);
+        pending.change = completed; // a retry sends it as completed, without fetching again
     }
 
     private void sendBulk(List<Pending> batch) {
@@ -285,9 +364,11 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 case WRITTEN:
                     (pending.request.opType() == DocWriteRequest.OpType.DELETE ? deleted : indexed).inc();
                     recordsSend.inc();
+                    settled(pending);
                     break;
                 case STALE:
                     stale.inc();
+                    settled(pending);
                     break;
                 case RETRY:
                     if (again == null) {
@@ -298,8 +379,12 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                     again.add(pending);
                     break;
                 case REJECTED:
-                    deadLetter(pending, item);
+                    deadLetter(pending, "Elasticsearch refused the " + pending.request.opType().getLowercase() + " ("
+                            + item.status() + " " + item.errorType() + "): " + item.errorReason());
+                    settled(pending);
                     break;
+                case REFUSED_CREDENTIALS:
+                    throw refusedCredentials(item.status() + " " + item.errorType() + ": " + item.errorReason());
                 default:
                     throw new IllegalStateException("Unknown outcome " + outcome);
             }
@@ -309,10 +394,54 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         }
     }
 
-    private void failed(List<Pending> batch, Exception error) {
+    private void failed(List<Pending> batch, Exception error) throws IOException {
         inFlight--;
+        int status = error instanceof ResponseException response
+                ? response.getResponse().getStatusLine().getStatusCode() : 0;
+        if (status == 401 || status == 403) {
+            throw refusedCredentials(reasonOf(error));
+        }
+        if (status == 413 || status == 400) {
+            // The request as a whole was refused: find the action at fault by halving, and send the rest.
+            if (batch.size() == 1) {
+                Pending alone = batch.get(0);
+                deadLetter(alone, "Elasticsearch refused the " + alone.request.opType().getLowercase()
+                        + " as a request of its own (" + status + "): " + reasonOf(error));
+                settled(alone);
+            } else {
+                split.inc();
+                int half = batch.size() / 2;
+                LOG.warn("Elasticsearch refused a request of {} actions ({}: {}); sending it in two halves",
+                        batch.size(), status, reasonOf(error));
+                inFlight += 2;
+                sendBulk(new ArrayList<>(batch.subList(0, half)));
+                sendBulk(new ArrayList<>(batch.subList(half, batch.size())));
+            }
+            return;
+        }
         LOG.warn("A request of {} actions failed ({}); retrying it", batch.size(), error.toString());
         retryLater(batch);
+    }
+
+    private IOException refusedCredentials(String reason) {
+        return new IOException("Elasticsearch at " + String.join(",", options.hosts()) + " refused the job's request "
+                + "(authentication or authorization): " + reason + ". Check the credentials and the role's privileges "
+                + "on the indices; the job restarts and tries again.");
+    }
+
+    private static String reasonOf(Exception error) {
+        String message = String.valueOf(error.getMessage());
+        int newline = message.indexOf('\n');
+        String body = newline < 0 ? message : message.substring(newline + 1).trim();
+        return body.length() > 500 ? body.substring(0, 500) + "..." : body;
+    }
+
+    // The document's action is settled: a newer action waiting behind it may go.
+    private void settled(Pending action) {
+        busy.remove(action.document);
+        if (buffer.containsKey(action.document)) {
+            bufferedBehindBusy--;
+        }
     }
 
     private void retryLater(List<Pending> actions) {
@@ -324,7 +453,18 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         waitingForRetry += actions.size();
         time.registerTimer(time.getCurrentProcessingTime() + options.backoffMs(attempts), timestamp -> {
             waitingForRetry -= actions.size();
-            buffer.addAll(actions);
+            for (Pending action : actions) {
+                settled(action);
+                Pending newer = buffer.get(action.document);
+                if (newer == null) {
+                    buffer(action);
+                } else {
+                    bufferBytes -= newer.bytes;
+                    Pending kept = newerOf(action, newer);
+                    buffer.put(action.document, kept);
+                    bufferBytes += kept.bytes;
+                }
+            }
             if (inFlight < options.maxInFlight()) {
                 send();
             } else if (!flushScheduled) {
@@ -333,12 +473,11 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         });
     }
 
-    private void deadLetter(Pending pending, BulkProtocol.Item item) throws IOException {
+    private void deadLetter(Pending pending, String reason) throws IOException {
         ChangeEvent change = pending.change;
         DeadLetter letter = new DeadLetter();
         letter.stage = DeadLetter.Stage.ELASTICSEARCH;
-        letter.reason = "Elasticsearch refused the " + pending.request.opType().getLowercase() + " (" + item.status()
-                + " " + item.errorType() + "): " + item.errorReason();
+        letter.reason = reason;
         letter.topic = change.topic;
         letter.partition = change.partition;
         letter.offset = change.offset;

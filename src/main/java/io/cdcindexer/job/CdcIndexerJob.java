@@ -4,6 +4,7 @@ import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.DecodeFunction;
 import io.cdcindexer.elasticsearch.BulkOptions;
 import io.cdcindexer.elasticsearch.ChangeEventEmitter;
+import io.cdcindexer.elasticsearch.DocumentVersionFunction;
 import io.cdcindexer.elasticsearch.ElasticsearchIndexSink;
 import io.cdcindexer.elasticsearch.IndexNames;
 import io.cdcindexer.kafka.DeadLetter;
@@ -26,7 +27,8 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /**
- * The indexing job: Debezium topics in Kafka → decode → collapse per transaction → Elasticsearch, with a dead-letter
+ * The indexing job: Debezium topics in Kafka → decode → collapse per transaction → drop stale changes per document →
+ * Elasticsearch, with a dead-letter
  * topic for what cannot be indexed. This class only wires; the logic lives in the named functions, the Kafka and
  * Debezium adapters decode, and the Elasticsearch emitter encodes. The source and sinks are injected, so tests run the
  * same topology on a MiniCluster.
@@ -111,6 +113,12 @@ public final class CdcIndexerJob {
                 .process(new TransactionCollapseFunction(options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS)))
                 .name("Collapse transactions")
                 .uid("collapse-transactions")
+                // From here on keyed by document: one subtask, and one writer, sees every write of a document.
+                .keyBy(DocumentVersionFunction.DOCUMENT_KEY, Types.STRING)
+                .process(new DocumentVersionFunction(options.getLong(JobOptions.REMEMBER_WRITES_MS),
+                        options.getLong(JobOptions.REMEMBER_DELETES_MS)))
+                .name("Drop stale changes")
+                .uid("document-versions")
                 .sinkTo(documentSink)
                 .name("Elasticsearch")
                 .uid("elasticsearch-sink");

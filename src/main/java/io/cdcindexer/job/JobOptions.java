@@ -74,6 +74,16 @@ public final class JobOptions implements Serializable {
     public static final Option RETRY_MAX_BACKOFF_MS =
             define("elasticsearch.retry.max-backoff-ms", "30000", "Longest wait between retries. Retries never stop.");
 
+    public static final Option REMEMBER_WRITES_MS =
+            define("elasticsearch.remember-writes-ms", "600000",
+                    "How long the job remembers the version of each document's last write, to drop an older change of "
+                            + "it that arrives later (a late or repeated change) instead of sending it.");
+    public static final Option REMEMBER_DELETES_MS =
+            define("elasticsearch.remember-deletes-ms", "3600000",
+                    "How long the job remembers a deleted document's version. Elasticsearch forgets it after "
+                            + "index.gc_deletes (60 s), after which an older upsert arriving late would re-create the "
+                            + "document; the job drops it instead. Keep it above the longest a transaction can be held.");
+
     public static final Option TRANSACTION_TIMEOUT_MS =
             define("transaction.timeout-ms", "30000",
                     "A transaction still incomplete after this long (from its first event) is flushed anyway, unless "

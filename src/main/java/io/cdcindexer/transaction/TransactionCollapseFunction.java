@@ -33,7 +33,9 @@ import org.slf4j.LoggerFactory;
  * received its events; then the collapsed changes are emitted and the state and timer are cleared. Several changes of one
  * row collapse into the one with the highest WAL position (insert→update→update gives the last image, insert→delete a
  * delete, delete→insert an upsert); an older or repeated event (a duplicate after a restart) neither wins nor counts.
- * A transaction still incomplete after the timeout is flushed anyway, counted and logged, so nothing ever stalls.
+ * A transaction still incomplete after the timeout is flushed anyway, counted and logged, so nothing ever stalls; what
+ * is known of it (its END's commit position, its counts) is kept one more period, so that a late change of it still
+ * leaves with the same version as the flushed part, not its own lower LSN, and never loses to an older state.
  *
  * <p>The timeout is in processing time, but it waits while the job is still catching up to the transaction: the table
  * topics and the transaction topic are read at different speeds (a fetch holds many more small END events than change
@@ -41,7 +43,9 @@ import org.slf4j.LoggerFactory;
  * every partition (idle ones aside), says how far all of them have been read. When the timeout fires while the watermark
  * has moved since the transaction started (or since the last deferral) but has not yet passed the transaction's own
  * Kafka time plus the timeout, its missing part can still arrive: the timeout is deferred by another period. When the
- * watermark stands still (a quiet stream, a source without timestamps) or is past, the transaction is flushed.
+ * watermark stands still (a quiet stream, a source without timestamps) or is past, the transaction is flushed. Right
+ * after a restore there is no watermark yet: a restored timer then waits one more period instead of flushing every
+ * transaction that straddled the checkpoint.
  *
  * <p>Changes without transaction metadata (snapshot reads, or a connector without {@code provide.transaction.metadata})
  * are keyed by document and pass straight through without touching state.
@@ -72,6 +76,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     private transient Counter completed;
     private transient Counter timedOut;
     private transient Counter deferred;
+    private transient Counter lateChanges;
 
     public TransactionCollapseFunction(long timeoutMs) {
         this.timeoutMs = timeoutMs;
@@ -90,6 +95,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         completed = metrics.counter("transactionsCompleted");
         timedOut = metrics.counter("transactionsTimedOut");
         deferred = metrics.counter("timeoutsDeferred");
+        lateChanges = metrics.counter("lateChanges");
         metrics.gauge("transactionsPending", () -> pending);
     }
 
@@ -102,20 +108,27 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         }
         TransactionProgress tx = progressOrStart(ctx);
         tx.seenAt(timestampOf(ctx));
-        if (change.action == Action.SKIP) {
-            tx.received(change.table); // dead-lettered: counts, writes nothing
-        } else {
-            String key = change.documentKey();
-            ChangeEvent held = changes.get(key);
-            if (held != null && change.version <= held.version) {
-                duplicates.inc(); // already have this change or a later one of the same row
-            } else {
-                if (held != null) {
-                    collapsedAway.inc();
-                }
-                changes.put(key, held == null ? change : collapse(held, change));
-                tx.received(change.table);
+        if (tx.flushed) {
+            // A late part of a transaction flushed at its timeout: it leaves at once, versioned like the flushed part
+            // (the commit position when the END is known), so it never loses to the older state it replaces.
+            tx.received(change.table);
+            if (change.action != Action.SKIP) {
+                lateChanges.inc();
+                out.collect(versioned(change, tx));
             }
+            storeOrEmit(tx, ctx, out);
+            return;
+        }
+        String key = change.documentKey(); // a dead-letter stand-in's id is its WAL position: repeats meet here too
+        ChangeEvent held = changes.get(key);
+        if (held != null && !change.isNewerThan(held.version, held.lsn)) {
+            duplicates.inc(); // already have this change or a later one of the same row
+        } else {
+            if (held != null) {
+                collapsedAway.inc();
+            }
+            changes.put(key, held == null ? change : ChangeEvent.collapse(held, change));
+            tx.received(change.table);
         }
         storeOrEmit(tx, ctx, out);
     }
@@ -133,8 +146,11 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
 
     private void storeOrEmit(TransactionProgress tx, Context ctx, Collector<ChangeEvent> out) throws Exception {
         if (tx.isComplete()) {
-            emit(tx, ctx, out);
-            completed.inc();
+            if (!tx.flushed) {
+                emitHeld(tx, out);
+                completed.inc();
+            }
+            forget(tx, ctx);
         } else {
             progress.update(tx);
         }
@@ -147,8 +163,10 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             return;
         }
         long watermark = ctx.timerService().currentWatermark();
-        if (watermark > tx.watermark && watermark < saturatedAdd(tx.eventTime, timeoutMs)) {
-            // Still catching up: the partitions move, but have not all been read past this transaction yet.
+        boolean restored = watermark == Long.MIN_VALUE && tx.watermark != Long.MIN_VALUE;
+        if (restored || (watermark > tx.watermark && watermark < saturatedAdd(tx.eventTime, timeoutMs))) {
+            // Still catching up: the partitions move, but have not all been read past this transaction yet. Or the job
+            // was just restored and has read nothing yet (no watermark): give the source one period to start.
             tx.watermark = watermark;
             tx.timeoutAt = timestamp + timeoutMs;
             ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
@@ -156,10 +174,23 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             deferred.inc();
             return;
         }
+        if (tx.flushed) {
+            // Every partition has been read past it (or stands still): whatever is still missing is not coming.
+            LOG.warn("Transaction {} flushed at its timeout is still incomplete ({}); forgetting it",
+                    ctx.getCurrentKey(), tx);
+            forget(tx, ctx);
+            return;
+        }
         LOG.warn("Transaction {} incomplete at its timeout ({} ms, watermark {}): {}; flushing its {} changes anyway",
                 ctx.getCurrentKey(), timeoutMs, watermark, tx, tx.receivedTotal());
-        emit(tx, ctx, out);
+        emitHeld(tx, out);
         timedOut.inc();
+        // Keep what is known of it (its END, its counts) for its late changes: one more period, deferred like above.
+        tx.flushed = true;
+        tx.watermark = watermark;
+        tx.timeoutAt = timestamp + timeoutMs;
+        ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
+        progress.update(tx);
     }
 
     private TransactionProgress progressOrStart(Context ctx) throws IOException {
@@ -182,31 +213,32 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         return time > Long.MAX_VALUE - duration ? Long.MAX_VALUE : time + duration;
     }
 
-    // Emits the collapsed changes and clears everything the transaction held: its state and its timer. Each change
-    // leaves with its transaction's commit position as version (when the END event gave it): a change's own LSN can be
-    // lower than that of a snapshot read taken while its transaction was still open, the commit position cannot.
-    private void emit(TransactionProgress tx, Context ctx, Collector<ChangeEvent> out) throws Exception {
+    // Emits the collapsed changes held for the transaction (dead-letter stand-ins write nothing) and clears them.
+    private void emitHeld(TransactionProgress tx, Collector<ChangeEvent> out) throws Exception {
         for (ChangeEvent change : changes.values()) {
-            if (tx.commitLsn > change.version) {
-                change.version = tx.commitLsn;
+            if (change.action != Action.SKIP) {
+                out.collect(versioned(change, tx));
             }
-            out.collect(change);
         }
+        changes.clear();
+    }
+
+    // Each change leaves with its transaction's commit position as version (when the END event gave it): a change's
+    // own LSN can be lower than that of a snapshot read taken while its transaction was still open, the commit position
+    // cannot. Its own LSN stays in ChangeEvent.lsn and orders the changes of one transaction.
+    private static ChangeEvent versioned(ChangeEvent change, TransactionProgress tx) {
+        if (tx.commitLsn > change.version) {
+            change.version = tx.commitLsn;
+        }
+        return change;
+    }
+
+    // Clears everything the transaction held: its state and its timer.
+    private void forget(TransactionProgress tx, Context ctx) throws Exception {
         changes.clear();
         progress.clear();
         ctx.timerService().deleteProcessingTimeTimer(tx.timeoutAt);
         pending = Math.max(0, pending - 1);
-    }
-
-    /**
-     * The one change that stands for {@code older} followed by {@code newer} (same row, newer has the higher WAL
-     * position): the newer change, with columns it lacks (unchanged TOASTed values) taken from the older image.
-     */
-    static ChangeEvent collapse(ChangeEvent older, ChangeEvent newer) {
-        if (newer.action != Action.UPSERT || older.action != Action.UPSERT) {
-            return newer;
-        }
-        return newer.withUnavailableColumnsFrom(older.document);
     }
 
     @Override

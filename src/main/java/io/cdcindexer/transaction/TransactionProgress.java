@@ -14,6 +14,11 @@ public final class TransactionProgress {
     /** -1 until the END event names the table. */
     public long[] expected = new long[0];
     public boolean ended;
+    /**
+     * Its held changes were flushed at the timeout; what is known of it stays for its late changes, which then leave at
+     * once with the same version as the flushed part.
+     */
+    public boolean flushed;
     /** The commit position from the END event; 0 until it arrives (or when it has none). */
     public long commitLsn;
     /** Processing time at which the transaction is flushed even if incomplete. */
@@ -84,6 +89,9 @@ public final class TransactionProgress {
     @Override
     public String toString() {
         StringBuilder s = new StringBuilder(ended ? "ended" : "open");
+        if (flushed) {
+            s.append(" flushed");
+        }
         for (int i = 0; i < tables.length; i++) {
             s.append(' ').append(tables[i]).append(' ').append(received[i]).append('/')
                     .append(expected[i] < 0 ? "?" : Long.toString(expected[i]));

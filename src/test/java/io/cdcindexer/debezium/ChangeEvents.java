@@ -29,6 +29,7 @@ public final class ChangeEvents {
         change.table = "public." + table;
         change.documentId = id;
         change.version = version;
+        change.lsn = version;
         change.offset = version;
         change.transactionId = transactionId;
         change.key = ("{\"id\":" + id + "}").getBytes(StandardCharsets.UTF_8);

@@ -32,8 +32,13 @@ class BulkItemOutcomeTest {
     void mappingConflictAndOtherClientErrorsAreRejectedForGood() {
         assertThat(BulkItemOutcome.of(400, "mapper_parsing_exception")).isEqualTo(BulkItemOutcome.REJECTED);
         assertThat(BulkItemOutcome.of(400, "illegal_argument_exception")).isEqualTo(BulkItemOutcome.REJECTED);
-        assertThat(BulkItemOutcome.of(403, "security_exception")).isEqualTo(BulkItemOutcome.REJECTED);
         assertThat(BulkItemOutcome.of(404, "index_not_found_exception")).isEqualTo(BulkItemOutcome.REJECTED);
+    }
+
+    @Test
+    void refusedCredentialsFailTheJobInsteadOfDeadLetteringEveryDocument() {
+        assertThat(BulkItemOutcome.of(403, "security_exception")).isEqualTo(BulkItemOutcome.REFUSED_CREDENTIALS);
+        assertThat(BulkItemOutcome.of(401, "security_exception")).isEqualTo(BulkItemOutcome.REFUSED_CREDENTIALS);
     }
 
     @Test

@@ -43,7 +43,7 @@ class ChangeEventEmitterTest {
         assertThat(request.index()).isEqualTo("cdc.public.users");
         assertThat(request.id()).isEqualTo("1");
         assertThat(request.version()).isEqualTo(22023448L);
-        assertThat(request.versionType()).isEqualTo(VersionType.EXTERNAL);
+        assertThat(request.versionType()).isEqualTo(VersionType.EXTERNAL_GTE);
         assertThat(request.source().utf8ToString()).isEqualTo("{\"id\":1}");
     }
 
@@ -54,7 +54,7 @@ class ChangeEventEmitterTest {
         DeleteRequest request = (DeleteRequest) requests.get(0);
         assertThat(request.id()).isEqualTo("1");
         assertThat(request.version()).isEqualTo(22023736L);
-        assertThat(request.versionType()).isEqualTo(VersionType.EXTERNAL);
+        assertThat(request.versionType()).isEqualTo(VersionType.EXTERNAL_GTE);
     }
 
     @Test

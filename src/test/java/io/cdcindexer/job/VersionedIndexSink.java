@@ -13,8 +13,8 @@ import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 
 /**
- * A collecting sink that applies changes the way Elasticsearch applies externally versioned writes: a write wins only
- * with a higher version than the document (or its delete) has. Tests read the resulting documents and every write the
+ * A collecting sink that applies changes the way Elasticsearch applies the job's writes ({@code external_gte}): a write
+ * wins with a version at least the document's (or its delete's). Tests read the resulting documents and every write the
  * job sent. It can fail once, after a checkpoint, to test recovery. State is static, so every task in the MiniCluster
  * JVM shares it, under the sink's name.
  */
@@ -92,7 +92,7 @@ final class VersionedIndexSink implements Sink<ChangeEvent> {
                 String source = change.action == ChangeEvent.Action.DELETE ? null
                         : new String(change.document, StandardCharsets.UTF_8);
                 docs.compute(change.documentKey(), (key, current) -> {
-                    if (current != null && current.version() >= change.version) {
+                    if (current != null && current.version() > change.version) { // external_gte: an equal version wins
                         STALE.get(name).incrementAndGet();
                         return current;
                     }

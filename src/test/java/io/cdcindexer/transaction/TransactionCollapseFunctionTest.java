@@ -10,6 +10,7 @@ import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.TransactionEnd;
 import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.operators.co.KeyedCoProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
@@ -65,8 +66,8 @@ class TransactionCollapseFunctionTest {
         harness.processElement1(delete("users", "2", 120, "742"), 0);
         harness.processElement2(endAt("742", 150, "users", 2), 0);
 
-        assertThat(output()).containsExactlyInAnyOrder("UPSERT cdc.public.users/1 v150 {\"id\":1}",
-                "DELETE cdc.public.users/2 v150");
+        assertThat(output()).containsExactlyInAnyOrder("UPSERT cdc.public.users/1 v150 lsn100 {\"id\":1}",
+                "DELETE cdc.public.users/2 v150 lsn120");
         assertNothingHeld();
     }
 
@@ -155,6 +156,15 @@ class TransactionCollapseFunctionTest {
 
         assertThat(output()).containsExactlyInAnyOrder(
                 "UPSERT cdc.public.users/1 v100 {\"v\":1}", "UPSERT cdc.public.users/2 v110 {\"v\":2}");
+        assertForgottenOnePeriodLater(1_000 + 2 * TIMEOUT);
+    }
+
+    /** After a timeout flush, what is known of the transaction stays one more period for its late changes. */
+    private void assertForgottenOnePeriodLater(long processingTime) throws Exception {
+        assertThat(harness.numProcessingTimeTimers()).as("kept for late changes").isEqualTo(1);
+        int emitted = output().size();
+        harness.setProcessingTime(processingTime);
+        assertThat(output()).hasSize(emitted);
         assertNothingHeld();
     }
 
@@ -181,7 +191,7 @@ class TransactionCollapseFunctionTest {
         harness.processElement1(upsert("users", "2", 110, "{\"v\":2}", "742"), 4_000);
 
         assertThat(output()).containsExactlyInAnyOrder(
-                "UPSERT cdc.public.users/1 v400 {\"v\":1}", "UPSERT cdc.public.users/2 v400 {\"v\":2}");
+                "UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}", "UPSERT cdc.public.users/2 v400 lsn110 {\"v\":2}");
         assertNothingHeld();
     }
 
@@ -193,8 +203,8 @@ class TransactionCollapseFunctionTest {
 
         harness.setProcessingTime(1_000 + 2 * TIMEOUT);
 
-        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 {\"v\":1}");
-        assertNothingHeld();
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}");
+        assertForgottenOnePeriodLater(1_000 + 3 * TIMEOUT);
     }
 
     @Test
@@ -207,16 +217,76 @@ class TransactionCollapseFunctionTest {
 
         assertThat(output()).as("every partition was read past it: its END is not coming")
                 .containsExactly("UPSERT cdc.public.users/1 v100 {\"v\":1}");
+        assertForgottenOnePeriodLater(1_000 + 2 * TIMEOUT);
+    }
+
+    @Test
+    void aLateChangeOfATransactionFlushedAtItsTimeoutLeavesWithItsCommitPosition() throws Exception {
+        // The END says 2 changes; the second (a later image of the same row, lsn 300) is late, past the timeout.
+        harness.processElement2(endAt("742", 400, "users", 2), 0);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 0);
+        harness.setProcessingTime(1_000 + TIMEOUT);
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}");
+
+        harness.processElement1(upsert("users", "1", 300, "{\"v\":2}", "742"), 0);
+
+        assertThat(output()).as("at once, with the commit position: with its own lsn 300 it would lose to v400")
+                .containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}",
+                        "UPSERT cdc.public.users/1 v400 lsn300 {\"v\":2}");
+        assertThat(harness.extractOutputValues().get(1).isNewerThan(400, 100)).isTrue();
         assertNothingHeld();
     }
 
     @Test
-    void deadLetteredChangeCountsTowardItsTransactionAndIsWrittenNowhere() throws Exception {
-        ChangeEvent standIn = upsert("audit_log", "@0:7", 0, "{}", "742");
+    void aRestoredTimerWaitsForTheSourceInsteadOfFlushing() throws Exception {
+        harness.processBothWatermarks(new Watermark(1_000));
+        harness.processElement2(endAt("742", 400, "users", 2), 1_500);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
+        var snapshot = harness.snapshot(1, 1_500);
+        harness.close();
+
+        harness = new KeyedTwoInputStreamOperatorTestHarness<>(
+                new KeyedCoProcessOperator<>(new TransactionCollapseFunction(TIMEOUT)),
+                TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+        harness.initializeState(snapshot);
+        harness.open();
+        harness.setProcessingTime(1_000 + TIMEOUT); // the restored timer fires before anything was read
+
+        assertThat(output()).as("no watermark yet after the restore: one more period").isEmpty();
+
+        harness.processBothWatermarks(new Watermark(1_600));
+        harness.processElement1(upsert("users", "2", 110, "{\"v\":2}", "742"), 1_600);
+
+        assertThat(output()).containsExactlyInAnyOrder(
+                "UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}", "UPSERT cdc.public.users/2 v400 lsn110 {\"v\":2}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void aRepeatedDeadLetterStandInDoesNotCountTwice() throws Exception {
+        harness.processElement2(end("742", "audit_log", 2), 0);
+        harness.processElement1(standIn("audit_log", 7, "742"), 0);
+        harness.processElement1(standIn("audit_log", 7, "742"), 0); // the same record again (the connector restarted)
+        assertThat(harness.numProcessingTimeTimers()).as("still waiting for the second change").isEqualTo(1);
+
+        harness.processElement1(standIn("audit_log", 9, "742"), 0);
+
+        assertThat(output()).isEmpty();
+        assertNothingHeld();
+    }
+
+    /** What DecodeFunction emits for a dead-lettered change of a transaction: its id is its WAL position. */
+    private static ChangeEvent standIn(String table, long lsn, String transactionId) {
+        ChangeEvent standIn = upsert(table, "@" + lsn, lsn, "{}", transactionId);
         standIn.action = ChangeEvent.Action.SKIP;
         standIn.document = null;
+        return standIn;
+    }
+
+    @Test
+    void deadLetteredChangeCountsTowardItsTransactionAndIsWrittenNowhere() throws Exception {
         harness.processElement1(upsert("users", "1", 100, "{\"id\":1}", "742"), 0);
-        harness.processElement1(standIn, 0);
+        harness.processElement1(standIn("audit_log", 7, "742"), 0);
         harness.processElement2(end("742", "users", 1, "audit_log", 1), 0);
 
         assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v100 {\"id\":1}");

@@ -1,0 +1,100 @@
+package io.cdcindexer.elasticsearch;
+
+import static io.cdcindexer.debezium.ChangeEvents.delete;
+import static io.cdcindexer.debezium.ChangeEvents.upsert;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cdcindexer.debezium.ChangeEvent;
+import java.util.List;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The per-document version function on an operator harness: what it lets through, and for how long it remembers. */
+class DocumentVersionFunctionTest {
+
+    private static final long WRITES_MS = 60_000;
+    private static final long DELETES_MS = 600_000;
+
+    private KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> harness;
+
+    @BeforeEach
+    void open() throws Exception {
+        harness = ProcessFunctionTestHarnesses.forKeyedProcessFunction(new DocumentVersionFunction(WRITES_MS, DELETES_MS),
+                DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
+        harness.setStateTtlProcessingTime(0);
+    }
+
+    @AfterEach
+    void close() throws Exception {
+        harness.close();
+    }
+
+    private List<String> output() {
+        return harness.extractOutputValues().stream().map(ChangeEvent::toString).toList();
+    }
+
+    private static ChangeEvent at(ChangeEvent change, long lsn) {
+        change.lsn = lsn;
+        return change;
+    }
+
+    @Test
+    void anOlderUpsertAfterADeleteIsDroppedInTheJob() throws Exception {
+        // Transaction 2 (commit 300) deleted the row; transaction 1 (commit 200), held back, completes after it.
+        harness.processElement(delete("users", "1", 300, "t2"), 0);
+        harness.processElement(upsert("users", "1", 200, "{\"id\":1}", "t1"), 0);
+
+        assertThat(output()).containsExactly("DELETE cdc.public.users/1 v300");
+    }
+
+    @Test
+    void aDeleteIsRememberedLongerThanElasticsearchRemembersIt() throws Exception {
+        harness.processElement(delete("users", "1", 300, "t2"), 0);
+        harness.setStateTtlProcessingTime(DELETES_MS - 1); // long past index.gc_deletes (60 s)
+        harness.processElement(upsert("users", "1", 200, "{\"id\":1}", "t1"), 0);
+        assertThat(output()).hasSize(1);
+
+        harness.setStateTtlProcessingTime(DELETES_MS + 1);
+        harness.processElement(upsert("users", "1", 250, "{\"id\":1}", "t1"), 0);
+
+        assertThat(output()).as("forgotten after its time to live").hasSize(2);
+    }
+
+    @Test
+    void newerWritesPassAndARowDeletedThenInsertedAgainLives() throws Exception {
+        harness.processElement(upsert("users", "1", 100, "{\"v\":1}", null), 0);
+        harness.processElement(delete("users", "1", 200, null), 0);
+        harness.processElement(upsert("users", "1", 300, "{\"v\":3}", null), 0);
+        harness.processElement(upsert("users", "1", 250, "{\"v\":2}", null), 0);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v100 {\"v\":1}", "DELETE cdc.public.users/1 v200",
+                "UPSERT cdc.public.users/1 v300 {\"v\":3}");
+    }
+
+    @Test
+    void changesOfOneTransactionAreOrderedByTheirOwnPosition() throws Exception {
+        // Both carry the commit position 400; the later image (lsn 300) came after a timeout flush of the earlier one.
+        harness.processElement(at(upsert("users", "1", 400, "{\"v\":1}", "t"), 100), 0);
+        harness.processElement(at(upsert("users", "1", 400, "{\"v\":2}", "t"), 300), 0);
+        harness.processElement(at(upsert("users", "1", 400, "{\"v\":1}", "t"), 100), 0); // repeated: older
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}",
+                "UPSERT cdc.public.users/1 v400 lsn300 {\"v\":2}");
+    }
+
+    @Test
+    void documentsAreKeptApartAndStandInsWriteNothing() throws Exception {
+        ChangeEvent standIn = upsert("users", "@77", 77, "{}", "t");
+        standIn.action = ChangeEvent.Action.SKIP;
+        harness.processElement(upsert("users", "1", 500, "{\"id\":1}", null), 0);
+        harness.processElement(upsert("users", "2", 100, "{\"id\":2}", null), 0);
+        harness.processElement(upsert("orders", "1", 100, "{\"id\":1}", null), 0);
+        harness.processElement(standIn, 0);
+
+        assertThat(output()).hasSize(3);
+    }
+}
