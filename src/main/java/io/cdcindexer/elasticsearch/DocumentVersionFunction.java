@@ -1,6 +1,15 @@
 package io.cdcindexer.elasticsearch;
 
 import io.cdcindexer.debezium.ChangeEvent;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.streaming.api.TimeDomain;
 import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
@@ -24,6 +33,13 @@ import org.apache.flink.util.Collector;
  * still refuses an older write to a live document after that). Both in keyed state with a time-to-live, so memory holds
  * only recently changed documents. Since the sink runs on the same subtask (forward), every write of one document goes
  * through one writer, which keeps them in order ({@link ElasticsearchIndexWriter}).
+ *
+ * <p>A change with unavailable (unchanged TOASTed) columns is held until the watermark shows that every partition has
+ * been read up to its Kafka time: its values for those columns are the row's previous values, and the previous change of
+ * the row, committed earlier, was written to Kafka earlier, so by then it has come through (a transaction collapsed on
+ * another subtask can complete after a later one). Dropping that previous change as older, after the held one had been
+ * completed from the stored document, would otherwise lose its values for good. A held change leaves at the latest after
+ * {@code holdLimitMs} (a watermark that stands still).
  */
 public final class DocumentVersionFunction extends KeyedProcessFunction<String, ChangeEvent, ChangeEvent> {
 
@@ -34,26 +50,35 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
 
     private final long writeMemoryMs;
     private final long deleteMemoryMs;
+    private final long holdLimitMs;
 
     /** The version and WAL position of the last write let through, and of the last delete. */
     private transient ValueState<Tuple2<Long, Long>> lastWrite;
     private transient ValueState<Tuple2<Long, Long>> lastDelete;
+    /** Changes with unavailable columns waiting for the watermark, by the time they may leave. */
+    private transient MapState<Long, List<ChangeEvent>> held;
     private transient Counter stale;
+    private transient Counter heldBack;
 
     /**
      * @param writeMemoryMs how long the version of a document's last write is remembered
      * @param deleteMemoryMs how long the version of a delete is remembered (longer: Elasticsearch forgets it)
+     * @param holdLimitMs the longest a change with unavailable columns waits for the watermark
      */
-    public DocumentVersionFunction(long writeMemoryMs, long deleteMemoryMs) {
+    public DocumentVersionFunction(long writeMemoryMs, long deleteMemoryMs, long holdLimitMs) {
         this.writeMemoryMs = writeMemoryMs;
         this.deleteMemoryMs = deleteMemoryMs;
+        this.holdLimitMs = holdLimitMs;
     }
 
     @Override
     public void open(Configuration parameters) {
         lastWrite = getRuntimeContext().getState(remembered("last-write", writeMemoryMs));
         lastDelete = getRuntimeContext().getState(remembered("last-delete", deleteMemoryMs));
+        held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
+                Types.LIST(TypeInformation.of(ChangeEvent.class))));
         stale = getRuntimeContext().getMetricGroup().counter("staleChangesDropped");
+        heldBack = getRuntimeContext().getMetricGroup().counter("changesHeldForTheWatermark");
     }
 
     private static ValueStateDescriptor<Tuple2<Long, Long>> remembered(String name, long ttlMs) {
@@ -71,6 +96,42 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         if (change.action == ChangeEvent.Action.SKIP) {
             return; // its record is in the dead-letter queue: nothing to write
         }
+        Long timestamp = ctx.timestamp();
+        if (change.hasUnavailableColumns() && timestamp != null
+                && ctx.timerService().currentWatermark() < timestamp - 1) {
+            // Wait until every partition has been read up to its Kafka time (the watermark trails it by 1 ms).
+            long due = timestamp - 1;
+            List<ChangeEvent> waiting = held.get(due);
+            List<ChangeEvent> more = waiting == null ? new ArrayList<>() : new ArrayList<>(waiting);
+            more.add(change.copy());
+            held.put(due, more);
+            ctx.timerService().registerEventTimeTimer(due);
+            ctx.timerService().registerProcessingTimeTimer(ctx.timerService().currentProcessingTime() + holdLimitMs);
+            heldBack.inc();
+            return;
+        }
+        writeIfNewer(change, out);
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<ChangeEvent> out) throws Exception {
+        boolean watermark = ctx.timeDomain() == TimeDomain.EVENT_TIME;
+        List<ChangeEvent> due = new ArrayList<>();
+        for (Iterator<Map.Entry<Long, List<ChangeEvent>>> it = held.iterator(); it.hasNext(); ) {
+            Map.Entry<Long, List<ChangeEvent>> entry = it.next();
+            if (!watermark || entry.getKey() <= timestamp) {
+                due.addAll(entry.getValue());
+                it.remove();
+            }
+        }
+        // Oldest first, so that each is completed from the one before it.
+        due.sort(Comparator.<ChangeEvent>comparingLong(c -> c.version).thenComparingLong(c -> c.lsn));
+        for (ChangeEvent change : due) {
+            writeIfNewer(change, out);
+        }
+    }
+
+    private void writeIfNewer(ChangeEvent change, Collector<ChangeEvent> out) throws Exception {
         if (olderThan(lastWrite.value(), change) || olderThan(lastDelete.value(), change)) {
             stale.inc();
             return;

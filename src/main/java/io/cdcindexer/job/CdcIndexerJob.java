@@ -116,7 +116,7 @@ public final class CdcIndexerJob {
                 // From here on keyed by document: one subtask, and one writer, sees every write of a document.
                 .keyBy(DocumentVersionFunction.DOCUMENT_KEY, Types.STRING)
                 .process(new DocumentVersionFunction(options.getLong(JobOptions.REMEMBER_WRITES_MS),
-                        options.getLong(JobOptions.REMEMBER_DELETES_MS)))
+                        options.getLong(JobOptions.REMEMBER_DELETES_MS), options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS)))
                 .name("Drop stale changes")
                 .uid("document-versions")
                 .sinkTo(documentSink)

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.cdcindexer.debezium.ChangeEvent;
 import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterEach;
@@ -18,12 +19,13 @@ class DocumentVersionFunctionTest {
 
     private static final long WRITES_MS = 60_000;
     private static final long DELETES_MS = 600_000;
+    private static final long HOLD_MS = 30_000;
 
     private KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> harness;
 
     @BeforeEach
     void open() throws Exception {
-        harness = ProcessFunctionTestHarnesses.forKeyedProcessFunction(new DocumentVersionFunction(WRITES_MS, DELETES_MS),
+        harness = ProcessFunctionTestHarnesses.forKeyedProcessFunction(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS),
                 DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
         harness.setStateTtlProcessingTime(0);
     }
@@ -84,6 +86,40 @@ class DocumentVersionFunctionTest {
 
         assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}",
                 "UPSERT cdc.public.users/1 v400 lsn300 {\"v\":2}");
+    }
+
+    private static ChangeEvent withoutBody(ChangeEvent change) {
+        change.unavailableColumns = new String[] {"body"};
+        return change;
+    }
+
+    @Test
+    void aChangeWithUnavailableColumnsWaitsUntilTheChangeBeforeItCanHaveArrived() throws Exception {
+        harness.processWatermark(new Watermark(500));
+        // B (commit 300) left body unchanged; A (commit 200) set it, but its transaction completed later, elsewhere.
+        harness.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
+        assertThat(output()).as("held: A, written to Kafka before B, may still come").isEmpty();
+
+        harness.processElement(upsert("articles", "1", 200, "{\"id\":1,\"n\":1,\"body\":\"new\"}", "ta"), 990);
+        harness.processWatermark(new Watermark(999));
+
+        assertThat(output()).as("A first, so that B is completed from it, not from the older stored document")
+                .containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
+                        "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
+        harness.setProcessingTime(2 * HOLD_MS);
+        assertThat(output()).as("nothing held any more").hasSize(2);
+    }
+
+    @Test
+    void aHeldChangeLeavesAfterTheHoldLimitWhenTheWatermarkStandsStill() throws Exception {
+        harness.setProcessingTime(0);
+        harness.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
+        harness.setProcessingTime(HOLD_MS - 1);
+        assertThat(output()).isEmpty();
+
+        harness.setProcessingTime(HOLD_MS);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
     }
 
     @Test

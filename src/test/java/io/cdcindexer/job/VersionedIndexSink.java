@@ -27,7 +27,6 @@ final class VersionedIndexSink implements Sink<ChangeEvent> {
 
     private static final Map<String, Map<String, Doc>> DOCS = new ConcurrentHashMap<>();
     private static final Map<String, List<ChangeEvent>> WRITES = new ConcurrentHashMap<>();
-    private static final Map<String, AtomicInteger> STALE = new ConcurrentHashMap<>();
     private static final Map<String, AtomicInteger> WRITERS_OPENED = new ConcurrentHashMap<>();
     private static final Map<String, AtomicInteger> FAILURES_LEFT = new ConcurrentHashMap<>();
 
@@ -40,7 +39,6 @@ final class VersionedIndexSink implements Sink<ChangeEvent> {
         this.failAfterWrites = failAfterWrites;
         DOCS.put(name, new ConcurrentHashMap<>());
         WRITES.put(name, new CopyOnWriteArrayList<>());
-        STALE.put(name, new AtomicInteger());
         WRITERS_OPENED.put(name, new AtomicInteger());
         FAILURES_LEFT.put(name, new AtomicInteger(failAfterWrites > 0 ? 1 : 0));
     }
@@ -58,10 +56,6 @@ final class VersionedIndexSink implements Sink<ChangeEvent> {
 
     List<ChangeEvent> writes() {
         return WRITES.get(name);
-    }
-
-    int staleWrites() {
-        return STALE.get(name).get();
     }
 
     int writersOpened() {
@@ -93,7 +87,6 @@ final class VersionedIndexSink implements Sink<ChangeEvent> {
                         : new String(change.document, StandardCharsets.UTF_8);
                 docs.compute(change.documentKey(), (key, current) -> {
                     if (current != null && current.version() > change.version) { // external_gte: an equal version wins
-                        STALE.get(name).incrementAndGet();
                         return current;
                     }
                     return new Doc(source, change.version);
