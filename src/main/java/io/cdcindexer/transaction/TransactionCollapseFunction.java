@@ -34,8 +34,9 @@ import org.slf4j.LoggerFactory;
  * row collapse into the one with the highest WAL position (insert→update→update gives the last image, insert→delete a
  * delete, delete→insert an upsert); an older or repeated event (a duplicate after a restart) neither wins nor counts.
  * A transaction still incomplete after the timeout is flushed anyway, counted and logged, so nothing ever stalls; what
- * is known of it (its END's commit position, its counts) is kept one more period, so that a late change of it still
- * leaves with the same version as the flushed part, not its own lower LSN, and never loses to an older state.
+ * is known of it (its END's commit position, its counts) is kept until every partition has been read past it (at most
+ * an hour), so that a late change of it still leaves with the same version as the flushed part, not its own lower LSN,
+ * and never loses to an older state.
  *
  * <p>The timeout is in processing time, but it waits while the job is still catching up to the transaction: the table
  * topics and the transaction topic are read at different speeds (a fetch holds many more small END events than change
@@ -62,6 +63,9 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
 
     /** Keys an END event by its transaction, the same key its changes get. */
     public static final KeySelector<TransactionEnd, String> END_KEY = end -> "tx:" + end.transactionId;
+
+    /** The longest a transaction flushed at its timeout is remembered for its late changes. */
+    static final long FLUSHED_MEMORY_MS = 3_600_000;
 
     private final long timeoutMs;
 
@@ -163,32 +167,41 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             return;
         }
         long watermark = ctx.timerService().currentWatermark();
-        boolean restored = watermark == Long.MIN_VALUE && tx.watermark != Long.MIN_VALUE;
-        if (restored || (watermark > tx.watermark && watermark < saturatedAdd(tx.eventTime, timeoutMs))) {
-            // Still catching up: the partitions move, but have not all been read past this transaction yet. Or the job
-            // was just restored and has read nothing yet (no watermark): give the source one period to start.
-            tx.watermark = watermark;
-            tx.timeoutAt = timestamp + timeoutMs;
-            ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
-            progress.update(tx);
-            deferred.inc();
+        boolean readPast = watermark >= saturatedAdd(tx.eventTime, timeoutMs);
+        if (tx.flushed) {
+            // Forgotten only once every partition has been read past it: a watermark that stands still (the job
+            // back-pressured by an Elasticsearch outage, say) does not mean that its late changes are not coming.
+            if (readPast || timestamp - tx.flushedAt >= FLUSHED_MEMORY_MS) {
+                LOG.info("Transaction {} flushed at its timeout is forgotten ({}, watermark {})",
+                        ctx.getCurrentKey(), tx, watermark);
+                forget(tx, ctx);
+            } else {
+                waitAnotherPeriod(tx, timestamp, watermark, ctx);
+            }
             return;
         }
-        if (tx.flushed) {
-            // Every partition has been read past it (or stands still): whatever is still missing is not coming.
-            LOG.warn("Transaction {} flushed at its timeout is still incomplete ({}); forgetting it",
-                    ctx.getCurrentKey(), tx);
-            forget(tx, ctx);
+        boolean restored = watermark == Long.MIN_VALUE && tx.watermark != Long.MIN_VALUE;
+        if (restored || (watermark > tx.watermark && !readPast)) {
+            // Still catching up: the partitions move, but have not all been read past this transaction yet. Or the job
+            // was just restored and has read nothing yet (no watermark): give the source one period to start.
+            waitAnotherPeriod(tx, timestamp, watermark, ctx);
+            deferred.inc();
             return;
         }
         LOG.warn("Transaction {} incomplete at its timeout ({} ms, watermark {}): {}; flushing its {} changes anyway",
                 ctx.getCurrentKey(), timeoutMs, watermark, tx, tx.receivedTotal());
         emitHeld(tx, out);
         timedOut.inc();
-        // Keep what is known of it (its END, its counts) for its late changes: one more period, deferred like above.
+        // Keep what is known of it (its END, its counts) for its late changes.
         tx.flushed = true;
+        tx.flushedAt = timestamp;
+        waitAnotherPeriod(tx, timestamp, watermark, ctx);
+    }
+
+    private void waitAnotherPeriod(TransactionProgress tx, long now, long watermark, OnTimerContext ctx)
+            throws IOException {
         tx.watermark = watermark;
-        tx.timeoutAt = timestamp + timeoutMs;
+        tx.timeoutAt = now + timeoutMs;
         ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
         progress.update(tx);
     }

@@ -19,6 +19,8 @@ public final class TransactionProgress {
      * once with the same version as the flushed part.
      */
     public boolean flushed;
+    /** Processing time of that flush. */
+    public long flushedAt;
     /** The commit position from the END event; 0 until it arrives (or when it has none). */
     public long commitLsn;
     /** Processing time at which the transaction is flushed even if incomplete. */

@@ -159,11 +159,17 @@ class TransactionCollapseFunctionTest {
         assertForgottenOnePeriodLater(1_000 + 2 * TIMEOUT);
     }
 
-    /** After a timeout flush, what is known of the transaction stays one more period for its late changes. */
+    /**
+     * After a timeout flush, what is known of the transaction stays for its late changes while the watermark stands
+     * still, and is forgotten a period after every partition was read past it.
+     */
     private void assertForgottenOnePeriodLater(long processingTime) throws Exception {
         assertThat(harness.numProcessingTimeTimers()).as("kept for late changes").isEqualTo(1);
         int emitted = output().size();
         harness.setProcessingTime(processingTime);
+        assertThat(harness.numProcessingTimeTimers()).as("still kept: the watermark stands still").isEqualTo(1);
+        harness.processBothWatermarks(new Watermark(1_000_000));
+        harness.setProcessingTime(processingTime + TIMEOUT);
         assertThat(output()).hasSize(emitted);
         assertNothingHeld();
     }
@@ -217,7 +223,9 @@ class TransactionCollapseFunctionTest {
 
         assertThat(output()).as("every partition was read past it: its END is not coming")
                 .containsExactly("UPSERT cdc.public.users/1 v100 {\"v\":1}");
-        assertForgottenOnePeriodLater(1_000 + 2 * TIMEOUT);
+        assertThat(harness.numProcessingTimeTimers()).as("kept one period for late changes").isEqualTo(1);
+        harness.setProcessingTime(1_000 + 2 * TIMEOUT);
+        assertNothingHeld();
     }
 
     @Test
@@ -234,6 +242,32 @@ class TransactionCollapseFunctionTest {
                 .containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}",
                         "UPSERT cdc.public.users/1 v400 lsn300 {\"v\":2}");
         assertThat(harness.extractOutputValues().get(1).isNewerThan(400, 100)).isTrue();
+        assertNothingHeld();
+    }
+
+    @Test
+    void aFlushedTransactionIsRememberedWhileTheJobIsBackPressured() throws Exception {
+        harness.processBothWatermarks(new Watermark(1_000));
+        harness.processElement2(endAt("742", 400, "users", 2), 1_500);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
+        harness.setProcessingTime(1_000 + TIMEOUT); // the watermark stood still: flushed
+        // An Elasticsearch outage back-pressures the job for many periods: nothing is read, the watermark stands still.
+        harness.setProcessingTime(1_000 + 20 * TIMEOUT);
+
+        harness.processElement1(upsert("users", "2", 110, "{\"v\":2}", "742"), 1_500);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}",
+                "UPSERT cdc.public.users/2 v400 lsn110 {\"v\":2}");
+        assertNothingHeld();
+    }
+
+    @Test
+    void aFlushedTransactionIsForgottenAfterAnHourAtTheLatest() throws Exception {
+        harness.processElement2(endAt("742", 400, "users", 2), 1_500);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
+        harness.setProcessingTime(1_000 + TIMEOUT);
+        harness.setProcessingTime(1_000 + TIMEOUT + TransactionCollapseFunction.FLUSHED_MEMORY_MS);
+
         assertNothingHeld();
     }
 
