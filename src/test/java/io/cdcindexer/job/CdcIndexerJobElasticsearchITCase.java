@@ -1,0 +1,187 @@
+package io.cdcindexer.job;
+
+import static io.cdcindexer.job.DebeziumJson.at;
+import static io.cdcindexer.job.DebeziumJson.change;
+import static io.cdcindexer.job.DebeziumJson.end;
+import static io.cdcindexer.job.DebeziumJson.tombstone;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.elasticsearch.BulkOptions;
+import io.cdcindexer.elasticsearch.ChangeEventEmitter;
+import io.cdcindexer.elasticsearch.ElasticsearchIndexSink;
+import io.cdcindexer.elasticsearch.IndexNames;
+import io.cdcindexer.kafka.CollectingDeadLetterQueue;
+import io.cdcindexer.kafka.DeadLetterSink;
+import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.stack.ElasticsearchNode;
+import io.cdcindexer.stack.FreePorts;
+import io.cdcindexer.stack.Http;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The real topology at parallelism 2 with the real Elasticsearch writer against a real Elasticsearch 7.10.2 node: the
+ * orderings that lose a newer write or bring a deleted row back when writes of one row are reordered. Indices are made
+ * with {@code index.gc_deletes: 0s}, so Elasticsearch forgets a deleted document's version at once and only the job
+ * stands between an older upsert and a resurrected row.
+ */
+class CdcIndexerJobElasticsearchITCase {
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(new MiniClusterResourceConfiguration.Builder()
+            .setNumberTaskManagers(1)
+            .setNumberSlotsPerTaskManager(2)
+            .build());
+
+    @TempDir
+    static Path dir;
+
+    private static ElasticsearchNode elasticsearch;
+
+    @BeforeAll
+    static void startElasticsearch() {
+        elasticsearch = ElasticsearchNode.start(dir.resolve("es"), FreePorts.next());
+    }
+
+    @AfterAll
+    static void stopElasticsearch() {
+        if (elasticsearch != null) {
+            elasticsearch.close();
+        }
+    }
+
+    /** Runs the bounded job to its end (the sink flushes at the end of input) and returns the dead letters. */
+    private static CollectingDeadLetterQueue run(String name, List<List<KafkaRecord>> partitions, double recordsPerSecond,
+            long transactionTimeoutMs, String... tables) throws Exception {
+        for (String table : tables) {
+            HttpRequest create = HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/" + name + "-" + table))
+                    .header("Content-Type", "application/json")
+                    .PUT(HttpRequest.BodyPublishers.ofString("{\"settings\":{\"index\":{\"gc_deletes\":\"0s\"}}}"))
+                    .build();
+            assertThat(Http.send(create).status()).as("index %s-%s created", name, table).isEqualTo(200);
+        }
+        JobOptions options = JobOptions.fromArgs("--parallelism", "2", "--checkpoint.interval-ms", "200",
+                "--transaction.timeout-ms", Long.toString(transactionTimeoutMs),
+                "--elasticsearch.hosts", elasticsearch.url(), "--elasticsearch.index", name + "-{table}");
+        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue(name);
+        new CdcIndexerJob(options, PartitionedRecordsSource.of(partitions, recordsPerSecond),
+                new ElasticsearchIndexSink(BulkOptions.from(options),
+                        new ChangeEventEmitter(new IndexNames(options.get(JobOptions.ELASTICSEARCH_INDEX))), deadLetters),
+                new DeadLetterSink(deadLetters))
+                .execute(StreamExecutionEnvironment.getExecutionEnvironment());
+        Http.post(elasticsearch.url() + "/" + name + "-*/_refresh", "");
+        return deadLetters;
+    }
+
+    private static JsonNode search(String index, int size) throws Exception {
+        return Http.get(elasticsearch.url() + "/" + index + "/_search?size=" + size + "&sort=_id").json()
+                .path("hits").path("hits");
+    }
+
+    private static String name(TestInfo test) {
+        return test.getTestMethod().orElseThrow().getName().toLowerCase(Locale.ROOT);
+    }
+
+    /** Records of the slow partition that the job reads before the late ones: at Kafka time 0, ignored by the job. */
+    private static List<KafkaRecord> backlog(int records) {
+        List<KafkaRecord> backlog = new ArrayList<>();
+        for (int i = 0; i < records; i++) {
+            backlog.add(tombstone("backlog", i));
+        }
+        return backlog;
+    }
+
+    @Test
+    void aRowDeletedByALaterTransactionStaysDeletedWhenTheEarlierOneCompletesLast(TestInfo test) throws Exception {
+        // Transaction A updates users row i and orders row i; transaction B then deletes users row i. A's orders change
+        // sits behind a backlog on the other partition, so B completes first and A's older users image comes last.
+        int rows = 200;
+        List<KafkaRecord> fast = new ArrayList<>();
+        List<KafkaRecord> slow = backlog(4 * rows);
+        for (int i = 1; i <= rows; i++) {
+            long lsn = 1_000L * i;
+            String a = "a" + i;
+            String b = "b" + i;
+            fast.add(change("users", "u", i, lsn, a, "name", "updated"));
+            fast.add(end(a, lsn + 20, "users", 1, "orders", 1));
+            fast.add(change("users", "d", i, lsn + 30, b));
+            fast.add(tombstone("users", i));
+            fast.add(end(b, lsn + 40, "users", 1));
+            slow.add(change("orders", "u", i, lsn + 10, a, "user_id", i));
+        }
+        String name = name(test);
+        CollectingDeadLetterQueue deadLetters = run(name, List.of(fast, slow), 4_000, 600_000, "users", "orders");
+
+        assertThat(search(name + "-users", 1_000).size()).as("deleted rows brought back").isZero();
+        assertThat(search(name + "-orders", 1_000)).hasSize(rows);
+        assertThat(deadLetters.letters()).isEmpty();
+    }
+
+    @Test
+    void anUpdateThatLeavesAToastedColumnAloneNeverBringsBackItsOlderValue(TestInfo test) throws Exception {
+        // Snapshot: body "old". Transaction A sets body "new" (and touches orders, whose change is late); transaction B
+        // then changes n, leaving body unchanged: Debezium sends the placeholder, and the job must fill in "new".
+        int rows = 100;
+        List<KafkaRecord> fast = new ArrayList<>();
+        List<KafkaRecord> slow = new ArrayList<>();
+        for (int i = 1; i <= rows; i++) {
+            fast.add(at(i, change("articles", "r", i, 10, null, "n", 0, "body", "old " + i)));
+        }
+        slow.addAll(backlog(4 * rows)); // A's orders changes come after B has completed
+        for (int i = 1; i <= rows; i++) {
+            long lsn = 1_000L * i;
+            long time = 1_000L + 10 * i; // Connect writes A's records before B's
+            String a = "a" + i;
+            String b = "b" + i;
+            fast.add(at(time, change("articles", "u", i, lsn, a, "n", 1, "body", "new " + i)));
+            fast.add(at(time + 1, end(a, lsn + 20, "articles", 1, "orders", 1)));
+            fast.add(at(time + 2, change("articles", "u", i, lsn + 30, b, "n", 2, "body", "__debezium_unavailable_value")));
+            fast.add(at(time + 3, end(b, lsn + 40, "articles", 1)));
+            slow.add(at(time, change("orders", "u", i, lsn + 10, a, "article_id", i)));
+        }
+        String name = name(test);
+        CollectingDeadLetterQueue deadLetters = run(name, List.of(fast, slow), 2_000, 600_000, "articles", "orders");
+
+        JsonNode hits = search(name + "-articles", 1_000);
+        assertThat(hits).hasSize(rows);
+        for (JsonNode hit : hits) {
+            int id = hit.path("_source").path("id").asInt();
+            assertThat(hit.path("_source").toString()).as("article %d", id)
+                    .isEqualTo("{\"id\":" + id + ",\"n\":2,\"body\":\"new " + id + "\"}");
+        }
+        assertThat(deadLetters.letters()).isEmpty();
+    }
+
+    @Test
+    void aChangeArrivingAfterItsTransactionWasFlushedAtTheTimeoutIsStillWritten(TestInfo test) throws Exception {
+        // The END says users got 2 changes; the second, a later image of the same row, sits behind a backlog that takes
+        // longer than the 1 s timeout to read while the watermark stands still: the first is flushed alone, at the
+        // commit position 500.
+        List<KafkaRecord> fast = List.of(
+                end("t", 500, "users", 2),
+                change("users", "u", 1, 100, "t", "name", "first image"));
+        List<KafkaRecord> slow = backlog(1_500);
+        slow = new ArrayList<>(slow);
+        slow.add(change("users", "u", 1, 300, "t", "name", "final image"));
+        String name = name(test);
+        run(name, List.of(fast, slow), 1_000, 1_000, "users");
+
+        JsonNode document = Http.get(elasticsearch.url() + "/" + name + "-users/_doc/1").json();
+        assertThat(document.path("_source").path("name").asText()).isEqualTo("final image");
+        assertThat(document.path("_version").asLong()).isEqualTo(500);
+    }
+}
