@@ -6,7 +6,8 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * Runs a single Elasticsearch 7.10.2 node for the local stack until SIGTERM:
- * {@code java -cp <elasticsearch classpath> ElasticsearchLauncher.java HTTP_PORT DIR}.
+ * {@code java -cp <elasticsearch classpath> ElasticsearchLauncher.java HTTP_PORT DIR [SETTING=VALUE ...]}; the optional
+ * node settings (tests use {@code http.max_content_length}) are applied last.
  *
  * <p>The node is the real server with its standard modules (the cluster runner only assembles it), listens on
  * localhost only, and keeps its indices in {@code DIR/data} across restarts. Prints {@code Elasticsearch ready ...} once
@@ -15,8 +16,8 @@ import java.util.concurrent.CountDownLatch;
 public final class ElasticsearchLauncher {
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 2) {
-            System.err.println("Usage: ElasticsearchLauncher HTTP_PORT DATA_DIR");
+        if (args.length < 2) {
+            System.err.println("Usage: ElasticsearchLauncher HTTP_PORT DATA_DIR [SETTING=VALUE ...]");
             System.exit(2);
         }
         int httpPort = Integer.parseInt(args[0]);
@@ -47,6 +48,10 @@ public final class ElasticsearchLauncher {
             // A laptop disk that is 90 % full must not turn every index read-only.
             settings.put("cluster.routing.allocation.disk.threshold_enabled", "false");
             settings.put("action.auto_create_index", "true");
+            for (int i = 2; i < args.length; i++) {
+                int eq = args[i].indexOf('=');
+                settings.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+            }
         }).build(ElasticsearchClusterRunner.newConfigs()
                 .basePath(base.toString())
                 .numOfNode(1)

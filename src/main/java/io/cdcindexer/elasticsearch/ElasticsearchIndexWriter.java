@@ -429,10 +429,23 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 + "on the indices; the job restarts and tries again.");
     }
 
+    // Elasticsearch's own reason from the response body ({"error":{"type":..,"reason":..}}), else the message.
     private static String reasonOf(Exception error) {
         String message = String.valueOf(error.getMessage());
         int newline = message.indexOf('\n');
         String body = newline < 0 ? message : message.substring(newline + 1).trim();
+        try {
+            JsonNode json = DebeziumDecoder.mapper().readTree(body);
+            JsonNode reason = json.path("error").path("reason");
+            if (reason.isTextual()) {
+                return reason.textValue();
+            }
+            if (json.path("error").isTextual()) {
+                return json.path("error").textValue();
+            }
+        } catch (IOException notJson) {
+            // fall through: the body as it is
+        }
         return body.length() > 500 ? body.substring(0, 500) + "..." : body;
     }
 

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * A single Elasticsearch 7.10.2 node in its own process ({@code src/stack/elasticsearch/ElasticsearchLauncher.java}):
@@ -23,12 +24,18 @@ public final class ElasticsearchNode implements AutoCloseable {
 
     /** Starts the node and returns once the cluster is at least yellow. */
     public static ElasticsearchNode start(Path dir, int port) {
+        return start(dir, port, Map.of());
+    }
+
+    /** Starts the node with extra node settings (such as {@code http.max_content_length}). */
+    public static ElasticsearchNode start(Path dir, int port, Map<String, String> settings) {
         Path home = ProjectHome.dir();
         List<String> command = ServiceProcess.java(ServiceClasspath.of("elasticsearch"),
                 // ES 7.10 wants a fixed heap; 512 MiB indexes the demo tables easily.
                 List.of("-Xms512m", "-Xmx512m", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true"),
                 home.resolve("src/stack/elasticsearch/ElasticsearchLauncher.java").toString(),
-                List.of(Integer.toString(port), dir.toAbsolutePath().toString()));
+                Stream.concat(Stream.of(Integer.toString(port), dir.toAbsolutePath().toString()),
+                        settings.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue())).toList());
         ServiceProcess process = ServiceProcess.start("Elasticsearch", dir, "elasticsearch", command, Map.of());
         ElasticsearchNode node = new ElasticsearchNode(process, port);
         process.awaitReady(START_TIMEOUT,

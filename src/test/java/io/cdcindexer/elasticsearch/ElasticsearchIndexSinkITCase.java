@@ -3,6 +3,7 @@ package io.cdcindexer.elasticsearch;
 import static io.cdcindexer.debezium.ChangeEvents.delete;
 import static io.cdcindexer.debezium.ChangeEvents.upsert;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcindexer.debezium.ChangeEvent;
@@ -15,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.core.execution.JobClient;
@@ -57,10 +59,15 @@ class ElasticsearchIndexSinkITCase {
 
     private static JobClient start(String name, int port, CollectingDeadLetterQueue deadLetters, ChangeEvent... changes)
             throws Exception {
+        return start(name, options(port), deadLetters, changes);
+    }
+
+    private static JobClient start(String name, BulkOptions options, CollectingDeadLetterQueue deadLetters,
+            ChangeEvent... changes) throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(1);
         env.fromData(TypeInformation.of(ChangeEvent.class), changes)
-                .sinkTo(new ElasticsearchIndexSink(options(port), new ChangeEventEmitter(new IndexNames(name + "-{table}")),
+                .sinkTo(new ElasticsearchIndexSink(options, new ChangeEventEmitter(new IndexNames(name + "-{table}")),
                         deadLetters));
         return env.executeAsync(name);
     }
@@ -169,6 +176,61 @@ class ElasticsearchIndexSinkITCase {
             assertThat(get("outage-users", "1").get("found").asBoolean()).isTrue();
             assertThat(get("outage-users", "2").get("found").asBoolean()).isTrue();
             assertThat(deadLetters.letters()).isEmpty();
+        }
+    }
+
+    @Test
+    void aRequestRefusedAsAWholeIsSplitUntilTheActionAtFaultIsAloneAndDeadLettered() throws Exception {
+        // Elasticsearch refuses a whole bulk request (400 action_request_validation_exception) for an id over 512 bytes.
+        ChangeEvent tooLongId = upsert("users", "x".repeat(600), 110, "{\"id\":0}", null);
+        ChangeEvent[] changes = new ChangeEvent[21];
+        for (int i = 0; i < 20; i++) {
+            changes[i < 7 ? i : i + 1] = upsert("users", Integer.toString(i), 100, "{\"id\":" + i + "}", null);
+        }
+        changes[7] = tooLongId;
+
+        CollectingDeadLetterQueue deadLetters = write("whole", changes);
+
+        Http.post(elasticsearch.url() + "/whole-users/_refresh", "");
+        assertThat(Http.get(elasticsearch.url() + "/whole-users/_count").json().get("count").asInt()).isEqualTo(20);
+        assertThat(deadLetters.letters()).hasSize(1);
+        assertThat(deadLetters.letters().get(0).documentId).isEqualTo(tooLongId.documentId);
+        assertThat(deadLetters.letters().get(0).reason)
+                .startsWith("Elasticsearch refused the index as a request of its own (400)")
+                .contains("is too long, must be no longer than 512 bytes");
+    }
+
+    @Test
+    void aRequestTooLargeIsSplitAndADocumentTooLargeOnItsOwnIsDeadLettered(@TempDir Path small) throws Exception {
+        try (ElasticsearchNode limited = ElasticsearchNode.start(small.resolve("es"), FreePorts.next(),
+                Map.of("http.max_content_length", "20kb"))) {
+            ChangeEvent[] changes = new ChangeEvent[41];
+            String kilobyte = "k".repeat(1_000);
+            for (int i = 0; i < 40; i++) {
+                changes[i] = upsert("articles", Integer.toString(i), 100, "{\"id\":" + i + ",\"body\":\"" + kilobyte + "\"}", null);
+            }
+            ChangeEvent huge = upsert("articles", "huge", 100, "{\"body\":\"" + "h".repeat(30_000) + "\"}", null);
+            changes[40] = huge;
+            CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("large");
+
+            start("large", options(limited.port()), deadLetters, changes).getJobExecutionResult().get(2, TimeUnit.MINUTES);
+
+            Http.post(limited.url() + "/large-articles/_refresh", "");
+            assertThat(Http.get(limited.url() + "/large-articles/_count").json().get("count").asInt()).isEqualTo(40);
+            assertThat(deadLetters.letters()).extracting(letter -> letter.documentId).containsExactly("huge");
+            assertThat(deadLetters.letters().get(0).reason).startsWith("Elasticsearch refused the index as a request of its own (413)");
+        }
+    }
+
+    @Test
+    void refusedCredentialsFailTheJobWithAClearReason() throws Exception {
+        try (CredentialCheckingProxy proxy = new CredentialCheckingProxy(elasticsearch.port(), "indexer", "secret")) {
+            JobClient job = start("credentials", proxy.port(), new CollectingDeadLetterQueue("credentials"),
+                    upsert("users", "1", 100, "{\"id\":1}", null));
+
+            assertThatThrownBy(() -> job.getJobExecutionResult().get(2, TimeUnit.MINUTES))
+                    .hasStackTraceContaining("refused the job's request (authentication or authorization): "
+                            + "missing authentication credentials for REST request");
         }
     }
 }
