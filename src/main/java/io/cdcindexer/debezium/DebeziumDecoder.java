@@ -93,6 +93,9 @@ public final class DebeziumDecoder {
             return decode(topic, key, value, unwrapped, raw, source, transaction);
         } catch (MalformedChangeException e) {
             throw e.within(transaction, source);
+        } catch (RuntimeException e) {
+            // A bug of ours: the record still belongs to its transaction, which must not wait for it.
+            throw new MalformedChangeException("unexpected error while decoding: " + e).within(transaction, source);
         }
     }
 

@@ -73,7 +73,7 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
                 tombstones.inc();
                 return;
             }
-            out.collect(toChange(record, envelope));
+            out.collect(change(record, envelope));
             changes.inc();
         } catch (MalformedChangeException e) {
             deadLetter(record, e.getMessage(), ctx);
@@ -81,9 +81,24 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
                 out.collect(skipped(record, e));
             }
         } catch (RuntimeException e) {
-            // A bug of ours must not stop the pipeline on one record: keep the record, say what happened.
+            // A bug of ours must not stop the pipeline on one record: keep the record, say what happened. The decoder
+            // turns errors after it has read the transaction into MalformedChangeExceptions; this is for the rest.
             deadLetter(record, "unexpected error while decoding: " + e, ctx);
         }
+    }
+
+    // A change that fails here (its document id) still belongs to its transaction, like one the decoder refuses.
+    private static ChangeEvent change(KafkaRecord record, DebeziumEnvelope envelope) throws MalformedChangeException {
+        ChangeEvent change;
+        try {
+            change = toChange(record, envelope);
+        } catch (MalformedChangeException e) {
+            throw e.within(envelope.transaction(), envelope.source());
+        } catch (RuntimeException e) {
+            throw new MalformedChangeException("unexpected error while decoding: " + e)
+                    .within(envelope.transaction(), envelope.source());
+        }
+        return change;
     }
 
     private void deadLetter(KafkaRecord record, String reason, Context ctx) {

@@ -4,8 +4,12 @@ import static io.cdcindexer.debezium.DebeziumFixtures.bytes;
 import static io.cdcindexer.debezium.DebeziumFixtures.record;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.KafkaRecord;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Consumer;
 import org.apache.flink.streaming.api.operators.ProcessOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
@@ -104,6 +108,44 @@ class DecodeFunctionTest {
         assertThat(standIn.action).isEqualTo(ChangeEvent.Action.SKIP);
         assertThat(standIn.transactionId).isEqualTo("742");
         assertThat(standIn.table).isEqualTo("public.users");
+    }
+
+    /**
+     * numeric allows 16383 digits after the point (1e-10000 is a valid value); Jackson refuses to write a decimal of
+     * scale above 9999 in plain notation: an unexpected error, after the transaction is known.
+     */
+    @Test
+    void unexpectedErrorWhileDecodingAChangeOfATransactionLeavesACountingStandIn() throws Exception {
+        KafkaRecord record = withValue("captured/types-insert", value -> ((ObjectNode) value.at("/payload/after"))
+                .putObject("ratio").put("scale", 10_000).put("value", "AQ=="));
+        harness.processElement(record, 0);
+
+        assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS).poll().getValue().reason)
+                .startsWith("unexpected error while decoding: ");
+        assertThat(harness.extractOutputValues()).extracting(c -> c.action + " " + c.table + " tx " + c.transactionId
+                + " " + c.documentId).containsExactly("SKIP public.all_types tx 766 @0:" + record.offset);
+    }
+
+    /** A text key may be longer than Elasticsearch allows for an id (PostgreSQL indexes up to ~2700 bytes). */
+    @Test
+    void aKeyTooLongForAnIdLeavesACountingStandIn() throws Exception {
+        KafkaRecord insert = record("users-insert");
+        String id = "x".repeat(600);
+        harness.processElement(new KafkaRecord(insert.topic, 0, 9, 0, bytes("{\"id\":\"" + id + "\"}"),
+                new String(insert.value, StandardCharsets.UTF_8).replace("\"id\":1,", "\"id\":\"" + id + "\",")
+                        .getBytes(StandardCharsets.UTF_8)), 0);
+
+        assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS).poll().getValue().reason)
+                .isEqualTo("the document id would be longer than 512 bytes");
+        assertThat(harness.extractOutputValues()).extracting(c -> c.action + " " + c.transactionId)
+                .containsExactly("SKIP 742");
+    }
+
+    private static KafkaRecord withValue(String name, Consumer<ObjectNode> change) {
+        JsonNode fixture = DebeziumFixtures.json(name);
+        ObjectNode value = fixture.get("value").deepCopy();
+        change.accept(value);
+        return new KafkaRecord(fixture.get("topic").asText(), 0, 5, 0, bytes(fixture.get("key")), bytes(value));
     }
 
     @Test
