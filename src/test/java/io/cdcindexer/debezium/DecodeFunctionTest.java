@@ -8,11 +8,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.transaction.TransactionCollapseFunction;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
+import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.operators.ProcessOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -139,6 +143,34 @@ class DecodeFunctionTest {
                 .isEqualTo("the document id would be longer than 512 bytes");
         assertThat(harness.extractOutputValues()).extracting(c -> c.action + " " + c.transactionId)
                 .containsExactly("SKIP 742");
+    }
+
+    /** kafka.transaction-topic '' (JobOptions): transactions ignored, so no change may wait for an END. */
+    @Test
+    void withoutTransactionTopicChangesCarryNoTransactionAndPassStraightThrough() throws Exception {
+        harness.close();
+        harness = new OneInputStreamOperatorTestHarness<>(new ProcessOperator<>(
+                new DecodeFunction("", "cdc\\.public\\.(users|articles)", "__debezium_unavailable_value")));
+        harness.open();
+        KafkaRecord insert = record("users-insert");
+        harness.processElement(insert, 0);
+        harness.processElement(new KafkaRecord(insert.topic, 0, 9, 0, bytes("{\"id\":2}"), insert.value), 0);
+
+        assertThat(harness.extractOutputValues()).extracting(c -> c.action + " " + c.documentId + " tx " + c.transactionId)
+                .as("the change, and no stand-in for the dead letter: nothing counts toward an END")
+                .containsExactly("UPSERT 1 tx null");
+        assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS)).hasSize(1);
+
+        KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
+                ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000),
+                        TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+        try {
+            collapse.processElement1(harness.extractOutputValues().get(0), 0);
+            assertThat(collapse.extractOutputValues()).as("written at once, not at the timeout")
+                    .extracting(ChangeEvent::documentKey).containsExactly("cdc.public.users/1");
+        } finally {
+            collapse.close();
+        }
     }
 
     private static KafkaRecord withValue(String name, Consumer<ObjectNode> change) {
