@@ -539,44 +539,9 @@ public final class CapturedEventsRecorder implements AutoCloseable {
      * {@code keys-<table>-insert}, {@code -update}, {@code -delete}, and one tombstone.
      */
     private void keyTypes() throws Exception {
-        // name, key column type, key literal
-        String[][] keys = {
-                {"int2", "int2", "-7"},
-                {"int4", "int4", "2147483647"},
-                {"int8", "int8", "9007199254740993"},
-                {"numeric_scaled", "numeric(10,2)", "1234.50"},
-                {"numeric", "numeric", "12.3400"},
-                {"money", "money", "12.34"},
-                {"text_empty", "text", "''"},
-                {"varchar", "varchar(20)", "'a,b 50%'"},
-                {"char", "char(5)", "'ab'"},
-                {"uuid", "uuid", "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"},
-                {"date", "date", "'2022-01-08'"},
-                {"time", "time", "'09:30:00.123456'"},
-                {"timestamp", "timestamp", "'2025-11-27 10:00:00.123456'"},
-                {"timestamptz", "timestamptz", "'2026-11-27 10:00:00.5+01'"},
-                {"bool", "bool", "true"},
-                {"enum", "key_mood", "'happy'"},
-                {"bytea", "bytea", "'\\x0001ff'::bytea"},
-        };
-        ddl("CREATE TYPE key_mood AS ENUM ('sad', 'ok', 'happy')");
-        List<String> inserts = new ArrayList<>();
-        for (String[] key : keys) {
-            ddl("CREATE TABLE key_" + key[0] + "(k " + key[1] + " PRIMARY KEY, v text)");
-            inserts.add("INSERT INTO key_" + key[0] + "(k, v) VALUES (" + key[2] + ", 'first')");
-        }
-        ddl("CREATE TABLE key_composite_1(day date, amount numeric(6,2), code text, v text, PRIMARY KEY (day, amount, code))",
-                "CREATE TABLE key_composite_2(at timestamptz, flag bool, blob bytea, label text, mood key_mood, n int8, "
-                        + "v text, PRIMARY KEY (at, flag, blob, label, mood, n))");
-        inserts.add("INSERT INTO key_composite_1(day, amount, code, v) VALUES ('2022-01-08', 10.50, 'x,y%', 'first')");
-        inserts.add("INSERT INTO key_composite_2(at, flag, blob, label, mood, n, v) VALUES ('2026-11-27 10:00:00+00', "
-                + "false, '\\x00'::bytea, '', 'ok', -1, 'first')");
-        List<String> tables = new ArrayList<>();
-        for (String[] key : keys) {
-            tables.add("key_" + key[0]);
-        }
-        tables.add("key_composite_1");
-        tables.add("key_composite_2");
+        ddl(keyTypesSchema().toArray(String[]::new));
+        List<String> inserts = keyTypesInserts("first");
+        List<String> tables = keyTypesTables();
 
         List<Captured> inserted = step("key types: insert one row into each table", inserts.toArray(String[]::new));
         List<Captured> updated = step("key types: update each row", tables.stream()
@@ -592,6 +557,63 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         }
         save("keys-text-empty-tombstone", only(deleted, "cdc.public.key_text_empty", "tombstone"));
         save("keys-update-end", only(updated, "cdc.transaction", "END"));
+    }
+
+    // name, key column type, key literal
+    private static final String[][] KEY_TYPES = {
+            {"int2", "int2", "-7"},
+            {"int4", "int4", "2147483647"},
+            {"int8", "int8", "9007199254740993"},
+            {"numeric_scaled", "numeric(10,2)", "1234.50"},
+            {"numeric", "numeric", "12.3400"},
+            {"money", "money", "12.34"},
+            {"text_empty", "text", "''"},
+            {"varchar", "varchar(20)", "'a,b 50%'"},
+            {"char", "char(5)", "'ab'"},
+            {"uuid", "uuid", "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"},
+            {"date", "date", "'2022-01-08'"},
+            {"time", "time", "'09:30:00.123456'"},
+            {"timestamp", "timestamp", "'2025-11-27 10:00:00.123456'"},
+            {"timestamptz", "timestamptz", "'2026-11-27 10:00:00.5+01'"},
+            {"bool", "bool", "true"},
+            {"enum", "key_mood", "'happy'"},
+            {"bytea", "bytea", "'\\x0001ff'::bytea"},
+    };
+
+    /** The tables of the key-types scenario (also used by VerifyITCase): key_&lt;type&gt;(k PRIMARY KEY, v text), two composites. */
+    public static List<String> keyTypesSchema() {
+        List<String> ddl = new ArrayList<>();
+        ddl.add("CREATE TYPE key_mood AS ENUM ('sad', 'ok', 'happy')");
+        for (String[] key : KEY_TYPES) {
+            ddl.add("CREATE TABLE key_" + key[0] + "(k " + key[1] + " PRIMARY KEY, v text)");
+        }
+        ddl.add("CREATE TABLE key_composite_1(day date, amount numeric(6,2), code text, v text, PRIMARY KEY (day, amount, code))");
+        ddl.add("CREATE TABLE key_composite_2(at timestamptz, flag bool, blob bytea, label text, mood key_mood, n int8, "
+                + "v text, PRIMARY KEY (at, flag, blob, label, mood, n))");
+        return ddl;
+    }
+
+    /** One row per key-types table, with {@code v} as given. */
+    public static List<String> keyTypesInserts(String v) {
+        List<String> inserts = new ArrayList<>();
+        for (String[] key : KEY_TYPES) {
+            inserts.add("INSERT INTO key_" + key[0] + "(k, v) VALUES (" + key[2] + ", '" + v + "')");
+        }
+        inserts.add("INSERT INTO key_composite_1(day, amount, code, v) VALUES ('2022-01-08', 10.50, 'x,y%', '" + v + "')");
+        inserts.add("INSERT INTO key_composite_2(at, flag, blob, label, mood, n, v) VALUES ('2026-11-27 10:00:00+00', "
+                + "false, '\\x00'::bytea, '', 'ok', -1, '" + v + "')");
+        return inserts;
+    }
+
+    /** The key-types tables, in the order of {@link #keyTypesInserts}. */
+    public static List<String> keyTypesTables() {
+        List<String> tables = new ArrayList<>();
+        for (String[] key : KEY_TYPES) {
+            tables.add("key_" + key[0]);
+        }
+        tables.add("key_composite_1");
+        tables.add("key_composite_2");
+        return tables;
     }
 
     /** Indexes the decoded products and types documents in a real Elasticsearch 7.10, as the job would. */
