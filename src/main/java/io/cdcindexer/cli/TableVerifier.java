@@ -80,9 +80,8 @@ public final class TableVerifier {
     /** Reads the whole table and the whole index once and reports every difference. */
     public Report verify(CapturedTable table) throws SQLException {
         boolean indexExists = es.getIfExists("/" + ElasticsearchHttp.encode(table.index())).isPresent();
-        List<String> quotedKey = table.keyColumns().stream().map(CapturedTable::quote).toList();
         // Collation "C" sorts by UTF-8 bytes, i.e. by code point: the order Elasticsearch gives _id.
-        String sql = "SELECT *, (" + DocumentIdSql.expression(quotedKey) + ") COLLATE \"C\" AS " + ID_COLUMN
+        String sql = "SELECT *, (" + DocumentIdSql.expression(db, table) + ") COLLATE \"C\" AS " + ID_COLUMN
                 + " FROM " + table.quotedName() + " ORDER BY " + ID_COLUMN;
         boolean autoCommit = db.getAutoCommit();
         // A fetch size only streams inside a transaction; otherwise the driver reads the whole result at once.

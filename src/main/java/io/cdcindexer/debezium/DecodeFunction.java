@@ -16,7 +16,9 @@ import org.apache.flink.util.OutputTag;
  * Decodes Kafka records into changes. Records of the transaction topic yield {@link TransactionEnd}s on a side output;
  * records that are not change events the job can index go, with the reason, to the dead-letter side output (and, when
  * they belonged to a transaction, a {@link ChangeEvent.Action#SKIP} stands in for them so the transaction completes);
- * tombstones are counted and dropped, since the delete before each one already carries the versioned delete.
+ * tombstones are counted and dropped, since the delete before each one already carries the versioned delete. Without a
+ * transaction topic (an empty name: transactions ignored) changes carry no transaction id and pass the collapse
+ * straight through.
  */
 public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEvent> {
 
@@ -37,11 +39,12 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
     private transient Counter deadLetters;
 
     /**
-     * @param transactionTopic Debezium's transaction metadata topic, {@code <topic.prefix>.transaction}
+     * @param transactionTopic Debezium's transaction metadata topic, {@code <topic.prefix>.transaction}; empty (or
+     *     null) to ignore transactions: no END would ever come, so changes must not wait for one
      * @param tableTopicPattern the table topics the job reads: END events count only their tables
      */
     public DecodeFunction(String transactionTopic, String tableTopicPattern, String unavailableValuePlaceholder) {
-        this.transactionTopic = transactionTopic;
+        this.transactionTopic = transactionTopic == null ? "" : transactionTopic;
         this.tableTopicPattern = tableTopicPattern;
         this.unavailableValuePlaceholder = unavailableValuePlaceholder;
     }
@@ -60,7 +63,7 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
     @Override
     public void processElement(KafkaRecord record, Context ctx, Collector<ChangeEvent> out) {
         try {
-            if (record.topic.equals(transactionTopic)) {
+            if (!transactionTopic.isEmpty() && record.topic.equals(transactionTopic)) {
                 TransactionEnd end = decoder.decodeTransaction(record.value);
                 if (end != null) {
                     transactions.inc();
@@ -73,17 +76,35 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
                 tombstones.inc();
                 return;
             }
-            out.collect(toChange(record, envelope));
+            out.collect(change(record, envelope));
             changes.inc();
         } catch (MalformedChangeException e) {
             deadLetter(record, e.getMessage(), ctx);
-            if (e.transactionId() != null) {
+            if (e.transactionId() != null && !transactionTopic.isEmpty()) {
                 out.collect(skipped(record, e));
             }
         } catch (RuntimeException e) {
-            // A bug of ours must not stop the pipeline on one record: keep the record, say what happened.
+            // A bug of ours must not stop the pipeline on one record: keep the record, say what happened. The decoder
+            // turns errors after it has read the transaction into MalformedChangeExceptions; this is for the rest.
             deadLetter(record, "unexpected error while decoding: " + e, ctx);
         }
+    }
+
+    // A change that fails here (its document id) still belongs to its transaction, like one the decoder refuses.
+    private ChangeEvent change(KafkaRecord record, DebeziumEnvelope envelope) throws MalformedChangeException {
+        ChangeEvent change;
+        try {
+            change = toChange(record, envelope);
+        } catch (MalformedChangeException e) {
+            throw e.within(envelope.transaction(), envelope.source());
+        } catch (RuntimeException e) {
+            throw new MalformedChangeException("unexpected error while decoding: " + e)
+                    .within(envelope.transaction(), envelope.source());
+        }
+        if (transactionTopic.isEmpty()) {
+            change.transactionId = null; // transactions ignored: no END will come for it
+        }
+        return change;
     }
 
     private void deadLetter(KafkaRecord record, String reason, Context ctx) {

@@ -32,6 +32,18 @@ class ColumnTypeTest {
         assertThat(ColumnType.of("varchar")).isEqualTo(ColumnType.TEXT);
     }
 
+    /** money and bytea as the job writes them: a number, and base64 (the key-types events of CapturedEventsTest). */
+    @Test
+    void moneyIsANumberAndByteaBase64InTheDocument() {
+        assertThat(ColumnType.of("money")).isEqualTo(ColumnType.MONEY);
+        assertThat(ColumnType.of("bytea")).isEqualTo(ColumnType.BYTES);
+        assertThat(ColumnType.MONEY.matchesValue(new BigDecimal("12.34"), json("12.34"))).isTrue();
+        assertThat(ColumnType.MONEY.matchesValue(new BigDecimal("12.34"), json("12.35"))).isFalse();
+        assertThat(ColumnType.BYTES.matchesValue(new byte[] {0, 1, (byte) 0xff}, json("\"AAH/\""))).isTrue();
+        assertThat(ColumnType.BYTES.matchesValue(new byte[] {0, 1, (byte) 0xfe}, json("\"AAH/\""))).isFalse();
+        assertThat(ColumnType.BYTES.describeValue(new byte[] {0})).isEqualTo("AA==");
+    }
+
     @Test
     void numbersCompareByExactValueNotByRepresentation() {
         assertThat(ColumnType.DECIMAL.matchesValue(new BigDecimal("10.50"), json("10.5"))).isTrue();

@@ -2,6 +2,13 @@ package io.cdcindexer.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.debezium.CapturedEventsRecorder;
+import io.cdcindexer.debezium.DebeziumDecoder;
+import io.cdcindexer.debezium.DebeziumEnvelope;
+import io.cdcindexer.debezium.DebeziumFixtures;
+import io.cdcindexer.debezium.DocumentIds;
+import io.cdcindexer.kafka.KafkaRecord;
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.PostgresServer;
 import java.io.ByteArrayOutputStream;
@@ -169,6 +176,60 @@ class VerifyITCase {
             rs.next();
             return rs.getObject(1, OffsetDateTime.class).toInstant().toString();
         }
+    }
+
+    /**
+     * Tables keyed by every primary key type, composite keys mixing them, and a text key '' (the key-types scenario of
+     * CapturedEventsRecorder), their rows as the captured update events left them, indexed with the documents and ids
+     * the job's decoder made of those real events.
+     */
+    @Test
+    void findsTheDocumentsOfKeysOfEveryTypeTheEmptyStringIncluded() throws Exception {
+        String keysDatabase = SharedServices.createDatabase(postgres, "cli_verify_keys");
+        try (Connection db = SharedServices.connect(postgres, keysDatabase); Statement statement = db.createStatement()) {
+            for (String sql : CapturedEventsRecorder.keyTypesSchema()) {
+                statement.execute(sql);
+            }
+            for (String sql : CapturedEventsRecorder.keyTypesInserts("second")) {
+                statement.execute(sql);
+            }
+        }
+        DebeziumDecoder decoder = new DebeziumDecoder("__debezium_unavailable_value");
+        StringBuilder bulk = new StringBuilder();
+        List<String> tables = CapturedEventsRecorder.keyTypesTables();
+        for (String table : tables) {
+            KafkaRecord update = DebeziumFixtures.record(
+                    "captured/keys-" + table.substring("key_".length()).replace('_', '-') + "-update");
+            DebeziumEnvelope envelope = decoder.decode(update.topic, update.key, update.value);
+            ObjectNode action = Json.object();
+            action.putObject("index").put("_index", update.topic).put("_id", DocumentIds.of(envelope.key()));
+            bulk.append(Json.compact(action)).append('\n')
+                    .append(new String(DebeziumDecoder.toJson(envelope.after()), StandardCharsets.UTF_8)).append('\n');
+        }
+        es.bulk(bulk.toString());
+        es.refresh("cdc.public.key_*");
+        String[] keysFlags = Stream.concat(Arrays.stream(SharedServices.postgresFlags(postgres, keysDatabase)),
+                Stream.of("--elasticsearch", elasticsearch.url())).toArray(String[]::new);
+
+        CliRun run = CliRun.with("verify", keysFlags);
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(tables).hasSize(19).allSatisfy(table -> assertThat(run.out())
+                .contains("verify: " + table + " 1 rows, 1 docs, 0 missing, 0 extra, 0 stale"));
+        assertThat(run.out()).contains("verify: in step");
+
+        // The ids are really compared: without the documents of '' and of a composite key, both rows are missing.
+        es.delete("/cdc.public.key_text_empty/_doc/" + ElasticsearchHttp.encode("%00") + "?refresh=true");
+        es.delete("/cdc.public.key_composite_1/_doc/" + ElasticsearchHttp.encode("2022-01-08,10.50,x%2Cy%25")
+                + "?refresh=true");
+        CliRun after = CliRun.with("verify", keysFlags);
+
+        assertThat(after.exitCode()).as(after.toString()).isEqualTo(1);
+        assertThat(after.out())
+                .contains("verify: key_text_empty 1 rows, 0 docs, 1 missing, 0 extra, 0 stale")
+                .contains("  missing key_text_empty/%00")
+                .contains("verify: key_composite_1 1 rows, 0 docs, 1 missing, 0 extra, 0 stale")
+                .contains("  missing key_composite_1/2022-01-08,10.50,x%2Cy%25");
     }
 
     @Test

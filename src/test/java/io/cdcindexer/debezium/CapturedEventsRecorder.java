@@ -64,6 +64,10 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * The services run on free ports with their data in the scratch folder (the argument), and are stopped at the end.
  * Every event received is also written, readable, to {@code events.txt} there; what Elasticsearch answers to the
  * decoded documents goes to {@code elasticsearch.txt}.
+ *
+ * <p>Names of scenarios after the scratch folder run only those, on a fresh stack with the connector registered first
+ * (the other fixtures stay as they are): {@code ... CapturedEventsRecorder /tmp/cdc-capture key-types}. The scenarios
+ * that can run alone are listed in {@link #SCENARIOS}.
  */
 public final class CapturedEventsRecorder implements AutoCloseable {
 
@@ -98,11 +102,24 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         this.report = new PrintStream(Files.newOutputStream(scratch.resolve("events.txt")), true, StandardCharsets.UTF_8);
     }
 
+    /** The scenarios that can run on their own, by the name given on the command line. */
+    static final List<String> SCENARIOS = List.of("key-types");
+
     public static void main(String[] args) throws Exception {
         Path scratch = (args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("cdc-capture")).toAbsolutePath();
         Path fixtures = ProjectHome.dir().resolve("src/test/resources/debezium/captured");
+        List<String> scenarios = args.length > 1 ? List.of(args).subList(1, args.length) : List.of();
+        for (String scenario : scenarios) {
+            if (!SCENARIOS.contains(scenario)) {
+                throw new IllegalArgumentException("Unknown scenario '" + scenario + "'; known: " + SCENARIOS);
+            }
+        }
         try (CapturedEventsRecorder recorder = new CapturedEventsRecorder(scratch, fixtures)) {
-            recorder.run();
+            if (scenarios.isEmpty()) {
+                recorder.run();
+            } else {
+                recorder.runAlone(scenarios);
+            }
         }
         System.out.println("Fixtures in " + fixtures + "; every event in " + scratch.resolve("events.txt"));
     }
@@ -122,7 +139,21 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         truncateAndMessages();
         restarts();
         specialValues();
+        keyTypes();
         elasticsearchMappings();
+    }
+
+    /** Runs only the named scenarios, on a fresh stack with the connector registered (no snapshot). */
+    private void runAlone(List<String> scenarios) throws Exception {
+        start();
+        ddl("CREATE TABLE marker(id serial PRIMARY KEY, label text)");
+        heading("connector registered before the scenarios: " + scenarios);
+        registerConnector();
+        for (String scenario : scenarios) {
+            if (scenario.equals("key-types")) {
+                keyTypes();
+            }
+        }
     }
 
     // --- the stack -------------------------------------------------------------------------------------------------
@@ -500,6 +531,89 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         for (int i = 0; i < rows.size(); i++) {
             save("special-values-" + (i + 1), rows.get(i));
         }
+    }
+
+    /**
+     * One table per type PostgreSQL allows in a primary key (and Debezium captures), and composite keys that mix them:
+     * each row inserted, updated and deleted, each step one transaction over every table. Fixtures
+     * {@code keys-<table>-insert}, {@code -update}, {@code -delete}, and one tombstone.
+     */
+    private void keyTypes() throws Exception {
+        ddl(keyTypesSchema().toArray(String[]::new));
+        List<String> inserts = keyTypesInserts("first");
+        List<String> tables = keyTypesTables();
+
+        List<Captured> inserted = step("key types: insert one row into each table", inserts.toArray(String[]::new));
+        List<Captured> updated = step("key types: update each row", tables.stream()
+                .map(table -> "UPDATE " + table + " SET v = 'second'").toArray(String[]::new));
+        List<Captured> deleted = step("key types: delete each row", tables.stream()
+                .map(table -> "DELETE FROM " + table).toArray(String[]::new));
+        for (String table : tables) {
+            String topic = "cdc.public." + table;
+            String name = "keys-" + table.substring("key_".length()).replace('_', '-');
+            save(name + "-insert", only(inserted, topic, "c"));
+            save(name + "-update", only(updated, topic, "u"));
+            save(name + "-delete", only(deleted, topic, "d"));
+        }
+        save("keys-text-empty-tombstone", only(deleted, "cdc.public.key_text_empty", "tombstone"));
+        save("keys-update-end", only(updated, "cdc.transaction", "END"));
+    }
+
+    // name, key column type, key literal
+    private static final String[][] KEY_TYPES = {
+            {"int2", "int2", "-7"},
+            {"int4", "int4", "2147483647"},
+            {"int8", "int8", "9007199254740993"},
+            {"numeric_scaled", "numeric(10,2)", "1234.50"},
+            {"numeric", "numeric", "12.3400"},
+            {"money", "money", "12.34"},
+            {"text_empty", "text", "''"},
+            {"varchar", "varchar(20)", "'a,b 50%'"},
+            {"char", "char(5)", "'ab'"},
+            {"uuid", "uuid", "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'"},
+            {"date", "date", "'2022-01-08'"},
+            {"time", "time", "'09:30:00.123456'"},
+            {"timestamp", "timestamp", "'2025-11-27 10:00:00.123456'"},
+            {"timestamptz", "timestamptz", "'2026-11-27 10:00:00.5+01'"},
+            {"bool", "bool", "true"},
+            {"enum", "key_mood", "'happy'"},
+            {"bytea", "bytea", "'\\x0001ff'::bytea"},
+    };
+
+    /** The tables of the key-types scenario (also used by VerifyITCase): key_&lt;type&gt;(k PRIMARY KEY, v text), two composites. */
+    public static List<String> keyTypesSchema() {
+        List<String> ddl = new ArrayList<>();
+        ddl.add("CREATE TYPE key_mood AS ENUM ('sad', 'ok', 'happy')");
+        for (String[] key : KEY_TYPES) {
+            ddl.add("CREATE TABLE key_" + key[0] + "(k " + key[1] + " PRIMARY KEY, v text)");
+        }
+        ddl.add("CREATE TABLE key_composite_1(day date, amount numeric(6,2), code text, v text, PRIMARY KEY (day, amount, code))");
+        ddl.add("CREATE TABLE key_composite_2(at timestamptz, flag bool, blob bytea, label text, mood key_mood, n int8, "
+                + "v text, PRIMARY KEY (at, flag, blob, label, mood, n))");
+        return ddl;
+    }
+
+    /** One row per key-types table, with {@code v} as given. */
+    public static List<String> keyTypesInserts(String v) {
+        List<String> inserts = new ArrayList<>();
+        for (String[] key : KEY_TYPES) {
+            inserts.add("INSERT INTO key_" + key[0] + "(k, v) VALUES (" + key[2] + ", '" + v + "')");
+        }
+        inserts.add("INSERT INTO key_composite_1(day, amount, code, v) VALUES ('2022-01-08', 10.50, 'x,y%', '" + v + "')");
+        inserts.add("INSERT INTO key_composite_2(at, flag, blob, label, mood, n, v) VALUES ('2026-11-27 10:00:00+00', "
+                + "false, '\\x00'::bytea, '', 'ok', -1, '" + v + "')");
+        return inserts;
+    }
+
+    /** The key-types tables, in the order of {@link #keyTypesInserts}. */
+    public static List<String> keyTypesTables() {
+        List<String> tables = new ArrayList<>();
+        for (String[] key : KEY_TYPES) {
+            tables.add("key_" + key[0]);
+        }
+        tables.add("key_composite_1");
+        tables.add("key_composite_2");
+        return tables;
     }
 
     /** Indexes the decoded products and types documents in a real Elasticsearch 7.10, as the job would. */

@@ -582,6 +582,121 @@ class CapturedEventsTest {
         }
     }
 
+    /**
+     * Every type PostgreSQL allows in a primary key, one table each plus two composite keys (fixtures keys-*, scenario
+     * key-types of the recorder): each row inserted, updated and deleted, each step one transaction over all tables.
+     */
+    @Nested
+    class KeyTypes {
+
+        /** Table → the key column's value in the document, and the document id. */
+        private static final String[][] KEYS = {
+                {"int2", "-7", "-7"},
+                {"int4", "2147483647", "2147483647"},
+                {"int8", "9007199254740993", "9007199254740993"},
+                {"numeric-scaled", "1234.50", "1234.50"},
+                {"numeric", "12.34", "12.34"}, // inserted as 12.3400: Debezium drops the trailing zeros
+                {"money", "12.34", "12.34"},
+                {"text-empty", "\"\"", "%00"},
+                {"varchar", "\"a,b 50%\"", "a,b 50%25"},
+                {"char", "\"ab   \"", "ab   "},
+                {"uuid", "\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+                {"date", "\"2022-01-08\"", "2022-01-08"},
+                {"time", "\"09:30:00.123456\"", "09:30:00.123456"},
+                {"timestamp", "\"2025-11-27T10:00:00.123456\"", "2025-11-27T10:00:00.123456"},
+                {"timestamptz", "\"2026-11-27T09:00:00.500000Z\"", "2026-11-27T09:00:00.500000Z"},
+                {"bool", "true", "true"},
+                {"enum", "\"happy\"", "happy"},
+                {"bytea", "\"AAH/\"", "AAH/"},
+        };
+
+        private static String topic(String name) {
+            return "cdc.public.key_" + name.replace('-', '_');
+        }
+
+        @Test
+        void keysOfEveryTypeArriveRawInKeyAndRowAlike() {
+            assertThat(DebeziumFixtures.json("captured/keys-date-insert").at("/key/payload").toString())
+                    .isEqualTo("{\"k\":19000}");
+            assertThat(payload("keys-date-insert").at("/after/k").asInt()).isEqualTo(19000);
+            assertThat(payload("keys-time-insert").at("/after/k").asLong()).isEqualTo(34_200_123_456L);
+            assertThat(payload("keys-numeric-insert").at("/after/k").toString()).isEqualTo("{\"scale\":2,\"value\":\"BNI=\"}");
+            assertThat(payload("keys-money-insert").at("/after/k").asText()).isEqualTo("BNI=");
+            // A delete under the default replica identity: the key columns in before, the rest null.
+            assertThat(payload("keys-date-delete").path("before").toString()).isEqualTo("{\"k\":19000,\"v\":null}");
+        }
+
+        @Test
+        void everyKeyTypeIsInsertedUpdatedAndDeletedUnderItsDocumentId() throws Exception {
+            List<String> expected = new ArrayList<>();
+            List<KafkaRecord> records = new ArrayList<>();
+            for (String[] key : KEYS) {
+                String name = "keys-" + key[0];
+                String document = topic(key[0]) + "/" + key[2];
+                expected.add("UPSERT " + document + " v" + lsn(name + "-insert") + " {\"k\":" + key[1] + ",\"v\":\"first\"}");
+                expected.add("UPSERT " + document + " v" + lsn(name + "-update") + " {\"k\":" + key[1] + ",\"v\":\"second\"}");
+                expected.add("DELETE " + document + " v" + lsn(name + "-delete"));
+                Stream.of("-insert", "-update", "-delete").forEach(step -> records.add(record(name + step)));
+            }
+            records.add(record("keys-text-empty-tombstone"));
+
+            List<ChangeEvent> changes = routed(records.toArray(KafkaRecord[]::new));
+
+            assertThat(deadLetterReasons()).isEmpty();
+            assertThat(changes).extracting(ChangeEvent::toString).containsExactlyElementsOf(expected);
+        }
+
+        @Test
+        void compositeKeysMixingTypesJoinTheirConvertedValues() throws Exception {
+            List<ChangeEvent> changes = routed(Stream.of("1", "2").flatMap(n -> Stream.of("-insert", "-update", "-delete")
+                    .map(step -> record("keys-composite-" + n + step))).toArray(KafkaRecord[]::new));
+
+            assertThat(deadLetterReasons()).isEmpty();
+            assertThat(changes).extracting(c -> c.action + " " + c.documentKey()).containsExactly(
+                    "UPSERT cdc.public.key_composite_1/2022-01-08,10.50,x%2Cy%25",
+                    "UPSERT cdc.public.key_composite_1/2022-01-08,10.50,x%2Cy%25",
+                    "DELETE cdc.public.key_composite_1/2022-01-08,10.50,x%2Cy%25",
+                    // an empty text column is an empty component
+                    "UPSERT cdc.public.key_composite_2/2026-11-27T10:00:00.000000Z,false,AA==,,ok,-1",
+                    "UPSERT cdc.public.key_composite_2/2026-11-27T10:00:00.000000Z,false,AA==,,ok,-1",
+                    "DELETE cdc.public.key_composite_2/2026-11-27T10:00:00.000000Z,false,AA==,,ok,-1");
+            assertThat(text(changes.get(0).document)).isEqualTo(
+                    "{\"day\":\"2022-01-08\",\"amount\":10.50,\"code\":\"x,y%\",\"v\":\"first\"}");
+            assertThat(text(changes.get(4).document)).isEqualTo("{\"at\":\"2026-11-27T10:00:00.000000Z\",\"flag\":false,"
+                    + "\"blob\":\"AA==\",\"label\":\"\",\"mood\":\"ok\",\"n\":-1,\"v\":\"second\"}");
+        }
+
+        /** The update transaction over all 19 tables completes at its END: one write per table, none dead-lettered. */
+        @Test
+        void theUpdateTransactionOverEveryKeyTypeCollapsesAtItsEnd() throws Exception {
+            List<String> tables = new ArrayList<>(Stream.of(KEYS).map(key -> key[0]).toList());
+            tables.add("composite-1");
+            tables.add("composite-2");
+            List<ChangeEvent> updates = routed(tables.stream().map(table -> record("keys-" + table + "-update"))
+                    .toArray(KafkaRecord[]::new));
+            TransactionEnd end = decoder.decodeTransaction(record("keys-update-end").value);
+            assertThat(deadLetterReasons()).isEmpty();
+            assertThat(updates).extracting(c -> c.transactionId).hasSize(19).containsOnly(end.transactionId);
+
+            KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
+                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000),
+                            TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+            try {
+                for (ChangeEvent update : updates) {
+                    collapse.processElement1(update, 0);
+                }
+                collapse.processElement2(end, 0);
+                assertThat(collapse.extractOutputValues()).hasSize(19)
+                        .allSatisfy(c -> assertThat(c.version).isEqualTo(end.commitLsn))
+                        .extracting(ChangeEvent::documentKey).contains("cdc.public.key_text_empty/%00",
+                                "cdc.public.key_date/2022-01-08", "cdc.public.key_money/12.34");
+                assertThat(collapse.numKeyedStateEntries()).isZero();
+            } finally {
+                collapse.close();
+            }
+        }
+    }
+
     @Nested
     class DeadLetters {
 

@@ -4,11 +4,19 @@ import static io.cdcindexer.debezium.DebeziumFixtures.bytes;
 import static io.cdcindexer.debezium.DebeziumFixtures.record;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.transaction.TransactionCollapseFunction;
+import java.nio.charset.StandardCharsets;
+import java.util.function.Consumer;
+import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.operators.ProcessOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -104,6 +112,72 @@ class DecodeFunctionTest {
         assertThat(standIn.action).isEqualTo(ChangeEvent.Action.SKIP);
         assertThat(standIn.transactionId).isEqualTo("742");
         assertThat(standIn.table).isEqualTo("public.users");
+    }
+
+    /**
+     * numeric allows 16383 digits after the point (1e-10000 is a valid value); Jackson refuses to write a decimal of
+     * scale above 9999 in plain notation: an unexpected error, after the transaction is known.
+     */
+    @Test
+    void unexpectedErrorWhileDecodingAChangeOfATransactionLeavesACountingStandIn() throws Exception {
+        KafkaRecord record = withValue("captured/types-insert", value -> ((ObjectNode) value.at("/payload/after"))
+                .putObject("ratio").put("scale", 10_000).put("value", "AQ=="));
+        harness.processElement(record, 0);
+
+        assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS).poll().getValue().reason)
+                .startsWith("unexpected error while decoding: ");
+        assertThat(harness.extractOutputValues()).extracting(c -> c.action + " " + c.table + " tx " + c.transactionId
+                + " " + c.documentId).containsExactly("SKIP public.all_types tx 766 @0:" + record.offset);
+    }
+
+    /** A text key may be longer than Elasticsearch allows for an id (PostgreSQL indexes up to ~2700 bytes). */
+    @Test
+    void aKeyTooLongForAnIdLeavesACountingStandIn() throws Exception {
+        KafkaRecord insert = record("users-insert");
+        String id = "x".repeat(600);
+        harness.processElement(new KafkaRecord(insert.topic, 0, 9, 0, bytes("{\"id\":\"" + id + "\"}"),
+                new String(insert.value, StandardCharsets.UTF_8).replace("\"id\":1,", "\"id\":\"" + id + "\",")
+                        .getBytes(StandardCharsets.UTF_8)), 0);
+
+        assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS).poll().getValue().reason)
+                .isEqualTo("the document id would be longer than 512 bytes");
+        assertThat(harness.extractOutputValues()).extracting(c -> c.action + " " + c.transactionId)
+                .containsExactly("SKIP 742");
+    }
+
+    /** kafka.transaction-topic '' (JobOptions): transactions ignored, so no change may wait for an END. */
+    @Test
+    void withoutTransactionTopicChangesCarryNoTransactionAndPassStraightThrough() throws Exception {
+        harness.close();
+        harness = new OneInputStreamOperatorTestHarness<>(new ProcessOperator<>(
+                new DecodeFunction("", "cdc\\.public\\.(users|articles)", "__debezium_unavailable_value")));
+        harness.open();
+        KafkaRecord insert = record("users-insert");
+        harness.processElement(insert, 0);
+        harness.processElement(new KafkaRecord(insert.topic, 0, 9, 0, bytes("{\"id\":2}"), insert.value), 0);
+
+        assertThat(harness.extractOutputValues()).extracting(c -> c.action + " " + c.documentId + " tx " + c.transactionId)
+                .as("the change, and no stand-in for the dead letter: nothing counts toward an END")
+                .containsExactly("UPSERT 1 tx null");
+        assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS)).hasSize(1);
+
+        KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
+                ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000),
+                        TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+        try {
+            collapse.processElement1(harness.extractOutputValues().get(0), 0);
+            assertThat(collapse.extractOutputValues()).as("written at once, not at the timeout")
+                    .extracting(ChangeEvent::documentKey).containsExactly("cdc.public.users/1");
+        } finally {
+            collapse.close();
+        }
+    }
+
+    private static KafkaRecord withValue(String name, Consumer<ObjectNode> change) {
+        JsonNode fixture = DebeziumFixtures.json(name);
+        ObjectNode value = fixture.get("value").deepCopy();
+        change.accept(value);
+        return new KafkaRecord(fixture.get("topic").asText(), 0, 5, 0, bytes(fixture.get("key")), bytes(value));
     }
 
     @Test

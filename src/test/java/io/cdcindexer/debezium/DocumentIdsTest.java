@@ -24,6 +24,39 @@ class DocumentIdsTest {
         assertThat(id("{\"code\":\"a,b\"}")).isEqualTo("a,b");
         assertThat(id("{\"price\":10.50}")).isEqualTo("10.50");
         assertThat(id("{\"uuid\":\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"}")).isEqualTo("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+        assertThat(id("{\"name\":\"alice\"}")).isEqualTo("alice");
+        assertThat(id("{\"ok\":true}")).isEqualTo("true");
+    }
+
+    @Test
+    void singleColumnKeyEscapesPercentAndWritesTheEmptyStringAsPercent00() throws Exception {
+        assertThat(id("{\"code\":\"\"}")).isEqualTo("%00");
+        assertThat(id("{\"code\":\"50%\"}")).isEqualTo("50%25");
+        // The value '%00' itself cannot take the empty string's id.
+        assertThat(id("{\"code\":\"%00\"}")).isEqualTo("%2500");
+    }
+
+    @Test
+    void singleColumnKeysNeverCollideEmptyStringIncluded() throws Exception {
+        Random random = new Random(7);
+        String alphabet = "%0025";
+        Map<String, String> keyById = new HashMap<>();
+        for (int i = 0; i < 20_000; i++) {
+            ObjectNode key = MAPPER.createObjectNode();
+            key.put("code", randomText(random, alphabet));
+            String id = DocumentIds.of(key);
+            assertThat(id).as("id of %s", key).isNotEmpty();
+            String previous = keyById.putIfAbsent(id, key.toString());
+            assertThat(previous).as("id %s of %s", id, key).isIn(null, key.toString());
+        }
+        assertThat(keyById).containsKey("%00").hasSize(1 + 4 + 16 + 64); // every value of up to 3 of % 0 2 5
+    }
+
+    @Test
+    void anEmptyComponentOfACompositeKeyIsEmpty() throws Exception {
+        assertThat(id("{\"a\":\"\",\"b\":\"\"}")).isEqualTo(",");
+        assertThat(id("{\"a\":\"x\",\"b\":\"\"}")).isEqualTo("x,");
+        assertThat(id("{\"a\":\"\",\"b\":1}")).isEqualTo(",1");
     }
 
     @Test
@@ -36,6 +69,7 @@ class DocumentIdsTest {
     void compositeKeysNeverCollide() throws Exception {
         Random random = new Random(42);
         String alphabet = "ab,%2C5";
+        // randomText gives empty values too: empty components must not collide either
         Map<String, String> keyById = new HashMap<>();
         for (int i = 0; i < 20_000; i++) {
             ObjectNode key = MAPPER.createObjectNode();

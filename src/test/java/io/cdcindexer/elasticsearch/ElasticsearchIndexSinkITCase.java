@@ -6,12 +6,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.DocumentIds;
 import io.cdcindexer.kafka.CollectingDeadLetterQueue;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.Http;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -81,6 +84,10 @@ class ElasticsearchIndexSinkITCase {
 
     private static JsonNode get(String index, String id) throws Exception {
         return Http.get(elasticsearch.url() + "/" + index + "/_doc/" + id).json();
+    }
+
+    private static String encode(String id) {
+        return URLEncoder.encode(id, StandardCharsets.UTF_8);
     }
 
     @Test
@@ -160,6 +167,37 @@ class ElasticsearchIndexSinkITCase {
         withoutStoredDocument.unavailableColumns = new String[] {"body"};
         write("toast", withoutStoredDocument);
         assertThat(get("toast-articles", "4").get("_source").toString()).isEqualTo("{\"id\":4,\"title\":\"t\"}");
+    }
+
+    /**
+     * '' is a valid text key; its document id is the job's (DocumentIds), not "" (which Elasticsearch refuses, failing
+     * the whole bulk request). Its upsert and then its delete go in bulk requests with other documents.
+     */
+    @Test
+    void theDocumentOfAnEmptyStringKeyIsUpsertedAndDeletedAlongsideOthers() throws Exception {
+        String empty = DocumentIds.of((ObjectNode) Http.JSON.readTree("{\"k\":\"\"}"));
+        String percent = DocumentIds.of((ObjectNode) Http.JSON.readTree("{\"k\":\"%00\"}"));
+
+        CollectingDeadLetterQueue upserts = write("empty-key",
+                upsert("keys", "a", 100, "{\"k\":\"a\"}", null),
+                upsert("keys", empty, 100, "{\"k\":\"\"}", null),
+                upsert("keys", percent, 100, "{\"k\":\"%00\"}", null));
+
+        assertThat(upserts.letters()).isEmpty();
+        JsonNode stored = get("empty-key-keys", encode(empty));
+        assertThat(stored.get("_version").asLong()).isEqualTo(100);
+        assertThat(stored.get("_source").toString()).isEqualTo("{\"k\":\"\"}");
+        assertThat(get("empty-key-keys", encode(percent)).get("_source").toString()).isEqualTo("{\"k\":\"%00\"}");
+        assertThat(get("empty-key-keys", "a").get("found").asBoolean()).isTrue();
+
+        CollectingDeadLetterQueue deletes = write("empty-key",
+                delete("keys", empty, 200, null),
+                upsert("keys", "b", 200, "{\"k\":\"b\"}", null));
+
+        assertThat(deletes.letters()).isEmpty();
+        assertThat(get("empty-key-keys", encode(empty)).get("found").asBoolean()).isFalse();
+        assertThat(get("empty-key-keys", encode(percent)).get("found").asBoolean()).as("another key").isTrue();
+        assertThat(get("empty-key-keys", "b").get("found").asBoolean()).isTrue();
     }
 
     @Test
