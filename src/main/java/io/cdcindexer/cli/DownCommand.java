@@ -25,7 +25,8 @@ import picocli.CommandLine.Spec;
         description = {
             "Stops the services that ./cdc up --detach started (found by the PIDs recorded in the data folder), "
                     + "in reverse start order, each with SIGTERM and a grace period. Data stays unless --purge.",
-            "The indexing job is first stopped with a savepoint, which the next ./cdc up resumes from.",
+            "The indexing job is first stopped with a savepoint, which the next ./cdc up resumes from (should the "
+                    + "savepoint fail, the next ./cdc up resumes from the job's latest retained checkpoint).",
         })
 public final class DownCommand implements Callable<Integer> {
 

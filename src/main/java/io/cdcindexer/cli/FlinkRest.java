@@ -14,6 +14,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -56,6 +58,49 @@ final class FlinkRest {
             }
         }
         return Optional.ofNullable(found);
+    }
+
+    /** The jobs with this name that are no longer live (finished, canceled or failed), newest first. */
+    List<Job> earlierJobs(String name) throws IOException, InterruptedException {
+        List<JsonNode> found = new ArrayList<>();
+        for (JsonNode job : get("/jobs/overview").path("jobs")) {
+            if (job.path("name").asText().equals(name) && !LIVE_STATES.contains(job.path("state").asText())) {
+                found.add(job);
+            }
+        }
+        found.sort(Comparator.comparingLong((JsonNode job) -> job.path("start-time").asLong()).reversed());
+        return found.stream().map(job -> new Job(job.path("jid").asText(), name, job.path("state").asText())).toList();
+    }
+
+    /** A savepoint or retained checkpoint a job can start from: its path and what it is, in words. */
+    record State(String path, String description) {}
+
+    /**
+     * The newest state of a job to start its successor from: its latest savepoint or completed checkpoint, whichever
+     * came later, or else the state it was itself started from (having completed no checkpoint, it committed no
+     * offsets since). Empty when the job has neither.
+     */
+    Optional<State> latestState(String jobId) throws IOException, InterruptedException {
+        JsonNode latest = checkpoints(jobId).path("latest");
+        JsonNode newest = null;
+        for (String kind : List.of("completed", "savepoint")) {
+            JsonNode snapshot = latest.path(kind);
+            if (snapshot.hasNonNull("external_path") && !snapshot.path("discarded").asBoolean(false)
+                    && (newest == null || snapshot.path("id").asLong() > newest.path("id").asLong())) {
+                newest = snapshot;
+            }
+        }
+        if (newest != null) {
+            return Optional.of(new State(newest.path("external_path").asText(),
+                    (newest.path("is_savepoint").asBoolean() ? "savepoint " : "retained checkpoint ")
+                            + newest.path("id").asLong() + " of job " + jobId));
+        }
+        JsonNode restored = latest.path("restored");
+        if (restored.hasNonNull("external_path")) {
+            return Optional.of(new State(restored.path("external_path").asText(),
+                    "the state job " + jobId + " started from (it completed no checkpoint since)"));
+        }
+        return Optional.empty();
     }
 
     /** GET /jobs/{id}/checkpoints: counts and the latest completed checkpoint. */

@@ -1,6 +1,7 @@
 package io.cdcindexer.cli;
 
 import io.cdcindexer.job.JobOptions;
+import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.ProjectHome;
 
 import java.io.IOException;
@@ -14,6 +15,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import picocli.CommandLine.Command;
@@ -28,10 +30,14 @@ import picocli.CommandLine.Spec;
         name = "submit",
         mixinStandardHelpOptions = true,
         description = {
-            "Uploads target/cdc-indexer-job.jar to the Flink JobManager and runs the indexing job.",
-            "If the job already runs, it is first stopped with a savepoint and the new one starts from it, so no change "
-                    + "is lost or indexed twice; if the savepoint fails, the old job is canceled and the new one starts "
-                    + "from the Kafka offsets the old one committed.",
+            "Uploads target/cdc-indexer-job.jar to the Flink JobManager and runs the indexing job from the state of "
+                    + "the last one, so no change is lost: a running job is stopped with a savepoint and the new one "
+                    + "starts from it; if the savepoint fails, the old job is canceled and the new one starts from its "
+                    + "latest retained checkpoint. With no job running, it starts from --resume-from, or else from the "
+                    + "newest savepoint or retained checkpoint of the last job of that name on the cluster.",
+            "With no state to start from where a job ran before (the consumer group has committed offsets), submit "
+                    + "refuses: the transactions the old job held would be lost. --without-state starts anyway, "
+                    + "re-reading all Kafka still holds.",
             "Job options go after --, e.g. ./cdc submit -- --parallelism 1 (see JobOptions for the list).",
         })
 public final class SubmitCommand implements Callable<Integer> {
@@ -42,6 +48,11 @@ public final class SubmitCommand implements Callable<Integer> {
 
     private static final Duration SAVEPOINT_TIMEOUT = Duration.ofMinutes(3);
     private static final Duration CANCEL_TIMEOUT = Duration.ofMinutes(1);
+
+    /** What the refusals offer instead, in the words of the command line. */
+    private static final String ALTERNATIVES = "./cdc submit --resume-from PATH starts from a savepoint or retained "
+            + "checkpoint you name; ./cdc submit --without-state starts without state, re-reading all that Kafka "
+            + "still holds (Elasticsearch versions make the replay harmless)";
 
     @Mixin
     ConnectionOptions connection;
@@ -58,6 +69,16 @@ public final class SubmitCommand implements Callable<Integer> {
                     + "http://elasticsearch:9200.")
     String jobElasticsearch;
 
+    @Option(names = "--resume-from", paramLabel = "PATH",
+            description = "A savepoint or retained checkpoint to start from when no job of this name runs (default: "
+                    + "the newest one of the last job of this name on the cluster).")
+    String resumeFrom;
+
+    @Option(names = "--without-state",
+            description = "Start without state: the job reads all that Kafka still holds, from the earliest offsets "
+                    + "(--kafka.starting-offsets earliest). A running job is still stopped with a savepoint first.")
+    boolean withoutState;
+
     @Parameters(paramLabel = "JOB_OPTION", description = "More job options, after --.")
     List<String> jobOptions = new ArrayList<>();
 
@@ -67,75 +88,196 @@ public final class SubmitCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        if (withoutState && resumeFrom != null) {
+            throw new CliException("--without-state and --resume-from exclude each other");
+        }
         Path jarFile = jar != null ? jar : ProjectHome.dir().resolve(JOB_JAR);
         List<String> args = new ArrayList<>(List.of(
                 "--" + JobOptions.KAFKA_BOOTSTRAP_SERVERS.name(), jobKafka != null ? jobKafka : connection.kafka,
                 "--" + JobOptions.ELASTICSEARCH_HOSTS.name(), jobElasticsearch != null ? jobElasticsearch : connection.elasticsearch));
         args.addAll(jobOptions);
-        submit(out, new FlinkRest(connection.flink), jarFile, args, null);
+        submit(out, new FlinkRest(connection.flink), CommittedOffsets.in(connection.kafka), jarFile, args,
+                withoutState ? Start.WITHOUT_STATE : Start.resumingFrom(resumeFrom));
         return 0;
     }
 
     /**
-     * Submits the job jar with these program arguments. A live job of the same name is stopped with a savepoint first
-     * and the new job starts from it; with no live job, it starts from {@code resumeFrom} if given (a savepoint that
-     * ./cdc down took), or fresh should that savepoint not fit the job. Returns the new job's id.
+     * Where the new job starts: from the state of the last job ({@code resumeFrom}, a savepoint handed in, is used when
+     * no job of the name runs), or without state, which only the user asks for.
      */
-    static String submit(PrintWriter out, FlinkRest flink, Path jar, List<String> programArgs, String resumeFrom)
-            throws IOException, InterruptedException {
+    record Start(String resumeFrom, boolean withoutState) {
+        static final Start WITHOUT_STATE = new Start(null, true);
+        static final Start FROM_LAST_JOB = new Start(null, false);
+
+        static Start resumingFrom(String savepoint) {
+            return new Start(savepoint, false);
+        }
+    }
+
+    /** Submit refuses to start without state: the transactions the last job held would be lost. */
+    static final class StateWouldBeLostException extends CliException {
+        private static final long serialVersionUID = 1L;
+
+        StateWouldBeLostException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Submits the job jar with these program arguments and returns the new job's id. The new job resumes from the
+     * state of the last one: a live job of the same name is stopped with a savepoint, or, should that fail, canceled,
+     * and the new job starts from its latest retained checkpoint. With no live job, it starts from {@code
+     * start.resumeFrom()} if given (a savepoint that ./cdc down took), else from the newest savepoint or retained
+     * checkpoint of the last job of that name on the cluster. Where there is none, yet a job ran before (an earlier job
+     * on the cluster, or offsets committed by the consumer group), it refuses with {@link StateWouldBeLostException},
+     * unless {@code start.withoutState()}: then the job starts from the earliest offsets Kafka holds. A resume that
+     * fails is an error, never a silent start without state.
+     */
+    static String submit(PrintWriter out, FlinkRest flink, CommittedOffsets committed, Path jar, List<String> programArgs,
+            Start start) throws IOException, InterruptedException {
         // Parse here too: a typo fails now, with the list of options, instead of inside the JobManager.
-        String name = JobOptions.fromArgs(programArgs.toArray(String[]::new)).get(JobOptions.JOB_NAME);
+        JobOptions options = JobOptions.fromArgs(programArgs.toArray(String[]::new));
+        String name = options.get(JobOptions.JOB_NAME);
+        List<String> args = new ArrayList<>(programArgs);
+        if (start.withoutState()) {
+            String offsets = options.overrides().get(JobOptions.KAFKA_STARTING_OFFSETS.name());
+            if (offsets != null && !offsets.equals("earliest")) {
+                throw new CliException("--without-state starts from the earliest offsets Kafka holds, so that nothing "
+                        + "is lost; drop --" + JobOptions.KAFKA_STARTING_OFFSETS.name() + " " + offsets);
+            }
+            args.addAll(List.of("--" + JobOptions.KAFKA_STARTING_OFFSETS.name(), "earliest"));
+        }
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("No job jar at " + jar + "; build it with: mvn -DskipTests package");
         }
         out.println("submit: uploading " + jar + " to " + flink.url());
         out.flush();
         String jarId = flink.uploadJar(jar);
+        try {
+            FlinkRest.State state = start.withoutState() ? stopForAStartWithoutState(out, flink, name)
+                    : stateToResume(out, flink, committed, name, options.get(JobOptions.KAFKA_GROUP_ID), start.resumeFrom());
+            String jobId;
+            try {
+                jobId = flink.run(jarId, MAIN_CLASS, args, state == null ? null : state.path());
+            } catch (IllegalStateException e) {
+                if (state == null) {
+                    throw e;
+                }
+                throw new CliException("could not start job " + name + " from " + state.description() + ", "
+                        + state.path() + " (" + e.getMessage().lines().findFirst().orElse("") + "). No job was started "
+                        + "without it. " + ALTERNATIVES, e);
+            }
+            out.println("submit: job " + name + " submitted as " + jobId
+                    + (state == null ? "" : ", restored from " + state.path()));
+            out.flush();
+            return jobId;
+        } finally {
+            try {
+                flink.deleteJar(jarId); // the job runs from its own copy; don't pile up a 48 MB upload per submit
+            } catch (RuntimeException e) {
+                out.println("submit: could not delete the uploaded jar " + jarId + " (" + e.getMessage() + ")");
+            }
+            out.flush();
+        }
+    }
 
-        String savepoint = null;
+    /** Stops a live job, keeping its state where possible, and finds the state the new job resumes from. */
+    private static FlinkRest.State stateToResume(PrintWriter out, FlinkRest flink, CommittedOffsets committed, String name,
+            String groupId, String resumeFrom) throws IOException, InterruptedException {
+        Optional<FlinkRest.Job> live = flink.liveJob(name);
+        if (live.isPresent()) {
+            String jobId = live.get().id();
+            if (resumeFrom != null) {
+                out.println("submit: job " + name + " runs: the new job resumes from its state, not from " + resumeFrom);
+            }
+            out.println("submit: stopping the running job " + name + " (" + jobId + ") with a savepoint ...");
+            out.flush();
+            try {
+                String savepoint = flink.stopWithSavepoint(jobId, SAVEPOINT_TIMEOUT);
+                out.println("submit: savepoint " + savepoint);
+                return new FlinkRest.State(savepoint, "the savepoint of job " + jobId);
+            } catch (IllegalStateException e) {
+                out.println("submit: " + e.getMessage());
+                out.flush();
+            }
+            Optional<FlinkRest.State> retained = flink.latestState(jobId);
+            if (retained.isEmpty()) {
+                throw new StateWouldBeLostException("the running job " + name + " (" + jobId + ") could not take a "
+                        + "savepoint and has no retained checkpoint, nor was it started from one: there is no state to "
+                        + "resume from, so it was left running. A new job without its state would lose the transactions "
+                        + "it holds incomplete (the offsets it committed are past them). Wait until it completes a "
+                        + "checkpoint (./cdc status) and submit again; or " + ALTERNATIVES);
+            }
+            out.println("submit: canceling it instead; the new job resumes from its latest retained checkpoint");
+            out.flush();
+            flink.cancel(jobId, CANCEL_TIMEOUT);
+            FlinkRest.State state = flink.latestState(jobId).orElse(retained.get()); // one may have completed meanwhile
+            out.println("submit: " + state.description() + ": " + state.path());
+            return state;
+        }
+        if (resumeFrom != null) {
+            return new FlinkRest.State(resumeFrom, "the savepoint handed in");
+        }
+        List<FlinkRest.Job> earlier = flink.earlierJobs(name);
+        for (FlinkRest.Job job : earlier) {
+            Optional<FlinkRest.State> state = flink.latestState(job.id());
+            if (state.isPresent()) {
+                out.println("submit: resuming from " + state.get().description() + " (" + job.state().toLowerCase()
+                        + "): " + state.get().path());
+                return state.get();
+            }
+        }
+        if (!earlier.isEmpty()) {
+            throw new StateWouldBeLostException("job " + name + " ran on this cluster before ("
+                    + earlier.stream().map(job -> job.id() + " " + job.state().toLowerCase()).collect(Collectors.joining(", "))
+                    + ") but left no savepoint or retained checkpoint to resume from. Starting from the offsets consumer "
+                    + "group " + groupId + " committed would lose the transactions it held incomplete. " + ALTERNATIVES);
+        }
+        int partitions;
+        try {
+            partitions = committed.partitions(groupId);
+        } catch (Exception e) {
+            throw new CliException("could not check whether consumer group " + groupId + " has committed offsets, "
+                    + "i.e. whether a job ran before whose state would be lost (" + e.getMessage() + "). " + ALTERNATIVES, e);
+        }
+        if (partitions > 0) {
+            throw new StateWouldBeLostException("consumer group " + groupId + " has committed offsets for " + partitions
+                    + " partitions, so a job ran before, but this cluster knows no job " + name + " whose state to "
+                    + "resume. Starting from those offsets would lose the transactions that job held incomplete. "
+                    + ALTERNATIVES);
+        }
+        out.println("submit: first start: no job " + name + " ran on this cluster and consumer group " + groupId
+                + " has committed no offsets");
+        return null;
+    }
+
+    /** Stops a live job before a start without state, still with a savepoint, so that its state is kept. */
+    private static FlinkRest.State stopForAStartWithoutState(PrintWriter out, FlinkRest flink, String name)
+            throws IOException, InterruptedException {
         Optional<FlinkRest.Job> live = flink.liveJob(name);
         if (live.isPresent()) {
             String jobId = live.get().id();
             out.println("submit: stopping the running job " + name + " (" + jobId + ") with a savepoint ...");
             out.flush();
             try {
-                savepoint = flink.stopWithSavepoint(jobId, SAVEPOINT_TIMEOUT);
-                out.println("submit: savepoint " + savepoint);
+                out.println("submit: savepoint " + flink.stopWithSavepoint(jobId, SAVEPOINT_TIMEOUT)
+                        + " (kept, not used: --without-state)");
             } catch (IllegalStateException e) {
-                out.println("submit: " + e.getMessage() + "; canceling the job instead (the new one resumes from the "
-                        + "Kafka offsets it committed)");
+                out.println("submit: " + e.getMessage() + "; canceling the job (its retained checkpoints are kept)");
                 out.flush();
                 flink.cancel(jobId, CANCEL_TIMEOUT);
             }
         }
-        String jobId;
-        if (savepoint == null && resumeFrom != null) {
-            savepoint = resumeFrom;
-            try {
-                jobId = flink.run(jarId, MAIN_CLASS, programArgs, savepoint);
-            } catch (IllegalStateException e) {
-                out.println("submit: cannot resume from " + savepoint + " (" + e.getMessage().lines().findFirst().orElse("")
-                        + "); starting without it");
-                savepoint = null;
-                jobId = flink.run(jarId, MAIN_CLASS, programArgs, null);
-            }
-        } else {
-            jobId = flink.run(jarId, MAIN_CLASS, programArgs, savepoint);
-        }
-        out.println("submit: job " + name + " submitted as " + jobId + (savepoint == null ? "" : ", restored from " + savepoint));
+        out.println("submit: starting without state, as asked (--without-state): the job reads all that Kafka still "
+                + "holds, from the earliest offsets");
         out.flush();
-        try {
-            flink.deleteJar(jarId); // the job runs from its own copy; don't pile up a 48 MB upload per submit
-        } catch (RuntimeException e) {
-            out.println("submit: could not delete the uploaded jar " + jarId + " (" + e.getMessage() + ")");
-        }
-        return jobId;
+        return null;
     }
 
     /**
      * Stops the live indexing job with a savepoint, so that the next start resumes with its Kafka offsets and state.
-     * Best effort (the caller stops the cluster anyway): without it the next job resumes from the offsets the job
-     * last committed to Kafka.
+     * Best effort (the caller stops the cluster anyway): without it the next ./cdc up resumes from the job's latest
+     * retained checkpoint, which the cluster keeps when it stops.
      */
     static void stopWithSavepoint(PrintWriter out, String command, FlinkRest flink) {
         try {
@@ -146,9 +288,40 @@ public final class SubmitCommand implements Callable<Integer> {
                 out.println(command + ": savepoint " + flink.stopWithSavepoint(job.get().id(), SAVEPOINT_TIMEOUT));
             }
         } catch (Exception e) {
-            out.println(command + ": no savepoint (" + e.getMessage() + "); the next job resumes from the committed Kafka offsets");
+            out.println(command + ": no savepoint (" + e.getMessage() + "); the next ./cdc up resumes from the job's "
+                    + "latest retained checkpoint");
         }
         out.flush();
+    }
+
+    /**
+     * The newest state in a local cluster's folder to resume from: a complete savepoint or retained checkpoint (one
+     * with its _metadata file), whichever was written last.
+     */
+    static Optional<Path> latestSavepointOrCheckpoint(Path flinkDir) throws IOException {
+        List<Path> candidates = new ArrayList<>();
+        latestSavepoint(FlinkCluster.savepointDir(flinkDir)).ifPresent(candidates::add);
+        Path checkpoints = FlinkCluster.checkpointDir(flinkDir);
+        if (Files.isDirectory(checkpoints)) {
+            try (Stream<Path> jobs = Files.list(checkpoints)) {
+                for (Path job : jobs.filter(Files::isDirectory).toList()) {
+                    try (Stream<Path> checkpointDirs = Files.list(job)) {
+                        checkpointDirs.filter(dir -> dir.getFileName().toString().startsWith("chk-"))
+                                .filter(dir -> Files.isRegularFile(dir.resolve("_metadata")))
+                                .forEach(candidates::add);
+                    }
+                }
+            }
+        }
+        return candidates.stream().max(Comparator.comparing(SubmitCommand::metadataTime));
+    }
+
+    private static FileTime metadataTime(Path dir) {
+        try {
+            return Files.getLastModifiedTime(dir.resolve("_metadata"));
+        } catch (IOException e) {
+            return FileTime.fromMillis(0);
+        }
     }
 
     /** The newest complete savepoint in a folder (one with its _metadata file), if any. */
@@ -158,13 +331,7 @@ public final class SubmitCommand implements Callable<Integer> {
         }
         try (Stream<Path> savepoints = Files.list(savepointDir)) {
             return savepoints.filter(dir -> Files.isRegularFile(dir.resolve("_metadata")))
-                    .max(Comparator.comparing(dir -> {
-                        try {
-                            return Files.getLastModifiedTime(dir.resolve("_metadata"));
-                        } catch (IOException e) {
-                            return FileTime.fromMillis(0);
-                        }
-                    }));
+                    .max(Comparator.comparing(SubmitCommand::metadataTime));
         }
     }
 

@@ -32,7 +32,8 @@ import picocli.CommandLine.Spec;
                     + "indexing job (building it first if needed).",
             "Data and one log per service go to the data folder (default .cdc/). Runs until Ctrl-C, which stops "
                     + "everything; with --detach it returns once all is ready and ./cdc down stops it.",
-            "Stopping takes a savepoint of the job, and the next ./cdc up resumes from it.",
+            "Stopping takes a savepoint of the job (should that fail, its retained checkpoints stay), and the next "
+                    + "./cdc up resumes from the newest savepoint or retained checkpoint in the data folder.",
         })
 public final class UpCommand implements Callable<Integer> {
 
@@ -69,17 +70,26 @@ public final class UpCommand implements Callable<Integer> {
         out.flush();
         long started = System.nanoTime();
         Stack stack = Stack.start(dir, ports);
+        String jobNotStarted = null;
         try {
             out.printf("up: services ready in %d s%n", (System.nanoTime() - started) / 1_000_000_000);
             runStep("setup-db");
             runStep("setup-connectors");
             Path jar = SubmitCommand.ensureJobJar(out);
-            Optional<Path> savepoint = SubmitCommand.latestSavepoint(FlinkCluster.savepointDir(dir.resolve("flink")));
-            savepoint.ifPresent(path -> out.println("up: resuming the job from its last savepoint, " + path));
-            SubmitCommand.submit(out, new FlinkRest(stack.flink().url()), jar, List.of(
-                    "--kafka.bootstrap-servers", stack.kafka().bootstrapServers(),
-                    "--elasticsearch.hosts", stack.elasticsearch().url()),
-                    savepoint.map(path -> path.toUri().toString()).orElse(null));
+            Optional<Path> state = SubmitCommand.latestSavepointOrCheckpoint(dir.resolve("flink"));
+            state.ifPresent(path -> out.println("up: resuming the job from its last "
+                    + (path.startsWith(FlinkCluster.savepointDir(dir.resolve("flink"))) ? "savepoint" : "retained checkpoint")
+                    + ", " + path));
+            try {
+                SubmitCommand.submit(out, new FlinkRest(stack.flink().url()),
+                        CommittedOffsets.in(stack.kafka().bootstrapServers()), jar, List.of(
+                                "--kafka.bootstrap-servers", stack.kafka().bootstrapServers(),
+                                "--elasticsearch.hosts", stack.elasticsearch().url()),
+                        SubmitCommand.Start.resumingFrom(state.map(path -> path.toUri().toString()).orElse(null)));
+            } catch (SubmitCommand.StateWouldBeLostException e) {
+                // The stack is fine; only the user can decide to start the job without state.
+                jobNotStarted = e.getMessage();
+            }
         } catch (Exception | Error e) {
             out.println("up: stopping the stack after the failure below");
             out.flush();
@@ -87,10 +97,14 @@ public final class UpCommand implements Callable<Integer> {
             throw e;
         }
         printReady(out, stack);
+        if (jobNotStarted != null) {
+            out.println("up: the job was not started: " + jobNotStarted);
+            out.flush();
+        }
         if (detach) {
             out.println("up: running in the background; ./cdc status shows its health, ./cdc down stops it.");
             out.flush();
-            return 0;
+            return jobNotStarted == null ? 0 : 1;
         }
         awaitCtrlC(out, stack);
         return 0;

@@ -50,6 +50,12 @@ public final class JobOptions implements Serializable {
                     "How often new topics and partitions are discovered (a new table, and cdc.transaction itself, which "
                             + "Debezium creates with the first transaction).");
 
+    public static final Option KAFKA_STARTING_OFFSETS =
+            define("kafka.starting-offsets", "committed",
+                    "Where a job started without state reads from: committed (the group's committed offsets, the "
+                            + "earliest where none) or earliest (all Kafka still holds; versions make the replay "
+                            + "harmless). A job restored from a savepoint or checkpoint resumes at its offsets.");
+
     public static final Option KAFKA_MAX_PARTITION_FETCH_BYTES =
             define("kafka.max-partition-fetch-bytes", "8388608",
                     "Most bytes one fetch takes from a partition (Kafka's max.partition.fetch.bytes). Kafka's 1 MB "
@@ -202,6 +208,10 @@ public final class JobOptions implements Serializable {
         if (getLong(RETRY_MAX_BACKOFF_MS) < getLong(RETRY_INITIAL_BACKOFF_MS)) {
             throw new IllegalArgumentException("Option --" + RETRY_MAX_BACKOFF_MS.name() + " must not be below --"
                     + RETRY_INITIAL_BACKOFF_MS.name());
+        }
+        if (!List.of("committed", "earliest").contains(get(KAFKA_STARTING_OFFSETS))) {
+            throw new IllegalArgumentException("Option --" + KAFKA_STARTING_OFFSETS.name()
+                    + " must be committed or earliest, got '" + get(KAFKA_STARTING_OFFSETS) + "'");
         }
         if (get(ELASTICSEARCH_HOSTS).isBlank()) {
             throw new IllegalArgumentException("Option --" + ELASTICSEARCH_HOSTS.name() + " must name at least one host");

@@ -8,8 +8,9 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 
 /**
  * The Kafka source of the job: the Debezium table topics (a pattern, so tables created later are picked up) and the
- * transaction metadata topic. It starts from the group's committed offsets (the earliest when there are none) and
- * commits offsets on every completed checkpoint.
+ * transaction metadata topic. Without state it starts from the group's committed offsets (the earliest when there are
+ * none), or from the earliest with {@code --kafka.starting-offsets earliest}; it commits offsets on every completed
+ * checkpoint.
  */
 public final class KafkaChangeSource {
 
@@ -20,13 +21,23 @@ public final class KafkaChangeSource {
                 .setBootstrapServers(options.get(JobOptions.KAFKA_BOOTSTRAP_SERVERS))
                 .setGroupId(options.get(JobOptions.KAFKA_GROUP_ID))
                 .setTopicPattern(Pattern.compile(topicPattern(options)))
-                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                .setStartingOffsets(startingOffsets(options))
                 .setDeserializer(new KafkaRecordSchema())
                 .setProperty("partition.discovery.interval.ms", options.get(JobOptions.KAFKA_PARTITION_DISCOVERY_MS))
                 .setProperty("commit.offsets.on.checkpoint", "true")
                 .setProperty("max.partition.fetch.bytes", options.get(JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES))
                 .setProperty("client.id.prefix", options.get(JobOptions.KAFKA_GROUP_ID))
                 .build();
+    }
+
+    /**
+     * Where a job without state starts: the group's committed offsets (the earliest where none), or the earliest
+     * offsets. A restored job takes its offsets from its state instead.
+     */
+    static OffsetsInitializer startingOffsets(JobOptions options) {
+        return "earliest".equals(options.get(JobOptions.KAFKA_STARTING_OFFSETS))
+                ? OffsetsInitializer.earliest()
+                : OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST);
     }
 
     /** The table topic pattern, extended by the transaction topic when there is one. */

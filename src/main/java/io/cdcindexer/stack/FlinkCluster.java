@@ -95,7 +95,7 @@ public final class FlinkCluster implements AutoCloseable {
         overrides.put("io.tmp.dirs", dir.resolve("tmp").toString());
         overrides.put("web.tmpdir", dir.resolve("tmp/web").toString());
         overrides.put("blob.storage.directory", dir.resolve("tmp/blob").toString());
-        overrides.put("execution.checkpointing.dir", fileUri(dir.resolve("checkpoints")));
+        overrides.put("execution.checkpointing.dir", fileUri(checkpointDir(dir)));
         overrides.put("execution.checkpointing.savepoint-dir", fileUri(savepointDir(dir)));
         return overrides;
     }
@@ -210,6 +210,11 @@ public final class FlinkCluster implements AutoCloseable {
         } catch (IOException e) {
             return Optional.empty();
         }
+    }
+
+    /** The folder the local cluster writes checkpoints to, one folder per job. */
+    public static Path checkpointDir(Path dir) {
+        return dir.toAbsolutePath().resolve("checkpoints");
     }
 
     /** The folder the local cluster writes savepoints to. */

@@ -1,0 +1,205 @@
+package io.cdcindexer.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+
+import io.cdcindexer.stack.Http;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A stand-in for the part of Flink's REST API that {@link FlinkRest} uses, answering in Flink 1.20's shapes, for the
+ * decisions of {@link SubmitCommand} only. Jobs, their checkpoint statistics and whether a savepoint succeeds are set
+ * by the test; every request is recorded.
+ */
+final class FakeFlinkRest implements AutoCloseable {
+
+    /** One job: its state, whether stop-with-savepoint succeeds, and its {@code latest} checkpoint statistics. */
+    static final class FakeJob {
+        final String id;
+        final String name;
+        String state;
+        final long startTime;
+        String savepointFailure;
+        final ObjectNode latest = Http.JSON.createObjectNode();
+
+        FakeJob(String id, String name, String state, long startTime) {
+            this.id = id;
+            this.name = name;
+            this.state = state;
+            this.startTime = startTime;
+            latest.putNull("completed");
+            latest.putNull("savepoint");
+            latest.putNull("failed");
+            latest.putNull("restored");
+        }
+
+        /** Stop-with-savepoint fails with this reason (as when not all tasks run, or Elasticsearch is down). */
+        FakeJob savepointFails(String reason) {
+            savepointFailure = reason;
+            return this;
+        }
+
+        FakeJob completedCheckpoint(long id, String path) {
+            latest.set("completed", snapshot(id, false, path));
+            return this;
+        }
+
+        FakeJob savepoint(long id, String path) {
+            latest.set("savepoint", snapshot(id, true, path));
+            return this;
+        }
+
+        FakeJob restoredFrom(long id, String path) {
+            ObjectNode restored = Http.JSON.createObjectNode();
+            restored.put("id", id).put("restore_timestamp", 1L).put("is_savepoint", true).put("external_path", path);
+            latest.set("restored", restored);
+            return this;
+        }
+
+        private static ObjectNode snapshot(long id, boolean savepoint, String path) {
+            ObjectNode node = Http.JSON.createObjectNode();
+            node.put("className", "completed").put("id", id).put("status", "COMPLETED").put("is_savepoint", savepoint)
+                    .put("external_path", path).put("discarded", false);
+            return node;
+        }
+    }
+
+    /** A request as the fake saw it. */
+    record Request(String method, String path, String body) {
+        JsonNode json() {
+            try {
+                return Http.JSON.readTree(body);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    final Map<String, FakeJob> jobs = new LinkedHashMap<>();
+    final List<Request> requests = new ArrayList<>();
+    /** When set, POST /jars/{id}/run with a savepointPath answers 500 with this message. */
+    String runFromStateFailure;
+    private final HttpServer server;
+    private int submitted;
+
+    FakeFlinkRest() throws IOException {
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", this::handle);
+        server.start();
+    }
+
+    String url() {
+        return "http://localhost:" + server.getAddress().getPort();
+    }
+
+    FakeJob job(String id, String state, long startTime) {
+        FakeJob job = new FakeJob(id, "cdc-indexer", state, startTime);
+        jobs.put(id, job);
+        return job;
+    }
+
+    synchronized List<Request> requests(String method, String pathPrefix) {
+        return requests.stream().filter(r -> r.method().equals(method) && r.path().startsWith(pathPrefix)).toList();
+    }
+
+    /** The bodies of every POST /jars/{id}/run. */
+    List<JsonNode> runs() {
+        return requests("POST", "/jars/").stream().filter(r -> r.path().endsWith("/run")).map(Request::json).toList();
+    }
+
+    private synchronized void handle(HttpExchange exchange) throws IOException {
+        String method = exchange.getRequestMethod();
+        String path = exchange.getRequestURI().getPath();
+        String query = exchange.getRequestURI().getQuery();
+        String body = new String(exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+        requests.add(new Request(method, path + (query == null ? "" : "?" + query), body));
+        String[] parts = path.substring(1).split("/");
+        try {
+            if (method.equals("POST") && path.equals("/jars/upload")) {
+                answer(exchange, 200, "{\"filename\":\"/tmp/flink-web-upload/abc_cdc-indexer-job.jar\",\"status\":\"success\"}");
+            } else if (method.equals("POST") && parts[0].equals("jars") && path.endsWith("/run")) {
+                if (runFromStateFailure != null && Http.JSON.readTree(body).has("savepointPath")) {
+                    answer(exchange, 500, "{\"errors\":[\"" + runFromStateFailure + "\"]}");
+                } else {
+                    String id = "new-job-" + (++submitted);
+                    job(id, "RUNNING", 1_000_000L + submitted);
+                    answer(exchange, 200, "{\"jobid\":\"" + id + "\"}");
+                }
+            } else if (method.equals("DELETE") && parts[0].equals("jars")) {
+                answer(exchange, 200, "{}");
+            } else if (method.equals("GET") && path.equals("/jobmanager/config")) {
+                answer(exchange, 200, "[{\"key\":\"parallelism.default\",\"value\":\"2\"}]");
+            } else if (method.equals("GET") && path.equals("/jobs/overview")) {
+                ObjectNode overview = Http.JSON.createObjectNode();
+                ArrayNode list = overview.putArray("jobs");
+                jobs.values().forEach(job -> list.addObject().put("jid", job.id).put("name", job.name)
+                        .put("state", job.state).put("start-time", job.startTime));
+                answer(exchange, 200, overview.toString());
+            } else if (parts[0].equals("jobs") && jobs.containsKey(parts[1])) {
+                handleJob(exchange, method, parts, query, jobs.get(parts[1]));
+            } else {
+                answer(exchange, 404, "{\"errors\":[\"Not found: " + path + "\"]}");
+            }
+        } catch (RuntimeException e) {
+            answer(exchange, 500, "{\"errors\":[\"fake: " + e + "\"]}");
+        }
+    }
+
+    private void handleJob(HttpExchange exchange, String method, String[] parts, String query, FakeJob job)
+            throws IOException {
+        if (parts.length == 2 && method.equals("PATCH") && "mode=cancel".equals(query)) {
+            job.state = "CANCELED";
+            answer(exchange, 202, "{}");
+        } else if (parts.length == 2 && method.equals("GET")) {
+            answer(exchange, 200, "{\"jid\":\"" + job.id + "\",\"state\":\"" + job.state + "\"}");
+        } else if (parts.length == 3 && parts[2].equals("stop") && method.equals("POST")) {
+            answer(exchange, 202, "{\"request-id\":\"stop-" + job.id + "\"}");
+        } else if (parts.length == 4 && parts[2].equals("savepoints")) {
+            ObjectNode status = Http.JSON.createObjectNode();
+            status.putObject("status").put("id", "COMPLETED");
+            if (job.savepointFailure != null) {
+                status.putObject("operation").putObject("failure-cause")
+                        .put("class", "java.util.concurrent.CompletionException")
+                        .put("stack-trace", job.savepointFailure + "\n\tat somewhere");
+            } else {
+                String location = "file:/savepoints/savepoint-" + job.id;
+                status.putObject("operation").put("location", location);
+                job.state = "FINISHED";
+                job.savepoint(99, location);
+            }
+            answer(exchange, 200, status.toString());
+        } else if (parts.length == 3 && parts[2].equals("checkpoints") && method.equals("GET")) {
+            ObjectNode checkpoints = Http.JSON.createObjectNode();
+            checkpoints.putObject("counts");
+            checkpoints.set("latest", job.latest);
+            checkpoints.putArray("history");
+            answer(exchange, 200, checkpoints.toString());
+        } else {
+            answer(exchange, 404, "{\"errors\":[\"Not found\"]}");
+        }
+    }
+
+    private static void answer(HttpExchange exchange, int status, String body) throws IOException {
+        byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().add("Content-Type", "application/json");
+        exchange.sendResponseHeaders(status, bytes.length);
+        exchange.getResponseBody().write(bytes);
+        exchange.close();
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}
