@@ -6,9 +6,14 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * Names the index of a change from a template: {@code {topic}}, {@code {schema}} and {@code {table}} are replaced and the
- * result lower-cased (Elasticsearch refuses upper-case index names). The default {@code {topic}} gives
- * {@code cdc.public.users}.
+ * Names the index of a change from a template: {@code {topic}}, {@code {schema}} and {@code {table}} are replaced. The
+ * default {@code {topic}} gives {@code cdc.public.users}.
+ *
+ * <p>Elasticsearch index names are lower-case, while PostgreSQL tables {@code "Users"} and {@code users} are two tables.
+ * So that they never share an index (and collide on ids), an upper-case letter in a replaced name is written as
+ * {@code ~} and the letter in lower case, and {@code ~} itself as {@code ~~}: {@code "Users"} → {@code ~users},
+ * {@code users} → {@code users}. Names that are lower-case already stay as they are. The template's own text must be
+ * lower-case.
  */
 public final class IndexNames implements Serializable {
 
@@ -20,6 +25,11 @@ public final class IndexNames implements Serializable {
     public IndexNames(String template) {
         if (template.isBlank()) {
             throw new IllegalArgumentException("The index name template is empty");
+        }
+        String literal = template.replace("{topic}", "").replace("{schema}", "").replace("{table}", "");
+        if (!literal.equals(literal.toLowerCase(Locale.ROOT))) {
+            throw new IllegalArgumentException("The index name template '" + template
+                    + "' has upper-case letters; Elasticsearch index names are lower-case");
         }
         this.template = template;
     }
@@ -37,9 +47,30 @@ public final class IndexNames implements Serializable {
 
     private String render(String topic, String table) {
         int dot = table.indexOf('.');
-        return template.replace("{topic}", topic)
-                .replace("{schema}", dot < 0 ? "" : table.substring(0, dot))
-                .replace("{table}", table.substring(dot + 1))
-                .toLowerCase(Locale.ROOT);
+        return template.replace("{topic}", lowerCase(topic))
+                .replace("{schema}", dot < 0 ? "" : lowerCase(table.substring(0, dot)))
+                .replace("{table}", lowerCase(table.substring(dot + 1)));
+    }
+
+    /** A name in lower case that tells apart names differing only in case: {@code A} → {@code ~a}, {@code ~} → {@code ~~}. */
+    static String lowerCase(String name) {
+        StringBuilder out = null;
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            boolean upper = Character.isUpperCase(c);
+            if ((upper || c == '~') && out == null) {
+                out = new StringBuilder(name.length() + 4).append(name, 0, i);
+            }
+            if (out != null) {
+                if (upper) {
+                    out.append('~').append(Character.toLowerCase(c));
+                } else if (c == '~') {
+                    out.append("~~");
+                } else {
+                    out.append(c);
+                }
+            }
+        }
+        return out == null ? name : out.toString();
     }
 }

@@ -65,7 +65,8 @@ public final class JobOptions implements Serializable {
             define("elasticsearch.hosts", "http://localhost:9200", "Comma-separated Elasticsearch HTTP addresses.");
     public static final Option ELASTICSEARCH_INDEX =
             define("elasticsearch.index", "{topic}",
-                    "Index name template; {topic}, {schema} and {table} are replaced, and the result is lower-cased.");
+                    "Index name template; {topic}, {schema} and {table} are replaced. An upper-case letter in them is "
+                            + "written as ~ and the letter (Users → ~users, so Users and users never share an index).");
     public static final Option BULK_MAX_ACTIONS =
             define("elasticsearch.bulk.max-actions", "2000", "A bulk request is sent once it holds this many actions.");
     public static final Option BULK_MAX_BYTES =

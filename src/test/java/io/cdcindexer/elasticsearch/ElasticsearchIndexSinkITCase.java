@@ -271,4 +271,15 @@ class ElasticsearchIndexSinkITCase {
                             + "missing authentication credentials for REST request");
         }
     }
+
+    @Test
+    void tablesThatDifferOnlyInCaseAreIndexedApart() throws Exception {
+        CollectingDeadLetterQueue deadLetters = write("case",
+                upsert("Users", "1", 100, "{\"id\":1,\"table\":\"Users\"}", null),
+                upsert("users", "1", 100, "{\"id\":1,\"table\":\"users\"}", null));
+
+        assertThat(get("case-~users", "1").path("_source").path("table").asText()).isEqualTo("Users");
+        assertThat(get("case-users", "1").path("_source").path("table").asText()).isEqualTo("users");
+        assertThat(deadLetters.letters()).isEmpty();
+    }
 }
