@@ -58,6 +58,12 @@ public final class ChangeEvent {
     public String[] unavailableColumns;
     /** The transaction id (the txId part of Debezium's {@code transaction.id}); null without transaction metadata. */
     public String transactionId;
+    /**
+     * It left a transaction that was flushed before it was complete (at its timeout, or early because it held too many
+     * changes), so another change of its row may follow with the same version: the job remembers its version to order
+     * them.
+     */
+    public boolean partial;
     /** The original Kafka key, kept for the dead-letter queue. */
     public byte[] key;
 
@@ -137,6 +143,7 @@ public final class ChangeEvent {
         c.document = document;
         c.unavailableColumns = unavailableColumns;
         c.transactionId = transactionId;
+        c.partial = partial;
         c.key = key;
         return c;
     }
@@ -150,7 +157,7 @@ public final class ChangeEvent {
                 && Objects.equals(op, e.op) && Objects.equals(topic, e.topic) && Objects.equals(table, e.table)
                 && Objects.equals(documentId, e.documentId) && Arrays.equals(document, e.document)
                 && Arrays.equals(unavailableColumns, e.unavailableColumns)
-                && Objects.equals(transactionId, e.transactionId) && Arrays.equals(key, e.key);
+                && Objects.equals(transactionId, e.transactionId) && partial == e.partial && Arrays.equals(key, e.key);
     }
 
     @Override

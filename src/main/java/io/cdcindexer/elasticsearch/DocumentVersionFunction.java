@@ -28,10 +28,12 @@ import org.apache.flink.util.Collector;
  * <p>Why the job must do this itself: changes of one row can reach this point out of order (transactions are collapsed
  * on different subtasks, and one held back by a slow partition completes after a later one), and Elasticsearch remembers
  * a deleted document's version only for {@code index.gc_deletes} (60 s by default). An older upsert that arrives after
- * that re-creates a deleted row for good. So a delete's version is remembered here for {@code deleteMemoryMs}, and other
- * writes' for {@code writeMemoryMs} (long enough to catch a late or repeated change; Elasticsearch's own version check
- * still refuses an older write to a live document after that). Both in keyed state with a time-to-live, so memory holds
- * only recently changed documents. Since the sink runs on the same subtask (forward), every write of one document goes
+ * that re-creates a deleted row for good. So a delete's version is remembered here for {@code deleteMemoryMs}. Writes to
+ * a live document need no memory here: Elasticsearch refuses an older version itself. Except where two changes of a row
+ * share a version: a transaction flushed before it was complete ({@link ChangeEvent#partial}) sends a later change of a
+ * row with the version of the part already written, and Elasticsearch ({@code external_gte}) lets both through, so the
+ * version of such a write is remembered for {@code writeMemoryMs}, and the order by the changes' own positions is kept
+ * here. Both in keyed state with a time-to-live, so memory holds only recent deletes and partial writes. Since the sink runs on the same subtask (forward), every write of one document goes
  * through one writer, which keeps them in order ({@link ElasticsearchIndexWriter}).
  *
  * <p>A change with unavailable (unchanged TOASTed) columns is held until the watermark shows that every partition has
@@ -137,7 +139,11 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             return;
         }
         Tuple2<Long, Long> written = Tuple2.of(change.version, change.lsn);
-        lastWrite.update(written);
+        if (change.partial) {
+            lastWrite.update(written);
+        } else {
+            lastWrite.clear(); // anything older is refused by Elasticsearch itself
+        }
         if (change.action == ChangeEvent.Action.DELETE) {
             lastDelete.update(written);
         } else {

@@ -110,7 +110,8 @@ public final class CdcIndexerJob {
         changes.keyBy(TransactionCollapseFunction.CHANGE_KEY, Types.STRING)
                 .connect(changes.getSideOutput(DecodeFunction.TRANSACTION_ENDS)
                         .keyBy(TransactionCollapseFunction.END_KEY, Types.STRING))
-                .process(new TransactionCollapseFunction(options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS)))
+                .process(new TransactionCollapseFunction(options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS),
+                        options.getLong(JobOptions.TRANSACTION_MAX_HELD_CHANGES)))
                 .name("Collapse transactions")
                 .uid("collapse-transactions")
                 // From here on keyed by document: one subtask, and one writer, sees every write of a document.

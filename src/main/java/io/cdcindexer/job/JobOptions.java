@@ -83,8 +83,8 @@ public final class JobOptions implements Serializable {
 
     public static final Option REMEMBER_WRITES_MS =
             define("elasticsearch.remember-writes-ms", "600000",
-                    "How long the job remembers the version of each document's last write, to drop an older change of "
-                            + "it that arrives later (a late or repeated change) instead of sending it.");
+                    "How long the job remembers the version of a write from a transaction flushed before it was "
+                            + "complete (timeout, early flush), whose later changes share its version, to keep them in order.");
     public static final Option REMEMBER_DELETES_MS =
             define("elasticsearch.remember-deletes-ms", "3600000",
                     "How long the job remembers a deleted document's version. Elasticsearch forgets it after "
@@ -97,6 +97,10 @@ public final class JobOptions implements Serializable {
                             + "the job is still reading the topics up to it (a backlog: docs/design.md). Keep it "
                             + "well above kafka.partition-discovery-ms: the first END events wait for cdc.transaction "
                             + "to be discovered.");
+    public static final Option TRANSACTION_MAX_HELD_CHANGES =
+            define("transaction.max-held-changes", "10000",
+                    "A transaction holding changes of this many rows is flushed early: they are written, and its "
+                            + "further changes as they come, so a million-row transaction never sits in memory whole.");
     public static final Option UNAVAILABLE_VALUE_PLACEHOLDER =
             define("debezium.unavailable-value-placeholder", "__debezium_unavailable_value",
                     "Debezium's value for an unchanged TOASTed column; such columns never overwrite Elasticsearch.");

@@ -36,7 +36,8 @@ import org.slf4j.LoggerFactory;
  * A transaction still incomplete after the timeout is flushed anyway, counted and logged, so nothing ever stalls; what
  * is known of it (its END's commit position, its counts) is kept until every partition has been read past it (at most
  * an hour), so that a late change of it still leaves with the same version as the flushed part, not its own lower LSN,
- * and never loses to an older state.
+ * and never loses to an older state. A transaction that holds {@code maxHeldChanges} rows is flushed the same way, early,
+ * so that a million-row transaction never sits in memory whole.
  *
  * <p>The timeout is in processing time, but it waits while the job is still catching up to the transaction: the table
  * topics and the transaction topic are read at different speeds (a fetch holds many more small END events than change
@@ -68,6 +69,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     static final long FLUSHED_MEMORY_MS = 3_600_000;
 
     private final long timeoutMs;
+    private final long maxHeldChanges;
 
     private transient MapState<String, ChangeEvent> changes;
     private transient ValueState<TransactionProgress> progress;
@@ -81,9 +83,16 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     private transient Counter timedOut;
     private transient Counter deferred;
     private transient Counter lateChanges;
+    private transient Counter flushEarly;
 
-    public TransactionCollapseFunction(long timeoutMs) {
+    /**
+     * @param timeoutMs how long an incomplete transaction is held (see the class comment)
+     * @param maxHeldChanges a transaction holding this many rows is flushed early: its changes leave, the rest as they
+     *     come, versioned by their own positions until its END gives the commit position
+     */
+    public TransactionCollapseFunction(long timeoutMs, long maxHeldChanges) {
         this.timeoutMs = timeoutMs;
+        this.maxHeldChanges = maxHeldChanges;
     }
 
     @Override
@@ -100,6 +109,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         timedOut = metrics.counter("transactionsTimedOut");
         deferred = metrics.counter("timeoutsDeferred");
         lateChanges = metrics.counter("lateChanges");
+        flushEarly = metrics.counter("transactionsFlushedEarly");
         metrics.gauge("transactionsPending", () -> pending);
     }
 
@@ -118,6 +128,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             tx.received(change.table);
             if (change.action != Action.SKIP) {
                 lateChanges.inc();
+                change.partial = true;
                 out.collect(versioned(change, tx));
             }
             storeOrEmit(tx, ctx, out);
@@ -133,6 +144,15 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             }
             changes.put(key, held == null ? change : ChangeEvent.collapse(held, change));
             tx.received(change.table);
+            if (held == null && ++tx.held >= maxHeldChanges && !tx.isComplete()) {
+                // A huge transaction: its changes leave now and the rest as they come, so memory stays bounded.
+                LOG.info("Transaction {} holds {} changes: flushing them early, the rest leave as they come",
+                        ctx.getCurrentKey(), tx.held);
+                flushEarly.inc();
+                emitHeld(tx, out, true);
+                tx.flushed = true;
+                tx.flushedAt = ctx.timerService().currentProcessingTime();
+            }
         }
         storeOrEmit(tx, ctx, out);
     }
@@ -151,7 +171,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     private void storeOrEmit(TransactionProgress tx, Context ctx, Collector<ChangeEvent> out) throws Exception {
         if (tx.isComplete()) {
             if (!tx.flushed) {
-                emitHeld(tx, out);
+                emitHeld(tx, out, false);
                 completed.inc();
             }
             forget(tx, ctx);
@@ -190,7 +210,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         }
         LOG.warn("Transaction {} incomplete at its timeout ({} ms, watermark {}): {}; flushing its {} changes anyway",
                 ctx.getCurrentKey(), timeoutMs, watermark, tx, tx.receivedTotal());
-        emitHeld(tx, out);
+        emitHeld(tx, out, true);
         timedOut.inc();
         // Keep what is known of it (its END, its counts) for its late changes.
         tx.flushed = true;
@@ -227,9 +247,10 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     }
 
     // Emits the collapsed changes held for the transaction (dead-letter stand-ins write nothing) and clears them.
-    private void emitHeld(TransactionProgress tx, Collector<ChangeEvent> out) throws Exception {
+    private void emitHeld(TransactionProgress tx, Collector<ChangeEvent> out, boolean partial) throws Exception {
         for (ChangeEvent change : changes.values()) {
             if (change.action != Action.SKIP) {
+                change.partial = partial;
                 out.collect(versioned(change, tx));
             }
         }

@@ -370,7 +370,7 @@ class CapturedEventsTest {
             }
             TransactionEnd end = decoder.decodeTransaction(record("tx-end").value);
             KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
-                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000),
+                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000, 10_000),
                             TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
             try {
                 // END first: it lands on another partition of cdc.transaction than BEGIN and may well come first.
@@ -550,7 +550,7 @@ class CapturedEventsTest {
             sameTransaction.transactionId = "784"; // as if the application had also written users in that transaction
 
             KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
-                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(10_000),
+                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(10_000, 10_000),
                             TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
             try {
                 collapse.setProcessingTime(0);
@@ -679,7 +679,7 @@ class CapturedEventsTest {
             assertThat(updates).extracting(c -> c.transactionId).hasSize(19).containsOnly(end.transactionId);
 
             KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
-                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000),
+                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000, 10_000),
                             TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
             try {
                 for (ChangeEvent update : updates) {

@@ -162,7 +162,7 @@ class DecodeFunctionTest {
         assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS)).hasSize(1);
 
         KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
-                ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000),
+                ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000, 10_000),
                         TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
         try {
             collapse.processElement1(harness.extractOutputValues().get(0), 0);

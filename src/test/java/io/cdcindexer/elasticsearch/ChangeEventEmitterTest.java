@@ -56,11 +56,4 @@ class ChangeEventEmitterTest {
         assertThat(request.version()).isEqualTo(22023736L);
         assertThat(request.versionType()).isEqualTo(VersionType.EXTERNAL_GTE);
     }
-
-    @Test
-    void indexNameTemplateIsLowerCased() {
-        IndexNames names = new IndexNames("pg-{schema}-{table}");
-
-        assertThat(names.of("cdc.public.Users", "public.Users")).isEqualTo("pg-public-users");
-    }
 }

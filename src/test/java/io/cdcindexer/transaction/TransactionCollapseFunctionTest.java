@@ -22,12 +22,13 @@ import org.junit.jupiter.api.Test;
 class TransactionCollapseFunctionTest {
 
     private static final long TIMEOUT = 10_000;
+    private static final long MAX_HELD = 5;
 
     private KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> harness;
 
     @BeforeEach
     void open() throws Exception {
-        harness = ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(TIMEOUT),
+        harness = ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(TIMEOUT, MAX_HELD),
                 TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
         harness.setProcessingTime(1_000);
     }
@@ -246,6 +247,28 @@ class TransactionCollapseFunctionTest {
     }
 
     @Test
+    void aHugeTransactionIsFlushedEarlyAndItsRestLeavesAsItComes() throws Exception {
+        for (int i = 1; i <= MAX_HELD - 1; i++) {
+            harness.processElement1(upsert("big", Integer.toString(i), 100 + i, "{\"n\":1}", "9"), 0);
+        }
+        assertThat(output()).isEmpty();
+
+        harness.processElement1(upsert("big", Integer.toString(MAX_HELD), 100 + MAX_HELD, "{\"n\":1}", "9"), 0);
+        assertThat(output()).as("held rows leave once there are " + MAX_HELD).hasSize((int) MAX_HELD);
+        assertThat(harness.extractOutputValues()).allMatch(change -> change.partial);
+
+        harness.processElement2(endAt("9", 900, "big", MAX_HELD + 2), 0);
+        harness.processElement1(upsert("big", "1", 200, "{\"n\":2}", "9"), 0);
+        assertThat(output()).as("the rest leave as they come, with the commit position once it is known")
+                .last().isEqualTo("UPSERT cdc.public.big/1 v900 lsn200 {\"n\":2}");
+
+        harness.processElement1(upsert("big", "99", 210, "{\"n\":1}", "9"), 0);
+
+        assertThat(output()).hasSize((int) MAX_HELD + 2);
+        assertNothingHeld();
+    }
+
+    @Test
     void aFlushedTransactionIsRememberedWhileTheJobIsBackPressured() throws Exception {
         harness.processBothWatermarks(new Watermark(1_000));
         harness.processElement2(endAt("742", 400, "users", 2), 1_500);
@@ -280,7 +303,7 @@ class TransactionCollapseFunctionTest {
         harness.close();
 
         harness = new KeyedTwoInputStreamOperatorTestHarness<>(
-                new KeyedCoProcessOperator<>(new TransactionCollapseFunction(TIMEOUT)),
+                new KeyedCoProcessOperator<>(new TransactionCollapseFunction(TIMEOUT, MAX_HELD)),
                 TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
         harness.initializeState(snapshot);
         harness.open();
