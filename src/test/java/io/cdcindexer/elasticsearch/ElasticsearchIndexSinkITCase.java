@@ -282,4 +282,16 @@ class ElasticsearchIndexSinkITCase {
         assertThat(get("case-users", "1").path("_source").path("table").asText()).isEqualTo("users");
         assertThat(deadLetters.letters()).isEmpty();
     }
+
+    @Test
+    void anUnavailableColumnIsTakenFromTheOlderChangeOfItsDocumentInTheSameBatchNotFromTheStoredOne() throws Exception {
+        write("batch", upsert("articles", "5", 100, "{\"id\":5,\"n\":0,\"body\":\"old\"}", null));
+        ChangeEvent newBody = upsert("articles", "5", 200, "{\"id\":5,\"n\":1,\"body\":\"new\"}", null);
+        ChangeEvent bodyUnchanged = upsert("articles", "5", 300, "{\"id\":5,\"n\":2}", null);
+        bodyUnchanged.unavailableColumns = new String[] {"body"};
+
+        write("batch", newBody, bodyUnchanged); // one bounded run: both reach the writer before its first request
+
+        assertThat(get("batch-articles", "5").get("_source").toString()).isEqualTo("{\"id\":5,\"n\":2,\"body\":\"new\"}");
+    }
 }

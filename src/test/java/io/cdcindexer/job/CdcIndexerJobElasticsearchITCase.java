@@ -184,4 +184,28 @@ class CdcIndexerJobElasticsearchITCase {
         assertThat(document.path("_source").path("name").asText()).isEqualTo("final image");
         assertThat(document.path("_version").asLong()).isEqualTo(500);
     }
+
+    @Test
+    void aTransactionLargerThanTheHeldLimitIsIndexedWholeAndItsLaterImagesWin(TestInfo test) throws Exception {
+        // 25,000 rows in one transaction (the job holds at most 10,000 of a transaction), then the first 100 rows
+        // changed again by the same transaction after the early flush.
+        int rows = 25_000;
+        List<KafkaRecord> changes = new ArrayList<>();
+        for (int i = 1; i <= rows; i++) {
+            changes.add(change("big", "u", i, 1_000L + i, "huge", "n", 1));
+        }
+        for (int i = 1; i <= 100; i++) {
+            changes.add(change("big", "u", i, 100_000L + i, "huge", "n", 2));
+        }
+        List<KafkaRecord> ends = List.of(end("huge", 200_000, "big", rows + 100));
+        String name = name(test);
+        CollectingDeadLetterQueue deadLetters = run(name, List.of(changes, ends), 50_000, 600_000, "big");
+
+        JsonNode counts = Http.post(elasticsearch.url() + "/" + name + "-big/_search?size=0",
+                "{\"aggs\":{\"n\":{\"terms\":{\"field\":\"n\"}}}}").json();
+        assertThat(counts.at("/hits/total/value").asInt()).isEqualTo(rows);
+        assertThat(counts.at("/aggregations/n/buckets").toString())
+                .isEqualTo("[{\"key\":1,\"doc_count\":24900},{\"key\":2,\"doc_count\":100}]");
+        assertThat(deadLetters.letters()).isEmpty();
+    }
 }

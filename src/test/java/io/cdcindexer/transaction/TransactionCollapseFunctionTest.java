@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 class TransactionCollapseFunctionTest {
 
     private static final long TIMEOUT = 10_000;
-    private static final long MAX_HELD = 5;
+    private static final int MAX_HELD = 5;
 
     private KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> harness;
 
@@ -254,7 +254,7 @@ class TransactionCollapseFunctionTest {
         assertThat(output()).isEmpty();
 
         harness.processElement1(upsert("big", Integer.toString(MAX_HELD), 100 + MAX_HELD, "{\"n\":1}", "9"), 0);
-        assertThat(output()).as("held rows leave once there are " + MAX_HELD).hasSize((int) MAX_HELD);
+        assertThat(output()).as("held rows leave once there are " + MAX_HELD).hasSize(MAX_HELD);
         assertThat(harness.extractOutputValues()).allMatch(change -> change.partial);
 
         harness.processElement2(endAt("9", 900, "big", MAX_HELD + 2), 0);
@@ -264,7 +264,7 @@ class TransactionCollapseFunctionTest {
 
         harness.processElement1(upsert("big", "99", 210, "{\"n\":1}", "9"), 0);
 
-        assertThat(output()).hasSize((int) MAX_HELD + 2);
+        assertThat(output()).hasSize(MAX_HELD + 2);
         assertNothingHeld();
     }
 
