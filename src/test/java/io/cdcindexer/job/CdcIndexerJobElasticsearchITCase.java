@@ -201,7 +201,7 @@ class CdcIndexerJobElasticsearchITCase {
         String name = name(test);
         CollectingDeadLetterQueue deadLetters = run(name, List.of(changes, ends), 50_000, 600_000, "big");
 
-        JsonNode counts = Http.post(elasticsearch.url() + "/" + name + "-big/_search?size=0",
+        JsonNode counts = Http.post(elasticsearch.url() + "/" + name + "-big/_search?size=0&track_total_hits=true",
                 "{\"aggs\":{\"n\":{\"terms\":{\"field\":\"n\"}}}}").json();
         assertThat(counts.at("/hits/total/value").asInt()).isEqualTo(rows);
         assertThat(counts.at("/aggregations/n/buckets").toString())

@@ -269,6 +269,17 @@ class TransactionCollapseFunctionTest {
     }
 
     @Test
+    void aHugeTransactionWhoseEndCameFirstIsFlushedEarlyWithItsCommitPosition() throws Exception {
+        harness.processElement2(endAt("9", 900, "big", 2 * MAX_HELD), 0);
+        for (int i = 1; i <= 2 * MAX_HELD; i++) {
+            harness.processElement1(upsert("big", Integer.toString(i), 100 + i, "{\"n\":1}", "9"), 0);
+        }
+
+        assertThat(output()).hasSize(2 * MAX_HELD).allMatch(change -> change.contains(" v900 "));
+        assertNothingHeld();
+    }
+
+    @Test
     void aFlushedTransactionIsRememberedWhileTheJobIsBackPressured() throws Exception {
         harness.processBothWatermarks(new Watermark(1_000));
         harness.processElement2(endAt("742", 400, "users", 2), 1_500);
