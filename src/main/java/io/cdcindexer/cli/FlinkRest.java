@@ -103,6 +103,11 @@ final class FlinkRest {
         return Optional.empty();
     }
 
+    /** GET /jobs/{id}/exceptions: the job's most recent failure, in {@code exceptionHistory.entries[0]}. */
+    JsonNode exceptions(String jobId) throws IOException, InterruptedException {
+        return get("/jobs/" + jobId + "/exceptions?maxExceptions=1");
+    }
+
     /** GET /jobs/{id}/checkpoints: counts and the latest completed checkpoint. */
     JsonNode checkpoints(String jobId) throws IOException, InterruptedException {
         return get("/jobs/" + jobId + "/checkpoints");

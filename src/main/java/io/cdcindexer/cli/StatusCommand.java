@@ -300,9 +300,28 @@ public final class StatusCommand implements Callable<Integer> {
         long sinceLast = latest.isMissingNode() || latest.isNull() ? 0
                 : System.currentTimeMillis() - latest.path("latest_ack_timestamp").asLong();
         boolean stalled = interval > 0 && sinceLast > Math.max(3 * interval, 60_000);
-        return new Seen("RUNNING".equals(job.get().state()) && !stalled, job.get().state() + " (" + job.get().id() + "), "
-                + last + (failed > 0 ? ", " + failed + " failed" : "")
-                + (stalled ? " (checkpoints stalled: every " + ago(interval) + " expected)" : ""));
+        // A failure in the last few minutes: a job that restarts over and over (refused credentials, say) is RUNNING
+        // between two failures, so its state alone would look healthy.
+        JsonNode failure = flink.exceptions(job.get().id()).path("exceptionHistory").path("entries").path(0);
+        long failedAgo = System.currentTimeMillis() - failure.path("timestamp").asLong();
+        boolean failing = !failure.isMissingNode() && failedAgo < RECENT_FAILURE_MS;
+        return new Seen("RUNNING".equals(job.get().state()) && !stalled && !failing, job.get().state() + " ("
+                + job.get().id() + "), " + last + (failed > 0 ? ", " + failed + " failed" : "")
+                + (stalled ? " (checkpoints stalled: every " + ago(interval) + " expected)" : "")
+                + (failing ? "\nfailed " + ago(failedAgo) + " ago: " + rootCause(failure.path("stacktrace").asText()) : ""));
+    }
+
+    private static final long RECENT_FAILURE_MS = 300_000;
+
+    /** The most specific line of a Java stack trace: its last {@code Caused by:}, else its first line. */
+    static String rootCause(String stackTrace) {
+        String cause = stackTrace.lines().findFirst().orElse("");
+        for (String line : (Iterable<String>) stackTrace.lines()::iterator) {
+            if (line.startsWith("Caused by: ")) {
+                cause = line.substring("Caused by: ".length());
+            }
+        }
+        return cause;
     }
 
     private Seen elasticsearch() throws Exception {

@@ -38,4 +38,21 @@ class StatusCommandTest {
         assertThat(StatusCommand.ago(3 * 3_600_000)).isEqualTo("3 h");
         assertThat(StatusCommand.ago(-5)).isEqualTo("0 s");
     }
+
+    @Test
+    void aFailureReadsAsItsRootCause() {
+        String trace = String.join("\n",
+                "org.apache.flink.runtime.JobException: Recovery is suppressed by NoRestartBackoffTimeStrategy",
+                "\tat org.apache.flink.runtime...",
+                "Caused by: org.apache.flink.util.FlinkRuntimeException: mailbox",
+                "\tat ...",
+                "Caused by: java.io.IOException: Elasticsearch at http://es:9200 refused the job's request "
+                        + "(authentication or authorization): missing authentication credentials for REST request.",
+                "\t... 12 more");
+
+        assertThat(StatusCommand.rootCause(trace)).isEqualTo("java.io.IOException: Elasticsearch at http://es:9200 refused "
+                + "the job's request (authentication or authorization): missing authentication credentials for REST request.");
+        assertThat(StatusCommand.rootCause("java.lang.IllegalStateException: alone\n\tat x"))
+                .isEqualTo("java.lang.IllegalStateException: alone");
+    }
 }
