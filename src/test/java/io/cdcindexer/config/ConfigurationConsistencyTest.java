@@ -540,26 +540,34 @@ class ConfigurationConsistencyTest {
     private record SubmitterCommand(boolean detached, String mainClass, String jar, List<String> programArgs,
             String jobNameGuard) {}
 
+    /** Every {@code flink run} line of the submitter (it resumes from a savepoint when it finds one), which must agree. */
     private SubmitterCommand submitterCommand() {
         String script = String.join(" ", command("submitter"));
         Matcher run = Pattern.compile("flink run ([^\\n]*)").matcher(script);
-        assertThat(run.find()).as("command of service 'submitter' must run 'flink run'").isTrue();
-        List<String> tokens = List.of(run.group(1).trim().split("\\s+"));
-        boolean detached = false;
-        String mainClass = null;
-        int i = 0;
-        for (; i < tokens.size() && tokens.get(i).startsWith("-"); i++) {
-            switch (tokens.get(i)) {
-                case "-d", "--detached" -> detached = true;
-                case "-c", "--class" -> mainClass = tokens.get(++i);
-                default -> throw new AssertionError("flink run option " + tokens.get(i) + " in service 'submitter':"
-                        + " teach " + getClass().getSimpleName() + " about it");
-            }
-        }
-        assertThat(i).as("the submitter's flink run must name a jar").isLessThan(tokens.size());
         Matcher guard = Pattern.compile("grep -q ': ([^ ]+) \\('").matcher(script);
-        return new SubmitterCommand(detached, mainClass, tokens.get(i), tokens.subList(i + 1, tokens.size()),
-                guard.find() ? guard.group(1) : "(no running-job check found)");
+        String jobNameGuard = guard.find() ? guard.group(1) : "(no running-job check found)";
+        List<SubmitterCommand> runs = new ArrayList<>();
+        while (run.find()) {
+            List<String> tokens = List.of(run.group(1).trim().split("\\s+"));
+            boolean detached = false;
+            String mainClass = null;
+            int i = 0;
+            for (; i < tokens.size() && tokens.get(i).startsWith("-"); i++) {
+                switch (tokens.get(i)) {
+                    case "-d", "--detached" -> detached = true;
+                    case "-c", "--class" -> mainClass = tokens.get(++i);
+                    case "-s", "--fromSavepoint" -> i++; // the state to resume from
+                    default -> throw new AssertionError("flink run option " + tokens.get(i) + " in service 'submitter':"
+                            + " teach " + getClass().getSimpleName() + " about it");
+                }
+            }
+            assertThat(i).as("the submitter's flink run must name a jar").isLessThan(tokens.size());
+            runs.add(new SubmitterCommand(detached, mainClass, tokens.get(i), tokens.subList(i + 1, tokens.size()),
+                    jobNameGuard));
+        }
+        assertThat(runs).as("command of service 'submitter' must run 'flink run'").isNotEmpty();
+        assertThat(runs).as("the submitter's flink run lines, with and without a savepoint, agree").containsOnly(runs.get(0));
+        return runs.get(0);
     }
 
     @SuppressWarnings("unchecked")
