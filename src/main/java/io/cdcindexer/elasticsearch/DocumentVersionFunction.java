@@ -41,7 +41,8 @@ import org.apache.flink.util.Collector;
  * the row, committed earlier, was written to Kafka earlier, so by then it has come through (a transaction collapsed on
  * another subtask can complete after a later one). Dropping that previous change as older, after the held one had been
  * completed from the stored document, would otherwise lose its values for good. A held change leaves at the latest after
- * {@code holdLimitMs} (a watermark that stands still).
+ * {@code holdLimitMs} of a watermark that stands still (not while it moves towards the change, nor before the first
+ * watermark after a restore).
  */
 public final class DocumentVersionFunction extends KeyedProcessFunction<String, ChangeEvent, ChangeEvent> {
 
@@ -59,6 +60,9 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     private transient ValueState<Tuple2<Long, Long>> lastDelete;
     /** Changes with unavailable columns waiting for the watermark, by the time they may leave. */
     private transient MapState<Long, List<ChangeEvent>> held;
+    /** The watermark when the hold limit last started counting, and whether it waited once for a first watermark. */
+    private transient ValueState<Long> holdWatermark;
+    private transient ValueState<Boolean> waitedForWatermark;
     private transient Counter stale;
     private transient Counter heldBack;
 
@@ -79,6 +83,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         lastDelete = getRuntimeContext().getState(remembered("last-delete", deleteMemoryMs));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
+        holdWatermark = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-watermark", Types.LONG));
+        waitedForWatermark = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-waited", Types.BOOLEAN));
         stale = getRuntimeContext().getMetricGroup().counter("staleChangesDropped");
         heldBack = getRuntimeContext().getMetricGroup().counter("changesHeldForTheWatermark");
     }
@@ -109,6 +115,9 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             held.put(due, more);
             ctx.timerService().registerEventTimeTimer(due);
             ctx.timerService().registerProcessingTimeTimer(ctx.timerService().currentProcessingTime() + holdLimitMs);
+            if (holdWatermark.value() == null) {
+                holdWatermark.update(ctx.timerService().currentWatermark());
+            }
             heldBack.inc();
             return;
         }
@@ -118,6 +127,24 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<ChangeEvent> out) throws Exception {
         boolean watermark = ctx.timeDomain() == TimeDomain.EVENT_TIME;
+        if (!watermark && held.isEmpty()) {
+            return;
+        }
+        if (!watermark) {
+            // The hold limit waits, like the collapse's timeout, while the watermark still moves towards the held
+            // changes (catching up on a backlog), and once for a first watermark after a (re)start.
+            long now = ctx.timerService().currentWatermark();
+            Long then = holdWatermark.value();
+            boolean noWatermarkYet = now == Long.MIN_VALUE && waitedForWatermark.value() == null;
+            if (noWatermarkYet || (then != null && now > then)) {
+                holdWatermark.update(now);
+                if (noWatermarkYet) {
+                    waitedForWatermark.update(true);
+                }
+                ctx.timerService().registerProcessingTimeTimer(timestamp + holdLimitMs);
+                return;
+            }
+        }
         List<ChangeEvent> due = new ArrayList<>();
         for (Iterator<Map.Entry<Long, List<ChangeEvent>>> it = held.iterator(); it.hasNext(); ) {
             Map.Entry<Long, List<ChangeEvent>> entry = it.next();
@@ -125,6 +152,10 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 due.addAll(entry.getValue());
                 it.remove();
             }
+        }
+        if (held.isEmpty()) {
+            holdWatermark.clear();
+            waitedForWatermark.clear();
         }
         // Oldest first, so that each is completed from the one before it.
         due.sort(Comparator.<ChangeEvent>comparingLong(c -> c.version).thenComparingLong(c -> c.lsn));

@@ -205,12 +205,12 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         return buffer.size() - bufferedBehindBusy;
     }
 
-    // One action per document in the buffer: a newer one takes the older one's place (and its unavailable columns).
+    // One action per document in the buffer: the newer of the two stays (see kept).
     private void buffer(Pending action) {
-        Pending older = buffer.get(action.document);
-        if (older != null) {
-            action = newerOf(older, action);
-            bufferBytes -= older.bytes;
+        Pending earlier = buffer.get(action.document);
+        if (earlier != null) {
+            action = kept(earlier, action);
+            bufferBytes -= earlier.bytes;
         } else if (busy.contains(action.document)) {
             bufferedBehindBusy++;
         }
@@ -218,16 +218,26 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         bufferBytes += action.bytes;
     }
 
-    /** The newer action, with columns it lacks (unchanged TOASTed values) taken from the older one it replaces. */
-    private Pending newerOf(Pending older, Pending newer) {
+    /**
+     * Of two actions of one document, the one that stays: the newer by {@code (version, lsn)}. Changes of a document
+     * usually come in order, and then the later one takes the columns it lacks (unchanged TOASTed values) from the
+     * earlier one it replaces. An older change can still come later (Elasticsearch would refuse it; the job lets such
+     * writes to a live document through): it is dropped, and its columns are not used, since it is not the state right
+     * before the newer one.
+     */
+    private Pending kept(Pending earlier, Pending later) {
         replaced.inc();
-        ChangeEvent merged = ChangeEvent.collapse(older.change, newer.change);
-        if (merged != newer.change) {
-            ((IndexRequest) newer.request).source(merged.document, XContentType.JSON);
-            newer.change = merged;
+        if (!later.change.isNewerThan(earlier.change.version, earlier.change.lsn)) {
+            stale.inc();
+            return earlier;
         }
-        newer.attempts = Math.max(newer.attempts, older.attempts);
-        return newer;
+        ChangeEvent merged = ChangeEvent.collapse(earlier.change, later.change);
+        if (merged != later.change) {
+            ((IndexRequest) later.request).source(merged.document, XContentType.JSON);
+            later.change = merged;
+        }
+        later.attempts = Math.max(later.attempts, earlier.attempts);
+        return later;
     }
 
     private void scheduleFlush() {
@@ -449,11 +459,14 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         return body.length() > 500 ? body.substring(0, 500) + "..." : body;
     }
 
-    // The document's action is settled: a newer action waiting behind it may go.
+    // The document's action is settled: a newer action waiting behind it may go, within the flush interval.
     private void settled(Pending action) {
         busy.remove(action.document);
         if (buffer.containsKey(action.document)) {
             bufferedBehindBusy--;
+            if (!flushScheduled) {
+                scheduleFlush();
+            }
         }
     }
 
@@ -468,12 +481,12 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             waitingForRetry -= actions.size();
             for (Pending action : actions) {
                 settled(action);
-                Pending newer = buffer.get(action.document);
-                if (newer == null) {
+                Pending later = buffer.get(action.document);
+                if (later == null) {
                     buffer(action);
                 } else {
-                    bufferBytes -= newer.bytes;
-                    Pending kept = newerOf(action, newer);
+                    bufferBytes -= later.bytes;
+                    Pending kept = kept(action, later);
                     buffer.put(action.document, kept);
                     bufferBytes += kept.bytes;
                 }

@@ -169,13 +169,13 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     }
 
     private void storeOrEmit(TransactionProgress tx, Context ctx, Collector<ChangeEvent> out) throws Exception {
-        if (tx.isComplete()) {
-            if (!tx.flushed) {
-                emitHeld(tx, out, false);
-                completed.inc();
-            }
+        if (tx.isComplete() && !tx.flushed) {
+            emitHeld(tx, out, false);
+            completed.inc();
             forget(tx, ctx);
         } else {
+            // A flushed transaction is kept until its timer says every partition was read past it, even once its counts
+            // are met: a change sent again (a connector restart) counts too, and its real last change may still come.
             progress.update(tx);
         }
     }
@@ -200,10 +200,11 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             }
             return;
         }
-        boolean restored = watermark == Long.MIN_VALUE && tx.watermark != Long.MIN_VALUE;
-        if (restored || (watermark > tx.watermark && !readPast)) {
+        boolean noWatermarkYet = watermark == Long.MIN_VALUE && !tx.waitedForWatermark;
+        if (noWatermarkYet || (watermark > tx.watermark && !readPast)) {
             // Still catching up: the partitions move, but have not all been read past this transaction yet. Or the job
-            // was just restored and has read nothing yet (no watermark): give the source one period to start.
+            // was just (re)started and has read nothing yet (no watermark): give the source one period to start.
+            tx.waitedForWatermark |= noWatermarkYet;
             waitAnotherPeriod(tx, timestamp, watermark, ctx);
             deferred.inc();
             return;

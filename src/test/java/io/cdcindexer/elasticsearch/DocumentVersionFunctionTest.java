@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.cdcindexer.debezium.ChangeEvent;
 import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
@@ -117,6 +118,7 @@ class DocumentVersionFunctionTest {
     @Test
     void aHeldChangeLeavesAfterTheHoldLimitWhenTheWatermarkStandsStill() throws Exception {
         harness.setProcessingTime(0);
+        harness.processWatermark(new Watermark(0)); // read up to Kafka time 0, then nothing more
         harness.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
         harness.setProcessingTime(HOLD_MS - 1);
         assertThat(output()).isEmpty();
@@ -136,5 +138,54 @@ class DocumentVersionFunctionTest {
         harness.processElement(standIn, 0);
 
         assertThat(output()).hasSize(3);
+    }
+
+    @Test
+    void aHeldChangeWaitsWhileTheWatermarkIsStillMovingTowardsIt() throws Exception {
+        harness.setProcessingTime(0);
+        harness.processWatermark(new Watermark(500));
+        // B (commit 300) left body unchanged; A (commit 200, Kafka time 990) set it. A's transaction is held by the
+        // collapse, which defers its timeout while the job catches up on a backlog (the watermark moves).
+        harness.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
+        harness.processWatermark(new Watermark(700));
+        harness.setProcessingTime(HOLD_MS / 2);
+        harness.processWatermark(new Watermark(900));
+        harness.setProcessingTime(HOLD_MS);
+        harness.processWatermark(new Watermark(950));
+
+        harness.processElement(upsert("articles", "1", 200, "{\"id\":1,\"n\":1,\"body\":\"new\"}", "ta"), 990);
+        harness.processWatermark(new Watermark(999));
+
+        // B released at the hold limit, before A: the writer completes B from the stored document (older than A), then
+        // Elasticsearch refuses A as older (409): A's body is lost for good.
+        assertThat(output()).as("A first, so that B is completed from it")
+                .containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
+                        "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
+    }
+
+    @Test
+    void aRestoredHeldChangeWaitsForTheSourceInsteadOfLeavingAtOnce() throws Exception {
+        harness.setProcessingTime(0);
+        harness.processWatermark(new Watermark(500));
+        harness.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
+        var snapshot = harness.snapshot(1, 0);
+        harness.close();
+
+        harness = new KeyedOneInputStreamOperatorTestHarness<>(
+                new KeyedProcessOperator<>(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS)),
+                DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
+        harness.setStateTtlProcessingTime(0);
+        harness.initializeState(snapshot);
+        harness.open();
+        // The job was down for longer than the hold limit: the restored timer fires before anything was read.
+        harness.setProcessingTime(HOLD_MS);
+
+        // The source rewinds: A (its transaction restored in the collapse, or read again) comes, then the watermark.
+        harness.processElement(upsert("articles", "1", 200, "{\"id\":1,\"n\":1,\"body\":\"new\"}", "ta"), 990);
+        harness.processWatermark(new Watermark(999));
+
+        assertThat(output()).as("A first, so that B is completed from it")
+                .containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
+                        "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
     }
 }

@@ -31,6 +31,7 @@ class TransactionCollapseFunctionTest {
         harness = ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(TIMEOUT, MAX_HELD),
                 TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
         harness.setProcessingTime(1_000);
+        harness.processBothWatermarks(new Watermark(0)); // a running job: the source has read up to Kafka time 0
     }
 
     @AfterEach
@@ -40,6 +41,14 @@ class TransactionCollapseFunctionTest {
 
     private List<String> output() {
         return harness.extractOutputValues().stream().map(ChangeEvent::toString).toList();
+    }
+
+    /** A transaction flushed before it was complete is kept for repeats and late changes until read past. */
+    private void assertKeptUntilReadPastThenForgotten() throws Exception {
+        assertThat(harness.numProcessingTimeTimers()).as("kept for repeats and late changes").isEqualTo(1);
+        harness.processBothWatermarks(new Watermark(1_000_000));
+        harness.setProcessingTime(harness.getProcessingTime() + 3 * TIMEOUT);
+        assertNothingHeld();
     }
 
     private void assertNothingHeld() {
@@ -243,7 +252,7 @@ class TransactionCollapseFunctionTest {
                 .containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}",
                         "UPSERT cdc.public.users/1 v400 lsn300 {\"v\":2}");
         assertThat(harness.extractOutputValues().get(1).isNewerThan(400, 100)).isTrue();
-        assertNothingHeld();
+        assertKeptUntilReadPastThenForgotten();
     }
 
     @Test
@@ -265,7 +274,7 @@ class TransactionCollapseFunctionTest {
         harness.processElement1(upsert("big", "99", 210, "{\"n\":1}", "9"), 0);
 
         assertThat(output()).hasSize(MAX_HELD + 2);
-        assertNothingHeld();
+        assertKeptUntilReadPastThenForgotten();
     }
 
     @Test
@@ -276,7 +285,7 @@ class TransactionCollapseFunctionTest {
         }
 
         assertThat(output()).hasSize(2 * MAX_HELD).allMatch(change -> change.contains(" v900 "));
-        assertNothingHeld();
+        assertKeptUntilReadPastThenForgotten();
     }
 
     @Test
@@ -292,7 +301,7 @@ class TransactionCollapseFunctionTest {
 
         assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}",
                 "UPSERT cdc.public.users/2 v400 lsn110 {\"v\":2}");
-        assertNothingHeld();
+        assertKeptUntilReadPastThenForgotten();
     }
 
     @Test
@@ -388,5 +397,61 @@ class TransactionCollapseFunctionTest {
         harness.processElement2(end("742", "articles", 1), 0);
 
         assertThat(output()).containsExactly("UPSERT cdc.public.articles/3 v200 {\"id\":3,\"title\":\"b\"} unavailable=[body]");
+    }
+
+    /**
+     * What Elasticsearch ends up with for a document, given every change the job emitted for it: the highest
+     * {@code (version, lsn)} wins (external versions; DocumentVersionFunction orders equal versions by lsn).
+     */
+    private String winnerOf(String documentId) {
+        return harness.extractOutputValues().stream().filter(change -> change.documentId.equals(documentId))
+                .max(java.util.Comparator.<ChangeEvent>comparingLong(change -> change.version)
+                        .thenComparingLong(change -> change.lsn))
+                .map(change -> change.document == null ? "deleted" : new String(change.document,
+                        java.nio.charset.StandardCharsets.UTF_8))
+                .orElse("nothing");
+    }
+
+    @Test
+    void changesSentAgainAfterATimeoutFlushDoNotCompleteTheTransactionEarly() throws Exception {
+        // Transaction 742 (commit 400) changed row 1 (lsn 100), row 2 (lsn 110), then row 1 again (lsn 300). The
+        // connector wrote the first two changes and crashed: the transaction is flushed at its timeout.
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 0);
+        harness.processElement1(upsert("users", "2", 110, "{\"v\":1}", "742"), 0);
+        harness.setProcessingTime(1_000 + TIMEOUT);
+        assertThat(output()).hasSize(2);
+
+        // Restarted, the connector sends the whole transaction again (offsets are committed only now and then); its
+        // END is read first, the transaction topic running ahead of the table topic.
+        harness.processElement2(endAt("742", 400, "users", 3), 0);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 0); // sent again: not the third change
+        harness.processElement1(upsert("users", "2", 110, "{\"v\":1}", "742"), 0); // sent again
+        harness.processElement1(upsert("users", "1", 300, "{\"v\":2}", "742"), 0); // the real third change
+        harness.setProcessingTime(1_000 + 10 * TIMEOUT); // whatever is still held has left by now
+
+        // The repeated change of row 1 was counted as the third one: the transaction was forgotten, and the real third
+        // change left later on its own as a new transaction without END, versioned by its own lsn 300 < 400, so it
+        // loses to the repeated first image that left with v400.
+        assertThat(winnerOf("1")).as("row 1's final image").isEqualTo("{\"v\":2}");
+    }
+
+    @Test
+    void aRestoredTimerWaitsForTheSourceAlsoForATransactionBegunBeforeTheFirstWatermark() throws Exception {
+        // The transaction began before any watermark (the first seconds after a start or restore, while a partition has
+        // not yet emitted and is not yet idle): it recorded Long.MIN_VALUE, which the restore check takes for "no
+        // restore".
+        harness.processElement2(endAt("742", 400, "users", 2), 1_500);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
+        var snapshot = harness.snapshot(1, 1_500);
+        harness.close();
+
+        harness = new KeyedTwoInputStreamOperatorTestHarness<>(
+                new KeyedCoProcessOperator<>(new TransactionCollapseFunction(TIMEOUT, MAX_HELD)),
+                TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+        harness.initializeState(snapshot);
+        harness.open();
+        harness.setProcessingTime(1_000 + TIMEOUT); // the restored timer fires before anything was read
+
+        assertThat(output()).as("no watermark yet after the restore: one more period, not a flush").isEmpty();
     }
 }
