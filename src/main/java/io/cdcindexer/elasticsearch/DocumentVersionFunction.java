@@ -10,12 +10,11 @@ import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.streaming.api.TimeDomain;
-import org.apache.flink.api.common.state.StateTtlConfig;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.functions.KeySelector;
-import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.api.java.tuple.Tuple3;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
@@ -33,7 +32,8 @@ import org.apache.flink.util.Collector;
  * share a version: a transaction flushed before it was complete ({@link ChangeEvent#partial}) sends a later change of a
  * row with the version of the part already written, and Elasticsearch ({@code external_gte}) lets both through, so the
  * version of such a write is remembered for {@code writeMemoryMs}, and the order by the changes' own positions is kept
- * here. Both in keyed state with a time-to-live, so memory holds only recent deletes and partial writes. Since the sink runs on the same subtask (forward), every write of one document goes
+ * here. Both in keyed state, cleared by a timer when their time is up, so memory holds only recent deletes and partial
+ * writes. Since the sink runs on the same subtask (forward), every write of one document goes
  * through one writer, which keeps them in order ({@link ElasticsearchIndexWriter}).
  *
  * <p>A change with unavailable (unchanged TOASTed) columns is held until the watermark shows that every partition has
@@ -55,9 +55,13 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     private final long deleteMemoryMs;
     private final long holdLimitMs;
 
-    /** The version and WAL position of the last write let through, and of the last delete. */
-    private transient ValueState<Tuple2<Long, Long>> lastWrite;
-    private transient ValueState<Tuple2<Long, Long>> lastDelete;
+    /**
+     * The version, WAL position and expiry (processing time) of the last change let through for the document, while it
+     * needs remembering: a delete, or a write of a partly flushed transaction. A timer clears it at its expiry (Flink's
+     * state time-to-live was tried first: its incremental cleanup walked the state on every access and took three
+     * quarters of the sink task's time).
+     */
+    private transient ValueState<Tuple3<Long, Long, Long>> remembered;
     /** Changes with unavailable columns waiting for the watermark, by the time they may leave. */
     private transient MapState<Long, List<ChangeEvent>> held;
     /** The watermark when the hold limit last started counting, and whether it waited once for a first watermark. */
@@ -79,24 +83,14 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
 
     @Override
     public void open(Configuration parameters) {
-        lastWrite = getRuntimeContext().getState(remembered("last-write", writeMemoryMs));
-        lastDelete = getRuntimeContext().getState(remembered("last-delete", deleteMemoryMs));
+        remembered = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("remembered", Types.TUPLE(Types.LONG, Types.LONG, Types.LONG)));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
         holdWatermark = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-watermark", Types.LONG));
         waitedForWatermark = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-waited", Types.BOOLEAN));
         stale = getRuntimeContext().getMetricGroup().counter("staleChangesDropped");
         heldBack = getRuntimeContext().getMetricGroup().counter("changesHeldForTheWatermark");
-    }
-
-    private static ValueStateDescriptor<Tuple2<Long, Long>> remembered(String name, long ttlMs) {
-        ValueStateDescriptor<Tuple2<Long, Long>> descriptor =
-                new ValueStateDescriptor<>(name, Types.TUPLE(Types.LONG, Types.LONG));
-        descriptor.enableTimeToLive(StateTtlConfig.newBuilder(java.time.Duration.ofMillis(ttlMs))
-                .setUpdateType(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                .setStateVisibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-                .build());
-        return descriptor;
     }
 
     @Override
@@ -121,14 +115,20 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             heldBack.inc();
             return;
         }
-        writeIfNewer(change, out);
+        writeIfNewer(change, ctx, out);
     }
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<ChangeEvent> out) throws Exception {
         boolean watermark = ctx.timeDomain() == TimeDomain.EVENT_TIME;
-        if (!watermark && held.isEmpty()) {
-            return;
+        if (!watermark) {
+            Tuple3<Long, Long, Long> last = remembered.value();
+            if (last != null && last.f2 <= timestamp) {
+                remembered.clear(); // its memory is over
+            }
+            if (held.isEmpty()) {
+                return;
+            }
         }
         if (!watermark) {
             // The hold limit waits, like the collapse's timeout, while the watermark still moves towards the held
@@ -160,30 +160,26 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         // Oldest first, so that each is completed from the one before it.
         due.sort(Comparator.<ChangeEvent>comparingLong(c -> c.version).thenComparingLong(c -> c.lsn));
         for (ChangeEvent change : due) {
-            writeIfNewer(change, out);
+            writeIfNewer(change, ctx, out);
         }
     }
 
-    private void writeIfNewer(ChangeEvent change, Collector<ChangeEvent> out) throws Exception {
-        if (olderThan(lastWrite.value(), change) || olderThan(lastDelete.value(), change)) {
+    private void writeIfNewer(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
+        Tuple3<Long, Long, Long> last = remembered.value();
+        if (last != null && !change.isNewerThan(last.f0, last.f1)) {
             stale.inc();
             return;
         }
-        Tuple2<Long, Long> written = Tuple2.of(change.version, change.lsn);
-        if (change.partial) {
-            lastWrite.update(written);
-        } else {
-            lastWrite.clear(); // anything older is refused by Elasticsearch itself
-        }
-        if (change.action == ChangeEvent.Action.DELETE) {
-            lastDelete.update(written);
-        } else {
-            lastDelete.clear();
+        boolean delete = change.action == ChangeEvent.Action.DELETE;
+        if (delete || change.partial) {
+            // Expiry rounded up to the second: fewer distinct timers.
+            long now = ctx.timerService().currentProcessingTime();
+            long until = ((now + (delete ? deleteMemoryMs : writeMemoryMs)) / 1000 + 1) * 1000;
+            remembered.update(Tuple3.of(change.version, change.lsn, until));
+            ctx.timerService().registerProcessingTimeTimer(until);
+        } else if (last != null) {
+            remembered.clear(); // a live document: Elasticsearch refuses anything older itself
         }
         out.collect(change);
-    }
-
-    private static boolean olderThan(Tuple2<Long, Long> last, ChangeEvent change) {
-        return last != null && !change.isNewerThan(last.f0, last.f1);
     }
 }

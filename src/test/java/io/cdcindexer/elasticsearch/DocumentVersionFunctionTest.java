@@ -28,7 +28,7 @@ class DocumentVersionFunctionTest {
     void open() throws Exception {
         harness = ProcessFunctionTestHarnesses.forKeyedProcessFunction(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS),
                 DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
-        harness.setStateTtlProcessingTime(0);
+        harness.setProcessingTime(0);
     }
 
     @AfterEach
@@ -59,14 +59,15 @@ class DocumentVersionFunctionTest {
     @Test
     void aDeleteIsRememberedLongerThanElasticsearchRemembersIt() throws Exception {
         harness.processElement(delete("users", "1", 300, "t2"), 0);
-        harness.setStateTtlProcessingTime(DELETES_MS - 1); // long past index.gc_deletes (60 s)
+        harness.setProcessingTime(DELETES_MS - 1); // long past index.gc_deletes (60 s)
         harness.processElement(upsert("users", "1", 200, "{\"id\":1}", "t1"), 0);
         assertThat(output()).hasSize(1);
 
-        harness.setStateTtlProcessingTime(DELETES_MS + 1);
+        harness.setProcessingTime(DELETES_MS + 1_000); // its timer, rounded up to the second
+        assertThat(harness.numKeyedStateEntries()).as("its memory is gone with it").isZero();
         harness.processElement(upsert("users", "1", 250, "{\"id\":1}", "t1"), 0);
 
-        assertThat(output()).as("forgotten after its time to live").hasSize(2);
+        assertThat(output()).as("forgotten after its time").hasSize(2);
     }
 
     @Test
@@ -174,7 +175,7 @@ class DocumentVersionFunctionTest {
         harness = new KeyedOneInputStreamOperatorTestHarness<>(
                 new KeyedProcessOperator<>(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS)),
                 DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
-        harness.setStateTtlProcessingTime(0);
+        harness.setProcessingTime(0);
         harness.initializeState(snapshot);
         harness.open();
         // The job was down for longer than the hold limit: the restored timer fires before anything was read.
