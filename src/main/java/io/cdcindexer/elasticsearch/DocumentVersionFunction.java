@@ -64,7 +64,12 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     private transient ValueState<Tuple3<Long, Long, Long>> remembered;
     /** Changes with unavailable columns waiting for the watermark, by the time they may leave. */
     private transient MapState<Long, List<ChangeEvent>> held;
-    /** The watermark when the hold limit last started counting, and whether it waited once for a first watermark. */
+    /**
+     * The document's one hold limit while changes are held: when it ends (processing time), the watermark when it
+     * started counting, and whether it waited once for a first watermark. Other processing-time timers of the document
+     * (a memory's expiry) are not hold limits.
+     */
+    private transient ValueState<Long> holdDeadline;
     private transient ValueState<Long> holdWatermark;
     private transient ValueState<Boolean> waitedForWatermark;
     private transient Counter stale;
@@ -87,6 +92,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 new ValueStateDescriptor<>("remembered", Types.TUPLE(Types.LONG, Types.LONG, Types.LONG)));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
+        holdDeadline = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG));
         holdWatermark = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-watermark", Types.LONG));
         waitedForWatermark = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-waited", Types.BOOLEAN));
         stale = getRuntimeContext().getMetricGroup().counter("staleChangesDropped");
@@ -108,9 +114,11 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             more.add(change.copy());
             held.put(due, more);
             ctx.timerService().registerEventTimeTimer(due);
-            ctx.timerService().registerProcessingTimeTimer(ctx.timerService().currentProcessingTime() + holdLimitMs);
-            if (holdWatermark.value() == null) {
+            if (holdDeadline.value() == null) {
+                long deadline = ctx.timerService().currentProcessingTime() + holdLimitMs;
+                holdDeadline.update(deadline);
                 holdWatermark.update(ctx.timerService().currentWatermark());
+                ctx.timerService().registerProcessingTimeTimer(deadline);
             }
             heldBack.inc();
             return;
@@ -126,11 +134,10 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             if (last != null && last.f2 <= timestamp) {
                 remembered.clear(); // its memory is over
             }
-            if (held.isEmpty()) {
-                return;
+            Long deadline = holdDeadline.value();
+            if (deadline == null || timestamp < deadline) {
+                return; // not the hold limit
             }
-        }
-        if (!watermark) {
             // The hold limit waits, like the collapse's timeout, while the watermark still moves towards the held
             // changes (catching up on a backlog), and once for a first watermark after a (re)start.
             long now = ctx.timerService().currentWatermark();
@@ -141,6 +148,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 if (noWatermarkYet) {
                     waitedForWatermark.update(true);
                 }
+                holdDeadline.update(timestamp + holdLimitMs);
                 ctx.timerService().registerProcessingTimeTimer(timestamp + holdLimitMs);
                 return;
             }
@@ -154,6 +162,12 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             }
         }
         if (held.isEmpty()) {
+            Long deadline = holdDeadline.value();
+            Tuple3<Long, Long, Long> last = remembered.value();
+            if (deadline != null && (last == null || last.f2.longValue() != deadline)) { // one timer may serve both
+                ctx.timerService().deleteProcessingTimeTimer(deadline);
+            }
+            holdDeadline.clear();
             holdWatermark.clear();
             waitedForWatermark.clear();
         }
@@ -175,11 +189,23 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             // Expiry rounded up to the second: fewer distinct timers.
             long now = ctx.timerService().currentProcessingTime();
             long until = ((now + (delete ? deleteMemoryMs : writeMemoryMs)) / 1000 + 1) * 1000;
+            if (last != null && last.f2 != until) {
+                deleteExpiryTimer(last.f2, ctx);
+            }
             remembered.update(Tuple3.of(change.version, change.lsn, until));
             ctx.timerService().registerProcessingTimeTimer(until);
         } else if (last != null) {
             remembered.clear(); // a live document: Elasticsearch refuses anything older itself
+            deleteExpiryTimer(last.f2, ctx);
         }
         out.collect(change);
+    }
+
+    // A memory's expiry timer, unless the same timer also ends the hold limit.
+    private void deleteExpiryTimer(long expiry, Context ctx) throws Exception {
+        Long deadline = holdDeadline.value();
+        if (deadline == null || deadline != expiry) {
+            ctx.timerService().deleteProcessingTimeTimer(expiry);
+        }
     }
 }

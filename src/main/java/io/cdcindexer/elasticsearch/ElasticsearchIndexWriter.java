@@ -303,6 +303,11 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             sendBulk(batch);
         }, error -> {
             inFlight--;
+            int status = statusOf(error);
+            if (status == 401 || status == 403) {
+                throw refusedCredentials("the multi-get that completes unavailable (TOASTed) columns: "
+                        + reasonOf(error) + "; the job's role must be allowed to read the indices too");
+            }
             LOG.warn("A multi-get for {} documents failed ({}); retrying", incomplete.size(), error.toString());
             retryLater(batch);
         });
@@ -406,8 +411,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     private void failed(List<Pending> batch, Exception error) throws IOException {
         inFlight--;
-        int status = error instanceof ResponseException response
-                ? response.getResponse().getStatusLine().getStatusCode() : 0;
+        int status = statusOf(error);
         if (status == 401 || status == 403) {
             throw refusedCredentials(reasonOf(error));
         }
@@ -431,6 +435,10 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         }
         LOG.warn("A request of {} actions failed ({}); retrying it", batch.size(), error.toString());
         retryLater(batch);
+    }
+
+    private static int statusOf(Exception error) {
+        return error instanceof ResponseException response ? response.getResponse().getStatusLine().getStatusCode() : 0;
     }
 
     private IOException refusedCredentials(String reason) {

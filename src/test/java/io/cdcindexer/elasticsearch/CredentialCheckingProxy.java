@@ -14,20 +14,34 @@ import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 
 /**
- * An HTTP proxy on loopback in front of a real Elasticsearch node that checks basic-auth credentials the way
- * Elasticsearch's security module does: a request without the expected credentials gets 401 with a
- * {@code security_exception}; others are forwarded as they are.
+ * An HTTP proxy on loopback in front of a real Elasticsearch node that checks requests the way Elasticsearch's security
+ * module does: a request without the expected basic-auth credentials gets 401, and one to a refused action (say, a role
+ * that may write but not read: {@code _mget}) 403, both with a {@code security_exception}; others are forwarded as they
+ * are.
  */
 final class CredentialCheckingProxy implements AutoCloseable {
 
     private final HttpServer server;
     private final HttpClient client = HttpClient.newHttpClient();
     private final String expected;
+    private final String refusedPathSuffix;
     private final int targetPort;
 
-    CredentialCheckingProxy(int targetPort, String user, String password) throws IOException {
+    /** Requires these credentials on every request. */
+    static CredentialCheckingProxy requiring(int targetPort, String user, String password) throws IOException {
+        return new CredentialCheckingProxy(targetPort,
+                "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8)), null);
+    }
+
+    /** Lets every request through but those whose path ends with {@code refusedPathSuffix} (403). */
+    static CredentialCheckingProxy refusing(int targetPort, String refusedPathSuffix) throws IOException {
+        return new CredentialCheckingProxy(targetPort, null, refusedPathSuffix);
+    }
+
+    private CredentialCheckingProxy(int targetPort, String expected, String refusedPathSuffix) throws IOException {
         this.targetPort = targetPort;
-        this.expected = "Basic " + Base64.getEncoder().encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+        this.expected = expected;
+        this.refusedPathSuffix = refusedPathSuffix;
         this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", this::handle);
         server.start();
@@ -39,7 +53,14 @@ final class CredentialCheckingProxy implements AutoCloseable {
 
     private void handle(HttpExchange exchange) throws IOException {
         try (exchange) {
-            if (!expected.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+            if (refusedPathSuffix != null && exchange.getRequestURI().getPath().endsWith(refusedPathSuffix)) {
+                exchange.getRequestBody().readAllBytes();
+                respond(exchange, 403, "{\"error\":{\"root_cause\":[{\"type\":\"security_exception\",\"reason\":\"action "
+                        + "[indices:data/read/mget] is unauthorized for user [indexer]\"}],\"type\":\"security_exception\","
+                        + "\"reason\":\"action [indices:data/read/mget] is unauthorized for user [indexer]\"},\"status\":403}");
+                return;
+            }
+            if (expected != null && !expected.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
                 respond(exchange, 401, "{\"error\":{\"root_cause\":[{\"type\":\"security_exception\",\"reason\":\"missing "
                         + "authentication credentials for REST request\"}],\"type\":\"security_exception\",\"reason\":"
                         + "\"missing authentication credentials for REST request\"},\"status\":401}");

@@ -189,4 +189,53 @@ class DocumentVersionFunctionTest {
                 .containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
                         "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
     }
+
+    // Review 2: onTimer takes every processing-time timer of the document for a hold-limit timer.
+
+    @Test
+    void anExpiryTimerOfAForgottenDeleteDoesNotReleaseAHeldChange() throws Exception {
+        harness.setProcessingTime(0);
+        harness.processElement(delete("articles", "1", 100, "t0"), 0); // remembered until 601 s, a timer then
+        harness.setProcessingTime(1_000);
+        harness.processElement(upsert("articles", "1", 150, "{\"id\":1,\"n\":0,\"body\":\"old\"}", "t1"), 0);
+        assertThat(harness.numKeyedStateEntries()).as("a live document: nothing remembered").isZero();
+
+        // Ten minutes later, on a quiet stream: B (commit 300) left body unchanged; A (commit 200) set it, and its
+        // transaction completes elsewhere a moment later.
+        harness.setProcessingTime(DELETES_MS + 500);
+        harness.processWatermark(new Watermark(500));
+        harness.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
+        harness.setProcessingTime(DELETES_MS + 1_000); // the delete's expiry timer: 0.5 s into a 30 s hold
+
+        harness.processElement(upsert("articles", "1", 200, "{\"id\":1,\"n\":1,\"body\":\"new\"}", "ta"), 990);
+        harness.processWatermark(new Watermark(999));
+
+        assertThat(output()).as("A before B, so that B is completed from A, not from the stored 'old' body")
+                .containsExactly("DELETE cdc.public.articles/1 v100",
+                        "UPSERT cdc.public.articles/1 v150 {\"id\":1,\"n\":0,\"body\":\"old\"}",
+                        "UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
+                        "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
+    }
+
+    @Test
+    void aSecondHeldChangeOfTheDocumentDoesNotEndTheWaitOfTheFirstWhileTheWatermarkMoves() throws Exception {
+        harness.setProcessingTime(0);
+        harness.processWatermark(new Watermark(500)); // catching up on a backlog
+        // B1 and B2 (commits 300, 400) left body unchanged; A (commit 200, Kafka time 990) set it.
+        harness.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb1")), 1_000);
+        harness.setProcessingTime(1);
+        harness.processElement(withoutBody(upsert("articles", "1", 400, "{\"id\":1,\"n\":3}", "tb2")), 1_010);
+        harness.setProcessingTime(HOLD_MS / 2);
+        harness.processWatermark(new Watermark(900)); // moving towards them
+        harness.setProcessingTime(HOLD_MS); // B1's limit: the watermark moved, so it waits another period
+        harness.setProcessingTime(HOLD_MS + 1); // B2's limit, 1 ms later: "the watermark stood still"
+
+        harness.processElement(upsert("articles", "1", 200, "{\"id\":1,\"n\":1,\"body\":\"new\"}", "ta"), 990);
+        harness.processWatermark(new Watermark(1_009));
+
+        assertThat(output()).as("A first: the watermark was still moving towards the held changes")
+                .containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
+                        "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]",
+                        "UPSERT cdc.public.articles/1 v400 {\"id\":1,\"n\":3} unavailable=[body]");
+    }
 }

@@ -262,7 +262,7 @@ class ElasticsearchIndexSinkITCase {
 
     @Test
     void refusedCredentialsFailTheJobWithAClearReason() throws Exception {
-        try (CredentialCheckingProxy proxy = new CredentialCheckingProxy(elasticsearch.port(), "indexer", "secret")) {
+        try (CredentialCheckingProxy proxy = CredentialCheckingProxy.requiring(elasticsearch.port(), "indexer", "secret")) {
             JobClient job = start("credentials", proxy.port(), new CollectingDeadLetterQueue("credentials"),
                     upsert("users", "1", 100, "{\"id\":1}", null));
 
@@ -314,5 +314,20 @@ class ElasticsearchIndexSinkITCase {
         assertThat(one.path("_version").asLong()).isEqualTo(500);
         JsonNode two = get("reorder-users", "2");
         assertThat(two.path("found").asBoolean()).as("a row live at v500 is not deleted by an older delete").isTrue();
+    }
+
+    @Test
+    void aMultiGetRefusedForLackOfPrivilegesFailsTheJobWithAClearReason() throws Exception {
+        // A role that may write the indices but not read them: the multi-get that completes unavailable columns is
+        // refused (403), which no retry fixes.
+        try (CredentialCheckingProxy proxy = CredentialCheckingProxy.refusing(elasticsearch.port(), "/_mget")) {
+            ChangeEvent bodyUnchanged = upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", null);
+            bodyUnchanged.unavailableColumns = new String[] {"body"};
+            JobClient job = start("readonly", proxy.port(), new CollectingDeadLetterQueue("readonly"), bodyUnchanged);
+
+            assertThatThrownBy(() -> job.getJobExecutionResult().get(2, TimeUnit.MINUTES))
+                    .hasStackTraceContaining("refused the job's request (authentication or authorization): the multi-get")
+                    .hasStackTraceContaining("is unauthorized for user [indexer]");
+        }
     }
 }
