@@ -10,6 +10,7 @@ import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.TransactionEnd;
 import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.streaming.api.operators.co.KeyedCoProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
@@ -41,6 +42,19 @@ class TransactionCollapseFunctionTest {
 
     private List<String> output() {
         return harness.extractOutputValues().stream().map(ChangeEvent::toString).toList();
+    }
+
+    /** Replaces the harness with a new one, restored from the snapshot (or empty, with no watermark yet). */
+    private void restoreFrom(OperatorSubtaskState snapshot) throws Exception {
+        harness.close();
+        harness = new KeyedTwoInputStreamOperatorTestHarness<>(
+                new KeyedCoProcessOperator<>(new TransactionCollapseFunction(TIMEOUT, MAX_HELD)),
+                TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+        if (snapshot != null) {
+            harness.initializeState(snapshot);
+        }
+        harness.open();
+        harness.setProcessingTime(1_000);
     }
 
     /** A transaction flushed before it was complete is kept for repeats and late changes until read past. */
@@ -320,13 +334,7 @@ class TransactionCollapseFunctionTest {
         harness.processElement2(endAt("742", 400, "users", 2), 1_500);
         harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
         var snapshot = harness.snapshot(1, 1_500);
-        harness.close();
-
-        harness = new KeyedTwoInputStreamOperatorTestHarness<>(
-                new KeyedCoProcessOperator<>(new TransactionCollapseFunction(TIMEOUT, MAX_HELD)),
-                TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
-        harness.initializeState(snapshot);
-        harness.open();
+        restoreFrom(snapshot);
         harness.setProcessingTime(1_000 + TIMEOUT); // the restored timer fires before anything was read
 
         assertThat(output()).as("no watermark yet after the restore: one more period").isEmpty();
@@ -440,16 +448,11 @@ class TransactionCollapseFunctionTest {
         // The transaction began before any watermark (the first seconds after a start or restore, while a partition has
         // not yet emitted and is not yet idle): it recorded Long.MIN_VALUE, which the restore check takes for "no
         // restore".
+        restoreFrom(null); // a job that has read nothing yet
         harness.processElement2(endAt("742", 400, "users", 2), 1_500);
         harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
         var snapshot = harness.snapshot(1, 1_500);
-        harness.close();
-
-        harness = new KeyedTwoInputStreamOperatorTestHarness<>(
-                new KeyedCoProcessOperator<>(new TransactionCollapseFunction(TIMEOUT, MAX_HELD)),
-                TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
-        harness.initializeState(snapshot);
-        harness.open();
+        restoreFrom(snapshot);
         harness.setProcessingTime(1_000 + TIMEOUT); // the restored timer fires before anything was read
 
         assertThat(output()).as("no watermark yet after the restore: one more period, not a flush").isEmpty();
