@@ -65,13 +65,13 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     /** Changes with unavailable columns waiting for the watermark, by the time they may leave. */
     private transient MapState<Long, List<ChangeEvent>> held;
     /**
-     * The document's one hold limit while changes are held: when it ends (processing time), the watermark when it
-     * started counting, and whether it waited once for a first watermark. Other processing-time timers of the document
-     * (a memory's expiry) are not hold limits.
+     * The document's one hold limit while changes are held: when it ends (processing time) and the watermark when it
+     * started counting. Other processing-time timers of the document (a memory's expiry) are not hold limits.
      */
     private transient ValueState<Long> holdDeadline;
     private transient ValueState<Long> holdWatermark;
-    private transient ValueState<Boolean> waitedForWatermark;
+    /** When this instance first ran (processing time); not state: it starts again with every restore. */
+    private transient long startedAt;
     private transient Counter stale;
     private transient Counter heldBack;
 
@@ -94,7 +94,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
         holdDeadline = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG));
         holdWatermark = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-watermark", Types.LONG));
-        waitedForWatermark = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-waited", Types.BOOLEAN));
+        startedAt = Long.MIN_VALUE;
         stale = getRuntimeContext().getMetricGroup().counter("staleChangesDropped");
         heldBack = getRuntimeContext().getMetricGroup().counter("changesHeldForTheWatermark");
     }
@@ -104,9 +104,15 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         if (change.action == ChangeEvent.Action.SKIP) {
             return; // its record is in the dead-letter queue: nothing to write
         }
+        startedAt(ctx);
         Long timestamp = ctx.timestamp();
         if (change.hasUnavailableColumns() && timestamp != null
                 && ctx.timerService().currentWatermark() < timestamp - 1) {
+            Tuple3<Long, Long, Long> last = remembered.value();
+            if (last != null && !change.isNewerThan(last.f0, last.f1)) {
+                stale.inc(); // older than a remembered delete or partial write: no use holding it
+                return;
+            }
             // Wait until every partition has been read up to its Kafka time (the watermark trails it by 1 ms).
             long due = timestamp - 1;
             List<ChangeEvent> waiting = held.get(due);
@@ -132,7 +138,14 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         if (!watermark) {
             Tuple3<Long, Long, Long> last = remembered.value();
             if (last != null && last.f2 <= timestamp) {
-                remembered.clear(); // its memory is over
+                if (held.isEmpty()) {
+                    remembered.clear(); // its memory is over
+                } else {
+                    // Held changes are still to be compared with it: it is remembered until they leave.
+                    long until = timestamp + 1_000;
+                    remembered.update(Tuple3.of(last.f0, last.f1, until));
+                    ctx.timerService().registerProcessingTimeTimer(until);
+                }
             }
             Long deadline = holdDeadline.value();
             if (deadline == null || timestamp < deadline) {
@@ -142,12 +155,9 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             // changes (catching up on a backlog), and once for a first watermark after a (re)start.
             long now = ctx.timerService().currentWatermark();
             Long then = holdWatermark.value();
-            boolean noWatermarkYet = now == Long.MIN_VALUE && waitedForWatermark.value() == null;
+            boolean noWatermarkYet = now == Long.MIN_VALUE && timestamp < startedAt(ctx) + holdLimitMs;
             if (noWatermarkYet || (then != null && now > then)) {
                 holdWatermark.update(now);
-                if (noWatermarkYet) {
-                    waitedForWatermark.update(true);
-                }
                 holdDeadline.update(timestamp + holdLimitMs);
                 ctx.timerService().registerProcessingTimeTimer(timestamp + holdLimitMs);
                 return;
@@ -169,7 +179,6 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             }
             holdDeadline.clear();
             holdWatermark.clear();
-            waitedForWatermark.clear();
         }
         // Oldest first, so that each is completed from the one before it.
         due.sort(Comparator.<ChangeEvent>comparingLong(c -> c.version).thenComparingLong(c -> c.lsn));
@@ -199,6 +208,13 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             deleteExpiryTimer(last.f2, ctx);
         }
         out.collect(change);
+    }
+
+    private long startedAt(Context ctx) {
+        if (startedAt == Long.MIN_VALUE) {
+            startedAt = ctx.timerService().currentProcessingTime();
+        }
+        return startedAt;
     }
 
     // A memory's expiry timer, unless the same timer also ends the hold limit.

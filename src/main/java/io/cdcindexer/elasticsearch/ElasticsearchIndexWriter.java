@@ -154,7 +154,10 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     @Override
     public void write(ChangeEvent change, Context context) throws IOException, InterruptedException {
         while (buffer.size() + waitingForRetry >= capacity) {
-            mailbox.yield(); // back-pressure: Elasticsearch is slow or away, and retries are piling up
+            // Back-pressure: Elasticsearch is slow or away, and retries are piling up. Send what can go meanwhile.
+            if (!(inFlight < options.maxInFlight() && send())) {
+                mailbox.yield();
+            }
         }
         current = change;
         emitter.emit(change, context, this);
@@ -172,9 +175,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     @Override
     public void flush(boolean endOfInput) throws IOException, InterruptedException {
         while (!buffer.isEmpty() || inFlight > 0 || waitingForRetry > 0) {
-            if (sendable() > 0 && inFlight < options.maxInFlight()) {
-                send();
-            } else {
+            if (!(inFlight < options.maxInFlight() && send())) {
                 mailbox.yield();
             }
         }
@@ -244,19 +245,30 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         flushScheduled = true;
         time.registerTimer(time.getCurrentProcessingTime() + options.intervalMs(), timestamp -> {
             flushScheduled = false;
-            if (sendable() == 0) {
-                return;
-            }
-            if (inFlight < options.maxInFlight()) {
-                send();
-            } else {
-                scheduleFlush();
-            }
+            sendWhatCanGo();
         });
     }
 
-    // Takes up to a request's worth of actions whose documents are not busy, in buffer order, and sends them.
-    private void send() {
+    // Sends as many requests as may be under way (a flush or retry timer: what is buffered is due); what is left waits
+    // for the next interval.
+    private void sendWhatCanGo() {
+        while (inFlight < options.maxInFlight() && send()) {
+            // one more request
+        }
+        flushLater();
+    }
+
+    // Every path that frees a request slot or a document ends here: nothing sendable is ever left without a timer to
+    // send it (write() may be waiting at capacity for it).
+    private void flushLater() {
+        if (sendable() > 0 && !flushScheduled) {
+            scheduleFlush();
+        }
+    }
+
+    // Takes up to a request's worth of actions whose documents are not busy, in buffer order, and sends them; false
+    // when there was none.
+    private boolean send() {
         List<Pending> batch = new ArrayList<>(Math.min(sendable(), options.maxActions()));
         long bytes = 0;
         for (Iterator<Pending> it = buffer.values().iterator(); it.hasNext() && batch.size() < options.maxActions()
@@ -270,7 +282,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         }
         bufferBytes -= bytes;
         if (batch.isEmpty()) {
-            return;
+            return false;
         }
         inFlight++;
         List<Pending> incomplete = new ArrayList<>();
@@ -284,6 +296,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         } else {
             completeThenSend(batch, incomplete);
         }
+        return true;
     }
 
     // Fetches the stored documents (realtime) and fills in the unavailable columns, then sends the bulk request.
@@ -310,6 +323,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             }
             LOG.warn("A multi-get for {} documents failed ({}); retrying", incomplete.size(), error.toString());
             retryLater(batch);
+            flushLater();
         });
     }
 
@@ -407,6 +421,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         if (again != null) {
             retryLater(again);
         }
+        flushLater();
     }
 
     private void failed(List<Pending> batch, Exception error) throws IOException {
@@ -422,6 +437,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 deadLetter(alone, "Elasticsearch refused the " + alone.request.opType().getLowercase()
                         + " as a request of its own (" + status + "): " + reasonOf(error));
                 settled(alone);
+                flushLater();
             } else {
                 split.inc();
                 int half = batch.size() / 2;
@@ -435,6 +451,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         }
         LOG.warn("A request of {} actions failed ({}); retrying it", batch.size(), error.toString());
         retryLater(batch);
+        flushLater();
     }
 
     private static int statusOf(Exception error) {
@@ -467,14 +484,11 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         return body.length() > 500 ? body.substring(0, 500) + "..." : body;
     }
 
-    // The document's action is settled: a newer action waiting behind it may go, within the flush interval.
+    // The document's action is settled: a newer action waiting behind it may go.
     private void settled(Pending action) {
         busy.remove(action.document);
         if (buffer.containsKey(action.document)) {
             bufferedBehindBusy--;
-            if (!flushScheduled) {
-                scheduleFlush();
-            }
         }
     }
 
@@ -499,11 +513,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                     bufferBytes += kept.bytes;
                 }
             }
-            if (inFlight < options.maxInFlight()) {
-                send();
-            } else if (!flushScheduled) {
-                scheduleFlush();
-            }
+            sendWhatCanGo();
         });
     }
 

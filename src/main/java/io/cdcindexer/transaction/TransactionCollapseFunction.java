@@ -75,6 +75,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     private transient ValueState<TransactionProgress> progress;
     private transient ListState<Long> pendingState;
     private transient long pending;
+    private transient long startedAt;
 
     private transient Counter passedThrough;
     private transient Counter collapsedAway;
@@ -115,6 +116,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
 
     @Override
     public void processElement1(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
+        startedAt(ctx);
         if (change.transactionId == null) {
             passedThrough.inc();
             out.collect(change);
@@ -159,6 +161,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
 
     @Override
     public void processElement2(TransactionEnd end, Context ctx, Collector<ChangeEvent> out) throws Exception {
+        startedAt(ctx);
         if (end.tables.length == 0 && progress.value() == null) {
             return; // none of the transaction's tables is indexed
         }
@@ -200,11 +203,10 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             }
             return;
         }
-        boolean noWatermarkYet = watermark == Long.MIN_VALUE && !tx.waitedForWatermark;
+        boolean noWatermarkYet = watermark == Long.MIN_VALUE && timestamp < startedAt(ctx) + timeoutMs;
         if (noWatermarkYet || (watermark > tx.watermark && !readPast)) {
             // Still catching up: the partitions move, but have not all been read past this transaction yet. Or the job
             // was just (re)started and has read nothing yet (no watermark): give the source one period to start.
-            tx.waitedForWatermark |= noWatermarkYet;
             waitAnotherPeriod(tx, timestamp, watermark, ctx);
             deferred.inc();
             return;
@@ -225,6 +227,15 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         tx.timeoutAt = now + timeoutMs;
         ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
         progress.update(tx);
+    }
+
+    // When this instance first ran (processing time): a watermark still missing a period later is not coming soon.
+    // Not state: it starts again with every restore.
+    private long startedAt(Context ctx) {
+        if (startedAt == Long.MIN_VALUE) {
+            startedAt = ctx.timerService().currentProcessingTime();
+        }
+        return startedAt;
     }
 
     private TransactionProgress progressOrStart(Context ctx) throws IOException {
@@ -285,6 +296,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     public void initializeState(FunctionInitializationContext context) throws Exception {
         pendingState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("pending", Types.LONG));
         pending = 0;
+        startedAt = Long.MIN_VALUE;
         for (Long restored : pendingState.get()) {
             pending += restored;
         }

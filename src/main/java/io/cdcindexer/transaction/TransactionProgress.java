@@ -21,8 +21,6 @@ public final class TransactionProgress {
     public boolean flushed;
     /** Processing time of that flush. */
     public long flushedAt;
-    /** Its timer already waited one period for a first watermark (right after a start or restore). */
-    public boolean waitedForWatermark;
     /** Rows held (changes of distinct rows), counted towards an early flush. */
     public long held;
     /** The commit position from the END event; 0 until it arrives (or when it has none). */

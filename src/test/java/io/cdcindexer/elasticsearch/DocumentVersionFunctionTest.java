@@ -238,4 +238,54 @@ class DocumentVersionFunctionTest {
                         "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]",
                         "UPSERT cdc.public.articles/1 v400 {\"id\":1,\"n\":3} unavailable=[body]");
     }
+
+    // Review 3: "waited once for a first watermark" is kept in keyed state, so it survives the next restore.
+
+    private void restore(org.apache.flink.runtime.checkpoint.OperatorSubtaskState snapshot) throws Exception {
+        harness.close();
+        harness = new KeyedOneInputStreamOperatorTestHarness<>(
+                new KeyedProcessOperator<>(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS)),
+                DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
+        harness.setProcessingTime(0);
+        harness.initializeState(snapshot);
+        harness.open();
+    }
+
+    @Test
+    void aHeldChangeRestoredASecondTimeStillWaitsForTheSource() throws Exception {
+        harness.setProcessingTime(0);
+        harness.processWatermark(new Watermark(500));
+        harness.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
+        restore(harness.snapshot(1, 0));
+        harness.setProcessingTime(HOLD_MS); // the restored limit: no watermark yet, it waits once
+        assertThat(output()).isEmpty();
+
+        // The job fails again before the source has read anything (Elasticsearch refused the credentials, say).
+        restore(harness.snapshot(2, 0));
+        harness.setProcessingTime(2 * HOLD_MS); // the restored limit, before the first watermark after this restart
+
+        // The source rewinds: A (commit 200, Kafka time 990) comes, then the watermark.
+        harness.processElement(upsert("articles", "1", 200, "{\"id\":1,\"n\":1,\"body\":\"new\"}", "ta"), 990);
+        harness.processWatermark(new Watermark(999));
+
+        assertThat(output()).as("A first, so that B is completed from it, after this restart as after the first")
+                .containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
+                        "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
+    }
+
+    // Review 3: a held change is checked against the remembered delete only when it leaves, after the memory may be over.
+
+    @Test
+    void anOlderChangeHeldWhileTheDeleteIsStillRememberedIsDroppedNotWrittenAfterTheMemoryEnds() throws Exception {
+        harness.setProcessingTime(0);
+        harness.processElement(delete("articles", "1", 300, "t3"), 0); // remembered until 601 s
+        harness.setProcessingTime(DELETES_MS - 1_000); // within the memory
+        harness.processWatermark(new Watermark(500));
+        // An older update (commit 200) that left body unchanged arrives while the delete is still remembered.
+        harness.processElement(withoutBody(upsert("articles", "1", 200, "{\"id\":1,\"n\":2}", "t2")), 1_000);
+        harness.setProcessingTime(DELETES_MS + HOLD_MS); // the watermark stood still: the hold ends, the memory is over
+
+        assertThat(output()).as("older than the delete, which was remembered when it arrived: the row stays deleted")
+                .containsExactly("DELETE cdc.public.articles/1 v300");
+    }
 }

@@ -457,4 +457,22 @@ class TransactionCollapseFunctionTest {
 
         assertThat(output()).as("no watermark yet after the restore: one more period, not a flush").isEmpty();
     }
+
+    // Review 3: "waited once for a first watermark" lives in the transaction's keyed state and survives the next restore.
+
+    @Test
+    void aTransactionRestoredASecondTimeIsNotFlushedBeforeTheSourceHasReadAnything() throws Exception {
+        harness.processBothWatermarks(new Watermark(1_000));
+        harness.processElement2(endAt("742", 400, "users", 2), 1_500);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
+        restoreFrom(harness.snapshot(1, 1_500));
+        harness.setProcessingTime(1_000 + TIMEOUT); // the restored timer: no watermark yet, one more period
+        assertThat(output()).isEmpty();
+
+        // The job fails again before its source has read anything (a restart loop), and is restored once more.
+        restoreFrom(harness.snapshot(2, 1_500));
+        harness.setProcessingTime(1_000 + 2 * TIMEOUT); // the restored timer fires before anything was read
+
+        assertThat(output()).as("no watermark yet after this restore either: one more period, not a flush").isEmpty();
+    }
 }
