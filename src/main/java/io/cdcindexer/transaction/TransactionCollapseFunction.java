@@ -125,8 +125,9 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         TransactionProgress tx = progressOrStart(ctx);
         tx.seenAt(timestampOf(ctx));
         if (tx.flushed) {
-            // A late part of a transaction flushed at its timeout: it leaves at once, versioned like the flushed part
-            // (the commit position when the END is known), so it never loses to the older state it replaces.
+            // The rest of a transaction flushed before it was complete (at its timeout, or early): it leaves at once,
+            // versioned like the flushed part (the commit position once the END is known), so it never loses to the
+            // older state it replaces.
             tx.received(change.table);
             if (change.action != Action.SKIP) {
                 lateChanges.inc();
