@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.cdcindexer.debezium.ChangeEvent;
 import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
@@ -94,6 +95,17 @@ class DocumentVersionFunctionTest {
                 "UPSERT cdc.public.users/1 v400 lsn300 {\"v\":2}");
     }
 
+    /** Replaces the harness with a new one restored from the snapshot, as after a failure. */
+    private void restore(OperatorSubtaskState snapshot) throws Exception {
+        harness.close();
+        harness = new KeyedOneInputStreamOperatorTestHarness<>(
+                new KeyedProcessOperator<>(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS)),
+                DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
+        harness.setProcessingTime(0);
+        harness.initializeState(snapshot);
+        harness.open();
+    }
+
     private static ChangeEvent withoutBody(ChangeEvent change) {
         change.unavailableColumns = new String[] {"body"};
         return change;
@@ -169,15 +181,7 @@ class DocumentVersionFunctionTest {
         harness.setProcessingTime(0);
         harness.processWatermark(new Watermark(500));
         harness.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
-        var snapshot = harness.snapshot(1, 0);
-        harness.close();
-
-        harness = new KeyedOneInputStreamOperatorTestHarness<>(
-                new KeyedProcessOperator<>(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS)),
-                DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
-        harness.setProcessingTime(0);
-        harness.initializeState(snapshot);
-        harness.open();
+        restore(harness.snapshot(1, 0));
         // The job was down for longer than the hold limit: the restored timer fires before anything was read.
         harness.setProcessingTime(HOLD_MS);
 
@@ -190,7 +194,7 @@ class DocumentVersionFunctionTest {
                         "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
     }
 
-    // Review 2: onTimer takes every processing-time timer of the document for a hold-limit timer.
+    // A document's processing-time timers also serve its memories' expiry: only its hold limit ends a hold.
 
     @Test
     void anExpiryTimerOfAForgottenDeleteDoesNotReleaseAHeldChange() throws Exception {
@@ -239,18 +243,6 @@ class DocumentVersionFunctionTest {
                         "UPSERT cdc.public.articles/1 v400 {\"id\":1,\"n\":3} unavailable=[body]");
     }
 
-    // Review 3: "waited once for a first watermark" is kept in keyed state, so it survives the next restore.
-
-    private void restore(org.apache.flink.runtime.checkpoint.OperatorSubtaskState snapshot) throws Exception {
-        harness.close();
-        harness = new KeyedOneInputStreamOperatorTestHarness<>(
-                new KeyedProcessOperator<>(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS)),
-                DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
-        harness.setProcessingTime(0);
-        harness.initializeState(snapshot);
-        harness.open();
-    }
-
     @Test
     void aHeldChangeRestoredASecondTimeStillWaitsForTheSource() throws Exception {
         harness.setProcessingTime(0);
@@ -273,7 +265,7 @@ class DocumentVersionFunctionTest {
                         "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
     }
 
-    // Review 3: a held change is checked against the remembered delete only when it leaves, after the memory may be over.
+    // A held change is compared with the remembered delete when it comes, and the memory lasts while it is held.
 
     @Test
     void anOlderChangeHeldWhileTheDeleteIsStillRememberedIsDroppedNotWrittenAfterTheMemoryEnds() throws Exception {

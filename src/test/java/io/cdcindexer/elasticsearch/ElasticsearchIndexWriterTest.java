@@ -244,20 +244,10 @@ class ElasticsearchIndexWriterTest {
         ElasticsearchIndexWriter writer = writer(2, 1_000, 100, 1, 50);
         latencies = new long[] {10, 10, 10, 130, 260};
 
-        int[] sizes = {1_000, 10, 10, 10, 10, 1_000, 10};
-        for (int id = 1; id <= sizes.length; id++) {
-            writer.write(row(id, sizes[id - 1]), null);
-        }
-        writer.flush(false);
-
-        String sent = String.join("", written);
-        for (int id = 1; id <= sizes.length; id++) {
-            assertThat(sent).as("row %d written", id).contains("\"_id\":\"" + id + "\"");
-        }
-        writer.close();
+        writeEveryRowAndFlush(writer, 1_000, 10, 10, 10, 10, 1_000, 10);
     }
 
-    // Review 3: a flush (or retry) timer sends one request and sets no further timer; write() waits at capacity.
+    // After an overload, write() waits at capacity: what is sendable must still have a request or a timer.
 
     @Test
     void aWriteWaitingAtCapacityGoesOnOnceElasticsearchTakesRequestsAgain() throws Exception {
@@ -268,7 +258,11 @@ class ElasticsearchIndexWriterTest {
         latencies = new long[] {10, 10, 10, 130, 260}; // then slow answers
 
         // Rows 1 and 6 are large (a request of their own), the others small.
-        int[] sizes = {1_000, 10, 10, 10, 10, 1_000, 10};
+        writeEveryRowAndFlush(writer, 1_000, 10, 10, 10, 10, 1_000, 10);
+    }
+
+    /** Writes rows 1, 2, ... of the given sizes, flushes, and checks that every row reached Elasticsearch. */
+    private void writeEveryRowAndFlush(ElasticsearchIndexWriter writer, int... sizes) throws Exception {
         for (int id = 1; id <= sizes.length; id++) {
             writer.write(row(id, sizes[id - 1]), null);
         }
@@ -280,5 +274,4 @@ class ElasticsearchIndexWriterTest {
         }
         writer.close();
     }
-
 }

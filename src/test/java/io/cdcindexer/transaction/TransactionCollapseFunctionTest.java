@@ -458,8 +458,6 @@ class TransactionCollapseFunctionTest {
         assertThat(output()).as("no watermark yet after the restore: one more period, not a flush").isEmpty();
     }
 
-    // Review 3: "waited once for a first watermark" lives in the transaction's keyed state and survives the next restore.
-
     @Test
     void aTransactionRestoredASecondTimeIsNotFlushedBeforeTheSourceHasReadAnything() throws Exception {
         harness.processBothWatermarks(new Watermark(1_000));
