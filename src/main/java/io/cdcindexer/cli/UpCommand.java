@@ -55,13 +55,7 @@ public final class UpCommand implements Callable<Integer> {
         Path dir = dataDir.resolve();
         Map<String, ProcessHandle> running = Stack.running(dir);
         if (!running.isEmpty()) {
-            boolean complete = running.size() == Stack.processCount();
-            out.println((complete ? "up: the stack in " + dir + " is already running"
-                    : "up: part of the stack in " + dir + " is running (" + String.join(", ", running.keySet())
-                            + "); run ./cdc down, then ./cdc up")
-                    + ". ./cdc status shows its health.");
-            out.flush();
-            return complete ? 0 : 1;
+            return completeRunningStack(out, dir, running);
         }
 
         StackPorts ports = StackPorts.of(connection.pgPort, port(connection.kafka), port(connection.connect),
@@ -97,6 +91,7 @@ public final class UpCommand implements Callable<Integer> {
             throw e;
         }
         printReady(out, stack);
+        SuperviseCommand.startInBackground(dir, out);
         if (jobNotStarted != null) {
             out.println("up: the job was not started: " + jobNotStarted);
             out.flush();
@@ -107,6 +102,41 @@ public final class UpCommand implements Callable<Integer> {
             return jobNotStarted == null ? 0 : 1;
         }
         awaitCtrlC(out, stack);
+        return 0;
+    }
+
+    /**
+     * {@code up} on a stack that runs, wholly or in part: starts what is missing, on the ports the stack was started on,
+     * resumes the job if the JobManager had to be started, and makes sure a supervisor keeps it all running.
+     */
+    private int completeRunningStack(PrintWriter out, Path dir, Map<String, ProcessHandle> running) throws Exception {
+        List<String> missing = Stack.PROCESSES.stream().filter(process -> !running.containsKey(process)).toList();
+        if (missing.isEmpty()) {
+            out.println("up: the stack in " + dir + " is already running. ./cdc status shows its health.");
+            SuperviseCommand.startInBackground(dir, out);
+            out.flush();
+            return 0;
+        }
+        if (Stack.readPorts(dir).isEmpty()) {
+            out.println("up: part of the stack in " + dir + " is running (" + String.join(", ", running.keySet())
+                    + ") but it left no record of its ports; run ./cdc down, then ./cdc up");
+            out.flush();
+            return 1;
+        }
+        out.println("up: part of the stack in " + dir + " is running; starting what is missing: " + String.join(", ", missing));
+        out.flush();
+        for (String process : missing) {
+            long started = System.nanoTime();
+            Stack.startProcess(dir, process);
+            out.printf("up: %s started in %d s%n", process, (System.nanoTime() - started) / 1_000_000_000);
+            out.flush();
+        }
+        if (missing.contains("flink/jobmanager")) {
+            out.println("up: " + SuperviseCommand.resumeJob(dir, Stack.readPorts(dir).orElseThrow()));
+        }
+        SuperviseCommand.startInBackground(dir, out);
+        out.println("ready");
+        out.flush();
         return 0;
     }
 
@@ -148,10 +178,14 @@ public final class UpCommand implements Callable<Integer> {
     private static void awaitCtrlC(PrintWriter out, Stack stack) throws InterruptedException {
         CountDownLatch stopped = new CountDownLatch(1);
         Thread stop = new Thread(() -> {
+            // The supervisor first, or it would start again what is being stopped.
+            ServiceProcess.stopRecorded(Stack.supervisorPidFile(stack.dataDir()), ServiceProcess.STOP_GRACE);
             SubmitCommand.stopWithSavepoint(out, "up", new FlinkRest(stack.flink().url()));
             out.println("up: stopping the stack ...");
             out.flush();
             try {
+                // What the supervisor started again is not among this JVM's processes: stop by the recorded PIDs.
+                Stack.stopRecorded(stack.dataDir());
                 stack.close();
                 out.println("up: stopped");
             } finally {
@@ -163,7 +197,7 @@ public final class UpCommand implements Callable<Integer> {
         out.println("up: press Ctrl-C to stop");
         out.flush();
         while (!stopped.await(1, TimeUnit.SECONDS)) {
-            if (stack.processes().stream().noneMatch(ServiceProcess::isAlive)) {
+            if (Stack.running(stack.dataDir()).isEmpty() && !Stack.supervised(stack.dataDir())) {
                 // ./cdc down stopped everything (and took the savepoint): nothing is left for Ctrl-C to do.
                 Runtime.getRuntime().removeShutdownHook(stop);
                 out.println("up: the stack was stopped from elsewhere (./cdc down); done");

@@ -15,10 +15,10 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A Flink 1.20 session cluster: a JobManager (with the web UI on localhost:{@code restPort}) and one TaskManager, each
+ * A Flink 1.20 session cluster: a JobManager (with the web UI on localhost:{@code restPort}) and two TaskManagers, each
  * its own process, both configured by the repository's {@code flink-conf/config.yaml} plus this instance's ports and
  * folders (written to {@code dir/conf/config.yaml}). Checkpoints and savepoints go to {@code dir/checkpoints} and
- * {@code dir/savepoints}; logs to {@code dir/jobmanager.log} and {@code dir/taskmanager.log}.
+ * {@code dir/savepoints}; logs to {@code dir/jobmanager.log} and {@code dir/taskmanager-<n>.log}.
  */
 public final class FlinkCluster implements AutoCloseable {
 
@@ -26,56 +26,84 @@ public final class FlinkCluster implements AutoCloseable {
     private static final String MEMORY_RESULT_PREFIX = "BASH_JAVA_UTILS_EXEC_RESULT:";
 
     private final ServiceProcess jobManager;
-    private final ServiceProcess taskManager;
+    private final List<ServiceProcess> taskManagers;
     private final int restPort;
 
-    private FlinkCluster(ServiceProcess jobManager, ServiceProcess taskManager, int restPort) {
+    private FlinkCluster(ServiceProcess jobManager, List<ServiceProcess> taskManagers, int restPort) {
         this.jobManager = jobManager;
-        this.taskManager = taskManager;
+        this.taskManagers = taskManagers;
         this.restPort = restPort;
     }
+
+    /** How many TaskManagers the local cluster runs: a fault can take one away while the job keeps its slots. */
+    public static final int TASK_MANAGERS = 2;
 
     /** Starts a cluster whose JobManager RPC listens on a free port. */
     public static FlinkCluster start(Path dir, int restPort) {
         return start(dir, restPort, FreePorts.next());
     }
 
-    /** Starts the JobManager and the TaskManager and returns once the TaskManager has registered its slots. */
+    /** Starts the JobManager and the TaskManagers and returns once every TaskManager has registered its slots. */
     public static FlinkCluster start(Path dir, int restPort, int rpcPort) {
-        String classpath = ServiceClasspath.of("flink");
-        Path confDir = dir.resolve("conf");
-        Map<String, String> config;
+        ServiceProcess jobManager = startJobManager(dir, restPort, rpcPort);
+        List<ServiceProcess> taskManagers = new ArrayList<>();
+        FlinkCluster cluster = new FlinkCluster(jobManager, taskManagers, restPort);
         try {
-            Files.createDirectories(confDir);
-            String base = Files.readString(ProjectHome.dir().resolve("flink-conf/config.yaml"));
-            String merged = withOverrides(base, localOverrides(dir.toAbsolutePath(), restPort, rpcPort));
-            Files.writeString(confDir.resolve("config.yaml"), merged);
-            config = parse(merged);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        List<String> javaOpts = splitOptions(config.getOrDefault("env.java.opts.all", ""));
-
-        ServiceProcess jobManager = startProcess("Flink JobManager", dir, "jobmanager", classpath, javaOpts,
-                "GET_JM_RESOURCE_PARAMS", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint");
-        ServiceProcess taskManager;
-        try {
-            taskManager = startProcess("Flink TaskManager", dir, "taskmanager", classpath, javaOpts,
-                    "GET_TM_RESOURCE_PARAMS", "org.apache.flink.runtime.taskexecutor.TaskManagerRunner");
-        } catch (RuntimeException e) {
-            jobManager.close();
-            throw e;
-        }
-        FlinkCluster cluster = new FlinkCluster(jobManager, taskManager, restPort);
-        try {
-            jobManager.awaitReady(START_TIMEOUT, () -> Http.answers(cluster.url() + "/overview"));
-            taskManager.awaitReady(START_TIMEOUT,
-                    () -> Http.get(cluster.url() + "/overview").json().path("taskmanagers").asInt() > 0);
+            for (int index = 1; index <= TASK_MANAGERS; index++) {
+                taskManagers.add(startTaskManager(dir, restPort, rpcPort, index));
+            }
+            awaitTaskManagers(cluster.url(), taskManagers.get(taskManagers.size() - 1), TASK_MANAGERS);
         } catch (RuntimeException e) {
             cluster.close();
             throw e;
         }
         return cluster;
+    }
+
+    /** The process name of TaskManager {@code index} (1-based): {@code taskmanager-1}, ... */
+    public static String taskManagerName(int index) {
+        return "taskmanager-" + index;
+    }
+
+    /** Writes this instance's configuration and starts the JobManager; returns once its REST API answers. */
+    public static ServiceProcess startJobManager(Path dir, int restPort, int rpcPort) {
+        Map<String, String> config = writeConfig(dir, restPort, rpcPort);
+        ServiceProcess jobManager = startProcess("Flink JobManager", dir, "jobmanager", config,
+                "GET_JM_RESOURCE_PARAMS", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint");
+        jobManager.awaitReady(START_TIMEOUT, () -> Http.answers("http://localhost:" + restPort + "/overview"));
+        return jobManager;
+    }
+
+    /**
+     * Starts TaskManager {@code index} (1-based) and returns once it runs; it registers with the JobManager by itself,
+     * also with one that starts later (a restarted JobManager).
+     */
+    public static ServiceProcess startTaskManager(Path dir, int restPort, int rpcPort, int index) {
+        Map<String, String> config = writeConfig(dir, restPort, rpcPort);
+        return startProcess("Flink TaskManager " + index, dir, taskManagerName(index), config,
+                "GET_TM_RESOURCE_PARAMS", "org.apache.flink.runtime.taskexecutor.TaskManagerRunner");
+    }
+
+    /** Waits until {@code count} TaskManagers have registered (failing early if {@code last} exits). */
+    private static void awaitTaskManagers(String url, ServiceProcess last, int count) {
+        last.awaitReady(START_TIMEOUT, () -> Http.get(url + "/overview").json().path("taskmanagers").asInt() >= count);
+    }
+
+    /** Writes {@code dir/conf/config.yaml}: the checked-in configuration with this instance's ports and folders. */
+    private static Map<String, String> writeConfig(Path dir, int restPort, int rpcPort) {
+        Path confDir = dir.resolve("conf");
+        try {
+            Files.createDirectories(confDir);
+            String base = Files.readString(ProjectHome.dir().resolve("flink-conf/config.yaml"));
+            String merged = withOverrides(base, localOverrides(dir.toAbsolutePath(), restPort, rpcPort));
+            Path partial = confDir.resolve("config.yaml.partial");
+            Files.writeString(partial, merged);
+            Files.move(partial, confDir.resolve("config.yaml"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return parse(merged);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** What the local instance changes in the checked-in configuration: loopback addresses, its ports and folders. */
@@ -157,8 +185,10 @@ public final class FlinkCluster implements AutoCloseable {
      * Starts one Flink process the way flink-dist's scripts do: Flink's own BashJavaUtils derives the JVM memory flags
      * and the matching dynamic properties from the configuration, so heap, direct and metaspace limits agree with it.
      */
-    private static ServiceProcess startProcess(String component, Path dir, String name, String classpath,
-            List<String> javaOpts, String memoryCommand, String mainClass) {
+    private static ServiceProcess startProcess(String component, Path dir, String name, Map<String, String> config,
+            String memoryCommand, String mainClass) {
+        String classpath = ServiceClasspath.of("flink");
+        List<String> javaOpts = splitOptions(config.getOrDefault("env.java.opts.all", ""));
         Path confDir = dir.resolve("conf").toAbsolutePath();
         List<String> memory = memoryParameters(component, dir, classpath, memoryCommand, confDir);
         List<String> jvm = new ArrayList<>(splitOptions(memory.get(0)));
@@ -235,15 +265,16 @@ public final class FlinkCluster implements AutoCloseable {
         return jobManager;
     }
 
-    public ServiceProcess taskManager() {
-        return taskManager;
+    /** The TaskManagers, in start order. */
+    public List<ServiceProcess> taskManagers() {
+        return List.copyOf(taskManagers);
     }
 
-    /** Stops the TaskManager, then the JobManager. */
+    /** Stops the TaskManagers, then the JobManager. */
     @Override
     public void close() {
         try {
-            taskManager.close();
+            taskManagers.forEach(ServiceProcess::close);
         } finally {
             jobManager.close();
         }

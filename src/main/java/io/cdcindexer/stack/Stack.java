@@ -1,5 +1,8 @@
 package io.cdcindexer.stack;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -7,6 +10,8 @@ import java.util.LinkedHashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -20,9 +25,12 @@ import java.util.concurrent.Executors;
 public final class Stack implements AutoCloseable {
 
     /** Every process the stack starts, as {@code <service folder>/<name>}, in start order. */
-    static final List<String> PROCESSES = List.of(
+    public static final List<String> PROCESSES = List.of(
             "postgres/postgres", "elasticsearch/elasticsearch", "kafka/kafka",
-            "flink/jobmanager", "flink/taskmanager", "connect/connect");
+            "flink/jobmanager", "flink/taskmanager-1", "flink/taskmanager-2", "connect/connect");
+
+    /** The file in the data folder that keeps the ports a stack was started on, so parts restart on the same ones. */
+    static final String PORTS_FILE = "ports.properties";
 
     /** The folders the stack creates in its data folder, one per service. */
     public static final List<String> SERVICE_FOLDERS =
@@ -55,6 +63,7 @@ public final class Stack implements AutoCloseable {
     public static Stack start(Path dataDir, StackPorts ports) {
         Path dir = dataDir.toAbsolutePath();
         checkPortsFree(ports);
+        writePorts(dir, ports);
         ExecutorService executor = Executors.newFixedThreadPool(4, runnable -> {
             Thread thread = new Thread(runnable, "stack-start");
             thread.setDaemon(true);
@@ -141,6 +150,10 @@ public final class Stack implements AutoCloseable {
      */
     public static List<String> stopRecorded(Path dataDir) {
         List<String> stopped = new ArrayList<>();
+        // The supervisor first: it would start again what is being stopped.
+        if (ServiceProcess.stopRecorded(supervisorPidFile(dataDir), ServiceProcess.STOP_GRACE)) {
+            stopped.add(SUPERVISOR);
+        }
         List<String> reverse = new ArrayList<>(PROCESSES);
         Collections.reverse(reverse);
         for (String process : reverse) {
@@ -152,8 +165,93 @@ public final class Stack implements AutoCloseable {
         return stopped;
     }
 
-    private static Path pidFile(Path dataDir, String process) {
+    static Path pidFile(Path dataDir, String process) {
         return dataDir.toAbsolutePath().resolve(process + ".pid");
+    }
+
+    /** The supervisor's name in {@link #stopRecorded} and its PID file, {@code <dataDir>/supervisor.pid}. */
+    public static final String SUPERVISOR = "supervisor";
+
+    public static Path supervisorPidFile(Path dataDir) {
+        return dataDir.toAbsolutePath().resolve(SUPERVISOR + ".pid");
+    }
+
+    /** Whether a supervisor keeps the stack in {@code dataDir} running. */
+    public static boolean supervised(Path dataDir) {
+        return ServiceProcess.recorded(supervisorPidFile(dataDir)).isPresent();
+    }
+
+    /**
+     * Starts one process of a stack whose other parts may be running, on the ports the stack was started on, and
+     * returns once it is ready (a TaskManager: once it runs; it registers by itself). Used to start again what died.
+     */
+    public static ServiceProcess startProcess(Path dataDir, String process) {
+        Path dir = dataDir.toAbsolutePath();
+        StackPorts ports = readPorts(dir).orElseThrow(() -> new StackException(
+                "Cannot start " + process + ": " + dir.resolve(PORTS_FILE) + " is missing (was the stack started here?)"));
+        String kafka = "localhost:" + ports.kafka();
+        return switch (process) {
+            case "postgres/postgres" -> {
+                // A launcher killed hard leaves its postmaster behind, holding the port and the data folder.
+                PostgresServer.stopLeftovers(dir.resolve("postgres"));
+                yield PostgresServer.start(dir.resolve("postgres"), ports.postgres()).process();
+            }
+            case "elasticsearch/elasticsearch" ->
+                    ElasticsearchNode.start(dir.resolve("elasticsearch"), ports.elasticsearch()).process();
+            case "kafka/kafka" -> KafkaBroker.start(dir.resolve("kafka"), ports.kafka(), ports.kafkaController()).process();
+            case "flink/jobmanager" -> FlinkCluster.startJobManager(dir.resolve("flink"), ports.flink(), ports.flinkRpc());
+            case "connect/connect" ->
+                    KafkaConnectWorker.start(dir.resolve("connect"), ports.connect(), kafka, ports.postgres()).process();
+            default -> {
+                String prefix = "flink/taskmanager-";
+                if (process.startsWith(prefix)) {
+                    int index = Integer.parseInt(process.substring(prefix.length()));
+                    yield FlinkCluster.startTaskManager(dir.resolve("flink"), ports.flink(), ports.flinkRpc(), index);
+                }
+                throw new IllegalArgumentException("Not a process of the stack: " + process);
+            }
+        };
+    }
+
+    /** Keeps the ports in {@code <dataDir>/ports.properties}. */
+    static void writePorts(Path dir, StackPorts ports) {
+        Properties properties = new Properties();
+        properties.setProperty("postgres", Integer.toString(ports.postgres()));
+        properties.setProperty("kafka", Integer.toString(ports.kafka()));
+        properties.setProperty("connect", Integer.toString(ports.connect()));
+        properties.setProperty("elasticsearch", Integer.toString(ports.elasticsearch()));
+        properties.setProperty("flink", Integer.toString(ports.flink()));
+        properties.setProperty("kafka-controller", Integer.toString(ports.kafkaController()));
+        properties.setProperty("flink-rpc", Integer.toString(ports.flinkRpc()));
+        try {
+            Files.createDirectories(dir);
+            try (var writer = Files.newBufferedWriter(dir.resolve(PORTS_FILE))) {
+                properties.store(writer, "The ports this stack was started on (written by ./cdc up)");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The ports a stack in {@code dataDir} was started on, if it recorded them. */
+    public static Optional<StackPorts> readPorts(Path dataDir) {
+        Path file = dataDir.toAbsolutePath().resolve(PORTS_FILE);
+        if (!Files.isRegularFile(file)) {
+            return Optional.empty();
+        }
+        Properties properties = new Properties();
+        try (var reader = Files.newBufferedReader(file)) {
+            properties.load(reader);
+            return Optional.of(new StackPorts(port(properties, "postgres"), port(properties, "kafka"),
+                    port(properties, "connect"), port(properties, "elasticsearch"), port(properties, "flink"),
+                    port(properties, "kafka-controller"), port(properties, "flink-rpc")));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static int port(Properties properties, String key) {
+        return Integer.parseInt(properties.getProperty(key).trim());
     }
 
     public Path dataDir() {
@@ -186,8 +284,11 @@ public final class Stack implements AutoCloseable {
 
     /** Every process of the stack. */
     public List<ServiceProcess> processes() {
-        return List.of(postgres.process(), elasticsearch.process(), kafka.process(), flink.jobManager(),
-                flink.taskManager(), connect.process());
+        List<ServiceProcess> processes = new ArrayList<>(List.of(postgres.process(), elasticsearch.process(),
+                kafka.process(), flink.jobManager()));
+        processes.addAll(flink.taskManagers());
+        processes.add(connect.process());
+        return processes;
     }
 
     /** Stops every service, in reverse start order; a failure to stop one does not keep the others running. */

@@ -33,10 +33,11 @@ public record SupervisorState(long pid, String updated, Map<String, Service> ser
     private static final ObjectMapper MAPPER = JsonMapper.builder().build();
 
     /** One process as the supervisor sees it. */
-    public enum Status { RUNNING, RESTARTING, FAILED }
+    public enum Status { RUNNING, RESTARTING, FAILED, HELD }
 
     /**
-     * @param status running, being restarted, or failed to restart (the supervisor retries with a growing pause)
+     * @param status running, being restarted, failed to restart (the supervisor retries with a growing pause), or
+     *     held: stopped on purpose (a hold file), left stopped until released
      * @param restarts how often the supervisor restarted it
      * @param lastExit when it was last found dead (ISO-8601; null if never)
      * @param lastReason why it was last restarted or why its restart failed (null if never)

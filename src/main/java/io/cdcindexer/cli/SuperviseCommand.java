@@ -1,0 +1,125 @@
+package io.cdcindexer.cli;
+
+import io.cdcindexer.job.JobOptions;
+import io.cdcindexer.stack.FlinkCluster;
+import io.cdcindexer.stack.Http;
+import io.cdcindexer.stack.ProjectHome;
+import io.cdcindexer.stack.ServiceProcess;
+import io.cdcindexer.stack.Stack;
+import io.cdcindexer.stack.StackException;
+import io.cdcindexer.stack.StackPorts;
+import io.cdcindexer.stack.Supervisor;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/**
+ * {@code ./cdc supervise}: the local stack's supervisor ({@link Supervisor}), which {@code ./cdc up} starts in the
+ * background; not for users to type (hidden from the help).
+ */
+@Command(
+        name = "supervise",
+        hidden = true,
+        mixinStandardHelpOptions = true,
+        description = "Keeps the local stack in the data folder running: starts again what dies and resumes the job "
+                + "after a JobManager restart. ./cdc up starts it; ./cdc down stops it.")
+public final class SuperviseCommand implements Callable<Integer> {
+
+    /** How long the keeper waits for a TaskManager to register with a JobManager that was started again. */
+    private static final Duration SLOTS_TIMEOUT = Duration.ofMinutes(3);
+
+    @Mixin
+    DataDirOption dataDir;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Path dir = dataDir.resolve();
+        StackPorts ports = Stack.readPorts(dir).orElseThrow(() -> new CliException(
+                "no stack was started in " + dir + " (no ports file); ./cdc up starts one"));
+        Supervisor supervisor = new Supervisor(dir, () -> resumeJob(dir, ports), System.out);
+        Thread main = Thread.currentThread();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            supervisor.stop();
+            try {
+                main.join(Duration.ofSeconds(10).toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "supervisor-stop"));
+        supervisor.run();
+        return 0;
+    }
+
+    /**
+     * Starts the supervisor of the stack in {@code dir} as a process of its own (so it outlives {@code ./cdc up
+     * --detach}), unless one runs already. Its output goes to {@code <dir>/supervisor.log}.
+     */
+    static void startInBackground(Path dir, PrintWriter out) {
+        if (Stack.supervised(dir)) {
+            return;
+        }
+        List<String> jvm = List.of("-Xmx128m", "-XX:+UseSerialGC", "-D" + ProjectHome.PROPERTY + "=" + ProjectHome.dir());
+        List<String> command = ServiceProcess.java(System.getProperty("java.class.path"), jvm, Cdc.class.getName(),
+                List.of("supervise", "--data-dir", dir.toString()));
+        ServiceProcess.start("supervisor", dir, Stack.SUPERVISOR, command, java.util.Map.of());
+        out.println("up: a supervisor starts again whatever part of the stack dies (log: " + dir.resolve("supervisor.log") + ")");
+        out.flush();
+    }
+
+    /** The job's program arguments on the local stack: its Kafka and Elasticsearch. */
+    static List<String> jobArgs(String kafka, String elasticsearch) {
+        return new ArrayList<>(List.of("--" + JobOptions.KAFKA_BOOTSTRAP_SERVERS.name(), kafka,
+                "--" + JobOptions.ELASTICSEARCH_HOSTS.name(), elasticsearch));
+    }
+
+    /**
+     * After the JobManager was started again: once a TaskManager has registered, resubmits the job from the newest
+     * savepoint or retained checkpoint in the data folder (never from scratch: submit refuses to start without state
+     * once a job ran), unless a job of the name runs already.
+     */
+    static String resumeJob(Path dir, StackPorts ports) throws Exception {
+        FlinkRest flink = new FlinkRest("http://localhost:" + ports.flink());
+        awaitSlots(flink.url());
+        String name = JobOptions.JOB_NAME.defaultValue();
+        if (flink.liveJob(name).isPresent()) {
+            return "job " + name + " runs; nothing to resume";
+        }
+        Optional<Path> state = SubmitCommand.latestSavepointOrCheckpoint(dir.resolve("flink"));
+        StringWriter said = new StringWriter();
+        PrintWriter out = new PrintWriter(said);
+        Path jar = ProjectHome.dir().resolve(SubmitCommand.JOB_JAR);
+        String kafka = "localhost:" + ports.kafka();
+        String jobId = SubmitCommand.submit(out, flink, CommittedOffsets.in(kafka), jar,
+                jobArgs(kafka, "http://localhost:" + ports.elasticsearch()),
+                SubmitCommand.Start.resumingFrom(state.map(path -> path.toUri().toString()).orElse(null)));
+        out.flush();
+        System.out.print(said);
+        return "resumed job " + name + " as " + jobId + state.map(path -> " from " + path).orElse(" (no state yet)");
+    }
+
+    private static void awaitSlots(String url) throws InterruptedException {
+        Instant deadline = Instant.now().plus(SLOTS_TIMEOUT);
+        while (Instant.now().isBefore(deadline)) {
+            try {
+                if (Http.get(url + "/overview").json().path("taskmanagers").asInt() > 0) {
+                    return;
+                }
+            } catch (Exception notYet) {
+                // The REST API answers once the JobManager is up; TaskManagers register a few seconds later.
+            }
+            Thread.sleep(1000);
+        }
+        throw new StackException("no TaskManager registered with the JobManager at " + url + " within "
+                + SLOTS_TIMEOUT.toMinutes() + " min (" + FlinkCluster.TASK_MANAGERS + " run; see their logs)");
+    }
+}

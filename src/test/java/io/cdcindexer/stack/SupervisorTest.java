@@ -1,0 +1,119 @@
+package io.cdcindexer.stack;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The supervisor's decisions, with the processes' liveness and start-up in the test's hands. */
+class SupervisorTest {
+
+    @TempDir
+    Path dataDir;
+
+    final Set<String> dead = new HashSet<>();
+    final List<String> started = new ArrayList<>();
+    final List<String> resumed = new ArrayList<>();
+    final ByteArrayOutputStream log = new ByteArrayOutputStream();
+    RuntimeException startFailure;
+
+    Supervisor supervisor() {
+        return new Supervisor(dataDir, () -> {
+            resumed.add("resumed");
+            return "resumed job from chk-7";
+        }, new PrintStream(log, true, StandardCharsets.UTF_8), process -> !dead.contains(process), process -> {
+            started.add(process);
+            if (startFailure != null) {
+                throw startFailure;
+            }
+            dead.remove(process);
+        });
+    }
+
+    @Test
+    void startsAgainWhatDiedAndCountsTheRestart() {
+        Supervisor supervisor = supervisor();
+        dead.add("kafka/kafka");
+
+        supervisor.checkOnce();
+
+        assertThat(started).containsExactly("kafka/kafka");
+        SupervisorState.Service kafka = SupervisorState.read(dataDir).orElseThrow().services().get("kafka/kafka");
+        assertThat(kafka.status()).isEqualTo(SupervisorState.Status.RUNNING);
+        assertThat(kafka.restarts()).isEqualTo(1);
+        assertThat(kafka.lastReason()).isEqualTo("found not running");
+        assertThat(resumed).as("only a JobManager restart resumes the job").isEmpty();
+
+        supervisor.checkOnce();
+        assertThat(started).as("a running process is left alone").hasSize(1);
+    }
+
+    @Test
+    void resumesTheJobAfterTheJobManagerWasStartedAgain() {
+        Supervisor supervisor = supervisor();
+        dead.add("flink/jobmanager");
+
+        supervisor.checkOnce();
+
+        assertThat(started).containsExactly("flink/jobmanager");
+        assertThat(resumed).hasSize(1);
+        SupervisorState state = SupervisorState.read(dataDir).orElseThrow();
+        assertThat(state.jobResumes()).isEqualTo(1);
+        assertThat(state.lastJobResume()).isEqualTo("resumed job from chk-7");
+    }
+
+    @Test
+    void leavesAHeldProcessStoppedUntilItIsReleased() throws Exception {
+        Supervisor supervisor = supervisor();
+        Supervisor.hold(dataDir, "elasticsearch/elasticsearch");
+        dead.add("elasticsearch/elasticsearch");
+
+        supervisor.checkOnce();
+        assertThat(started).isEmpty();
+        assertThat(SupervisorState.read(dataDir).orElseThrow().services().get("elasticsearch/elasticsearch").status())
+                .isEqualTo(SupervisorState.Status.HELD);
+
+        Supervisor.release(dataDir, "elasticsearch/elasticsearch");
+        supervisor.checkOnce();
+        assertThat(started).containsExactly("elasticsearch/elasticsearch");
+        assertThat(SupervisorState.read(dataDir).orElseThrow().services().get("elasticsearch/elasticsearch").status())
+                .isEqualTo(SupervisorState.Status.RUNNING);
+    }
+
+    @Test
+    void aFailedStartIsTriedAgainAfterAPauseAndSaysWhy() {
+        Supervisor supervisor = supervisor();
+        dead.add("connect/connect");
+        startFailure = new StackException("Kafka Connect exited with code 1 while starting; see connect.log\nmore");
+
+        supervisor.checkOnce();
+        supervisor.checkOnce(); // within the pause: not tried again
+
+        assertThat(started).containsExactly("connect/connect");
+        SupervisorState.Service connect = SupervisorState.read(dataDir).orElseThrow().services().get("connect/connect");
+        assertThat(connect.status()).isEqualTo(SupervisorState.Status.FAILED);
+        assertThat(connect.lastReason())
+                .isEqualTo("could not start it: Kafka Connect exited with code 1 while starting; see connect.log");
+        assertThat(log.toString(StandardCharsets.UTF_8)).contains("trying again in 2 s");
+    }
+
+    @Test
+    void aNewSupervisorKeepsTheCountsOfTheLastOne() {
+        dead.add("kafka/kafka");
+        supervisor().checkOnce();
+
+        Supervisor next = supervisor();
+
+        assertThat(next.state().services().get("kafka/kafka").restarts()).isEqualTo(1);
+        assertThat(next.state().pid()).isEqualTo(ProcessHandle.current().pid());
+    }
+}
