@@ -68,7 +68,8 @@ public final class SuperviseCommand implements Callable<Integer> {
         if (Stack.supervised(dir)) {
             return;
         }
-        List<String> jvm = List.of("-Xmx128m", "-XX:+UseSerialGC", "-D" + ProjectHome.PROPERTY + "=" + ProjectHome.dir());
+        // The heap holds the 48 MB job jar while it is uploaded to a JobManager that was started again.
+        List<String> jvm = List.of("-Xmx512m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-D" + ProjectHome.PROPERTY + "=" + ProjectHome.dir());
         List<String> command = ServiceProcess.java(System.getProperty("java.class.path"), jvm, Cdc.class.getName(),
                 List.of("supervise", "--data-dir", dir.toString()));
         ServiceProcess.start("supervisor", dir, Stack.SUPERVISOR, command, java.util.Map.of());

@@ -111,8 +111,9 @@ public final class UpCommand implements Callable<Integer> {
      */
     private int completeRunningStack(PrintWriter out, Path dir, Map<String, ProcessHandle> running) throws Exception {
         List<String> missing = Stack.PROCESSES.stream().filter(process -> !running.containsKey(process)).toList();
-        if (missing.isEmpty()) {
+        if (missing.isEmpty() && Stack.readPorts(dir).isPresent()) {
             out.println("up: the stack in " + dir + " is already running. ./cdc status shows its health.");
+            out.println("up: " + SuperviseCommand.resumeJob(dir, Stack.readPorts(dir).orElseThrow()));
             SuperviseCommand.startInBackground(dir, out);
             out.flush();
             return 0;
@@ -131,9 +132,7 @@ public final class UpCommand implements Callable<Integer> {
             out.printf("up: %s started in %d s%n", process, (System.nanoTime() - started) / 1_000_000_000);
             out.flush();
         }
-        if (missing.contains("flink/jobmanager")) {
-            out.println("up: " + SuperviseCommand.resumeJob(dir, Stack.readPorts(dir).orElseThrow()));
-        }
+        out.println("up: " + SuperviseCommand.resumeJob(dir, Stack.readPorts(dir).orElseThrow()));
         SuperviseCommand.startInBackground(dir, out);
         out.println("ready");
         out.flush();
