@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
             VerifyCommand.class,
             SnapshotCommand.class,
             SubmitCommand.class,
+            ChaosCommand.class,
             SuperviseCommand.class,
         })
 public final class Cdc implements Runnable {

@@ -47,6 +47,19 @@ public final class ConnectionOptions {
         };
     }
 
+    /** The options as {@code flags} set them, with the defaults for the rest. */
+    public static ConnectionOptions parse(String... flags) {
+        Holder holder = new Holder();
+        new picocli.CommandLine(holder).parseArgs(flags);
+        return holder.options;
+    }
+
+    @picocli.CommandLine.Command
+    private static final class Holder {
+        @picocli.CommandLine.Mixin
+        ConnectionOptions options;
+    }
+
     /** JDBC URL of the configured database. */
     public String jdbcUrl() {
         return "jdbc:postgresql://" + pgHost + ":" + pgPort + "/" + pgDatabase;

@@ -1,0 +1,248 @@
+package io.cdcindexer.chaos;
+
+import io.cdcindexer.stack.StackPorts;
+import io.cdcindexer.stack.SupervisorState;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.OptionalLong;
+import java.util.Properties;
+
+/**
+ * A chaos run on a running local stack: a load of {@link ChaosLoad} changes and a {@link VisibilityProbe} run all along,
+ * poison goes into the change topics, and the {@link Fault faults} come one after the other, each followed by recovery
+ * and a quiet spell under load. At the end the load stops, the pipeline drains, and the run checks that every row is in
+ * Elasticsearch as in PostgreSQL (the {@link Verification} the command line provides), that the dead-letter topic holds
+ * exactly the poison, and that the job runs. {@link #run()} returns the {@link Report}.
+ */
+public final class ChaosRun {
+
+    /** What to run. */
+    public record Options(double rate, int workers, List<Fault> faults, Duration settle, Duration outage,
+            Duration recoveryTimeout, Duration drainTimeout, long seed, boolean poison, int largeRowBytes) {}
+
+    /** Compares PostgreSQL with Elasticsearch, waiting up to {@code wait} for them to agree. */
+    @FunctionalInterface
+    public interface Verification {
+        VerifyResult verify(Duration wait) throws Exception;
+    }
+
+    /** What verify found, over every table. */
+    public record VerifyResult(long rows, long missing, long extra, long stale, String details) {
+        public boolean inStep() {
+            return missing == 0 && extra == 0 && stale == 0;
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "%d missing, %d extra, %d stale (%,d rows)", missing, extra, stale, rows);
+        }
+    }
+
+    /** One fault's figures. */
+    public record FaultResult(Fault fault, long startedAtMillis, long overAtMillis, long recoveredAtMillis,
+            long changesDuring, long worstDelayMillis, long conflicts, long staleDropped, long jobRestarts,
+            int serviceRestarts, int jobResumes) {
+        public boolean recovered() {
+            return recoveredAtMillis > 0;
+        }
+
+        public Duration recovery() {
+            return Duration.ofMillis(recoveredAtMillis - startedAtMillis);
+        }
+    }
+
+    /** The whole run's outcome. */
+    public record Report(Instant started, long startMillis, long endMillis, List<FaultResult> faults,
+            List<VisibilityProbe.Sample> probes, long changes, long transactions, long failedTransactions,
+            VerifyResult verify, List<String> deadLetterProblems, int poisonInjected, String jobState,
+            List<String> failures) {
+        public boolean passed() {
+            return failures.isEmpty();
+        }
+    }
+
+    private final Path dataDir;
+    private final StackPorts ports;
+    private final Options options;
+    private final Verification verification;
+    private final Fault.Upgrade upgrade;
+    private final PrintWriter out;
+    private final long startMillis = System.currentTimeMillis();
+
+    public ChaosRun(Path dataDir, StackPorts ports, Options options, Verification verification, Fault.Upgrade upgrade,
+            PrintWriter out) {
+        this.dataDir = dataDir;
+        this.ports = ports;
+        this.options = options;
+        this.verification = verification;
+        this.upgrade = upgrade;
+        this.out = out;
+    }
+
+    public Report run() throws Exception {
+        Instant started = Instant.now();
+        List<String> failures = new ArrayList<>();
+        try (Connection connection = connect()) {
+            ChaosSchema.create(connection);
+            VisibilityProbe.create(connection);
+        }
+        String kafka = "localhost:" + ports.kafka();
+        List<FaultResult> results = new ArrayList<>();
+        List<Poison.Injected> poison = new ArrayList<>();
+        ChaosLoad load = new ChaosLoad(this::connectUnchecked, options.workers(), options.rate(), options.seed());
+        VisibilityProbe probe = new VisibilityProbe(this::connectUnchecked, "http://localhost:" + ports.elasticsearch(),
+                "cdc", 100);
+        JobWatch job = new JobWatch("http://localhost:" + ports.flink(), "cdc-indexer");
+        try {
+            job.start();
+            probe.start();
+            load.start();
+            say(String.format(Locale.ROOT, "load: %.0f changes/s on %d connections; warming up for %d s",
+                    options.rate(), options.workers(), options.settle().toSeconds()));
+            Thread.sleep(options.settle().toMillis());
+            if (options.poison()) {
+                poison.addAll(Poison.inject(kafka, "cdc"));
+                say("poison: injected " + poison.size() + " records: "
+                        + poison.stream().map(Poison.Injected::what).toList());
+            }
+            if (options.largeRowBytes() > 0) {
+                say("large row: committed " + load.commitLargeRow(options.largeRowBytes()) + " ("
+                        + options.largeRowBytes() / (1024 * 1024) + " MB)");
+            }
+            Fault.Context context = context();
+            for (Fault fault : options.faults()) {
+                FaultResult result = inject(fault, context, load, probe, job);
+                results.add(result);
+                if (!result.recovered()) {
+                    failures.add(fault.cliName() + ": no change committed after the fault became visible within "
+                            + options.recoveryTimeout().toSeconds() + " s");
+                    break;
+                }
+                Thread.sleep(options.settle().toMillis());
+            }
+        } finally {
+            load.close();
+            probe.stopCommitting();
+        }
+        say(String.format(Locale.ROOT, "load stopped: %,d changes in %,d transactions (%,d failed and retried)",
+                load.committedChanges(), load.committedTransactions(), load.failedTransactions()));
+
+        say("draining: waiting until every row is in Elasticsearch as in PostgreSQL (up to "
+                + options.drainTimeout().toSeconds() + " s)");
+        VerifyResult verify = verification.verify(options.drainTimeout());
+        probe.close();
+        say("verify: " + verify);
+        if (!verify.inStep()) {
+            failures.add("verify: " + verify + "\n" + verify.details());
+        }
+        List<String> deadLetterProblems = options.poison()
+                ? Poison.checkDeadLetters(kafka, "cdc.dlq", poison, Duration.ofSeconds(30))
+                : List.of();
+        failures.addAll(deadLetterProblems.stream().map(problem -> "dead letters: " + problem).toList());
+        job.sampleOnce();
+        job.close();
+        if (!job.state().equals("RUNNING")) {
+            failures.add("the job is " + job.state() + ", not RUNNING");
+        }
+        return new Report(started, startMillis, System.currentTimeMillis(), results, probe.samples(),
+                load.committedChanges(), load.committedTransactions(), load.failedTransactions(), verify,
+                deadLetterProblems, poison.size(), job.state(), failures);
+    }
+
+    /** Injects one fault and waits until a change committed after it is visible; returns its figures. */
+    private FaultResult inject(Fault fault, Fault.Context context, ChaosLoad load, VisibilityProbe probe, JobWatch job)
+            throws Exception {
+        SupervisorState before = SupervisorState.read(dataDir).orElse(null);
+        long changesBefore = load.committedChanges();
+        long conflictsBefore = job.total("staleWritesSkipped");
+        long staleBefore = job.total("staleChangesDropped");
+        long restartsBefore = job.total("numRestarts");
+        say("fault: " + fault.description());
+        long started = System.currentTimeMillis();
+        fault.inject(context);
+        long over = System.currentTimeMillis();
+        long deadline = over + options.recoveryTimeout().toMillis();
+        OptionalLong recovered = probe.visibleAtOfFirstCommittedAfter(started);
+        while (recovered.isEmpty() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(200);
+            recovered = probe.visibleAtOfFirstCommittedAfter(started);
+        }
+        long recoveredAt = recovered.orElse(0);
+        long until = recoveredAt > 0 ? recoveredAt : System.currentTimeMillis();
+        long changesDuring = load.committedChanges() - changesBefore;
+        job.sampleOnce();
+        SupervisorState after = SupervisorState.read(dataDir).orElse(null);
+        FaultResult result = new FaultResult(fault, started, over, recoveredAt, changesDuring,
+                probe.worstDelayMillis(started, until), job.total("staleWritesSkipped") - conflictsBefore,
+                job.total("staleChangesDropped") - staleBefore, job.total("numRestarts") - restartsBefore,
+                serviceRestarts(after) - serviceRestarts(before), jobResumes(after) - jobResumes(before));
+        say(String.format(Locale.ROOT, "  %s: %s; %,d changes committed meanwhile; worst commit → visible %.1f s",
+                fault.cliName(), recoveredAt > 0 ? String.format(Locale.ROOT, "recovered in %.1f s",
+                        (recoveredAt - started) / 1000.0) : "NOT RECOVERED",
+                changesDuring, result.worstDelayMillis() / 1000.0));
+        return result;
+    }
+
+    private static int serviceRestarts(SupervisorState state) {
+        return state == null ? 0 : state.services().values().stream().mapToInt(SupervisorState.Service::restarts).sum();
+    }
+
+    private static int jobResumes(SupervisorState state) {
+        return state == null ? 0 : state.jobResumes();
+    }
+
+    private Fault.Context context() {
+        return new Fault.Context() {
+            @Override
+            public Path dataDir() {
+                return dataDir;
+            }
+
+            @Override
+            public Duration outage() {
+                return options.outage();
+            }
+
+            @Override
+            public Fault.Upgrade upgrade() {
+                return upgrade;
+            }
+
+            @Override
+            public void say(String message) {
+                ChaosRun.this.say("  " + message);
+            }
+        };
+    }
+
+    private Connection connect() throws SQLException {
+        Properties properties = new Properties();
+        properties.setProperty("user", "postgres");
+        properties.setProperty("password", "postgres");
+        properties.setProperty("connectTimeout", "5");
+        properties.setProperty("socketTimeout", "60");
+        return DriverManager.getConnection("jdbc:postgresql://localhost:" + ports.postgres() + "/testdb", properties);
+    }
+
+    private Connection connectUnchecked() {
+        try {
+            return connect();
+        } catch (SQLException e) {
+            throw new IllegalStateException("PostgreSQL: " + e.getMessage(), e);
+        }
+    }
+
+    private void say(String message) {
+        out.printf("chaos %5.0fs  %s%n", (System.currentTimeMillis() - startMillis) / 1000.0, message);
+        out.flush();
+    }
+}
