@@ -107,6 +107,65 @@ final class FlinkRest {
         return get("/jobs/" + jobId + "/exceptions?maxExceptions=1");
     }
 
+    /** GET /jobs/{id}: the job's state and its vertices (each with its id and name). */
+    JsonNode job(String jobId) throws IOException, InterruptedException {
+        return get("/jobs/" + jobId);
+    }
+
+    /** A job-level metric (GET /jobs/{id}/metrics?get=...), e.g. {@code numRestarts}; empty when not reported (yet). */
+    Optional<Double> jobMetric(String jobId, String metric) throws IOException, InterruptedException {
+        for (JsonNode entry : get("/jobs/" + jobId + "/metrics?get=" + encode(metric))) {
+            if (entry.path("id").asText().equals(metric)) {
+                return number(entry.path("value"));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * An operator metric summed over every subtask of every vertex that reports it: Flink names operator metrics
+     * {@code <operator>.<metric>}, so each vertex's list of metrics (GET /jobs/{id}/vertices/{vid}/subtasks/metrics) is
+     * searched for the name, then the matches are read with {@code agg=sum}. Empty when no vertex reports it (yet).
+     */
+    Optional<Double> operatorMetricSum(String jobId, String metric) throws IOException, InterruptedException {
+        double sum = 0;
+        boolean found = false;
+        for (JsonNode vertex : job(jobId).path("vertices")) {
+            String path = "/jobs/" + jobId + "/vertices/" + vertex.path("id").asText() + "/subtasks/metrics";
+            List<String> ids = new ArrayList<>();
+            for (JsonNode entry : get(path)) {
+                String id = entry.path("id").asText();
+                if (id.equals(metric) || id.endsWith("." + metric)) {
+                    ids.add(encode(id));
+                }
+            }
+            if (ids.isEmpty()) {
+                continue;
+            }
+            for (JsonNode entry : get(path + "?get=" + String.join(",", ids) + "&agg=sum")) {
+                Optional<Double> value = number(entry.path("sum"));
+                if (value.isPresent()) {
+                    sum += value.get();
+                    found = true;
+                }
+            }
+        }
+        return found ? Optional.of(sum) : Optional.empty();
+    }
+
+    private static Optional<Double> number(JsonNode value) {
+        try {
+            return value.isNumber() ? Optional.of(value.asDouble())
+                    : value.isTextual() ? Optional.of(Double.parseDouble(value.asText())) : Optional.empty();
+        } catch (NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+
+    private static String encode(String value) {
+        return java.net.URLEncoder.encode(value, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
     /** GET /jobs/{id}/checkpoints: counts and the latest completed checkpoint. */
     JsonNode checkpoints(String jobId) throws IOException, InterruptedException {
         return get("/jobs/" + jobId + "/checkpoints");

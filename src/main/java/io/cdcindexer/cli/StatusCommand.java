@@ -8,16 +8,20 @@ import io.cdcindexer.stack.ProjectHome;
 import io.cdcindexer.stack.Stack;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
-import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
@@ -39,14 +43,18 @@ import picocli.CommandLine.Spec;
         name = "status",
         mixinStandardHelpOptions = true,
         description = {
-            "Shows, on one screen: each service (reachable? its PID when ./cdc up started it), the replication slot and "
-                    + "its lag, the connector and its tasks, the change topics, the Flink job and its last checkpoint, "
-                    + "and each index with its document count.",
+            "Shows, on one screen: the local stack's supervisor and what it restarted, each service (reachable? its PID "
+                    + "when ./cdc up started it), the replication slot and how far behind it is, the connector and its "
+                    + "tasks, the change topics, the job's consumer lag, the Flink job (restarts, last checkpoint, last "
+                    + "exception), whether Elasticsearch refuses or pushes back on its writes, and each index with its "
+                    + "document count. Takes about 2 s: the lags are sampled twice.",
             "Works against the local stack and the Docker stack alike. Exit code 0 when all is healthy, 1 otherwise.",
         })
 public final class StatusCommand implements Callable<Integer> {
 
     private static final int TIMEOUT_SECONDS = 3;
+    /** Between the two samples of what is judged by how it changes (the slot's lag, the consumer group's lag). */
+    private static final long SAMPLE_GAP_MS = 2_000;
     private static final String UNREACHABLE = "not reachable: ";
 
     @Mixin
@@ -77,34 +85,100 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() {
+    public Integer call() throws InterruptedException {
         try (Admin admin = admin()) {
             return report(admin);
         }
     }
 
-    private int report(Admin admin) {
+    private int report(Admin admin) throws InterruptedException {
         ConnectorNames names = ConnectorNames.fromConfig();
-        Map<String, ProcessHandle> recorded = Stack.running(dataDir.resolve());
-        Check postgres = check("PostgreSQL", connection.jdbcUrl(), pids(recorded, "postgres/"), this::postgres);
-        Check kafka = check("Kafka", connection.kafka, pids(recorded, "kafka/"), () -> kafka(admin));
-        Check connect = check("Kafka Connect", connection.connect, pids(recorded, "connect/"), this::connect);
-        Check flink = check("Flink", connection.flink, pids(recorded, "flink/"), this::flink);
-        Check elasticsearch = check("Elasticsearch", connection.elasticsearch, pids(recorded, "elasticsearch/"),
-                this::elasticsearch);
+        Clock clock = Clock.systemDefaultZone();
+        Path data = dataDir.resolve();
+        Map<String, ProcessHandle> recorded = Stack.running(data);
+        SupervisorReport supervisor = SupervisorReport.read(data, clock, SupervisorReport::alive);
+        Check postgres = supervisor.annotate(
+                check("PostgreSQL", connection.jdbcUrl(), pids(recorded, "postgres/"), this::postgres), "postgres");
+        Check kafka = supervisor.annotate(
+                check("Kafka", connection.kafka, pids(recorded, "kafka/"), () -> kafka(admin)), "kafka");
+        Check connect = supervisor.annotate(
+                check("Kafka Connect", connection.connect, pids(recorded, "connect/"), this::connect), "connect");
+        Check flink = supervisor.annotate(
+                check("Flink", connection.flink, pids(recorded, "flink/"), this::flink), "flink");
+        Check elasticsearch = supervisor.annotate(check("Elasticsearch", connection.elasticsearch,
+                pids(recorded, "elasticsearch/"), this::elasticsearch), "elasticsearch");
         String jobName = JobOptions.JOB_NAME.defaultValue();
-        List<Check> checks = List.of(postgres, kafka, connect, flink, elasticsearch,
-                after(postgres, "replication slot", names.slot(), () -> slot(names.slot())),
-                after(postgres, "captured tables", "public.*", this::tables),
-                after(connect, "connector", names.connector(), () -> connector(names.connector())),
-                after(kafka, "topics", names.topicPrefix() + ".*", () -> topics(admin, names.topicPrefix())),
-                after(flink, "Flink job", jobName, () -> job(jobName)),
-                after(elasticsearch, "indices", "", this::indices));
+        String groupId = JobOptions.KAFKA_GROUP_ID.defaultValue();
+
+        // The slot's lag and the consumer group's lag are judged by how they change: a first sample now, the second
+        // SAMPLE_GAP later, with the other checks in between.
+        long sampledAt = System.nanoTime();
+        First<Optional<SlotLag.Sample>> slot1 = reachable(postgres) ? first(() -> slotSample(names.slot())) : null;
+        First<ConsumerLag.Sample> lag1 = reachable(kafka)
+                ? first(() -> ConsumerLag.sample(admin, groupId, TIMEOUT_SECONDS)) : null;
+
+        Check tables = after(postgres, "captured tables", "public.*", this::tables);
+        Check connector = after(connect, "connector", names.connector(), () -> connector(names.connector()));
+        Check topics = after(kafka, "topics", names.topicPrefix() + ".*", () -> topics(admin, names.topicPrefix()));
+        JobReport job = reachable(flink)
+                ? job(new FlinkRest(connection.flink), jobName, connection.elasticsearch, supervisor.jobResumes(), clock)
+                : JobReport.unknown(jobName, connection.elasticsearch, flink);
+        Check indices = after(elasticsearch, "indices", "", this::indices);
+
+        if (slot1 != null || lag1 != null) {
+            long waitMs = SAMPLE_GAP_MS - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sampledAt);
+            if (waitMs > 0) {
+                Thread.sleep(waitMs);
+            }
+        }
+        Check slot = after(postgres, "replication slot", names.slot(), () -> {
+            Optional<SlotLag.Sample> first = slot1.get();
+            Optional<SlotLag.Sample> second = slotSample(names.slot());
+            return first.isEmpty() || second.isEmpty()
+                    ? new Seen(false, "missing (the connector creates it: ./cdc setup-connectors)")
+                    : SlotLag.judge(first.get(), second.get());
+        });
+        Check lag = after(kafka, "consumer lag", groupId, () -> ConsumerLag.judge(lag1.get(),
+                ConsumerLag.sample(admin, groupId, TIMEOUT_SECONDS), job.checkpointIntervalMs()));
+
+        List<Check> checks = new ArrayList<>();
+        supervisor.supervisorCheck(Set.of("postgres", "kafka", "connect", "flink", "elasticsearch"))
+                .ifPresent(checks::add);
+        checks.addAll(List.of(postgres, kafka, connect, flink, elasticsearch, slot, tables, connector, topics, lag,
+                job.job(), job.writes(), indices));
 
         PrintWriter out = spec.commandLine().getOut();
         out.print(render(checks));
         out.flush();
         return checks.stream().allMatch(Check::healthy) ? 0 : 1;
+    }
+
+    /** A first sample, or why it could not be taken (then the check says so). */
+    private record First<T>(T value, Exception error) {
+
+        T get() throws Exception {
+            if (error != null) {
+                throw error;
+            }
+            return value;
+        }
+    }
+
+    private static <T> First<T> first(Sampler<T> sampler) {
+        try {
+            return new First<>(sampler.sample(), null);
+        } catch (Exception e) {
+            return new First<>(null, e);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Sampler<T> {
+        T sample() throws Exception;
+    }
+
+    private static boolean reachable(Check service) {
+        return !service.detail().startsWith(UNREACHABLE);
     }
 
     /** The report: one aligned line per check (details over several lines stay aligned), then a verdict. */
@@ -125,7 +199,7 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     /** A probe's answer: healthy or not, and what it saw. */
-    private record Seen(boolean healthy, String detail) {}
+    record Seen(boolean healthy, String detail) {}
 
     @FunctionalInterface
     private interface Probe {
@@ -144,7 +218,7 @@ public final class StatusCommand implements Callable<Integer> {
 
     /** A check of something inside a service, made only when the service answers. */
     private static Check after(Check service, String name, String target, Probe probe) {
-        return service.healthy() || !service.detail().startsWith(UNREACHABLE) ? check(name, target, "", probe)
+        return reachable(service) ? check(name, target, "", probe)
                 : new Check(name, target, false, "unknown: " + service.name() + " not reachable");
     }
 
@@ -187,19 +261,9 @@ public final class StatusCommand implements Callable<Integer> {
         }
     }
 
-    private Seen slot(String slot) throws Exception {
-        String sql = "SELECT plugin, active, pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)) "
-                + "FROM pg_replication_slots WHERE slot_name = ?";
-        try (Connection db = database(); PreparedStatement statement = db.prepareStatement(sql)) {
-            statement.setString(1, slot);
-            try (ResultSet rs = statement.executeQuery()) {
-                if (!rs.next()) {
-                    return new Seen(false, "missing (the connector creates it: ./cdc setup-connectors)");
-                }
-                boolean active = rs.getBoolean(2);
-                return new Seen(active, (active ? "active" : "inactive (no connector reads it; the WAL piles up)")
-                        + ", " + rs.getString(1) + ", lag " + rs.getString(3));
-            }
+    private Optional<SlotLag.Sample> slotSample(String slot) throws Exception {
+        try (Connection db = database()) {
+            return SlotLag.sample(db, slot);
         }
     }
 
@@ -283,32 +347,126 @@ public final class StatusCommand implements Callable<Integer> {
                 overview.path("slots-available").asInt(), overview.path("slots-total").asInt()));
     }
 
-    private Seen job(String name) throws Exception {
-        FlinkRest flink = new FlinkRest(connection.flink);
+    /** The job's line, the line on its writes to Elasticsearch, and how often it commits its Kafka offsets. */
+    record JobReport(Check job, Check writes, long checkpointIntervalMs) {
+
+        static JobReport unknown(String name, String elasticsearch, Check flink) {
+            String unknown = "unknown: " + flink.name() + " not reachable";
+            return new JobReport(new Check("Flink job", name, false, unknown), new Check(WRITES, elasticsearch, false,
+                    unknown), DEFAULT_CHECKPOINT_INTERVAL_MS);
+        }
+    }
+
+    private static final String WRITES = "index writes";
+    private static final long DEFAULT_CHECKPOINT_INTERVAL_MS = Long.parseLong(
+            JobOptions.CHECKPOINT_INTERVAL_MS.defaultValue());
+    /** What the job's exception says when Elasticsearch answered 401 or 403 (ElasticsearchIndexWriter). */
+    private static final String REFUSED = "refused the job's request (authentication or authorization): ";
+
+    /**
+     * The job's state, restarts, last checkpoint and last exception, and whether Elasticsearch refuses its writes (401,
+     * 403: the exception says so) or pushes back (429: the writer's {@code rejectedTooManyRequestsPerSecond} meter, its
+     * rate over the last minute; two reads of a counter a few seconds apart would not do, since Flink's REST API
+     * refreshes metrics only every 10 s).
+     */
+    static JobReport job(FlinkRest flink, String name, String elasticsearch, Optional<String> resumes, Clock clock) {
+        try {
+            return liveJob(flink, name, elasticsearch, resumes, clock);
+        } catch (Exception e) {
+            String failed = "could not ask Flink: " + reason(e);
+            return new JobReport(new Check("Flink job", name, false, failed), new Check(WRITES, elasticsearch, false,
+                    failed), DEFAULT_CHECKPOINT_INTERVAL_MS);
+        }
+    }
+
+    private static JobReport liveJob(FlinkRest flink, String name, String elasticsearch, Optional<String> resumes,
+            Clock clock) throws Exception {
+        long now = clock.millis();
         Optional<FlinkRest.Job> job = flink.liveJob(name);
         if (job.isEmpty()) {
-            return new Seen(false, "not running (./cdc submit)");
+            List<String> lines = new ArrayList<>(List.of("not running (./cdc submit)"));
+            Optional<FlinkRest.Job> last = flink.earlierJobs(name).stream().findFirst();
+            if (last.isPresent() && "FAILED".equals(last.get().state())) {
+                lastException(flink, last.get().id(), clock).ifPresent(failure -> lines.add(
+                        "the last one, " + last.get().id() + ", failed at " + failure.line()));
+            }
+            resumes.ifPresent(lines::add);
+            return new JobReport(new Check("Flink job", name, false, String.join("\n", lines)),
+                    new Check(WRITES, elasticsearch, false, "unknown: no job running"), DEFAULT_CHECKPOINT_INTERVAL_MS);
         }
-        JsonNode checkpoints = flink.checkpoints(job.get().id());
+        String id = job.get().id();
+        String state = job.get().state();
+        JsonNode checkpoints = flink.checkpoints(id);
         JsonNode latest = checkpoints.path("latest").path("completed");
-        String last = latest.isMissingNode() || latest.isNull() ? "no checkpoint yet"
-                : String.format("last checkpoint #%d %s ago", latest.path("id").asLong(),
-                        ago(System.currentTimeMillis() - latest.path("latest_ack_timestamp").asLong()));
-        long failed = checkpoints.path("counts").path("failed").asLong();
+        boolean none = latest.isMissingNode() || latest.isNull();
+        long sinceLast = none ? 0 : now - latest.path("latest_ack_timestamp").asLong();
+        String last = none ? "no checkpoint yet"
+                : String.format("last checkpoint #%d %s ago", latest.path("id").asLong(), ago(sinceLast));
+        long failedCheckpoints = checkpoints.path("counts").path("failed").asLong();
         // Checkpoints that stop completing (e.g. the sink waiting out an Elasticsearch outage) hold back offsets.
-        long interval = flink.checkpointConfig(job.get().id()).path("interval").asLong(0);
-        long sinceLast = latest.isMissingNode() || latest.isNull() ? 0
-                : System.currentTimeMillis() - latest.path("latest_ack_timestamp").asLong();
+        long interval = flink.checkpointConfig(id).path("interval").asLong(0);
         boolean stalled = interval > 0 && sinceLast > Math.max(3 * interval, 60_000);
+        long restarts = flink.jobMetric(id, "numRestarts").map(Double::longValue).orElse(0L);
         // A failure in the last few minutes: a job that restarts over and over (refused credentials, say) is RUNNING
         // between two failures, so its state alone would look healthy.
-        JsonNode failure = flink.exceptions(job.get().id()).path("exceptionHistory").path("entries").path(0);
-        long failedAgo = System.currentTimeMillis() - failure.path("timestamp").asLong();
-        boolean failing = !failure.isMissingNode() && failedAgo < RECENT_FAILURE_MS;
-        return new Seen("RUNNING".equals(job.get().state()) && !stalled && !failing, job.get().state() + " ("
-                + job.get().id() + "), " + last + (failed > 0 ? ", " + failed + " failed" : "")
-                + (stalled ? " (checkpoints stalled: every " + ago(interval) + " expected)" : "")
-                + (failing ? "\nfailed " + ago(failedAgo) + " ago: " + rootCause(failure.path("stacktrace").asText()) : ""));
+        Optional<Failure> failure = lastException(flink, id, clock);
+        boolean failing = failure.isPresent() && now - failure.get().at() < RECENT_FAILURE_MS;
+
+        List<String> lines = new ArrayList<>();
+        lines.add(state + " (" + id + ")" + (restarts > 0 ? ", restarted " + times(restarts) : "") + ", " + last
+                + (failedCheckpoints > 0 ? ", " + failedCheckpoints + " failed" : "")
+                + (stalled ? " (checkpoints stalled: every " + ago(interval) + " expected)" : ""));
+        failure.ifPresent(f -> lines.add("last exception at " + f.line()));
+        resumes.ifPresent(lines::add);
+        Check jobCheck = new Check("Flink job", name, "RUNNING".equals(state) && !stalled && !failing,
+                String.join("\n", lines));
+
+        Check writes;
+        Optional<Double> perSecond = flink.operatorMetricSum(id, "rejectedTooManyRequestsPerSecond");
+        if (failing && failure.get().cause().contains(REFUSED)) {
+            writes = new Check(WRITES, elasticsearch, false, "Elasticsearch refuses the job's writes (401/403): "
+                    + refusal(failure.get().cause()));
+        } else if (perSecond.isPresent() && perSecond.get() > 0) {
+            long lastMinute = Math.max(1, Math.round(perSecond.get() * 60));
+            Optional<Double> total = flink.operatorMetricSum(id, "rejectedTooManyRequests");
+            writes = new Check(WRITES, elasticsearch, false, "Elasticsearch is pushing back (429): " + count(lastMinute)
+                    + (lastMinute == 1 ? " retry" : " retries") + " in the last minute"
+                    + total.map(n -> " (" + count(n.longValue()) + " since the job's tasks started)").orElse("")
+                    + "; the writer retries them, indexing slows down");
+        } else {
+            writes = new Check(WRITES, elasticsearch, true, "no refusals" + (perSecond.isPresent()
+                    ? ", no 429 in the last minute" : "; 429s unknown (the job reports no rejectedTooManyRequests yet)"));
+        }
+        return new JobReport(jobCheck, writes, interval > 0 ? interval : DEFAULT_CHECKPOINT_INTERVAL_MS);
+    }
+
+    /** A job's most recent exception: when, its root cause, and both as words ({@code 12:02:48 (12 s ago): ...}). */
+    private record Failure(long at, String cause, String line) {}
+
+    private static Optional<Failure> lastException(FlinkRest flink, String jobId, Clock clock) throws Exception {
+        JsonNode entry = flink.exceptions(jobId).path("exceptionHistory").path("entries").path(0);
+        if (entry.isMissingNode() || !entry.has("timestamp")) {
+            return Optional.empty();
+        }
+        long at = entry.path("timestamp").asLong();
+        String cause = rootCause(entry.path("stacktrace").asText(entry.path("exceptionName").asText("?")));
+        return Optional.of(new Failure(at, cause, SupervisorReport.at(Instant.ofEpochMilli(at), clock) + " ("
+                + ago(clock.millis() - at) + " ago): " + cause));
+    }
+
+    /** Elasticsearch's reason from a refusal's message: what follows the marker, up to the writer's own advice. */
+    static String refusal(String cause) {
+        String reason = cause.substring(cause.indexOf(REFUSED) + REFUSED.length());
+        int advice = reason.indexOf(". Check the credentials");
+        return advice < 0 ? reason : reason.substring(0, advice);
+    }
+
+    private static String times(long n) {
+        return n == 1 ? "once" : n + " times";
+    }
+
+    private static String count(long n) {
+        return String.format(Locale.ROOT, "%,d", n);
     }
 
     private static final long RECENT_FAILURE_MS = 300_000;

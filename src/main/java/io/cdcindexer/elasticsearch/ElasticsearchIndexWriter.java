@@ -20,6 +20,7 @@ import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.connector.elasticsearch.sink.ElasticsearchEmitter;
 import org.apache.flink.connector.elasticsearch.sink.RequestIndexer;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MeterView;
 import org.apache.flink.metrics.groups.SinkWriterMetricGroup;
 import org.apache.http.HttpHost;
 import org.apache.http.entity.ByteArrayEntity;
@@ -114,6 +115,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final Counter deleted;
     private final Counter stale;
     private final Counter retried;
+    private final Counter tooManyRequests;
     private final Counter replaced;
     private final Counter split;
     private final Counter deadLettered;
@@ -138,6 +140,10 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.deleted = metrics.counter("documentsDeleted");
         this.stale = metrics.counter("staleWritesSkipped");
         this.retried = metrics.counter("actionsRetried");
+        // Of those, the ones Elasticsearch pushed back with 429; the meter's rate (per second, over the last minute)
+        // tells ./cdc status whether it is happening now.
+        this.tooManyRequests = metrics.counter("rejectedTooManyRequests");
+        metrics.meter("rejectedTooManyRequestsPerSecond", new MeterView(tooManyRequests));
         this.replaced = metrics.counter("actionsReplacedByNewer");
         this.split = metrics.counter("requestsSplit");
         this.deadLettered = metrics.counter("deadLetters");
@@ -320,6 +326,9 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 throw refusedCredentials("the multi-get that completes unavailable (TOASTed) columns: "
                         + reasonOf(error) + "; the job's role must be allowed to read the indices too");
             }
+            if (status == 429) {
+                tooManyRequests.inc(batch.size());
+            }
             LOG.warn("A multi-get for {} documents failed ({}); retrying", incomplete.size(), error.toString());
             retryLater(batch);
             flushLater();
@@ -399,6 +408,9 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                     settled(pending);
                     break;
                 case RETRY:
+                    if (item.status() == 429) {
+                        tooManyRequests.inc();
+                    }
                     if (again == null) {
                         again = new ArrayList<>();
                         LOG.warn("Elasticsearch could not take some actions now, retrying them; first: {} {}: {}",
@@ -447,6 +459,9 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 sendBulk(new ArrayList<>(batch.subList(half, batch.size())));
             }
             return;
+        }
+        if (status == 429) {
+            tooManyRequests.inc(batch.size());
         }
         LOG.warn("A request of {} actions failed ({}); retrying it", batch.size(), error.toString());
         retryLater(batch);

@@ -19,8 +19,8 @@ import java.util.Map;
 
 /**
  * A stand-in for the part of Flink's REST API that {@link FlinkRest} uses, answering in Flink 1.20's shapes, for the
- * decisions of {@link SubmitCommand} only. Jobs, their checkpoint statistics and whether a savepoint succeeds are set
- * by the test; every request is recorded.
+ * decisions of {@link SubmitCommand} and what {@link StatusCommand} reports. Jobs, their checkpoint statistics, whether
+ * a savepoint succeeds, their restarts, exceptions and operator metrics are set by the test; every request is recorded.
  */
 final class FakeFlinkRest implements AutoCloseable {
 
@@ -32,6 +32,14 @@ final class FakeFlinkRest implements AutoCloseable {
         final long startTime;
         String savepointFailure;
         final ObjectNode latest = Http.JSON.createObjectNode();
+        /** The {@code numRestarts} job metric; null: not reported (yet). */
+        Long restarts;
+        /** The exception history, newest first: each entry's timestamp and stack trace. */
+        final List<ObjectNode> exceptions = new ArrayList<>();
+        /** Per vertex (id → name), and per vertex the subtask metrics by id as Flink names them (summed over subtasks). */
+        final Map<String, String> vertices = new LinkedHashMap<>();
+        final Map<String, Map<String, Double>> vertexMetrics = new LinkedHashMap<>();
+        long checkpointInterval = 10_000;
 
         FakeJob(String id, String name, String state, long startTime) {
             this.id = id;
@@ -52,6 +60,36 @@ final class FakeFlinkRest implements AutoCloseable {
 
         FakeJob completedCheckpoint(long id, String path) {
             latest.set("completed", snapshot(id, false, path));
+            return this;
+        }
+
+        /** A completed checkpoint acknowledged at {@code ackTime} (what status reads for "last checkpoint"). */
+        FakeJob completedCheckpointAt(long id, long ackTime) {
+            ObjectNode completed = snapshot(id, false, "file:/checkpoints/" + this.id + "/chk-" + id);
+            completed.put("latest_ack_timestamp", ackTime);
+            latest.set("completed", completed);
+            return this;
+        }
+
+        FakeJob restarts(long n) {
+            restarts = n;
+            return this;
+        }
+
+        /** One more failure, newest first, as the exception history has it. */
+        FakeJob failed(long timestamp, String stackTrace) {
+            ObjectNode entry = Http.JSON.createObjectNode();
+            entry.put("exceptionName", stackTrace.lines().findFirst().orElse(""))
+                    .put("stacktrace", stackTrace).put("timestamp", timestamp)
+                    .put("taskName", "Elasticsearch: Writer (1/2)");
+            exceptions.add(0, entry);
+            return this;
+        }
+
+        /** A vertex reporting subtask metrics (ids as Flink forms them: {@code <operator>.<metric>}), summed. */
+        FakeJob vertex(String vertexId, String name, Map<String, Double> metrics) {
+            vertices.put(vertexId, name);
+            vertexMetrics.put(vertexId, new LinkedHashMap<>(metrics));
             return this;
         }
 
@@ -140,6 +178,9 @@ final class FakeFlinkRest implements AutoCloseable {
                 answer(exchange, 200, "{}");
             } else if (method.equals("GET") && path.equals("/jobmanager/config")) {
                 answer(exchange, 200, "[{\"key\":\"parallelism.default\",\"value\":\"2\"}]");
+            } else if (method.equals("GET") && path.equals("/overview")) {
+                answer(exchange, 200, "{\"taskmanagers\":2,\"slots-total\":4,\"slots-available\":1,"
+                        + "\"jobs-running\":1,\"flink-version\":\"1.20.5\"}");
             } else if (method.equals("GET") && path.equals("/jobs/overview")) {
                 ObjectNode overview = Http.JSON.createObjectNode();
                 ArrayNode list = overview.putArray("jobs");
@@ -162,7 +203,43 @@ final class FakeFlinkRest implements AutoCloseable {
             job.state = "CANCELED";
             answer(exchange, 202, "{}");
         } else if (parts.length == 2 && method.equals("GET")) {
-            answer(exchange, 200, "{\"jid\":\"" + job.id + "\",\"state\":\"" + job.state + "\"}");
+            ObjectNode details = Http.JSON.createObjectNode();
+            details.put("jid", job.id).put("name", job.name).put("state", job.state).put("start-time", job.startTime);
+            ArrayNode vertices = details.putArray("vertices");
+            job.vertices.forEach((id, name) -> vertices.addObject().put("id", id).put("name", name).put("status", job.state));
+            answer(exchange, 200, details.toString());
+        } else if (parts.length == 3 && parts[2].equals("exceptions") && method.equals("GET")) {
+            ObjectNode exceptions = Http.JSON.createObjectNode();
+            ObjectNode history = exceptions.putObject("exceptionHistory");
+            ArrayNode entries = history.putArray("entries");
+            int max = query != null && query.startsWith("maxExceptions=")
+                    ? Integer.parseInt(query.substring("maxExceptions=".length())) : job.exceptions.size();
+            job.exceptions.stream().limit(max).forEach(entries::add);
+            history.put("truncated", job.exceptions.size() > max);
+            answer(exchange, 200, exceptions.toString());
+        } else if (parts.length == 3 && parts[2].equals("metrics") && method.equals("GET")) {
+            ArrayNode metrics = Http.JSON.createArrayNode();
+            if (job.restarts != null && query != null && query.contains("numRestarts")) {
+                metrics.addObject().put("id", "numRestarts").put("value", job.restarts.toString());
+            }
+            answer(exchange, 200, metrics.toString());
+        } else if (parts.length == 4 && parts[2].equals("checkpoints") && parts[3].equals("config")) {
+            answer(exchange, 200, "{\"mode\":\"exactly_once\",\"interval\":" + job.checkpointInterval + "}");
+        } else if (parts.length == 6 && parts[2].equals("vertices") && parts[4].equals("subtasks")
+                && parts[5].equals("metrics") && job.vertexMetrics.containsKey(parts[3])) {
+            Map<String, Double> metrics = job.vertexMetrics.get(parts[3]);
+            ArrayNode answer = Http.JSON.createArrayNode();
+            String get = query == null ? null : queryParameter(exchange, "get");
+            if (get == null) {
+                metrics.keySet().forEach(id -> answer.addObject().put("id", id));
+            } else {
+                for (String id : get.split(",")) {
+                    if (metrics.containsKey(id)) {
+                        answer.addObject().put("id", id).put("sum", metrics.get(id));
+                    }
+                }
+            }
+            answer(exchange, 200, answer.toString());
         } else if (parts.length == 3 && parts[2].equals("stop") && method.equals("POST")) {
             answer(exchange, 202, "{\"request-id\":\"stop-" + job.id + "\"}");
         } else if (parts.length == 4 && parts[2].equals("savepoints")) {
@@ -188,6 +265,17 @@ final class FakeFlinkRest implements AutoCloseable {
         } else {
             answer(exchange, 404, "{\"errors\":[\"Not found\"]}");
         }
+    }
+
+    /** A query parameter, decoded as Flink's REST server decodes it. */
+    private static String queryParameter(HttpExchange exchange, String name) {
+        for (String pair : exchange.getRequestURI().getRawQuery().split("&")) {
+            int equals = pair.indexOf('=');
+            if (equals > 0 && pair.substring(0, equals).equals(name)) {
+                return java.net.URLDecoder.decode(pair.substring(equals + 1), StandardCharsets.UTF_8);
+            }
+        }
+        return null;
     }
 
     private static void answer(HttpExchange exchange, int status, String body) throws IOException {

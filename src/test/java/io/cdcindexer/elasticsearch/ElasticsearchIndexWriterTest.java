@@ -63,6 +63,7 @@ class ElasticsearchIndexWriterTest {
     private final BlockingQueue<ThrowingRunnable<? extends Exception>> mail = new LinkedBlockingQueue<>();
     private final List<Timer> timers = new ArrayList<>();
     private final Map<String, Gauge<?>> gauges = new ConcurrentHashMap<>();
+    private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     /** The bodies of the bulk requests answered 200. */
     private final List<String> written = new ArrayList<>();
     private long now;
@@ -71,6 +72,8 @@ class ElasticsearchIndexWriterTest {
     /** Per bulk request (1 = first): its status and its latency (virtual ms). Unlisted requests: 200 after 10 ms. */
     private int[] statuses = {};
     private long[] latencies = {};
+    /** Per bulk request answered 200: its body, when not {@code {"errors":false}}. */
+    private String[] bodies = {};
 
     private void startServer() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -139,7 +142,9 @@ class ElasticsearchIndexWriterTest {
             written.add(answer.body);
         }
         now = Math.max(now, answer.answerAt);
-        byte[] body = (answer.status == 200 ? "{\"errors\":false}"
+        String ok = answer.number <= bodies.length && bodies[answer.number - 1] != null ? bodies[answer.number - 1]
+                : "{\"errors\":false}";
+        byte[] body = (answer.status == 200 ? ok
                 : "{\"error\":{\"type\":\"es_rejected_execution_exception\",\"reason\":\"busy\"},\"status\":"
                         + answer.status + "}").getBytes(StandardCharsets.UTF_8);
         answer.exchange.getResponseHeaders().add("Content-Type", "application/json");
@@ -212,7 +217,7 @@ class ElasticsearchIndexWriterTest {
                 new Class<?>[] {SinkWriterMetricGroup.class}, (proxy, method, args) -> {
                     switch (method.getName()) {
                         case "counter":
-                            return new SimpleCounter();
+                            return counters.computeIfAbsent((String) args[0], name -> new SimpleCounter());
                         case "gauge":
                             gauges.put((String) args[0], (Gauge<?>) args[1]);
                             return args[1];
@@ -259,6 +264,22 @@ class ElasticsearchIndexWriterTest {
 
         // Rows 1 and 6 are large (a request of their own), the others small.
         writeEveryRowAndFlush(writer, 1_000, 10, 10, 10, 10, 1_000, 10);
+    }
+
+    @Test
+    void actionsElasticsearchPushesBackWith429AreCountedApartFromOtherRetries() throws Exception {
+        ElasticsearchIndexWriter writer = writer(2, 1_000, 100, 1, 50);
+        // Request 1 (rows 1, 2): 429 as a whole. Request 2 (rows 1, 2 again): row 1 is taken, row 2 refused with 429 on
+        // its own. Request 3 (row 2): 503. Request 4 (row 2): taken.
+        statuses = new int[] {429, 200, 503, 200};
+        bodies = new String[] {null, "{\"errors\":true,\"items\":[{\"index\":{\"status\":201}},{\"index\":{\"status\":429,"
+                + "\"error\":{\"type\":\"es_rejected_execution_exception\",\"reason\":\"queue full\"}}}]}"};
+
+        writeEveryRowAndFlush(writer, 10, 10);
+
+        assertThat(requests).isEqualTo(4);
+        assertThat(counters.get("actionsRetried").getCount()).as("every retried action").isEqualTo(2 + 1 + 1);
+        assertThat(counters.get("rejectedTooManyRequests").getCount()).as("the 429s only").isEqualTo(2 + 1);
     }
 
     /** Writes rows 1, 2, ... of the given sizes, flushes, and checks that every row reached Elasticsearch. */
