@@ -36,7 +36,7 @@ import picocli.CommandLine.Option;
  * local stack, the Docker stack, the connector, the job and the CLI cannot drift apart unnoticed.
  *
  * <p>Reads the files as they are checked in: docker/docker-compose.yml (with docker/.env), docker/Dockerfile,
- * docker/connect/worker.properties, configs/debezium-postgres-connector.json, flink-conf/config.yaml, pom.xml, the
+ * docker/flink/job-keeper.sh, docker/connect/worker.properties, configs/debezium-postgres-connector.json, flink-conf/config.yaml, pom.xml, the
  * service poms under src/stack/, .devcontainer/devcontainer.json, and the defaults of {@link JobOptions} and
  * {@link ConnectionOptions}. Every failure message names both sides of the disagreement.
  */
@@ -57,8 +57,8 @@ class ConfigurationConsistencyTest {
     private static final String JOB_JAR = "target/cdc-indexer-job.jar";
     private static final List<String> TABLES = List.of("users", "orders");
 
-    private static final Path COMPOSE_FILE = Path.of("docker/docker-compose.yml");
-    private static final Path ENV_FILE = Path.of("docker/.env");
+    private static final Path COMPOSE_FILE = ComposeFileReader.COMPOSE_FILE;
+    private static final Path ENV_FILE = ComposeFileReader.ENV_FILE;
     private static final Path DOCKERFILE = Path.of("docker/Dockerfile");
     private static final Path WORKER_PROPERTIES = Path.of("docker/connect/worker.properties");
     private static final Path CONNECTOR_FILE = Path.of("configs/debezium-postgres-connector.json");
@@ -67,11 +67,13 @@ class ConfigurationConsistencyTest {
     private static final Path KAFKA_STACK_POM = Path.of("src/stack/kafka/pom.xml");
     private static final Path CONNECT_STACK_POM = Path.of("src/stack/connect/pom.xml");
     private static final Path DEVCONTAINER = Path.of(".devcontainer/devcontainer.json");
+    private static final String JOB_KEEPER_PATH = "docker/flink/job-keeper.sh";
+    private static final Path JOB_KEEPER = Path.of(JOB_KEEPER_PATH);
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Map<String, String> env = readEnvFile(ENV_FILE);
-    private final Map<String, Object> compose = readComposeFile(COMPOSE_FILE, env);
+    private final Map<String, String> env = ComposeFileReader.readEnvFile(ENV_FILE);
+    private final Map<String, Object> compose = ComposeFileReader.read(COMPOSE_FILE, env);
     private final JsonNode connector = readJson(CONNECTOR_FILE).path("config");
     private final Map<String, String> flinkConf = readFlinkConf(FLINK_CONF);
     private final Properties worker = readProperties(WORKER_PROPERTIES);
@@ -145,14 +147,27 @@ class ConfigurationConsistencyTest {
                 .contains(elasticsearch.getPort());
 
         Map<String, String> submitterFlink = flinkProperties("submitter");
+        String jobManagerHost = String.valueOf(service("jobmanager").get("hostname"));
         softly.assertThat(submitterFlink.get("rest.address"))
-                .as("rest.address in the submitter's FLINK_PROPERTIES vs the JobManager's host name")
-                .isEqualTo(service("jobmanager").get("hostname"));
-        for (String flinkService : List.of("jobmanager", "taskmanager")) {
+                .as("rest.address in the submitter's FLINK_PROPERTIES (flink run) vs the JobManager's host name")
+                .isEqualTo(jobManagerHost);
+        URI keeperRest = URI.create(environment("submitter").getOrDefault("FLINK_REST", "http://missing:-1"));
+        softly.assertThat(keeperRest.getHost())
+                .as("host of FLINK_REST of service 'submitter' (the job keeper's REST calls) vs the JobManager's host name")
+                .isEqualTo(jobManagerHost);
+        softly.assertThat(String.valueOf(keeperRest.getPort()))
+                .as("port of FLINK_REST of service 'submitter' vs rest.port in %s", FLINK_CONF)
+                .isEqualTo(flinkConf.get("rest.port"));
+        for (String flinkService : clusterServices()) {
             softly.assertThat(flinkProperties(flinkService).get("jobmanager.rpc.address"))
                     .as("jobmanager.rpc.address in the FLINK_PROPERTIES of service '%s' vs the JobManager's host name",
                             flinkService)
-                    .isEqualTo(service("jobmanager").get("hostname"));
+                    .isEqualTo(jobManagerHost);
+        }
+        for (String taskManager : taskManagers()) {
+            softly.assertThat(flinkProperties(taskManager).get("taskmanager.host"))
+                    .as("taskmanager.host in the FLINK_PROPERTIES of service '%s' vs its host name", taskManager)
+                    .isEqualTo(service(taskManager).get("hostname"));
         }
         softly.assertAll();
     }
@@ -258,12 +273,14 @@ class ConfigurationConsistencyTest {
     @Test
     void flinkConfigurationAndDockerOverridesAgree() {
         SoftAssertions softly = new SoftAssertions();
-        for (String flinkService : List.of("jobmanager", "taskmanager", "submitter")) {
+        List<String> withConf = new ArrayList<>(clusterServices());
+        withConf.add("submitter");
+        for (String flinkService : withConf) {
             softly.assertThat(volumeSources(flinkService))
                     .as("volumes of service '%s': Flink runs with the project's flink-conf/", flinkService)
                     .contains("../flink-conf");
         }
-        for (String flinkService : List.of("jobmanager", "taskmanager")) {
+        for (String flinkService : clusterServices()) {
             Map<String, String> overrides = flinkProperties(flinkService);
             for (String key : List.of("execution.checkpointing.dir", "execution.checkpointing.savepoint-dir")) {
                 softly.assertThat(flinkConf).as("%s must set %s, which service '%s' overrides for Docker",
@@ -284,6 +301,60 @@ class ConfigurationConsistencyTest {
                 .as("taskmanager.memory.process.size in %s: Flink's start scripts need a memory size", FLINK_CONF)
                 .isNotBlank();
         softly.assertAll();
+    }
+
+    @Test
+    void theJobFitsOnTheTaskManagersThatRemainWhenOneIsLost() {
+        int slots = Integer.parseInt(flinkConf.getOrDefault("taskmanager.numberOfTaskSlots", "0"));
+        int parallelism = Integer.parseInt(flinkConf.getOrDefault("parallelism.default", "0"));
+        List<String> taskManagers = taskManagers();
+        SoftAssertions softly = new SoftAssertions();
+        softly.assertThat(parallelism).as("parallelism.default in %s: the job runs at parallelism 2 in both stacks",
+                FLINK_CONF).isEqualTo(2);
+        softly.assertThat(JobOptions.fromArgs(submitterCommand().programArgs.toArray(String[]::new))
+                        .overrides()).as("the submitter's job arguments must leave the parallelism to parallelism.default")
+                .doesNotContainKey("parallelism");
+        softly.assertThat((taskManagers.size() - 1) * slots)
+                .as("slots left when one of the TaskManagers %s (taskmanager.numberOfTaskSlots %d) is lost vs"
+                        + " parallelism.default %d: the job should restart at once on the others", taskManagers, slots,
+                        parallelism)
+                .isGreaterThanOrEqualTo(parallelism);
+        softly.assertAll();
+    }
+
+    @Test
+    void theJobKeeperResumesFromWhereTheClusterKeepsItsState() {
+        SoftAssertions softly = new SoftAssertions();
+        String data = environment("submitter").getOrDefault("FLINK_DATA", "(FLINK_DATA not set)");
+        softly.assertThat(volumeTarget("submitter", "flink-data"))
+                .as("where service 'submitter' mounts the volume flink-data vs its FLINK_DATA (where the job keeper"
+                        + " looks for savepoints and checkpoints)").isEqualTo(data);
+        Map<String, String> jobManager = flinkProperties("jobmanager");
+        softly.assertThat(jobManager.get("execution.checkpointing.dir"))
+                .as("execution.checkpointing.dir of the JobManager vs <FLINK_DATA>/checkpoints, where the keeper looks")
+                .isEqualTo("file://" + data + "/checkpoints");
+        softly.assertThat(jobManager.get("execution.checkpointing.savepoint-dir"))
+                .as("execution.checkpointing.savepoint-dir of the JobManager vs <FLINK_DATA>/savepoints, where the"
+                        + " keeper looks").isEqualTo("file://" + data + "/savepoints");
+        softly.assertThat(volumeTarget("jobmanager", "flink-data"))
+                .as("where the JobManager mounts flink-data vs where the keeper does: a state path must mean the same"
+                        + " file to both").isEqualTo(data);
+        softly.assertThat(flinkConf.get("execution.checkpointing.externalized-checkpoint-retention"))
+                .as("execution.checkpointing.externalized-checkpoint-retention in %s: the keeper resumes from retained"
+                        + " checkpoints", FLINK_CONF).isEqualTo("RETAIN_ON_CANCELLATION");
+        softly.assertAll();
+    }
+
+    @Test
+    void kafkaTakesTheRecordsTheConnectorMayWrite() {
+        String brokerLimit = environment("kafka").get("KAFKA_MESSAGE_MAX_BYTES");
+        assertThat(brokerLimit).as("KAFKA_MESSAGE_MAX_BYTES (message.max.bytes) of service 'kafka'").isNotNull();
+        // Kafka's producer default when the connector sets none.
+        long requestSize = Long.parseLong(connector.path("producer.override.max.request.size").asText("1048576"));
+        assertThat(Long.parseLong(brokerLimit))
+                .as("message.max.bytes of service 'kafka' vs producer.override.max.request.size %d in %s: the broker"
+                        + " must take every record the connector may send", requestSize, CONNECTOR_FILE)
+                .isGreaterThanOrEqualTo(requestSize);
     }
 
     @Test
@@ -318,6 +389,13 @@ class ConfigurationConsistencyTest {
                         JobOptions.JOB_NAME.name())
                 .isEqualTo(JobOptions.JOB_NAME.defaultValue());
         softly.assertThat(submit.detached).as("the submitter's flink run must be detached (-d)").isTrue();
+        List<String> keeperCopies = dockerfileStage("submitter").stream()
+                .filter(line -> line.startsWith("COPY " + JOB_KEEPER + " "))
+                .map(line -> line.split("\\s+")[2]).toList();
+        softly.assertThat(keeperCopies).as("COPY %s lines in the submitter stage of %s", JOB_KEEPER, DOCKERFILE).hasSize(1);
+        softly.assertThat(command("submitter"))
+                .as("command of service 'submitter' vs where the submitter stage of %s puts %s", DOCKERFILE, JOB_KEEPER)
+                .isEqualTo(keeperCopies);
         softly.assertAll();
     }
 
@@ -433,6 +511,21 @@ class ConfigurationConsistencyTest {
         return (Map<String, Object>) compose.get("services");
     }
 
+    /** The services that run a Flink TaskManager (command {@code taskmanager}). */
+    private List<String> taskManagers() {
+        List<String> taskManagers = services().keySet().stream()
+                .filter(name -> command(name).equals(List.of("taskmanager"))).sorted().toList();
+        assertThat(taskManagers).as("services of %s with command 'taskmanager'", COMPOSE_FILE).isNotEmpty();
+        return taskManagers;
+    }
+
+    /** The Flink cluster: the JobManager and every TaskManager. */
+    private List<String> clusterServices() {
+        List<String> cluster = new ArrayList<>(List.of("jobmanager"));
+        cluster.addAll(taskManagers());
+        return cluster;
+    }
+
     @SuppressWarnings("unchecked")
     private Map<String, Object> service(String name) {
         Object service = services().get(name);
@@ -536,75 +629,31 @@ class ConfigurationConsistencyTest {
         return address;
     }
 
-    /** The parts of the submitter's {@code flink run} line. */
+    /** What the job keeper's {@code flink run} submits, and the job name it watches. */
     private record SubmitterCommand(boolean detached, String mainClass, String jar, List<String> programArgs,
             String jobNameGuard) {}
 
-    /** Every {@code flink run} line of the submitter (it resumes from a savepoint when it finds one), which must agree. */
+    /**
+     * The job keeper (service 'submitter', {@value #JOB_KEEPER_PATH}) takes the job from its environment: JOB_NAME,
+     * JOB_MAIN_CLASS, JOB_JAR and JOB_ARGS; its script passes -d, -c and the jar.
+     */
     private SubmitterCommand submitterCommand() {
-        String script = String.join(" ", command("submitter"));
-        Matcher run = Pattern.compile("flink run ([^\\n]*)").matcher(script);
-        Matcher guard = Pattern.compile("grep -q ': ([^ ]+) \\('").matcher(script);
-        String jobNameGuard = guard.find() ? guard.group(1) : "(no running-job check found)";
-        List<SubmitterCommand> runs = new ArrayList<>();
-        while (run.find()) {
-            List<String> tokens = List.of(run.group(1).trim().split("\\s+"));
-            boolean detached = false;
-            String mainClass = null;
-            int i = 0;
-            for (; i < tokens.size() && tokens.get(i).startsWith("-"); i++) {
-                switch (tokens.get(i)) {
-                    case "-d", "--detached" -> detached = true;
-                    case "-c", "--class" -> mainClass = tokens.get(++i);
-                    case "-s", "--fromSavepoint" -> i++; // the state to resume from
-                    default -> throw new AssertionError("flink run option " + tokens.get(i) + " in service 'submitter':"
-                            + " teach " + getClass().getSimpleName() + " about it");
-                }
-            }
-            assertThat(i).as("the submitter's flink run must name a jar").isLessThan(tokens.size());
-            runs.add(new SubmitterCommand(detached, mainClass, tokens.get(i), tokens.subList(i + 1, tokens.size()),
-                    jobNameGuard));
-        }
-        assertThat(runs).as("command of service 'submitter' must run 'flink run'").isNotEmpty();
-        assertThat(runs).as("the submitter's flink run lines, with and without a savepoint, agree").containsOnly(runs.get(0));
-        return runs.get(0);
+        Map<String, String> keeper = environment("submitter");
+        String script = read(JOB_KEEPER);
+        String args = keeper.getOrDefault("JOB_ARGS", "").trim();
+        assertThat(script).as("%s must submit with -c $JOB_MAIN_CLASS $JOB_JAR and the words of JOB_ARGS", JOB_KEEPER)
+                .contains("-c \"$JOB_MAIN_CLASS\" \"$JOB_JAR\"").contains("<<<\"${JOB_ARGS:-}\"");
+        return new SubmitterCommand(script.contains("flink run -d"), keeper.get("JOB_MAIN_CLASS"), keeper.get("JOB_JAR"),
+                args.isEmpty() ? List.of() : List.of(args.split("\\s+")), keeper.get("JOB_NAME"));
     }
 
     @SuppressWarnings("unchecked")
     private Map<String, String> rawComposeImages() {
-        Map<String, Object> raw = (Map<String, Object>) yaml(read(COMPOSE_FILE));
+        Map<String, Object> raw = ComposeFileReader.readRaw(COMPOSE_FILE);
         Map<String, String> images = new LinkedHashMap<>();
         ((Map<String, Object>) raw.get("services")).forEach(
                 (name, service) -> images.put(name, String.valueOf(((Map<String, Object>) service).get("image"))));
         return images;
-    }
-
-    private static Map<String, Object> readComposeFile(Path file, Map<String, String> env) {
-        String text = read(file);
-        Matcher variable = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)}").matcher(text);
-        StringBuilder interpolated = new StringBuilder();
-        while (variable.find()) {
-            String name = variable.group(1);
-            assertThat(env).as("%s uses ${%s}, which %s must define", file, name, ENV_FILE).containsKey(name);
-            variable.appendReplacement(interpolated, Matcher.quoteReplacement(env.get(name)));
-        }
-        variable.appendTail(interpolated);
-        @SuppressWarnings("unchecked")
-        Map<String, Object> compose = (Map<String, Object>) yaml(interpolated.toString());
-        return compose;
-    }
-
-    private static Map<String, String> readEnvFile(Path file) {
-        Map<String, String> values = new LinkedHashMap<>();
-        for (String line : read(file).split("\n")) {
-            String trimmed = line.trim();
-            if (!trimmed.isEmpty() && !trimmed.startsWith("#")) {
-                int eq = trimmed.indexOf('=');
-                assertThat(eq).as("line '%s' of %s: write NAME=value", line, file).isPositive();
-                values.put(trimmed.substring(0, eq), trimmed.substring(eq + 1));
-            }
-        }
-        return values;
     }
 
     // ---- The Dockerfile --------------------------------------------------------------------------------------------
