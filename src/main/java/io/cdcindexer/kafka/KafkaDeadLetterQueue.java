@@ -28,6 +28,12 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
     public static final String HEADER_INDEX = "dlq.index";
     public static final String HEADER_DOCUMENT_ID = "dlq.document.id";
 
+    /**
+     * The largest dead letter: a record the job read can be as large as the broker allows (16 MB,
+     * {@code message.max.bytes}), and its dead letter carries it whole.
+     */
+    public static final int MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
     private final String bootstrapServers;
     private final String topic;
 
@@ -63,6 +69,7 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         props.put(ProducerConfig.CLIENT_ID_CONFIG, "cdc-indexer-dlq");
+        props.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(MAX_REQUEST_BYTES));
         KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
         return new ProducerWriter(producer, topic);

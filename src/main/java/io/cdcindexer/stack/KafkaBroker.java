@@ -79,6 +79,7 @@ public final class KafkaBroker implements AutoCloseable {
                 "log.dirs=" + data.toAbsolutePath(),
                 "num.partitions=1",
                 "auto.create.topics.enable=true",
+                "message.max.bytes=16777216", // records up to 16 MB (a row with a large TOASTed column)
                 "offsets.topic.replication.factor=1",
                 "transaction.state.log.replication.factor=1",
                 "transaction.state.log.min.isr=1",
