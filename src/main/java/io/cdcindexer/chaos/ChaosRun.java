@@ -124,7 +124,8 @@ public final class ChaosRun {
                 results.add(result);
                 if (!result.recovered()) {
                     failures.add(fault.cliName() + ": no change committed after the fault became visible within "
-                            + options.recoveryTimeout().toSeconds() + " s");
+                            + options.recoveryTimeout().toSeconds() + " s"
+                            + (probe.lastError() == null ? "" : " (probe: " + probe.lastError() + ")"));
                     break;
                 }
                 Thread.sleep(options.settle().toMillis());

@@ -44,13 +44,14 @@ public final class VisibilityProbe implements AutoCloseable {
     private final ConcurrentSkipListMap<Long, Sample> samples = new ConcurrentSkipListMap<>();
     private volatile boolean stopped;
     private volatile boolean committing = true;
+    private volatile String lastError;
     private Thread committer;
     private Thread poller;
 
     public VisibilityProbe(Supplier<Connection> connections, String elasticsearchUrl, String topicPrefix,
             long intervalMillis) {
         this.connections = connections;
-        this.mgetUrl = elasticsearchUrl + "/" + topicPrefix + ".public." + TABLE + "/_mget";
+        this.mgetUrl = elasticsearchUrl + "/" + topicPrefix + ".public." + TABLE + "/_mget?_source=false";
         this.intervalMillis = intervalMillis;
     }
 
@@ -120,7 +121,10 @@ public final class VisibilityProbe implements AutoCloseable {
             if (!outstanding.isEmpty()) {
                 try {
                     String ids = outstanding.stream().map(id -> "\"" + id + "\"").collect(Collectors.joining(","));
-                    Http.Response response = Http.post(mgetUrl, "{\"ids\":[" + ids + "],\"_source\":false}");
+                    Http.Response response = Http.post(mgetUrl, "{\"ids\":[" + ids + "]}");
+                    if (!response.ok() && response.status() != 404) { // 404: the index does not exist yet
+                        lastError = "Elasticsearch answered " + response.status() + " to _mget: " + response.body();
+                    }
                     if (response.ok()) {
                         long now = System.currentTimeMillis();
                         for (JsonNode doc : response.json().path("docs")) {
@@ -137,6 +141,11 @@ public final class VisibilityProbe implements AutoCloseable {
             }
             sleep(100);
         }
+    }
+
+    /** The last unexpected answer of Elasticsearch to the poller (null if none): a wrong request never goes unnoticed. */
+    public String lastError() {
+        return lastError;
     }
 
     /** Every probe so far, by id. */

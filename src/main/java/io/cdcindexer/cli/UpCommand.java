@@ -178,7 +178,7 @@ public final class UpCommand implements Callable<Integer> {
         CountDownLatch stopped = new CountDownLatch(1);
         Thread stop = new Thread(() -> {
             // The supervisor first, or it would start again what is being stopped.
-            ServiceProcess.stopRecorded(Stack.supervisorPidFile(stack.dataDir()), ServiceProcess.STOP_GRACE);
+            Stack.stopSupervisor(stack.dataDir());
             SubmitCommand.stopWithSavepoint(out, "up", new FlinkRest(stack.flink().url()));
             out.println("up: stopping the stack ...");
             out.flush();

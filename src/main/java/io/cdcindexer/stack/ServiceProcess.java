@@ -163,8 +163,16 @@ public final class ServiceProcess implements AutoCloseable {
      * PID file's folder, so a reused PID is left alone). Returns whether a process was stopped.
      */
     public static boolean stopRecorded(Path pidFile, Duration grace) {
+        return stopRecorded(pidFile, grace, true);
+    }
+
+    /**
+     * As {@link #stopRecorded(Path, Duration)}; with {@code descendantsToo} false, processes it started are left
+     * running (the stack's supervisor: the services it started again are stopped in order by their own PID files).
+     */
+    public static boolean stopRecorded(Path pidFile, Duration grace, boolean descendantsToo) {
         Optional<ProcessHandle> process = recorded(pidFile);
-        process.ifPresent(handle -> stop(handle, grace));
+        process.ifPresent(handle -> stop(handle, grace, descendantsToo));
         try {
             Files.deleteIfExists(pidFile);
         } catch (IOException e) {
@@ -203,10 +211,14 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     private static void stop(ProcessHandle process, Duration grace) {
+        stop(process, grace, true);
+    }
+
+    private static void stop(ProcessHandle process, Duration grace, boolean descendantsToo) {
         if (!process.isAlive()) {
             return;
         }
-        List<ProcessHandle> descendants = process.descendants().toList();
+        List<ProcessHandle> descendants = descendantsToo ? process.descendants().toList() : List.of();
         process.destroy();
         try {
             process.onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);

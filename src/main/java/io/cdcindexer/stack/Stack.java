@@ -151,7 +151,7 @@ public final class Stack implements AutoCloseable {
     public static List<String> stopRecorded(Path dataDir) {
         List<String> stopped = new ArrayList<>();
         // The supervisor first: it would start again what is being stopped.
-        if (ServiceProcess.stopRecorded(supervisorPidFile(dataDir), ServiceProcess.STOP_GRACE)) {
+        if (stopSupervisor(dataDir)) {
             stopped.add(SUPERVISOR);
         }
         List<String> reverse = new ArrayList<>(PROCESSES);
@@ -174,6 +174,14 @@ public final class Stack implements AutoCloseable {
 
     public static Path supervisorPidFile(Path dataDir) {
         return dataDir.toAbsolutePath().resolve(SUPERVISOR + ".pid");
+    }
+
+    /**
+     * Stops the supervisor of the stack in {@code dataDir}, if one runs, leaving the services it started again running;
+     * returns whether one ran.
+     */
+    public static boolean stopSupervisor(Path dataDir) {
+        return ServiceProcess.stopRecorded(supervisorPidFile(dataDir), ServiceProcess.STOP_GRACE, false);
     }
 
     /** Whether a supervisor keeps the stack in {@code dataDir} running. */
