@@ -63,7 +63,7 @@ public final class DownCommand implements Callable<Integer> {
     private static void checkIsStackFolder(Path dir) throws IOException {
         try (Stream<Path> entries = Files.list(dir)) {
             List<String> foreign = entries.map(entry -> entry.getFileName().toString())
-                    .filter(name -> !Stack.SERVICE_FOLDERS.contains(name))
+                    .filter(name -> !Stack.SERVICE_FOLDERS.contains(name) && !Stack.FILES.contains(name))
                     .sorted()
                     .toList();
             if (!foreign.isEmpty()) {

@@ -29,6 +29,10 @@ public final class Stack implements AutoCloseable {
             "postgres/postgres", "elasticsearch/elasticsearch", "kafka/kafka",
             "flink/jobmanager", "flink/taskmanager-1", "flink/taskmanager-2", "connect/connect");
 
+    /** The files the stack keeps in its data folder next to the service folders: its ports and its supervisor's. */
+    public static final List<String> FILES = List.of("ports.properties", "supervisor.log", "supervisor.pid",
+            "supervisor.json", "supervisor.json.partial");
+
     /** The file in the data folder that keeps the ports a stack was started on, so parts restart on the same ones. */
     static final String PORTS_FILE = "ports.properties";
 
