@@ -29,8 +29,7 @@ public final class ChaosReport {
         out.append('\n');
         out.append(String.format(Locale.ROOT, "- load: %,d changes in %,d transactions over %s (%,.0f changes/s), "
                 + "%,d transactions failed and were retried with fresh work%n", report.changes(), report.transactions(),
-                seconds(report.endMillis() - report.startMillis()),
-                report.changes() * 1000.0 / Math.max(1, report.endMillis() - report.startMillis()),
+                seconds(report.loadMillis()), report.changes() * 1000.0 / Math.max(1, report.loadMillis()),
                 report.failedTransactions()));
         out.append(String.format(Locale.ROOT, "- probes: %,d committed, %,d seen in Elasticsearch%n",
                 report.probes().size(), visible.size()));

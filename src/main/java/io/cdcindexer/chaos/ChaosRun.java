@@ -1,5 +1,8 @@
 package io.cdcindexer.chaos;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
+import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.StackPorts;
 import io.cdcindexer.stack.SupervisorState;
 
@@ -62,7 +65,7 @@ public final class ChaosRun {
 
     /** The whole run's outcome. */
     public record Report(Instant started, long startMillis, long endMillis, List<FaultResult> faults,
-            List<VisibilityProbe.Sample> probes, long changes, long transactions, long failedTransactions,
+            List<VisibilityProbe.Sample> probes, long loadMillis, long changes, long transactions, long failedTransactions,
             VerifyResult verify, List<String> deadLetterProblems, int poisonInjected, String jobState,
             List<String> failures) {
         public boolean passed() {
@@ -134,6 +137,7 @@ public final class ChaosRun {
             load.close();
             probe.stopCommitting();
         }
+        long loadMillis = System.currentTimeMillis() - startMillis;
         say(String.format(Locale.ROOT, "load stopped: %,d changes in %,d transactions (%,d failed and retried)",
                 load.committedChanges(), load.committedTransactions(), load.failedTransactions()));
 
@@ -154,7 +158,7 @@ public final class ChaosRun {
         if (!job.state().equals("RUNNING")) {
             failures.add("the job is " + job.state() + ", not RUNNING");
         }
-        return new Report(started, startMillis, System.currentTimeMillis(), results, probe.samples(),
+        return new Report(started, startMillis, System.currentTimeMillis(), results, probe.samples(), loadMillis,
                 load.committedChanges(), load.committedTransactions(), load.failedTransactions(), verify,
                 deadLetterProblems, poison.size(), job.state(), failures);
     }
@@ -172,10 +176,13 @@ public final class ChaosRun {
         fault.inject(context);
         long over = System.currentTimeMillis();
         long deadline = over + options.recoveryTimeout().toMillis();
-        OptionalLong recovered = probe.visibleAtOfFirstCommittedAfter(started);
-        while (recovered.isEmpty() && System.currentTimeMillis() < deadline) {
+        // Recovered once the job runs whole again (after a JobManager loss: the resumed job, not the old tasks that
+        // run on until their TaskManager notices) and a change committed after that is visible.
+        long whole = awaitJobWhole(fault == Fault.JOBMANAGER ? jobResumes(before) + 1 : 0, deadline);
+        OptionalLong recovered = OptionalLong.empty();
+        while (whole > 0 && recovered.isEmpty() && System.currentTimeMillis() < deadline) {
+            recovered = probe.visibleAtOfFirstCommittedAfter(whole);
             Thread.sleep(200);
-            recovered = probe.visibleAtOfFirstCommittedAfter(started);
         }
         long recoveredAt = recovered.orElse(0);
         long until = recoveredAt > 0 ? recoveredAt : System.currentTimeMillis();
@@ -191,6 +198,31 @@ public final class ChaosRun {
                         (recoveredAt - started) / 1000.0) : "NOT RECOVERED",
                 changesDuring, result.worstDelayMillis() / 1000.0));
         return result;
+    }
+
+    /**
+     * Waits until a job of the name is RUNNING with every task running (and, if {@code resumes} > 0, the supervisor has
+     * resumed the job that often); returns when, or 0 at the deadline.
+     */
+    private long awaitJobWhole(int resumes, long deadline) throws InterruptedException {
+        String url = "http://localhost:" + ports.flink() + "/jobs/overview";
+        while (System.currentTimeMillis() < deadline) {
+            if (resumes == 0 || jobResumes(SupervisorState.read(dataDir).orElse(null)) >= resumes) {
+                try {
+                    for (JsonNode job : Http.get(url).json().path("jobs")) {
+                        JsonNode tasks = job.path("tasks");
+                        if (job.path("name").asText().equals("cdc-indexer") && job.path("state").asText().equals("RUNNING")
+                                && tasks.path("running").asInt() == tasks.path("total").asInt()) {
+                            return System.currentTimeMillis();
+                        }
+                    }
+                } catch (Exception e) {
+                    // the JobManager is not back yet
+                }
+            }
+            Thread.sleep(500);
+        }
+        return 0;
     }
 
     private static int serviceRestarts(SupervisorState state) {
