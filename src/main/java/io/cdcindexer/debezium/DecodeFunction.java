@@ -60,34 +60,52 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         deadLetters = metrics.counter("deadLetters");
     }
 
+    /**
+     * Only decoding is guarded: what is emitted leaves outside the try, so that a failure downstream (a task being
+     * canceled fails the emit with Flink's CancelTaskException) fails the task as it must, instead of turning a good
+     * record into a dead letter.
+     */
     @Override
     public void processElement(KafkaRecord record, Context ctx, Collector<ChangeEvent> out) {
-        try {
-            if (!transactionTopic.isEmpty() && record.topic.equals(transactionTopic)) {
-                TransactionEnd end = decoder.decodeTransaction(record.value);
-                if (end != null) {
-                    transactions.inc();
-                    ctx.output(TRANSACTION_ENDS, indexedTablesOnly(end));
-                }
+        if (!transactionTopic.isEmpty() && record.topic.equals(transactionTopic)) {
+            TransactionEnd end;
+            try {
+                end = decoder.decodeTransaction(record.value);
+            } catch (MalformedChangeException e) {
+                deadLetter(record, e.getMessage(), ctx);
+                return;
+            } catch (RuntimeException e) {
+                deadLetter(record, "unexpected error while decoding: " + e, ctx);
                 return;
             }
+            if (end != null) {
+                transactions.inc();
+                ctx.output(TRANSACTION_ENDS, indexedTablesOnly(end));
+            }
+            return;
+        }
+        ChangeEvent change;
+        try {
             DebeziumEnvelope envelope = decoder.decode(record.topic, record.key, record.value);
             if (envelope.isTombstone()) {
                 tombstones.inc();
                 return;
             }
-            out.collect(change(record, envelope));
-            changes.inc();
+            change = change(record, envelope);
         } catch (MalformedChangeException e) {
             deadLetter(record, e.getMessage(), ctx);
             if (e.transactionId() != null && !transactionTopic.isEmpty()) {
                 out.collect(skipped(record, e));
             }
+            return;
         } catch (RuntimeException e) {
             // A bug of ours must not stop the pipeline on one record: keep the record, say what happened. The decoder
             // turns errors after it has read the transaction into MalformedChangeExceptions; this is for the rest.
             deadLetter(record, "unexpected error while decoding: " + e, ctx);
+            return;
         }
+        out.collect(change);
+        changes.inc();
     }
 
     // A change that fails here (its document id) still belongs to its transaction, like one the decoder refuses.

@@ -38,6 +38,52 @@ class DecodeFunctionTest {
         harness.close();
     }
 
+    /**
+     * Found by the chaos run: a task being canceled (a TaskManager lost) fails the emit of a perfectly good change with
+     * Flink's CancelTaskException ("Buffer pool has already been destroyed"). That is the task's failure, not the
+     * record's: it must reach Flink, not become a dead letter (and, were the task to go on, a lost change).
+     */
+    @Test
+    void aFailureWhileEmittingFailsTheTaskInsteadOfDeadLetteringTheRecord() throws Exception {
+        DecodeFunction function = new DecodeFunction("cdc.transaction", "cdc\\.public\\.(users|articles)",
+                "__debezium_unavailable_value");
+        var functionHarness = ProcessFunctionTestHarnesses.forProcessFunction(function);
+        java.util.List<Object> sideOutputs = new java.util.ArrayList<>();
+        org.apache.flink.streaming.api.functions.ProcessFunction<KafkaRecord, ChangeEvent>.Context context =
+                function.new Context() {
+                    @Override
+                    public Long timestamp() {
+                        return 0L;
+                    }
+
+                    @Override
+                    public org.apache.flink.streaming.api.TimerService timerService() {
+                        throw new UnsupportedOperationException();
+                    }
+
+                    @Override
+                    public <X> void output(org.apache.flink.util.OutputTag<X> tag, X value) {
+                        sideOutputs.add(value);
+                    }
+                };
+        RuntimeException canceled = new org.apache.flink.runtime.execution.CancelTaskException(
+                "Buffer pool has already been destroyed.");
+        org.apache.flink.util.Collector<ChangeEvent> failing = new org.apache.flink.util.Collector<>() {
+            @Override
+            public void collect(ChangeEvent change) {
+                throw canceled;
+            }
+
+            @Override
+            public void close() {}
+        };
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> function.processElement(record("users-insert"), context, failing)).isSameAs(canceled);
+        assertThat(sideOutputs).as("no dead letter for a record that decoded fine").isEmpty();
+        functionHarness.close();
+    }
+
     @Test
     void changeBecomesAVersionedDocumentWrite() throws Exception {
         KafkaRecord record = record("users-insert");
