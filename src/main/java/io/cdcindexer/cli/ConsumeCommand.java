@@ -21,7 +21,8 @@ import picocli.CommandLine.Spec;
         name = "consume",
         mixinStandardHelpOptions = true,
         description = {
-            "Prints the change events Debezium writes to Kafka as they arrive, one line per event:",
+            "Prints the change events Debezium writes to Kafka as they arrive, one line per event.",
+            "The lines, by kind of record:",
             "  op=c public.users id=6 tx=742  after: {...}        (insert; op=r: snapshot)",
             "  op=u public.users id=6 tx=743  email: \"a\" → \"b\"    (update: changed columns)",
             "  op=d public.users id=6 tx=744  before: {...}       (delete)",
@@ -96,7 +97,7 @@ public final class ConsumeCommand implements Callable<Integer> {
         out.flush();
         if (maxMessages != null && printed < maxMessages) {
             spec.commandLine().getErr().println("consume: timed out after " + timeout.toSeconds() + " s with " + printed
-                    + " of " + maxMessages + " records");
+                    + " of " + Plural.of(maxMessages, "record"));
             return 1;
         }
         return 0;

@@ -241,8 +241,8 @@ public final class SubmitCommand implements Callable<Integer> {
                     + "i.e. whether a job ran before whose state would be lost (" + e.getMessage() + "). " + ALTERNATIVES, e);
         }
         if (partitions > 0) {
-            throw new StateWouldBeLostException("consumer group " + groupId + " has committed offsets for " + partitions
-                    + " partitions, so a job ran before, but this cluster knows no job " + name + " whose state to "
+            throw new StateWouldBeLostException("consumer group " + groupId + " has committed offsets for "
+                    + Plural.of(partitions, "partition") + ", so a job ran before, but this cluster knows no job " + name + " whose state to "
                     + "resume. Starting from those offsets would lose the transactions that job held incomplete. "
                     + ALTERNATIVES);
         }

@@ -48,8 +48,8 @@ public final class TableVerifier {
 
         /** The line verify prints for the table. */
         public String summary() {
-            return String.format("verify: %s %d rows, %d docs, %d missing, %d extra, %d stale%s", table, rows, documents,
-                    missing, extra, stale, indexExists ? "" : " (index " + index + " does not exist)");
+            return String.format("verify: %s %s, %s, %d missing, %d extra, %d stale%s", table, Plural.of(rows, "row"),
+                    Plural.of(documents, "doc"), missing, extra, stale, indexExists ? "" : " (index " + index + " does not exist)");
         }
     }
 

@@ -20,7 +20,8 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         description = {
             "Compares each table of schema public that has a primary key with its index (cdc.public.<table>), row by "
-                    + "row, and reports every document that differs. Kinds of difference:",
+                    + "row, and reports every document that differs.",
+            "Kinds of difference:",
             "  missing  a row has no document (its insert was not indexed yet, or was lost);",
             "  extra    a document has no row (its delete was not indexed);",
             "  stale    the document exists but holds other values than the row (an update was missed or applied out "
@@ -78,7 +79,7 @@ public final class VerifyCommand implements Callable<Integer> {
                     return inStep ? 0 : 1;
                 }
                 long differences = reports.stream().mapToLong(TableVerifier.Report::differences).sum();
-                out.println("verify: " + differences + " differences, checking again (until the --wait time is up)");
+                out.println("verify: " + Plural.of(differences, "difference") + ", checking again (until the --wait time is up)");
                 out.flush();
                 TimeUnit.SECONDS.sleep(1); // poll interval while the pipeline catches up
             }
@@ -117,8 +118,8 @@ public final class VerifyCommand implements Callable<Integer> {
         long rows = reports.stream().mapToLong(TableVerifier.Report::rows).sum();
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
         boolean inStep = reports.stream().allMatch(TableVerifier.Report::inStep);
-        out.printf("verify: %s (%d tables, %d rows in %.1f s)%n", inStep ? "in step" : "DIFFERENCES FOUND",
-                reports.size(), rows, millis / 1000.0);
+        out.printf("verify: %s (%s, %s in %.1f s)%n", inStep ? "in step" : "DIFFERENCES FOUND",
+                Plural.of(reports.size(), "table"), Plural.of(rows, "row"), millis / 1000.0);
         out.flush();
     }
 }

@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
         name = "watch",
         mixinStandardHelpOptions = true,
         description = {
-            "Shows, live, the documents being created, updated and deleted in Elasticsearch, one line per change:",
+            "Shows, live, the documents being created, updated and deleted in Elasticsearch, one line per change.",
+            "The lines, by kind of change:",
             "  created users/6 {\"id\":6,\"username\":\"demo\",...}",
             "  updated users/6 email: \"a@example.com\" → \"b@example.com\"",
             "  deleted users/6",
@@ -62,7 +63,7 @@ public final class WatchCommand implements Callable<Integer> {
             watchers.put(name, new IndexWatcher(es, name, false));
         }
         out.println("watch: " + (watchers.isEmpty() ? "no index matches " + index + " yet"
-                : watchers.values().stream().map(w -> w.index() + " (" + w.size() + " docs)")
+                : watchers.values().stream().map(w -> w.index() + " (" + Plural.of(w.size(), "doc") + ")")
                         .collect(Collectors.joining(", ")))
                 + "; polling every " + interval.toMillis() + " ms, Ctrl-C stops");
         out.flush();
@@ -111,7 +112,7 @@ public final class WatchCommand implements Callable<Integer> {
         }
         if (maxEvents != null && events < maxEvents) {
             spec.commandLine().getErr().println("watch: timed out after " + timeout.toSeconds() + " s with " + events
-                    + " of " + maxEvents + " changes");
+                    + " of " + Plural.of(maxEvents, "change"));
             return 1;
         }
         return 0;
