@@ -3,8 +3,11 @@ package io.cdcindexer.cli;
 import java.io.PrintWriter;
 import java.sql.Connection;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,7 +23,7 @@ import picocli.CommandLine.Spec;
             "Without options: the basic scenario, step by step. It inserts a user, updates its email and deletes it, "
                     + "and after each step prints what to look for in Kafka (./cdc consume) and in Elasticsearch "
                     + "(./cdc watch).",
-            "With --rate N --duration D: a load of realistic transactions at about N changed rows per second for D: "
+            "With --rate N (and optionally --duration D, --connections, --seed): a load of realistic transactions at about N changed rows per second for D: "
                     + "new customers with their orders, orders paid and shipped (several updates of one row in one "
                     + "transaction), email changes, removed orders, closed accounts and bulk imports. A closing line "
                     + "reports the rate actually reached.",
@@ -56,6 +59,7 @@ public final class ProduceCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        checkOptionsFitTheMode();
         if (rate == null) {
             out.println("produce: the basic scenario on " + Postgres.describe(connection)
                     + ": insert a user, update its email, delete it.");
@@ -66,6 +70,27 @@ public final class ProduceCommand implements Callable<Integer> {
             return 0;
         }
         return load(out);
+    }
+
+    /**
+     * The load's options mean nothing to the scenario and the other way round: silently ignoring one (produce
+     * --duration 20 running the three-step scenario) would leave the user wondering where the load went.
+     */
+    private void checkOptionsFitTheMode() {
+        CommandLine.ParseResult given = spec.commandLine().getParseResult();
+        if (rate == null) {
+            List<String> loadOptions = Stream.of("--duration", "--connections", "--seed")
+                    .filter(given::hasMatchedOption).toList();
+            if (!loadOptions.isEmpty()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), String.join(" and ", loadOptions)
+                        + (loadOptions.size() == 1 ? " shapes" : " shape") + " a load, which needs --rate N (changed "
+                        + "rows per second), e.g. ./cdc produce --rate 100 --duration 20s; without --rate, produce "
+                        + "runs the three-step basic scenario");
+            }
+        } else if (given.hasMatchedOption("--step-delay")) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--step-delay paces the three-step basic "
+                    + "scenario, not a load (--rate), which is paced by its rate");
+        }
     }
 
     private int load(PrintWriter out) throws Exception {

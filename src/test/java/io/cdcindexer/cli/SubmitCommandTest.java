@@ -76,7 +76,8 @@ class SubmitCommandTest {
         assertThat(flink.runs()).singleElement()
                 .satisfies(run -> assertThat(run.path("savepointPath").asText()).isEqualTo("file:/checkpoints/old/chk-7"));
         assertThat(printed()).contains("not being executed at the moment",
-                "canceling it instead; the new job resumes from its latest retained checkpoint",
+                "submit: canceling job cdc-indexer (old) instead; the cluster keeps its retained checkpoints",
+                "submit: the new job resumes from retained checkpoint 7 of job old: file:/checkpoints/old/chk-7",
                 "restored from file:/checkpoints/old/chk-7");
     }
 

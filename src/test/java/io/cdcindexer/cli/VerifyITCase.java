@@ -128,6 +128,22 @@ class VerifyITCase {
     }
 
     @Test
+    void takesATableWithOrWithoutItsSchema() {
+        CliRun run = CliRun.with("verify", flags, "--table", "public.orders", "--table", "users");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).contains("verify: orders", "verify: users", "verify: in step (2 tables,");
+    }
+
+    @Test
+    void aTableOfAnotherSchemaIsLookedForThere() {
+        CliRun run = CliRun.with("verify", flags, "--table", "sales.orders");
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("No table sales.orders with a primary key; tables of schema sales that have one: []");
+    }
+
+    @Test
     void aMissingIndexMeansEveryRowIsMissing() {
         es.delete("/cdc.public.readings");
 
