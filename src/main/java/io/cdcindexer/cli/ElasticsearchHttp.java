@@ -223,8 +223,7 @@ public final class ElasticsearchHttp {
         try {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new Unreachable(baseUrl, e instanceof java.net.ConnectException && e.getMessage() == null
-                    ? "connection refused" : describe(e), e);
+            throw new Unreachable(baseUrl, unreachable(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CliException("Interrupted while waiting for Elasticsearch", e);
@@ -233,6 +232,11 @@ public final class ElasticsearchHttp {
             throw new ErrorResponse(method + " " + path, response.statusCode(), response.body());
         }
         return response.body().isEmpty() ? Json.object() : Json.parse(response.body(), "Elasticsearch's answer");
+    }
+
+    /** Why a service's HTTP API did not answer, in a few words (the JDK names a refused connection by its class). */
+    static String unreachable(IOException e) {
+        return e instanceof java.net.ConnectException && e.getMessage() == null ? "connection refused" : describe(e);
     }
 
     static String describe(Throwable e) {

@@ -45,7 +45,7 @@ final class JobStop {
                     return response.status() < 500 ? Optional.empty()
                             : Optional.of("it answered " + response.status());
                 } catch (IOException e) {
-                    return Optional.of(ElasticsearchHttp.describe(e));
+                    return Optional.of(ElasticsearchHttp.unreachable(e));
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     return Optional.of("interrupted");

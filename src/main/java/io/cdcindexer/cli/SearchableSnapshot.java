@@ -40,9 +40,21 @@ final class SearchableSnapshot {
                 rs.next();
                 rows = rs.getLong(1);
             }
-            tables.add(new Table(table.displayName(), rows, es.count(table.index())));
+            tables.add(new Table(table.displayName(), rows, searchable(es, table.index())));
         }
         return tables;
+    }
+
+    /** Documents a search of the index finds now: none while it is missing, or too new for its shards to answer. */
+    private static long searchable(ElasticsearchHttp es, String index) {
+        try {
+            return es.count(index);
+        } catch (ElasticsearchHttp.ErrorResponse e) {
+            if (e.status() == 503) {
+                return 0; // created a moment ago by the job's first write: no shard answers searches yet
+            }
+            throw e;
+        }
     }
 
     /**

@@ -47,7 +47,7 @@ class JobStopTest {
         assertThat(flink.requests("POST", "/jobs/old/stop")).as("no savepoint asked for").isEmpty();
         assertThat(flink.requests("PATCH", "/jobs/old?mode=cancel")).hasSize(1);
         assertThat(printed.toString())
-                .contains("down: Elasticsearch at " + nobody + " does not answer (")
+                .contains("down: Elasticsearch at " + nobody + " does not answer (connection refused)")
                 .contains("a savepoint cannot complete without it")
                 .contains("down: canceling job cdc-indexer (old) instead; the cluster keeps its retained checkpoints")
                 .contains("down: the next ./cdc up resumes from retained checkpoint 7 of job old: file:/checkpoints/old/chk-7");
@@ -116,7 +116,7 @@ class JobStopTest {
         int port = FreePorts.next();
 
         assertThat(JobStop.Dependency.firstDown(List.of(JobStop.Dependency.elasticsearch("http://localhost:" + port))))
-                .hasValueSatisfying(down -> assertThat(down.who()).isEqualTo("Elasticsearch at http://localhost:" + port));
+                .hasValue(new JobStop.Down("Elasticsearch at http://localhost:" + port, "connection refused"));
         assertThat(JobStop.Dependency.firstDown(List.of(JobStop.Dependency.kafka("localhost:" + port))))
                 .hasValueSatisfying(down -> assertThat(down.problem()).isEqualTo("no answer within 3 s"));
     }

@@ -86,6 +86,22 @@ class SearchableSnapshotITCase {
     }
 
     @Test
+    void anIndexWhoseShardsDoNotAnswerYetHasNothingSearchable() throws Exception {
+        // As just after the job's first write created it: searches answer 503 until a shard is started.
+        es.put("/cdc.public.users?wait_for_active_shards=0", Json.parse(
+                "{\"settings\":{\"index.routing.allocation.require._name\":\"no-such-node\"}}", "t"));
+        try (Connection db = SharedServices.connect(postgres, database)) {
+            StringWriter printed = new StringWriter();
+
+            boolean searchable = SearchableSnapshot.await(new PrintWriter(printed, true), "up", db, es,
+                    Duration.ofSeconds(1), Duration.ofMillis(200));
+
+            assertThat(searchable).isFalse();
+            assertThat(printed.toString()).contains("orders 0 of 8 documents, users 0 of 5 documents searchable.");
+        }
+    }
+
+    @Test
     void saysNothingWhenAllIsSearchableAlready() throws Exception {
         try (Connection db = SharedServices.connect(postgres, database)) {
             indexAll(db);
