@@ -9,6 +9,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -241,9 +242,9 @@ public final class SubmitCommand implements Callable<Integer> {
         }
         if (partitions > 0) {
             throw new StateWouldBeLostException("consumer group " + groupId + " has committed offsets for "
-                    + Plural.of(partitions, "partition") + ", so a job ran before, but this cluster knows no job " + name + " whose state to "
-                    + "resume. Starting from those offsets would lose the transactions that job held incomplete. "
-                    + ALTERNATIVES);
+                    + Plural.of(partitions, "partition") + ", so a job ran before, but this cluster knows no job " + name
+                    + " whose state to resume. Starting from those offsets would lose the transactions that job held "
+                    + "incomplete. " + ALTERNATIVES);
         }
         out.println("submit: first start: no job " + name + " ran on this cluster and consumer group " + groupId
                 + " has committed no offsets");
@@ -262,10 +263,11 @@ public final class SubmitCommand implements Callable<Integer> {
                 out.println("submit: kept, not used (--without-state): " + canceled.state().description() + ", "
                         + canceled.state().path());
             } else {
-                throw new CliException("the running job " + name + " (" + live.get().id() + ") could not take a "
-                        + "savepoint, and " + ((JobStop.Outcome.LeftRunning) outcome).reason() + "; so it was left "
-                        + "running and no new job was started. Wait until it completes a checkpoint (./cdc status) "
-                        + "and submit again");
+                // Its state is not needed: the new job reads again all that Kafka holds, as asked.
+                out.println("submit: " + ((JobStop.Outcome.LeftRunning) outcome).reason() + "; canceling it anyway, "
+                        + "as the new job starts without state (--without-state)");
+                out.flush();
+                flink.cancel(live.get().id(), Duration.ofMinutes(1));
             }
         }
         out.println("submit: starting without state, as asked (--without-state): the job reads all that Kafka still "

@@ -185,6 +185,17 @@ class SubmitCommandTest {
     }
 
     @Test
+    void withoutStateCancelsARunningJobThatHasNoStateToKeep() throws Exception {
+        flink.job("old", "RUNNING", 100).savepointFails(NOT_RUNNING);
+
+        submit(SubmitCommand.Start.WITHOUT_STATE);
+
+        assertThat(flink.requests("PATCH", "/jobs/old?mode=cancel")).hasSize(1);
+        assertThat(flink.runs()).singleElement().satisfies(run -> assertThat(run.has("savepointPath")).isFalse());
+        assertThat(printed()).contains("canceling it anyway, as the new job starts without state (--without-state)");
+    }
+
+    @Test
     void withoutStateRefusesToStartFromTheCommittedOffsets() {
         assertThatThrownBy(() -> submit(SubmitCommand.Start.WITHOUT_STATE, "--kafka.starting-offsets", "committed"))
                 .hasMessageContaining("--without-state starts from the earliest offsets Kafka holds");
