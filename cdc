@@ -8,6 +8,10 @@ target="$home/target"
 stamp="$target/.cdc-built"            # touched after each successful build
 classpath_file="$target/cli.classpath" # the command line's runtime classpath, resolved once per pom change
 
+# Maven 3.8's Jansi writes a colour reset (ESC[0m) to stdout and stderr when it exits, even with -q -B and
+# style.color=never; jansi.noreset (read from the JVM's options, not from -D) keeps the build's output clean.
+export MAVEN_OPTS="${MAVEN_OPTS:-} -Djansi.noreset=true"
+
 # Anything under src/main or the pom newer than the last build?
 if [ ! -f "$stamp" ] || [ ! -d "$target/classes" ] \
     || [ -n "$(find "$home/src/main" "$home/pom.xml" -newer "$stamp" -print -quit 2>/dev/null)" ]; then

@@ -18,6 +18,10 @@ public final class BasicScenario {
     private final ElasticsearchHttp es;
     private final PrintWriter out;
     private final Duration stepDelay;
+    private String where = "before its first step";
+    private String user;
+    private long userId = -1;
+    private boolean deleted;
 
     /**
      * @param stepDelay the pause between steps, so that a person can watch each change travel through the pipeline
@@ -37,6 +41,7 @@ public final class BasicScenario {
         String document = es.documentUrl("cdc.public.users", "ID");
 
         step(1, "insert a user", "INSERT INTO users (username, email) VALUES ('" + name + "', '" + email + "') RETURNING id");
+        user = name;
         long id;
         try (PreparedStatement insert = db.prepareStatement(
                 "INSERT INTO public.users (username, email) VALUES (?, ?) RETURNING id")) {
@@ -47,6 +52,7 @@ public final class BasicScenario {
                 id = rs.getLong(1);
             }
         }
+        userId = id;
         String url = document.replace("ID", Long.toString(id));
         out.println("  → new row users id=" + id);
         lookFor("op=c on cdc.public.users, key id=" + id + ": 'after' holds the new row",
@@ -61,6 +67,7 @@ public final class BasicScenario {
 
         step(3, "delete it", "DELETE FROM users WHERE id = " + id);
         execute("DELETE FROM public.users WHERE id = ?", id);
+        deleted = true;
         lookFor("op=d on cdc.public.users, key id=" + id + ": 'before' holds the old row; then a tombstone (same key, "
                 + "null value)", "GET " + url + " answers 404, \"found\": false");
         out.println();
@@ -69,7 +76,18 @@ public final class BasicScenario {
         return id;
     }
 
+    /** Where the scenario is, for a message should PostgreSQL fail: {@code at step 2/3 (update its email)}. */
+    public String where() {
+        return where;
+    }
+
+    /** What a scenario that stopped midway leaves in the table, as the end of a sentence; empty if nothing. */
+    public String leftBehind() {
+        return userId < 0 || deleted ? "" : "; user " + user + " (id " + userId + ") stays in public.users";
+    }
+
     private void step(int number, String title, String sql) {
+        where = "at step " + number + "/3 (" + title + ")";
         out.println();
         out.println("Step " + number + "/3: " + title);
         out.println("  SQL> " + sql + ";");

@@ -17,10 +17,28 @@ public record CapturedTable(String schema, String name, List<String> keyColumns)
     /** Debezium's topic.prefix in configs/debezium-postgres-connector.json. */
     public static final String TOPIC_PREFIX = "cdc";
 
+    /** The schema of the sample tables, and of a table named without one. */
+    static final String DEFAULT_SCHEMA = "public";
+
     /** The index the job writes this table to with its default template: the topic, lower-cased (cdc.public.users). */
     public String index() {
         return new IndexNames(JobOptions.ELASTICSEARCH_INDEX.defaultValue())
                 .of(TOPIC_PREFIX + "." + schema + "." + name, schema + "." + name);
+    }
+
+    /** How the CLI names the table: {@code users} in schema public, {@code sales.orders} in any other. */
+    public String displayName() {
+        return schema.equals(DEFAULT_SCHEMA) ? name : schema + "." + name;
+    }
+
+    /**
+     * A table name as a user types it, {@code users}, {@code public.users} or {@code sales.orders}, as its schema
+     * (public when none is given) and name.
+     */
+    static String[] schemaAndName(String typed) {
+        int dot = typed.indexOf('.');
+        return dot < 0 ? new String[] {DEFAULT_SCHEMA, typed}
+                : new String[] {typed.substring(0, dot), typed.substring(dot + 1)};
     }
 
     /** The table name with its schema, quoted for SQL. */

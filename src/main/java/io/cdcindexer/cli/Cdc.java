@@ -1,6 +1,7 @@
 package io.cdcindexer.cli;
 
 import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -40,7 +41,68 @@ public final class Cdc implements Runnable {
         return new CommandLine(new Cdc())
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler(Cdc::reportFailure)
+                .setParameterExceptionHandler(Cdc::reportBadUsage)
                 .execute(args);
+    }
+
+    /**
+     * Bad usage (an unknown option, a value of the wrong kind, a missing option) as one line: what was wrong, what is
+     * expected, and where to read more; never the whole usage text, which buries the one line that matters.
+     */
+    private static int reportBadUsage(CommandLine.ParameterException e, String[] args) {
+        CommandLine command = e.getCommandLine();
+        PrintWriter err = command.getErr();
+        err.println(usageProblem(e));
+        if ("1".equals(System.getenv("CDC_DEBUG"))) {
+            e.printStackTrace(err);
+        }
+        err.flush();
+        return command.getCommandSpec().exitCodeOnInvalidInput();
+    }
+
+    /** The one line {@link #reportBadUsage} prints. */
+    static String usageProblem(CommandLine.ParameterException e) {
+        CommandLine.Model.CommandSpec spec = e.getCommandLine().getCommandSpec();
+        String command = spec.qualifiedName(" ");
+        String help = "./" + command + " --help";
+        String problem = e.getMessage().lines().findFirst().orElse("bad usage")
+                .replace("is not a double", "is not a number")
+                .replace("is not a float", "is not a number")
+                .replace("is not an int", "is not a whole number")
+                .replace("is not a long", "is not a whole number");
+        StringBuilder line = new StringBuilder(command).append(": ");
+        if (e instanceof CommandLine.UnmatchedArgumentException unmatched && !spec.subcommands().isEmpty()
+                && !unmatched.getUnmatched().isEmpty() && !unmatched.getUnmatched().get(0).startsWith("-")) {
+            line.append("unknown command '").append(unmatched.getUnmatched().get(0)).append("'");
+            return appendSuggestions(line, unmatched).append(help).append(" lists the commands").toString();
+        }
+        line.append(problem.endsWith(".") ? problem.substring(0, problem.length() - 1) : problem);
+        if (e instanceof CommandLine.UnmatchedArgumentException unmatched) {
+            return appendSuggestions(line, unmatched).append(help).append(" lists the options").toString();
+        }
+        if (e.getArgSpec() instanceof CommandLine.Model.OptionSpec option) {
+            line.append(". Expected ").append(option.longestName());
+            if (option.arity().max() > 0) {
+                line.append(' ').append(option.paramLabel());
+            }
+            String[] description = option.description();
+            if (description.length > 0 && !description[0].isBlank()) {
+                line.append(": ").append(spec.commandLine().getHelp().colorScheme().text(description[0]).plainString()
+                        .replace("${DEFAULT-VALUE}", String.valueOf(option.defaultValue())));
+            }
+        }
+        String text = line.toString();
+        return text + (text.endsWith(".") ? " " : ". ") + help + " for more";
+    }
+
+    /** Appends picocli's guesses at what was meant, if any, and the separator before the next sentence. */
+    private static StringBuilder appendSuggestions(StringBuilder line, CommandLine.UnmatchedArgumentException unmatched) {
+        List<String> suggestions = unmatched.getSuggestions();
+        if (suggestions.isEmpty()) {
+            return line.append(". ");
+        }
+        return line.append("; did you mean ")
+                .append(String.join(" or ", suggestions.subList(0, Math.min(3, suggestions.size())))).append("? ");
     }
 
     /**

@@ -9,31 +9,31 @@ import picocli.CommandLine.Option;
  */
 public final class ConnectionOptions {
 
-    @Option(names = "--pg-host", defaultValue = "${env:PGHOST:-localhost}", description = "PostgreSQL host (env PGHOST, default ${DEFAULT-VALUE}).")
+    @Option(names = "--pg-host", paramLabel = "HOST", defaultValue = "${env:PGHOST:-localhost}", description = "PostgreSQL host (env PGHOST, default ${DEFAULT-VALUE}).")
     public String pgHost;
 
-    @Option(names = "--pg-port", defaultValue = "${env:PGPORT:-5432}", description = "PostgreSQL port (env PGPORT, default ${DEFAULT-VALUE}).")
+    @Option(names = "--pg-port", paramLabel = "PORT", defaultValue = "${env:PGPORT:-5432}", description = "PostgreSQL port (env PGPORT, default ${DEFAULT-VALUE}).")
     public int pgPort;
 
-    @Option(names = "--pg-database", defaultValue = "${env:PGDATABASE:-testdb}", description = "Database (env PGDATABASE, default ${DEFAULT-VALUE}).")
+    @Option(names = "--pg-database", paramLabel = "NAME", defaultValue = "${env:PGDATABASE:-testdb}", description = "Database (env PGDATABASE, default ${DEFAULT-VALUE}).")
     public String pgDatabase;
 
-    @Option(names = "--pg-user", defaultValue = "${env:PGUSER:-postgres}", description = "User (env PGUSER, default ${DEFAULT-VALUE}).")
+    @Option(names = "--pg-user", paramLabel = "USER", defaultValue = "${env:PGUSER:-postgres}", description = "User (env PGUSER, default ${DEFAULT-VALUE}).")
     public String pgUser;
 
-    @Option(names = "--pg-password", defaultValue = "${env:PGPASSWORD:-postgres}", description = "Password (env PGPASSWORD, default ${DEFAULT-VALUE}).", showDefaultValue = picocli.CommandLine.Help.Visibility.NEVER)
+    @Option(names = "--pg-password", paramLabel = "PASSWORD", defaultValue = "${env:PGPASSWORD:-postgres}", description = "Password (env PGPASSWORD, default ${DEFAULT-VALUE}).", showDefaultValue = picocli.CommandLine.Help.Visibility.NEVER)
     public String pgPassword;
 
-    @Option(names = "--kafka", defaultValue = "${env:KAFKA_BOOTSTRAP_SERVERS:-localhost:9092}", description = "Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default ${DEFAULT-VALUE}).")
+    @Option(names = "--kafka", paramLabel = "SERVERS", defaultValue = "${env:KAFKA_BOOTSTRAP_SERVERS:-localhost:9092}", description = "Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default ${DEFAULT-VALUE}).")
     public String kafka;
 
-    @Option(names = "--connect", defaultValue = "${env:CONNECT_URL:-http://localhost:8083}", description = "Kafka Connect REST URL (env CONNECT_URL, default ${DEFAULT-VALUE}).")
+    @Option(names = "--connect", paramLabel = "URL", defaultValue = "${env:CONNECT_URL:-http://localhost:8083}", description = "Kafka Connect REST URL (env CONNECT_URL, default ${DEFAULT-VALUE}).")
     public String connect;
 
-    @Option(names = "--elasticsearch", defaultValue = "${env:ELASTICSEARCH_URL:-http://localhost:9200}", description = "Elasticsearch URL (env ELASTICSEARCH_URL, default ${DEFAULT-VALUE}).")
+    @Option(names = "--elasticsearch", paramLabel = "URL", defaultValue = "${env:ELASTICSEARCH_URL:-http://localhost:9200}", description = "Elasticsearch URL (env ELASTICSEARCH_URL, default ${DEFAULT-VALUE}).")
     public String elasticsearch;
 
-    @Option(names = "--flink", defaultValue = "${env:FLINK_URL:-http://localhost:8081}", description = "Flink REST URL (env FLINK_URL, default ${DEFAULT-VALUE}).")
+    @Option(names = "--flink", paramLabel = "URL", defaultValue = "${env:FLINK_URL:-http://localhost:8081}", description = "Flink REST URL (env FLINK_URL, default ${DEFAULT-VALUE}).")
     public String flink;
 
     /** The flags that point a command at a local stack on {@code ports}, with the default database and user. */

@@ -9,6 +9,7 @@ import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.common.header.Header;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,7 +22,8 @@ import picocli.CommandLine.Spec;
         name = "consume",
         mixinStandardHelpOptions = true,
         description = {
-            "Prints the change events Debezium writes to Kafka as they arrive, one line per event:",
+            "Prints the change events Debezium writes to Kafka as they arrive, one line per event.",
+            "The lines, by kind of record:",
             "  op=c public.users id=6 tx=742  after: {...}        (insert; op=r: snapshot)",
             "  op=u public.users id=6 tx=743  email: \"a\" → \"b\"    (update: changed columns)",
             "  op=d public.users id=6 tx=744  before: {...}       (delete)",
@@ -30,6 +32,8 @@ import picocli.CommandLine.Spec;
             "  DLQ cdc.dlq[0@5] key=... and its headers           (a record the job rejected)",
             "tx is PostgreSQL's transaction id: events of one transaction share it. Order is kept per key "
                     + "(partition), not across tables.",
+            "Should Kafka stop answering, consume says so within seconds, waits for it and carries on from where it "
+                    + "was once it answers again (with --timeout, still not answering by then is exit code 2).",
         })
 public final class ConsumeCommand implements Callable<Integer> {
 
@@ -77,13 +81,23 @@ public final class ConsumeCommand implements Callable<Integer> {
                     ? "no topic yet (waiting for one matching " + topic + ")" : String.join(", ", tail.topics()))
                     + (fromBeginning ? " from the beginning" : " from now on") + "; Ctrl-C stops");
             spec.commandLine().getErr().flush();
+            Outage outage = new Outage(spec.commandLine().getErr(), "consume", "Kafka at " + connection.kafka);
             while (maxMessages == null || printed < maxMessages) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     break;
                 }
                 Duration wait = Duration.ofNanos(Math.min(left, Duration.ofMillis(500).toNanos()));
-                for (ConsumerRecord<byte[], byte[]> record : tail.poll(wait)) {
+                ConsumerRecords<byte[], byte[]> records;
+                try {
+                    records = tail.poll(wait);
+                    outage.answered();
+                } catch (KafkaTail.Unreachable e) {
+                    // A restart, say: the partitions keep their positions, and consume carries on after it.
+                    outage.failed(ElasticsearchHttp.describe(e.getCause()));
+                    continue;
+                }
+                for (ConsumerRecord<byte[], byte[]> record : records) {
                     ChangeEventFormatter.Event event = event(record);
                     out.println(raw ? ChangeEventFormatter.raw(event) : formatter.format(event));
                     if (maxMessages != null && ++printed >= maxMessages) {
@@ -92,11 +106,14 @@ public final class ConsumeCommand implements Callable<Integer> {
                 }
                 out.flush();
             }
+            if (outage.ongoing()) {
+                throw new CliException("stopped at the --timeout: " + outage.stillAway());
+            }
         }
         out.flush();
         if (maxMessages != null && printed < maxMessages) {
             spec.commandLine().getErr().println("consume: timed out after " + timeout.toSeconds() + " s with " + printed
-                    + " of " + maxMessages + " records");
+                    + " of " + Plural.of(maxMessages, "record"));
             return 1;
         }
         return 0;

@@ -25,8 +25,10 @@ import picocli.CommandLine.Spec;
         description = {
             "Stops the services that ./cdc up --detach started (found by the PIDs recorded in the data folder), "
                     + "in reverse start order, each with SIGTERM and a grace period. Data stays unless --purge.",
-            "The indexing job is first stopped with a savepoint, which the next ./cdc up resumes from (should the "
-                    + "savepoint fail, the next ./cdc up resumes from the job's latest retained checkpoint).",
+            "The indexing job is first stopped with a savepoint, which the next ./cdc up resumes from. A savepoint "
+                    + "needs Elasticsearch and Kafka: if one of them does not answer (before or while it waits), or the "
+                    + "savepoint fails or takes more than 3 minutes, the job is canceled instead, which keeps its "
+                    + "retained checkpoints, and down names the one the next ./cdc up resumes from.",
         })
 public final class DownCommand implements Callable<Integer> {
 
@@ -44,8 +46,8 @@ public final class DownCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Path dir = dataDir.resolve();
         if (Stack.running(dir).containsKey("flink/jobmanager")) {
-            FlinkCluster.configuredUrl(dir.resolve("flink"))
-                    .ifPresent(url -> SubmitCommand.stopWithSavepoint(out, "down", new FlinkRest(url)));
+            FlinkCluster.configuredUrl(dir.resolve("flink")).ifPresent(url ->
+                    SubmitCommand.stopWithSavepoint(out, "down", new FlinkRest(url), dependencies(dir)));
         }
         List<String> stopped = Stack.stopRecorded(dir);
         out.println(stopped.isEmpty() ? "down: nothing of the stack in " + dir + " was running"
@@ -57,6 +59,17 @@ public final class DownCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * The services a savepoint of the job needs, where the stack in {@code dir} runs them (the ports it recorded):
+     * Elasticsearch and Kafka. None for a stack that recorded no ports.
+     */
+    static List<JobStop.Dependency> dependencies(Path dir) {
+        return Stack.readPorts(dir).map(ports -> List.of(
+                        JobStop.Dependency.elasticsearch("http://localhost:" + ports.elasticsearch()),
+                        JobStop.Dependency.kafka("localhost:" + ports.kafka())))
+                .orElse(List.of());
     }
 
     /** A mistyped --data-dir must not delete someone's home folder: only the stack's own folders may be in it. */

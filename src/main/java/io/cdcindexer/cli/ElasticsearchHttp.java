@@ -35,6 +35,22 @@ public final class ElasticsearchHttp {
         }
     }
 
+    /** Elasticsearch did not answer at all: nothing listens, or the connection broke or timed out. */
+    public static final class Unreachable extends CliException {
+        private static final long serialVersionUID = 1L;
+        private final String problem;
+
+        Unreachable(String baseUrl, String problem, Throwable cause) {
+            super("Cannot reach Elasticsearch at " + baseUrl + " (" + problem + "). Is it running? (./cdc status)", cause);
+            this.problem = problem;
+        }
+
+        /** What happened, in a few words (e.g. Connection refused). */
+        public String problem() {
+            return problem;
+        }
+    }
+
     private final String baseUrl;
     private final HttpClient http = Http.CLIENT;
 
@@ -207,8 +223,7 @@ public final class ElasticsearchHttp {
         try {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
         } catch (IOException e) {
-            throw new CliException("Cannot reach Elasticsearch at " + baseUrl + " (" + describe(e)
-                    + "). Is it running? (./cdc status)", e);
+            throw new Unreachable(baseUrl, unreachable(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CliException("Interrupted while waiting for Elasticsearch", e);
@@ -217,6 +232,11 @@ public final class ElasticsearchHttp {
             throw new ErrorResponse(method + " " + path, response.statusCode(), response.body());
         }
         return response.body().isEmpty() ? Json.object() : Json.parse(response.body(), "Elasticsearch's answer");
+    }
+
+    /** Why a service's HTTP API did not answer, in a few words (the JDK names a refused connection by its class). */
+    static String unreachable(IOException e) {
+        return e instanceof java.net.ConnectException && e.getMessage() == null ? "connection refused" : describe(e);
     }
 
     static String describe(Throwable e) {

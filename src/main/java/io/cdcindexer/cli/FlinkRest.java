@@ -238,27 +238,66 @@ final class FlinkRest {
         return Optional.empty();
     }
 
-    /** Stops a job with a savepoint in the cluster's savepoint folder and returns the savepoint's location. */
-    String stopWithSavepoint(String jobId, Duration timeout) throws IOException, InterruptedException {
+    /**
+     * Asks Flink to stop a job with a savepoint in the cluster's savepoint folder (POST /jobs/{id}/stop) and returns
+     * the request's id, for {@link #savepointStatus}.
+     */
+    String triggerStopWithSavepoint(String jobId) throws IOException, InterruptedException {
         JsonNode trigger = checked("stop job " + jobId, send("stop job " + jobId,
                 HttpRequest.newBuilder(URI.create(url + "/jobs/" + jobId + "/stop")).timeout(Duration.ofSeconds(10))
                         .header("Content-Type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString("{\"drain\":false}")).build()));
-        String requestId = trigger.path("request-id").asText();
-        Instant deadline = Instant.now().plus(timeout);
-        while (Instant.now().isBefore(deadline)) {
-            JsonNode status = get("/jobs/" + jobId + "/savepoints/" + requestId);
-            if ("COMPLETED".equals(status.path("status").path("id").asText())) {
-                JsonNode operation = status.path("operation");
-                if (operation.hasNonNull("location")) {
-                    return operation.path("location").asText();
-                }
-                throw new IllegalStateException("the savepoint failed: "
-                        + operation.path("failure-cause").path("stack-trace").asText("").lines().findFirst().orElse("?"));
-            }
-            Thread.sleep(500);
+        return trigger.path("request-id").asText();
+    }
+
+    /** Where a stop-with-savepoint request stands: under way, done with a location, or failed with a reason. */
+    record SavepointStatus(boolean done, String location, String failure) {
+        static final SavepointStatus UNDER_WAY = new SavepointStatus(false, null, null);
+    }
+
+    /** GET /jobs/{id}/savepoints/{request-id}. */
+    SavepointStatus savepointStatus(String jobId, String requestId) throws IOException, InterruptedException {
+        JsonNode status = get("/jobs/" + jobId + "/savepoints/" + requestId);
+        if (!"COMPLETED".equals(status.path("status").path("id").asText())) {
+            return SavepointStatus.UNDER_WAY;
         }
-        throw new IllegalStateException("the savepoint did not complete within " + timeout.toSeconds() + " s");
+        JsonNode operation = status.path("operation");
+        if (operation.hasNonNull("location")) {
+            return new SavepointStatus(true, operation.path("location").asText(), null);
+        }
+        return new SavepointStatus(true, null, "the savepoint failed: "
+                + operation.path("failure-cause").path("stack-trace").asText("").lines().findFirst().orElse("?"));
+    }
+
+    /** A checkpoint or savepoint under way, with how many of its subtasks have acknowledged it. */
+    record InProgress(long id, boolean savepoint, int acknowledged, int subtasks) {
+        String describe() {
+            return (savepoint ? "savepoint " : "checkpoint ") + id + " in progress, " + acknowledged + "/" + subtasks
+                    + " subtasks acknowledged";
+        }
+    }
+
+    /** The newest checkpoint or savepoint of a job still in progress (from GET /jobs/{id}/checkpoints), if any. */
+    Optional<InProgress> inProgress(String jobId) throws IOException, InterruptedException {
+        InProgress newest = null;
+        for (JsonNode entry : checkpoints(jobId).path("history")) {
+            if ("IN_PROGRESS".equals(entry.path("status").asText())
+                    && (newest == null || entry.path("id").asLong() > newest.id())) {
+                newest = new InProgress(entry.path("id").asLong(), entry.path("is_savepoint").asBoolean(),
+                        entry.path("num_acknowledged_subtasks").asInt(), entry.path("num_subtasks").asInt());
+            }
+        }
+        return Optional.ofNullable(newest);
+    }
+
+    /**
+     * Whether the job's completed checkpoints outlive a cancel (GET /jobs/{id}/checkpoints/config: externalized, not
+     * deleted on cancellation), i.e. whether canceling it keeps its state.
+     */
+    boolean keepsCheckpointsOnCancel(String jobId) throws IOException, InterruptedException {
+        JsonNode externalization = checkpointConfig(jobId).path("externalization");
+        return externalization.path("enabled").asBoolean(false)
+                && !externalization.path("delete_on_cancellation").asBoolean(true);
     }
 
     /** Cancels a job (PATCH /jobs/{id}?mode=cancel) and waits until it is no longer live. */

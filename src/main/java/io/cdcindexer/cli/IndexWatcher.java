@@ -53,6 +53,8 @@ public final class IndexWatcher {
     private final String index;
     private final Map<String, Known> documents = new HashMap<>();
     private final List<NavigableMap<Long, String>> liveBySeqNo = new ArrayList<>();
+    /** Changes found by a poll that failed before it could return them (Elasticsearch stopped answering midway). */
+    private final List<Change> unreported = new ArrayList<>();
     private final long[] highestSeqNo;
     private boolean cacheSources = true;
 
@@ -84,13 +86,17 @@ public final class IndexWatcher {
         return documents.size();
     }
 
-    /** The changes since the last poll, in write order per shard. */
+    /**
+     * The changes since the last poll, in write order per shard. Should Elasticsearch fail in the middle of a poll,
+     * the changes found before are reported by the next one: they are part of what it has seen.
+     */
     public List<Change> poll() {
-        List<Change> changes = new ArrayList<>();
         for (int shard = 0; shard < highestSeqNo.length; shard++) {
-            writesSince(shard, changes);
-            reconcile(shard, changes);
+            writesSince(shard, unreported);
+            reconcile(shard, unreported);
         }
+        List<Change> changes = new ArrayList<>(unreported);
+        unreported.clear();
         return changes;
     }
 

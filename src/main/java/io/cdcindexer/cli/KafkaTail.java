@@ -14,6 +14,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
@@ -24,12 +25,24 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 public final class KafkaTail implements AutoCloseable {
 
     private static final Duration DISCOVERY_INTERVAL = Duration.ofSeconds(2);
+    /** How long a look for topics waits for the broker: longer than that, and it counts as not answering. */
+    private static final Duration DISCOVERY_TIMEOUT = Duration.ofSeconds(3);
+
+    /** Kafka did not answer a look for topics in time: it is down, restarting or out of reach. */
+    public static final class Unreachable extends CliException {
+        private static final long serialVersionUID = 1L;
+
+        Unreachable(String bootstrapServers, Throwable cause) {
+            super("Kafka at " + bootstrapServers + " does not answer (" + ElasticsearchHttp.describe(cause) + ")", cause);
+        }
+    }
 
     private final KafkaConsumer<byte[], byte[]> consumer;
     private final Pattern topics;
     private final String bootstrapServers;
     private final Set<TopicPartition> assigned = new HashSet<>();
     private long nextDiscovery;
+    private boolean answering = true;
 
     /**
      * @param fromBeginning start at the first record of each partition rather than at its end
@@ -69,10 +82,21 @@ public final class KafkaTail implements AutoCloseable {
         return names;
     }
 
-    /** Waits up to {@code timeout} for records, first picking up topics created since the last look. */
+    /**
+     * Waits up to {@code timeout} for records, first picking up topics created since the last look (every 2 s). A
+     * look that Kafka does not answer within 3 s throws {@link Unreachable}; after one, every poll looks again first,
+     * so that a poll that returns means Kafka answers. The partitions keep their positions meanwhile.
+     */
     public ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
-        if (System.nanoTime() >= nextDiscovery) {
-            List<TopicPartition> added = discover();
+        if (!answering || System.nanoTime() >= nextDiscovery) {
+            List<TopicPartition> added;
+            try {
+                added = discover();
+            } catch (RetriableException e) {
+                answering = false;
+                throw new Unreachable(bootstrapServers, e);
+            }
+            answering = true;
             if (!added.isEmpty()) {
                 consumer.assign(assigned);
                 consumer.seekToBeginning(added);
@@ -89,7 +113,7 @@ public final class KafkaTail implements AutoCloseable {
     /** Adds the partitions of matching topics not followed yet, and returns them. */
     private List<TopicPartition> discover() {
         List<TopicPartition> added = new ArrayList<>();
-        for (Map.Entry<String, List<PartitionInfo>> topic : consumer.listTopics().entrySet()) {
+        for (Map.Entry<String, List<PartitionInfo>> topic : consumer.listTopics(DISCOVERY_TIMEOUT).entrySet()) {
             if (!topics.matcher(topic.getKey()).matches()) {
                 continue;
             }

@@ -39,8 +39,16 @@ public final class LoadRunner {
         }
     }
 
-    /** The outcome: totals, transactions per kind, and the last failure (if any) for the report. */
-    public record Result(Progress totals, Map<LoadPlanner.Kind, Long> transactionsByKind, String lastFailure) {}
+    /**
+     * The outcome: totals, transactions per kind, the last failure (if any) for the report, and why the load stopped
+     * before its end (null when it ran its course).
+     */
+    public record Result(Progress totals, Map<LoadPlanner.Kind, Long> transactionsByKind, String lastFailure,
+            String stoppedEarly) {}
+
+    /** How long the load waits for PostgreSQL to answer again before it stops. */
+    static final Duration MAX_OUTAGE = Duration.ofSeconds(60);
+    private static final Duration RECONNECT_INTERVAL = Duration.ofSeconds(1);
 
     private static final int ID_BLOCK = 100;
     private static final int EXISTING_USERS_PER_CONNECTION = 10_000;
@@ -56,6 +64,10 @@ public final class LoadRunner {
     private final AtomicLong transactions = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicReference<String> lastFailure = new AtomicReference<>();
+    private final AtomicReference<String> stoppedEarly = new AtomicReference<>();
+    private volatile boolean over;
+    /** Says when PostgreSQL stops answering and when it answers again; shared by the workers, under its own lock. */
+    private final Outage outage;
     private final Map<LoadPlanner.Kind, AtomicLong> byKind = new EnumMap<>(LoadPlanner.Kind.class);
 
     /**
@@ -63,9 +75,20 @@ public final class LoadRunner {
      * @param duration how long to run; the run also stops after rate × duration changes
      */
     public LoadRunner(Supplier<Connection> connections, int workers, double rate, Duration duration, long seed) {
+        this(connections, workers, rate, duration, seed, new Outage(new java.io.PrintWriter(java.io.Writer.nullWriter()),
+                "produce", "PostgreSQL"));
+    }
+
+    /**
+     * @param outage what to say when PostgreSQL stops answering (the workers then connect again, every second, for
+     *     up to a minute, and the load carries on) and when it answers again
+     */
+    public LoadRunner(Supplier<Connection> connections, int workers, double rate, Duration duration, long seed,
+            Outage outage) {
         if (rate <= 0 || workers < 1 || duration.isNegative() || duration.isZero()) {
             throw new IllegalArgumentException("rate, connections and duration must be positive");
         }
+        this.outage = outage;
         this.connections = connections;
         this.workers = workers;
         this.rate = rate;
@@ -108,11 +131,12 @@ public final class LoadRunner {
                 }
             }
         } finally {
+            over = true; // a worker still running (another one failed) stops at its next step
             pool.shutdownNow();
         }
         Map<LoadPlanner.Kind, Long> kinds = new EnumMap<>(LoadPlanner.Kind.class);
         byKind.forEach((kind, count) -> kinds.put(kind, count.get()));
-        return new Result(progress(start), kinds, lastFailure.get());
+        return new Result(progress(start), kinds, lastFailure.get(), stoppedEarly.get());
     }
 
     private Progress progress(long start) {
@@ -120,34 +144,131 @@ public final class LoadRunner {
     }
 
     private void work(int share, long start, long end, long budget) throws SQLException {
-        try (Connection db = connections.get()) {
-            db.setAutoCommit(false);
-            LoadPlanner planner = new LoadPlanner(new Random(seed + share), new SequenceIds(db));
-            loadShare(db, planner, share);
-            db.commit();
+        Connection db = connections.get();
+        try {
+            SequenceIds ids;
+            LoadPlanner planner;
             while (true) {
-                LoadPlanner.Plan plan = planner.next();
+                try {
+                    db.setAutoCommit(false);
+                    ids = new SequenceIds(db);
+                    planner = new LoadPlanner(new Random(seed + share), ids);
+                    loadShare(db, planner, share);
+                    db.commit();
+                    break;
+                } catch (SQLException e) {
+                    if (db.isValid(2)) {
+                        throw e;
+                    }
+                    db = reconnect(db, e, end);
+                    if (db == null) {
+                        return;
+                    }
+                }
+            }
+            while (stoppedEarly.get() == null && !over) {
+                LoadPlanner.Plan plan;
+                try {
+                    plan = planner.next();
+                } catch (SequenceIds.Unavailable e) {
+                    if (db.isValid(2)) {
+                        throw new CliException(e.getMessage(), e.getCause()); // not the connection: the table, say
+                    }
+                    db = reconnect(db, e.getCause(), end);
+                    if (db == null) {
+                        return;
+                    }
+                    ids.use(db);
+                    continue;
+                }
                 long before = reserved.getAndAdd(plan.changes());
                 long due = start + (long) (before / rate * 1e9);
                 // Bounded in count and in time: a load that falls behind its rate still stops at the end.
                 if (before >= budget || due >= end || System.nanoTime() >= end) {
-                    db.rollback(); // the sequences may have handed out ids in a transaction of their own
+                    rollbackQuietly(db); // the sequences may have handed out ids in a transaction of their own
                     return;
                 }
                 // The pace of the load: wait until this transaction's changes are due.
                 for (long wait = due - System.nanoTime(); wait > 0; wait = due - System.nanoTime()) {
                     LockSupport.parkNanos(wait);
                 }
-                if (execute(db, plan)) {
-                    plan.onCommit().run();
-                    changes.addAndGet(plan.changes());
-                    transactions.incrementAndGet();
-                    byKind.get(plan.kind()).incrementAndGet();
+                try {
+                    if (execute(db, plan)) {
+                        plan.onCommit().run();
+                        changes.addAndGet(plan.changes());
+                        transactions.incrementAndGet();
+                        byKind.get(plan.kind()).incrementAndGet();
+                    }
+                } catch (SQLException e) {
+                    db = reconnect(db, e, end);
+                    if (db == null) {
+                        return;
+                    }
+                    ids.use(db);
                 }
+            }
+        } finally {
+            if (db != null) {
+                closeQuietly(db);
             }
         }
     }
 
+    /**
+     * The connection broke (PostgreSQL restarted, say): connects again every second until it answers, and returns the
+     * new connection; or, once PostgreSQL has not answered for {@link #MAX_OUTAGE} or the load's time is up, records
+     * why the load stopped early and returns null.
+     */
+    private Connection reconnect(Connection broken, Throwable cause, long end) {
+        closeQuietly(broken);
+        String problem = Outage.brief(cause);
+        while (stoppedEarly.get() == null && !over) {
+            try {
+                Connection db = connections.get();
+                db.setAutoCommit(false);
+                synchronized (outage) {
+                    if (outage.ongoing()) {
+                        outage.answered();
+                    } else {
+                        outage.reconnected(problem);
+                    }
+                }
+                return db;
+            } catch (RuntimeException | SQLException e) {
+                problem = Outage.brief(e);
+                synchronized (outage) {
+                    outage.failed(problem);
+                    if (System.nanoTime() >= end || outage.seconds() >= MAX_OUTAGE.toSeconds()) {
+                        stoppedEarly.compareAndSet(null, outage.stillAway());
+                        return null;
+                    }
+                }
+            }
+            LockSupport.parkNanos(RECONNECT_INTERVAL.toNanos()); // between two attempts to connect
+        }
+        return null;
+    }
+
+    private static void rollbackQuietly(Connection db) {
+        try {
+            db.rollback();
+        } catch (SQLException e) {
+            // a broken connection has nothing to roll back
+        }
+    }
+
+    private static void closeQuietly(Connection db) {
+        try {
+            db.close();
+        } catch (SQLException e) {
+            // closing a broken connection may fail; it is gone either way
+        }
+    }
+
+    /**
+     * Runs one planned transaction: true when committed, false when PostgreSQL refused it (a conflict, counted as
+     * failed). Throws when the connection itself is broken.
+     */
     private boolean execute(Connection db, LoadPlanner.Plan plan) throws SQLException {
         try {
             for (LoadPlanner.Statement statement : plan.statements()) {
@@ -158,20 +279,36 @@ public final class LoadRunner {
                         }
                         batch.addBatch();
                     }
-                    batch.executeBatch();
+                    executeBatch(batch);
                 }
             }
             db.commit();
             return true;
         } catch (SQLException e) {
             // Someone else changed the same rows (another produce, a user at psql): count it, keep going.
-            db.rollback();
             failed.incrementAndGet();
             lastFailure.set(plan.kind() + ": " + e.getMessage());
+            rollbackQuietly(db);
             if (db.isClosed() || !db.isValid(2)) {
                 throw e;
             }
             return false;
+        }
+    }
+
+    /**
+     * Runs a batch. On a connection that broke midway, pgjdbc's batch asks the connection for its auto-commit mode,
+     * which fails, and with assertions on (java -ea, as in the tests) reports that as an AssertionError instead of the
+     * SQLException it reports otherwise: a broken connection either way.
+     */
+    private static void executeBatch(PreparedStatement batch) throws SQLException {
+        try {
+            batch.executeBatch();
+        } catch (AssertionError e) {
+            if (batch.getConnection().isValid(2)) {
+                throw e;
+            }
+            throw new SQLException("the connection broke during a batch", "08006", e);
         }
     }
 
@@ -206,12 +343,26 @@ public final class LoadRunner {
      * else never collide. Rows a connection creates are known to its planner only, so they stay its own.
      */
     private static final class SequenceIds implements LoadPlanner.Ids {
-        private final Connection db;
+        /** The sequence did not answer: the connection broke. */
+        static final class Unavailable extends RuntimeException {
+            private static final long serialVersionUID = 1L;
+
+            Unavailable(String table, SQLException cause) {
+                super("Cannot draw ids from the sequence of public." + table + ": " + cause.getMessage(), cause);
+            }
+        }
+
+        private Connection db;
         private final Deque<Long> userIds = new ArrayDeque<>();
         private final Deque<Long> orderIds = new ArrayDeque<>();
 
         SequenceIds(Connection db) {
             this.db = db;
+        }
+
+        /** Draws from now on over this connection (the last one broke). */
+        void use(Connection connection) {
+            db = connection;
         }
 
         @Override
@@ -235,7 +386,7 @@ public final class LoadRunner {
                         }
                     }
                 } catch (SQLException e) {
-                    throw new CliException("Cannot draw ids from the sequence of public." + table + ": " + e.getMessage(), e);
+                    throw new Unavailable(table, e);
                 }
             }
             return block.removeFirst();

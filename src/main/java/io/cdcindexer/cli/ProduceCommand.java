@@ -2,9 +2,13 @@ package io.cdcindexer.cli;
 
 import java.io.PrintWriter;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -20,10 +24,11 @@ import picocli.CommandLine.Spec;
             "Without options: the basic scenario, step by step. It inserts a user, updates its email and deletes it, "
                     + "and after each step prints what to look for in Kafka (./cdc consume) and in Elasticsearch "
                     + "(./cdc watch).",
-            "With --rate N --duration D: a load of realistic transactions at about N changed rows per second for D: "
+            "With --rate N (and optionally --duration D, --connections, --seed): a load of realistic transactions at about N changed rows per second for D: "
                     + "new customers with their orders, orders paid and shipped (several updates of one row in one "
                     + "transaction), email changes, removed orders, closed accounts and bulk imports. A closing line "
-                    + "reports the rate actually reached.",
+                    + "reports the rate actually reached. Should PostgreSQL stop answering (a restart), the load says so, "
+                    + "connects again every second and carries on; after a minute without it, it stops (exit code 2).",
             "Run ./cdc setup-db first.",
         })
 public final class ProduceCommand implements Callable<Integer> {
@@ -56,16 +61,47 @@ public final class ProduceCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        checkOptionsFitTheMode();
         if (rate == null) {
             out.println("produce: the basic scenario on " + Postgres.describe(connection)
                     + ": insert a user, update its email, delete it.");
             out.println("Follow along in two other terminals: ./cdc consume   and   ./cdc watch");
             try (Connection db = Postgres.connect(connection)) {
-                new BasicScenario(db, new ElasticsearchHttp(connection.elasticsearch), out, stepDelay).run();
+                BasicScenario scenario = new BasicScenario(db, new ElasticsearchHttp(connection.elasticsearch), out,
+                        stepDelay);
+                try {
+                    scenario.run();
+                } catch (SQLException e) {
+                    throw new CliException("PostgreSQL at " + Postgres.describe(connection) + " failed "
+                            + scenario.where() + " (" + Outage.brief(e) + "), so the scenario stopped there"
+                            + scenario.leftBehind() + ". ./cdc produce starts it again once PostgreSQL answers "
+                            + "(./cdc status)", e);
+                }
             }
             return 0;
         }
         return load(out);
+    }
+
+    /**
+     * The load's options mean nothing to the scenario and the other way round: silently ignoring one (produce
+     * --duration 20 running the three-step scenario) would leave the user wondering where the load went.
+     */
+    private void checkOptionsFitTheMode() {
+        CommandLine.ParseResult given = spec.commandLine().getParseResult();
+        if (rate == null) {
+            List<String> loadOptions = Stream.of("--duration", "--connections", "--seed")
+                    .filter(given::hasMatchedOption).toList();
+            if (!loadOptions.isEmpty()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), String.join(" and ", loadOptions)
+                        + (loadOptions.size() == 1 ? " shapes" : " shape") + " a load, which needs --rate N (changed "
+                        + "rows per second), e.g. ./cdc produce --rate 100 --duration 20s; without --rate, produce "
+                        + "runs the three-step basic scenario");
+            }
+        } else if (given.hasMatchedOption("--step-delay")) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--step-delay paces the three-step basic "
+                    + "scenario, not a load (--rate), which is paced by its rate");
+        }
     }
 
     private int load(PrintWriter out) throws Exception {
@@ -79,17 +115,18 @@ public final class ProduceCommand implements Callable<Integer> {
             throw new CliException("--connections must be between 1 and 16, not " + connections);
         }
         Postgres.connect(connection).close(); // fails early, with a clear message, if the database is not there
-        out.printf("produce: %.0f changes/s for %d s on %s, %d connections%n", rate, duration.toSeconds(),
-                Postgres.describe(connection), connections);
+        out.printf("produce: %.0f changes/s for %d s on %s, %s%n", rate, duration.toSeconds(),
+                Postgres.describe(connection), Plural.of(connections, "connection"));
         out.flush();
         boolean tty = System.console() != null;
         long[] lastLine = {System.nanoTime()};
+        Outage outage = new Outage(out, "produce", "PostgreSQL at " + Postgres.describe(connection));
         LoadRunner runner = new LoadRunner(() -> Postgres.connect(connection), connections, rate, duration,
-                seed == null ? System.nanoTime() : seed);
+                seed == null ? System.nanoTime() : seed, tty ? outage.afterProgressLines() : outage);
         LoadRunner.Result result = runner.run(progress -> {
-            String line = String.format("produce: %d changes in %d transactions, %.0f changes/s, %d s of %d",
-                    progress.changes(), progress.transactions(), progress.rate(), progress.elapsed().toSeconds(),
-                    duration.toSeconds());
+            String line = String.format("produce: %s in %s, %.0f changes/s, %d s of %d",
+                    Plural.of(progress.changes(), "change"), Plural.of(progress.transactions(), "transaction"),
+                    progress.rate(), progress.elapsed().toSeconds(), duration.toSeconds());
             if (tty) {
                 out.print("\r" + line + "   ");
                 out.flush();
@@ -103,9 +140,9 @@ public final class ProduceCommand implements Callable<Integer> {
             out.println();
         }
         LoadRunner.Progress totals = result.totals();
-        out.printf("produce: %d changes in %d transactions (%d failed) in %.1f s: %.0f changes/s reached, %.0f asked%n",
-                totals.changes(), totals.transactions(), totals.failed(), totals.elapsed().toMillis() / 1000.0,
-                totals.rate(), rate);
+        out.printf("produce: %s in %s (%d failed) in %.1f s: %.0f changes/s reached, %.0f asked%n",
+                Plural.of(totals.changes(), "change"), Plural.of(totals.transactions(), "transaction"), totals.failed(),
+                totals.elapsed().toMillis() / 1000.0, totals.rate(), rate);
         out.println("  transactions: " + result.transactionsByKind().entrySet().stream()
                 .filter(e -> e.getValue() > 0)
                 .map(e -> e.getKey().name().toLowerCase().replace('_', ' ') + " " + e.getValue())
@@ -114,6 +151,10 @@ public final class ProduceCommand implements Callable<Integer> {
             out.println("  last failure: " + result.lastFailure());
         }
         out.flush();
+        if (result.stoppedEarly() != null) {
+            throw new CliException(result.stoppedEarly() + ", so the load stopped before its end; the counts above "
+                    + "are what it did");
+        }
         return 0;
     }
 }

@@ -99,7 +99,8 @@ public final class SampleSchema {
                 boolean existed = exists(connection, table);
                 statement.execute(table.equals("users") ? USERS_DDL : ORDERS_DDL);
                 if (existed) {
-                    unchanged.add("table public." + table + " already exists (" + count(connection, table) + " rows)");
+                    unchanged.add("table public." + table + " already exists ("
+                            + Plural.of(count(connection, table), "row") + ")");
                 } else {
                     actions.add("created table public." + table);
                 }
@@ -114,7 +115,7 @@ public final class SampleSchema {
             }
             if (count(connection, "users") == 0 && count(connection, "orders") == 0) {
                 insertSampleRows(connection);
-                actions.add("inserted " + USERS.size() + " users and " + ORDERS.size() + " orders");
+                actions.add("inserted " + Plural.of(USERS.size(), "user") + " and " + Plural.of(ORDERS.size(), "order"));
             } else {
                 unchanged.add("tables already hold rows: no sample rows inserted");
             }

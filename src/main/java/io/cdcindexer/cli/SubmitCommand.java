@@ -46,9 +46,6 @@ public final class SubmitCommand implements Callable<Integer> {
     static final String MAIN_CLASS = "io.cdcindexer.job.CdcIndexerJob";
     static final String JOB_JAR = "target/cdc-indexer-job.jar";
 
-    private static final Duration SAVEPOINT_TIMEOUT = Duration.ofMinutes(3);
-    private static final Duration CANCEL_TIMEOUT = Duration.ofMinutes(1);
-
     /** What the refusals offer instead, in the words of the command line. */
     private static final String ALTERNATIVES = "./cdc submit --resume-from PATH starts from a savepoint or retained "
             + "checkpoint you name; ./cdc submit --without-state starts without state, re-reading all that Kafka "
@@ -97,7 +94,8 @@ public final class SubmitCommand implements Callable<Integer> {
                 "--" + JobOptions.ELASTICSEARCH_HOSTS.name(), jobElasticsearch != null ? jobElasticsearch : connection.elasticsearch));
         args.addAll(jobOptions);
         submit(out, new FlinkRest(connection.flink), CommittedOffsets.in(connection.kafka), jarFile, args,
-                withoutState ? Start.WITHOUT_STATE : Start.resumingFrom(resumeFrom));
+                withoutState ? Start.WITHOUT_STATE : Start.resumingFrom(resumeFrom),
+                List.of(JobStop.Dependency.elasticsearch(connection.elasticsearch), JobStop.Dependency.kafka(connection.kafka)));
         return 0;
     }
 
@@ -135,6 +133,15 @@ public final class SubmitCommand implements Callable<Integer> {
      */
     static String submit(PrintWriter out, FlinkRest flink, CommittedOffsets committed, Path jar, List<String> programArgs,
             Start start) throws IOException, InterruptedException {
+        return submit(out, flink, committed, jar, programArgs, start, List.of());
+    }
+
+    /**
+     * {@link #submit(PrintWriter, FlinkRest, CommittedOffsets, Path, List, Start)}, checking before and while it stops
+     * a live job with a savepoint that these services answer: the savepoint cannot complete without them.
+     */
+    static String submit(PrintWriter out, FlinkRest flink, CommittedOffsets committed, Path jar, List<String> programArgs,
+            Start start, List<JobStop.Dependency> dependencies) throws IOException, InterruptedException {
         // Parse here too: a typo fails now, with the list of options, instead of inside the JobManager.
         JobOptions options = JobOptions.fromArgs(programArgs.toArray(String[]::new));
         String name = options.get(JobOptions.JOB_NAME);
@@ -154,8 +161,10 @@ public final class SubmitCommand implements Callable<Integer> {
         out.flush();
         String jarId = flink.uploadJar(jar);
         try {
-            FlinkRest.State state = start.withoutState() ? stopForAStartWithoutState(out, flink, name)
-                    : stateToResume(out, flink, committed, name, options.get(JobOptions.KAFKA_GROUP_ID), start.resumeFrom());
+            JobStop stop = new JobStop(out, "submit", flink, dependencies);
+            FlinkRest.State state = start.withoutState() ? stopForAStartWithoutState(out, flink, stop, name)
+                    : stateToResume(out, flink, stop, committed, name, options.get(JobOptions.KAFKA_GROUP_ID),
+                            start.resumeFrom());
             String jobId;
             try {
                 jobId = flink.run(jarId, MAIN_CLASS, args, state == null ? null : state.path());
@@ -182,38 +191,29 @@ public final class SubmitCommand implements Callable<Integer> {
     }
 
     /** Stops a live job, keeping its state where possible, and finds the state the new job resumes from. */
-    private static FlinkRest.State stateToResume(PrintWriter out, FlinkRest flink, CommittedOffsets committed, String name,
-            String groupId, String resumeFrom) throws IOException, InterruptedException {
+    private static FlinkRest.State stateToResume(PrintWriter out, FlinkRest flink, JobStop stop, CommittedOffsets committed,
+            String name, String groupId, String resumeFrom) throws IOException, InterruptedException {
         Optional<FlinkRest.Job> live = flink.liveJob(name);
         if (live.isPresent()) {
             String jobId = live.get().id();
             if (resumeFrom != null) {
                 out.println("submit: job " + name + " runs: the new job resumes from its state, not from " + resumeFrom);
             }
-            out.println("submit: stopping the running job " + name + " (" + jobId + ") with a savepoint ...");
-            out.flush();
-            try {
-                String savepoint = flink.stopWithSavepoint(jobId, SAVEPOINT_TIMEOUT);
-                out.println("submit: savepoint " + savepoint);
-                return new FlinkRest.State(savepoint, "the savepoint of job " + jobId);
-            } catch (IllegalStateException e) {
-                out.println("submit: " + e.getMessage());
-                out.flush();
+            JobStop.Outcome outcome = stop.stop(jobId, name);
+            if (outcome instanceof JobStop.Outcome.Savepoint savepoint) {
+                out.println("submit: savepoint " + savepoint.location());
+                return new FlinkRest.State(savepoint.location(), "the savepoint of job " + jobId);
             }
-            Optional<FlinkRest.State> retained = flink.latestState(jobId);
-            if (retained.isEmpty()) {
-                throw new StateWouldBeLostException("the running job " + name + " (" + jobId + ") could not take a "
-                        + "savepoint and has no retained checkpoint, nor was it started from one: there is no state to "
-                        + "resume from, so it was left running. A new job without its state would lose the transactions "
-                        + "it holds incomplete (the offsets it committed are past them). Wait until it completes a "
-                        + "checkpoint (./cdc status) and submit again; or " + ALTERNATIVES);
+            if (outcome instanceof JobStop.Outcome.Canceled canceled) {
+                out.println("submit: the new job resumes from " + canceled.state().description() + ": "
+                        + canceled.state().path());
+                return canceled.state();
             }
-            out.println("submit: canceling it instead; the new job resumes from its latest retained checkpoint");
-            out.flush();
-            flink.cancel(jobId, CANCEL_TIMEOUT);
-            FlinkRest.State state = flink.latestState(jobId).orElse(retained.get()); // one may have completed meanwhile
-            out.println("submit: " + state.description() + ": " + state.path());
-            return state;
+            throw new StateWouldBeLostException("the running job " + name + " (" + jobId + ") could not take a "
+                    + "savepoint, and " + ((JobStop.Outcome.LeftRunning) outcome).reason() + "; so it was left "
+                    + "running. A new job without its state would lose the transactions it holds incomplete (the "
+                    + "offsets it committed are past them). Wait until it completes a checkpoint (./cdc status) and "
+                    + "submit again; or " + ALTERNATIVES);
         }
         if (resumeFrom != null) {
             return new FlinkRest.State(resumeFrom, "the savepoint handed in");
@@ -241,31 +241,33 @@ public final class SubmitCommand implements Callable<Integer> {
                     + "i.e. whether a job ran before whose state would be lost (" + e.getMessage() + "). " + ALTERNATIVES, e);
         }
         if (partitions > 0) {
-            throw new StateWouldBeLostException("consumer group " + groupId + " has committed offsets for " + partitions
-                    + " partitions, so a job ran before, but this cluster knows no job " + name + " whose state to "
-                    + "resume. Starting from those offsets would lose the transactions that job held incomplete. "
-                    + ALTERNATIVES);
+            throw new StateWouldBeLostException("consumer group " + groupId + " has committed offsets for "
+                    + Plural.of(partitions, "partition") + ", so a job ran before, but this cluster knows no job " + name
+                    + " whose state to resume. Starting from those offsets would lose the transactions that job held "
+                    + "incomplete. " + ALTERNATIVES);
         }
         out.println("submit: first start: no job " + name + " ran on this cluster and consumer group " + groupId
                 + " has committed no offsets");
         return null;
     }
 
-    /** Stops a live job before a start without state, still with a savepoint, so that its state is kept. */
-    private static FlinkRest.State stopForAStartWithoutState(PrintWriter out, FlinkRest flink, String name)
+    /** Stops a live job before a start without state, still keeping its state (a savepoint, or its checkpoints). */
+    private static FlinkRest.State stopForAStartWithoutState(PrintWriter out, FlinkRest flink, JobStop stop, String name)
             throws IOException, InterruptedException {
         Optional<FlinkRest.Job> live = flink.liveJob(name);
         if (live.isPresent()) {
-            String jobId = live.get().id();
-            out.println("submit: stopping the running job " + name + " (" + jobId + ") with a savepoint ...");
-            out.flush();
-            try {
-                out.println("submit: savepoint " + flink.stopWithSavepoint(jobId, SAVEPOINT_TIMEOUT)
-                        + " (kept, not used: --without-state)");
-            } catch (IllegalStateException e) {
-                out.println("submit: " + e.getMessage() + "; canceling the job (its retained checkpoints are kept)");
+            JobStop.Outcome outcome = stop.stop(live.get().id(), name);
+            if (outcome instanceof JobStop.Outcome.Savepoint savepoint) {
+                out.println("submit: savepoint " + savepoint.location() + " (kept, not used: --without-state)");
+            } else if (outcome instanceof JobStop.Outcome.Canceled canceled) {
+                out.println("submit: kept, not used (--without-state): " + canceled.state().description() + ", "
+                        + canceled.state().path());
+            } else {
+                // Its state is not needed: the new job reads again all that Kafka holds, as asked.
+                out.println("submit: " + ((JobStop.Outcome.LeftRunning) outcome).reason() + "; canceling it anyway, "
+                        + "as the new job starts without state (--without-state)");
                 out.flush();
-                flink.cancel(jobId, CANCEL_TIMEOUT);
+                flink.cancel(live.get().id(), Duration.ofMinutes(1));
             }
         }
         out.println("submit: starting without state, as asked (--without-state): the job reads all that Kafka still "
@@ -275,23 +277,38 @@ public final class SubmitCommand implements Callable<Integer> {
     }
 
     /**
-     * Stops the live indexing job with a savepoint, so that the next start resumes with its Kafka offsets and state.
-     * Best effort (the caller stops the cluster anyway): without it the next ./cdc up resumes from the job's latest
-     * retained checkpoint, which the cluster keeps when it stops.
+     * Stops the live indexing job keeping its state, so that the next ./cdc up resumes from it: with a savepoint, or,
+     * should that fail, by canceling it, which keeps its retained checkpoints (see {@link JobStop}). Best effort: the
+     * caller stops the cluster anyway, which keeps them too. Without {@code dependencies} it cannot tell that
+     * Elasticsearch or Kafka is down, and waits for the savepoint until it fails or times out.
      */
-    static void stopWithSavepoint(PrintWriter out, String command, FlinkRest flink) {
+    static void stopWithSavepoint(PrintWriter out, String command, FlinkRest flink, List<JobStop.Dependency> dependencies) {
         try {
-            Optional<FlinkRest.Job> job = flink.liveJob(JobOptions.JOB_NAME.defaultValue());
+            String name = JobOptions.JOB_NAME.defaultValue();
+            Optional<FlinkRest.Job> job = flink.liveJob(name);
             if (job.isPresent()) {
-                out.println(command + ": stopping job " + job.get().name() + " with a savepoint ...");
-                out.flush();
-                out.println(command + ": savepoint " + flink.stopWithSavepoint(job.get().id(), SAVEPOINT_TIMEOUT));
+                JobStop.Outcome outcome = new JobStop(out, command, flink, dependencies).stop(job.get().id(), name);
+                if (outcome instanceof JobStop.Outcome.Savepoint savepoint) {
+                    out.println(command + ": savepoint " + savepoint.location());
+                } else if (outcome instanceof JobStop.Outcome.Canceled canceled) {
+                    out.println(command + ": the next ./cdc up resumes from " + canceled.state().description() + ": "
+                            + canceled.state().path());
+                } else {
+                    out.println(command + ": the job was not canceled: " + ((JobStop.Outcome.LeftRunning) outcome).reason()
+                            + ". It stops with the cluster; the next ./cdc up resumes from the newest state in the data "
+                            + "folder, if there is one");
+                }
             }
         } catch (Exception e) {
-            out.println(command + ": no savepoint (" + e.getMessage() + "); the next ./cdc up resumes from the job's "
-                    + "latest retained checkpoint");
+            out.println(command + ": could not stop the job (" + e.getMessage() + "); it stops with the cluster, which "
+                    + "keeps its retained checkpoints: the next ./cdc up resumes from the newest of them");
         }
         out.flush();
+    }
+
+    /** {@link #stopWithSavepoint(PrintWriter, String, FlinkRest, List)} without checking Elasticsearch and Kafka. */
+    static void stopWithSavepoint(PrintWriter out, String command, FlinkRest flink) {
+        stopWithSavepoint(out, command, flink, List.of());
     }
 
     /**

@@ -48,8 +48,9 @@ public final class TableVerifier {
 
         /** The line verify prints for the table. */
         public String summary() {
-            return String.format("verify: %s %d rows, %d docs, %d missing, %d extra, %d stale%s", table, rows, documents,
-                    missing, extra, stale, indexExists ? "" : " (index " + index + " does not exist)");
+            return String.format("verify: %s %s, %s, %d missing, %d extra, %d stale%s", table, Plural.of(rows, "row"),
+                    Plural.of(documents, "doc"), missing, extra, stale,
+                    indexExists ? "" : " (index " + index + " does not exist)");
         }
     }
 
@@ -107,7 +108,7 @@ public final class TableVerifier {
             db.rollback();
             db.setAutoCommit(autoCommit);
         }
-        return new Report(table.name(), table.index(), indexExists, sides[0], sides[1], counts[Kind.MISSING.ordinal()],
+        return new Report(table.displayName(), table.index(), indexExists, sides[0], sides[1], counts[Kind.MISSING.ordinal()],
                 counts[Kind.EXTRA.ordinal()], counts[Kind.STALE.ordinal()], examples);
     }
 

@@ -90,6 +90,7 @@ public final class UpCommand implements Callable<Integer> {
             stack.close();
             throw e;
         }
+        awaitSnapshotSearchable(out, stack, jobNotStarted == null);
         printReady(out, stack);
         SuperviseCommand.startInBackground(dir, out);
         if (jobNotStarted != null) {
@@ -158,6 +159,27 @@ public final class UpCommand implements Callable<Integer> {
                 "--pg-database", connection.pgDatabase, "--pg-user", connection.pgUser,
                 "--pg-password", connection.pgPassword, "--kafka", connection.kafka, "--connect", connection.connect,
                 "--elasticsearch", connection.elasticsearch, "--flink", connection.flink);
+    }
+
+    /** How long {@code up} waits for the tables' snapshot to be searchable before it says ready anyway. */
+    static final java.time.Duration SNAPSHOT_WAIT = java.time.Duration.ofSeconds(90);
+
+    /**
+     * Waits, for at most {@link #SNAPSHOT_WAIT}, until the rows the connector's snapshot read are searchable, so that a
+     * search right after {@code ready} finds them; says so plainly if they are still being indexed. Nothing to wait
+     * for when the job was not started.
+     */
+    private void awaitSnapshotSearchable(PrintWriter out, Stack stack, boolean jobStarted) {
+        if (!jobStarted) {
+            return;
+        }
+        try (java.sql.Connection db = Postgres.connect(connection)) {
+            SearchableSnapshot.await(out, "up", db, new ElasticsearchHttp(stack.elasticsearch().url()), SNAPSHOT_WAIT,
+                    java.time.Duration.ofMillis(500));
+        } catch (Exception e) {
+            out.println("up: could not check whether the tables' rows are searchable yet (" + e.getMessage() + ")");
+            out.flush();
+        }
     }
 
     private static void printReady(PrintWriter out, Stack stack) {

@@ -2,6 +2,7 @@ package io.cdcindexer.cli;
 
 import java.io.PrintWriter;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +21,8 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         description = {
             "Compares each table of schema public that has a primary key with its index (cdc.public.<table>), row by "
-                    + "row, and reports every document that differs. Kinds of difference:",
+                    + "row, and reports every document that differs.",
+            "Kinds of difference:",
             "  missing  a row has no document (its insert was not indexed yet, or was lost);",
             "  extra    a document has no row (its delete was not indexed);",
             "  stale    the document exists but holds other values than the row (an update was missed or applied out "
@@ -42,7 +44,8 @@ public final class VerifyCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--table", paramLabel = "NAME",
-            description = "Only this table of schema public (repeatable). Default: every table with a primary key.")
+            description = "Only this table (repeatable): users or public.users; schema.table for another schema. "
+                    + "Default: every table of schema public with a primary key.")
     List<String> tables = new ArrayList<>();
 
     @Option(names = "--show", paramLabel = "N", defaultValue = "10",
@@ -64,7 +67,7 @@ public final class VerifyCommand implements Callable<Integer> {
         ElasticsearchHttp es = new ElasticsearchHttp(connection.elasticsearch);
         long deadline = System.nanoTime() + wait.toNanos();
         try (Connection db = Postgres.connect(connection)) {
-            List<CapturedTable> selected = select(CapturedTable.withPrimaryKey(db, "public"));
+            List<CapturedTable> selected = select(db);
             TableVerifier verifier = new TableVerifier(db, es, show, Set.copyOf(ignoredFields));
             while (true) {
                 long started = System.nanoTime();
@@ -78,15 +81,17 @@ public final class VerifyCommand implements Callable<Integer> {
                     return inStep ? 0 : 1;
                 }
                 long differences = reports.stream().mapToLong(TableVerifier.Report::differences).sum();
-                out.println("verify: " + differences + " differences, checking again (until the --wait time is up)");
+                out.println("verify: " + Plural.of(differences, "difference") + ", checking again (until the --wait time is up)");
                 out.flush();
                 TimeUnit.SECONDS.sleep(1); // poll interval while the pipeline catches up
             }
         }
     }
 
-    private List<CapturedTable> select(List<CapturedTable> captured) {
+    /** Every table of schema public with a primary key, or the tables asked for, each checked to have one. */
+    private List<CapturedTable> select(Connection db) throws SQLException {
         if (tables.isEmpty()) {
+            List<CapturedTable> captured = CapturedTable.withPrimaryKey(db, CapturedTable.DEFAULT_SCHEMA);
             if (captured.isEmpty()) {
                 throw new CliException("No table in schema public has a primary key: nothing to verify (./cdc setup-db "
                         + "creates the sample tables)");
@@ -94,10 +99,13 @@ public final class VerifyCommand implements Callable<Integer> {
             return captured;
         }
         List<CapturedTable> selected = new ArrayList<>();
-        for (String name : tables) {
-            selected.add(captured.stream().filter(t -> t.name().equals(name)).findFirst().orElseThrow(() ->
-                    new CliException("No table public." + name + " with a primary key; tables: "
-                            + captured.stream().map(CapturedTable::name).toList())));
+        for (String typed : tables) {
+            String[] schemaAndName = CapturedTable.schemaAndName(typed);
+            List<CapturedTable> inSchema = CapturedTable.withPrimaryKey(db, schemaAndName[0]);
+            selected.add(inSchema.stream().filter(t -> t.name().equals(schemaAndName[1])).findFirst().orElseThrow(() ->
+                    new CliException("No table " + schemaAndName[0] + "." + schemaAndName[1] + " with a primary key; "
+                            + "tables of schema " + schemaAndName[0] + " that have one: "
+                            + inSchema.stream().map(CapturedTable::name).toList())));
         }
         return selected;
     }
@@ -117,8 +125,8 @@ public final class VerifyCommand implements Callable<Integer> {
         long rows = reports.stream().mapToLong(TableVerifier.Report::rows).sum();
         long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
         boolean inStep = reports.stream().allMatch(TableVerifier.Report::inStep);
-        out.printf("verify: %s (%d tables, %d rows in %.1f s)%n", inStep ? "in step" : "DIFFERENCES FOUND",
-                reports.size(), rows, millis / 1000.0);
+        out.printf("verify: %s (%s, %s in %.1f s)%n", inStep ? "in step" : "DIFFERENCES FOUND",
+                Plural.of(reports.size(), "table"), Plural.of(rows, "row"), millis / 1000.0);
         out.flush();
     }
 }

@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
         name = "watch",
         mixinStandardHelpOptions = true,
         description = {
-            "Shows, live, the documents being created, updated and deleted in Elasticsearch, one line per change:",
+            "Shows, live, the documents being created, updated and deleted in Elasticsearch, one line per change.",
+            "The lines, by kind of change:",
             "  created users/6 {\"id\":6,\"username\":\"demo\",...}",
             "  updated users/6 email: \"a@example.com\" → \"b@example.com\"",
             "  deleted users/6",
@@ -27,6 +28,8 @@ import picocli.CommandLine.Spec;
                     + "and notices deletes when a shard's document count drops. Changes show once Elasticsearch has "
                     + "refreshed the index (every second by default). An index that appears while watching is shown "
                     + "document by document.",
+            "Should Elasticsearch stop answering, watch says so, waits for it and carries on where it was once it "
+                    + "answers again (with --timeout, still not answering by then is exit code 2).",
         })
 public final class WatchCommand implements Callable<Integer> {
 
@@ -62,36 +65,25 @@ public final class WatchCommand implements Callable<Integer> {
             watchers.put(name, new IndexWatcher(es, name, false));
         }
         out.println("watch: " + (watchers.isEmpty() ? "no index matches " + index + " yet"
-                : watchers.values().stream().map(w -> w.index() + " (" + w.size() + " docs)")
+                : watchers.values().stream().map(w -> w.index() + " (" + Plural.of(w.size(), "doc") + ")")
                         .collect(Collectors.joining(", ")))
                 + "; polling every " + interval.toMillis() + " ms, Ctrl-C stops");
         out.flush();
         long events = 0;
+        Outage outage = new Outage(spec.commandLine().getErr(), "watch", "Elasticsearch at " + es.baseUrl());
         while (maxEvents == null || events < maxEvents) {
             long started = System.nanoTime();
             List<String> lines = new ArrayList<>();
-            List<String> present = es.indices(index);
-            for (String name : present) {
-                if (!watchers.containsKey(name)) {
-                    try {
-                        watchers.put(name, new IndexWatcher(es, name, true));
-                        lines.add("index " + name + " appeared");
-                    } catch (ElasticsearchHttp.ErrorResponse e) {
-                        skipThisRound(e); // just created: its shards may not answer searches yet
-                    }
+            try {
+                poll(es, watchers, lines);
+                outage.answered();
+            } catch (ElasticsearchHttp.Unreachable e) {
+                outage.failed(e.problem()); // a restart, say: the watchers keep their place and carry on after it
+            } catch (ElasticsearchHttp.ErrorResponse e) {
+                if (e.status() != 503) {
+                    throw e;
                 }
-            }
-            for (String name : new ArrayList<>(watchers.keySet())) {
-                if (!present.contains(name)) {
-                    lines.add("index " + name + " was deleted");
-                    watchers.remove(name);
-                    continue;
-                }
-                try {
-                    watchers.get(name).poll().forEach(change -> lines.add(change.describe()));
-                } catch (ElasticsearchHttp.ErrorResponse e) {
-                    skipThisRound(e); // deleted between listing and polling (reported next round), or not ready
-                }
+                outage.failed("it answered 503: not ready"); // starting up: its shards are not available yet
             }
             for (String line : lines) {
                 if (!line.startsWith("index ")) {
@@ -109,12 +101,42 @@ public final class WatchCommand implements Callable<Integer> {
             }
             Thread.sleep(Math.max(0, (next - System.nanoTime()) / 1_000_000)); // the poll interval
         }
+        if (outage.ongoing()) {
+            throw new CliException("stopped at the --timeout: " + outage.stillAway());
+        }
         if (maxEvents != null && events < maxEvents) {
             spec.commandLine().getErr().println("watch: timed out after " + timeout.toSeconds() + " s with " + events
-                    + " of " + maxEvents + " changes");
+                    + " of " + Plural.of(maxEvents, "change"));
             return 1;
         }
         return 0;
+    }
+
+    /** One round: indices that appeared or went, then each index's changes since the last round, as lines. */
+    private void poll(ElasticsearchHttp es, Map<String, IndexWatcher> watchers, List<String> lines) {
+        List<String> present = es.indices(index);
+        for (String name : present) {
+            if (!watchers.containsKey(name)) {
+                try {
+                    watchers.put(name, new IndexWatcher(es, name, true));
+                    lines.add("index " + name + " appeared");
+                } catch (ElasticsearchHttp.ErrorResponse e) {
+                    skipThisRound(e); // just created: its shards may not answer searches yet
+                }
+            }
+        }
+        for (String name : new ArrayList<>(watchers.keySet())) {
+            if (!present.contains(name)) {
+                lines.add("index " + name + " was deleted");
+                watchers.remove(name);
+                continue;
+            }
+            try {
+                watchers.get(name).poll().forEach(change -> lines.add(change.describe()));
+            } catch (ElasticsearchHttp.ErrorResponse e) {
+                skipThisRound(e); // deleted between listing and polling (reported next round), or not ready
+            }
+        }
     }
 
     /** A 404 (the index went away) or 503 (its shards are not ready yet) is for the next round; anything else fails. */

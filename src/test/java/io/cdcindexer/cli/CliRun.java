@@ -16,7 +16,13 @@ record CliRun(int exitCode, String out, String err) {
      * e.g. to wait until a long-running command is ready.
      */
     static java.util.concurrent.CompletableFuture<CliRun> start(ByteArrayOutputStream out, String... args) {
-        return java.util.concurrent.CompletableFuture.supplyAsync(() -> of(out, new ByteArrayOutputStream(), args));
+        return start(out, new ByteArrayOutputStream(), args);
+    }
+
+    /** {@link #start(ByteArrayOutputStream, String...)}, with standard error readable while it runs too. */
+    static java.util.concurrent.CompletableFuture<CliRun> start(ByteArrayOutputStream out, ByteArrayOutputStream err,
+            String... args) {
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> of(out, err, args));
     }
 
     private static synchronized CliRun of(ByteArrayOutputStream out, ByteArrayOutputStream err, String... args) {

@@ -3,12 +3,17 @@ package io.cdcindexer.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cdcindexer.cli.DebeziumEvents.Order;
+import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.KafkaBroker;
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -20,6 +25,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 @ExtendWith(SharedServices.class)
 class ConsumeITCase {
@@ -96,7 +102,7 @@ class ConsumeITCase {
                 "--max-messages", "1", "--timeout", "1s");
 
         assertThat(run.exitCode()).isEqualTo(1);
-        assertThat(run.err()).contains("timed out after 1 s with 0 of 1 records");
+        assertThat(run.err()).contains("timed out after 1 s with 0 of 1 record");
     }
 
     @Test
@@ -114,6 +120,49 @@ class ConsumeITCase {
                 }
             }
             assertThat(values).containsExactlyInAnyOrder("new", "first record of a new topic");
+        }
+    }
+
+    @Test
+    void saysWhenKafkaStopsAnsweringAndCarriesOnOnceItIsBack(@TempDir Path dir) throws Exception {
+        int port = FreePorts.next();
+        int controller = FreePorts.next();
+        KafkaBroker own = KafkaBroker.start(dir, port, controller);
+        try {
+            try (Admin admin = Admin.create(Map.of("bootstrap.servers", own.bootstrapServers()))) {
+                admin.createTopics(List.of(new NewTopic("cdc.public.restarted", 1, (short) 1))).all().get();
+            }
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            CompletableFuture<CliRun> consume = CliRun.start(out, err, "consume", "--kafka", own.bootstrapServers(),
+                    "--topic", "cdc\\.public\\.restarted", "--raw", "--max-messages", "1", "--timeout", "180s");
+            awaitOutput(err, "consume: following cdc.public.restarted from now on");
+
+            own.close();
+            awaitOutput(err, "consume: Kafka at " + own.bootstrapServers() + " does not answer (");
+            own = KafkaBroker.start(dir, port, controller);
+            try (KafkaProducer<String, String> again = new KafkaProducer<>(Map.of("bootstrap.servers",
+                    own.bootstrapServers()), new StringSerializer(), new StringSerializer())) {
+                again.send(new ProducerRecord<>("cdc.public.restarted", "k", "after the restart")).get();
+            }
+
+            CliRun run = consume.get(120, TimeUnit.SECONDS);
+            assertThat(run.exitCode()).as(run.toString()).isZero();
+            assertThat(run.out()).isEqualTo("cdc.public.restarted\tk\tafter the restart\n");
+            assertThat(run.err()).contains("; waiting for it to come back (Ctrl-C stops)")
+                    .containsPattern("consume: Kafka at " + own.bootstrapServers() + " answers again after \\d+ s; "
+                            + "carrying on");
+        } finally {
+            own.close();
+        }
+    }
+
+    private static void awaitOutput(ByteArrayOutputStream stream, String text) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (!stream.toString(StandardCharsets.UTF_8).contains(text)) {
+            assertThat(System.nanoTime()).as("waiting for '" + text + "' in:\n" + stream.toString(StandardCharsets.UTF_8))
+                    .isLessThan(deadline);
+            java.util.concurrent.locks.LockSupport.parkNanos(100_000_000); // poll interval
         }
     }
 

@@ -19,8 +19,9 @@ import java.util.Map;
 
 /**
  * A stand-in for the part of Flink's REST API that {@link FlinkRest} uses, answering in Flink 1.20's shapes, for the
- * decisions of {@link SubmitCommand} and what {@link StatusCommand} reports. Jobs, their checkpoint statistics, whether
- * a savepoint succeeds, their restarts, exceptions and operator metrics are set by the test; every request is recorded.
+ * decisions of {@link SubmitCommand} and {@link JobStop} and what {@link StatusCommand} reports. Jobs, their checkpoint
+ * statistics, whether a savepoint succeeds, their restarts, exceptions and operator metrics are set by the test; every
+ * request is recorded.
  */
 final class FakeFlinkRest implements AutoCloseable {
 
@@ -31,6 +32,9 @@ final class FakeFlinkRest implements AutoCloseable {
         String state;
         final long startTime;
         String savepointFailure;
+        boolean savepointNeverCompletes;
+        boolean deleteOnCancellation;
+        final ArrayNode history = Http.JSON.createArrayNode();
         final ObjectNode latest = Http.JSON.createObjectNode();
         /** The {@code numRestarts} job metric; null: not reported (yet). */
         Long restarts;
@@ -55,6 +59,26 @@ final class FakeFlinkRest implements AutoCloseable {
         /** Stop-with-savepoint fails with this reason (as when not all tasks run, or Elasticsearch is down). */
         FakeJob savepointFails(String reason) {
             savepointFailure = reason;
+            return this;
+        }
+
+        /** Stop-with-savepoint stays under way, as it does while the job cannot write out what it holds. */
+        FakeJob savepointNeverCompletes() {
+            savepointNeverCompletes = true;
+            return this;
+        }
+
+        /** The cluster deletes the job's checkpoints when it is canceled (retention DELETE_ON_CANCELLATION). */
+        FakeJob deletesCheckpointsOnCancel() {
+            deleteOnCancellation = true;
+            return this;
+        }
+
+        /** A checkpoint or savepoint under way, as {@code /jobs/{id}/checkpoints} lists it in its history. */
+        FakeJob inProgress(long id, boolean savepoint, int acknowledged, int subtasks) {
+            history.addObject().put("className", "in_progress").put("id", id).put("status", "IN_PROGRESS")
+                    .put("is_savepoint", savepoint).put("num_subtasks", subtasks)
+                    .put("num_acknowledged_subtasks", acknowledged);
             return this;
         }
 
@@ -224,7 +248,11 @@ final class FakeFlinkRest implements AutoCloseable {
             }
             answer(exchange, 200, metrics.toString());
         } else if (parts.length == 4 && parts[2].equals("checkpoints") && parts[3].equals("config")) {
-            answer(exchange, 200, "{\"mode\":\"exactly_once\",\"interval\":" + job.checkpointInterval + "}");
+            ObjectNode config = Http.JSON.createObjectNode();
+            config.put("mode", "exactly_once").put("interval", job.checkpointInterval).put("timeout", 300_000);
+            config.putObject("externalization").put("enabled", true)
+                    .put("delete_on_cancellation", job.deleteOnCancellation);
+            answer(exchange, 200, config.toString());
         } else if (parts.length == 6 && parts[2].equals("vertices") && parts[4].equals("subtasks")
                 && parts[5].equals("metrics") && job.vertexMetrics.containsKey(parts[3])) {
             Map<String, Double> metrics = job.vertexMetrics.get(parts[3]);
@@ -244,8 +272,10 @@ final class FakeFlinkRest implements AutoCloseable {
             answer(exchange, 202, "{\"request-id\":\"stop-" + job.id + "\"}");
         } else if (parts.length == 4 && parts[2].equals("savepoints")) {
             ObjectNode status = Http.JSON.createObjectNode();
-            status.putObject("status").put("id", "COMPLETED");
-            if (job.savepointFailure != null) {
+            status.putObject("status").put("id", job.savepointNeverCompletes ? "IN_PROGRESS" : "COMPLETED");
+            if (job.savepointNeverCompletes) {
+                status.putNull("operation");
+            } else if (job.savepointFailure != null) {
                 status.putObject("operation").putObject("failure-cause")
                         .put("class", "java.util.concurrent.CompletionException")
                         .put("stack-trace", job.savepointFailure + "\n\tat somewhere");
@@ -260,7 +290,7 @@ final class FakeFlinkRest implements AutoCloseable {
             ObjectNode checkpoints = Http.JSON.createObjectNode();
             checkpoints.putObject("counts");
             checkpoints.set("latest", job.latest);
-            checkpoints.putArray("history");
+            checkpoints.set("history", job.history);
             answer(exchange, 200, checkpoints.toString());
         } else {
             answer(exchange, 404, "{\"errors\":[\"Not found\"]}");

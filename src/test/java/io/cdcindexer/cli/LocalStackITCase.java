@@ -208,7 +208,7 @@ class LocalStackITCase {
         CliRun submit = CliRun.with("submit", flags);
 
         assertThat(submit.exitCode()).as(submit.toString()).isZero();
-        assertThat(submit.out()).contains("stopping the running job cdc-indexer (" + before + ") with a savepoint",
+        assertThat(submit.out()).contains("stopping job cdc-indexer (" + before + ") with a savepoint",
                 "restored from file:" + dataDir.resolve("flink/savepoints"));
         List<String> live = new ArrayList<>();
         Http.get(flink() + "/jobs/overview").json().path("jobs").forEach(job -> {

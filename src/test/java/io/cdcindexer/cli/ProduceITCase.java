@@ -3,12 +3,20 @@ package io.cdcindexer.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cdcindexer.stack.PostgresServer;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -94,11 +102,91 @@ class ProduceITCase {
     }
 
     @Test
+    void aLoadSaysWhenPostgresStopsAnsweringAndCarriesOnOnceItIsBack() throws Exception {
+        try (CuttableProxy proxy = new CuttableProxy(postgres.port())) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            CompletableFuture<CliRun> produce = CliRun.start(out, err, viaProxy(proxy, "--rate", "100", "--duration", "12s"));
+            awaitOutput(out, "produce: 100 changes/s for 12 s");
+            Thread.sleep(2_000); // under way
+            proxy.cut();
+            awaitOutput(out, "does not answer (", err);
+            Thread.sleep(2_000); // a restart's worth of refused connections
+            proxy.mend();
+
+            CliRun run = produce.get(60, TimeUnit.SECONDS);
+            assertThat(run.exitCode()).as(run.toString()).isZero();
+            assertThat(run.out())
+                    .contains("produce: PostgreSQL at postgres@localhost:" + proxy.port() + "/" + database
+                            + " does not answer (")
+                    .contains("; waiting for it to come back (Ctrl-C stops)")
+                    .containsPattern("produce: PostgreSQL at \\S+ answers again after \\d+ s; carrying on")
+                    .containsPattern("produce: \\d+ changes in \\d+ transactions \\(\\d+ failed\\) in");
+        }
+    }
+
+    @Test
+    void aLoadStopsClearlyWhenPostgresDoesNotComeBack() throws Exception {
+        try (CuttableProxy proxy = new CuttableProxy(postgres.port())) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            CompletableFuture<CliRun> produce = CliRun.start(out, viaProxy(proxy, "--rate", "100", "--duration", "5s"));
+            awaitOutput(out, "produce: 100 changes/s for 5 s");
+            Thread.sleep(2_000); // under way
+            proxy.cut();
+
+            CliRun run = produce.get(60, TimeUnit.SECONDS);
+            assertThat(run.exitCode()).as(run.toString()).isEqualTo(2);
+            assertThat(run.out()).as(run.toString()).containsPattern("produce: \\d+ changes in \\d+ transactions");
+            assertThat(run.err()).containsPattern("cdc produce: PostgreSQL at \\S+ has not answered for the last \\d+ "
+                    + "s, so the load stopped before its end; the counts above are what it did");
+        }
+    }
+
+    @Test
+    void theScenarioStopsClearlyWhenPostgresGoesAway() throws Exception {
+        try (CuttableProxy proxy = new CuttableProxy(postgres.port())) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            CompletableFuture<CliRun> produce = CliRun.start(out, viaProxy(proxy, "--step-delay", "2s"));
+            awaitOutput(out, "(next step in 2.0 s)");
+            proxy.cut();
+
+            CliRun run = produce.get(60, TimeUnit.SECONDS);
+            assertThat(run.exitCode()).as(run.toString()).isEqualTo(2);
+            assertThat(run.err()).contains("cdc produce: PostgreSQL at postgres@localhost:" + proxy.port() + "/"
+                    + database + " failed at step 2/3 (update its email) (", "), so the scenario stopped there; user demo_")
+                    .containsPattern("\\(id \\d+\\) stays in public.users. ./cdc produce starts it again once PostgreSQL "
+                            + "answers");
+        }
+    }
+
+    @Test
     void refusesAnUnboundedLoad() {
         CliRun run = CliRun.with("produce", flags, "--rate", "1000000");
 
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.err()).contains("--rate must be between 0 and 100000");
+    }
+
+    /** produce against the database through a proxy, with these options. */
+    private static String[] viaProxy(CuttableProxy proxy, String... options) {
+        List<String> args = new ArrayList<>(List.of("produce"));
+        args.addAll(List.of(SharedServices.postgresFlags(postgres, database)));
+        args.set(args.indexOf("--pg-port") + 1, Integer.toString(proxy.port()));
+        args.addAll(List.of(options));
+        return args.toArray(String[]::new);
+    }
+
+    private static void awaitOutput(ByteArrayOutputStream out, String text) {
+        awaitOutput(out, text, new ByteArrayOutputStream());
+    }
+
+    private static void awaitOutput(ByteArrayOutputStream out, String text, ByteArrayOutputStream err) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!out.toString(StandardCharsets.UTF_8).contains(text)) {
+            assertThat(System.nanoTime()).as("waiting for '" + text + "' in:\n" + out.toString(StandardCharsets.UTF_8)
+                    + "--- err\n" + err.toString(StandardCharsets.UTF_8)).isLessThan(deadline);
+            LockSupport.parkNanos(50_000_000); // poll interval
+        }
     }
 
     /**

@@ -79,7 +79,8 @@ class SubmitCommandITCase {
         assertThat(retained).as("the first job's latest completed checkpoint").contains("/chk-");
         assertThat(Path.of(URI.create(retained)).resolve("_metadata")).as("retained on cancellation").isRegularFile();
         assertThat(restored(second).path("external_path").asText()).as(printed.toString()).isEqualTo(retained);
-        assertThat(printed.toString()).contains("canceling it instead; the new job resumes from its latest retained checkpoint",
+        assertThat(printed.toString()).contains("submit: canceling job cdc-indexer (" + first + ") instead",
+                "submit: the new job resumes from retained checkpoint",
                 "restored from " + retained);
 
         // No job live now: the newest retained checkpoint of the canceled one is what the next one starts from.
@@ -91,6 +92,34 @@ class SubmitCommandITCase {
 
         assertThat(restored(third).path("external_path").asText()).as(printedThird.toString()).isEqualTo(retainedOfSecond);
         assertThat(printedThird.toString()).contains("of job " + second + " (canceled)");
+    }
+
+    @Test
+    void stoppingWithElasticsearchDownCancelsAtOnceAndKeepsTheRetainedCheckpoint() throws Exception {
+        Path jar = ProjectHome.dir().resolve(SubmitCommand.JOB_JAR);
+        String nobody = "http://localhost:" + FreePorts.next();
+        List<String> args = List.of("--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--elasticsearch.hosts", nobody, // no records arrive: never called
+                "--kafka.group-id", "stop-it", "--checkpoint.interval-ms", "1000", "--parallelism", "1");
+        String job = SubmitCommand.submit(new PrintWriter(new StringWriter()), rest(), CommittedOffsets.in(kafka.bootstrapServers()),
+                jar, args, SubmitCommand.Start.WITHOUT_STATE);
+        awaitCompletedCheckpoint(job);
+
+        StringWriter printed = new StringWriter();
+        Instant started = Instant.now();
+        SubmitCommand.stopWithSavepoint(new PrintWriter(printed, true), "down", rest(),
+                List.of(JobStop.Dependency.elasticsearch(nobody), JobStop.Dependency.kafka(kafka.bootstrapServers())));
+
+        assertThat(Duration.between(started, Instant.now())).as(printed.toString()).isLessThan(Duration.ofSeconds(30));
+        assertThat(jobState(job)).isEqualTo("CANCELED");
+        JsonNode latest = checkpoints(job).path("latest");
+        assertThat(latest.path("savepoint").isNull()).as("no savepoint was taken: %s", latest).isTrue();
+        String retained = latest.path("completed").path("external_path").asText();
+        assertThat(Path.of(URI.create(retained)).resolve("_metadata")).as("retained on cancellation").isRegularFile();
+        assertThat(printed.toString()).contains("down: Elasticsearch at " + nobody + " does not answer",
+                "down: canceling job cdc-indexer (" + job + ") instead",
+                "down: the next ./cdc up resumes from retained checkpoint " + latest.path("completed").path("id").asLong()
+                        + " of job " + job + ": " + retained);
     }
 
     private static FlinkRest rest() {

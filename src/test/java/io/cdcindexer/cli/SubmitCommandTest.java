@@ -76,7 +76,8 @@ class SubmitCommandTest {
         assertThat(flink.runs()).singleElement()
                 .satisfies(run -> assertThat(run.path("savepointPath").asText()).isEqualTo("file:/checkpoints/old/chk-7"));
         assertThat(printed()).contains("not being executed at the moment",
-                "canceling it instead; the new job resumes from its latest retained checkpoint",
+                "submit: canceling job cdc-indexer (old) instead; the cluster keeps its retained checkpoints",
+                "submit: the new job resumes from retained checkpoint 7 of job old: file:/checkpoints/old/chk-7",
                 "restored from file:/checkpoints/old/chk-7");
     }
 
@@ -181,6 +182,17 @@ class SubmitCommandTest {
         assertThat(groupsAsked).isEmpty();
         assertThat(printed()).contains("savepoint file:/savepoints/savepoint-old (kept, not used: --without-state)",
                 "starting without state, as asked (--without-state)");
+    }
+
+    @Test
+    void withoutStateCancelsARunningJobThatHasNoStateToKeep() throws Exception {
+        flink.job("old", "RUNNING", 100).savepointFails(NOT_RUNNING);
+
+        submit(SubmitCommand.Start.WITHOUT_STATE);
+
+        assertThat(flink.requests("PATCH", "/jobs/old?mode=cancel")).hasSize(1);
+        assertThat(flink.runs()).singleElement().satisfies(run -> assertThat(run.has("savepointPath")).isFalse());
+        assertThat(printed()).contains("canceling it anyway, as the new job starts without state (--without-state)");
     }
 
     @Test

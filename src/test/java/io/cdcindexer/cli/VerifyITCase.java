@@ -128,6 +128,22 @@ class VerifyITCase {
     }
 
     @Test
+    void takesATableWithOrWithoutItsSchema() {
+        CliRun run = CliRun.with("verify", flags, "--table", "public.orders", "--table", "users");
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).contains("verify: orders", "verify: users", "verify: in step (2 tables,");
+    }
+
+    @Test
+    void aTableOfAnotherSchemaIsLookedForThere() {
+        CliRun run = CliRun.with("verify", flags, "--table", "sales.orders");
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("No table sales.orders with a primary key; tables of schema sales that have one: []");
+    }
+
+    @Test
     void aMissingIndexMeansEveryRowIsMissing() {
         es.delete("/cdc.public.readings");
 
@@ -167,7 +183,7 @@ class VerifyITCase {
         CliRun run = verify.get(60, TimeUnit.SECONDS);
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
-        assertThat(run.out()).contains("verify: 1 differences, checking again").contains("verify: in step");
+        assertThat(run.out()).contains("verify: 1 difference, checking again").contains("verify: in step");
     }
 
     private static String createdAt(int userId) throws SQLException {
@@ -215,7 +231,7 @@ class VerifyITCase {
 
         assertThat(run.exitCode()).as(run.toString()).isZero();
         assertThat(tables).hasSize(19).allSatisfy(table -> assertThat(run.out())
-                .contains("verify: " + table + " 1 rows, 1 docs, 0 missing, 0 extra, 0 stale"));
+                .contains("verify: " + table + " 1 row, 1 doc, 0 missing, 0 extra, 0 stale"));
         assertThat(run.out()).contains("verify: in step");
 
         // The ids are really compared: without the documents of '' and of a composite key, both rows are missing.
@@ -226,9 +242,9 @@ class VerifyITCase {
 
         assertThat(after.exitCode()).as(after.toString()).isEqualTo(1);
         assertThat(after.out())
-                .contains("verify: key_text_empty 1 rows, 0 docs, 1 missing, 0 extra, 0 stale")
+                .contains("verify: key_text_empty 1 row, 0 docs, 1 missing, 0 extra, 0 stale")
                 .contains("  missing key_text_empty/%00")
-                .contains("verify: key_composite_1 1 rows, 0 docs, 1 missing, 0 extra, 0 stale")
+                .contains("verify: key_composite_1 1 row, 0 docs, 1 missing, 0 extra, 0 stale")
                 .contains("  missing key_composite_1/2022-01-08,10.50,x%2Cy%25");
     }
 

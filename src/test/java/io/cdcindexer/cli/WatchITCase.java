@@ -32,7 +32,7 @@ class WatchITCase {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         CompletableFuture<CliRun> watch = CliRun.start(out, "watch", "--elasticsearch", url, "--index",
                 "cdc.public.watched*", "--interval", "100ms", "--max-events", "4", "--timeout", "60s");
-        awaitOutput(out, "watch: cdc.public.watched (1 docs)");
+        awaitOutput(out, "watch: cdc.public.watched (1 doc)");
 
         es.put("/cdc.public.watched/_doc/2?refresh=true", Json.parse("{\"id\":2,\"email\":\"b@example.com\"}", "t"));
         awaitOutput(out, "created watched/2");
@@ -80,13 +80,56 @@ class WatchITCase {
     }
 
     @Test
+    void saysWhenElasticsearchStopsAnsweringAndCarriesOnOnceItIsBack() throws Exception {
+        es.put("/cdc.public.restarted/_doc/1?refresh=true", Json.parse("{\"id\":1}", "t"));
+        try (CuttableProxy proxy = new CuttableProxy(new java.net.URI(url).getPort())) {
+            String viaProxy = "http://localhost:" + proxy.port();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            CompletableFuture<CliRun> watch = CliRun.start(out, "watch", "--elasticsearch", viaProxy, "--index",
+                    "cdc.public.restarted*", "--interval", "100ms", "--max-events", "2", "--timeout", "60s");
+            awaitOutput(out, "watch: cdc.public.restarted (1 doc)");
+
+            proxy.cut();
+            es.put("/cdc.public.restarted/_doc/2?refresh=true", Json.parse("{\"id\":2}", "t"));
+            Thread.sleep(1_000); // a few polls that find nobody
+            proxy.mend();
+            es.put("/cdc.public.restarted/_doc/3?refresh=true", Json.parse("{\"id\":3}", "t"));
+
+            CliRun run = watch.get(60, TimeUnit.SECONDS);
+            assertThat(run.exitCode()).as(run.toString()).isZero();
+            assertThat(run.err()).contains("watch: Elasticsearch at " + viaProxy + " does not answer (",
+                    "); waiting for it to come back (Ctrl-C stops)")
+                    .containsPattern("watch: Elasticsearch at " + viaProxy + " answers again after \\d+ s; carrying on");
+            assertThat(run.out().lines().toList()).containsSubsequence("created restarted/2 {\"id\":2}",
+                    "created restarted/3 {\"id\":3}");
+        }
+    }
+
+    @Test
+    void anOutageStillUnderWayAtTheTimeoutIsAnError() throws Exception {
+        try (CuttableProxy proxy = new CuttableProxy(new java.net.URI(url).getPort())) {
+            String viaProxy = "http://localhost:" + proxy.port();
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            CompletableFuture<CliRun> watch = CliRun.start(out, "watch", "--elasticsearch", viaProxy, "--index",
+                    "cdc.public.gone*", "--interval", "100ms", "--timeout", "3s");
+            awaitOutput(out, "watch: no index matches cdc.public.gone* yet");
+            proxy.cut();
+
+            CliRun run = watch.get(60, TimeUnit.SECONDS);
+            assertThat(run.exitCode()).as(run.toString()).isEqualTo(2);
+            assertThat(run.err()).containsPattern("cdc watch: stopped at the --timeout: Elasticsearch at " + viaProxy
+                    + " has not answered for the last \\d s");
+        }
+    }
+
+    @Test
     void timesOutWithFewerEventsThanAskedFor() {
         CliRun run = CliRun.of("watch", "--elasticsearch", url, "--index", "cdc.public.quiet*", "--max-events", "1",
                 "--timeout", "1s", "--interval", "200ms");
 
         assertThat(run.exitCode()).isEqualTo(1);
         assertThat(run.out()).contains("no index matches cdc.public.quiet* yet");
-        assertThat(run.err()).contains("timed out after 1 s with 0 of 1 changes");
+        assertThat(run.err()).contains("timed out after 1 s with 0 of 1 change");
     }
 
     private static void awaitOutput(ByteArrayOutputStream out, String text) {
