@@ -306,11 +306,6 @@ public final class SubmitCommand implements Callable<Integer> {
         out.flush();
     }
 
-    /** {@link #stopWithSavepoint(PrintWriter, String, FlinkRest, List)} without checking Elasticsearch and Kafka. */
-    static void stopWithSavepoint(PrintWriter out, String command, FlinkRest flink) {
-        stopWithSavepoint(out, command, flink, List.of());
-    }
-
     /**
      * The newest state in a local cluster's folder to resume from: a complete savepoint or retained checkpoint (one
      * with its _metadata file), whichever was written last.

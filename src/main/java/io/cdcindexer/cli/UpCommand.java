@@ -201,7 +201,8 @@ public final class UpCommand implements Callable<Integer> {
         Thread stop = new Thread(() -> {
             // The supervisor first, or it would start again what is being stopped.
             Stack.stopSupervisor(stack.dataDir());
-            SubmitCommand.stopWithSavepoint(out, "up", new FlinkRest(stack.flink().url()));
+            SubmitCommand.stopWithSavepoint(out, "up", new FlinkRest(stack.flink().url()),
+                    DownCommand.dependencies(stack.dataDir()));
             out.println("up: stopping the stack ...");
             out.flush();
             try {
