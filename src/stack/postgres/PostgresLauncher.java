@@ -65,7 +65,16 @@ public final class PostgresLauncher {
 
         prepare(port, dataDir);
         System.out.println("PostgreSQL ready on port " + port + ", database " + DATABASE + ", data in " + dataDir);
-        stopped.await();
+        // The launcher stands for the server: should the postmaster die, the launcher exits too, so that whoever
+        // watches the launcher (the local stack's supervisor) sees PostgreSQL gone and starts it again.
+        ProcessHandle postmaster = ProcessHandle.of(Long.parseLong(
+                Files.readAllLines(dataDir.resolve("postmaster.pid")).get(0).trim())).orElse(null);
+        while (!stopped.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (postmaster == null || !postmaster.isAlive()) {
+                System.out.println("PostgreSQL's postmaster exited; the launcher exits with it");
+                System.exit(1);
+            }
+        }
     }
 
     /** Sets the password, requires it on TCP and creates the database; each step is a no-op when already done. */

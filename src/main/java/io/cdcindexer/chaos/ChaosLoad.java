@@ -198,6 +198,7 @@ public final class ChaosLoad implements AutoCloseable {
                     break;
                 }
                 execute(db, plan);
+                ledger(db, worker, plan.changes());
                 db.commit();
                 planner.committed(plan);
                 changes.addAndGet(plan.changes());
@@ -253,6 +254,16 @@ public final class ChaosLoad implements AutoCloseable {
             rows.put(table, found);
         }
         return rows;
+    }
+
+    /** The transaction's row in {@code chaos_ledger}, committed with it. */
+    private static void ledger(Connection db, int worker, int changes) throws SQLException {
+        try (PreparedStatement insert = db.prepareStatement(
+                "INSERT INTO public.chaos_ledger (worker, changes) VALUES (?, ?)")) {
+            insert.setInt(1, worker);
+            insert.setInt(2, changes);
+            insert.executeUpdate();
+        }
     }
 
     private static void execute(Connection db, ChaosPlanner.Plan plan) throws SQLException {

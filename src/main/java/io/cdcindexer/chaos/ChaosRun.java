@@ -171,11 +171,19 @@ public final class ChaosRun {
         long conflictsBefore = job.total("staleWritesSkipped");
         long staleBefore = job.total("staleChangesDropped");
         long restartsBefore = job.total("numRestarts");
+        fault.prepare(context);
         say("fault: " + fault.description());
         long started = System.currentTimeMillis();
-        fault.inject(context);
+        long deadline;
+        try {
+            fault.inject(context);
+            deadline = System.currentTimeMillis() + options.recoveryTimeout().toMillis();
+        } catch (Exception e) {
+            // The stack did not heal (a part not started again, a failed resubmit): a failed fault, still reported.
+            say("  " + fault.cliName() + ": " + e.getMessage());
+            deadline = System.currentTimeMillis();
+        }
         long over = System.currentTimeMillis();
-        long deadline = over + options.recoveryTimeout().toMillis();
         // Recovered once the job runs whole again (after a JobManager loss: the resumed job, not the old tasks that
         // run on until their TaskManager notices) and a change committed after that is visible.
         long whole = awaitJobWhole(fault == Fault.JOBMANAGER ? jobResumes(before) + 1 : 0, deadline);

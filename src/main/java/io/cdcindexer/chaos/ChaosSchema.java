@@ -21,7 +21,9 @@ import java.util.List;
  *       to fill it in from the document it indexed before.
  * </ul>
  *
- * No foreign keys: the load keeps them consistent with nothing but {@code orders.user_id → users.id}.
+ * Plus {@code chaos_ledger}: one row per committed transaction, insert-only (see {@link #LEDGER_DDL}).
+ *
+ * <p>No foreign keys: the load keeps them consistent with nothing but {@code orders.user_id → users.id}.
  */
 public final class ChaosSchema {
 
@@ -52,6 +54,18 @@ public final class ChaosSchema {
                 body     text    NOT NULL
             )""";
 
+    /**
+     * One row per committed load transaction, insert-only: a later update can hide a lost update of another table, but
+     * nothing ever hides a lost ledger row, and each is written in the transaction it records.
+     */
+    public static final String LEDGER_DDL = """
+            CREATE TABLE IF NOT EXISTS public.chaos_ledger (
+                id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                worker       integer     NOT NULL,
+                changes      integer     NOT NULL,
+                committed_at timestamptz NOT NULL DEFAULT now()
+            )""";
+
     /** Any fixed number: two creates at once wait for each other instead of racing on the catalog. */
     private static final long ADVISORY_LOCK = 0x0c4a_05cdL;
 
@@ -69,6 +83,7 @@ public final class ChaosSchema {
             statement.execute(ORDER_LINES_DDL);
             statement.execute(DAILY_TOTALS_DDL);
             statement.execute(DOCUMENTS_DDL);
+            statement.execute(LEDGER_DDL);
             // Only when needed: ALTER TABLE takes a lock that would wait for a running load.
             replicaIdentity(connection, "chaos_order_lines", 'f', "FULL");
             replicaIdentity(connection, "chaos_daily_totals", 'd', "DEFAULT");
@@ -85,7 +100,7 @@ public final class ChaosSchema {
     /** The tables the chaos load writes, as {@code public.<name>}, users and orders included, for verify. */
     public static List<String> tables() {
         return List.of("public.users", "public.orders", "public.chaos_order_lines", "public.chaos_daily_totals",
-                "public.chaos_documents");
+                "public.chaos_documents", "public.chaos_ledger");
     }
 
     private static void replicaIdentity(Connection connection, String table, char code, String identity)

@@ -66,8 +66,13 @@ public enum Fault {
     },
     UPGRADE("stop with a savepoint, resubmit a freshly built jar") {
         @Override
+        void prepare(Context context) throws Exception {
+            context.upgrade().build();
+        }
+
+        @Override
         void inject(Context context) throws Exception {
-            context.upgrade().run();
+            context.upgrade().submit();
         }
     };
 
@@ -115,10 +120,11 @@ public enum Fault {
         }
     }
 
-    /** The upgrade step, which the command line provides (it builds and submits). */
-    @FunctionalInterface
+    /** The upgrade, which the command line provides: the build comes before the fault, the submit is the fault. */
     public interface Upgrade {
-        void run() throws Exception;
+        void build() throws Exception;
+
+        void submit() throws Exception;
     }
 
     private final String description;
@@ -126,6 +132,9 @@ public enum Fault {
     Fault(String description) {
         this.description = description;
     }
+
+    /** What comes before the fault and is no part of it (the upgrade's build). */
+    void prepare(Context context) throws Exception {}
 
     abstract void inject(Context context) throws Exception;
 

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class JobWatch implements AutoCloseable {
 
-    static final List<String> COUNTERS = List.of("staleWritesSkipped", "staleChangesDropped", "deadLetters");
+    static final List<String> COUNTERS = List.of("staleWritesSkipped", "staleChangesDropped");
 
     private final String flinkUrl;
     private final String jobName;

@@ -132,7 +132,20 @@ public final class ChaosCommand implements Callable<Integer> {
         try {
             ChaosRun.Options options = new ChaosRun.Options(rate, workers, faultList, settle, outage, recoveryTimeout,
                     drainTimeout, seed, poison, largeRowMegabytes * 1024 * 1024);
-            ChaosRun run = new ChaosRun(dir, ports, options, wait -> verify(flags, wait), () -> upgrade(flags, out), out);
+            Fault.Upgrade upgrade = new Fault.Upgrade() {
+                @Override
+                public void build() throws Exception {
+                    rebuild(out);
+                }
+
+                @Override
+                public void submit() {
+                    if (subcommand("submit").execute(flags) != 0) {
+                        throw new CliException("./cdc submit failed; see the lines above");
+                    }
+                }
+            };
+            ChaosRun run = new ChaosRun(dir, ports, options, wait -> verify(flags, wait), upgrade, out);
             result = run.run();
         } finally {
             if (!keep) {
@@ -189,20 +202,18 @@ public final class ChaosCommand implements Callable<Integer> {
         }
     }
 
-    /** The upgrade fault: rebuild the jar (Maven), then ./cdc submit, which stops the job with a savepoint first. */
-    private void upgrade(String[] flags, PrintWriter out) throws Exception {
-        if (rebuildJar) {
-            out.println("chaos: rebuilding the job jar (mvn package, tests skipped) ...");
-            out.flush();
-            Process build = new ProcessBuilder("mvn", "-q", "-B", "-Dstyle.color=never", "-DskipTests", "-f",
-                    ProjectHome.dir().resolve("pom.xml").toString(), "package")
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            if (build.waitFor() != 0) {
-                throw new CliException("the rebuild of the job jar failed (mvn -DskipTests package)");
-            }
+    /** Before the upgrade fault: rebuilds the job jar (Maven), unless --no-rebuild-jar. */
+    private void rebuild(PrintWriter out) throws Exception {
+        if (!rebuildJar) {
+            return;
         }
-        if (subcommand("submit").execute(flags) != 0) {
-            throw new CliException("./cdc submit failed; see the lines above");
+        out.println("chaos: rebuilding the job jar (mvn package, tests skipped) ...");
+        out.flush();
+        Process build = new ProcessBuilder("mvn", "-q", "-B", "-Dstyle.color=never", "-DskipTests", "-f",
+                ProjectHome.dir().resolve("pom.xml").toString(), "package")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        if (build.waitFor() != 0) {
+            throw new CliException("the rebuild of the job jar failed (mvn -DskipTests package)");
         }
     }
 

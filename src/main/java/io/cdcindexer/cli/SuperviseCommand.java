@@ -46,12 +46,11 @@ public final class SuperviseCommand implements Callable<Integer> {
         Path dir = dataDir.resolve();
         StackPorts ports = Stack.readPorts(dir).orElseThrow(() -> new CliException(
                 "no stack was started in " + dir + " (no ports file); ./cdc up starts one"));
-        Supervisor supervisor = new Supervisor(dir, () -> resumeJob(dir, ports), System.out);
-        Thread main = Thread.currentThread();
+        Supervisor supervisor = new Supervisor(dir, () -> resumeWhenSlotsAreThere(dir, ports), System.out);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             supervisor.stop();
             try {
-                main.join(Duration.ofSeconds(10).toMillis());
+                supervisor.awaitFinished(Duration.ofSeconds(10));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -70,17 +69,64 @@ public final class SuperviseCommand implements Callable<Integer> {
         }
         // The heap holds the 48 MB job jar while it is uploaded to a JobManager that was started again.
         List<String> jvm = List.of("-Xmx512m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-D" + ProjectHome.PROPERTY + "=" + ProjectHome.dir());
-        List<String> command = ServiceProcess.java(System.getProperty("java.class.path"), jvm, Cdc.class.getName(),
+        List<String> command = ServiceProcess.java(ownClasspath(dir), jvm, Cdc.class.getName(),
                 List.of("supervise", "--data-dir", dir.toString()));
         ServiceProcess.start("supervisor", dir, Stack.SUPERVISOR, command, java.util.Map.of());
         out.println("up: a supervisor starts again whatever part of the stack dies (log: " + dir.resolve("supervisor.log") + ")");
         out.flush();
     }
 
+    /**
+     * This JVM's classpath, with the project's own classes copied to {@code <dir>/supervisor-classes}: a rebuild (mvn
+     * package, the upgrade path) rewrites target/classes under a running supervisor, which loads some classes only when
+     * it first resumes the job.
+     */
+    private static String ownClasspath(Path dir) {
+        Path classes = ProjectHome.dir().resolve("target/classes").toAbsolutePath().normalize();
+        Path copy = dir.resolve("supervisor-classes");
+        List<String> entries = new ArrayList<>();
+        for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            if (Path.of(entry).toAbsolutePath().normalize().equals(classes) && java.nio.file.Files.isDirectory(classes)) {
+                copyTree(classes, copy);
+                entries.add(copy.toString());
+            } else {
+                entries.add(entry);
+            }
+        }
+        return String.join(java.io.File.pathSeparator, entries);
+    }
+
+    private static void copyTree(Path from, Path to) {
+        try (java.util.stream.Stream<Path> paths = java.nio.file.Files.walk(from)) {
+            for (Path path : paths.toList()) {
+                Path target = to.resolve(from.relativize(path).toString());
+                if (java.nio.file.Files.isDirectory(path)) {
+                    java.nio.file.Files.createDirectories(target);
+                } else {
+                    java.nio.file.Files.copy(path, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("Could not copy " + from + " for the supervisor", e);
+        }
+    }
+
     /** The job's program arguments on the local stack: its Kafka and Elasticsearch. */
     static List<String> jobArgs(String kafka, String elasticsearch) {
         return new ArrayList<>(List.of("--" + JobOptions.KAFKA_BOOTSTRAP_SERVERS.name(), kafka,
                 "--" + JobOptions.ELASTICSEARCH_HOSTS.name(), elasticsearch));
+    }
+
+    /** The supervisor's keeper: null (ask again later) while no TaskManager has registered with the JobManager yet. */
+    static String resumeWhenSlotsAreThere(Path dir, StackPorts ports) throws Exception {
+        try {
+            if (Http.get("http://localhost:" + ports.flink() + "/overview").json().path("taskmanagers").asInt() == 0) {
+                return null;
+            }
+        } catch (java.io.IOException e) {
+            return null; // the JobManager's REST API is not up yet
+        }
+        return resumeJob(dir, ports);
     }
 
     /**

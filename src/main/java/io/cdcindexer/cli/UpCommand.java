@@ -4,6 +4,7 @@ import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.ServiceProcess;
 import io.cdcindexer.stack.Stack;
 import io.cdcindexer.stack.StackPorts;
+import io.cdcindexer.stack.Supervisor;
 
 import java.io.PrintWriter;
 import java.net.URI;
@@ -111,33 +112,68 @@ public final class UpCommand implements Callable<Integer> {
      * resumes the job if the JobManager had to be started, and makes sure a supervisor keeps it all running.
      */
     private int completeRunningStack(PrintWriter out, Path dir, Map<String, ProcessHandle> running) throws Exception {
-        List<String> missing = Stack.PROCESSES.stream().filter(process -> !running.containsKey(process)).toList();
-        if (missing.isEmpty() && Stack.readPorts(dir).isPresent()) {
-            out.println("up: the stack in " + dir + " is already running. ./cdc status shows its health.");
-            out.println("up: " + SuperviseCommand.resumeJob(dir, Stack.readPorts(dir).orElseThrow()));
-            SuperviseCommand.startInBackground(dir, out);
-            out.flush();
-            return 0;
-        }
-        if (Stack.readPorts(dir).isEmpty()) {
+        Optional<StackPorts> ports = Stack.readPorts(dir);
+        if (ports.isEmpty()) {
             out.println("up: part of the stack in " + dir + " is running (" + String.join(", ", running.keySet())
                     + ") but it left no record of its ports; run ./cdc down, then ./cdc up");
             out.flush();
             return 1;
         }
-        out.println("up: part of the stack in " + dir + " is running; starting what is missing: " + String.join(", ", missing));
-        out.flush();
+        List<String> missing = Stack.PROCESSES.stream().filter(process -> !running.containsKey(process)).toList();
         for (String process : missing) {
-            long started = System.nanoTime();
-            Stack.startProcess(dir, process);
-            out.printf("up: %s started in %d s%n", process, (System.nanoTime() - started) / 1_000_000_000);
-            out.flush();
+            if (java.nio.file.Files.exists(Supervisor.holdFile(dir, process))) {
+                Supervisor.release(dir, process);
+                out.println("up: " + process + " was stopped on purpose (a hold file); starting it");
+            }
         }
-        out.println("up: " + SuperviseCommand.resumeJob(dir, Stack.readPorts(dir).orElseThrow()));
+        if (missing.isEmpty()) {
+            out.println("up: the stack in " + dir + " is already running. ./cdc status shows its health.");
+        } else if (Stack.supervised(dir)) {
+            // The supervisor is starting them already: two starters of one service would fight over its port.
+            out.println("up: part of the stack in " + dir + " is running; its supervisor is starting what is missing: "
+                    + String.join(", ", missing));
+            out.flush();
+            awaitSupervisor(out, dir, missing);
+        } else {
+            out.println("up: part of the stack in " + dir + " is running; starting what is missing: "
+                    + String.join(", ", missing));
+            out.flush();
+            for (String process : missing) {
+                long started = System.nanoTime();
+                Stack.startProcess(dir, process);
+                out.printf("up: %s started in %d s%n", process, (System.nanoTime() - started) / 1_000_000_000);
+                out.flush();
+            }
+        }
+        // The supervisor first: whatever happens to the job below, the stack is kept running.
         SuperviseCommand.startInBackground(dir, out);
+        out.println("up: " + SuperviseCommand.resumeJob(dir, ports.get()));
         out.println("ready");
         out.flush();
         return 0;
+    }
+
+    /** Waits until the supervisor has started every missing process (5 min at most), saying what it waits for. */
+    private static void awaitSupervisor(PrintWriter out, Path dir, List<String> missing) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(5);
+        long nextReport = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            Map<String, ProcessHandle> now = Stack.running(dir);
+            List<String> still = missing.stream().filter(process -> !now.containsKey(process)).toList();
+            if (still.isEmpty()) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new CliException("the supervisor did not start " + String.join(", ", still) + " within 5 min; see "
+                        + dir.resolve("supervisor.log") + " and ./cdc status");
+            }
+            if (System.nanoTime() > nextReport) {
+                out.println("up: still waiting for the supervisor to start " + String.join(", ", still));
+                out.flush();
+                nextReport = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+            }
+            Thread.sleep(500);
+        }
     }
 
     /**

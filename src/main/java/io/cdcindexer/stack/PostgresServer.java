@@ -79,6 +79,21 @@ public final class PostgresServer implements AutoCloseable {
     }
 
     /**
+     * SIGINT: PostgreSQL's fast shutdown, which disconnects clients; SIGTERM (smart shutdown) would wait for every
+     * client, Debezium's replication connection included, until the grace period ends in a SIGKILL and crash recovery.
+     */
+    private static void fastShutdown(ProcessHandle postmaster) {
+        try {
+            new ProcessBuilder("kill", "-INT", Long.toString(postmaster.pid())).start().waitFor();
+        } catch (IOException e) {
+            postmaster.destroy();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            postmaster.destroy();
+        }
+    }
+
+    /**
      * Stops a postmaster that outlived its launcher (the launcher was killed before it could stop it): PostgreSQL runs
      * as a grandchild that pg_ctl hands over to init, so stopping the launcher's process tree does not reach it.
      */
@@ -90,7 +105,7 @@ public final class PostgresServer implements AutoCloseable {
                 ProcessHandle.of(pid)
                         .filter(handle -> handle.info().command().map(command -> command.contains("postgres")).orElse(false))
                         .ifPresent(handle -> {
-                            handle.destroy();
+                            fastShutdown(handle);
                             handle.onExit().orTimeout(ServiceProcess.STOP_GRACE.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)
                                     .exceptionally(timeout -> {
                                         handle.destroyForcibly();

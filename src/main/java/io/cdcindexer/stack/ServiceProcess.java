@@ -50,6 +50,11 @@ public final class ServiceProcess implements AutoCloseable {
     public static ServiceProcess start(String component, Path dir, String name, List<String> command, Map<String, String> env) {
         Path log = dir.resolve(name + ".log");
         Path pidFile = dir.resolve(name + ".pid");
+        Optional<ProcessHandle> running = recorded(pidFile);
+        if (running.isPresent()) {
+            // Two starters at once (./cdc up and the supervisor): the second leaves the first's process and record alone.
+            throw new StackException(component + " already runs (pid " + running.get().pid() + ", " + pidFile + ")");
+        }
         List<String> full = new ArrayList<>();
         // A session of its own: Ctrl-C in the terminal reaches only the CLI, which stops the services in order, and a
         // detached stack outlives the shell that started it.
@@ -152,7 +157,10 @@ public final class ServiceProcess implements AutoCloseable {
     public void close() {
         stop(process.toHandle(), STOP_GRACE);
         try {
-            Files.deleteIfExists(pidFile);
+            // Only our own record: a process started meanwhile by someone else (the supervisor) keeps its PID file.
+            if (Files.isRegularFile(pidFile) && Files.readString(pidFile).trim().equals(Long.toString(process.pid()))) {
+                Files.delete(pidFile);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -191,10 +199,19 @@ public final class ServiceProcess implements AutoCloseable {
             String folder = pidFile.toAbsolutePath().getParent().toString();
             return ProcessHandle.of(pid)
                     .filter(ProcessHandle::isAlive)
-                    .filter(handle -> commandLine(handle).contains(folder));
+                    .filter(handle -> namesFolder(commandLine(handle), folder));
         } catch (IOException | NumberFormatException e) {
             return Optional.empty();
         }
+    }
+
+    /**
+     * Whether a command line names {@code folder} as a path: the folder itself or something in it, so that
+     * {@code /x/.cdc} does not match a process of {@code /x/.cdc2}.
+     */
+    static boolean namesFolder(String commandLine, String folder) {
+        return java.util.regex.Pattern.compile("(^|[\\s=:])" + java.util.regex.Pattern.quote(folder) + "(/|\\s|$)")
+                .matcher(commandLine).find();
     }
 
     /**

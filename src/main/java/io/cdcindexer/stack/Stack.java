@@ -31,7 +31,7 @@ public final class Stack implements AutoCloseable {
 
     /** The files the stack keeps in its data folder next to the service folders: its ports and its supervisor's. */
     public static final List<String> FILES = List.of("ports.properties", "supervisor.log", "supervisor.pid",
-            "supervisor.json", "supervisor.json.partial");
+            "supervisor.json", "supervisor.json.partial", "supervisor-classes");
 
     /** The file in the data folder that keeps the ports a stack was started on, so parts restart on the same ones. */
     static final String PORTS_FILE = "ports.properties";
@@ -68,6 +68,7 @@ public final class Stack implements AutoCloseable {
         Path dir = dataDir.toAbsolutePath();
         checkPortsFree(ports);
         writePorts(dir, ports);
+        releaseHolds(dir);
         ExecutorService executor = Executors.newFixedThreadPool(4, runnable -> {
             Thread thread = new Thread(runnable, "stack-start");
             thread.setDaemon(true);
@@ -202,6 +203,9 @@ public final class Stack implements AutoCloseable {
         StackPorts ports = readPorts(dir).orElseThrow(() -> new StackException(
                 "Cannot start " + process + ": " + dir.resolve(PORTS_FILE) + " is missing (was the stack started here?)"));
         String kafka = "localhost:" + ports.kafka();
+        ServiceProcess.recorded(pidFile(dir, process)).ifPresent(running -> {
+            throw new StackException(process + " already runs (pid " + running.pid() + ")");
+        });
         return switch (process) {
             case "postgres/postgres" -> {
                 // A launcher killed hard leaves its postmaster behind, holding the port and the data folder.
@@ -223,6 +227,17 @@ public final class Stack implements AutoCloseable {
                 throw new IllegalArgumentException("Not a process of the stack: " + process);
             }
         };
+    }
+
+    /** A new start begins with every part supervised: hold files of an earlier run go. */
+    private static void releaseHolds(Path dir) {
+        for (String process : PROCESSES) {
+            try {
+                Supervisor.release(dir, process);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
     }
 
     /** Keeps the ports in {@code <dataDir>/ports.properties}. */

@@ -23,7 +23,10 @@ import java.util.function.Predicate;
  */
 public final class Supervisor {
 
-    /** Resumes the job on a JobManager that was just started again; returns what it did, for the state file. */
+    /**
+     * Resumes the job on a JobManager that was started again: returns what it did, for the state file, or null when it
+     * cannot yet (no TaskManager has registered): the supervisor asks again a little later, as it does after a failure.
+     */
     @FunctionalInterface
     public interface JobKeeper {
         String resume() throws Exception;
@@ -32,6 +35,8 @@ public final class Supervisor {
     static final Duration CHECK_INTERVAL = Duration.ofSeconds(1);
     static final Duration FIRST_PAUSE = Duration.ofSeconds(2);
     static final Duration MAX_PAUSE = Duration.ofSeconds(30);
+    /** A process that ran at least this long before it died is started again at once; sooner, after a growing pause. */
+    static final Duration STABLE_UPTIME = Duration.ofSeconds(10);
 
     private final Path dataDir;
     private final JobKeeper jobKeeper;
@@ -40,6 +45,11 @@ public final class Supervisor {
     private final ProcessStarter starter;
     private final Map<String, Instant> nextAttempt = new HashMap<>();
     private final Map<String, Duration> pause = new HashMap<>();
+    private final Map<String, Instant> startedAt = new HashMap<>();
+    private boolean resumePending;
+    private Instant nextResume = Instant.MIN;
+    private Duration resumePause = FIRST_PAUSE;
+    private final java.util.concurrent.CountDownLatch finished = new java.util.concurrent.CountDownLatch(1);
     private SupervisorState state;
     private volatile boolean stopped;
 
@@ -64,7 +74,7 @@ public final class Supervisor {
                 .map(previous -> new SupervisorState(ProcessHandle.current().pid(), Instant.now().toString(),
                         previous.services(), previous.jobResumes(), previous.lastJobResume()))
                 .orElseGet(() -> SupervisorState.initial(ProcessHandle.current().pid(), Stack.PROCESSES));
-        state.write(this.dataDir);
+        write();
     }
 
     /** The hold file of a process: while it exists, the supervisor does not start the process again. */
@@ -75,15 +85,29 @@ public final class Supervisor {
     /** Checks every second until {@link #stop()}; returns then. */
     public void run() throws InterruptedException {
         say("supervising the stack in " + dataDir + " (pid " + ProcessHandle.current().pid() + ")");
-        while (!stopped) {
-            checkOnce();
-            Thread.sleep(CHECK_INTERVAL.toMillis());
+        try {
+            while (!stopped) {
+                try {
+                    checkOnce();
+                } catch (Throwable e) {
+                    // Whatever goes wrong in one round (a full disk, a class changed under us), the next round tries again.
+                    say("a round failed: " + e);
+                }
+                Thread.sleep(CHECK_INTERVAL.toMillis());
+            }
+            say("stopped");
+        } finally {
+            finished.countDown();
         }
-        say("stopped");
     }
 
     public void stop() {
         stopped = true;
+    }
+
+    /** Waits until {@link #run()} has returned, at most {@code timeout}. */
+    public boolean awaitFinished(Duration timeout) throws InterruptedException {
+        return finished.await(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     /** One round: starts again each process that died, in start order (Kafka before Connect, ...). */
@@ -94,6 +118,11 @@ public final class Supervisor {
             }
             SupervisorState.Service service = state.services().getOrDefault(process, SupervisorState.Service.running());
             if (alive.test(process)) {
+                Instant started = startedAt.get(process);
+                if (started != null && Instant.now().isAfter(started.plus(STABLE_UPTIME))) {
+                    startedAt.remove(process); // it stays up: the next death is met at once again
+                    pause.remove(process);
+                }
                 if (service.status() != SupervisorState.Status.RUNNING) {
                     update(process, new SupervisorState.Service(SupervisorState.Status.RUNNING, service.restarts(),
                             service.lastExit(), service.lastReason()));
@@ -109,11 +138,32 @@ public final class Supervisor {
                 continue;
             }
             Instant now = Instant.now();
+            if (service.status() == SupervisorState.Status.RUNNING && startedAt.containsKey(process)
+                    && now.isBefore(startedAt.get(process).plus(STABLE_UPTIME)) && !nextAttempt.containsKey(process)) {
+                // It died right after we started it: a crash loop gets the same growing pause as a failed start.
+                Duration wait = nextPause(process);
+                say(process + ": died within " + STABLE_UPTIME.toSeconds() + " s of its start; starting it again in "
+                        + wait.toSeconds() + " s");
+                update(process, new SupervisorState.Service(SupervisorState.Status.FAILED, service.restarts(),
+                        now.toString(), "died within " + STABLE_UPTIME.toSeconds() + " s of its start (see its log)"));
+                continue;
+            }
             if (now.isBefore(nextAttempt.getOrDefault(process, Instant.MIN))) {
                 continue;
             }
             restart(process, service, now);
         }
+        if (resumePending && !stopped && alive.test("flink/jobmanager") && !Instant.now().isBefore(nextResume)) {
+            resumeJob();
+        }
+    }
+
+    /** The pause before the next attempt to start {@code process}, doubling each time up to {@link #MAX_PAUSE}. */
+    private Duration nextPause(String process) {
+        Duration wait = pause.getOrDefault(process, FIRST_PAUSE);
+        pause.put(process, wait.multipliedBy(2).compareTo(MAX_PAUSE) > 0 ? MAX_PAUSE : wait.multipliedBy(2));
+        nextAttempt.put(process, Instant.now().plus(wait));
+        return wait;
     }
 
     private void restart(String process, SupervisorState.Service service, Instant now) {
@@ -123,44 +173,70 @@ public final class Supervisor {
         String reason = firstAttempt
                 ? (service.status() == SupervisorState.Status.HELD ? "released after a stop on purpose" : "found not running")
                 : service.lastReason();
-        int restarts = service.restarts() + 1;
-        say(process + ": " + reason + "; starting it again (restart " + restarts + ")");
-        update(process, new SupervisorState.Service(SupervisorState.Status.RESTARTING, restarts, lastExit, reason));
+        say(process + ": " + reason + "; starting it again");
+        update(process, new SupervisorState.Service(SupervisorState.Status.RESTARTING, service.restarts(), lastExit,
+                reason));
         try {
             starter.start(process);
-            say(process + ": running again");
-            update(process, new SupervisorState.Service(SupervisorState.Status.RUNNING, restarts, lastExit, reason));
-            pause.remove(process);
-            nextAttempt.remove(process);
-            if (process.equals("flink/jobmanager")) {
-                resumeJob();
-            }
-        } catch (RuntimeException e) {
-            Duration wait = pause.getOrDefault(process, FIRST_PAUSE);
-            pause.put(process, wait.multipliedBy(2).compareTo(MAX_PAUSE) > 0 ? MAX_PAUSE : wait.multipliedBy(2));
-            nextAttempt.put(process, Instant.now().plus(wait));
+        } catch (Throwable e) {
+            Duration wait = nextPause(process);
             String failure = "could not start it: " + firstLine(e.getMessage());
             say(process + ": " + failure + "; trying again in " + wait.toSeconds() + " s");
-            update(process, new SupervisorState.Service(SupervisorState.Status.FAILED, restarts, lastExit, failure));
+            update(process, new SupervisorState.Service(SupervisorState.Status.FAILED, service.restarts(), lastExit,
+                    failure));
+            return;
+        }
+        int restarts = service.restarts() + 1; // counted once started: failed attempts are not restarts
+        say(process + ": running again (restart " + restarts + ")");
+        update(process, new SupervisorState.Service(SupervisorState.Status.RUNNING, restarts, lastExit, reason));
+        startedAt.put(process, Instant.now());
+        nextAttempt.remove(process);
+        if (process.equals("flink/jobmanager")) {
+            resumePending = true; // after this round, once the TaskManagers were seen to too
+            nextResume = Instant.MIN;
+            resumePause = FIRST_PAUSE;
         }
     }
 
-    /** The JobManager came back empty: the keeper resumes the job from its latest state. */
+    /**
+     * The JobManager came back empty: the keeper resumes the job from its latest state. Not yet possible (no
+     * TaskManager registered) or failed: asked again after a growing pause, for as long as the JobManager runs.
+     */
     private void resumeJob() {
         String what;
         try {
             what = jobKeeper.resume();
-        } catch (Exception e) {
+        } catch (Throwable e) {
             what = "could not resume the job: " + firstLine(e.getMessage());
+            say("job: " + what + "; trying again in " + resumePause.toSeconds() + " s");
+            state = new SupervisorState(state.pid(), Instant.now().toString(), state.services(), state.jobResumes(), what);
+            write();
+            nextResume = Instant.now().plus(resumePause);
+            resumePause = resumePause.multipliedBy(2).compareTo(MAX_PAUSE) > 0 ? MAX_PAUSE : resumePause.multipliedBy(2);
+            return;
         }
+        if (what == null) {
+            nextResume = Instant.now().plus(FIRST_PAUSE);
+            return;
+        }
+        resumePending = false;
         say("job: " + what);
         state = state.withJobResumed(what);
-        state.write(dataDir);
+        write();
     }
 
     private void update(String process, SupervisorState.Service service) {
         state = state.with(process, service);
-        state.write(dataDir);
+        write();
+    }
+
+    /** Writes the state file; a failure to write (a full disk) must not stop the supervision. */
+    private void write() {
+        try {
+            state.write(dataDir);
+        } catch (RuntimeException e) {
+            say("could not write " + dataDir.resolve(SupervisorState.FILE) + ": " + e.getMessage());
+        }
     }
 
     SupervisorState state() {

@@ -65,6 +65,7 @@ class ChaosLoadITCase {
             statement.execute("SELECT pg_create_logical_replication_slot('" + SLOT + "', 'pgoutput')");
         }
         long rowsBefore = chaosRows();
+        long ledgerBefore = ledgerRows();
         ChaosLoad load = new ChaosLoad(ChaosLoadITCase::connection, 4, RATE, 7);
         long start = System.nanoTime();
         load.start();
@@ -85,8 +86,12 @@ class ChaosLoadITCase {
                 .isEqualTo(kinds.get(ChangeKind.INSERT) + kinds.get(ChangeKind.REINSERT) + kinds.get(ChangeKind.LARGE_ROW)
                         - kinds.get(ChangeKind.DELETE));
 
+        long ledger = ledgerRows() - ledgerBefore;
+        assertThat(ledger).as("one ledger row per load transaction (the large row's is none)")
+                .isEqualTo(load.committedTransactions() - kinds.get(ChangeKind.LARGE_ROW));
         Replicated replicated = replicatedMessages();
-        assertThat(replicated.rowChanges()).as("I, U and D messages").isEqualTo(load.committedChanges());
+        assertThat(replicated.rowChanges()).as("I, U and D messages: the changes and the ledger rows")
+                .isEqualTo(load.committedChanges() + ledger);
         assertThat(replicated.count('C')).as("commits").isEqualTo(load.committedTransactions());
         assertThat(replicated.documentUpdatesWithoutBody).as("chaos_documents updates sent without the body ('u'): %s",
                         replicated.documentUpdateShapes)
@@ -170,6 +175,12 @@ class ChaosLoadITCase {
                     + ") + (SELECT count(*) FROM public.chaos_order_lines WHERE order_id >= " + base
                     + ") + (SELECT count(*) FROM public.chaos_daily_totals)"
                     + " + (SELECT count(*) FROM public.chaos_documents WHERE id >= " + base + ")"));
+        }
+    }
+
+    static long ledgerRows() throws SQLException {
+        try (Connection db = connect(); Statement statement = db.createStatement()) {
+            return Long.parseLong(single(statement, "SELECT count(*) FROM public.chaos_ledger"));
         }
     }
 

@@ -47,4 +47,32 @@ class ServiceProcessTest {
         child.onExit().get(5, java.util.concurrent.TimeUnit.SECONDS);
         assertThat(child.isAlive()).isFalse();
     }
+
+    /** ./cdc up and the supervisor starting the same service at once: the second start leaves the first alone. */
+    @Test
+    void aSecondStartOfARunningServiceFailsAndLeavesTheFirstRecorded() {
+        // The folder is on the command line, as with the real services, so that recorded() accepts the PID.
+        List<String> command = List.of("/bin/sh", "-c", "sleep 60; true", dir.toString());
+        ServiceProcess first = ServiceProcess.start("Kafka", dir, "kafka", command, Map.of());
+        try {
+            org.assertj.core.api.Assertions.assertThatThrownBy(
+                    () -> ServiceProcess.start("Kafka", dir, "kafka", command, Map.of()))
+                    .isInstanceOf(StackException.class).hasMessageContaining("Kafka already runs (pid " + first.pid());
+
+            assertThat(first.isAlive()).isTrue();
+            assertThat(ServiceProcess.recorded(dir.resolve("kafka.pid"))).map(ProcessHandle::pid).contains(first.pid());
+        } finally {
+            first.close();
+        }
+        assertThat(dir.resolve("kafka.pid")).as("its own record goes with it").doesNotExist();
+    }
+
+    @Test
+    void aRecordedProcessMustNameTheFolderAsAPathNotAsAPrefix() {
+        assertThat(ServiceProcess.namesFolder("java -cp x Cdc supervise --data-dir /x/.cdc", "/x/.cdc")).isTrue();
+        assertThat(ServiceProcess.namesFolder("java -Dlog.file=/x/.cdc/flink/jobmanager.log Main", "/x/.cdc/flink")).isTrue();
+        assertThat(ServiceProcess.namesFolder("java Main /x/.cdc/kafka/server.properties", "/x/.cdc/kafka")).isTrue();
+        assertThat(ServiceProcess.namesFolder("java Cdc supervise --data-dir /x/.cdc2", "/x/.cdc")).isFalse();
+        assertThat(ServiceProcess.namesFolder("java Main /x/.cdc2/kafka/server.properties", "/x/.cdc")).isFalse();
+    }
 }

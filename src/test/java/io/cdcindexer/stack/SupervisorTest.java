@@ -104,6 +104,7 @@ class SupervisorTest {
         assertThat(connect.lastReason())
                 .isEqualTo("could not start it: Kafka Connect exited with code 1 while starting; see connect.log");
         assertThat(log.toString(StandardCharsets.UTF_8)).contains("trying again in 2 s");
+        assertThat(connect.restarts()).as("a failed attempt is not a restart").isZero();
     }
 
     @Test
@@ -115,5 +116,71 @@ class SupervisorTest {
 
         assertThat(next.state().services().get("kafka/kafka").restarts()).isEqualTo(1);
         assertThat(next.state().pid()).isEqualTo(ProcessHandle.current().pid());
+    }
+
+    /**
+     * JobManager and both TaskManagers dead at once (OOM killer, a crash of the Flink side): the real keeper
+     * (SuperviseCommand.resumeJob) waits up to 3 min for a TaskManager to register, but the supervisor only starts the
+     * TaskManagers after the keeper returned, in the same round. The keeper must not run before them.
+     */
+    @Test
+    void theJobIsResumedOnlyAfterTheTaskManagersItWaitsForWereStarted() {
+        List<String> startedWhenResuming = new ArrayList<>();
+        Supervisor supervisor = new Supervisor(dataDir, () -> {
+            startedWhenResuming.addAll(started);
+            return "resumed";
+        }, new PrintStream(log, true, StandardCharsets.UTF_8), process -> !dead.contains(process), process -> {
+            started.add(process);
+            dead.remove(process);
+        });
+        dead.addAll(List.of("flink/jobmanager", "flink/taskmanager-1", "flink/taskmanager-2"));
+
+        supervisor.checkOnce();
+
+        assertThat(startedWhenResuming).as("processes started when the keeper (which waits for a TaskManager) ran")
+                .contains("flink/taskmanager-1");
+    }
+
+    /** A resume that fails (TaskManagers late, Kafka or the jar missing for a moment) is never tried again. */
+    @Test
+    void aFailedResumeIsTriedAgainAfterAPause() throws InterruptedException {
+        int[] calls = {0};
+        Supervisor supervisor = new Supervisor(dataDir, () -> {
+            calls[0]++;
+            throw new IllegalStateException("no TaskManager registered within 3 min");
+        }, new PrintStream(log, true, StandardCharsets.UTF_8), process -> !dead.contains(process), process -> {
+            started.add(process);
+            dead.remove(process);
+        });
+        dead.add("flink/jobmanager");
+
+        supervisor.checkOnce();
+        supervisor.checkOnce(); // within the pause: not asked again yet
+        assertThat(calls[0]).isEqualTo(1);
+        assertThat(SupervisorState.read(dataDir).orElseThrow().lastJobResume())
+                .isEqualTo("could not resume the job: no TaskManager registered within 3 min");
+        assertThat(SupervisorState.read(dataDir).orElseThrow().jobResumes()).as("a failed resume is no resume").isZero();
+        Thread.sleep(Supervisor.FIRST_PAUSE.toMillis() + 200);
+        supervisor.checkOnce();
+
+        assertThat(calls[0]).as("resume attempts while the JobManager runs without the job").isEqualTo(2);
+    }
+
+    /**
+     * A process that starts "fine" and dies right after (a TaskManager is "started" as soon as its JVM is spawned;
+     * Elasticsearch exiting 20 s in) is restarted on every 1 s round forever: the pause only follows a failed start.
+     */
+    @Test
+    void aProcessThatDiesRightAfterEachStartIsRestartedWithAGrowingPause() {
+        Supervisor supervisor = new Supervisor(dataDir, () -> "resumed",
+                new PrintStream(log, true, StandardCharsets.UTF_8), process -> !dead.contains(process),
+                started::add); // starts, but stays dead
+        dead.add("flink/taskmanager-1");
+
+        for (int round = 0; round < 10; round++) {
+            supervisor.checkOnce();
+        }
+
+        assertThat(started).as("starts in 10 back-to-back rounds").hasSizeLessThan(5);
     }
 }
