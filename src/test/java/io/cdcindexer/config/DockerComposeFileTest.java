@@ -153,7 +153,10 @@ class DockerComposeFileTest {
 
     @Test
     void theJobKeeperReadsTheJobManagersJobList() throws Exception {
-        Assumptions.assumeTrue(runs(List.of("jq", "--version")), "jq is not installed (the keeper's image has it)");
+        if (!runs(List.of("jq", "--version"))) {
+            missingPackage("jq is needed to run the job keeper's JSON queries (its image has it): install Debian's "
+                    + "package jq ('apt-get install -y jq').");
+        }
         String overview = """
                 {"jobs":[{"jid":"a1","name":"cdc-indexer","state":"FINISHED"},
                          {"jid":"b2","name":"other","state":"RUNNING"},
@@ -174,14 +177,17 @@ class DockerComposeFileTest {
                 return candidate;
             }
         }
-        String missing = "Docker Compose is needed to validate " + COMPOSE_FILE + " (no Docker engine is): install"
-                + " Debian's package docker-compose ('apt-get install -y docker-compose'), or Docker's Compose plugin.";
+        missingPackage("Docker Compose is needed to validate " + COMPOSE_FILE + " (no Docker engine is): install"
+                + " Debian's package docker-compose ('apt-get install -y docker-compose'), or Docker's Compose plugin.");
+        return List.of(); // not reached
+    }
+
+    /** Skips the test, naming the package; under CI ({@code CI=true}), where .ci/run installs it, fails instead. */
+    private static void missingPackage(String missing) {
         if ("true".equals(System.getenv("CI"))) {
             throw new AssertionError(missing + " .ci/run installs it, so under CI it must be there.");
         }
         Assumptions.abort(missing + " Skipped.");
-        return List.of(); // not reached
-
     }
 
     private boolean runs(List<String> command) throws Exception {
