@@ -320,7 +320,7 @@ public final class StatusCommand implements Callable<Integer> {
         Map<String, TopicDescription> described = new TreeMap<>(
                 admin.describeTopics(names).allTopicNames().get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
         return new Seen(true, described.values().stream()
-                .map(topic -> topic.name() + " (" + topic.partitions().size() + " partitions)")
+                .map(topic -> topic.name() + " (" + Plural.of(topic.partitions().size(), "partition") + ")")
                 .collect(Collectors.joining("\n")));
     }
 
