@@ -1,0 +1,144 @@
+package io.cdcindexer.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.cdcindexer.job.JobOptions;
+import io.cdcindexer.stack.FreePorts;
+import io.cdcindexer.stack.KafkaBroker;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A change record of 12 MB (a row with a large TOASTed column) on its way through Kafka, with the settings each part
+ * of the pipeline really uses: the connector's producer overrides (configs/debezium-postgres-connector.json), the local
+ * broker's server.properties, the job's consumer (max.partition.fetch.bytes, 8 MB by default: a fetch still returns a
+ * first batch larger than that) and the job's dead-letter producer.
+ */
+class LargeRecordsITCase {
+
+    static final int SIZE = 12 * 1024 * 1024;
+    static final String TOPIC = "cdc.public.chaos_documents";
+
+    @TempDir
+    static Path dir;
+
+    static KafkaBroker kafka;
+
+    @BeforeAll
+    static void startKafka() throws Exception {
+        kafka = KafkaBroker.start(dir.resolve("kafka"), FreePorts.next());
+        Properties props = new Properties();
+        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        try (Admin admin = Admin.create(props)) {
+            // As the connector creates it: topic.creation.default.* sets partitions and replicas, the rest is the broker's.
+            admin.createTopics(List.of(new NewTopic(TOPIC, 2, (short) 1))).all().get();
+        }
+    }
+
+    @AfterAll
+    static void stopKafka() {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    void aTwelveMegabyteChangeTravelsFromTheConnectorThroughTheJobToTheDeadLetterTopic() throws Exception {
+        byte[] value = new byte[SIZE];
+        new Random(1).nextBytes(value); // incompressible, like the TOASTed text it stands for
+        byte[] key = "{\"id\":3000000001}".getBytes();
+
+        RecordMetadata sent;
+        try (KafkaProducer<byte[], byte[]> connector = producer(connectorProducerOverrides())) {
+            sent = connector.send(new ProducerRecord<>(TOPIC, key, value)).get();
+        }
+
+        Properties job = new Properties();
+        job.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES.defaultValue());
+        KafkaRecord read = readOne(TOPIC, sent.partition(), sent.offset(), job);
+        assertThat(read.value).isEqualTo(value);
+
+        try (DeadLetterQueue.Writer writer = new KafkaDeadLetterQueue(kafka.bootstrapServers(), "cdc.dlq").open()) {
+            writer.send(DeadLetter.undecodable(read, "a reason"));
+            writer.flush();
+        }
+        KafkaRecord letter = readOne("cdc.dlq", 0, 0, new Properties());
+        assertThat(letter.value).isEqualTo(value);
+    }
+
+    @Test
+    void withoutTheConnectorsOverrideTheProducerRefusesIt() {
+        try (KafkaProducer<byte[], byte[]> plain = producer(new Properties())) {
+            assertThatThrownBy(() -> plain.send(new ProducerRecord<>(TOPIC, new byte[SIZE])).get())
+                    .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(RecordTooLargeException.class);
+        }
+    }
+
+    /** The producer.override.* settings of the connector, as Kafka Connect hands them to its producer. */
+    private static Properties connectorProducerOverrides() throws Exception {
+        JsonNode config = new ObjectMapper().readTree(Files.readString(Path.of("configs/debezium-postgres-connector.json")))
+                .path("config");
+        Properties overrides = new Properties();
+        config.fields().forEachRemaining(field -> {
+            if (field.getKey().startsWith("producer.override.")) {
+                overrides.put(field.getKey().substring("producer.override.".length()), field.getValue().asText());
+            }
+        });
+        assertThat(overrides).containsKey(ProducerConfig.MAX_REQUEST_SIZE_CONFIG);
+        return overrides;
+    }
+
+    private static KafkaProducer<byte[], byte[]> producer(Properties settings) {
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.putAll(settings);
+        return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+    }
+
+    private static KafkaRecord readOne(String topic, int partition, long offset, Properties settings) {
+        Properties props = new Properties();
+        props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        props.putAll(settings);
+        TopicPartition assigned = new TopicPartition(topic, partition);
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            consumer.assign(List.of(assigned));
+            consumer.seek(assigned, offset);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    return new KafkaRecord(record.topic(), record.partition(), record.offset(), record.timestamp(),
+                            record.key(), record.value());
+                }
+            }
+        }
+        throw new AssertionError("nothing read from " + topic + "/" + partition + "@" + offset);
+    }
+}
