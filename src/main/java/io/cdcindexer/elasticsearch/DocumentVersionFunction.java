@@ -40,9 +40,9 @@ import org.apache.flink.util.Collector;
  * been read up to its Kafka time: its values for those columns are the row's previous values, and the previous change of
  * the row, committed earlier, was written to Kafka earlier, so by then it has come through (a transaction collapsed on
  * another subtask can complete after a later one). Dropping that previous change as older, after the held one had been
- * completed from the stored document, would otherwise lose its values for good. A held change leaves at the latest after
- * {@code holdLimitMs} of a watermark that stands still (not while it moves towards the change, nor before the first
- * watermark after a restore).
+ * completed from the stored document, would otherwise lose its values for good. A watermark that stands still is waited
+ * for too (the source held up by back-pressure has not read the previous change yet), for up to {@link #MAX_HOLD_MS};
+ * the hold is looked at every {@code holdLimitMs}.
  */
 public final class DocumentVersionFunction extends KeyedProcessFunction<String, ChangeEvent, ChangeEvent> {
 
@@ -50,6 +50,13 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
 
     /** Keys a change by its document: topic and id. */
     public static final KeySelector<ChangeEvent, String> DOCUMENT_KEY = ChangeEvent::documentKey;
+
+    /**
+     * The longest a change waits for a watermark that stands still. A standing watermark means the source is not
+     * reading (back-pressure during an Elasticsearch outage, Kafka away), not that nothing more will come: the change
+     * before the held one may still be unread. One hour, as long as the collapse keeps a transaction it flushed.
+     */
+    static final long MAX_HOLD_MS = 3_600_000;
 
     private final long writeMemoryMs;
     private final long deleteMemoryMs;
@@ -70,6 +77,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      */
     private transient ValueState<Long> holdDeadline;
     private transient ValueState<Long> holdWatermark;
+    /** When the document's current hold began (processing time). */
+    private transient ValueState<Long> holdSince;
     /** When this instance first ran (processing time); not state: it starts again with every restore. */
     private transient long startedAt;
     private transient Counter stale;
@@ -94,6 +103,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
         holdDeadline = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG));
         holdWatermark = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-watermark", Types.LONG));
+        holdSince = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-since", Types.LONG));
         startedAt = Long.MIN_VALUE;
         stale = getRuntimeContext().getMetricGroup().counter("staleChangesDropped");
         heldBack = getRuntimeContext().getMetricGroup().counter("changesHeldForTheWatermark");
@@ -124,6 +134,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 long deadline = ctx.timerService().currentProcessingTime() + holdLimitMs;
                 holdDeadline.update(deadline);
                 holdWatermark.update(ctx.timerService().currentWatermark());
+                holdSince.update(ctx.timerService().currentProcessingTime());
                 ctx.timerService().registerProcessingTimeTimer(deadline);
             }
             heldBack.inc();
@@ -152,11 +163,18 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 return; // not the hold limit
             }
             // The hold limit waits, like the collapse's timeout, while the watermark still moves towards the held
-            // changes (catching up on a backlog), and once for a first watermark after a (re)start.
+            // changes (catching up on a backlog), once for a first watermark after a (re)start, and while it stands
+            // still (the source held up by back-pressure) for up to MAX_HOLD_MS.
             long now = ctx.timerService().currentWatermark();
             Long then = holdWatermark.value();
+            Long since = holdSince.value();
+            if (since == null) { // a hold restored from a savepoint of a job that did not keep its start
+                since = timestamp;
+                holdSince.update(since);
+            }
             boolean noWatermarkYet = now == Long.MIN_VALUE && timestamp < startedAt(ctx) + holdLimitMs;
-            if (noWatermarkYet || (then != null && now > then)) {
+            boolean standingStillNotLong = timestamp < since + MAX_HOLD_MS;
+            if (noWatermarkYet || (then != null && now > then) || standingStillNotLong) {
                 holdWatermark.update(now);
                 holdDeadline.update(timestamp + holdLimitMs);
                 ctx.timerService().registerProcessingTimeTimer(timestamp + holdLimitMs);
@@ -179,6 +197,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             }
             holdDeadline.clear();
             holdWatermark.clear();
+            holdSince.clear();
         }
         // Oldest first, so that each is completed from the one before it.
         due.sort(Comparator.<ChangeEvent>comparingLong(c -> c.version).thenComparingLong(c -> c.lsn));

@@ -64,7 +64,7 @@ class LocalStackITCase {
         CliRun down = CliRun.of("down", "--data-dir", dataDir.toString());
 
         assertThat(down.exitCode()).as(down.toString()).isZero();
-        assertThat(down.out()).contains("stopped connect/connect", "postgres/postgres");
+        assertThat(down.out()).contains("stopped supervisor, connect/connect", "postgres/postgres");
         assertThat(Stack.running(dataDir)).isEmpty();
         assertThat(List.of(ports.postgres(), ports.kafka(), ports.connect(), ports.elasticsearch(), ports.flink()))
                 .noneMatch(FreePorts::inUse);
@@ -154,11 +154,11 @@ class LocalStackITCase {
     }
 
     @Test
-    void flinkHasOneTaskManagerWithTwoSlotsAndTheRepositoryConfiguration() throws Exception {
+    void flinkHasTwoTaskManagersWithTwoSlotsEachAndTheRepositoryConfiguration() throws Exception {
         JsonNode overview = Http.get(flink() + "/overview").json();
         assertThat(overview.path("flink-version").asText()).isEqualTo("1.20.5");
-        assertThat(overview.path("taskmanagers").asInt()).isEqualTo(1);
-        assertThat(overview.path("slots-total").asInt()).isEqualTo(2);
+        assertThat(overview.path("taskmanagers").asInt()).isEqualTo(2);
+        assertThat(overview.path("slots-total").asInt()).isEqualTo(4);
         assertThat(Http.get(flink() + "/").body()).contains("Apache Flink Web Dashboard");
 
         JsonNode config = Http.get(flink() + "/jobmanager/config").json();
@@ -178,7 +178,8 @@ class LocalStackITCase {
                 .containsPattern("ok +PostgreSQL .*PostgreSQL 17.* \\(pid \\d+\\)")
                 .containsPattern("ok +Kafka .*1 broker \\(pid \\d+\\)")
                 .containsPattern("ok +Kafka Connect .*Kafka Connect 4.3.0 \\(pid \\d+\\)")
-                .containsPattern("ok +Flink .*1 TaskManager.* \\(pid \\d+, \\d+\\)")
+                .containsPattern("ok +supervisor +pid \\d+ +running, watching 7 processes")
+                .containsPattern("ok +Flink .*2 TaskManagers.* \\(pid \\d+, \\d+, \\d+\\)")
                 .containsPattern("ok +Elasticsearch .*\\(pid \\d+\\)")
                 .containsPattern("ok +Flink job +cdc-indexer +RUNNING")
                 .containsPattern("ok +captured tables +public\\.\\* +\\d+ tables, all indexable");
