@@ -30,7 +30,8 @@ public final class ChaosRun {
 
     /** What to run. */
     public record Options(double rate, int workers, List<Fault> faults, Duration settle, Duration outage,
-            Duration recoveryTimeout, Duration drainTimeout, long seed, boolean poison, int largeRowBytes) {}
+            Duration recoveryTimeout, Duration drainTimeout, long seed, boolean poison, int largeRowBytes,
+            boolean untouchedToast) {}
 
     /** Compares PostgreSQL with Elasticsearch, waiting up to {@code wait} for them to agree. */
     @FunctionalInterface
@@ -101,7 +102,8 @@ public final class ChaosRun {
         String kafka = "localhost:" + ports.kafka();
         List<FaultResult> results = new ArrayList<>();
         List<Poison.Injected> poison = new ArrayList<>();
-        ChaosLoad load = new ChaosLoad(this::connectUnchecked, options.workers(), options.rate(), options.seed());
+        ChaosLoad load = new ChaosLoad(this::connectUnchecked, options.workers(), options.rate(), options.seed(),
+                options.untouchedToast());
         VisibilityProbe probe = new VisibilityProbe(this::connectUnchecked, "http://localhost:" + ports.elasticsearch(),
                 "cdc", 100);
         JobWatch job = new JobWatch("http://localhost:" + ports.flink(), "cdc-indexer");

@@ -71,7 +71,10 @@ public final class SuperviseCommand implements Callable<Integer> {
         List<String> jvm = List.of("-Xmx512m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-D" + ProjectHome.PROPERTY + "=" + ProjectHome.dir());
         List<String> command = ServiceProcess.java(ownClasspath(dir), jvm, Cdc.class.getName(),
                 List.of("supervise", "--data-dir", dir.toString()));
-        ServiceProcess.start("supervisor", dir, Stack.SUPERVISOR, command, java.util.Map.of());
+        ServiceProcess supervisor = ServiceProcess.start("supervisor", dir, Stack.SUPERVISOR, command, java.util.Map.of());
+        // Ready once it has written its state: from then on ./cdc status shows it, and it watches every process.
+        supervisor.awaitReady(Duration.ofSeconds(60), () -> io.cdcindexer.stack.SupervisorState.read(dir)
+                .map(state -> state.pid() == supervisor.pid()).orElse(false));
         out.println("up: a supervisor starts again whatever part of the stack dies (log: " + dir.resolve("supervisor.log") + ")");
         out.flush();
     }
