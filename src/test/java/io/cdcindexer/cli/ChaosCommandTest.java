@@ -1,0 +1,50 @@
+package io.cdcindexer.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+
+import org.junit.jupiter.api.Test;
+
+import picocli.CommandLine;
+
+/** The chaos command's options as a user types them (parsing only: the run itself is ChaosITCase). */
+class ChaosCommandTest {
+
+    private static ChaosCommand parse(String... args) {
+        ChaosCommand command = new ChaosCommand();
+        new CommandLine(command).parseArgs(args);
+        return command;
+    }
+
+    @Test
+    void theDefaultsAreTheFullRun() {
+        ChaosCommand chaos = parse();
+
+        assertThat(chaos.rate).isEqualTo(500);
+        assertThat(chaos.faults).isEqualTo("taskmanager,jobmanager,elasticsearch,kafka,connect,postgres,upgrade");
+        assertThat(chaos.outage).isEqualTo(Duration.ofSeconds(90));
+        assertThat(chaos.poison).isTrue();
+        assertThat(chaos.rebuildJar).isTrue();
+        assertThat(chaos.skipUntouchedToast).isFalse();
+        assertThat(chaos.largeRowMegabytes).isEqualTo(5);
+    }
+
+    @Test
+    void eachPartCanBeLeftOut() {
+        ChaosCommand chaos = parse("--no-poison", "--no-rebuild-jar", "--skip-untouched-toast", "--large-row-mb", "0");
+
+        assertThat(chaos.poison).isFalse();
+        assertThat(chaos.rebuildJar).isFalse();
+        assertThat(chaos.skipUntouchedToast).isTrue();
+        assertThat(chaos.largeRowMegabytes).isZero();
+    }
+
+    @Test
+    void anUnknownFaultIsOneClearLine() {
+        CliRun run = CliRun.of("chaos", "--faults", "taskmanager,zookeeper");
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("unknown fault 'zookeeper'").contains("taskmanager");
+    }
+}
