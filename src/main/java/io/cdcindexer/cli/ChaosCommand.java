@@ -77,7 +77,7 @@ public final class ChaosCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the load (default ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--no-poison", negatable = true, defaultValue = "true", fallbackValue = "true",
+    @Option(names = "--poison", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Inject poison into the change topics (default: yes; --no-poison leaves it out).")
     boolean poison;
 
