@@ -14,11 +14,9 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -43,6 +41,10 @@ import picocli.CommandLine.Spec;
             "Exit code: 0 passed, 1 a loss or another failed check, 2 could not run.",
         })
 public final class ChaosCommand implements Callable<Integer> {
+
+    /** The report's and the picture's names in the data folder, unless --report and --chart say otherwise. */
+    static final String DEFAULT_REPORT = "report.md";
+    static final String DEFAULT_CHART = "delay.svg";
 
     @Option(names = "--rate", paramLabel = "CHANGES_PER_S", defaultValue = "500",
             description = "Changed rows per second the load commits (default ${DEFAULT-VALUE}).")
@@ -122,8 +124,8 @@ public final class ChaosCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--faults: " + e.getMessage());
         }
         Path dir = (dataDir != null ? dataDir : ProjectHome.dir().resolve("target/chaos")).toAbsolutePath().normalize();
-        Path reportFile = report != null ? report : dir.resolve("report.md");
-        Path chartFile = chart != null ? chart : dir.resolve("delay.svg");
+        Path reportFile = report != null ? report : dir.resolve(DEFAULT_REPORT);
+        Path chartFile = chart != null ? chart : dir.resolve(DEFAULT_CHART);
         StackPorts ports = StackPorts.free();
         String[] flags = ConnectionOptions.flagsFor(ports);
         emptyStackFolder(dir, out);
@@ -222,7 +224,10 @@ public final class ChaosCommand implements Callable<Integer> {
         }
     }
 
-    /** Starts from an empty folder; refuses one that a running stack uses or that holds something else. */
+    /**
+     * Starts from an empty folder; refuses one that a running stack uses or that holds more than a stack and the
+     * reports of an earlier run (a mistyped --data-dir must not empty someone's folder).
+     */
     private static void emptyStackFolder(Path dir, PrintWriter out) throws IOException {
         if (!Stack.running(dir).isEmpty() || Stack.supervised(dir)) {
             throw new CliException("a stack is running in " + dir + "; stop it first: ./cdc down --data-dir " + dir);
@@ -230,13 +235,8 @@ public final class ChaosCommand implements Callable<Integer> {
         if (!Files.isDirectory(dir)) {
             return;
         }
+        DownCommand.checkIsStackFolder(dir, "emptying", Set.of(DEFAULT_REPORT, DEFAULT_CHART));
         out.println("chaos: emptying " + dir);
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-                if (!path.equals(dir)) {
-                    Files.delete(path);
-                }
-            }
-        }
+        DownCommand.deleteRecursively(dir);
     }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 
@@ -53,7 +54,7 @@ public final class DownCommand implements Callable<Integer> {
         out.println(stopped.isEmpty() ? "down: nothing of the stack in " + dir + " was running"
                 : "down: stopped " + String.join(", ", stopped));
         if (purge && Files.isDirectory(dir)) {
-            checkIsStackFolder(dir);
+            checkIsStackFolder(dir, "purging", Set.of());
             deleteRecursively(dir);
             out.println("down: deleted " + dir);
         }
@@ -72,21 +73,26 @@ public final class DownCommand implements Callable<Integer> {
                 .orElse(List.of());
     }
 
-    /** A mistyped --data-dir must not delete someone's home folder: only the stack's own folders may be in it. */
-    private static void checkIsStackFolder(Path dir) throws IOException {
+    /**
+     * A mistyped --data-dir must not delete someone's home folder: only the stack's own folders and files, and the
+     * names in {@code alsoAllowed}, may be in it. {@code doing} names the refused action in the error.
+     */
+    static void checkIsStackFolder(Path dir, String doing, Set<String> alsoAllowed) throws IOException {
         try (Stream<Path> entries = Files.list(dir)) {
             List<String> foreign = entries.map(entry -> entry.getFileName().toString())
-                    .filter(name -> !Stack.SERVICE_FOLDERS.contains(name) && !Stack.FILES.contains(name))
+                    .filter(name -> !Stack.SERVICE_FOLDERS.contains(name) && !Stack.FILES.contains(name)
+                            && !alsoAllowed.contains(name))
                     .sorted()
                     .toList();
             if (!foreign.isEmpty()) {
-                throw new IllegalStateException("Not purging " + dir + ": it holds more than the stack's folders ("
+                throw new IllegalStateException("Not " + doing + " " + dir + ": it holds more than the stack's folders ("
                         + String.join(", ", foreign) + ")");
             }
         }
     }
 
-    private static void deleteRecursively(Path dir) throws IOException {
+    /** Deletes {@code dir} and everything in it. */
+    static void deleteRecursively(Path dir) throws IOException {
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(path);

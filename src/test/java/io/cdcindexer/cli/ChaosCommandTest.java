@@ -2,9 +2,12 @@ package io.cdcindexer.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import picocli.CommandLine;
 
@@ -46,5 +49,20 @@ class ChaosCommandTest {
 
         assertThat(run.exitCode()).isEqualTo(2);
         assertThat(run.err()).contains("unknown fault 'zookeeper'").contains("taskmanager");
+    }
+
+    @Test
+    void aDataFolderThatHoldsMoreThanAStackIsNotEmptied(@TempDir Path parent) throws Exception {
+        Path dir = Files.createDirectories(parent.resolve("home"));
+        Files.createDirectories(dir.resolve("kafka"));
+        Files.writeString(dir.resolve("report.md"), "an earlier run's figures\n");
+        Files.writeString(dir.resolve("thesis.tex"), "years of work\n");
+
+        CliRun run = CliRun.of("chaos", "--data-dir", dir.toString());
+
+        assertThat(run.exitCode()).isEqualTo(2);
+        assertThat(run.err()).contains("Not emptying " + dir).contains("(thesis.tex)");
+        assertThat(dir.resolve("thesis.tex")).exists();
+        assertThat(dir.resolve("report.md")).exists();
     }
 }
