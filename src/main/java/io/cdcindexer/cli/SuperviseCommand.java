@@ -2,23 +2,30 @@ package io.cdcindexer.cli;
 
 import io.cdcindexer.job.JobOptions;
 import io.cdcindexer.stack.FlinkCluster;
-import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.ProjectHome;
 import io.cdcindexer.stack.ServiceProcess;
 import io.cdcindexer.stack.Stack;
 import io.cdcindexer.stack.StackException;
 import io.cdcindexer.stack.StackPorts;
 import io.cdcindexer.stack.Supervisor;
+import io.cdcindexer.stack.SupervisorState;
 
+import java.io.File;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -71,9 +78,9 @@ public final class SuperviseCommand implements Callable<Integer> {
         List<String> jvm = List.of("-Xmx512m", "-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-D" + ProjectHome.PROPERTY + "=" + ProjectHome.dir());
         List<String> command = ServiceProcess.java(ownClasspath(dir), jvm, Cdc.class.getName(),
                 List.of("supervise", "--data-dir", dir.toString()));
-        ServiceProcess supervisor = ServiceProcess.start("supervisor", dir, Stack.SUPERVISOR, command, java.util.Map.of());
+        ServiceProcess supervisor = ServiceProcess.start("supervisor", dir, Stack.SUPERVISOR, command, Map.of());
         // Ready once it has written its state: from then on ./cdc status shows it, and it watches every process.
-        supervisor.awaitReady(Duration.ofSeconds(60), () -> io.cdcindexer.stack.SupervisorState.read(dir)
+        supervisor.awaitReady(Duration.ofSeconds(60), () -> SupervisorState.read(dir)
                 .map(state -> state.pid() == supervisor.pid()).orElse(false));
         out.println("up: a supervisor starts again whatever part of the stack dies (log: " + dir.resolve("supervisor.log") + ")");
         out.flush();
@@ -88,29 +95,29 @@ public final class SuperviseCommand implements Callable<Integer> {
         Path classes = ProjectHome.dir().resolve("target/classes").toAbsolutePath().normalize();
         Path copy = dir.resolve("supervisor-classes");
         List<String> entries = new ArrayList<>();
-        for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
-            if (Path.of(entry).toAbsolutePath().normalize().equals(classes) && java.nio.file.Files.isDirectory(classes)) {
+        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            if (Path.of(entry).toAbsolutePath().normalize().equals(classes) && Files.isDirectory(classes)) {
                 copyTree(classes, copy);
                 entries.add(copy.toString());
             } else {
                 entries.add(entry);
             }
         }
-        return String.join(java.io.File.pathSeparator, entries);
+        return String.join(File.pathSeparator, entries);
     }
 
     private static void copyTree(Path from, Path to) {
-        try (java.util.stream.Stream<Path> paths = java.nio.file.Files.walk(from)) {
+        try (Stream<Path> paths = Files.walk(from)) {
             for (Path path : paths.toList()) {
                 Path target = to.resolve(from.relativize(path).toString());
-                if (java.nio.file.Files.isDirectory(path)) {
-                    java.nio.file.Files.createDirectories(target);
+                if (Files.isDirectory(path)) {
+                    Files.createDirectories(target);
                 } else {
-                    java.nio.file.Files.copy(path, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(path, target, StandardCopyOption.REPLACE_EXISTING);
                 }
             }
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("Could not copy " + from + " for the supervisor", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Could not copy " + from + " for the supervisor", e);
         }
     }
 
@@ -123,10 +130,10 @@ public final class SuperviseCommand implements Callable<Integer> {
     /** The supervisor's keeper: null (ask again later) while no TaskManager has registered with the JobManager yet. */
     static String resumeWhenSlotsAreThere(Path dir, StackPorts ports) throws Exception {
         try {
-            if (Http.get("http://localhost:" + ports.flink() + "/overview").json().path("taskmanagers").asInt() == 0) {
+            if (FlinkCluster.registeredTaskManagers("http://localhost:" + ports.flink()) == 0) {
                 return null;
             }
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return null; // the JobManager's REST API is not up yet
         }
         return resumeJob(dir, ports);
@@ -161,7 +168,7 @@ public final class SuperviseCommand implements Callable<Integer> {
         Instant deadline = Instant.now().plus(SLOTS_TIMEOUT);
         while (Instant.now().isBefore(deadline)) {
             try {
-                if (Http.get(url + "/overview").json().path("taskmanagers").asInt() > 0) {
+                if (FlinkCluster.registeredTaskManagers(url) > 0) {
                     return;
                 }
             } catch (Exception notYet) {

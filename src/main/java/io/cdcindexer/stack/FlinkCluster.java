@@ -86,7 +86,12 @@ public final class FlinkCluster implements AutoCloseable {
 
     /** Waits until {@code count} TaskManagers have registered (failing early if {@code last} exits). */
     private static void awaitTaskManagers(String url, ServiceProcess last, int count) {
-        last.awaitReady(START_TIMEOUT, () -> Http.get(url + "/overview").json().path("taskmanagers").asInt() >= count);
+        last.awaitReady(START_TIMEOUT, () -> registeredTaskManagers(url) >= count);
+    }
+
+    /** How many TaskManagers have registered with the JobManager whose REST API is at {@code url}. */
+    public static int registeredTaskManagers(String url) throws IOException, InterruptedException {
+        return Http.get(url + "/overview").json().path("taskmanagers").asInt();
     }
 
     /** Writes {@code dir/conf/config.yaml}: the checked-in configuration with this instance's ports and folders. */
