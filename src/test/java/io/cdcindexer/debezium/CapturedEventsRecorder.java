@@ -12,6 +12,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
+import io.cdcindexer.chaos.ChaosSchema;
+import io.cdcindexer.cli.SampleSchema;
 import io.cdcindexer.kafka.KafkaRecord;
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FreePorts;
@@ -103,7 +105,7 @@ public final class CapturedEventsRecorder implements AutoCloseable {
     }
 
     /** The scenarios that can run on their own, by the name given on the command line. */
-    static final List<String> SCENARIOS = List.of("key-types");
+    static final List<String> SCENARIOS = List.of("key-types", "mapping-types");
 
     public static void main(String[] args) throws Exception {
         Path scratch = (args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("cdc-capture")).toAbsolutePath();
@@ -140,6 +142,7 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         restarts();
         specialValues();
         keyTypes();
+        mappingTypes();
         elasticsearchMappings();
     }
 
@@ -152,6 +155,8 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         for (String scenario : scenarios) {
             if (scenario.equals("key-types")) {
                 keyTypes();
+            } else if (scenario.equals("mapping-types")) {
+                mappingTypes();
             }
         }
     }
@@ -614,6 +619,65 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         tables.add("key_composite_1");
         tables.add("key_composite_2");
         return tables;
+    }
+
+    /**
+     * The rows the derived Elasticsearch mappings are tested on (docs/mappings.md): {@code mapping_types} holds a column
+     * of every type the mapping covers, five rows inserted in one transaction (typical values whose first numeric is a
+     * whole number and whose first text looks like a date; edge values: negative numbers, minimums, dates before 1970,
+     * empty arrays; a second typical row; all nulls; NaN, infinities and 24:00). Then one row of each sample and chaos
+     * table, created with their own DDL. Fixtures {@code mapping-types-<id>} and {@code mapping-<table>}.
+     */
+    private void mappingTypes() throws Exception {
+        ddl("CREATE TYPE mapping_mood AS ENUM ('sad', 'ok', 'happy')",
+                "CREATE TABLE mapping_types(id serial PRIMARY KEY, small_n int2, n int4, big_n int8, amount numeric(12,2), "
+                        + "wide numeric(20,4), ratio numeric, cash money, score float8, small real, active bool, body text, "
+                        + "title varchar(40), code char(5), uid uuid, mood mapping_mood, born date, alarm time, alarm_tz timetz, "
+                        + "seen_at timestamp, seen_at_ms timestamp(3), paid_at timestamptz, took interval, attrs json, doc jsonb, "
+                        + "blob bytea, addr inet, ints int4[], words text[], amounts numeric(12,2)[], days date[], uids uuid[], "
+                        + "codes char(2)[], addrs inet[], moods mapping_mood[])");
+        String columns = "INSERT INTO mapping_types(small_n, n, big_n, amount, wide, ratio, cash, score, small, active, body, "
+                + "title, code, uid, mood, born, alarm, alarm_tz, seen_at, seen_at_ms, paid_at, took, attrs, doc, blob, addr, "
+                + "ints, words, amounts, days, uids, codes, addrs, moods) VALUES ";
+        List<Captured> rows = step("mapping types: five rows of every type",
+                columns + "(7, 42, 9007199254740993, 1234567.89, 1234567890123456.7891, 12, 12.34, 0.1, 1.5, true, "
+                        + "'2026-11-27', 'Quick Brown Fox', 'ab', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'happy', '2022-01-08', "
+                        + "'09:30:00.123456', '09:30:00+02', '2025-11-27 10:00:00.123456', '2025-11-27 10:00:00.123', "
+                        + "'2026-11-27 10:00:00.5+01', '1 year 2 mons 3 days 04:05:06.789', "
+                        + "'{\"size\": \"L\", \"tags\": [\"a\", \"b\"]}', '{\"k\": 1}', '\\x0001ff'::bytea, '192.168.0.1', "
+                        + "'{1,2,NULL}', '{\"a,b\",c}', '{1.50,2.25}', '{1970-01-01,2022-01-08}', "
+                        + "'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', '{ab,c}', '{10.0.0.1,::1}', '{ok,sad}')",
+                columns + "(-32768, -2147483648, -9223372036854775808, -0.01, -0.0001, 3.14159265358979323846, -12.34, "
+                        + "-1.5e300, -3.4e38, false, NULL, 'Ünïcödé ☃', 'xyz', '00000000-0000-0000-0000-000000000000', 'sad', "
+                        + "'1969-07-20', '00:00:00', '23:59:59.999999-05', '1901-01-01 00:00:00.5', '1950-06-01 12:00:00', "
+                        + "'1950-06-01 12:00:00+02', '-3 days', '[]', '\"scalar\"', '\\x'::bytea, '10.1.2.3/8', '{}', '{}', "
+                        + "'{-0.01}', '{1900-01-01,1969-12-31}', '{}', '{}', '{}', '{}')",
+                columns + "(0, 0, 0, 0.10, 1.5, 0.5, 0, 2.5, 0.25, true, 'The quick brown fox jumps over the lazy dog', "
+                        + "'Lazy Dog', 'ab', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'ok', '2000-02-29', '09:30:00.5', "
+                        + "'09:30:00.5+00', '2025-11-27 10:00:00', '2025-11-27 10:00:00', '2026-11-27 09:00:00+00', '1 hour', "
+                        + "'{\"size\": 3}', '[1, 2.50, {\"x\": null}]', '\\xff'::bytea, '::1', '{3}', '{quick}', '{0.10}', "
+                        + "'{2000-02-29}', NULL, '{xy}', NULL, '{happy}')",
+                "INSERT INTO mapping_types(id) VALUES (DEFAULT)",
+                "INSERT INTO mapping_types(amount, ratio, score, small, body, born, alarm, seen_at, paid_at) VALUES "
+                        + "(0.20, 'NaN', 'NaN', 'Infinity', 'Sphinx of black quartz', 'infinity', '24:00:00', 'infinity', "
+                        + "'-infinity')");
+        for (Captured row : select(rows, c -> c.topic.equals("cdc.public.mapping_types") && "c".equals(c.op()))) {
+            save("mapping-types-" + row.payload().at("/after/id").asInt(), row);
+        }
+
+        ddl(SampleSchema.USERS_DDL, SampleSchema.ORDERS_DDL);
+        ChaosSchema.create(sql);
+        List<Captured> tables = step("mapping types: one row of each sample and chaos table",
+                "WITH u AS (INSERT INTO users(username, email) VALUES ('mapping', 'mapping@example.com') RETURNING id) "
+                        + "INSERT INTO orders(user_id, amount, status) SELECT id, 19.99, 'paid' FROM u",
+                "INSERT INTO chaos_order_lines(order_id, line_no, sku, quantity, price) VALUES (1, 1, 'SKU-1', 2, 19.99)",
+                "INSERT INTO chaos_daily_totals(day, shard, hits, note) VALUES ('2026-11-27', 0, 5, 'first')",
+                "INSERT INTO chaos_documents(id, revision, title, body) VALUES (1, 1, 'Title', 'Body')",
+                "INSERT INTO chaos_ledger(worker, changes) VALUES (1, 4)");
+        for (String table : List.of("users", "orders", "chaos_order_lines", "chaos_daily_totals", "chaos_documents",
+                "chaos_ledger")) {
+            save("mapping-" + table.replace('_', '-'), only(tables, "cdc.public." + table, "c"));
+        }
     }
 
     /** Indexes the decoded products and types documents in a real Elasticsearch 7.10, as the job would. */
