@@ -13,6 +13,7 @@ import java.time.Instant;
 import java.time.LocalDate;
 import java.time.LocalDateTime;
 import java.time.LocalTime;
+import java.time.OffsetTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.Base64;
@@ -36,6 +37,8 @@ final class ColumnConversions {
 
     private static final DateTimeFormatter LOCAL_DATE_TIME = DateTimeFormatter.ISO_LOCAL_DATE_TIME;
     private static final DateTimeFormatter LOCAL_TIME = DateTimeFormatter.ISO_LOCAL_TIME;
+    // Fixed width, as Debezium writes timestamptz: "07:30:00Z" would sort after "07:30:00.5Z" ('Z' > '.').
+    private static final DateTimeFormatter UTC_TIME = DateTimeFormatter.ofPattern("HH:mm:ss.SSSSSSX");
 
     private final Map<String, Conversion> byColumn;
 
@@ -91,6 +94,8 @@ final class ColumnConversions {
                 return raw -> timeOfDay(number(raw) * 1_000L);
             case "io.debezium.time.NanoTime":
                 return raw -> timeOfDay(number(raw));
+            case "io.debezium.time.ZonedTime":
+                return ColumnConversions::utcTime;
             case "io.debezium.time.Timestamp":
             case "org.apache.kafka.connect.data.Timestamp":
                 return raw -> localDateTime(Math.floorDiv(number(raw), 1_000L), Math.floorMod(number(raw), 1_000L) * 1_000_000L);
@@ -103,7 +108,7 @@ final class ColumnConversions {
             default:
                 break;
         }
-        // ZonedTimestamp, ZonedTime and the Iso* types already are ISO-8601 strings; other names need nothing.
+        // ZonedTimestamp and the Iso* types already are ISO-8601 strings; other names need nothing.
         String type = schema.path("type").asText("");
         if (type.equals("array")) {
             Conversion items = forField(schema.path("items"), mapper);
@@ -160,6 +165,13 @@ final class ColumnConversions {
     // PostgreSQL allows time '24:00:00', one past the last LocalTime: written the way PostgreSQL writes it.
     private static JsonNode timeOfDay(long nanos) {
         return text(nanos == DAY_NANOS ? "24:00:00" : LOCAL_TIME.format(LocalTime.ofNanoOfDay(nanos)));
+    }
+
+    private static JsonNode utcTime(JsonNode raw) throws MalformedChangeException {
+        if (!raw.isTextual()) {
+            throw new MalformedChangeException("expected an ISO-8601 time with offset, got " + raw);
+        }
+        return text(UTC_TIME.format(OffsetTime.parse(raw.textValue()).withOffsetSameInstant(ZoneOffset.UTC)));
     }
 
     private static JsonNode localDateTime(long epochSecond, long nanos) {

@@ -283,7 +283,7 @@ class CapturedEventsTest {
         @Test
         void theDecoderTurnsThemIntoJsonThatElasticsearchMapsWell() throws Exception {
             assertThat(document("types-insert")).isEqualTo("{\"id\":1,\"price\":1234.50,\"ratio\":3.14159265358979323846,"
-                    + "\"born\":\"2022-01-08\",\"alarm\":\"09:30:00.123456\",\"alarm_tz\":\"07:30:00Z\","
+                    + "\"born\":\"2022-01-08\",\"alarm\":\"09:30:00.123456\",\"alarm_tz\":\"07:30:00.000000Z\","
                     + "\"seen_at\":\"2025-11-27T10:00:00.123456\",\"seen_at_ms\":\"2025-11-27T10:00:00.123\","
                     + "\"paid_at\":\"2026-11-27T09:00:00.500000Z\",\"took\":37091106789000,"
                     + "\"attrs\":{\"size\":\"L\",\"tags\":[\"a\",\"b\"]},\"doc\":[1,2.50,{\"x\":null}],"

@@ -7,6 +7,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcindexer.kafka.KafkaRecord;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -51,6 +55,41 @@ class ColumnConversionsTest {
     @Test
     void timeBecomesAnIsoTime() {
         assertThat(row.get("alarm").asText()).isEqualTo("09:30:00.123456");
+    }
+
+    /**
+     * Debezium writes timetz in UTC with as few fraction digits as it needs ("07:30:00Z", "09:30:00.5Z"); as text,
+     * "07:30:00Z" then sorts after "07:30:00.5Z". Written with six digits, as Debezium writes timestamptz, text order is
+     * time order, which the keyword mapping of the column relies on (docs/mappings.md).
+     */
+    @Test
+    void timeWithTimeZoneBecomesAFixedWidthUtcTimeWhoseTextOrderIsTimeOrder() throws Exception {
+        List<String> times = new ArrayList<>();
+        for (int id = 1; id <= 3; id++) {
+            KafkaRecord record = record("captured/mapping-types-" + id);
+            times.add(new DebeziumDecoder("x").decode(record.topic, record.key, record.value).after().get("alarm_tz").asText());
+        }
+
+        assertThat(times).containsExactly("07:30:00.000000Z", "04:59:59.999999Z", "09:30:00.500000Z");
+        assertThat(times.stream().sorted()).containsExactly("04:59:59.999999Z", "07:30:00.000000Z", "09:30:00.500000Z");
+    }
+
+    /**
+     * A time without zone keeps ISO_LOCAL_TIME's shortest fraction ("09:30:00.5"): seconds are always written, so its
+     * text order is time order already, 24:00:00 included.
+     */
+    @Test
+    void timeTextOrderIsTimeOrder() throws Exception {
+        Map<String, Long> microsByText = new TreeMap<>();
+        for (int id : new int[] {1, 2, 3, 5}) {
+            KafkaRecord record = record("captured/mapping-types-" + id);
+            long micros = DebeziumFixtures.json("captured/mapping-types-" + id).at("/value/payload/after/alarm").asLong();
+            microsByText.put(new DebeziumDecoder("x").decode(record.topic, record.key, record.value).after().get("alarm")
+                    .asText(), micros);
+        }
+
+        assertThat(microsByText.keySet()).containsExactly("00:00:00", "09:30:00.123456", "09:30:00.5", "24:00:00");
+        assertThat(new ArrayList<>(microsByText.values())).isSorted();
     }
 
     @Test
