@@ -623,11 +623,11 @@ public final class CapturedEventsRecorder implements AutoCloseable {
 
     /**
      * The rows the derived Elasticsearch mappings are tested on (docs/mappings.md): {@code mapping_types} holds a column
-     * of every type the mapping covers, five rows inserted in one transaction: typical values whose first numeric is a
+     * of every type the mapping covers, six rows inserted in one transaction: typical values whose first numeric is a
      * whole number and whose first text looks like a date; edge values (negative numbers, minimums, dates before 1970,
-     * empty arrays) that Elasticsearch's dynamic mapping of the first row still takes; a second typical row with a huge
-     * float8 and a jsonb scalar; all nulls; NaN, infinities, 24:00 and a jsonb array of mixed numbers. Then one row of
-     * each sample and chaos table, created with their own DDL. Fixtures {@code mapping-types-<id>} and {@code mapping-<table>}.
+     * empty arrays) that Elasticsearch's dynamic mapping of the first row still takes; a second typical row with a jsonb
+     * scalar; all nulls; NaN, infinities, 24:00 and a jsonb array of mixed numbers; maximums, a huge float8 and the
+     * first day PostgreSQL knows. Then one row of each sample and chaos table, created with their own DDL. Fixtures {@code mapping-types-<id>} and {@code mapping-<table>}.
      */
     private void mappingTypes() throws Exception {
         ddl("CREATE TYPE mapping_mood AS ENUM ('sad', 'ok', 'happy')",
@@ -640,7 +640,7 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         String columns = "INSERT INTO mapping_types(small_n, n, big_n, amount, wide, ratio, cash, score, small, active, body, "
                 + "title, code, uid, mood, born, alarm, alarm_tz, seen_at, seen_at_ms, paid_at, took, attrs, doc, blob, addr, "
                 + "ints, words, amounts, days, uids, codes, addrs, moods) VALUES ";
-        List<Captured> rows = step("mapping types: five rows of every type",
+        List<Captured> rows = step("mapping types: six rows of every type",
                 columns + "(7, 42, 9007199254740993, 1234567.89, 1234567890123456.7891, 12, 12.34, 0.1, 1.5, true, "
                         + "'2026-11-27', 'Quick Brown Fox', 'ab', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'happy', '2022-01-08', "
                         + "'09:30:00.123456', '09:30:00+02', '2025-11-27 10:00:00.123456', '2025-11-27 10:00:00.123', "
@@ -653,7 +653,7 @@ public final class CapturedEventsRecorder implements AutoCloseable {
                         + "'1969-07-20', '00:00:00', '23:59:59.999999-05', '1901-01-01 00:00:00.5', '1950-06-01 12:00:00', "
                         + "'1950-06-01 12:00:00+02', '-3 days', '[]', '{\"k\": 2}', '\\x'::bytea, '10.1.2.3/8', '{}', '{}', "
                         + "'{-0.01}', '{1900-01-01,1969-12-31}', '{}', '{}', '{}', '{}')",
-                columns + "(0, 0, 0, 0.10, 1.5, 0.5, 0, -1.5e300, 0.25, true, 'The quick brown fox jumps over the lazy dog', "
+                columns + "(0, 0, 0, 0.10, 1.5, 0.5, 0, 2.5, 0.25, true, 'The quick brown fox jumps over the lazy dog', "
                         + "'Lazy Dog', 'ab', 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'ok', '2000-02-29', '09:30:00.5', "
                         + "'09:30:00.5+00', '2025-11-27 10:00:00', '2025-11-27 10:00:00', '2026-11-27 09:00:00+00', '1 hour', "
                         + "'{\"size\": 3}', '\"scalar\"', '\\xff'::bytea, '::1', '{3}', '{quick}', '{0.10}', "
@@ -661,7 +661,10 @@ public final class CapturedEventsRecorder implements AutoCloseable {
                 "INSERT INTO mapping_types(id) VALUES (DEFAULT)",
                 "INSERT INTO mapping_types(amount, ratio, score, small, body, born, alarm, seen_at, paid_at, doc) VALUES "
                         + "(0.20, 'NaN', 'NaN', 'Infinity', 'Sphinx of black quartz', 'infinity', '24:00:00', 'infinity', "
-                        + "'-infinity', '[1, 2.50, {\"x\": null}]')");
+                        + "'-infinity', '[1, 2.50, {\"x\": null}]')",
+                "INSERT INTO mapping_types(small_n, n, big_n, amount, wide, score, small, born, seen_at, paid_at) VALUES "
+                        + "(32767, 2147483647, 9223372036854775807, 9999999999.99, 9999999999999999.9999, -1.5e300, 3.4e38, "
+                        + "'4713-01-01 BC', '294276-12-31 23:59:59.999999', '4713-01-01 00:00:00+00 BC')");
         for (Captured row : select(rows, c -> c.topic.equals("cdc.public.mapping_types") && "c".equals(c.op()))) {
             save("mapping-types-" + row.payload().at("/after/id").asInt(), row);
         }
