@@ -321,6 +321,68 @@ class CapturedEventsTest {
         }
     }
 
+    /** The mapping_types rows: what the job writes for each type, the column "JSON the job writes" of docs/mappings.md. */
+    @Nested
+    class MappingTypes {
+
+        @Test
+        void typicalValues() throws Exception {
+            assertThat(document("mapping-types-1")).isEqualTo("{\"id\":1,\"small_n\":7,\"n\":42,\"big_n\":9007199254740993,"
+                    + "\"amount\":1234567.89,\"wide\":1234567890123456.7891,\"ratio\":12,\"cash\":12.34,\"score\":0.1,"
+                    + "\"small\":1.5,\"active\":true,\"body\":\"2026-11-27\",\"title\":\"Quick Brown Fox\",\"code\":\"ab   \","
+                    + "\"uid\":\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\",\"mood\":\"happy\",\"born\":\"2022-01-08\","
+                    + "\"alarm\":\"09:30:00.123456\",\"alarm_tz\":\"07:30:00.000000Z\",\"seen_at\":\"2025-11-27T10:00:00.123456\","
+                    + "\"seen_at_ms\":\"2025-11-27T10:00:00.123\",\"paid_at\":\"2026-11-27T09:00:00.500000Z\","
+                    + "\"took\":37091106789000,\"attrs\":{\"size\":\"L\",\"tags\":[\"a\",\"b\"]},\"doc\":{\"k\":1},"
+                    + "\"blob\":\"AAH/\",\"addr\":\"192.168.0.1\",\"ints\":[1,2,null],\"words\":[\"a,b\",\"c\"],"
+                    + "\"amounts\":[1.50,2.25],\"days\":[\"1970-01-01\",\"2022-01-08\"],"
+                    + "\"uids\":[\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\"],\"codes\":[\"ab\",\"c \"],"
+                    + "\"addrs\":[\"10.0.0.1\",\"::1\"],\"moods\":[\"ok\",\"sad\"]}");
+        }
+
+        @Test
+        void edgeValues() throws Exception {
+            assertThat(document("mapping-types-2")).isEqualTo("{\"id\":2,\"small_n\":-32768,\"n\":-2147483648,"
+                    + "\"big_n\":-9223372036854775808,\"amount\":-0.01,\"wide\":-0.0001,\"ratio\":3.14159265358979323846,"
+                    + "\"cash\":-12.34,\"score\":-1.5,\"small\":-340000000000000000000000000000000000000,\"active\":false,"
+                    + "\"body\":null,\"title\":\"Ünïcödé ☃\",\"code\":\"xyz  \",\"uid\":\"00000000-0000-0000-0000-000000000000\","
+                    + "\"mood\":\"sad\",\"born\":\"1969-07-20\",\"alarm\":\"00:00:00\",\"alarm_tz\":\"04:59:59.999999Z\","
+                    + "\"seen_at\":\"1901-01-01T00:00:00.5\",\"seen_at_ms\":\"1950-06-01T12:00:00\","
+                    + "\"paid_at\":\"1950-06-01T10:00:00.000000Z\",\"took\":-259200000000,\"attrs\":[],\"doc\":{\"k\":2},"
+                    + "\"blob\":\"\",\"addr\":\"10.1.2.3/8\",\"ints\":[],\"words\":[],\"amounts\":[-0.01],"
+                    + "\"days\":[\"1900-01-01\",\"1969-12-31\"],\"uids\":[],\"codes\":[],\"addrs\":[],\"moods\":[]}");
+        }
+
+        /**
+         * NaN and infinities as the converter writes them; date 'infinity' overflows in Debezium into a day 5.9 million
+         * years BC, and a timestamp past 294247-01-10 (the last microsecond a long holds) into one 290308 years BC.
+         */
+        @Test
+        void specialValuesAndMaximums() throws Exception {
+            assertThat(document("mapping-types-5")).contains("\"amount\":0.20,", "\"ratio\":null,", "\"score\":\"NaN\",",
+                    "\"small\":\"Infinity\",", "\"born\":\"-5877611-06-21\",", "\"alarm\":\"24:00:00\",",
+                    "\"seen_at\":\"+294247-01-10T04:00:25.2\",", "\"paid_at\":\"-infinity\",", "\"doc\":[1,2.50,{\"x\":null}],");
+            assertThat(payload("mapping-types-5").at("/after/ratio").isNull()).as("numeric 'NaN'").isTrue();
+            assertThat(document("mapping-types-6")).contains("\"small_n\":32767,", "\"n\":2147483647,",
+                    "\"big_n\":9223372036854775807,", "\"amount\":9999999999.99,", "\"wide\":9999999999999999.9999,",
+                    "\"score\":-15000000000", "\"small\":340000000000000000000000000000000000000,", "\"born\":\"-4712-01-01\",",
+                    "\"seen_at\":\"-290308-12-21T19:59:06.22419\",", "\"paid_at\":\"-4712-01-01T00:00:00.000000Z\",");
+        }
+
+        @Test
+        void charAndInetCarryTheirSourceType() {
+            JsonNode fields = DebeziumFixtures.json("captured/mapping-types-1").at("/value/schema/fields/1/fields");
+            List<String> typed = new ArrayList<>();
+            fields.forEach(field -> {
+                if (field.at("/parameters/__debezium.source.column.type").isTextual()) {
+                    typed.add(field.path("field").asText() + " " + field.at("/parameters/__debezium.source.column.type").asText());
+                }
+            });
+
+            assertThat(typed).containsExactly("code BPCHAR", "addr INET", "codes _BPCHAR", "addrs _INET");
+        }
+    }
+
     @Nested
     class TransactionMetadata {
 
