@@ -25,15 +25,15 @@ import java.util.TreeSet;
 public final class IndexMapping {
 
     /** The normalizer of char(n) columns: PostgreSQL pads them with spaces and ignores the padding when comparing. */
-    static final String CHAR_NORMALIZER = "cdc_char";
+    private static final String CHAR_NORMALIZER = "cdc_char";
     /** Set by the connector's {@code datatype.propagate.source.type} for the types the schema alone does not tell. */
-    static final String SOURCE_TYPE = "__debezium.source.column.type";
+    private static final String SOURCE_TYPE = "__debezium.source.column.type";
     /** The most digits a decimal may have for {@code scaled_float} to hold it exactly: it is parsed as a double first. */
-    static final int MOST_EXACT_DIGITS = 15;
+    private static final int MOST_EXACT_DIGITS = 15;
     /** The longest text whose {@code keyword} sub-field is indexed, as in Elasticsearch's dynamic mapping. */
-    static final int KEYWORD_IGNORE_ABOVE = 256;
+    private static final int KEYWORD_IGNORE_ABOVE = 256;
     /** Lucene refuses a term over 32766 bytes; 8191 characters of up to 4 bytes stay below. */
-    static final int LONGEST_TERM_CHARS = 8191;
+    private static final int LONGEST_TERM_CHARS = 8191;
 
     private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     private static final ObjectMapper JSON = new ObjectMapper();

@@ -46,7 +46,7 @@ public final class MappingOverrides {
     private static final Pattern TABLE_NAME = Pattern.compile("[^.\\s]+\\.[^.\\s]+");
 
     /** The field types of Elasticsearch 7.10: the OSS server and its modules, then those of the default distribution. */
-    static final Set<String> FIELD_TYPES = Set.of(
+    private static final Set<String> FIELD_TYPES = Set.of(
             "binary", "boolean", "keyword", "text", "byte", "short", "integer", "long", "float", "half_float", "double",
             "scaled_float", "date", "date_nanos", "object", "nested", "ip", "integer_range", "long_range", "float_range",
             "double_range", "date_range", "ip_range", "geo_point", "geo_shape", "completion", "search_as_you_type",
@@ -56,7 +56,7 @@ public final class MappingOverrides {
             "sparse_vector", "shape", "point", "aggregate_metric_double");
 
     /** Index settings by name (without {@code index.}), and the families of them by prefix. */
-    static final Set<String> INDEX_SETTINGS = Set.of(
+    private static final Set<String> INDEX_SETTINGS = Set.of(
             "number_of_shards", "number_of_replicas", "auto_expand_replicas", "refresh_interval", "codec",
             "number_of_routing_shards", "routing_partition_size", "max_result_window", "max_inner_result_window",
             "max_rescore_window", "max_docvalue_fields_search", "max_script_fields", "max_ngram_diff", "max_shingle_diff",
@@ -66,7 +66,7 @@ public final class MappingOverrides {
             "mapping.total_fields.limit", "mapping.depth.limit", "mapping.nested_fields.limit",
             "mapping.nested_objects.limit", "mapping.field_name_length.limit", "write.wait_for_active_shards",
             "unassigned.node_left.delayed_timeout", "soft_deletes.retention_lease.period");
-    static final List<String> INDEX_SETTING_FAMILIES = List.of(
+    private static final List<String> INDEX_SETTING_FAMILIES = List.of(
             "analysis.", "similarity.", "sort.", "translog.", "merge.", "blocks.", "routing.allocation.",
             "indexing.slowlog.", "search.slowlog.");
 
@@ -96,8 +96,9 @@ public final class MappingOverrides {
         try {
             root = JSON.readTree(json);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(source + ": not valid JSON at line " + e.getLocation().getLineNr()
-                    + ", column " + e.getLocation().getColumnNr() + ": " + e.getOriginalMessage(), e);
+            String at = e.getLocation() == null ? ""
+                    : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
+            throw new IllegalArgumentException(source + ": not valid JSON" + at + ": " + e.getOriginalMessage(), e);
         }
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException(source + ": must be a JSON object with \"settings\" and \"tables\"");

@@ -105,6 +105,7 @@ class MappingOverridesTest {
             malformed JSON | {"settings": {"number_of_replicas": 0,}} | configs/index-mappings.json: not valid JSON at line 1, column 39: Unexpected character ('}' (code 125)): was expecting double-quote to start field name
             a duplicate key | {"settings": {}, "settings": {}} | configs/index-mappings.json: not valid JSON at line 1, column 28: Duplicate field 'settings'
             not an object | [] | configs/index-mappings.json: must be a JSON object with "settings" and "tables"
+            an empty file | `` | configs/index-mappings.json: must be a JSON object with "settings" and "tables"
             an unknown key | {"setings": {}} | configs/index-mappings.json: unknown key 'setings' (known: [settings, tables])
             tables not an object | {"tables": []} | configs/index-mappings.json: "tables" must be an object of tables by schema.table
             a table without schema | {"tables": {"orders": {}}} | configs/index-mappings.json: table 'orders': name a table as schema.table, e.g. public.orders
