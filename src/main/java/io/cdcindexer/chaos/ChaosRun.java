@@ -16,8 +16,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Properties;
+import java.util.Set;
 
 /**
  * A chaos run on a running local stack: a load of {@link ChaosLoad} changes and a {@link VisibilityProbe} run all along,
@@ -39,8 +41,16 @@ public final class ChaosRun {
         VerifyResult verify(Duration wait) throws Exception;
     }
 
-    /** What verify found, over every table. */
-    public record VerifyResult(long rows, long missing, long extra, long stale, String details) {
+    /**
+     * What verify found, over every table; {@code wrong} holds the ids of some missing or stale documents by table
+     * (bare table name), whose Kafka history a failed run prints.
+     */
+    public record VerifyResult(long rows, long missing, long extra, long stale, String details,
+            Map<String, Set<String>> wrong) {
+        public VerifyResult(long rows, long missing, long extra, long stale, String details) {
+            this(rows, missing, extra, stale, details, Map.of());
+        }
+
         public boolean inStep() {
             return missing == 0 && extra == 0 && stale == 0;
         }
@@ -150,6 +160,9 @@ public final class ChaosRun {
         say("verify: " + verify);
         if (!verify.inStep()) {
             failures.add("verify: " + verify + "\n" + verify.details());
+            if (!verify.wrong().isEmpty()) {
+                say("what Kafka holds for the rows found wrong:\n" + KeyHistory.of(kafka, "cdc", verify.wrong()));
+            }
         }
         List<String> deadLetterProblems = options.poison()
                 ? Poison.checkDeadLetters(kafka, "cdc.dlq", poison, Duration.ofSeconds(30))

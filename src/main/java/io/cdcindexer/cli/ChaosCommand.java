@@ -15,7 +15,10 @@ import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine;
@@ -193,7 +196,12 @@ public final class ChaosCommand implements Callable<Integer> {
                 boolean inStep = reports.stream().allMatch(TableVerifier.Report::inStep);
                 if (inStep || System.nanoTime() >= deadline) {
                     StringBuilder details = new StringBuilder();
+                    Map<String, Set<String>> wrong = new TreeMap<>();
                     for (TableVerifier.Report report : reports) {
+                        report.examples().stream().filter(d -> d.kind() != TableVerifier.Kind.EXTRA)
+                                .forEach(d -> wrong.computeIfAbsent(
+                                        report.table().substring(report.table().lastIndexOf('.') + 1),
+                                        t -> new TreeSet<>()).add(d.id()));
                         details.append(report.summary()).append('\n');
                         report.examples().forEach(difference -> details.append("  ")
                                 .append(difference.kind().name().toLowerCase()).append(' ').append(report.table())
@@ -202,7 +210,7 @@ public final class ChaosCommand implements Callable<Integer> {
                     return new ChaosRun.VerifyResult(reports.stream().mapToLong(TableVerifier.Report::rows).sum(),
                             reports.stream().mapToLong(TableVerifier.Report::missing).sum(),
                             reports.stream().mapToLong(TableVerifier.Report::extra).sum(),
-                            reports.stream().mapToLong(TableVerifier.Report::stale).sum(), details.toString());
+                            reports.stream().mapToLong(TableVerifier.Report::stale).sum(), details.toString(), wrong);
                 }
                 Thread.sleep(2_000);
             }

@@ -10,6 +10,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Collectors;
 
@@ -139,6 +140,13 @@ public final class TableVerifier {
         }
     }
 
+    // A value of several kilobytes (a TOASTed body) is shown by its first 40 and last 20 characters and its length.
+    private static String shortened(String value) {
+        return value.length() <= 100 ? value
+                : value.substring(0, 40) + "…" + value.substring(value.length() - 20)
+                        + String.format(Locale.ROOT, " (%,d chars)", value.length());
+    }
+
     /** What differs between a row and its document, in words; empty if they agree. */
     static List<String> compare(List<Column> columns, Object[] values, JsonNode source, Set<String> ignoredFields) {
         List<String> differences = new ArrayList<>();
@@ -151,8 +159,8 @@ public final class TableVerifier {
             if (field == null) {
                 differences.add("lacks column " + column.name());
             } else if (!column.type().matchesValue(values[i], field)) {
-                differences.add(column.name() + ": database " + column.type().describeValue(values[i]) + ", index "
-                        + Json.compact(field));
+                differences.add(column.name() + ": database " + shortened(column.type().describeValue(values[i]))
+                        + ", index " + shortened(Json.compact(field)));
             }
         }
         Set<String> columnNames = columns.stream().map(Column::name).collect(Collectors.toSet());

@@ -64,6 +64,11 @@ public final class ChangeEvent {
      * them.
      */
     public boolean partial;
+    /**
+     * The Kafka timestamp of the record the change came in (when Connect wrote it). It orders the change against the
+     * watermark even where the stream timestamp is gone (a transaction flushed at its timeout leaves from a timer).
+     */
+    public long kafkaTime;
     /** The original Kafka key, kept for the dead-letter queue. */
     public byte[] key;
 
@@ -144,6 +149,7 @@ public final class ChangeEvent {
         c.unavailableColumns = unavailableColumns;
         c.transactionId = transactionId;
         c.partial = partial;
+        c.kafkaTime = kafkaTime;
         c.key = key;
         return c;
     }

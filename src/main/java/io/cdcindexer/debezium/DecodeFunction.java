@@ -155,6 +155,7 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         change.topic = record.topic;
         change.partition = record.partition;
         change.offset = record.offset;
+        change.kafkaTime = record.timestamp;
         change.table = envelope.source().dataCollection();
         change.documentId = DocumentIds.of(envelope.key());
         change.lsn = envelope.source().lsn();

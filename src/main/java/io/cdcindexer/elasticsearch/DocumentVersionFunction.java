@@ -37,7 +37,7 @@ import org.apache.flink.util.Collector;
  * through one writer, which keeps them in order ({@link ElasticsearchIndexWriter}).
  *
  * <p>A change with unavailable (unchanged TOASTed) columns is held until the watermark shows that every partition has
- * been read up to its Kafka time: its values for those columns are the row's previous values, and the previous change of
+ * been read past its Kafka time ({@link #dueTime}): its values for those columns are the row's previous values, and the previous change of
  * the row, committed earlier, was written to Kafka earlier, so by then it has come through (a transaction collapsed on
  * another subtask can complete after a later one). Dropping that previous change as older, after the held one had been
  * completed from the stored document, would otherwise lose its values for good. A watermark that stands still is waited
@@ -115,16 +115,13 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             return; // its record is in the dead-letter queue: nothing to write
         }
         startedAt(ctx);
-        Long timestamp = ctx.timestamp();
-        if (change.hasUnavailableColumns() && timestamp != null
-                && ctx.timerService().currentWatermark() < timestamp - 1) {
+        long due = dueTime(change, ctx.timestamp());
+        if (change.hasUnavailableColumns() && due != Long.MIN_VALUE && ctx.timerService().currentWatermark() < due) {
             Tuple3<Long, Long, Long> last = remembered.value();
             if (last != null && !change.isNewerThan(last.f0, last.f1)) {
                 stale.inc(); // older than a remembered delete or partial write: no use holding it
                 return;
             }
-            // Wait until every partition has been read up to its Kafka time (the watermark trails it by 1 ms).
-            long due = timestamp - 1;
             List<ChangeEvent> waiting = held.get(due);
             List<ChangeEvent> more = waiting == null ? new ArrayList<>() : new ArrayList<>(waiting);
             more.add(change.copy());
@@ -204,6 +201,18 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         for (ChangeEvent change : due) {
             writeIfNewer(change, ctx, out);
         }
+    }
+
+    /**
+     * When a change with unavailable columns may leave: once the watermark says that every partition has been read past
+     * its millisecond, the later of its own Kafka time and its stream timestamp (the END's time when its transaction
+     * completed there). Its own Kafka time is enough on its own: the change before it of the same row, and the rest of
+     * that change's transaction, were written to Kafka before it. A change flushed at its transaction's timeout has only
+     * that, since it left the collapse from a timer, without a stream timestamp. Long.MIN_VALUE when it has neither.
+     */
+    static long dueTime(ChangeEvent change, Long timestamp) {
+        long kafkaTime = change.kafkaTime > 0 ? change.kafkaTime : Long.MIN_VALUE;
+        return timestamp == null ? kafkaTime : Math.max(kafkaTime, timestamp);
     }
 
     private void writeIfNewer(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {

@@ -13,6 +13,7 @@ import io.cdcindexer.kafka.DeadLetterSink;
 import io.cdcindexer.kafka.KafkaChangeSource;
 import io.cdcindexer.kafka.KafkaDeadLetterQueue;
 import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.kafka.PartitionProgress;
 import io.cdcindexer.transaction.TransactionCollapseFunction;
 import java.time.Duration;
 import java.util.Arrays;
@@ -37,11 +38,12 @@ public final class CdcIndexerJob {
 
     /**
      * Event time is the Kafka timestamp (when Connect wrote the event); the watermark, the least of the partitions'
-     * (idle ones aside), tells the collapse how far every topic has been read, so that its timeout waits while the job
-     * catches up. Nothing else depends on it.
+     * ({@link PartitionProgress}; idle ones aside), tells how far every topic has been read: the collapse's timeout
+     * waits while the job catches up, and a change with unavailable columns waits until the change before it of its
+     * row can have arrived.
      */
     private static final WatermarkStrategy<KafkaRecord> PARTITION_PROGRESS = WatermarkStrategy
-            .<KafkaRecord>forMonotonousTimestamps()
+            .<KafkaRecord>forGenerator(context -> new PartitionProgress(context.getInputActivityClock()))
             .withTimestampAssigner((record, previous) -> record.timestamp)
             .withIdleness(Duration.ofSeconds(5));
 

@@ -70,6 +70,14 @@ class TableVerifierTest {
     }
 
     @Test
+    void aLongValueIsShownByItsEndsAndLength() {
+        String body = "a".repeat(50) + "x".repeat(5_000) + "z".repeat(20);
+        Object[] values = {new BigDecimal(1), body};
+        assertThat(TableVerifier.compare(COLUMNS, values, Json.parse("{\"id\":1,\"email\":\"b\"}", "t"), Set.of()))
+                .containsExactly("email: database \"" + "a".repeat(39) + "…" + "z".repeat(19) + "\" (5,072 chars), index \"b\"");
+    }
+
+    @Test
     void aMissingFieldMatchesANullColumnAddedLater() {
         Object[] values = {new BigDecimal(1), null};
         assertThat(TableVerifier.compare(COLUMNS, values, Json.parse("{\"id\":1}", "t"), Set.of())).isEmpty();

@@ -87,7 +87,8 @@ class DecodeFunctionTest {
     @Test
     void changeBecomesAVersionedDocumentWrite() throws Exception {
         KafkaRecord record = record("users-insert");
-        harness.processElement(record, 0);
+        record.timestamp = 1_764_000_000_123L;
+        harness.processElement(record, record.timestamp);
 
         ChangeEvent change = harness.extractOutputValues().get(0);
         assertThat(change).hasToString("UPSERT cdc.public.users/1 v22023448 {\"id\":1,\"username\":\"alice\","
@@ -97,6 +98,8 @@ class DecodeFunctionTest {
         assertThat(change.op).isEqualTo("c");
         assertThat(change.offset).isEqualTo(record.offset);
         assertThat(change.key).isEqualTo(record.key);
+        assertThat(change.kafkaTime).as("the record's Kafka time, which the hold of unavailable columns goes by")
+                .isEqualTo(1_764_000_000_123L);
     }
 
     @Test
