@@ -55,10 +55,12 @@ import org.slf4j.LoggerFactory;
  * meanwhile. So every document's writes reach Elasticsearch in the order the job produced them (newest last), and a
  * retry never lands after a newer write.
  *
- * <p>A change with unavailable (unchanged TOASTed) columns must not blank them out: they are taken from the older change
- * it replaces in the buffer, or, when there is none, from the stored document, fetched by one multi-get right before its
- * bulk request goes out. Since no older action of the document is under way then, the stored document is its latest
- * written state.
+ * <p>A change with unavailable (unchanged TOASTed) columns must not blank them out: they are taken from the stored
+ * document, fetched by one multi-get right before its bulk request goes out, once every earlier action of its document
+ * has settled, so that the stored document is the row's latest written state. Not from an earlier action waiting in the
+ * buffer: changes of a live row reach the sink out of order, and the one waiting may be older than a write already
+ * under way or done (the chaos run found bodies taken that way from a change two versions back). Such a change waits as
+ * its document's successor ({@link Pending#successor}) until the action ahead of it has settled.
  *
  * <p>Whole-request failures: a request too large (413) or refused as a whole (400) is split in halves until the action
  * at fault is alone, and that one goes to the dead-letter queue; 401 and 403 fail the job with the reason (credentials
@@ -81,6 +83,12 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         ChangeEvent change;
         final long bytes;
         int attempts;
+        /**
+         * A newer action of the same document with unavailable columns, waiting until this one has settled: it is then
+         * completed from the stored document. At most one: a newer one still replaces it (the columns it has are newer,
+         * the ones it lacks are the same).
+         */
+        Pending successor;
 
         Pending(DocWriteRequest<?> request, ChangeEvent change, long bytes) {
             this.document = request.index() + '/' + request.id(); // an index name never contains '/'
@@ -99,7 +107,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     /** Buffered actions plus actions waiting for a retry beyond which {@link #write} waits. */
     private final int capacity;
 
-    /** Actions not yet sent, one per document, in the order their documents first came. */
+    /** Actions not yet sent, one per document (with its successor), in the order their documents first came. */
     private final LinkedHashMap<String, Pending> buffer = new LinkedHashMap<>();
     private long bufferBytes;
     /** Documents with an action in a request under way or waiting for a retry. */
@@ -211,39 +219,51 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         return buffer.size() - bufferedBehindBusy;
     }
 
-    // One action per document in the buffer: the newer of the two stays (see kept).
+    // One action per document in the buffer, with at most one successor (see kept).
     private void buffer(Pending action) {
         Pending earlier = buffer.get(action.document);
         if (earlier != null) {
+            bufferBytes -= bytesOf(earlier);
             action = kept(earlier, action);
-            bufferBytes -= earlier.bytes;
         } else if (busy.contains(action.document)) {
             bufferedBehindBusy++;
         }
         buffer.put(action.document, action);
-        bufferBytes += action.bytes;
+        bufferBytes += bytesOf(action);
+    }
+
+    private static long bytesOf(Pending action) {
+        return action.bytes + (action.successor == null ? 0 : action.successor.bytes);
     }
 
     /**
-     * Of two actions of one document, the one that stays: the newer by {@code (version, lsn)}. Changes of a document
-     * usually come in order, and then the later one takes the columns it lacks (unchanged TOASTed values) from the
-     * earlier one it replaces. An older change can still come later (Elasticsearch would refuse it; the job lets such
-     * writes to a live document through): it is dropped, and its columns are not used, since it is not the state right
-     * before the newer one.
+     * What stays of a document's buffered action (with its successor) when a later one comes. An older change than the
+     * newest of them can still come (Elasticsearch would refuse it; the job lets such writes to a live document through):
+     * it is dropped. A newer full image, or a delete, replaces them. A newer change with unavailable columns becomes
+     * the successor: the earlier action goes first, and its columns are taken from Elasticsearch after it, since the
+     * earlier one may itself be older than what is written already.
      */
     private Pending kept(Pending earlier, Pending later) {
         replaced.inc();
-        if (!later.change.isNewerThan(earlier.change.version, earlier.change.lsn)) {
+        Pending newest = earlier.successor != null ? earlier.successor : earlier;
+        if (!later.change.isNewerThan(newest.change.version, newest.change.lsn)) {
             stale.inc();
             return earlier;
         }
-        ChangeEvent merged = ChangeEvent.collapse(earlier.change, later.change);
-        if (merged != later.change) {
-            ((IndexRequest) later.request).source(merged.document, XContentType.JSON);
-            later.change = merged;
+        if (later.change.hasUnavailableColumns() && later.request instanceof IndexRequest) {
+            earlier.successor = later;
+            return earlier;
         }
         later.attempts = Math.max(later.attempts, earlier.attempts);
         return later;
+    }
+
+    /** {@link #kept} for a later action that may have a successor of its own. */
+    private Pending folded(Pending earlier, Pending later) {
+        Pending successor = later.successor;
+        later.successor = null;
+        Pending head = kept(earlier, later);
+        return successor == null ? head : kept(head, successor);
     }
 
     private void scheduleFlush() {
@@ -283,9 +303,9 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 it.remove();
                 batch.add(action);
                 bytes += action.bytes;
+                bufferBytes -= bytesOf(action);
             }
         }
-        bufferBytes -= bytes;
         if (batch.isEmpty()) {
             return false;
         }
@@ -498,12 +518,28 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         return body.length() > 500 ? body.substring(0, 500) + "..." : body;
     }
 
-    // The document's action is settled: a newer action waiting behind it may go.
+    // The document's action is settled: its successor, and a newer action waiting behind it, may go.
     private void settled(Pending action) {
         busy.remove(action.document);
-        if (buffer.containsKey(action.document)) {
+        Pending successor = action.successor;
+        action.successor = null;
+        Pending later = buffer.get(action.document);
+        if (later != null) {
             bufferedBehindBusy--;
         }
+        if (successor != null) {
+            requeue(successor, later);
+        }
+    }
+
+    // Puts an action back in the buffer as the earliest of its document, ahead of what came for it meanwhile.
+    private void requeue(Pending action, Pending later) {
+        if (later != null) {
+            bufferBytes -= bytesOf(later);
+            action = folded(action, later);
+        }
+        buffer.put(action.document, action);
+        bufferBytes += bytesOf(action);
     }
 
     private void retryLater(List<Pending> actions) {
@@ -516,16 +552,12 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         time.registerTimer(time.getCurrentProcessingTime() + options.backoffMs(attempts), timestamp -> {
             waitingForRetry -= actions.size();
             for (Pending action : actions) {
-                settled(action);
+                busy.remove(action.document);
                 Pending later = buffer.get(action.document);
-                if (later == null) {
-                    buffer(action);
-                } else {
-                    bufferBytes -= later.bytes;
-                    Pending kept = kept(action, later);
-                    buffer.put(action.document, kept);
-                    bufferBytes += kept.bytes;
+                if (later != null) {
+                    bufferedBehindBusy--;
                 }
+                requeue(action, later);
             }
             sendWhatCanGo();
         });

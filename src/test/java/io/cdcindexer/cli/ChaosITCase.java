@@ -30,7 +30,7 @@ class ChaosITCase {
         Path chart = dir.resolve("delay.svg");
 
         CliRun chaos = CliRun.of("chaos", "--faults", "taskmanager,elasticsearch", "--rate", "300", "--settle", "15s",
-                "--outage", "40s", "--skip-untouched-toast", "--data-dir", dir.resolve("stack").toString(), "--report", report.toString(),
+                "--outage", "40s", "--data-dir", dir.resolve("stack").toString(), "--report", report.toString(),
                 "--chart", chart.toString());
 
         assertThat(chaos.exitCode()).as(chaos.toString()).isZero();
