@@ -69,6 +69,11 @@ public final class ChangeEvent {
      * watermark even where the stream timestamp is gone (a transaction flushed at its timeout leaves from a timer).
      */
     public long kafkaTime;
+    /**
+     * The Connect schema of the row (one instance per schema, as the decoder caches it), for the index mapping. Not
+     * serialized: it is there only in the chain right after decoding, where the mapping is made.
+     */
+    public transient JsonNode rowSchema;
     /** The original Kafka key, kept for the dead-letter queue. */
     public byte[] key;
 

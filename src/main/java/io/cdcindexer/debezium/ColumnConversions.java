@@ -33,7 +33,7 @@ final class ColumnConversions {
         JsonNode apply(JsonNode raw) throws MalformedChangeException;
     }
 
-    static final ColumnConversions NONE = new ColumnConversions(Map.of());
+    static final ColumnConversions NONE = new ColumnConversions(Map.of(), null);
 
     private static final DateTimeFormatter LOCAL_DATE_TIME = DateTimeFormatter.ISO_LOCAL_DATE_TIME;
     private static final DateTimeFormatter LOCAL_TIME = DateTimeFormatter.ISO_LOCAL_TIME;
@@ -42,8 +42,16 @@ final class ColumnConversions {
 
     private final Map<String, Conversion> byColumn;
 
-    private ColumnConversions(Map<String, Conversion> byColumn) {
+    private final JsonNode rowSchema;
+
+    private ColumnConversions(Map<String, Conversion> byColumn, JsonNode rowSchema) {
         this.byColumn = byColumn;
+        this.rowSchema = rowSchema;
+    }
+
+    /** The struct schema these conversions were built for (one instance per schema); null without a schema. */
+    JsonNode rowSchema() {
+        return rowSchema;
     }
 
     boolean isEmpty() {
@@ -59,7 +67,7 @@ final class ColumnConversions {
                 byColumn.put(field.path("field").asText(), conversion);
             }
         }
-        return byColumn.isEmpty() ? NONE : new ColumnConversions(byColumn);
+        return new ColumnConversions(byColumn, structSchema);
     }
 
     /** Converts the columns of a row in place. */

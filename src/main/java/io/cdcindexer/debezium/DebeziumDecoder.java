@@ -128,7 +128,8 @@ public final class DebeziumDecoder {
         }
         // Both sides converted alike: a date key is "2022-01-08" in the key and in the row, not 19000 in one of them.
         checkKeyMatches(keyNode, op == Op.DELETE ? before : after);
-        return new DebeziumEnvelope(op, keyNode, before, after, source, transaction, raw.tsMs, unavailable);
+        return new DebeziumEnvelope(op, keyNode, before, after, source, transaction, raw.tsMs, unavailable,
+                conversions.rowSchema());
     }
 
     /**
@@ -211,7 +212,7 @@ public final class DebeziumDecoder {
         } catch (MalformedChangeException e) {
             keyNode = null; // a tombstone only confirms a delete: nothing is written for it, so its key needs no check
         }
-        return new DebeziumEnvelope(Op.TOMBSTONE, keyNode, null, null, null, null, null, List.of());
+        return new DebeziumEnvelope(Op.TOMBSTONE, keyNode, null, null, null, null, null, List.of(), null);
     }
 
     private ObjectNode key(String topic, byte[] key) throws MalformedChangeException {

@@ -1,5 +1,6 @@
 package io.cdcindexer.debezium;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
 
@@ -10,6 +11,8 @@ import java.util.List;
  * @param key the primary key columns (converted), or null for a tombstone whose key could not be read
  * @param unavailableColumns columns of {@code after} that carried Debezium's unavailable-value placeholder; they are
  *     removed from {@code after}
+ * @param rowSchema the Connect schema of the row ({@code after}'s struct schema), one instance per schema as the
+ *     decoder caches it; null when the record came without a schema
  */
 public record DebeziumEnvelope(
         Op op,
@@ -19,7 +22,8 @@ public record DebeziumEnvelope(
         Source source,
         Transaction transaction,
         Long tsMs,
-        List<String> unavailableColumns) {
+        List<String> unavailableColumns,
+        JsonNode rowSchema) {
 
     /** Debezium's op codes, plus the tombstone that follows a delete. */
     public enum Op {

@@ -156,6 +156,7 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         change.partition = record.partition;
         change.offset = record.offset;
         change.kafkaTime = record.timestamp;
+        change.rowSchema = envelope.rowSchema();
         change.table = envelope.source().dataCollection();
         change.documentId = DocumentIds.of(envelope.key());
         change.lsn = envelope.source().lsn();

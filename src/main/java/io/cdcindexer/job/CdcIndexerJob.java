@@ -6,6 +6,7 @@ import io.cdcindexer.elasticsearch.BulkOptions;
 import io.cdcindexer.elasticsearch.ChangeEventEmitter;
 import io.cdcindexer.elasticsearch.DocumentVersionFunction;
 import io.cdcindexer.elasticsearch.ElasticsearchIndexSink;
+import io.cdcindexer.elasticsearch.IndexMappingFunction;
 import io.cdcindexer.elasticsearch.IndexNames;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.DeadLetterQueue;
@@ -24,6 +25,7 @@ import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.CheckpointingMode;
+import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
@@ -94,7 +96,7 @@ public final class CdcIndexerJob {
     public void build(StreamExecutionEnvironment env) {
         configure(env);
 
-        SingleOutputStreamOperator<ChangeEvent> changes = env
+        SingleOutputStreamOperator<ChangeEvent> decoded = env
                 .fromSource(source, PARTITION_PROGRESS, "Kafka: Debezium topics")
                 .uid("kafka-source")
                 .process(new DecodeFunction(
@@ -103,14 +105,25 @@ public final class CdcIndexerJob {
                         options.get(JobOptions.UNAVAILABLE_VALUE_PLACEHOLDER)))
                 .name("Decode Debezium events")
                 .uid("decode");
+        DataStream<ChangeEvent> changes = decoded;
+        DataStream<DeadLetter> deadLetters = decoded.getSideOutput(DecodeFunction.DEAD_LETTERS);
+        if (options.get(JobOptions.ELASTICSEARCH_MAPPINGS).equals("derived")) {
+            // Chained to the decoder: the index has the row schema's mapping before any document of it can be written.
+            SingleOutputStreamOperator<ChangeEvent> mapped = decoded
+                    .process(IndexMappingFunction.of(options))
+                    .name("Index mappings")
+                    .uid("index-mappings");
+            changes = mapped;
+            deadLetters = deadLetters.union(mapped.getSideOutput(IndexMappingFunction.DEAD_LETTERS));
+        }
 
-        changes.getSideOutput(DecodeFunction.DEAD_LETTERS)
+        deadLetters
                 .sinkTo(deadLetterSink)
                 .name("Dead-letter queue")
                 .uid("dead-letter-sink");
 
         changes.keyBy(TransactionCollapseFunction.CHANGE_KEY, Types.STRING)
-                .connect(changes.getSideOutput(DecodeFunction.TRANSACTION_ENDS)
+                .connect(decoded.getSideOutput(DecodeFunction.TRANSACTION_ENDS)
                         .keyBy(TransactionCollapseFunction.END_KEY, Types.STRING))
                 .process(new TransactionCollapseFunction(options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS),
                         options.getLong(JobOptions.TRANSACTION_MAX_HELD_CHANGES)))

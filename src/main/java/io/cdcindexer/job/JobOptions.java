@@ -67,6 +67,16 @@ public final class JobOptions implements Serializable {
             define("elasticsearch.index", "{topic}",
                     "Index name template; {topic}, {schema} and {table} are replaced. An upper-case letter in them is "
                             + "written as ~ and the letter (Users → ~users, so Users and users never share an index).");
+    public static final Option ELASTICSEARCH_MAPPINGS =
+            define("elasticsearch.mappings", "derived",
+                    "derived: the job creates each index (behind an alias with the index name) with a strict mapping "
+                            + "derived from the Debezium schema, and adds new columns before their first document "
+                            + "(docs/mappings.md); none: indices and mappings are left to Elasticsearch and its "
+                            + "templates.");
+    public static final Option ELASTICSEARCH_MAPPING_OVERRIDES =
+            define("elasticsearch.mapping-overrides", "",
+                    "A JSON file of index settings and column mappings merged over the derived ones "
+                            + "(configs/index-mappings.json, docs/mappings.md), read when the job starts; empty: none.");
     public static final Option BULK_MAX_ACTIONS =
             define("elasticsearch.bulk.max-actions", "2000", "A bulk request is sent once it holds this many actions.");
     public static final Option BULK_MAX_BYTES =
@@ -217,6 +227,10 @@ public final class JobOptions implements Serializable {
         if (!List.of("committed", "earliest").contains(get(KAFKA_STARTING_OFFSETS))) {
             throw new IllegalArgumentException("Option --" + KAFKA_STARTING_OFFSETS.name()
                     + " must be committed or earliest, got '" + get(KAFKA_STARTING_OFFSETS) + "'");
+        }
+        if (!List.of("derived", "none").contains(get(ELASTICSEARCH_MAPPINGS))) {
+            throw new IllegalArgumentException("Option --" + ELASTICSEARCH_MAPPINGS.name()
+                    + " must be derived or none, got '" + get(ELASTICSEARCH_MAPPINGS) + "'");
         }
         if (get(ELASTICSEARCH_HOSTS).isBlank()) {
             throw new IllegalArgumentException("Option --" + ELASTICSEARCH_HOSTS.name() + " must name at least one host");

@@ -1,0 +1,182 @@
+package io.cdcindexer.elasticsearch;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.DebeziumFixtures;
+import io.cdcindexer.debezium.DecodeFunction;
+import io.cdcindexer.kafka.DeadLetter;
+import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.stack.ElasticsearchNode;
+import io.cdcindexer.stack.FreePorts;
+import io.cdcindexer.stack.Http;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The index-mapping step against a real Elasticsearch node, with the schema changes captured from the real connector
+ * ({@code captured/schema-*}: a products table gets a column, loses one, and has an integer column retyped to text).
+ */
+class IndexMappingFunctionITCase {
+
+    @TempDir
+    static Path dir;
+
+    private static ElasticsearchNode elasticsearch;
+
+    @BeforeAll
+    static void startElasticsearch() throws Exception {
+        elasticsearch = ElasticsearchNode.start(dir.resolve("es"), FreePorts.next());
+    }
+
+    @AfterAll
+    static void stopElasticsearch() {
+        if (elasticsearch != null) {
+            elasticsearch.close();
+        }
+    }
+
+    /** A captured change as the decoder hands it on: decoded, with its row schema. */
+    private static ChangeEvent change(String fixture) throws Exception {
+        try (OneInputStreamOperatorTestHarness<KafkaRecord, ChangeEvent> decode = ProcessFunctionTestHarnesses
+                .forProcessFunction(new DecodeFunction("cdc.transaction", "cdc\\.public\\..*",
+                        "__debezium_unavailable_value"))) {
+            decode.processElement(DebeziumFixtures.record("captured/" + fixture), 0);
+            ChangeEvent change = decode.extractOutputValues().get(0);
+            // The harness hands on a copy; in the job the same instance goes on, chained.
+            change.rowSchema = IndexMappingTest.afterSchema(fixture);
+            return change;
+        }
+    }
+
+    private static IndexMappingFunction function(String prefix) {
+        return new IndexMappingFunction(List.of(elasticsearch.url()), new IndexNames(prefix + "-{table}"), "", "",
+                30_000);
+    }
+
+    private static OneInputStreamOperatorTestHarness<ChangeEvent, ChangeEvent> harness(String prefix) throws Exception {
+        return ProcessFunctionTestHarnesses.forProcessFunction(function(prefix));
+    }
+
+    private static JsonNode get(String path) throws Exception {
+        return Http.get(elasticsearch.url() + "/" + path).json();
+    }
+
+    private static int put(String path, String body) throws Exception {
+        return Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/" + path))
+                .header("Content-Type", "application/json").PUT(HttpRequest.BodyPublishers.ofString(body)).build())
+                .status();
+    }
+
+    @Test
+    void theFirstChangeCreatesTheIndexBehindItsAliasWithTheDerivedStrictMapping() throws Exception {
+        try (var harness = harness("first")) {
+            harness.processElement(change("schema-0-insert"), 0);
+
+            assertThat(harness.extractOutputValues()).hasSize(1);
+            JsonNode alias = get("_alias/first-products");
+            assertThat(alias.has("first-products_v1")).as(alias.toString()).isTrue();
+            JsonNode mappings = get("first-products/_mapping").path("first-products_v1").path("mappings");
+            assertThat(mappings.path("dynamic").asText()).isEqualTo("strict");
+            assertThat(mappings.path("_meta").has(IndexMappingFunction.META)).isTrue();
+            assertThat(mappings.path("properties").path("qty").path("type").asText()).isEqualTo("integer");
+            assertThat(mappings.path("properties").path("note").path("fields").path("keyword").path("type").asText())
+                    .isEqualTo("keyword");
+        }
+    }
+
+    @Test
+    void anAddedColumnIsMappedBeforeTheFirstChangeThatCarriesItGoesOn() throws Exception {
+        try (var harness = harness("added")) {
+            harness.processElement(change("schema-0-insert"), 0);
+            assertThat(get("added-products/_mapping").toString()).doesNotContain("\"color\"");
+
+            harness.processElement(change("schema-1-added-column"), 0);
+
+            assertThat(harness.extractOutputValues()).hasSize(2);
+            JsonNode color = get("added-products/_mapping").path("added-products_v1").path("mappings")
+                    .path("properties").path("color");
+            assertThat(color.path("type").asText()).isEqualTo("text");
+            // The strict index takes the new shape now.
+            assertThat(put("added-products/_doc/1", "{\"id\":1,\"name\":\"w\",\"qty\":5,\"price\":12,\"note\":\"s\","
+                    + "\"color\":\"red\"}")).isBetween(200, 201);
+        }
+    }
+
+    @Test
+    void aRetypedColumnSendsItsChangesToTheDeadLetterQueueWithAReasonThatSaysToReindex() throws Exception {
+        try (var harness = harness("retyped")) {
+            harness.processElement(change("schema-0-insert"), 0);
+            harness.processElement(change("schema-1-added-column"), 0);
+            ChangeEvent retyped = change("schema-3-integer-to-text");
+            harness.processElement(retyped, 0);
+
+            List<ChangeEvent> out = harness.extractOutputValues();
+            assertThat(out).extracting(c -> c.action).containsExactly(ChangeEvent.Action.UPSERT,
+                    ChangeEvent.Action.UPSERT, ChangeEvent.Action.SKIP);
+            assertThat(out.get(2).transactionId).as("it still counts towards its transaction")
+                    .isEqualTo(retyped.transactionId);
+            ConcurrentLinkedQueue<?> letters = harness.getSideOutput(IndexMappingFunction.DEAD_LETTERS);
+            assertThat(letters).hasSize(1);
+            DeadLetter letter = (DeadLetter) ((org.apache.flink.streaming.runtime.streamrecord.StreamRecord<?>)
+                    letters.peek()).getValue();
+            assertThat(letter.reason).contains("qty").contains("integer").contains("text")
+                    .contains("./cdc reindex public.products");
+            assertThat(letter.index).isEqualTo("retyped-products");
+            assertThat(letter.documentId).isEqualTo("1");
+        }
+    }
+
+    @Test
+    void anIndexElasticsearchMappedByItselfIsAdoptedAsItIs() throws Exception {
+        // An install from before derived mappings: the index exists, mapped dynamically, qty guessed as long.
+        assertThat(put("legacy-products/_doc/1", "{\"id\":1,\"qty\":5,\"note\":\"first\"}")).isEqualTo(201);
+
+        try (var harness = harness("legacy")) {
+            harness.processElement(change("schema-3-integer-to-text"), 0);
+
+            assertThat(harness.extractOutputValues()).extracting(c -> c.action).containsExactly(ChangeEvent.Action.UPSERT);
+            assertThat(harness.getSideOutput(IndexMappingFunction.DEAD_LETTERS)).isNull();
+            JsonNode properties = get("legacy-products/_mapping").path("legacy-products").path("mappings")
+                    .path("properties");
+            assertThat(properties.path("color").path("type").asText()).as("a new column is added").isEqualTo("text");
+            assertThat(properties.path("qty").path("type").asText()).as("left as Elasticsearch made it").isEqualTo("long");
+        }
+    }
+
+    @Test
+    void aBadOverridesFileIsRefusedWhenTheJobIsBuilt() {
+        assertThatThrownBy(() -> new IndexMappingFunction(List.of(elasticsearch.url()), new IndexNames("{topic}"),
+                "{\"tables\":{\"products\":{}}}", "configs/index-mappings.json", 1_000))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("configs/index-mappings.json")
+                .hasMessageContaining("products");
+    }
+
+    @Test
+    void elasticsearchOutOfReachFailsTheTaskWithTheIndexItWasPreparing() throws Exception {
+        IndexMappingFunction unreachable = new IndexMappingFunction(List.of("http://localhost:" + FreePorts.next()),
+                new IndexNames("gone-{table}"), "", "", 1_500);
+        try (var harness = ProcessFunctionTestHarnesses.forProcessFunction(
+                (ProcessFunction<ChangeEvent, ChangeEvent>) unreachable)) {
+            ChangeEvent change = change("schema-0-insert");
+            assertThatThrownBy(() -> harness.processElement(change, 0))
+                    .hasMessageContaining("could not be reached")
+                    .hasMessageContaining("gone-products");
+            assertThat(new ArrayList<>(harness.extractOutputValues())).isEmpty();
+        }
+    }
+}
