@@ -136,6 +136,9 @@ public final class SubmitCommand implements Callable<Integer> {
         return submit(out, flink, committed, jar, programArgs, start, List.of());
     }
 
+    /** Index settings and column mappings over the derived ones, passed to the job unless the options name a file. */
+    static final String MAPPING_OVERRIDES = "configs/index-mappings.json";
+
     /**
      * {@link #submit(PrintWriter, FlinkRest, CommittedOffsets, Path, List, Start)}, checking before and while it stops
      * a live job with a savepoint that these services answer: the savepoint cannot complete without them.
@@ -153,6 +156,12 @@ public final class SubmitCommand implements Callable<Integer> {
                         + "is lost; drop --" + JobOptions.KAFKA_STARTING_OFFSETS.name() + " " + offsets);
             }
             args.addAll(List.of("--" + JobOptions.KAFKA_STARTING_OFFSETS.name(), "earliest"));
+        }
+        Path overrides = ProjectHome.dir().resolve(MAPPING_OVERRIDES);
+        if (!options.overrides().containsKey(JobOptions.ELASTICSEARCH_MAPPING_OVERRIDES.name())
+                && Files.isRegularFile(overrides)) {
+            // The JobManager runs on this machine in the local stack: it reads the project's file when the job starts.
+            args.addAll(List.of("--" + JobOptions.ELASTICSEARCH_MAPPING_OVERRIDES.name(), overrides.toString()));
         }
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("No job jar at " + jar + "; build it with: mvn -DskipTests package");

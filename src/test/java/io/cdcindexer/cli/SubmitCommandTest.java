@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.stack.ProjectHome;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -169,6 +170,14 @@ class SubmitCommandTest {
     }
 
     @Test
+    void theProjectsMappingOverridesGoToTheJobUnlessItsOptionsNameAFile() throws Exception {
+        submit(SubmitCommand.Start.WITHOUT_STATE);
+
+        assertThat(flink.runs().get(0).path("programArgsList").toString()).contains(
+                "\"--elasticsearch.mapping-overrides\",\"" + ProjectHome.dir().resolve("configs/index-mappings.json") + "\"");
+    }
+
+    @Test
     void withoutStateStartsFromTheEarliestOffsetsAfterStoppingTheRunningJobWithASavepoint() throws Exception {
         flink.job("old", "RUNNING", 100).completedCheckpoint(7, "file:/checkpoints/old/chk-7");
         committedPartitions = 6;
@@ -178,7 +187,7 @@ class SubmitCommandTest {
         assertThat(flink.requests("POST", "/jobs/old/stop")).hasSize(1);
         JsonNode run = flink.runs().get(0);
         assertThat(run.has("savepointPath")).isFalse();
-        assertThat(run.path("programArgsList").toString()).endsWith("\"--kafka.starting-offsets\",\"earliest\"]");
+        assertThat(run.path("programArgsList").toString()).contains("\"--kafka.starting-offsets\",\"earliest\"");
         assertThat(groupsAsked).isEmpty();
         assertThat(printed()).contains("savepoint file:/savepoints/savepoint-old (kept, not used: --without-state)",
                 "starting without state, as asked (--without-state)");
