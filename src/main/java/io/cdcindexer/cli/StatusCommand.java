@@ -16,6 +16,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -489,15 +490,55 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     private Seen indices() throws Exception {
-        JsonNode indices = Http.get(connection.elasticsearch + "/_cat/indices?format=json&h=index,health,docs.count&s=index").json();
-        List<String> lines = new ArrayList<>();
-        for (JsonNode index : indices) {
-            String name = index.path("index").asText();
-            if (!name.startsWith(".")) {
-                lines.add(name + ": " + index.path("docs.count").asText("?") + " documents");
-            }
-        }
+        List<String> lines = indexLines(
+                Http.get(connection.elasticsearch + "/_cat/indices?format=json&h=index,docs.count&s=index").json(),
+                Http.get(connection.elasticsearch + "/_alias").json(),
+                Http.get(connection.elasticsearch + "/_mapping").json());
         return new Seen(true, lines.isEmpty() ? "none yet" : String.join("\n", lines));
+    }
+
+    /**
+     * One line per index users search: an alias with the physical index behind it, its mapping (the fingerprint the job
+     * recorded in the mapping's {@code _meta}) and its documents; an index without alias as it is, noting a mapping
+     * Elasticsearch guessed.
+     *
+     * @param catIndices {@code GET _cat/indices?format=json&h=index,docs.count}
+     * @param aliases {@code GET _alias}
+     * @param mappings {@code GET _mapping}
+     */
+    static List<String> indexLines(JsonNode catIndices, JsonNode aliases, JsonNode mappings) {
+        Map<String, List<String>> behind = new TreeMap<>();
+        aliases.fields().forEachRemaining(index -> index.getValue().path("aliases").fieldNames()
+                .forEachRemaining(alias -> behind.computeIfAbsent(alias, a -> new ArrayList<>()).add(index.getKey())));
+        Map<String, String> counts = new TreeMap<>();
+        for (JsonNode index : catIndices) {
+            counts.put(index.path("index").asText(), index.path("docs.count").asText("?"));
+        }
+        List<String> lines = new ArrayList<>();
+        Set<String> shown = new HashSet<>();
+        behind.forEach((alias, indices) -> {
+            if (alias.startsWith(".")) {
+                return;
+            }
+            List<String> parts = new ArrayList<>();
+            for (String index : indices) {
+                shown.add(index);
+                parts.add(index + " (" + mappingOf(mappings.path(index)) + ", " + counts.getOrDefault(index, "?")
+                        + " documents)");
+            }
+            lines.add(alias + " → " + String.join(", ", parts));
+        });
+        counts.forEach((index, count) -> {
+            if (!index.startsWith(".") && !shown.contains(index)) {
+                lines.add(index + ": " + count + " documents, " + mappingOf(mappings.path(index)));
+            }
+        });
+        return lines;
+    }
+
+    private static String mappingOf(JsonNode index) {
+        JsonNode meta = index.path("mappings").path("_meta").path("cdc-indexer");
+        return meta.has("mapping") ? "mapping " + meta.path("mapping").asText() : "mapping guessed by Elasticsearch";
     }
 
     /** A short human duration: "12 s", "3 min", "2 h". */

@@ -358,4 +358,20 @@ class StatusCommandTest {
         assertThat(StatusCommand.rootCause("java.lang.IllegalStateException: alone\n\tat x"))
                 .isEqualTo("java.lang.IllegalStateException: alone");
     }
+
+    @Test
+    void eachAliasShowsTheIndexBehindItsMappingAndItsDocumentsAndAGuessedMappingIsSaidSo() {
+        List<String> lines = StatusCommand.indexLines(
+                Json.parse("[{\"index\":\"cdc.public.users_v1\",\"docs.count\":\"3\"},"
+                        + "{\"index\":\"cdc.public.orders\",\"docs.count\":\"5\"},"
+                        + "{\"index\":\".tasks\",\"docs.count\":\"1\"}]", "cat"),
+                Json.parse("{\"cdc.public.users_v1\":{\"aliases\":{\"cdc.public.users\":{}}},"
+                        + "\"cdc.public.orders\":{\"aliases\":{}}}", "aliases"),
+                Json.parse("{\"cdc.public.users_v1\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"3f2a\"}}}},"
+                        + "\"cdc.public.orders\":{\"mappings\":{\"properties\":{}}}}", "mappings"));
+
+        assertThat(lines).containsExactly(
+                "cdc.public.users → cdc.public.users_v1 (mapping 3f2a, 3 documents)",
+                "cdc.public.orders: 5 documents, mapping guessed by Elasticsearch");
+    }
 }
