@@ -75,6 +75,10 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     private static final Logger LOG = LoggerFactory.getLogger(ElasticsearchIndexWriter.class);
     private static final ContentType NDJSON = ContentType.create("application/x-ndjson");
+    /** How long a change lacking columns waits for its document to be written (see waitsForItsDocument). */
+    static final long DOCUMENT_WAIT_MS = 60_000;
+    /** How often such a change looks for its document again. */
+    static final long DOCUMENT_WAIT_STEP_MS = 200;
 
     /** One action on its way, with the change it came from. */
     private static final class Pending {
@@ -83,6 +87,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         ChangeEvent change;
         final long bytes;
         int attempts;
+        /** When it first found its document missing while it lacked columns (processing time). */
+        long waitingSince = Long.MIN_VALUE;
         /**
          * A newer action of the same document with unavailable columns, waiting until this one has settled: it is then
          * completed from the stored document. At most one: a newer one still replaces it (the columns it has are newer,
@@ -118,6 +124,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private int inFlight;
     private int waitingForRetry;
     private ChangeEvent current;
+    /** In {@link #flush}: a change lacking columns no longer waits for its document. */
+    private boolean flushing;
 
     private final Counter indexed;
     private final Counter deleted;
@@ -130,6 +138,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final Counter bulkRequests;
     private final Counter recordsSend;
     private final Counter unavailableKept;
+    private final Counter awaitingDocument;
 
     ElasticsearchIndexWriter(ElasticsearchEmitter<ChangeEvent> emitter, BulkOptions options, MailboxExecutor mailbox,
             ProcessingTimeService time, SinkWriterMetricGroup metrics, DeadLetterQueue.Writer deadLetters)
@@ -158,6 +167,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.bulkRequests = metrics.counter("bulkRequests");
         this.recordsSend = metrics.getNumRecordsSendCounter();
         this.unavailableKept = metrics.counter("unavailableColumnsWithoutStoredValue");
+        this.awaitingDocument = metrics.counter("unavailableColumnsAwaitingDocument");
         metrics.gauge("bulkRequestsInFlight", () -> inFlight);
         metrics.gauge("actionsWaitingForRetry", () -> waitingForRetry);
         metrics.gauge("actionsBuffered", buffer::size);
@@ -187,10 +197,15 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     @Override
     public void flush(boolean endOfInput) throws IOException, InterruptedException {
-        while (!buffer.isEmpty() || inFlight > 0 || waitingForRetry > 0) {
-            if (!(inFlight < options.maxInFlight() && send())) {
-                mailbox.yield();
+        flushing = true;
+        try {
+            while (!buffer.isEmpty() || inFlight > 0 || waitingForRetry > 0) {
+                if (!(inFlight < options.maxInFlight() && send())) {
+                    mailbox.yield();
+                }
             }
+        } finally {
+            flushing = false;
         }
         deadLetters.flush();
     }
@@ -237,25 +252,71 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     }
 
     /**
-     * What stays of a document's buffered action (with its successor) when a later one comes. An older change than the
-     * newest of them can still come (Elasticsearch would refuse it; the job lets such writes to a live document through):
-     * it is dropped. A newer full image, or a delete, replaces them. A newer change with unavailable columns becomes
-     * the successor: the earlier action goes first, and its columns are taken from Elasticsearch after it, since the
-     * earlier one may itself be older than what is written already.
+     * What stays of a document's buffered action (with its successor) when another one comes: at most two actions in
+     * version order, so that an action that still lacks columns (unchanged TOASTed values, {@link #awaitsColumns}) goes
+     * after every other one of its document, and is completed from Elasticsearch once they have settled. Changes of a
+     * live row reach the sink out of order, so the one coming may be older than what waits:
+     * <ul>
+     *   <li>newer than all: a full image or a delete replaces them; one that lacks columns becomes the successor, with
+     *       the columns the successor it replaces had;
+     *   <li>between the two: a full image replaces the first; one that lacks columns gives the successor what it has;
+     *   <li>older than all: it goes first if the first still lacks columns (their values come from it, or from what is
+     *       written already); else it is dropped, as Elasticsearch would refuse it.
+     * </ul>
      */
     private Pending kept(Pending earlier, Pending later) {
         replaced.inc();
-        Pending newest = earlier.successor != null ? earlier.successor : earlier;
-        if (!later.change.isNewerThan(newest.change.version, newest.change.lsn)) {
-            stale.inc();
-            return earlier;
+        Pending successor = earlier.successor;
+        boolean afterFirst = later.change.isNewerThan(earlier.change.version, earlier.change.lsn);
+        boolean afterAll = successor == null ? afterFirst
+                : later.change.isNewerThan(successor.change.version, successor.change.lsn);
+        if (afterAll) {
+            if (awaitsColumns(later)) {
+                if (successor != null) {
+                    fill(later, successor);
+                }
+                earlier.successor = later;
+                return earlier;
+            }
+            later.attempts = Math.max(later.attempts, earlier.attempts);
+            return later;
         }
-        if (later.change.hasUnavailableColumns() && later.request instanceof IndexRequest) {
-            earlier.successor = later;
-            return earlier;
+        if (afterFirst) { // between the first and its successor
+            if (awaitsColumns(later)) {
+                fill(successor, later);
+                return earlier;
+            }
+            earlier.successor = null;
+            later.successor = successor;
+            later.attempts = Math.max(later.attempts, earlier.attempts);
+            return later;
         }
-        later.attempts = Math.max(later.attempts, earlier.attempts);
-        return later;
+        if (awaitsColumns(earlier)) { // older than all, and the first still needs the state before it
+            earlier.successor = null;
+            if (successor != null) {
+                fill(successor, earlier);
+                later.successor = successor;
+            } else {
+                later.successor = earlier;
+            }
+            return later;
+        }
+        stale.inc();
+        return earlier;
+    }
+
+    /** An index action whose change still lacks columns: they must come from the state before it. */
+    private static boolean awaitsColumns(Pending action) {
+        return action.change.hasUnavailableColumns() && action.request instanceof IndexRequest;
+    }
+
+    /** Gives {@code target} the columns it lacks that {@code before}, the change right before it, has. */
+    private static void fill(Pending target, Pending before) {
+        ChangeEvent filled = ChangeEvent.collapse(before.change, target.change);
+        if (filled != target.change) {
+            ((IndexRequest) target.request).source(filled.document, XContentType.JSON);
+            target.change = filled;
+        }
     }
 
     /** {@link #kept} for a later action that may have a successor of its own. */
@@ -335,10 +396,30 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         request.setEntity(new ByteArrayEntity(DebeziumDecoder.toJson(body), ContentType.APPLICATION_JSON));
         perform(request, "multi-get", response -> {
             JsonNode found = DebeziumDecoder.mapper().readTree(response).path("docs");
+            List<Pending> waiting = new ArrayList<>();
+            long now = time.getCurrentProcessingTime();
             for (int i = 0; i < incomplete.size(); i++) {
-                complete(incomplete.get(i), found.path(i));
+                Pending pending = incomplete.get(i);
+                // Its document is not there: a change of it that came meanwhile (the insert) goes first, else it
+                // waits a while for one.
+                if (!found.path(i).path("found").asBoolean()
+                        && (buffer.containsKey(pending.document) || waitsForItsDocument(pending, now))) {
+                    waiting.add(pending);
+                } else {
+                    complete(pending, found.path(i));
+                }
             }
-            sendBulk(batch);
+            if (!waiting.isEmpty()) {
+                batch.removeAll(waiting);
+                awaitingDocument.inc(waiting.size());
+                putBackAfter(waiting, DOCUMENT_WAIT_STEP_MS); // a change of its document coming meanwhile goes first
+            }
+            if (batch.isEmpty()) {
+                inFlight--;
+                flushLater();
+            } else {
+                sendBulk(batch);
+            }
         }, error -> {
             inFlight--;
             int status = statusOf(error);
@@ -353,6 +434,20 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             retryLater(batch);
             flushLater();
         });
+    }
+
+    /**
+     * Whether a change that lacks columns, whose document is not there, waits for it: an update of a row whose insert
+     * has not been written yet (its transaction completed later on another subtask). Up to {@link #DOCUMENT_WAIT_MS},
+     * and not through a checkpoint's flush, which must not stall the task (the insert could not come meanwhile); after
+     * that it is written without those columns (a row Elasticsearch never had, as when the job started without the
+     * snapshot).
+     */
+    private boolean waitsForItsDocument(Pending pending, long now) {
+        if (pending.waitingSince == Long.MIN_VALUE) {
+            pending.waitingSince = now;
+        }
+        return !flushing && now - pending.waitingSince < DOCUMENT_WAIT_MS;
     }
 
     private void complete(Pending pending, JsonNode stored) {
@@ -548,8 +643,14 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             attempts = Math.max(attempts, ++pending.attempts);
         }
         retried.inc(actions.size());
+        putBackAfter(actions, options.backoffMs(attempts));
+    }
+
+    // The actions go back to the buffer after the delay, ahead of what came for their documents meanwhile; their
+    // documents stay busy until then.
+    private void putBackAfter(List<Pending> actions, long delayMs) {
         waitingForRetry += actions.size();
-        time.registerTimer(time.getCurrentProcessingTime() + options.backoffMs(attempts), timestamp -> {
+        time.registerTimer(time.getCurrentProcessingTime() + delayMs, timestamp -> {
             waitingForRetry -= actions.size();
             for (Pending action : actions) {
                 busy.remove(action.document);

@@ -342,6 +342,51 @@ class ElasticsearchIndexSinkITCase {
         assertThat(deadLetters.letters()).isEmpty();
     }
 
+    /**
+     * The change that set the body (commit 200) reaches the writer after the change that left it alone (commit 300),
+     * while that one still waits in the buffer (its document's write of commit 100 is under way): the older change goes
+     * first, and the later one is completed from it, instead of the older one being dropped as stale.
+     */
+    @Test
+    void anOlderChangeArrivingWhileAChangeWithUnavailableColumnsWaitsGoesFirst() throws Exception {
+        ChangeEvent first = upsert("articles", "8", 100, "{\"id\":8,\"n\":0,\"body\":\"old\"}", null);
+        ChangeEvent bodyUnchanged = upsert("articles", "8", 300, "{\"id\":8,\"n\":2}", null);
+        bodyUnchanged.unavailableColumns = new String[] {"body"};
+        ChangeEvent newBody = upsert("articles", "8", 200, "{\"id\":8,\"n\":1,\"body\":\"new\"}", null);
+        BulkOptions onePerRequest = new BulkOptions(List.of("http://localhost:" + elasticsearch.port()), 1, 5 << 20, 50,
+                2, 50, 500);
+
+        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("latepredecessor");
+        start("latepredecessor", onePerRequest, deadLetters, first, bodyUnchanged, newBody)
+                .getJobExecutionResult().get(2, TimeUnit.MINUTES);
+
+        JsonNode stored = get("latepredecessor-articles", "8");
+        assertThat(stored.path("_source").toString()).isEqualTo("{\"id\":8,\"n\":2,\"body\":\"new\"}");
+        assertThat(stored.path("_version").asLong()).isEqualTo(300);
+    }
+
+    /**
+     * A change that left the body alone reaches the writer before the insert of its row (the insert's transaction
+     * completed later): there is no stored document to take the body from. It waits for the insert instead of being
+     * written without the body.
+     */
+    @Test
+    void aChangeWithUnavailableColumnsOfADocumentNotYetWrittenWaitsForIt() throws Exception {
+        ChangeEvent bodyUnchanged = upsert("articles", "9", 300, "{\"id\":9,\"n\":2}", null);
+        bodyUnchanged.unavailableColumns = new String[] {"body"};
+        ChangeEvent insert = upsert("articles", "9", 200, "{\"id\":9,\"n\":1,\"body\":\"first\"}", null);
+        BulkOptions onePerRequest = new BulkOptions(List.of("http://localhost:" + elasticsearch.port()), 1, 5 << 20, 50,
+                2, 50, 500);
+
+        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("insertlater");
+        start("insertlater", onePerRequest, deadLetters, bodyUnchanged, insert)
+                .getJobExecutionResult().get(2, TimeUnit.MINUTES);
+
+        JsonNode stored = get("insertlater-articles", "9");
+        assertThat(stored.path("_source").toString()).isEqualTo("{\"id\":9,\"n\":2,\"body\":\"first\"}");
+        assertThat(stored.path("_version").asLong()).isEqualTo(300);
+    }
+
     @Test
     void aMultiGetRefusedForLackOfPrivilegesFailsTheJobWithAClearReason() throws Exception {
         // A role that may write the indices but not read them: the multi-get that completes unavailable columns is
