@@ -205,14 +205,18 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
 
     /**
      * When a change with unavailable columns may leave: once the watermark says that every partition has been read past
-     * its millisecond, the later of its own Kafka time and its stream timestamp (the END's time when its transaction
-     * completed there). Its own Kafka time is enough on its own: the change before it of the same row, and the rest of
-     * that change's transaction, were written to Kafka before it. A change flushed at its transaction's timeout has only
-     * that, since it left the collapse from a timer, without a stream timestamp. Long.MIN_VALUE when it has neither.
+     * its own Kafka millisecond. The change before it of the same row, and the rest of that change's transaction, were
+     * written to Kafka before it, so that is enough; not its stream timestamp, which is its transaction END's time when
+     * the transaction completed there, later than every change of it (at the end of a burst the watermark stops at the
+     * newest change and never reaches the last END). A change flushed at its transaction's timeout has no stream
+     * timestamp at all. Without a Kafka time (a record without timestamp) the stream timestamp serves;
+     * {@code Long.MIN_VALUE} when it has neither.
      */
     static long dueTime(ChangeEvent change, Long timestamp) {
-        long kafkaTime = change.kafkaTime > 0 ? change.kafkaTime : Long.MIN_VALUE;
-        return timestamp == null ? kafkaTime : Math.max(kafkaTime, timestamp);
+        if (change.kafkaTime > 0) {
+            return change.kafkaTime;
+        }
+        return timestamp == null ? Long.MIN_VALUE : timestamp;
     }
 
     private void writeIfNewer(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {

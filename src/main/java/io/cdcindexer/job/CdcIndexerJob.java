@@ -45,7 +45,7 @@ public final class CdcIndexerJob {
      * row can have arrived.
      */
     private static final WatermarkStrategy<KafkaRecord> PARTITION_PROGRESS = WatermarkStrategy
-            .<KafkaRecord>forGenerator(context -> new PartitionProgress(context.getInputActivityClock()))
+            .forGenerator(PartitionProgress.perPartition())
             .withTimestampAssigner((record, previous) -> record.timestamp)
             .withIdleness(Duration.ofSeconds(5));
 

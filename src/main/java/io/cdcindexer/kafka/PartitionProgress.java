@@ -2,6 +2,7 @@ package io.cdcindexer.kafka;
 
 import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.common.eventtime.WatermarkGenerator;
+import org.apache.flink.api.common.eventtime.WatermarkGeneratorSupplier;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.util.clock.RelativeClock;
 
@@ -9,30 +10,67 @@ import org.apache.flink.util.clock.RelativeClock;
  * The watermark of one Kafka partition: how far it has been read, by Kafka time. A watermark {@code w} says that no
  * record of the partition with a timestamp up to {@code w} is still to be read.
  *
- * <p>While records come, that is the newest timestamp minus 1 ms: Connect writes hundreds of records in one
- * millisecond after a restart, so another record of the newest millisecond may be next. Once the partition has had no
- * record for {@link #QUIET_MS} of its input-activity clock, its newest millisecond counts as read too, so that a change
- * that waits for its own millisecond (the job holds changes with unavailable columns until then) does not wait for the
- * partition's next write. Flink pauses that clock while the source is back-pressured, so a source held up by a slow
- * sink never claims more than it has read.
+ * <ul>
+ *   <li>While records come: the newest timestamp minus 1 ms. Connect writes hundreds of records in one millisecond
+ *       after a restart, so another record of the newest millisecond may be next.
+ *   <li>Quiet for {@link #QUIET_MS}: the newest timestamp, so that a change that waits for its own millisecond (the
+ *       job holds changes with unavailable columns until then) does not wait for the partition's next write.
+ *   <li>Quiet for {@link #SUBTASK_QUIET_MS}: the newest timestamp read from any partition of its source subtask. At
+ *       the end of a burst every partition falls idle in the same check, and Flink then keeps the least of their
+ *       watermarks; without this, a change newer than that would wait for the next write.
+ * </ul>
+ *
+ * <p>Quiet by the split's input-activity clock, which Flink stops while the source is back-pressured: a source held up by
+ * a slow sink is not quiet, only not read, and claims no more than it has read.
  */
 public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> {
 
     /** How long a partition must have been quiet before its newest millisecond counts as read. */
     static final long QUIET_MS = 1_000;
+    /**
+     * How long before it claims its subtask's newest time: well past a fetch that leaves it out, short of the 5 s after
+     * which Flink counts it idle and stops listening to it.
+     */
+    static final long SUBTASK_QUIET_MS = 3_000;
+
+    /** The newest Kafka time one source subtask has read from any of its partitions. */
+    static final class SubtaskNewest {
+        long value = Long.MIN_VALUE;
+    }
 
     private final RelativeClock activity;
+    private final SubtaskNewest subtask;
     private long newest = Long.MIN_VALUE;
     private long lastRecordAt;
 
-    /** @param activity the split's input-activity clock (paused by Flink under back-pressure) */
-    public PartitionProgress(RelativeClock activity) {
+    PartitionProgress(RelativeClock activity, SubtaskNewest subtask) {
         this.activity = activity;
+        this.subtask = subtask;
+    }
+
+    /** The generators of one source subtask's partitions, sharing what the subtask has read. */
+    public static WatermarkGeneratorSupplier<KafkaRecord> perPartition() {
+        return new PerPartition();
+    }
+
+    private static final class PerPartition implements WatermarkGeneratorSupplier<KafkaRecord> {
+        private static final long serialVersionUID = 1L;
+        // One instance per source subtask, whose partitions' generators are all called by its task thread.
+        private transient SubtaskNewest subtask;
+
+        @Override
+        public WatermarkGenerator<KafkaRecord> createWatermarkGenerator(Context context) {
+            if (subtask == null) {
+                subtask = new SubtaskNewest();
+            }
+            return new PartitionProgress(context.getInputActivityClock(), subtask);
+        }
     }
 
     @Override
     public void onEvent(KafkaRecord record, long timestamp, WatermarkOutput output) {
         newest = Math.max(newest, timestamp);
+        subtask.value = Math.max(subtask.value, timestamp);
         lastRecordAt = activity.relativeTimeMillis();
     }
 
@@ -41,7 +79,9 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
         if (newest == Long.MIN_VALUE) {
             return; // nothing read yet: no claim
         }
-        boolean quiet = activity.relativeTimeMillis() - lastRecordAt >= QUIET_MS;
-        output.emitWatermark(new Watermark(quiet ? newest : newest - 1));
+        long quietFor = activity.relativeTimeMillis() - lastRecordAt;
+        long watermark = quietFor >= SUBTASK_QUIET_MS ? Math.max(newest, subtask.value)
+                : quietFor >= QUIET_MS ? newest : newest - 1;
+        output.emitWatermark(new Watermark(watermark));
     }
 }

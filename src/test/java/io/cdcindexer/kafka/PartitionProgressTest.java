@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 class PartitionProgressTest {
 
     private final ManualClock activity = new ManualClock();
-    private final PartitionProgress progress = new PartitionProgress(activity);
+    private final PartitionProgress.SubtaskNewest subtask = new PartitionProgress.SubtaskNewest();
+    private final PartitionProgress progress = new PartitionProgress(activity, subtask);
     private final List<Long> emitted = new ArrayList<>();
     private final WatermarkOutput output = new WatermarkOutput() {
         @Override
@@ -72,5 +73,23 @@ class PartitionProgressTest {
         read(1_000);
         read(900);
         assertThat(emit()).isEqualTo(999);
+    }
+
+    /**
+     * At the end of a burst every partition falls idle in the same check, and Flink then keeps the least of their
+     * watermarks: a change newer than that would wait for the next write. A partition quiet for a while claims the
+     * newest time its subtask read from any partition, so the subtask's watermark reaches its newest change.
+     */
+    @Test
+    void aPartitionQuietForAWhileClaimsTheNewestTimeOfItsSubtask() {
+        ManualClock otherActivity = new ManualClock();
+        PartitionProgress other = new PartitionProgress(otherActivity, subtask);
+        read(1_000);
+        other.onEvent(new KafkaRecord("t", 1, 0, 1_500, null, null), 1_500, output);
+
+        activity.advanceTime(PartitionProgress.QUIET_MS, TimeUnit.MILLISECONDS);
+        assertThat(emit()).as("quiet: its own newest").isEqualTo(1_000);
+        activity.advanceTime(PartitionProgress.SUBTASK_QUIET_MS - PartitionProgress.QUIET_MS, TimeUnit.MILLISECONDS);
+        assertThat(emit()).as("quiet for longer: the subtask's newest").isEqualTo(1_500);
     }
 }
