@@ -45,7 +45,6 @@ public final class ChaosLoad implements AutoCloseable {
 
     private final Supplier<Connection> connections;
 
-    private final boolean untouchedToast;
     private final int workers;
     private final double changesPerSecond;
     private final long seed;
@@ -66,13 +65,6 @@ public final class ChaosLoad implements AutoCloseable {
      * @param seed makes the choice of changes repeatable (not their timing)
      */
     public ChaosLoad(Supplier<Connection> connections, int workers, double changesPerSecond, long seed) {
-        this(connections, workers, changesPerSecond, seed, true);
-    }
-
-    /** @param untouchedToast whether some updates of chaos_documents leave its TOASTed body alone (the default) */
-    public ChaosLoad(Supplier<Connection> connections, int workers, double changesPerSecond, long seed,
-            boolean untouchedToast) {
-        this.untouchedToast = untouchedToast;
         if (workers < 1 || workers > ChaosPlanner.MAX_WORKERS) {
             throw new IllegalArgumentException("workers must be between 1 and " + ChaosPlanner.MAX_WORKERS);
         }
@@ -191,8 +183,7 @@ public final class ChaosLoad implements AutoCloseable {
     }
 
     private void work(int worker) {
-        ChaosPlanner planner = new ChaosPlanner(worker, new SplittableRandom(seed * 1_000_003L + worker),
-                untouchedToast);
+        ChaosPlanner planner = new ChaosPlanner(worker, new SplittableRandom(seed * 1_000_003L + worker));
         Connection db = null;
         long backoff = BACKOFF_MIN_MS;
         while (running) {

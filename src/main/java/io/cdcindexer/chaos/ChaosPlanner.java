@@ -131,19 +131,12 @@ final class ChaosPlanner {
 
     private final int worker;
     private final RandomGenerator random;
-    private final boolean untouchedToast;
     private final Map<Table, Keys> keys = new EnumMap<>(Table.class);
     /** Order slot → user slot (-1: a user that is not the worker's). */
     private final Map<Integer, Integer> userOfOrder = new HashMap<>();
     private final Map<Integer, Set<Integer>> ordersOfUser = new HashMap<>();
 
     ChaosPlanner(int worker, RandomGenerator random) {
-        this(worker, random, true);
-    }
-
-    /** @param untouchedToast whether some updates of chaos_documents leave its TOASTed body alone */
-    ChaosPlanner(int worker, RandomGenerator random, boolean untouchedToast) {
-        this.untouchedToast = untouchedToast;
         if (worker < 0 || worker >= MAX_WORKERS) {
             throw new IllegalArgumentException("worker must be between 0 and " + (MAX_WORKERS - 1));
         }
@@ -274,7 +267,7 @@ final class ChaosPlanner {
 
     private void update(Table table, int count, Builder plan) {
         Keys tableKeys = keys.get(table);
-        boolean newBody = random.nextBoolean() || !untouchedToast;
+        boolean newBody = random.nextBoolean();
         for (int i = 0; i < count; i++) {
             // The same row may come twice: the job collapses several changes of a row in one transaction.
             Object[] key = table.keyOf(worker, tableKeys.live.pick(random));

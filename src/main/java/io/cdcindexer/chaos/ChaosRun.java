@@ -32,8 +32,7 @@ public final class ChaosRun {
 
     /** What to run. */
     public record Options(double rate, int workers, List<Fault> faults, Duration settle, Duration outage,
-            Duration recoveryTimeout, Duration drainTimeout, long seed, boolean poison, int largeRowBytes,
-            boolean untouchedToast) {}
+            Duration recoveryTimeout, Duration drainTimeout, long seed, boolean poison, int largeRowBytes) {}
 
     /** Compares PostgreSQL with Elasticsearch, waiting up to {@code wait} for them to agree. */
     @FunctionalInterface
@@ -112,8 +111,7 @@ public final class ChaosRun {
         String kafka = "localhost:" + ports.kafka();
         List<FaultResult> results = new ArrayList<>();
         List<Poison.Injected> poison = new ArrayList<>();
-        ChaosLoad load = new ChaosLoad(this::connectUnchecked, options.workers(), options.rate(), options.seed(),
-                options.untouchedToast());
+        ChaosLoad load = new ChaosLoad(this::connectUnchecked, options.workers(), options.rate(), options.seed());
         VisibilityProbe probe = new VisibilityProbe(this::connectUnchecked, "http://localhost:" + ports.elasticsearch(),
                 "cdc", 100);
         JobWatch job = new JobWatch("http://localhost:" + ports.flink(), "cdc-indexer");

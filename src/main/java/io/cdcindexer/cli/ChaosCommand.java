@@ -90,11 +90,6 @@ public final class ChaosCommand implements Callable<Integer> {
             description = "Size of one large row committed during the run, in MB; 0 for none (default ${DEFAULT-VALUE}).")
     int largeRowMegabytes;
 
-    @Option(names = "--skip-untouched-toast",
-            description = "Leave out the updates that leave the TOASTed body of chaos_documents alone: the open defect "
-                    + "in docs/reliability.md (an older body after a restart or an outage) is then not met.")
-    boolean skipUntouchedToast;
-
     @Option(names = "--rebuild-jar", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "The upgrade fault rebuilds the job jar with Maven before resubmitting it (default: yes).")
     boolean rebuildJar;
@@ -141,7 +136,7 @@ public final class ChaosCommand implements Callable<Integer> {
         ChaosRun.Report result;
         try {
             ChaosRun.Options options = new ChaosRun.Options(rate, workers, faultList, settle, outage, recoveryTimeout,
-                    drainTimeout, seed, poison, largeRowMegabytes * 1024 * 1024, !skipUntouchedToast);
+                    drainTimeout, seed, poison, largeRowMegabytes * 1024 * 1024);
             Fault.Upgrade upgrade = new Fault.Upgrade() {
                 @Override
                 public void build() throws Exception {

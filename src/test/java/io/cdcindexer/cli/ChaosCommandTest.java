@@ -29,17 +29,15 @@ class ChaosCommandTest {
         assertThat(chaos.outage).isEqualTo(Duration.ofSeconds(90));
         assertThat(chaos.poison).isTrue();
         assertThat(chaos.rebuildJar).isTrue();
-        assertThat(chaos.skipUntouchedToast).isFalse();
         assertThat(chaos.largeRowMegabytes).isEqualTo(5);
     }
 
     @Test
     void eachPartCanBeLeftOut() {
-        ChaosCommand chaos = parse("--no-poison", "--no-rebuild-jar", "--skip-untouched-toast", "--large-row-mb", "0");
+        ChaosCommand chaos = parse("--no-poison", "--no-rebuild-jar", "--large-row-mb", "0");
 
         assertThat(chaos.poison).isFalse();
         assertThat(chaos.rebuildJar).isFalse();
-        assertThat(chaos.skipUntouchedToast).isTrue();
         assertThat(chaos.largeRowMegabytes).isZero();
     }
 
