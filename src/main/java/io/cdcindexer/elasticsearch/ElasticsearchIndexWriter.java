@@ -9,6 +9,7 @@ import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.DeadLetterQueue;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -60,7 +61,8 @@ import org.slf4j.LoggerFactory;
  * has settled, so that the stored document is the row's latest written state. Not from an earlier action waiting in the
  * buffer: changes of a live row reach the sink out of order, and the one waiting may be older than a write already
  * under way or done (the chaos run found bodies taken that way from a change two versions back). Such a change waits as
- * its document's successor ({@link Pending#successor}) until the action ahead of it has settled.
+ * its document's successor ({@link Pending#successor}) until the action ahead of it has settled; successors count
+ * towards the capacity.
  *
  * <p>Whole-request failures: a request too large (413) or refused as a whole (400) is split in halves until the action
  * at fault is alone, and that one goes to the dead-letter queue; 401 and 403 fail the job with the reason (credentials
@@ -79,6 +81,18 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     static final long DOCUMENT_WAIT_MS = 60_000;
     /** How often such a change looks for its document again. */
     static final long DOCUMENT_WAIT_STEP_MS = 200;
+    /**
+     * Errors of a multi-get item that mean there is no stored document to complete from: no index yet, or a closed one
+     * (the write that follows is refused for good and dead-lettered).
+     */
+    private static final Set<String> NO_STORED_DOCUMENT = Set.of("index_not_found_exception", "index_closed_exception");
+    /**
+     * Errors of a multi-get item that no retry fixes (an alias over several indices, which may still take writes; a
+     * bad index name): the change goes to the dead-letter queue. Any other error (a shard not started, a rejected
+     * execution) is retried.
+     */
+    private static final Set<String> UNREADABLE_FOR_GOOD = Set.of("illegal_argument_exception",
+            "invalid_index_name_exception", "action_request_validation_exception", "routing_missing_exception");
 
     /** One action on its way, with the change it came from. */
     private static final class Pending {
@@ -91,8 +105,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         long waitingSince = Long.MIN_VALUE;
         /**
          * A newer action of the same document with unavailable columns, waiting until this one has settled: it is then
-         * completed from the stored document. At most one: a newer one still replaces it (the columns it has are newer,
-         * the ones it lacks are the same).
+         * completed from the stored document. It may have a successor of its own: one that lacks a column this one has
+         * (two TOASTed columns, each left alone by one of them) must come after it, not replace it.
          */
         Pending successor;
 
@@ -110,22 +124,24 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final MailboxExecutor mailbox;
     private final ProcessingTimeService time;
     private final DeadLetterQueue.Writer deadLetters;
-    /** Buffered actions plus actions waiting for a retry beyond which {@link #write} waits. */
+    /** Buffered actions, their successors and actions waiting for a retry, beyond which {@link #write} waits. */
     private final int capacity;
 
-    /** Actions not yet sent, one per document (with its successor), in the order their documents first came. */
+    /** Actions not yet sent, one per document (with its successors), in the order their documents first came. */
     private final LinkedHashMap<String, Pending> buffer = new LinkedHashMap<>();
     private long bufferBytes;
     /** Documents with an action in a request under way or waiting for a retry. */
     private final Set<String> busy = new HashSet<>();
     /** Buffered actions whose document is busy: they wait for it. */
     private int bufferedBehindBusy;
+    /** Actions waiting as successors (buffered, under way or waiting for a retry behind their document's action). */
+    private int successors;
     private boolean flushScheduled;
+    /** In {@link #flush}: a change lacking columns no longer waits for its document. */
+    private boolean flushing;
     private int inFlight;
     private int waitingForRetry;
     private ChangeEvent current;
-    /** In {@link #flush}: a change lacking columns no longer waits for its document. */
-    private boolean flushing;
 
     private final Counter indexed;
     private final Counter deleted;
@@ -176,7 +192,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     @Override
     public void write(ChangeEvent change, Context context) throws IOException, InterruptedException {
-        while (buffer.size() + waitingForRetry >= capacity) {
+        while (buffer.size() + successors + waitingForRetry >= capacity) {
             // Back-pressure: Elasticsearch is slow or away, and retries are piling up. Send what can go meanwhile.
             if (!(inFlight < options.maxInFlight() && send())) {
                 mailbox.yield();
@@ -234,7 +250,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         return buffer.size() - bufferedBehindBusy;
     }
 
-    // One action per document in the buffer, with at most one successor (see kept).
+    // One action per document in the buffer, with its successors (see kept).
     private void buffer(Pending action) {
         Pending earlier = buffer.get(action.document);
         if (earlier != null) {
@@ -248,83 +264,89 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     }
 
     private static long bytesOf(Pending action) {
-        return action.bytes + (action.successor == null ? 0 : action.successor.bytes);
+        long bytes = 0;
+        for (Pending next = action; next != null; next = next.successor) {
+            bytes += next.bytes;
+        }
+        return bytes;
     }
 
-    /**
-     * What stays of a document's buffered action (with its successor) when another one comes: at most two actions in
-     * version order, so that an action that still lacks columns (unchanged TOASTed values, {@link #awaitsColumns}) goes
-     * after every other one of its document, and is completed from Elasticsearch once they have settled. Changes of a
-     * live row reach the sink out of order, so the one coming may be older than what waits:
-     * <ul>
-     *   <li>newer than all: a full image or a delete replaces them; one that lacks columns becomes the successor, with
-     *       the columns the successor it replaces had;
-     *   <li>between the two: a full image replaces the first; one that lacks columns gives the successor what it has;
-     *   <li>older than all: it goes first if the first still lacks columns (their values come from it, or from what is
-     *       written already); else it is dropped, as Elasticsearch would refuse it.
-     * </ul>
-     */
-    private Pending kept(Pending earlier, Pending later) {
-        replaced.inc();
-        Pending successor = earlier.successor;
-        boolean afterFirst = later.change.isNewerThan(earlier.change.version, earlier.change.lsn);
-        boolean afterAll = successor == null ? afterFirst
-                : later.change.isNewerThan(successor.change.version, successor.change.lsn);
-        if (afterAll) {
-            if (awaitsColumns(later)) {
-                if (successor != null) {
-                    fill(later, successor);
-                }
-                earlier.successor = later;
-                return earlier;
-            }
-            later.attempts = Math.max(later.attempts, earlier.attempts);
-            return later;
+    private static int successorsOf(Pending action) {
+        int count = 0;
+        for (Pending next = action.successor; next != null; next = next.successor) {
+            count++;
         }
-        if (afterFirst) { // between the first and its successor
-            if (awaitsColumns(later)) {
-                fill(successor, later);
-                return earlier;
-            }
-            earlier.successor = null;
-            later.successor = successor;
-            later.attempts = Math.max(later.attempts, earlier.attempts);
-            return later;
-        }
-        if (awaitsColumns(earlier)) { // older than all, and the first still needs the state before it
-            earlier.successor = null;
-            if (successor != null) {
-                fill(successor, earlier);
-                later.successor = successor;
-            } else {
-                later.successor = earlier;
-            }
-            return later;
-        }
-        stale.inc();
-        return earlier;
+        return count;
     }
 
-    /** An index action whose change still lacks columns: they must come from the state before it. */
-    private static boolean awaitsColumns(Pending action) {
+    private static boolean incomplete(Pending action) {
         return action.change.hasUnavailableColumns() && action.request instanceof IndexRequest;
     }
 
-    /** Gives {@code target} the columns it lacks that {@code before}, the change right before it, has. */
-    private static void fill(Pending target, Pending before) {
-        ChangeEvent filled = ChangeEvent.collapse(before.change, target.change);
-        if (filled != target.change) {
-            ((IndexRequest) target.request).source(filled.document, XContentType.JSON);
-            target.change = filled;
-        }
+    // Whether every column that later lacks, earlier lacks too: later needs nothing of earlier.
+    private static boolean covers(Pending earlier, Pending later) {
+        return Arrays.asList(earlier.change.unavailableColumns)
+                .containsAll(Arrays.asList(later.change.unavailableColumns));
     }
 
-    /** {@link #kept} for a later action that may have a successor of its own. */
+    /**
+     * What stays of a document's buffered action (with its successors) when a later one comes. An older change than
+     * the newest of them can still come (Elasticsearch would refuse it; the job lets such writes to a live document
+     * through): it is dropped. A newer full image, or a delete, replaces them. A newer change with unavailable columns
+     * becomes the last successor: the actions before it go first, and its columns are taken from Elasticsearch after
+     * them, since the earlier ones may themselves be older than what is written already. It replaces the last one only
+     * when that one lacks every column it lacks too: then it needs no value that one would have written.
+     */
+    private Pending kept(Pending earlier, Pending later) {
+        replaced.inc();
+        Pending beforeNewest = null;
+        Pending newest = earlier;
+        while (newest.successor != null) {
+            beforeNewest = newest;
+            newest = newest.successor;
+        }
+        if (!later.change.isNewerThan(newest.change.version, newest.change.lsn)) {
+            if (incomplete(earlier) && earlier.change.isNewerThan(later.change.version, later.change.lsn)) {
+                // Older than all, while the first still lacks columns: its predecessor came late. It goes first, and
+                // the first is completed from what is written after it.
+                later.successor = earlier;
+                successors++; // the first becomes one; its own successors were counted already
+                return later;
+            }
+            stale.inc();
+            return earlier;
+        }
+        if (!incomplete(later)) {
+            successors -= successorsOf(earlier);
+            later.attempts = Math.max(later.attempts, earlier.attempts);
+            return later;
+        }
+        if (!incomplete(newest) || !covers(newest, later)) {
+            newest.successor = later;
+            successors++;
+            return earlier;
+        }
+        if (beforeNewest == null) {
+            later.attempts = Math.max(later.attempts, earlier.attempts);
+            return later;
+        }
+        beforeNewest.successor = later;
+        return earlier;
+    }
+
+    /** {@link #kept} for a later action that may have successors of its own: each comes after earlier's, in order. */
     private Pending folded(Pending earlier, Pending later) {
-        Pending successor = later.successor;
-        later.successor = null;
-        Pending head = kept(earlier, later);
-        return successor == null ? head : kept(head, successor);
+        Pending head = earlier;
+        for (Pending next = later; next != null; ) {
+            Pending after = next.successor;
+            if (after != null) {
+                next.successor = null;
+                successors--;
+            }
+            head = kept(head, next);
+            next = after;
+        }
+        return head;
     }
 
     private void scheduleFlush() {
@@ -396,30 +418,57 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         request.setEntity(new ByteArrayEntity(DebeziumDecoder.toJson(body), ContentType.APPLICATION_JSON));
         perform(request, "multi-get", response -> {
             JsonNode found = DebeziumDecoder.mapper().readTree(response).path("docs");
+            for (int i = 0; i < incomplete.size(); i++) {
+                String type = found.path(i).path("error").path("type").asText(null);
+                if (type == null || NO_STORED_DOCUMENT.contains(type) || UNREADABLE_FOR_GOOD.contains(type)) {
+                    continue;
+                }
+                // The document could not be read now (a shard not started yet, a rejected execution): taken as "not
+                // found", its columns were blanked out for good.
+                inFlight--;
+                String reason = found.path(i).path("error").path("reason").asText();
+                if (type.equals("security_exception")) {
+                    throw refusedCredentials("the multi-get that completes unavailable (TOASTed) columns: " + reason
+                            + "; the job's role must be allowed to read the indices too");
+                }
+                LOG.warn("A multi-get could not read {}/{} ({}: {}); retrying", incomplete.get(i).request.index(),
+                        incomplete.get(i).request.id(), type, reason);
+                retryLater(batch);
+                flushLater();
+                return;
+            }
+            List<Pending> rest = new ArrayList<>(batch);
             List<Pending> waiting = new ArrayList<>();
             long now = time.getCurrentProcessingTime();
             for (int i = 0; i < incomplete.size(); i++) {
                 Pending pending = incomplete.get(i);
-                // Its document is not there: a change of it that came meanwhile (the insert) goes first, else it
-                // waits a while for one.
-                if (!found.path(i).path("found").asBoolean()
+                JsonNode error = found.path(i).path("error");
+                if (UNREADABLE_FOR_GOOD.contains(error.path("type").asText())) {
+                    deadLetter(pending, "Elasticsearch could not read the stored document to complete the unavailable "
+                            + "(TOASTed) columns " + String.join(", ", pending.change.unavailableColumns) + " ("
+                            + error.path("type").asText() + "): " + error.path("reason").asText());
+                    settled(pending);
+                    rest.remove(pending);
+                } else if (!found.path(i).path("found").asBoolean()
                         && (buffer.containsKey(pending.document) || waitsForItsDocument(pending, now))) {
+                    // Its document is not there: a change of it that came meanwhile (the insert) goes first, else it
+                    // waits a while for one.
                     waiting.add(pending);
+                    rest.remove(pending);
                 } else {
                     complete(pending, found.path(i));
                 }
             }
             if (!waiting.isEmpty()) {
-                batch.removeAll(waiting);
                 awaitingDocument.inc(waiting.size());
-                putBackAfter(waiting, DOCUMENT_WAIT_STEP_MS); // a change of its document coming meanwhile goes first
+                putBackAfter(waiting, DOCUMENT_WAIT_STEP_MS);
             }
-            if (batch.isEmpty()) {
+            if (rest.isEmpty()) {
                 inFlight--;
-                flushLater();
             } else {
-                sendBulk(batch);
+                sendBulk(rest);
             }
+            flushLater();
         }, error -> {
             inFlight--;
             int status = statusOf(error);
@@ -617,12 +666,13 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private void settled(Pending action) {
         busy.remove(action.document);
         Pending successor = action.successor;
-        action.successor = null;
         Pending later = buffer.get(action.document);
         if (later != null) {
             bufferedBehindBusy--;
         }
         if (successor != null) {
+            action.successor = null;
+            successors--;
             requeue(successor, later);
         }
     }

@@ -44,7 +44,7 @@ public final class CdcIndexerJob {
      * waits while the job catches up, and a change with unavailable columns waits until the change before it of its
      * row can have arrived.
      */
-    private static final WatermarkStrategy<KafkaRecord> PARTITION_PROGRESS = WatermarkStrategy
+    static final WatermarkStrategy<KafkaRecord> PARTITION_PROGRESS = WatermarkStrategy
             .forGenerator(PartitionProgress.perPartition())
             .withTimestampAssigner((record, previous) -> record.timestamp)
             .withIdleness(Duration.ofSeconds(5));

@@ -5,14 +5,26 @@ import static io.cdcindexer.debezium.ChangeEvents.upsert;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cdcindexer.debezium.ChangeEvent;
+import java.util.ArrayList;
 import java.util.List;
+import org.apache.flink.api.common.serialization.SerializerConfigImpl;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.common.typeutils.base.ListSerializer;
+import org.apache.flink.api.common.typeutils.base.LongSerializer;
+import org.apache.flink.api.java.typeutils.PojoField;
+import org.apache.flink.api.java.typeutils.PojoTypeInfo;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
+import org.apache.flink.util.Collector;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -276,6 +288,54 @@ class DocumentVersionFunctionTest {
         assertThat(output()).as("A first, so that B is completed from it")
                 .containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
                         "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
+    }
+
+    /**
+     * A held change in a savepoint of the job before {@link ChangeEvent#kafkaTime}: its POJO serializer knew one field
+     * less. Flink migrates the state (a new POJO field is read as its default), and the change still waits.
+     */
+    @Test
+    void aChangeHeldBeforeChangeEventHadAKafkaTimeIsRestoredAndStillWaits() throws Exception {
+        KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> before =
+                ProcessFunctionTestHarnesses.forKeyedProcessFunction(new HeldWithoutKafkaTime(),
+                        DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
+        before.setProcessingTime(0);
+        before.processWatermark(new Watermark(500));
+        before.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
+        OperatorSubtaskState savepoint = before.snapshot(1, 0);
+        before.close();
+
+        restore(savepoint);
+        harness.processElement(upsert("articles", "1", 200, "{\"id\":1,\"n\":1,\"body\":\"new\"}", "ta"), 990);
+        assertThat(output()).containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}");
+        harness.processWatermark(new Watermark(1_000));
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
+                "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
+        assertThat(harness.extractOutputValues().get(1).kafkaTime).isZero();
+    }
+
+    /** What DocumentVersionFunction held, as a job whose ChangeEvent had no kafkaTime wrote it. */
+    private static final class HeldWithoutKafkaTime extends KeyedProcessFunction<String, ChangeEvent, ChangeEvent> {
+        @Override
+        public void processElement(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
+            PojoTypeInfo<ChangeEvent> now = (PojoTypeInfo<ChangeEvent>) TypeInformation.of(ChangeEvent.class);
+            List<PojoField> fields = new ArrayList<>();
+            for (int i = 0; i < now.getArity(); i++) {
+                if (!now.getPojoFieldAt(i).getField().getName().equals("kafkaTime")) {
+                    fields.add(now.getPojoFieldAt(i));
+                }
+            }
+            assertThat(fields).hasSize(now.getArity() - 1);
+            TypeSerializer<ChangeEvent> withoutKafkaTime =
+                    new PojoTypeInfo<>(ChangeEvent.class, fields).createSerializer(new SerializerConfigImpl());
+            getRuntimeContext().getMapState(new MapStateDescriptor<>("held", LongSerializer.INSTANCE,
+                    new ListSerializer<>(withoutKafkaTime))).put(ctx.timestamp(), List.of(change));
+            ctx.timerService().registerEventTimeTimer(ctx.timestamp());
+            getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG)).update(HOLD_MS);
+            getRuntimeContext().getState(new ValueStateDescriptor<>("hold-watermark", Types.LONG)).update(500L);
+            ctx.timerService().registerProcessingTimeTimer(HOLD_MS);
+        }
     }
 
     // A document's processing-time timers also serve its memories' expiry: only its hold limit ends a hold.

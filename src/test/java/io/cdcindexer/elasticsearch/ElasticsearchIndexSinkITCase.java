@@ -387,6 +387,77 @@ class ElasticsearchIndexSinkITCase {
         assertThat(stored.path("_version").asLong()).isEqualTo(300);
     }
 
+    /**
+     * A table with two TOASTed columns: change 200 gives the body a new value and leaves the summary alone, change 300
+     * leaves both alone. Both wait behind change 100 in the writer's buffer; 300 replaced 200 there and was completed
+     * from the stored document, the body of 100.
+     */
+    @Test
+    void aChangeLeavingTwoToastedColumnsAloneKeepsTheValueTheChangeBeforeItSet() throws Exception {
+        ChangeEvent newBody = upsert("articles", "8", 200, "{\"id\":8,\"n\":1,\"body\":\"new\"}", null);
+        newBody.unavailableColumns = new String[] {"summary"};
+        ChangeEvent bothUnchanged = upsert("articles", "8", 300, "{\"id\":8,\"n\":2}", null);
+        bothUnchanged.unavailableColumns = new String[] {"body", "summary"};
+
+        CollectingDeadLetterQueue deadLetters = write("two-toasted",
+                upsert("articles", "8", 100, "{\"id\":8,\"n\":0,\"body\":\"old\",\"summary\":\"s\"}", null),
+                newBody, bothUnchanged); // one bounded run: all three reach the writer before its first request
+
+        JsonNode stored = get("two-toasted-articles", "8");
+        assertThat(stored.path("_source").toString())
+                .isEqualTo("{\"id\":8,\"n\":2,\"body\":\"new\",\"summary\":\"s\"}");
+        assertThat(stored.path("_version").asLong()).isEqualTo(300);
+        assertThat(deadLetters.letters()).isEmpty();
+    }
+
+    /**
+     * The multi-get answers a document of an index that does not exist yet, or is closed, with an error of its own, not
+     * "found": false. Neither is worth a retry (the writer retries item errors, a shard not yet started say): the first
+     * is written without the columns, the second refused for good like any write to a closed index.
+     */
+    @Test
+    void aChangeWithUnavailableColumnsToAMissingOrClosedIndexIsNotRetriedForEver() throws Exception {
+        Http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(elasticsearch.url() + "/nomget-closed"))
+                .PUT(java.net.http.HttpRequest.BodyPublishers.noBody()).build());
+        Http.post(elasticsearch.url() + "/nomget-closed/_close", "");
+        ChangeEvent missing = upsert("missing", "1", 300, "{\"id\":1,\"n\":2}", null);
+        missing.unavailableColumns = new String[] {"body"};
+        ChangeEvent closed = upsert("closed", "1", 300, "{\"id\":1,\"n\":2}", null);
+        closed.unavailableColumns = new String[] {"body"};
+
+        CollectingDeadLetterQueue deadLetters = write("nomget", missing, closed);
+
+        assertThat(get("nomget-missing", "1").path("_source").toString()).isEqualTo("{\"id\":1,\"n\":2}");
+        assertThat(deadLetters.letters()).extracting(letter -> letter.index).containsExactly("nomget-closed");
+    }
+
+    /**
+     * The index is an alias over two indices, one of them its write index (a rollover): it takes writes, but a multi-get
+     * cannot read through it. The change that left the body alone is dead-lettered with the reason, neither retried for
+     * ever nor written with its body blanked out.
+     */
+    @Test
+    void aChangeWhoseStoredDocumentCannotBeReadThroughAnAliasIsDeadLettered() throws Exception {
+        for (String index : List.of("rollover-000001", "rollover-000002")) {
+            Http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(elasticsearch.url() + "/" + index))
+                    .header("Content-Type", "application/json")
+                    .PUT(java.net.http.HttpRequest.BodyPublishers.ofString("{\"aliases\":{\"rollover-articles\":"
+                            + (index.endsWith("2") ? "{\"is_write_index\":true}" : "{}") + "}}"))
+                    .build());
+        }
+        ChangeEvent bodyUnchanged = upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", null);
+        bodyUnchanged.unavailableColumns = new String[] {"body"};
+
+        CollectingDeadLetterQueue deadLetters = write("rollover", bodyUnchanged,
+                upsert("articles", "2", 300, "{\"id\":2,\"n\":2,\"body\":\"b\"}", null));
+
+        assertThat(get("rollover-000002", "2").path("found").asBoolean()).isTrue();
+        assertThat(get("rollover-000002", "1").path("found").asBoolean()).isFalse();
+        assertThat(deadLetters.letters()).singleElement().satisfies(letter -> assertThat(letter.reason)
+                .startsWith("Elasticsearch could not read the stored document to complete the unavailable (TOASTed) "
+                        + "columns body (illegal_argument_exception)"));
+    }
+
     @Test
     void aMultiGetRefusedForLackOfPrivilegesFailsTheJobWithAClearReason() throws Exception {
         // A role that may write the indices but not read them: the multi-get that completes unavailable columns is
