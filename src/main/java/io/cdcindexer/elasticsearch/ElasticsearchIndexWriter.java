@@ -715,17 +715,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     }
 
     private void deadLetter(Pending pending, String reason) throws IOException {
-        ChangeEvent change = pending.change;
-        DeadLetter letter = new DeadLetter();
-        letter.stage = DeadLetter.Stage.ELASTICSEARCH;
-        letter.reason = reason;
-        letter.topic = change.topic;
-        letter.partition = change.partition;
-        letter.offset = change.offset;
-        letter.key = change.key;
-        letter.value = change.document;
-        letter.index = pending.request.index();
-        letter.documentId = change.documentId;
+        DeadLetter letter = IndexMappingFunction.deadLetter(pending.change, pending.request.index(), reason);
         LOG.warn("Sending {}/{} to the dead-letter queue: {}", letter.index, letter.documentId, letter.reason);
         deadLetters.send(letter);
         deadLettered.inc();

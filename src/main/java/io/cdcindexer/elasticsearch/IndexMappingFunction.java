@@ -280,7 +280,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
     }
 
-    private static DeadLetter deadLetter(ChangeEvent change, String index, String reason) {
+    /** A change Elasticsearch cannot take, as a dead letter of the Elasticsearch stage (the writer's too). */
+    static DeadLetter deadLetter(ChangeEvent change, String index, String reason) {
         DeadLetter letter = new DeadLetter();
         letter.stage = DeadLetter.Stage.ELASTICSEARCH;
         letter.reason = reason;
