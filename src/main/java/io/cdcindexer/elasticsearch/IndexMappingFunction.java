@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.stream.Collectors;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.Configuration;
@@ -78,8 +79,11 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     private transient MappingOverrides overrides;
     private transient RestClient client;
-    /** By index: the schema instance last looked at, and why its changes cannot be indexed (null: they can). */
+    /** By index: each schema instance seen, and why its changes cannot be indexed (empty: they can). */
     private transient Map<String, Map<JsonNode, String>> known;
+    /** The same by index and schema content (its fingerprint). */
+    private transient Map<String, String> byContent;
+    private transient Counter lookups;
     private transient Counter created;
     private transient Counter extended;
     private transient Counter deadLettered;
@@ -125,7 +129,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 .setRequestConfigCallback(config -> config.setConnectTimeout(5_000).setSocketTimeout(60_000))
                 .build();
         known = new HashMap<>();
+        byContent = new HashMap<>();
         overrides = overrides();
+        lookups = getRuntimeContext().getMetricGroup().counter("mappingLookups");
         created = getRuntimeContext().getMetricGroup().counter("indicesCreated");
         extended = getRuntimeContext().getMetricGroup().counter("mappingsExtended");
         deadLettered = getRuntimeContext().getMetricGroup().counter("deadLettersForMapping");
@@ -146,15 +152,22 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
         String index = names.of(change.topic, change.table);
         Map<JsonNode, String> schemas = known.computeIfAbsent(index, i -> new IdentityHashMap<>());
-        String refusal;
-        if (schemas.containsKey(change.rowSchema)) {
-            refusal = schemas.get(change.rowSchema);
-        } else {
-            refusal = ensure(index, change.table, change.rowSchema);
-            schemas.clear(); // one schema at a time: a table's schema changes rarely, and never back and forth often
+        String refusal = schemas.get(change.rowSchema);
+        if (refusal == null) {
+            // A schema instance not seen: the same schema may come back as a new instance (the decoder parses a
+            // topic's schema again whenever it differs from the last one, as records of two schemas interleave
+            // during a change), so its content decides whether Elasticsearch is asked.
+            String key = index + '/' + IndexMapping.fingerprint(change.rowSchema);
+            refusal = byContent.get(key);
+            if (refusal == null) {
+                refusal = Objects.requireNonNullElse(ensure(index, change.table, change.rowSchema), "");
+                forgetIfMany(byContent);
+                byContent.put(key, refusal);
+            }
+            forgetIfMany(schemas);
             schemas.put(change.rowSchema, refusal);
         }
-        if (refusal == null) {
+        if (refusal.isEmpty()) {
             out.collect(change);
             return;
         }
@@ -165,8 +178,21 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
     }
 
+    /** How often it has asked Elasticsearch about an index (once per index and schema, ideally). */
+    long lookups() {
+        return lookups.getCount();
+    }
+
+    // Schemas change rarely: a cache that grows past this was fed by something else, and starts again.
+    private static void forgetIfMany(Map<?, ?> cache) {
+        if (cache.size() >= 256) {
+            cache.clear();
+        }
+    }
+
     /** Makes the index ready for the schema; returns why its changes cannot be indexed, or null. */
     private String ensure(String index, String table, JsonNode rowSchema) throws Exception {
+        lookups.inc();
         ObjectNode body = IndexMapping.indexBody(rowSchema, overrides.table(table));
         ObjectNode mappings = (ObjectNode) body.get("mappings");
         mappings.putObject("_meta").putObject(META).put("mapping", IndexMapping.fingerprint(body));

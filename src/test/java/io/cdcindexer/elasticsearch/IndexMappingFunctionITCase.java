@@ -157,6 +157,26 @@ class IndexMappingFunctionITCase {
         }
     }
 
+    /**
+     * During a schema change records of the old and the new schema interleave, and the decoder parses a topic's schema
+     * again each time it differs from the last: the same schema comes back as a new instance. Its content decides, so
+     * Elasticsearch is asked once per schema, not once per switch.
+     */
+    @Test
+    void aSchemaThatComesBackAsANewInstanceIsNotLookedUpAgain() throws Exception {
+        IndexMappingFunction function = function("again");
+        try (var harness = ProcessFunctionTestHarnesses.forProcessFunction(
+                (ProcessFunction<ChangeEvent, ChangeEvent>) function)) {
+            for (int i = 0; i < 3; i++) {
+                harness.processElement(change("schema-0-insert"), 0); // a new schema instance each time
+                harness.processElement(change("schema-1-added-column"), 0);
+            }
+
+            assertThat(harness.extractOutputValues()).hasSize(6);
+            assertThat(function.lookups()).as("once per schema").isEqualTo(2);
+        }
+    }
+
     @Test
     void aBadOverridesFileIsRefusedWhenTheJobIsBuilt() {
         assertThatThrownBy(() -> new IndexMappingFunction(List.of(elasticsearch.url()), new IndexNames("{topic}"),
