@@ -47,6 +47,8 @@ import org.slf4j.LoggerFactory;
  *   <li>An index made before the job derived mappings (Elasticsearch's dynamic mapping, no {@code _meta}): adopted as it
  *       is, new columns added, nothing dead-lettered for its guessed types; {@code ./cdc reindex} gives it the derived
  *       mapping.
+ *   <li>A delete makes the index too (Elasticsearch would let its externally versioned delete create the index, mapped
+ *       by guessing), and goes on whatever the mapping: it writes no field.
  * </ul>
  *
  * <p>It asks Elasticsearch once per index and schema in each subtask (the decoder hands every change of a schema the
@@ -68,6 +70,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     static final String FIRST_VERSION = "_v1";
     /** How long it tries while Elasticsearch cannot be reached before it fails the task (which restarts it). */
     static final long RETRY_LIMIT_MS = 300_000;
+    /** How many schemas it remembers for an index (tables sharing it, or a schema and its successor). */
+    static final int MOST_SCHEMAS_PER_INDEX = 16;
 
     private final List<String> hosts;
     private final IndexNames names;
@@ -140,8 +144,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     @Override
     public void processElement(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
-        if (change.action != ChangeEvent.Action.UPSERT || change.rowSchema == null) {
-            out.collect(change); // a delete writes no field; without a schema there is nothing to derive from
+        if (change.action == ChangeEvent.Action.SKIP || change.rowSchema == null) {
+            out.collect(change); // without a schema there is nothing to derive from
             return;
         }
         String index = names.of(change.topic, change.table);
@@ -151,10 +155,16 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             refusal = schemas.get(change.rowSchema);
         } else {
             refusal = ensure(index, change.table, change.rowSchema);
-            schemas.clear(); // one schema at a time: a table's schema changes rarely, and never back and forth often
+            // Several at a time: tables that share an index (an --elasticsearch.index without {table}) each come with
+            // their own schema instance, and their changes interleave. A mapping only grows, so what was found holds.
+            if (schemas.size() >= MOST_SCHEMAS_PER_INDEX) {
+                schemas.clear();
+            }
             schemas.put(change.rowSchema, refusal);
         }
-        if (refusal == null) {
+        // A delete writes no field, but it must find the index made: Elasticsearch lets a delete with an external
+        // version create a missing index, which would then map the documents that follow by guessing.
+        if (refusal == null || change.action == ChangeEvent.Action.DELETE) {
             out.collect(change);
             return;
         }
@@ -172,16 +182,24 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         mappings.putObject("_meta").putObject(META).put("mapping", IndexMapping.fingerprint(body));
         long deadline = System.currentTimeMillis() + retryLimitMs;
         long pause = 500;
+        boolean existed = false;
         while (true) {
             try {
                 JsonNode current = get(index + "/_mapping");
                 if (current == null) {
+                    if (existed) {
+                        // The index and its alias are created in one request: another subtask's would be seen now.
+                        throw new IllegalStateException("Index " + index + FIRST_VERSION + " exists but the alias "
+                                + index + " does not point at it (removed by hand, or a reindex left half done): add "
+                                + "the alias to the index the job should write, or delete " + index + FIRST_VERSION);
+                    }
                     if (create(index + FIRST_VERSION, index, body)) {
                         created.inc();
                         LOG.info("Created index {}{} behind alias {} with the mapping derived from {}'s schema",
                                 index, FIRST_VERSION, index, table);
                         return null;
                     }
+                    existed = true;
                     continue; // another subtask created it meanwhile: compare with what it made
                 }
                 return extend(index, table, current, (ObjectNode) mappings.get("properties"));
