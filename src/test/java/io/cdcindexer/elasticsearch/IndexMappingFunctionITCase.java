@@ -31,6 +31,7 @@ import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -218,6 +219,23 @@ class IndexMappingFunctionITCase {
 
             assertThat(harness.extractOutputValues()).hasSize(20);
             assertThat(proxy.requests()).as("requests to Elasticsearch for 20 changes of two schemas").isLessThan(10);
+        }
+    }
+
+    @Test
+    @Disabled("open: the step asks once per schema, so an index deleted while the job runs is not made again; the "
+            + "writer's next write then creates <name> mapped by guessing, and the step adopts it after a restart")
+    void anIndexDeletedWhileTheJobRunsIsMadeAgainBeforeTheNextDocument() throws Exception {
+        try (var harness = harness("deleted")) {
+            ChangeEvent change = change("schema-0-insert");
+            harness.processElement(change, 0);
+            assertThat(Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/deleted-products_v1"))
+                    .DELETE().build()).status()).isEqualTo(200);
+
+            harness.processElement(change, 0);
+
+            JsonNode alias = get("_alias/deleted-products");
+            assertThat(alias.has("deleted-products_v1")).as(alias.toString()).isTrue();
         }
     }
 
