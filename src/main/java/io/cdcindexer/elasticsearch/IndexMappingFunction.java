@@ -48,6 +48,8 @@ import org.slf4j.LoggerFactory;
  *   <li>An index made before the job derived mappings (Elasticsearch's dynamic mapping, no {@code _meta}): adopted as it
  *       is, new columns added, nothing dead-lettered for its guessed types; {@code ./cdc reindex} gives it the derived
  *       mapping.
+ *   <li>A delete makes the index too (Elasticsearch would let its externally versioned delete create the index, mapped
+ *       by guessing), and goes on whatever the mapping: it writes no field.
  * </ul>
  *
  * <p>It asks Elasticsearch once per index and schema in each subtask (the decoder hands every change of a schema the
@@ -146,8 +148,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     @Override
     public void processElement(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
-        if (change.action != ChangeEvent.Action.UPSERT || change.rowSchema == null) {
-            out.collect(change); // a delete writes no field; without a schema there is nothing to derive from
+        if (change.action == ChangeEvent.Action.SKIP || change.rowSchema == null) {
+            out.collect(change); // without a schema there is nothing to derive from
             return;
         }
         String index = names.of(change.topic, change.table);
@@ -167,7 +169,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             forgetIfMany(schemas);
             schemas.put(change.rowSchema, refusal);
         }
-        if (refusal.isEmpty()) {
+        // A delete writes no field, but it must find the index made: Elasticsearch lets a delete with an external
+        // version create a missing index, which would then map the documents that follow by guessing.
+        if (refusal.isEmpty() || change.action == ChangeEvent.Action.DELETE) {
             out.collect(change);
             return;
         }
@@ -198,16 +202,24 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         mappings.putObject("_meta").putObject(META).put("mapping", IndexMapping.fingerprint(body));
         long deadline = System.currentTimeMillis() + retryLimitMs;
         long pause = 500;
+        boolean existed = false;
         while (true) {
             try {
                 JsonNode current = get(index + "/_mapping");
                 if (current == null) {
+                    if (existed) {
+                        // The index and its alias are created in one request: another subtask's would be seen now.
+                        throw new IllegalStateException("Index " + index + FIRST_VERSION + " exists but the alias "
+                                + index + " does not point at it (removed by hand, or a reindex left half done): add "
+                                + "the alias to the index the job should write, or delete " + index + FIRST_VERSION);
+                    }
                     if (create(index + FIRST_VERSION, index, body)) {
                         created.inc();
                         LOG.info("Created index {}{} behind alias {} with the mapping derived from {}'s schema",
                                 index, FIRST_VERSION, index, table);
                         return null;
                     }
+                    existed = true;
                     continue; // another subtask created it meanwhile: compare with what it made
                 }
                 return extend(index, table, current, (ObjectNode) mappings.get("properties"));

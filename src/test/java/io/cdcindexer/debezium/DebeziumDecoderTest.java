@@ -58,6 +58,20 @@ class DebeziumDecoderTest {
     }
 
     @Test
+    void everyChangeOfASchemaCarriesTheSameRowSchemaInstanceWhichTheIndexMappingCachesBy() throws Exception {
+        DebeziumEnvelope insert = decode("captured/users-insert");
+        DebeziumEnvelope update = decode("captured/users-update");
+        DebeziumEnvelope delete = decode("captured/users-delete");
+        decode("captured/tx-orders-insert-1"); // another table's topic between them
+        DebeziumEnvelope again = decode("captured/users-insert");
+
+        assertThat(insert.rowSchema()).isNotNull();
+        assertThat(update.rowSchema()).isSameAs(insert.rowSchema());
+        assertThat(delete.rowSchema()).isSameAs(insert.rowSchema());
+        assertThat(again.rowSchema()).isSameAs(insert.rowSchema());
+    }
+
+    @Test
     void snapshotReadIsMarkedAndHasNoTransaction() throws Exception {
         DebeziumEnvelope read = decode("users-snapshot");
 

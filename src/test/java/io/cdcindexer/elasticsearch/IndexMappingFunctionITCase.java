@@ -2,6 +2,7 @@ package io.cdcindexer.elasticsearch;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcindexer.debezium.ChangeEvent;
@@ -12,17 +13,25 @@ import io.cdcindexer.kafka.KafkaRecord;
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.Http;
+import com.sun.net.httpserver.HttpServer;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -178,6 +187,79 @@ class IndexMappingFunctionITCase {
     }
 
     @Test
+    void aDeleteAsATablesFirstChangeCreatesTheIndexSoItsVersionedDeleteCannotMakeOneMappedDynamically()
+            throws Exception {
+        try (var harness = harness("deletefirst")) {
+            ChangeEvent delete = change("users-delete");
+            harness.processElement(delete, 0);
+            // What the writer sends for it: a delete with an external version, which Elasticsearch lets create a
+            // missing index (with no mapping: Elasticsearch guesses every field of the documents that follow).
+            Http.Response bulk = Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/_bulk"))
+                    .header("Content-Type", "application/x-ndjson").POST(HttpRequest.BodyPublishers.ofString(
+                            "{\"delete\":{\"_index\":\"deletefirst-users\",\"_id\":\"" + delete.documentId
+                                    + "\",\"version\":" + delete.version + ",\"version_type\":\"external_gte\"}}\n"))
+                    .build());
+            assertThat(bulk.status()).as(bulk.body()).isEqualTo(200);
+
+            harness.processElement(change("users-insert"), 0);
+
+            JsonNode alias = get("_alias/deletefirst-users");
+            assertThat(alias.has("deletefirst-users_v1")).as(alias.toString()).isTrue();
+            assertThat(get("deletefirst-users/_mapping").path("deletefirst-users_v1").path("mappings").path("_meta")
+                    .has(IndexMappingFunction.META)).isTrue();
+        }
+    }
+
+    @Test
+    void aPhysicalIndexLeftWithoutItsAliasFailsTheTaskWithWhatToDoInsteadOfSpinning() throws Exception {
+        // The alias removed by hand, or a reindex that stopped half way: <name>_v1 is there, <name> is not.
+        assertThat(put("orphan-products_v1", "{}")).isEqualTo(200);
+
+        try (var harness = harness("orphan")) {
+            ChangeEvent change = change("schema-0-insert");
+            assertTimeoutPreemptively(Duration.ofSeconds(30), () -> assertThatThrownBy(
+                    () -> harness.processElement(change, 0))
+                    .hasMessageContaining("orphan-products_v1")
+                    .hasMessageContaining("alias orphan-products"));
+            assertThat(new ArrayList<>(harness.extractOutputValues())).isEmpty();
+        }
+    }
+
+    @Test
+    void tablesThatShareAnIndexDoNotMakeEveryChangeAskElasticsearchForTheMapping() throws Exception {
+        try (CountingProxy proxy = new CountingProxy(elasticsearch.url());
+                var harness = ProcessFunctionTestHarnesses.forProcessFunction(new IndexMappingFunction(
+                        List.of(proxy.url()), new IndexNames("shared-{schema}"), "", "", 30_000))) {
+            // As the decoder hands them on: one schema instance per table's topic.
+            ChangeEvent users = change("users-insert");
+            ChangeEvent orders = change("tx-orders-insert-1");
+            for (int i = 0; i < 20; i++) {
+                harness.processElement(i % 2 == 0 ? users : orders, 0);
+            }
+
+            assertThat(harness.extractOutputValues()).hasSize(20);
+            assertThat(proxy.requests()).as("requests to Elasticsearch for 20 changes of two schemas").isLessThan(10);
+        }
+    }
+
+    @Test
+    @Disabled("open: the step asks once per schema, so an index deleted while the job runs is not made again; the "
+            + "writer's next write then creates <name> mapped by guessing, and the step adopts it after a restart")
+    void anIndexDeletedWhileTheJobRunsIsMadeAgainBeforeTheNextDocument() throws Exception {
+        try (var harness = harness("deleted")) {
+            ChangeEvent change = change("schema-0-insert");
+            harness.processElement(change, 0);
+            assertThat(Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/deleted-products_v1"))
+                    .DELETE().build()).status()).isEqualTo(200);
+
+            harness.processElement(change, 0);
+
+            JsonNode alias = get("_alias/deleted-products");
+            assertThat(alias.has("deleted-products_v1")).as(alias.toString()).isTrue();
+        }
+    }
+
+    @Test
     void aBadOverridesFileIsRefusedWhenTheJobIsBuilt() {
         assertThatThrownBy(() -> new IndexMappingFunction(List.of(elasticsearch.url()), new IndexNames("{topic}"),
                 "{\"tables\":{\"products\":{}}}", "configs/index-mappings.json", 1_000))
@@ -197,6 +279,50 @@ class IndexMappingFunctionITCase {
                     .hasMessageContaining("could not be reached")
                     .hasMessageContaining("gone-products");
             assertThat(new ArrayList<>(harness.extractOutputValues())).isEmpty();
+        }
+    }
+
+    /** An HTTP proxy in front of the node that counts the requests it forwards. */
+    private static final class CountingProxy implements AutoCloseable {
+
+        private final HttpServer server;
+        private final AtomicInteger requests = new AtomicInteger();
+
+        CountingProxy(String target) throws Exception {
+            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+            server.createContext("/", exchange -> {
+                requests.incrementAndGet();
+                try {
+                    HttpRequest.Builder forward = HttpRequest.newBuilder(
+                            URI.create(target + exchange.getRequestURI())).header("Content-Type", "application/json");
+                    byte[] body = exchange.getRequestBody().readAllBytes();
+                    forward.method(exchange.getRequestMethod(), body.length == 0
+                            ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+                    HttpResponse<byte[]> answer = Http.CLIENT.send(forward.build(), HttpResponse.BodyHandlers.ofByteArray());
+                    exchange.getResponseHeaders().add("Content-Type", "application/json");
+                    exchange.sendResponseHeaders(answer.statusCode(), answer.body().length == 0 ? -1 : answer.body().length);
+                    try (OutputStream out = exchange.getResponseBody()) {
+                        out.write(answer.body());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    exchange.close();
+                }
+            });
+            server.start();
+        }
+
+        String url() {
+            return "http://127.0.0.1:" + server.getAddress().getPort();
+        }
+
+        int requests() {
+            return requests.get();
+        }
+
+        @Override
+        public void close() {
+            server.stop(0);
         }
     }
 }

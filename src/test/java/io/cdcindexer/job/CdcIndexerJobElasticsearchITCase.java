@@ -7,6 +7,7 @@ import static io.cdcindexer.job.DebeziumJson.tombstone;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.debezium.DebeziumFixtures;
 import io.cdcindexer.elasticsearch.BulkOptions;
 import io.cdcindexer.elasticsearch.ChangeEventEmitter;
 import io.cdcindexer.elasticsearch.ElasticsearchIndexSink;
@@ -103,6 +104,30 @@ class CdcIndexerJobElasticsearchITCase {
             backlog.add(tombstone("backlog", i));
         }
         return backlog;
+    }
+
+    @Test
+    void theDecodersRowSchemaReachesTheMappingStepInTheJobSoEachIndexIsMadeBeforeItsDocuments(TestInfo test)
+            throws Exception {
+        // Captured records, with their schemas; no index made beforehand. Were the row schema lost between the decoder
+        // and the mapping step (a copy between operators drops its transient field), the documents would go into
+        // indices Elasticsearch creates and maps by guessing, without the job's _meta and without an alias.
+        List<KafkaRecord> products = List.of(DebeziumFixtures.record("captured/schema-0-insert"),
+                DebeziumFixtures.record("captured/schema-1-added-column"));
+        List<KafkaRecord> users = List.of(DebeziumFixtures.record("captured/users-insert"),
+                DebeziumFixtures.record("captured/users-delete"), DebeziumFixtures.record("captured/users-insert"));
+        String name = name(test);
+        CollectingDeadLetterQueue deadLetters = run(name, List.of(products, users), 100, 1_000);
+
+        for (String table : List.of("products", "users")) {
+            JsonNode alias = Http.get(elasticsearch.url() + "/_alias/" + name + "-" + table).json();
+            assertThat(alias.has(name + "-" + table + "_v1")).as(alias.toString()).isTrue();
+            JsonNode mappings = Http.get(elasticsearch.url() + "/" + name + "-" + table + "/_mapping").json()
+                    .path(name + "-" + table + "_v1").path("mappings");
+            assertThat(mappings.path("_meta").has("cdc-indexer")).as(mappings.toString()).isTrue();
+            assertThat(mappings.path("dynamic").asText()).isEqualTo("strict");
+        }
+        assertThat(deadLetters.letters()).isEmpty();
     }
 
     @Test
