@@ -82,6 +82,18 @@ class ElasticsearchIndexSinkITCase {
         return deadLetters;
     }
 
+    /**
+     * Runs a bounded job whose writer sends one action per request: the first change goes out alone, before the others
+     * reach the writer. Returns the dead letters.
+     */
+    private static CollectingDeadLetterQueue writeOnePerRequest(String name, ChangeEvent... changes) throws Exception {
+        BulkOptions onePerRequest = new BulkOptions(List.of("http://localhost:" + elasticsearch.port()), 1, 5 << 20, 50,
+                2, 50, 500);
+        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue(name);
+        start(name, onePerRequest, deadLetters, changes).getJobExecutionResult().get(2, TimeUnit.MINUTES);
+        return deadLetters;
+    }
+
     private static JsonNode get(String index, String id) throws Exception {
         return Http.get(elasticsearch.url() + "/" + index + "/_doc/" + id).json();
     }
@@ -328,13 +340,7 @@ class ElasticsearchIndexSinkITCase {
         ChangeEvent older = upsert("articles", "7", 150, "{\"id\":7,\"n\":0,\"body\":\"old\"}", null);
         ChangeEvent bodyUnchanged = upsert("articles", "7", 300, "{\"id\":7,\"n\":2}", null);
         bodyUnchanged.unavailableColumns = new String[] {"body"};
-        // One action per request: the newest write goes out alone, before the other two reach the writer.
-        BulkOptions onePerRequest = new BulkOptions(List.of("http://localhost:" + elasticsearch.port()), 1, 5 << 20, 50,
-                2, 50, 500);
-
-        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("underway");
-        start("underway", onePerRequest, deadLetters, newest, older, bodyUnchanged)
-                .getJobExecutionResult().get(2, TimeUnit.MINUTES);
+        CollectingDeadLetterQueue deadLetters = writeOnePerRequest("underway", newest, older, bodyUnchanged);
 
         JsonNode stored = get("underway-articles", "7");
         assertThat(stored.path("_source").toString()).isEqualTo("{\"id\":7,\"n\":2,\"body\":\"new\"}");
@@ -353,16 +359,12 @@ class ElasticsearchIndexSinkITCase {
         ChangeEvent bodyUnchanged = upsert("articles", "8", 300, "{\"id\":8,\"n\":2}", null);
         bodyUnchanged.unavailableColumns = new String[] {"body"};
         ChangeEvent newBody = upsert("articles", "8", 200, "{\"id\":8,\"n\":1,\"body\":\"new\"}", null);
-        BulkOptions onePerRequest = new BulkOptions(List.of("http://localhost:" + elasticsearch.port()), 1, 5 << 20, 50,
-                2, 50, 500);
-
-        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("latepredecessor");
-        start("latepredecessor", onePerRequest, deadLetters, first, bodyUnchanged, newBody)
-                .getJobExecutionResult().get(2, TimeUnit.MINUTES);
+        CollectingDeadLetterQueue deadLetters = writeOnePerRequest("latepredecessor", first, bodyUnchanged, newBody);
 
         JsonNode stored = get("latepredecessor-articles", "8");
         assertThat(stored.path("_source").toString()).isEqualTo("{\"id\":8,\"n\":2,\"body\":\"new\"}");
         assertThat(stored.path("_version").asLong()).isEqualTo(300);
+        assertThat(deadLetters.letters()).isEmpty();
     }
 
     /**
@@ -375,16 +377,12 @@ class ElasticsearchIndexSinkITCase {
         ChangeEvent bodyUnchanged = upsert("articles", "9", 300, "{\"id\":9,\"n\":2}", null);
         bodyUnchanged.unavailableColumns = new String[] {"body"};
         ChangeEvent insert = upsert("articles", "9", 200, "{\"id\":9,\"n\":1,\"body\":\"first\"}", null);
-        BulkOptions onePerRequest = new BulkOptions(List.of("http://localhost:" + elasticsearch.port()), 1, 5 << 20, 50,
-                2, 50, 500);
-
-        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("insertlater");
-        start("insertlater", onePerRequest, deadLetters, bodyUnchanged, insert)
-                .getJobExecutionResult().get(2, TimeUnit.MINUTES);
+        CollectingDeadLetterQueue deadLetters = writeOnePerRequest("insertlater", bodyUnchanged, insert);
 
         JsonNode stored = get("insertlater-articles", "9");
         assertThat(stored.path("_source").toString()).isEqualTo("{\"id\":9,\"n\":2,\"body\":\"first\"}");
         assertThat(stored.path("_version").asLong()).isEqualTo(300);
+        assertThat(deadLetters.letters()).isEmpty();
     }
 
     /**
