@@ -108,6 +108,13 @@ public final class CdcIndexerJob {
         DataStream<ChangeEvent> changes = decoded;
         DataStream<DeadLetter> deadLetters = decoded.getSideOutput(DecodeFunction.DEAD_LETTERS);
         if (options.get(JobOptions.ELASTICSEARCH_MAPPINGS).equals("derived")) {
+            if (!env.isChainingEnabled()) {
+                // Unchained, the row schema (not serialized) would never reach the step, which would then map nothing.
+                throw new IllegalArgumentException("--" + JobOptions.ELASTICSEARCH_MAPPINGS.name() + " derived needs "
+                        + "operator chaining, which is off (pipeline.operator-chaining.enabled): the index-mapping step reads "
+                        + "the row schema the decoder hands it in the same chain. Turn chaining on, or use --"
+                        + JobOptions.ELASTICSEARCH_MAPPINGS.name() + " none");
+            }
             // Chained to the decoder: the index has the row schema's mapping before any document of it can be written.
             SingleOutputStreamOperator<ChangeEvent> mapped = decoded
                     .process(IndexMappingFunction.of(options))

@@ -6,6 +6,7 @@ import static io.cdcindexer.job.DebeziumJson.end;
 import static io.cdcindexer.job.DebeziumJson.raw;
 import static io.cdcindexer.job.DebeziumJson.tombstone;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
 
 import io.cdcindexer.debezium.ChangeEvent;
@@ -65,6 +66,17 @@ class CdcIndexerJobITCase {
         new CdcIndexerJob(options, PartitionedRecordsSource.of(partitions, recordsPerSecond), index,
                 new DeadLetterSink(deadLetters)).execute(env);
         return new Run(index, deadLetters);
+    }
+
+    @Test
+    void derivedMappingsRefuseAnEnvironmentWithoutChaining() {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.disableOperatorChaining();
+        CdcIndexerJob job = new CdcIndexerJob(JobOptions.defaults(), PartitionedRecordsSource.of(List.of(List.of()), 1),
+                new VersionedIndexSink("unchained", 0), new DeadLetterSink(new CollectingDeadLetterQueue("unchained")));
+
+        assertThatThrownBy(() -> job.build(env)).hasMessageContaining("operator chaining")
+                .hasMessageContaining("--elasticsearch.mappings none");
     }
 
     private Run run(TestInfo test, int parallelism, List<List<KafkaRecord>> partitions) throws Exception {
