@@ -2,6 +2,7 @@ package io.cdcindexer.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import io.cdcindexer.elasticsearch.IndexMappingFunction;
 import io.cdcindexer.job.JobOptions;
 import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.ProjectHome;
@@ -537,7 +538,7 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     private static String mappingOf(JsonNode index) {
-        JsonNode meta = index.path("mappings").path("_meta").path("cdc-indexer");
+        JsonNode meta = index.path("mappings").path("_meta").path(IndexMappingFunction.META);
         return meta.has("mapping") ? "mapping " + meta.path("mapping").asText() : "mapping guessed by Elasticsearch";
     }
 

@@ -292,7 +292,8 @@ public final class IndexMapping {
         return new MappingDiff(newFields, conflicts);
     }
 
-    private static JsonNode mappingsOf(JsonNode answer) {
+    /** The {@code mappings} of a mapping, of an index body, or of a get-mapping answer of one index. */
+    static JsonNode mappingsOf(JsonNode answer) {
         if (answer.has("mappings")) {
             return answer.get("mappings");
         }

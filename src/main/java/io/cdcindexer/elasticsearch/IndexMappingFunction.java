@@ -65,8 +65,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     public static final OutputTag<DeadLetter> DEAD_LETTERS =
             new OutputTag<>("mapping-dead-letters", TypeInformation.of(DeadLetter.class));
 
-    /** The mark in the mapping's {@code _meta} of an index the job created. */
-    static final String META = "cdc-indexer";
+    /** The mark in the mapping's {@code _meta} of an index the job created (./cdc status reads it). */
+    public static final String META = "cdc-indexer";
     /** The suffix of the first physical index behind an alias. */
     static final String FIRST_VERSION = "_v1";
     /** How long it tries while Elasticsearch cannot be reached before it fails the task (which restarts it). */
@@ -242,7 +242,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     private String extend(String index, String table, JsonNode current, ObjectNode properties) throws IOException {
         IndexMapping.MappingDiff diff = IndexMapping.compare(table, current, properties);
-        boolean ours = mappingsOf(current).path("_meta").has(META);
+        boolean ours = IndexMapping.mappingsOf(current).path("_meta").has(META);
         if (diff.newFields().size() > 0) {
             send("PUT", index + "/_mapping", diff.putMappingBody());
             extended.inc();
@@ -263,11 +263,6 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 .collect(Collectors.joining("; "));
         LOG.warn("Index {} cannot take {}'s new schema: {}", index, table, reason);
         return reason;
-    }
-
-    private static JsonNode mappingsOf(JsonNode getMappingAnswer) {
-        return getMappingAnswer.size() == 1 ? getMappingAnswer.elements().next().path("mappings")
-                : getMappingAnswer.path("mappings");
     }
 
     // The index's mapping answer, or null when there is no such index (or alias).

@@ -14,6 +14,7 @@ import java.util.Properties;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.clients.admin.NewTopic;
 
 /**
  * A single-node Kafka 4.3 cluster (KRaft: one process is broker and controller) in its own process: clients on
@@ -113,6 +114,18 @@ public final class KafkaBroker implements AutoCloseable {
 
     public int port() {
         return port;
+    }
+
+    /**
+     * Creates a topic as the connector does on this one-broker stack (topic.creation.default.partitions, replication 1),
+     * for tests that write to a table's topic before any connector has.
+     */
+    public void createTopic(String name, int partitions) throws Exception {
+        Properties properties = new Properties();
+        properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers());
+        try (Admin admin = Admin.create(properties)) {
+            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1))).all().get();
+        }
     }
 
     /** {@code localhost:<port>}. */

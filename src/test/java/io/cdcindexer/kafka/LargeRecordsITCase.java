@@ -15,9 +15,6 @@ import java.util.List;
 import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -53,12 +50,7 @@ class LargeRecordsITCase {
     @BeforeAll
     static void startKafka() throws Exception {
         kafka = KafkaBroker.start(dir.resolve("kafka"), FreePorts.next());
-        Properties props = new Properties();
-        props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        try (Admin admin = Admin.create(props)) {
-            // As the connector creates it: topic.creation.default.* sets partitions and replicas, the rest is the broker's.
-            admin.createTopics(List.of(new NewTopic(TOPIC, 2, (short) 1))).all().get();
-        }
+        kafka.createTopic(TOPIC, 2);
     }
 
     @AfterAll
