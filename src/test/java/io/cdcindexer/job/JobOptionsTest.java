@@ -33,6 +33,8 @@ class JobOptionsTest {
                 .hasMessageStartingWith("Unknown option --kafka.bootstrap-server");
         assertThatThrownBy(() -> JobOptions.fromArgs("--parallelism"))
                 .hasMessage("Option --parallelism needs a value");
+        assertThatThrownBy(() -> JobOptions.fromArgs("--elasticsearch.mappings", "dynamic"))
+                .hasMessage("Option --elasticsearch.mappings must be derived or none, got 'dynamic'");
         assertThatThrownBy(() -> JobOptions.fromArgs("--checkpoint.interval-ms", "soon"))
                 .hasMessage("Option --checkpoint.interval-ms must be a whole number, got 'soon'");
         assertThatThrownBy(() -> JobOptions.fromArgs("--checkpoint.interval-ms", "0"))
