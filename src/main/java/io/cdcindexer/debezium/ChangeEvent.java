@@ -76,6 +76,12 @@ public final class ChangeEvent {
     public transient JsonNode rowSchema;
     /** The original Kafka key, kept for the dead-letter queue. */
     public byte[] key;
+    /**
+     * The physical Elasticsearch indices to write, as the index-mapping step resolved the table's alias: its index, and
+     * during a reindex the next one as well. Null when the job does not manage the indices (the index name template is
+     * then written as it is).
+     */
+    public String[] indices;
 
     /** For Flink's POJO serializer. */
     public ChangeEvent() {}
@@ -156,6 +162,7 @@ public final class ChangeEvent {
         c.partial = partial;
         c.kafkaTime = kafkaTime;
         c.key = key;
+        c.indices = indices;
         return c;
     }
 
@@ -168,7 +175,8 @@ public final class ChangeEvent {
                 && Objects.equals(op, e.op) && Objects.equals(topic, e.topic) && Objects.equals(table, e.table)
                 && Objects.equals(documentId, e.documentId) && Arrays.equals(document, e.document)
                 && Arrays.equals(unavailableColumns, e.unavailableColumns)
-                && Objects.equals(transactionId, e.transactionId) && partial == e.partial && Arrays.equals(key, e.key);
+                && Objects.equals(transactionId, e.transactionId) && partial == e.partial && Arrays.equals(key, e.key)
+                && Arrays.equals(indices, e.indices);
     }
 
     @Override
@@ -189,6 +197,9 @@ public final class ChangeEvent {
         }
         if (hasUnavailableColumns()) {
             s.append(" unavailable=").append(Arrays.toString(unavailableColumns));
+        }
+        if (indices != null) {
+            s.append(" → ").append(String.join(",", indices));
         }
         return s.toString();
     }

@@ -16,6 +16,9 @@ import org.elasticsearch.index.VersionType;
  * of one transaction share the commit position (a late change after a timeout flush): which of them is newer is
  * decided before the sink, where {@link DocumentVersionFunction} drops the older one.
  *
+ * <p>The index is the physical one the index-mapping step resolved ({@link ChangeEvent#indices}); during a reindex a change
+ * is written to the next index too, each write on its own. Without that step, the index name template's name.
+ *
  * <p>A change with unavailable (unchanged TOASTed) columns is indexed the same way; {@link ElasticsearchIndexWriter}
  * first completes its document with those columns' stored values.
  */
@@ -34,7 +37,16 @@ public final class ChangeEventEmitter implements ElasticsearchEmitter<ChangeEven
         if (change.action == ChangeEvent.Action.SKIP) {
             return; // its record is in the dead-letter queue; the collapse never lets one through
         }
-        String index = indexNames.of(change.topic, change.table);
+        if (change.indices == null) {
+            emit(change, indexNames.of(change.topic, change.table), indexer);
+            return;
+        }
+        for (String index : change.indices) {
+            emit(change, index, indexer);
+        }
+    }
+
+    private static void emit(ChangeEvent change, String index, RequestIndexer indexer) {
         if (change.action == ChangeEvent.Action.DELETE) {
             indexer.add(new DeleteRequest(index, change.documentId)
                     .version(change.version)

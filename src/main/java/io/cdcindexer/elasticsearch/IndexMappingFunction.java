@@ -69,6 +69,17 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     public static final String META = "cdc-indexer";
     /** The suffix of the first physical index behind an alias. */
     static final String FIRST_VERSION = "_v1";
+    /**
+     * The index where {@code ./cdc reindex} records a reindex under way: one document per alias, {@code {"to": <next
+     * physical index>, "fromLsn": <WAL position>, ...}}. Every change of the table at that position or later is written
+     * to the next index as well.
+     */
+    public static final String REINDEX_INDEX = "cdc-indexer-reindex";
+    /**
+     * How old the routes (alias → index, reindexes under way) may be when a change is routed: {@code ./cdc reindex}
+     * waits longer than this before it relies on every subtask routing as it recorded.
+     */
+    public static final long ROUTES_MAX_AGE_MS = 2_000;
     /** How long it tries while Elasticsearch cannot be reached before it fails the task (which restarts it). */
     static final long RETRY_LIMIT_MS = 300_000;
 
@@ -85,7 +96,12 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Map<String, Map<JsonNode, String>> known;
     /** The same by index and schema content (its fingerprint). */
     private transient Map<String, String> byContent;
+    /** By alias: its route, as Elasticsearch said at {@link #routesFetchedAt}. */
+    private transient Map<String, Route> routes;
+    private transient long routesFetchedAt;
     private transient Counter lookups;
+    private transient Counter routeLookups;
+    private transient Counter leftToReindex;
     private transient Counter created;
     private transient Counter extended;
     private transient Counter deadLettered;
@@ -131,9 +147,12 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 .setRequestConfigCallback(config -> config.setConnectTimeout(5_000).setSocketTimeout(60_000))
                 .build();
         known = new HashMap<>();
+        routes = new HashMap<>();
         byContent = new HashMap<>();
         overrides = overrides();
         lookups = getRuntimeContext().getMetricGroup().counter("mappingLookups");
+        routeLookups = getRuntimeContext().getMetricGroup().counter("routeLookups");
+        leftToReindex = getRuntimeContext().getMetricGroup().counter("changesOnlyForTheNextIndex");
         created = getRuntimeContext().getMetricGroup().counter("indicesCreated");
         extended = getRuntimeContext().getMetricGroup().counter("mappingsExtended");
         deadLettered = getRuntimeContext().getMetricGroup().counter("deadLettersForMapping");
@@ -148,11 +167,57 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     @Override
     public void processElement(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
-        if (change.action == ChangeEvent.Action.SKIP || change.rowSchema == null) {
-            out.collect(change); // without a schema there is nothing to derive from
+        if (change.action == ChangeEvent.Action.SKIP) {
+            out.collect(change);
             return;
         }
-        String index = names.of(change.topic, change.table);
+        String alias = names.of(change.topic, change.table);
+        Route route = route(alias);
+        String refusal = refusal(route.current(), alias, change);
+        if (route.current == null) {
+            // It has just made the index (or found it made): written by its physical name, and known by it.
+            route = refreshRoutes(alias);
+            if (route.current != null) {
+                rename(alias, route.current);
+            }
+        }
+        boolean toNext = route.next != null && change.lsn >= route.fromLsn;
+        // A delete writes no field, but it must find the index made (above): Elasticsearch lets a delete with an
+        // external version create a missing index, which would then map the documents that follow by guessing.
+        boolean delete = change.action == ChangeEvent.Action.DELETE;
+        String nextRefusal = toNext ? refusal(route.next, null, change) : null;
+        if (refusal.isEmpty() || delete) {
+            change.indices = toNext && (nextRefusal.isEmpty() || delete) ? route.both : route.currentOnly;
+        } else if (toNext && nextRefusal.isEmpty()) {
+            // The reindex under way makes the index that takes it: written there only, nothing is lost.
+            change.indices = route.nextOnly;
+            leftToReindex.inc();
+        } else {
+            deadLettered.inc();
+            ctx.output(DEAD_LETTERS, deadLetter(change, alias, toNext ? nextRefusal : refusal));
+            if (change.transactionId != null) {
+                out.collect(skipped(change)); // it still counts towards its transaction's END
+            }
+            return;
+        }
+        if (toNext && !nextRefusal.isEmpty() && !delete) {
+            // The next index cannot take it (retyped again during the reindex): the current one has it.
+            deadLettered.inc();
+            ctx.output(DEAD_LETTERS, deadLetter(change, route.next, nextRefusal));
+        }
+        out.collect(change);
+    }
+
+    /**
+     * Why the index cannot take the change's schema ("" when it can), asking Elasticsearch once per index and schema.
+     *
+     * @param alias the alias to create the index behind when there is none yet; null for the next index of a reindex,
+     *     which is created on its own (./cdc reindex adds it to the alias when it is complete)
+     */
+    private String refusal(String index, String alias, ChangeEvent change) throws Exception {
+        if (change.rowSchema == null) {
+            return ""; // without a schema there is nothing to derive from
+        }
         Map<JsonNode, String> schemas = known.computeIfAbsent(index, i -> new IdentityHashMap<>());
         String refusal = schemas.get(change.rowSchema);
         if (refusal == null) {
@@ -162,24 +227,118 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             String key = index + '/' + IndexMapping.fingerprint(change.rowSchema);
             refusal = byContent.get(key);
             if (refusal == null) {
-                refusal = Objects.requireNonNullElse(ensure(index, change.table, change.rowSchema), "");
+                refusal = Objects.requireNonNullElse(ensure(index, alias, change.table, change.rowSchema), "");
                 forgetIfMany(byContent);
                 byContent.put(key, refusal);
             }
             forgetIfMany(schemas);
             schemas.put(change.rowSchema, refusal);
         }
-        // A delete writes no field, but it must find the index made: Elasticsearch lets a delete with an external
-        // version create a missing index, which would then map the documents that follow by guessing.
-        if (refusal.isEmpty() || change.action == ChangeEvent.Action.DELETE) {
-            out.collect(change);
-            return;
+        return refusal;
+    }
+
+    // What was learnt of an index by its alias, kept under its physical name.
+    private void rename(String alias, String physical) {
+        Map<JsonNode, String> schemas = known.remove(alias);
+        if (schemas != null) {
+            known.put(physical, schemas);
         }
-        deadLettered.inc();
-        ctx.output(DEAD_LETTERS, deadLetter(change, index, refusal));
-        if (change.transactionId != null) {
-            out.collect(skipped(change)); // it still counts towards its transaction's END
+        for (String key : List.copyOf(byContent.keySet())) {
+            if (key.startsWith(alias + '/')) {
+                byContent.put(physical + key.substring(alias.length()), byContent.remove(key));
+            }
         }
+    }
+
+    // --- routes: where each table's changes go ---------------------------------------------------------------------
+
+    /**
+     * A table's indices: the physical index behind its alias (null until the job made it), and while {@code ./cdc
+     * reindex} runs, the next index, which takes every change from WAL position {@code fromLsn} on.
+     */
+    static final class Route {
+        final String current;
+        final String next;
+        final long fromLsn;
+        final String[] currentOnly;
+        final String[] nextOnly;
+        final String[] both;
+
+        private final String alias;
+
+        Route(String alias, String current, String next, long fromLsn) {
+            this.alias = alias;
+            this.current = current;
+            this.next = next == null || next.equals(current) ? null : next;
+            this.fromLsn = fromLsn;
+            this.currentOnly = new String[] {current()};
+            this.nextOnly = this.next == null ? currentOnly : new String[] {this.next};
+            this.both = this.next == null ? currentOnly : new String[] {current(), this.next};
+        }
+
+        String current() {
+            return current == null ? alias : current;
+        }
+    }
+
+    /** The table's route, asked again of Elasticsearch when older than {@link #ROUTES_MAX_AGE_MS}. */
+    private Route route(String alias) throws Exception {
+        Route route = routes.get(alias);
+        if (route == null || System.currentTimeMillis() - routesFetchedAt > ROUTES_MAX_AGE_MS) {
+            route = refreshRoutes(alias);
+        }
+        return route;
+    }
+
+    /**
+     * Asks Elasticsearch, in two requests for all tables seen, which physical index each alias points at and which
+     * reindex is under way. An alias now pointing at another index (the reindex flipped it) starts its mapping cache
+     * afresh.
+     */
+    private Route refreshRoutes(String alias) throws Exception {
+        routes.putIfAbsent(alias, null);
+        List<String> aliases = List.copyOf(routes.keySet());
+        Map<String, Route> fresh = retrying("look up the indices of " + String.join(", ", aliases),
+                () -> fetchRoutes(aliases));
+        routeLookups.inc();
+        routes.putAll(fresh);
+        routesFetchedAt = System.currentTimeMillis();
+        return routes.get(alias);
+    }
+
+    private Map<String, Route> fetchRoutes(List<String> aliases) throws IOException {
+        Map<String, String> physical = new HashMap<>();
+        JsonNode answer = get(String.join(",", aliases) + "/_alias?ignore_unavailable=true&allow_no_indices=true");
+        if (answer != null) {
+            answer.fields().forEachRemaining(index -> {
+                if (aliases.contains(index.getKey())) {
+                    physical.put(index.getKey(), index.getKey()); // an index made before the job used aliases
+                }
+                index.getValue().path("aliases").fieldNames().forEachRemaining(name -> {
+                    if (aliases.contains(name)) {
+                        physical.put(name, index.getKey());
+                    }
+                });
+            });
+        }
+        Map<String, JsonNode> reindexes = new HashMap<>();
+        ObjectNode ids = DebeziumDecoder.mapper().createObjectNode();
+        aliases.forEach(ids.putArray("ids")::add);
+        JsonNode docs = post(REINDEX_INDEX + "/_mget", ids);
+        if (docs != null) {
+            for (JsonNode doc : docs.path("docs")) {
+                if (doc.path("found").asBoolean()) {
+                    reindexes.put(doc.path("_id").asText(), doc.path("_source"));
+                }
+            }
+        }
+        Map<String, Route> routes = new HashMap<>();
+        for (String alias : aliases) {
+            JsonNode reindex = reindexes.get(alias);
+            routes.put(alias, new Route(alias, physical.get(alias), reindex == null ? null : reindex.path("to").asText(null),
+                    reindex == null ? Long.MAX_VALUE : reindex.path("fromLsn").asLong(Long.MAX_VALUE)));
+        }
+        return routes;
     }
 
     /** How often it has asked Elasticsearch about an index (once per index and schema, ideally). */
@@ -194,46 +353,81 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
     }
 
-    /** Makes the index ready for the schema; returns why its changes cannot be indexed, or null. */
-    private String ensure(String index, String table, JsonNode rowSchema) throws Exception {
+    /**
+     * Makes the index ready for the schema; returns why its changes cannot be indexed, or null.
+     *
+     * @param index the physical index, or the alias while there is none yet
+     * @param alias the table's alias, or null for the next index of a reindex
+     */
+    private String ensure(String index, String alias, String table, JsonNode rowSchema) throws Exception {
         lookups.inc();
         ObjectNode body = IndexMapping.indexBody(rowSchema, overrides.table(table));
         ObjectNode mappings = (ObjectNode) body.get("mappings");
         mappings.putObject("_meta").putObject(META).put("mapping", IndexMapping.fingerprint(body));
-        long deadline = System.currentTimeMillis() + retryLimitMs;
-        long pause = 500;
-        boolean existed = false;
-        while (true) {
-            try {
+        boolean[] existed = {false};
+        return retrying("prepare index " + index + " for " + table, () -> {
+            while (true) {
                 JsonNode current = get(index + "/_mapping");
-                if (current == null) {
-                    if (existed) {
-                        // The index and its alias are created in one request: another subtask's would be seen now.
-                        throw new IllegalStateException("Index " + index + FIRST_VERSION + " exists but the alias "
-                                + index + " does not point at it (removed by hand, or a reindex left half done): add "
-                                + "the alias to the index the job should write, or delete " + index + FIRST_VERSION);
-                    }
-                    if (create(index + FIRST_VERSION, index, body)) {
+                if (current != null) {
+                    return extend(index, table, current, (ObjectNode) mappings.get("properties"));
+                }
+                if (alias == null) {
+                    if (create(index, null, body)) {
                         created.inc();
-                        LOG.info("Created index {}{} behind alias {} with the mapping derived from {}'s schema",
-                                index, FIRST_VERSION, index, table);
+                        LOG.info("Created index {} for the reindex of {}, with the mapping derived from its schema",
+                                index, table);
                         return null;
                     }
-                    existed = true;
                     continue; // another subtask created it meanwhile: compare with what it made
                 }
-                return extend(index, table, current, (ObjectNode) mappings.get("properties"));
+                if (!index.equals(alias)) {
+                    throw new IllegalStateException("Index " + index + ", behind alias " + alias + " a moment ago, "
+                            + "is gone (deleted by hand?); the job starts again and makes " + alias + FIRST_VERSION
+                            + " if there is no index at all");
+                }
+                if (existed[0]) {
+                    // The index and its alias are created in one request: another subtask's would be seen now.
+                    throw new IllegalStateException("Index " + index + FIRST_VERSION + " exists but the alias "
+                            + index + " does not point at it (removed by hand, or a reindex left half done): add "
+                            + "the alias to the index the job should write, or delete " + index + FIRST_VERSION);
+                }
+                if (create(index + FIRST_VERSION, index, body)) {
+                    created.inc();
+                    LOG.info("Created index {}{} behind alias {} with the mapping derived from {}'s schema",
+                            index, FIRST_VERSION, index, table);
+                    return null;
+                }
+                existed[0] = true; // another subtask created it meanwhile: compare with what it made
+            }
+        });
+    }
+
+    /** What a request to Elasticsearch answers. */
+    private interface Call<T> {
+        T call() throws Exception;
+    }
+
+    /**
+     * Runs the call, trying again while Elasticsearch cannot be reached, for {@code retryLimitMs} at most; a refusal
+     * (4xx) fails at once.
+     */
+    private <T> T retrying(String what, Call<T> call) throws Exception {
+        long deadline = System.currentTimeMillis() + retryLimitMs;
+        long pause = 500;
+        while (true) {
+            try {
+                return call.call();
             } catch (IOException e) {
                 if (e instanceof ResponseException response && statusOf(response) / 100 == 4) {
-                    throw new IOException("Elasticsearch refused to prepare index " + index + " for " + table + ": "
-                            + reasonOf(response) + (statusOf(response) == 401 || statusOf(response) == 403
+                    throw new IOException("Elasticsearch refused to " + what + ": " + reasonOf(response)
+                            + (statusOf(response) == 401 || statusOf(response) == 403
                                     ? ". Check the credentials and the role's privileges on the indices" : ""), e);
                 }
                 if (System.currentTimeMillis() > deadline) {
                     throw new IOException("Elasticsearch could not be reached for " + retryLimitMs / 1000
-                            + " s to prepare index " + index + ": " + e.getMessage(), e);
+                            + " s to " + what + ": " + e.getMessage(), e);
                 }
-                LOG.warn("Preparing index {} failed ({}); trying again in {} ms", index, e.toString(), pause);
+                LOG.warn("Could not {} ({}); trying again in {} ms", what, e.toString(), pause);
                 Thread.sleep(pause);
                 pause = Math.min(pause * 2, 10_000);
             }
@@ -278,16 +472,32 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
     }
 
-    // Creates the physical index with its alias in one request; false if it exists already.
+    // Creates the physical index, with its alias if one is given, in one request; false if it exists already.
     private boolean create(String physical, String alias, ObjectNode body) throws IOException {
         ObjectNode withAlias = body.deepCopy();
-        withAlias.putObject("aliases").putObject(alias);
+        if (alias != null) {
+            withAlias.putObject("aliases").putObject(alias);
+        }
         try {
             send("PUT", physical, withAlias);
             return true;
         } catch (ResponseException e) {
             if (statusOf(e) == 400 && reasonOf(e).contains("already exists")) {
                 return false;
+            }
+            throw e;
+        }
+    }
+
+    // The answer to a POST, or null when the index is not there.
+    private JsonNode post(String path, ObjectNode body) throws IOException {
+        Request request = new Request("POST", "/" + path);
+        request.setEntity(new StringEntity(body.toString(), ContentType.APPLICATION_JSON));
+        try {
+            return DebeziumDecoder.mapper().readTree(EntityUtils.toByteArray(client.performRequest(request).getEntity()));
+        } catch (ResponseException e) {
+            if (statusOf(e) == 404) {
+                return null;
             }
             throw e;
         }

@@ -242,6 +242,77 @@ class IndexMappingFunctionITCase {
         }
     }
 
+    private static void recordReindex(String alias, String next, long fromLsn) throws Exception {
+        assertThat(put(IndexMappingFunction.REINDEX_INDEX + "/_doc/" + alias + "?refresh=true",
+                "{\"alias\":\"" + alias + "\",\"to\":\"" + next + "\",\"fromLsn\":" + fromLsn + "}"))
+                .isBetween(200, 201);
+    }
+
+    private static ChangeEvent at(long lsn, ChangeEvent change) {
+        change.lsn = lsn;
+        return change;
+    }
+
+    @Test
+    void duringAReindexEveryChangeFromItsWalPositionOnIsWrittenToTheNextIndexToo() throws Exception {
+        try (var harness = harness("next")) {
+            harness.processElement(at(100, change("schema-0-insert")), 0);
+        }
+        recordReindex("next-products", "next-products_v2", 200);
+
+        try (var harness = harness("next")) { // a fresh subtask, as after the reindex's wait for every route
+            harness.processElement(at(199, change("schema-0-insert")), 0);
+            harness.processElement(at(200, change("schema-0-insert")), 0);
+
+            assertThat(harness.extractOutputValues()).extracting(c -> List.of(c.indices)).containsExactly(
+                    List.of("next-products_v1"), List.of("next-products_v1", "next-products_v2"));
+            JsonNode next = get("next-products_v2/_mapping").path("next-products_v2").path("mappings");
+            assertThat(next.path("properties").path("qty").path("type").asText()).isEqualTo("integer");
+            assertThat(next.path("_meta").has(IndexMappingFunction.META)).isTrue();
+            assertThat(get("next-products_v2/_alias").path("next-products_v2").path("aliases").size())
+                    .as("searches keep using the current index until the reindex flips the alias").isZero();
+        }
+    }
+
+    @Test
+    void aRetypedColumnsChangesGoToTheNextIndexOnlyInsteadOfTheDeadLetterQueueDuringAReindex() throws Exception {
+        try (var harness = harness("fix")) {
+            harness.processElement(at(100, change("schema-1-added-column")), 0);
+        }
+        recordReindex("fix-products", "fix-products_v2", 200);
+
+        try (var harness = harness("fix")) {
+            harness.processElement(at(300, change("schema-3-integer-to-text")), 0);
+
+            assertThat(harness.extractOutputValues()).extracting(c -> List.of(c.indices))
+                    .containsExactly(List.of("fix-products_v2"));
+            assertThat(harness.getSideOutput(IndexMappingFunction.DEAD_LETTERS)).isNull();
+            assertThat(get("fix-products_v2/_mapping").path("fix-products_v2").path("mappings").path("properties")
+                    .path("qty").path("type").asText()).isEqualTo("text");
+        }
+    }
+
+    @Test
+    void onceTheAliasIsFlippedChangesAreWrittenToTheNewIndexOnly() throws Exception {
+        try (var harness = harness("flip")) {
+            harness.processElement(at(100, change("schema-0-insert")), 0);
+            recordReindex("flip-products", "flip-products_v2", 200);
+            Thread.sleep(IndexMappingFunction.ROUTES_MAX_AGE_MS + 100);
+            harness.processElement(at(300, change("schema-0-insert")), 0);
+            assertThat(Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/_aliases"))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                            "{\"actions\":[{\"remove\":{\"index\":\"flip-products_v1\",\"alias\":\"flip-products\"}},"
+                                    + "{\"add\":{\"index\":\"flip-products_v2\",\"alias\":\"flip-products\"}}]}"))
+                    .build()).status()).isEqualTo(200);
+            Thread.sleep(IndexMappingFunction.ROUTES_MAX_AGE_MS + 100);
+            harness.processElement(at(400, change("schema-0-insert")), 0);
+
+            assertThat(harness.extractOutputValues()).extracting(c -> List.of(c.indices)).containsExactly(
+                    List.of("flip-products_v1"), List.of("flip-products_v1", "flip-products_v2"),
+                    List.of("flip-products_v2"));
+        }
+    }
+
     @Test
     @Disabled("open: the step asks once per schema, so an index deleted while the job runs is not made again; the "
             + "writer's next write then creates <name> mapped by guessing, and the step adopts it after a restart")
