@@ -88,11 +88,15 @@ public final class ChaosRun {
     private final Options options;
     private final Verification verification;
     private final Fault.Upgrade upgrade;
+    private final ReindexUnderLoad.Command reindex;
+    /** What faults found wrong themselves (the reindex fault's searches). */
+    private final List<String> faultProblems = new ArrayList<>();
     private final PrintWriter out;
     private final long startMillis = System.currentTimeMillis();
 
     public ChaosRun(Path dataDir, StackPorts ports, Options options, Verification verification, Fault.Upgrade upgrade,
-            PrintWriter out) {
+            ReindexUnderLoad.Command reindex, PrintWriter out) {
+        this.reindex = reindex;
         this.dataDir = dataDir;
         this.ports = ports;
         this.options = options;
@@ -147,6 +151,7 @@ public final class ChaosRun {
             load.close();
             probe.stopCommitting();
         }
+        failures.addAll(faultProblems);
         long loadMillis = System.currentTimeMillis() - startMillis;
         say(String.format(Locale.ROOT, "load stopped: %,d changes in %,d transactions (%,d failed and retried)",
                 load.committedChanges(), load.committedTransactions(), load.failedTransactions()));
@@ -163,7 +168,8 @@ public final class ChaosRun {
             }
         }
         List<String> deadLetterProblems = options.poison()
-                ? Poison.checkDeadLetters(kafka, "cdc.dlq", poison, Duration.ofSeconds(30))
+                ? Poison.checkDeadLetters(kafka, "cdc.dlq", poison, Duration.ofSeconds(30),
+                        options.faults().contains(Fault.REINDEX) ? ReindexUnderLoad::refusedUntilReindexed : letter -> false)
                 : List.of();
         failures.addAll(deadLetterProblems.stream().map(problem -> "dead letters: " + problem).toList());
         job.sampleOnce();
@@ -274,6 +280,18 @@ public final class ChaosRun {
             @Override
             public void say(String message) {
                 ChaosRun.this.say("  " + message);
+            }
+
+            @Override
+            public ReindexUnderLoad reindexUnderLoad() {
+                return new ReindexUnderLoad(ChaosRun.this::connectUnchecked,
+                        "http://localhost:" + ports.elasticsearch(), reindex);
+            }
+
+            @Override
+            public void fail(String problem) {
+                ChaosRun.this.say("  FAILED: " + problem);
+                faultProblems.add(problem);
             }
         };
     }

@@ -74,6 +74,12 @@ public enum Fault {
         void inject(Context context) throws Exception {
             context.upgrade().submit();
         }
+    },
+    REINDEX("a column retyped, then ./cdc reindex, searched all along") {
+        @Override
+        void inject(Context context) throws Exception {
+            context.reindexUnderLoad().run(context::say).forEach(context::fail);
+        }
     };
 
     /** What a fault needs from the run. */
@@ -87,6 +93,12 @@ public enum Fault {
         Upgrade upgrade();
 
         void say(String message);
+
+        /** The reindex fault's steps, against this run's stack. */
+        ReindexUnderLoad reindexUnderLoad();
+
+        /** Records something the fault found wrong: the run fails with it. */
+        void fail(String problem);
 
         /** SIGKILL to a process of the stack, then waits until the supervisor has it running again. */
         default void killAndAwaitRestart(String process) throws InterruptedException {

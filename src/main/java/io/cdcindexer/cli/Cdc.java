@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
             WatchCommand.class,
             VerifyCommand.class,
             SnapshotCommand.class,
+            ReindexCommand.class,
             SubmitCommand.class,
             ChaosCommand.class,
             SuperviseCommand.class,

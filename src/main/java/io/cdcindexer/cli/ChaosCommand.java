@@ -2,6 +2,7 @@ package io.cdcindexer.cli;
 
 import io.cdcindexer.chaos.ChaosReport;
 import io.cdcindexer.chaos.ChaosRun;
+import io.cdcindexer.chaos.ReindexUnderLoad;
 import io.cdcindexer.chaos.Fault;
 import io.cdcindexer.stack.ProjectHome;
 import io.cdcindexer.stack.Stack;
@@ -57,7 +58,7 @@ public final class ChaosCommand implements Callable<Integer> {
     int workers;
 
     @Option(names = "--faults", paramLabel = "LIST",
-            defaultValue = "taskmanager,jobmanager,elasticsearch,kafka,connect,postgres,upgrade",
+            defaultValue = "taskmanager,jobmanager,elasticsearch,kafka,connect,postgres,upgrade,reindex",
             description = "Faults to inject, in order (default: all, ${DEFAULT-VALUE}).")
     String faults;
 
@@ -150,7 +151,12 @@ public final class ChaosCommand implements Callable<Integer> {
                     }
                 }
             };
-            ChaosRun run = new ChaosRun(dir, ports, options, wait -> verify(flags, wait), upgrade, out);
+            ReindexUnderLoad.Command reindex = table -> {
+                List<String> args = new ArrayList<>(List.of(flags));
+                args.add(table);
+                return subcommand("reindex").execute(args.toArray(String[]::new));
+            };
+            ChaosRun run = new ChaosRun(dir, ports, options, wait -> verify(flags, wait), upgrade, reindex, out);
             result = run.run();
         } finally {
             if (!keep) {

@@ -155,6 +155,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final Counter recordsSend;
     private final Counter unavailableKept;
     private final Counter awaitingDocument;
+    private final Counter retiredSkipped;
 
     ElasticsearchIndexWriter(ElasticsearchEmitter<ChangeEvent> emitter, BulkOptions options, MailboxExecutor mailbox,
             ProcessingTimeService time, SinkWriterMetricGroup metrics, DeadLetterQueue.Writer deadLetters)
@@ -184,6 +185,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.recordsSend = metrics.getNumRecordsSendCounter();
         this.unavailableKept = metrics.counter("unavailableColumnsWithoutStoredValue");
         this.awaitingDocument = metrics.counter("unavailableColumnsAwaitingDocument");
+        this.retiredSkipped = metrics.counter("writesToRetiredIndexSkipped");
         metrics.gauge("bulkRequestsInFlight", () -> inFlight);
         metrics.gauge("actionsWaitingForRetry", () -> waitingForRetry);
         metrics.gauge("actionsBuffered", buffer::size);
@@ -583,6 +585,11 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                     again.add(pending);
                     break;
                 case REJECTED:
+                    if (toRetiredIndex(pending, item)) {
+                        retiredSkipped.inc();
+                        settled(pending);
+                        break;
+                    }
                     deadLetter(pending, "Elasticsearch refused the " + pending.request.opType().getLowercase() + " ("
                             + item.status() + " " + item.errorType() + "): " + item.errorReason());
                     settled(pending);
@@ -597,6 +604,17 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             retryLater(again);
         }
         flushLater();
+    }
+
+    /**
+     * A write to the old index of a reindex that has finished since the change was routed: the reindex deleted that
+     * index once the alias had moved (and Elasticsearch is set not to make a {@code cdc.*_v*} index by itself). The
+     * change's write to the next index is the one that counts.
+     */
+    private static boolean toRetiredIndex(Pending pending, BulkProtocol.Item item) {
+        String[] indices = pending.change.indices;
+        return "index_not_found_exception".equals(item.errorType()) && indices != null && indices.length > 1
+                && !pending.request.index().equals(indices[indices.length - 1]);
     }
 
     private void failed(List<Pending> batch, Exception error) throws IOException {

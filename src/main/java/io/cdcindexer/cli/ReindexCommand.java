@@ -1,0 +1,541 @@
+package io.cdcindexer.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import io.cdcindexer.elasticsearch.IndexMappingFunction;
+import io.cdcindexer.stack.ProjectHome;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.TopicPartition;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code ./cdc reindex <table>}: builds the table's next index with the mapping the job derives now, fills it from
+ * PostgreSQL while the job keeps writing live changes into it, flips the alias in one step, and removes the old index
+ * once nothing writes or reads it. docs/mappings.md, "Reindexing", tells why each step is safe.
+ */
+@Command(
+        name = "reindex",
+        mixinStandardHelpOptions = true,
+        description = {
+            "Reindexes a table without downtime: the job creates the next index (cdc.public.<table>_v<N+1>) with the "
+                    + "mapping and settings it derives now and writes every change into it as well; a blocking "
+                    + "Debezium snapshot fills it from PostgreSQL; once it holds every document of the current index, "
+                    + "the alias cdc.public.<table> moves to it in one atomic step, and the old index is deleted when "
+                    + "no write reaches it and no search reads it any more.",
+            "Searches on the alias keep working throughout. Versions hold as always: a snapshot row never overwrites "
+                    + "a newer change.",
+            "Needs the job running with derived mappings (the default). Exit code: 0 done, 1 failed (the alias "
+                    + "is not moved; run it again after --abort).",
+        })
+public final class ReindexCommand implements Callable<Integer> {
+
+    /** Longer than the job's route age: after this, every change the job routes sees what was recorded. */
+    static final Duration ROUTES_SETTLE = Duration.ofMillis(2 * IndexMappingFunction.ROUTES_MAX_AGE_MS + 1_000);
+    private static final Pattern VERSIONED = Pattern.compile("(.*)_v(\\d+)");
+    private static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
+
+    @Mixin
+    ConnectionOptions connection;
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "TABLE", description = "The table: users or public.users.")
+    String table;
+
+    @Option(names = "--abort", description = "Abandon a reindex of the table that did not finish: the job stops "
+            + "writing the next index, which is deleted (the alias never moved to it).")
+    boolean abort;
+
+    @Option(names = "--keep-old", description = "Keep the old index after the alias has moved (delete it by hand).")
+    boolean keepOld;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "2h", converter = DurationConverter.class,
+            description = "Give up (without moving the alias) when the next index is not complete by then "
+                    + "(default ${DEFAULT-VALUE}).")
+    Duration timeout;
+
+    @Option(names = "--config", paramLabel = "FILE", defaultValue = "configs/debezium-postgres-connector.json",
+            description = "Connector configuration that names the signal table and the topic prefix; a relative path "
+                    + "is resolved against the repository root (default ${DEFAULT-VALUE}).")
+    Path config;
+
+    @Option(names = "--group", paramLabel = "ID", defaultValue = "cdc-indexer",
+            description = "The job's Kafka consumer group (default ${DEFAULT-VALUE}).")
+    String group;
+
+    private PrintWriter out;
+    private ElasticsearchHttp es;
+
+    @Override
+    public Integer call() throws Exception {
+        out = spec.commandLine().getOut();
+        es = new ElasticsearchHttp(connection.elasticsearch);
+        Path file = config.isAbsolute() ? config : ProjectHome.dir().resolve(config);
+        KafkaConnectClient.ConnectorConfig connector = KafkaConnectClient.ConnectorConfig.read(file);
+        try (Connection db = Postgres.connect(connection)) {
+            CapturedTable captured = select(db);
+            String alias = captured.index();
+            Optional<JsonNode> recorded = recorded(alias);
+            if (abort) {
+                return abort(alias, recorded);
+            }
+            if (recorded.isPresent()) {
+                throw new CliException("A reindex of " + alias + " into " + recorded.get().path("to").asText()
+                        + " is recorded as under way since " + recorded.get().path("startedAt").asText()
+                        + ". If it is not running any more: ./cdc reindex " + table + " --abort, then again");
+            }
+            String current = currentIndex(alias);
+            String next = nextIndex(alias, current);
+            requireRunningJob();
+            say("reindex: " + alias + " → " + current + "; building " + next);
+
+            // 1. Record the reindex: every change from this WAL position on goes to the next index as well.
+            long fromLsn = walPosition(db);
+            List<String> open = openTransactions(db);
+            record(alias, current, next, fromLsn, captured);
+            say("  the job writes every change of " + captured.displayName() + " from WAL position " + fromLsn
+                    + " on into " + next + " too");
+            // 2. Wait until every route the job makes sees it, and every transaction that may have written before that
+            //    position has ended: a change older than the position is then in PostgreSQL for the snapshot to read.
+            TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
+            awaitTransactionsEnded(db, open);
+            // 3. Fill the next index from PostgreSQL.
+            long rows = rows(db, captured);
+            String fence = snapshot(db, connector, file, captured);
+            say("  asked Debezium for a blocking snapshot of " + captured.displayName() + " (" + Plural.of(rows, "row")
+                    + ")");
+            long deadline = System.nanoTime() + timeout.toNanos();
+            awaitCopied(connector, captured, fence, next, rows, deadline);
+            // 4. The next index holds every document the current one does: move the alias in one step.
+            awaitComplete(current, next, deadline);
+            es.refresh(next);
+            flip(alias, current, next);
+            es.delete("/" + IndexMappingFunction.REINDEX_INDEX + "/_doc/" + ElasticsearchHttp.encode(alias)
+                    + "?refresh=true");
+            say("  alias " + alias + " → " + next + " (moved in one step)");
+            // 5. The old index goes once nothing writes or reads it.
+            if (keepOld || current.equals(alias)) {
+                say(current.equals(alias) ? "  the old index " + alias + " was replaced by the alias in the same step"
+                        : "  kept the old index " + current + " (--keep-old)");
+            } else {
+                retire(current);
+                say("  deleted the old index " + current);
+            }
+            say("reindex: done; ./cdc verify --table " + captured.displayName() + " checks the result");
+            return 0;
+        }
+    }
+
+    private void say(String line) {
+        out.println(line);
+        out.flush();
+    }
+
+    private CapturedTable select(Connection db) throws SQLException {
+        String[] schemaAndName = CapturedTable.schemaAndName(table);
+        List<CapturedTable> inSchema = CapturedTable.withPrimaryKey(db, schemaAndName[0]);
+        return inSchema.stream().filter(t -> t.name().equals(schemaAndName[1])).findFirst().orElseThrow(() ->
+                new CliException("No table " + schemaAndName[0] + "." + schemaAndName[1] + " with a primary key; "
+                        + "tables of schema " + schemaAndName[0] + " that have one: "
+                        + inSchema.stream().map(CapturedTable::name).toList()));
+    }
+
+    // --- the record of a reindex under way (IndexMappingFunction reads it) -------------------------------------------
+
+    private Optional<JsonNode> recorded(String alias) {
+        return es.getIfExists("/" + IndexMappingFunction.REINDEX_INDEX + "/_doc/" + ElasticsearchHttp.encode(alias))
+                .filter(doc -> doc.path("found").asBoolean()).map(doc -> doc.path("_source"));
+    }
+
+    private void record(String alias, String current, String next, long fromLsn, CapturedTable captured) {
+        ObjectNode doc = Json.object();
+        doc.put("alias", alias);
+        doc.put("table", captured.schema() + "." + captured.name());
+        doc.put("from", current);
+        doc.put("to", next);
+        doc.put("fromLsn", fromLsn);
+        doc.put("startedAt", Instant.now().toString());
+        es.put("/" + IndexMappingFunction.REINDEX_INDEX + "/_doc/" + ElasticsearchHttp.encode(alias)
+                + "?refresh=true", doc);
+    }
+
+    private int abort(String alias, Optional<JsonNode> recorded) throws InterruptedException {
+        if (recorded.isEmpty()) {
+            say("reindex: none of " + alias + " is under way");
+            return 0;
+        }
+        String next = recorded.get().path("to").asText();
+        es.delete("/" + IndexMappingFunction.REINDEX_INDEX + "/_doc/" + ElasticsearchHttp.encode(alias) + "?refresh=true");
+        if (currentIndex(alias).equals(next)) {
+            say("reindex: the alias already points at " + next + "; removed the record only");
+            return 0;
+        }
+        TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
+        if (es.getIfExists("/" + ElasticsearchHttp.encode(next)).isPresent()) {
+            es.delete("/" + ElasticsearchHttp.encode(next));
+        }
+        say("reindex: abandoned; deleted " + next + ", " + alias + " still points at " + currentIndex(alias));
+        return 0;
+    }
+
+    // --- indices ------------------------------------------------------------------------------------------------------
+
+    /** The physical index behind the alias; the alias's own name for an index made before the job used aliases. */
+    private String currentIndex(String alias) {
+        JsonNode answer = es.getIfExists("/" + ElasticsearchHttp.encode(alias) + "/_alias").orElseThrow(() ->
+                new CliException("There is no index " + alias + " yet: the job makes it with the table's first change "
+                        + "(nothing to reindex)"));
+        List<String> indices = new ArrayList<>();
+        answer.fieldNames().forEachRemaining(indices::add);
+        if (indices.size() != 1) {
+            throw new CliException(alias + " points at " + indices + "; a reindex needs it to point at one index");
+        }
+        return indices.get(0);
+    }
+
+    static String nextIndex(String alias, String current) {
+        Matcher versioned = VERSIONED.matcher(current);
+        if (versioned.matches() && versioned.group(1).equals(alias)) {
+            return alias + "_v" + (Integer.parseInt(versioned.group(2)) + 1);
+        }
+        return alias + "_v1"; // an index made before the job used aliases
+    }
+
+    private void requireRunningJob() throws Exception {
+        FlinkRest flink = new FlinkRest(connection.flink);
+        Optional<FlinkRest.Job> job = flink.liveJob("cdc-indexer");
+        if (job.isEmpty() || !job.get().state().equals("RUNNING")) {
+            throw new CliException("The job cdc-indexer is not running (" + job.map(FlinkRest.Job::state).orElse("none")
+                    + "): it writes the next index while it fills, so start it first (./cdc submit)");
+        }
+    }
+
+    // The alias moves from the current index to the next in one request: no search sees neither, or both.
+    private void flip(String alias, String current, String next) {
+        ObjectNode body = Json.object();
+        var actions = body.putArray("actions");
+        actions.addObject().putObject("add").put("index", next).put("alias", alias);
+        if (current.equals(alias)) {
+            actions.addObject().putObject("remove_index").put("index", current);
+        } else {
+            actions.addObject().putObject("remove").put("index", current).put("alias", alias);
+        }
+        es.post("/_aliases", body);
+    }
+
+    /**
+     * Deletes the old index once the job routes nothing to it (the routes have settled), its writes have stopped for
+     * a few seconds, and no search context (a scroll) reads it.
+     */
+    private void retire(String old) throws Exception {
+        TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
+        long lastWrites = -1;
+        long quietSince = System.nanoTime();
+        long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+        while (true) {
+            JsonNode stats = es.get("/" + ElasticsearchHttp.encode(old) + "/_stats/indexing,search").path("_all")
+                    .path("total");
+            long writes = stats.path("indexing").path("index_total").asLong()
+                    + stats.path("indexing").path("delete_total").asLong();
+            long readers = stats.path("search").path("open_contexts").asLong();
+            if (writes != lastWrites) {
+                lastWrites = writes;
+                quietSince = System.nanoTime();
+            } else if (readers == 0 && System.nanoTime() - quietSince > Duration.ofSeconds(5).toNanos()) {
+                es.delete("/" + ElasticsearchHttp.encode(old));
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                say("  the old index " + old + " still " + (readers > 0 ? "has " + readers + " open searches (scrolls)"
+                        : "receives writes") + " after 10 min; kept it: delete it by hand when they are done");
+                return;
+            }
+            TimeUnit.SECONDS.sleep(1);
+        }
+    }
+
+    // --- PostgreSQL ---------------------------------------------------------------------------------------------------
+
+    private static long walPosition(Connection db) throws SQLException {
+        try (Statement statement = db.createStatement();
+                ResultSet rs = statement.executeQuery("SELECT (pg_current_wal_lsn() - '0/0')::bigint")) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /** Transactions running now that have written (they hold an xid): their changes may lie before the position. */
+    private static List<String> openTransactions(Connection db) throws SQLException {
+        List<String> xids = new ArrayList<>();
+        try (Statement statement = db.createStatement();
+                ResultSet rs = statement.executeQuery("SELECT pg_snapshot_xip(pg_current_snapshot())::text")) {
+            while (rs.next()) {
+                xids.add(rs.getString(1));
+            }
+        }
+        return xids;
+    }
+
+    private void awaitTransactionsEnded(Connection db, List<String> xids) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        boolean said = false;
+        while (true) {
+            int running = 0;
+            try (PreparedStatement query = db.prepareStatement(
+                    "SELECT count(*) FROM unnest(?::xid8[]) x WHERE pg_xact_status(x) = 'in progress'")) {
+                query.setString(1, "{" + String.join(",", xids) + "}");
+                try (ResultSet rs = query.executeQuery()) {
+                    rs.next();
+                    running = rs.getInt(1);
+                }
+            }
+            if (running == 0) {
+                return;
+            }
+            if (!said) {
+                say("  waiting for " + Plural.of(running, "transaction") + " open since the reindex started");
+                said = true;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new CliException(Plural.of(running, "transaction") + " open since the reindex started did not "
+                        + "end within " + timeout.toSeconds() + " s (see pg_stat_activity); the alias is not moved: "
+                        + "./cdc reindex " + table + " --abort, then again");
+            }
+            TimeUnit.MILLISECONDS.sleep(200);
+        }
+    }
+
+    private static long rows(Connection db, CapturedTable table) throws SQLException {
+        try (Statement statement = db.createStatement();
+                ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName())) {
+            rs.next();
+            return rs.getLong(1);
+        }
+    }
+
+    /**
+     * Inserts the blocking execute-snapshot signal, then, in its own transaction, a log signal as a fence: Debezium
+     * pauses streaming at the first, so the fence's own event reaches Kafka only after every snapshot row. Returns the
+     * fence's id.
+     */
+    private String snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table)
+            throws SQLException {
+        String signalTable = SnapshotCommand.signalTable(connector, file);
+        String quoted = CapturedTable.quote(signalTable.substring(0, signalTable.indexOf('.'))) + "."
+                + CapturedTable.quote(signalTable.substring(signalTable.indexOf('.') + 1));
+        try (Statement statement = db.createStatement()) {
+            statement.execute("CREATE SCHEMA IF NOT EXISTS "
+                    + CapturedTable.quote(signalTable.substring(0, signalTable.indexOf('.'))));
+            statement.execute("CREATE TABLE IF NOT EXISTS " + quoted + " " + SnapshotCommand.SIGNAL_TABLE_COLUMNS);
+        }
+        String fence = "cdc-reindex-fence-" + UUID.randomUUID();
+        try (PreparedStatement insert = db.prepareStatement("INSERT INTO " + quoted + " (id, type, data) VALUES (?, ?, ?)")) {
+            insert.setString(1, "cdc-reindex-" + UUID.randomUUID());
+            insert.setString(2, "execute-snapshot");
+            insert.setString(3, SnapshotCommand.signalData(List.of(table.schema() + "." + table.name())));
+            insert.executeUpdate();
+            ObjectNode log = Json.object();
+            log.put("message", "cdc-indexer reindex: the snapshot of " + table.schema() + "." + table.name()
+                    + " is complete (" + fence + ")");
+            insert.setString(1, fence);
+            insert.setString(2, "log");
+            insert.setString(3, Json.compact(log));
+            insert.executeUpdate(); // autocommit: a transaction of its own, committed after the snapshot signal
+        }
+        return fence;
+    }
+
+    // --- waiting for the copy -----------------------------------------------------------------------------------------
+
+    /**
+     * Waits until the fence is in Kafka (Debezium has sent every snapshot row and streams on) and the job has committed
+     * offsets past the table topic's end at that moment; shows progress meanwhile.
+     */
+    private void awaitCopied(KafkaConnectClient.ConnectorConfig connector, CapturedTable table, String fence,
+            String next, long rows, long deadline) throws Exception {
+        String prefix = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX);
+        String signalTopic = prefix + "." + SnapshotCommand.signalTable(connector, config);
+        String tableTopic = prefix + "." + table.schema() + "." + table.name();
+        Progress progress = new Progress(rows);
+        boolean fenced = false;
+        byte[] fenceBytes = fence.getBytes(StandardCharsets.UTF_8);
+        try (KafkaTail signals = new KafkaTail(connection.kafka, Pattern.compile(Pattern.quote(signalTopic)), true)) {
+            while (!fenced) {
+                for (ConsumerRecord<byte[], byte[]> record : signals.poll(Duration.ofSeconds(1))) {
+                    fenced |= record.value() != null && contains(record.value(), fenceBytes);
+                }
+                progress.show(next);
+                if (System.nanoTime() > deadline) {
+                    throw new CliException("The snapshot did not finish within " + timeout.toSeconds() + " s (is the "
+                            + "connector running? ./cdc status); the alias is not moved: ./cdc reindex " + table
+                            + " --abort, then again");
+                }
+            }
+        }
+        say("  Debezium has sent every row of the snapshot; waiting for the job to take them");
+        Properties properties = new Properties();
+        properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, connection.kafka);
+        try (Admin admin = Admin.create(properties)) {
+            Map<TopicPartition, Long> end = endOffsets(admin, tableTopic);
+            while (true) {
+                ConsumerLag.Sample sample = ConsumerLag.sample(admin, group, 20);
+                // A partition with nothing in it needs no commit.
+                boolean past = end.entrySet().stream().allMatch(e -> e.getValue() == 0
+                        || sample.committed().getOrDefault(e.getKey(), -1L) >= e.getValue());
+                if (past) {
+                    return;
+                }
+                progress.show(next);
+                if (System.nanoTime() > deadline) {
+                    throw new CliException("The job did not take the snapshot within " + timeout.toSeconds() + " s "
+                            + "(./cdc status); the alias is not moved: ./cdc reindex " + table + " --abort, then again");
+                }
+                TimeUnit.SECONDS.sleep(1);
+            }
+        }
+    }
+
+    /** The topic's end offsets now (none if the topic does not exist: the table never had a row). */
+    private static Map<TopicPartition, Long> endOffsets(Admin admin, String topic) throws Exception {
+        if (!admin.listTopics().names().get(20, TimeUnit.SECONDS).contains(topic)) {
+            return Map.of();
+        }
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        admin.describeTopics(List.of(topic)).allTopicNames().get(20, TimeUnit.SECONDS).get(topic).partitions()
+                .forEach(p -> latest.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest()));
+        Map<TopicPartition, Long> end = new HashMap<>();
+        admin.listOffsets(latest).all().get(20, TimeUnit.SECONDS).forEach((p, info) -> end.put(p, info.offset()));
+        return end;
+    }
+
+    /** Rows copied, rate and time left, every few seconds. */
+    private final class Progress {
+        private final long rows;
+        private final long started = System.nanoTime();
+        private long shownAt;
+
+        Progress(long rows) {
+            this.rows = rows;
+        }
+
+        void show(String next) {
+            long now = System.nanoTime();
+            if (now - shownAt < PROGRESS_EVERY.toNanos()) {
+                return;
+            }
+            shownAt = now;
+            long copied;
+            try {
+                copied = es.count(next);
+            } catch (CliException e) {
+                copied = 0; // not made yet, or too new for its shards to answer
+            }
+            double seconds = (now - started) / 1e9;
+            double rate = copied / Math.max(seconds, 0.001);
+            String left = rate <= 0 || copied >= rows ? "" : String.format(Locale.ROOT, ", about %.0f s left",
+                    (rows - copied) / rate);
+            say(String.format(Locale.ROOT, "  copied %,d of about %,d rows (%,.0f rows/s%s)", copied, rows, rate, left));
+        }
+    }
+
+    private static boolean contains(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * Waits until every document of the current index is in the next one as well (a row whose change is still on its
+     * way shows as missing for a moment, so those are looked at again until none is left).
+     */
+    private void awaitComplete(String current, String next, long deadline) throws Exception {
+        es.refresh(current);
+        es.refresh(next);
+        Set<String> missing = ids(current);
+        missing.removeAll(ids(next));
+        while (!missing.isEmpty()) {
+            if (System.nanoTime() > deadline) {
+                throw new CliException(Plural.of(missing.size(), "document") + " of " + current + " never reached "
+                        + next + " (e.g. " + missing.iterator().next() + "); the alias is not moved");
+            }
+            say("  " + Plural.of(missing.size(), "document") + " of " + current + " not in " + next
+                    + " yet; looking again");
+            TimeUnit.SECONDS.sleep(2);
+            missing.retainAll(found(current, missing));
+            missing.removeAll(found(next, missing));
+        }
+        say("  " + next + " holds every document of " + current);
+    }
+
+    private Set<String> ids(String index) {
+        Set<String> ids = new HashSet<>();
+        ObjectNode search = Json.object();
+        search.put("_source", false);
+        search.putArray("sort").add("_doc");
+        try (ElasticsearchHttp.Scroll scroll = es.scroll(index, search, 5_000)) {
+            scroll.forEachRemaining(hit -> ids.add(hit.path("_id").asText()));
+        }
+        return ids;
+    }
+
+    // Of these ids, the ones the index holds now (a realtime multi-get).
+    private Set<String> found(String index, Set<String> ids) {
+        Set<String> found = new HashSet<>();
+        List<String> all = List.copyOf(ids);
+        for (int from = 0; from < all.size(); from += 1_000) {
+            ObjectNode body = Json.object();
+            all.subList(from, Math.min(all.size(), from + 1_000)).forEach(body.putArray("ids")::add);
+            for (JsonNode doc : es.post("/" + ElasticsearchHttp.encode(index) + "/_mget?_source=false", body)
+                    .path("docs")) {
+                if (doc.path("found").asBoolean()) {
+                    found.add(doc.path("_id").asText());
+                }
+            }
+        }
+        return found;
+    }
+}
