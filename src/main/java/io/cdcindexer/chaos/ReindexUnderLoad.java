@@ -70,7 +70,8 @@ public final class ReindexUnderLoad {
                 }
                 Thread.sleep(500);
             }
-            say.accept(SENTINELS + " sentinel rows of " + TABLE + " are searchable; retyping revision to bigint");
+            say.accept(SENTINELS + " sentinel rows of " + TABLE + " are searchable; the index maps revision as "
+                    + revisionType() + "; retyping it to bigint");
             try (Statement alter = connection.createStatement()) {
                 alter.execute("ALTER TABLE public." + TABLE + " ALTER COLUMN revision TYPE bigint");
             }
@@ -104,6 +105,11 @@ public final class ReindexUnderLoad {
         if (alias.has(ALIAS + "_v1") || alias.size() != 1) {
             problems.add("reindex: the alias did not move to a new index: " + alias);
         }
+        String revision = revisionType();
+        say.accept("revision is mapped as " + revision + " now (integer before)");
+        if (!revision.equals("long")) {
+            problems.add("reindex: the new index maps revision as " + revision + ", not long");
+        }
         return problems;
     }
 
@@ -111,6 +117,13 @@ public final class ReindexUnderLoad {
     static boolean refusedUntilReindexed(Poison.Letter letter) {
         return ("cdc.public." + TABLE).equals(letter.topic()) && letter.reason() != null
                 && letter.reason().contains("./cdc reindex");
+    }
+
+    /** How the index behind the alias maps {@code revision}. */
+    private String revisionType() throws Exception {
+        JsonNode mappings = Http.get(elasticsearch + "/" + ALIAS + "/_mapping").json();
+        return mappings.elements().next().path("mappings").path("properties").path("revision").path("type")
+                .asText("(none)");
     }
 
     private long sentinelsFound() throws Exception {

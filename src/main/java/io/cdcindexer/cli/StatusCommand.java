@@ -17,6 +17,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -494,8 +495,16 @@ public final class StatusCommand implements Callable<Integer> {
         List<String> lines = indexLines(
                 Http.get(connection.elasticsearch + "/_cat/indices?format=json&h=index,docs.count&s=index").json(),
                 Http.get(connection.elasticsearch + "/_alias").json(),
-                Http.get(connection.elasticsearch + "/_mapping").json());
+                Http.get(connection.elasticsearch + "/_mapping").json(),
+                reindexes());
         return new Seen(true, lines.isEmpty() ? "none yet" : String.join("\n", lines));
+    }
+
+    /** The reindexes under way, as {@code ./cdc reindex} recorded them (none when it never ran). */
+    private JsonNode reindexes() throws IOException, InterruptedException {
+        Http.Response response = Http.get(connection.elasticsearch + "/" + IndexMappingFunction.REINDEX_INDEX
+                + "/_search?size=1000");
+        return response.status() == 200 ? response.json().path("hits").path("hits") : Json.array();
     }
 
     /**
@@ -506,8 +515,13 @@ public final class StatusCommand implements Callable<Integer> {
      * @param catIndices {@code GET _cat/indices?format=json&h=index,docs.count}
      * @param aliases {@code GET _alias}
      * @param mappings {@code GET _mapping}
+     * @param reindexes the hits of {@code GET cdc-indexer-reindex/_search}: the reindexes under way
      */
-    static List<String> indexLines(JsonNode catIndices, JsonNode aliases, JsonNode mappings) {
+    static List<String> indexLines(JsonNode catIndices, JsonNode aliases, JsonNode mappings, JsonNode reindexes) {
+        Map<String, JsonNode> reindexing = new HashMap<>();
+        for (JsonNode hit : reindexes) {
+            reindexing.put(hit.path("_id").asText(), hit.path("_source"));
+        }
         Map<String, List<String>> behind = new TreeMap<>();
         aliases.fields().forEachRemaining(index -> index.getValue().path("aliases").fieldNames()
                 .forEachRemaining(alias -> behind.computeIfAbsent(alias, a -> new ArrayList<>()).add(index.getKey())));
@@ -527,10 +541,18 @@ public final class StatusCommand implements Callable<Integer> {
                 parts.add(index + " (" + mappingOf(mappings.path(index)) + ", " + counts.getOrDefault(index, "?")
                         + " documents)");
             }
-            lines.add(alias + " → " + String.join(", ", parts));
+            String line = alias + " → " + String.join(", ", parts);
+            JsonNode reindex = reindexing.get(alias);
+            if (reindex != null) {
+                String next = reindex.path("to").asText();
+                shown.add(next);
+                line += "; reindexing into " + next + " since " + reindex.path("startedAt").asText() + " ("
+                        + mappingOf(mappings.path(next)) + ", " + counts.getOrDefault(next, "0") + " documents so far)";
+            }
+            lines.add(line);
         });
         counts.forEach((index, count) -> {
-            if (!index.startsWith(".") && !shown.contains(index)) {
+            if (!index.startsWith(".") && !shown.contains(index) && !index.equals(IndexMappingFunction.REINDEX_INDEX)) {
                 lines.add(index + ": " + count + " documents, " + mappingOf(mappings.path(index)));
             }
         });

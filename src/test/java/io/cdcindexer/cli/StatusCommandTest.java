@@ -368,10 +368,29 @@ class StatusCommandTest {
                 Json.parse("{\"cdc.public.users_v1\":{\"aliases\":{\"cdc.public.users\":{}}},"
                         + "\"cdc.public.orders\":{\"aliases\":{}}}", "aliases"),
                 Json.parse("{\"cdc.public.users_v1\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"3f2a\"}}}},"
-                        + "\"cdc.public.orders\":{\"mappings\":{\"properties\":{}}}}", "mappings"));
+                        + "\"cdc.public.orders\":{\"mappings\":{\"properties\":{}}}}", "mappings"),
+                Json.array());
 
         assertThat(lines).containsExactly(
                 "cdc.public.users → cdc.public.users_v1 (mapping 3f2a, 3 documents)",
                 "cdc.public.orders: 5 documents, mapping guessed by Elasticsearch");
+    }
+
+    @Test
+    void aReindexUnderWayShowsTheNextIndexNextToTheAliasWithItsDocumentsSoFar() {
+        List<String> lines = StatusCommand.indexLines(
+                Json.parse("[{\"index\":\"cdc.public.users_v1\",\"docs.count\":\"30\"},"
+                        + "{\"index\":\"cdc.public.users_v2\",\"docs.count\":\"12\"},"
+                        + "{\"index\":\"cdc-indexer-reindex\",\"docs.count\":\"1\"}]", "cat"),
+                Json.parse("{\"cdc.public.users_v1\":{\"aliases\":{\"cdc.public.users\":{}}},"
+                        + "\"cdc.public.users_v2\":{\"aliases\":{}},\"cdc-indexer-reindex\":{\"aliases\":{}}}", "aliases"),
+                Json.parse("{\"cdc.public.users_v1\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"3f2a\"}}}},"
+                        + "\"cdc.public.users_v2\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"77b0\"}}}}}",
+                        "mappings"),
+                Json.parse("[{\"_id\":\"cdc.public.users\",\"_source\":{\"to\":\"cdc.public.users_v2\","
+                        + "\"startedAt\":\"2026-11-30T16:00:00Z\"}}]", "reindexes"));
+
+        assertThat(lines).containsExactly("cdc.public.users → cdc.public.users_v1 (mapping 3f2a, 30 documents); "
+                + "reindexing into cdc.public.users_v2 since 2026-11-30T16:00:00Z (mapping 77b0, 12 documents so far)");
     }
 }
