@@ -501,7 +501,7 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     /** The reindexes under way, as {@code ./cdc reindex} recorded them (none when it never ran). */
-    private JsonNode reindexes() throws IOException, InterruptedException {
+    private JsonNode reindexes() throws Exception {
         Http.Response response = Http.get(connection.elasticsearch + "/" + IndexMappingFunction.REINDEX_INDEX
                 + "/_search?size=1000");
         return response.status() == 200 ? response.json().path("hits").path("hits") : Json.array();

@@ -25,7 +25,7 @@ class ChaosCommandTest {
         ChaosCommand chaos = parse();
 
         assertThat(chaos.rate).isEqualTo(500);
-        assertThat(chaos.faults).isEqualTo("taskmanager,jobmanager,elasticsearch,kafka,connect,postgres,upgrade");
+        assertThat(chaos.faults).isEqualTo("taskmanager,jobmanager,elasticsearch,kafka,connect,postgres,upgrade,reindex");
         assertThat(chaos.outage).isEqualTo(Duration.ofSeconds(90));
         assertThat(chaos.poison).isTrue();
         assertThat(chaos.rebuildJar).isTrue();

@@ -139,6 +139,29 @@ class ElasticsearchIndexSinkITCase {
         assertThat(deadLetters.letters()).as("a stale write is not a failure").isEmpty();
     }
 
+    /**
+     * A change routed during a reindex (old and next index) that reaches the writer after the reindex deleted the old
+     * index: Elasticsearch is set not to make a {@code cdc.*_v*} index by itself, so that write fails and is dropped,
+     * while the write to the next index lands. A change routed to that index alone is still dead-lettered.
+     */
+    @Test
+    void aWriteToTheOldIndexOfAFinishedReindexIsDroppedAndItsWriteToTheNextIndexLands() throws Exception {
+        assertThat(Http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(elasticsearch.url()
+                + "/cdc.retired_v2")).PUT(java.net.http.HttpRequest.BodyPublishers.noBody()).build()).status())
+                .isEqualTo(200);
+        ChangeEvent late = upsert("docs", "1", 100, "{\"id\":1}", null);
+        late.indices = new String[] {"cdc.retired_v1", "cdc.retired_v2"};
+        ChangeEvent alone = upsert("docs", "2", 100, "{\"id\":2}", null);
+        alone.indices = new String[] {"cdc.retired_v1"};
+
+        CollectingDeadLetterQueue deadLetters = write("retired", late, alone);
+
+        assertThat(get("cdc.retired_v2", "1").get("found").asBoolean()).isTrue();
+        assertThat(Http.get(elasticsearch.url() + "/cdc.retired_v1").status()).as("not made again").isEqualTo(404);
+        assertThat(deadLetters.letters()).extracting(letter -> letter.documentId).containsExactly("2");
+        assertThat(deadLetters.letters().get(0).reason).contains("index_not_found_exception");
+    }
+
     @Test
     void mappingConflictGoesToTheDeadLetterQueueWhileLaterChangesArrive() throws Exception {
         ChangeEvent conflicting = upsert("orders", "2", 110, "{\"id\":2,\"amount\":\"twelve\"}", null);

@@ -1,0 +1,23 @@
+package io.cdcindexer.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.cdcindexer.elasticsearch.IndexMappingFunction;
+import org.junit.jupiter.api.Test;
+
+class ReindexCommandTest {
+
+    @Test
+    void theNextIndexCountsOnFromTheCurrentVersionAndAnIndexFromBeforeAliasesGetsTheFirst() {
+        assertThat(ReindexCommand.nextIndex("cdc.public.users", "cdc.public.users_v1")).isEqualTo("cdc.public.users_v2");
+        assertThat(ReindexCommand.nextIndex("cdc.public.users", "cdc.public.users_v9")).isEqualTo("cdc.public.users_v10");
+        assertThat(ReindexCommand.nextIndex("cdc.public.users", "cdc.public.users")).isEqualTo("cdc.public.users_v1");
+        // A table whose own name ends like a version is no version of another table's index.
+        assertThat(ReindexCommand.nextIndex("cdc.public.t_v2", "cdc.public.t_v2_v3")).isEqualTo("cdc.public.t_v2_v4");
+    }
+
+    @Test
+    void itReliesOnTheJobsRoutesOnlyAfterTheyCanNoLongerBeOlderThanTheRecord() {
+        assertThat(ReindexCommand.ROUTES_SETTLE.toMillis()).isGreaterThan(IndexMappingFunction.ROUTES_MAX_AGE_MS);
+    }
+}
