@@ -144,7 +144,7 @@ public final class ReindexCommand implements Callable<Integer> {
             long deadline = System.nanoTime() + timeout.toNanos();
             awaitCopied(connector, captured, fence, next, rows, deadline);
             // 4. The next index holds every document the current one does: move the alias in one step.
-            awaitComplete(current, next, deadline);
+            awaitComplete(db, captured, current, next, deadline);
             es.refresh(next);
             flip(alias, current, next);
             es.delete("/" + IndexMappingFunction.REINDEX_INDEX + "/_doc/" + ElasticsearchHttp.encode(alias)
@@ -492,12 +492,27 @@ public final class ReindexCommand implements Callable<Integer> {
      * Waits until every document of the current index is in the next one as well (a row whose change is still on its
      * way shows as missing for a moment, so those are looked at again until none is left).
      */
-    private void awaitComplete(String current, String next, long deadline) throws Exception {
+    private void awaitComplete(Connection db, CapturedTable table, String current, String next, long deadline)
+            throws Exception {
         es.refresh(current);
         es.refresh(next);
         Set<String> missing = ids(current);
         missing.removeAll(ids(next));
+        boolean rowsChecked = false;
         while (!missing.isEmpty()) {
+            if (!rowsChecked && missing.size() <= 100_000) {
+                // A document of the old index whose row is gone (a delete the old index missed) is rightly not
+                // carried over: the new index holds what PostgreSQL holds.
+                Set<String> gone = new HashSet<>(missing);
+                gone.removeAll(rowsWithIds(db, table, missing));
+                if (!gone.isEmpty()) {
+                    say("  " + Plural.of(gone.size(), "document") + " of " + current + " whose row is gone (e.g. "
+                            + gone.iterator().next() + ") are not carried over");
+                    missing.removeAll(gone);
+                    rowsChecked = true;
+                    continue;
+                }
+            }
             if (System.nanoTime() > deadline) {
                 throw new CliException(Plural.of(missing.size(), "document") + " of " + current + " never reached "
                         + next + " (e.g. " + missing.iterator().next() + "); the alias is not moved");
@@ -509,6 +524,26 @@ public final class ReindexCommand implements Callable<Integer> {
             missing.removeAll(found(next, missing));
         }
         say("  " + next + " holds every document of " + current);
+    }
+
+    /** Of these document ids, the ones a row of the table has now. */
+    private static Set<String> rowsWithIds(Connection db, CapturedTable table, Set<String> ids) throws SQLException {
+        Set<String> found = new HashSet<>();
+        String sql = "SELECT id FROM (SELECT (" + DocumentIdSql.expression(db, table) + ") AS id FROM "
+                + table.quotedName() + ") AS rows WHERE id = ANY (?)";
+        List<String> all = List.copyOf(ids);
+        for (int from = 0; from < all.size(); from += 1_000) {
+            try (PreparedStatement query = db.prepareStatement(sql)) {
+                query.setArray(1, db.createArrayOf("text", all.subList(from, Math.min(all.size(), from + 1_000))
+                        .toArray()));
+                try (ResultSet rs = query.executeQuery()) {
+                    while (rs.next()) {
+                        found.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        return found;
     }
 
     private Set<String> ids(String index) {

@@ -167,7 +167,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     @Override
     public void processElement(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
-        if (change.action == ChangeEvent.Action.SKIP) {
+        if (change.action == ChangeEvent.Action.SKIP || change.rowSchema == null) {
+            // Without a schema (a converter that sends none) there is nothing to derive a mapping from: the job does
+            // not manage that index, and writes it by the template's name.
             out.collect(change);
             return;
         }
@@ -215,9 +217,6 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      *     which is created on its own (./cdc reindex adds it to the alias when it is complete)
      */
     private String refusal(String index, String alias, ChangeEvent change) throws Exception {
-        if (change.rowSchema == null) {
-            return ""; // without a schema there is nothing to derive from
-        }
         Map<JsonNode, String> schemas = known.computeIfAbsent(index, i -> new IdentityHashMap<>());
         String refusal = schemas.get(change.rowSchema);
         if (refusal == null) {
