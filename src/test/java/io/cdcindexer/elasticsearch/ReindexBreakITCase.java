@@ -1,0 +1,430 @@
+package io.cdcindexer.elasticsearch;
+
+import static io.cdcindexer.debezium.ChangeEvents.delete;
+import static io.cdcindexer.debezium.ChangeEvents.endAt;
+import static io.cdcindexer.debezium.ChangeEvents.upsert;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.sun.net.httpserver.HttpServer;
+import io.cdcindexer.cli.ElasticsearchHttp;
+import io.cdcindexer.cli.ReindexCommand;
+import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.DebeziumFixtures;
+import io.cdcindexer.debezium.DecodeFunction;
+import io.cdcindexer.kafka.CollectingDeadLetterQueue;
+import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.stack.ElasticsearchNode;
+import io.cdcindexer.stack.FreePorts;
+import io.cdcindexer.stack.Http;
+import io.cdcindexer.transaction.TransactionCollapseFunction;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.lang.reflect.Field;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Review of the zero-downtime reindex: sequences that break it, each against a real Elasticsearch node. Every test here
+ * states what should hold; a failing test is a finding.
+ */
+class ReindexBreakITCase {
+
+    @RegisterExtension
+    static final MiniClusterExtension FLINK = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder().setNumberSlotsPerTaskManager(1).build());
+
+    @TempDir
+    static Path dir;
+
+    private static ElasticsearchNode elasticsearch;
+
+    @BeforeAll
+    static void startElasticsearch() {
+        elasticsearch = ElasticsearchNode.start(dir.resolve("es"), FreePorts.next());
+    }
+
+    @AfterAll
+    static void stopElasticsearch() {
+        if (elasticsearch != null) {
+            elasticsearch.close();
+        }
+    }
+
+    // --- helpers -----------------------------------------------------------------------------------------------------
+
+    private static ChangeEvent change(String fixture) throws Exception {
+        try (OneInputStreamOperatorTestHarness<KafkaRecord, ChangeEvent> decode = ProcessFunctionTestHarnesses
+                .forProcessFunction(new DecodeFunction("cdc.transaction", "cdc\\.public\\..*",
+                        "__debezium_unavailable_value"))) {
+            decode.processElement(DebeziumFixtures.record("captured/" + fixture), 0);
+            ChangeEvent change = decode.extractOutputValues().get(0);
+            change.rowSchema = IndexMappingTest.afterSchema(fixture);
+            return change;
+        }
+    }
+
+    private static ChangeEvent at(long lsn, ChangeEvent change) {
+        change.lsn = lsn;
+        change.version = lsn;
+        return change;
+    }
+
+    private static OneInputStreamOperatorTestHarness<ChangeEvent, ChangeEvent> harness(String url, String prefix,
+            long retryLimitMs) throws Exception {
+        return ProcessFunctionTestHarnesses.forProcessFunction((ProcessFunction<ChangeEvent, ChangeEvent>)
+                new IndexMappingFunction(List.of(url), new IndexNames(prefix + "-{table}"), "", "", retryLimitMs));
+    }
+
+    private static int send(String method, String path, String body) throws Exception {
+        return Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/" + path))
+                .header("Content-Type", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body))
+                .build()).status();
+    }
+
+    private static void recordReindex(String alias, String next, long fromLsn) throws Exception {
+        assertThat(send("PUT", IndexMappingFunction.REINDEX_INDEX + "/_doc/" + alias + "?refresh=true",
+                "{\"alias\":\"" + alias + "\",\"to\":\"" + next + "\",\"fromLsn\":" + fromLsn + "}"))
+                .isBetween(200, 201);
+    }
+
+    private static void flip(String alias, String from, String to) throws Exception {
+        assertThat(send("POST", "_aliases", "{\"actions\":[{\"add\":{\"index\":\"" + to + "\",\"alias\":\"" + alias
+                + "\"}},{\"remove\":{\"index\":\"" + from + "\",\"alias\":\"" + alias + "\"}}]}")).isEqualTo(200);
+    }
+
+    private static void waitForRoutes() throws InterruptedException {
+        Thread.sleep(IndexMappingFunction.ROUTES_MAX_AGE_MS + 200);
+    }
+
+    private static List<String> lastIndices(OneInputStreamOperatorTestHarness<ChangeEvent, ChangeEvent> harness) {
+        List<ChangeEvent> out = harness.extractOutputValues();
+        return List.of(out.get(out.size() - 1).indices);
+    }
+
+    private static JsonNode get(String index, String id) throws Exception {
+        return Http.get(elasticsearch.url() + "/" + index + "/_doc/" + id).json();
+    }
+
+    /** Writes the changes through the job's sink (a bounded job); returns its dead letters. */
+    private static CollectingDeadLetterQueue write(String name, String indexTemplate, ChangeEvent... changes)
+            throws Exception {
+        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue(name);
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(1);
+        env.fromData(TypeInformation.of(ChangeEvent.class), changes)
+                .sinkTo(new ElasticsearchIndexSink(
+                        new BulkOptions(List.of(elasticsearch.url()), 100, 5 << 20, 50, 2, 50, 500),
+                        new ChangeEventEmitter(new IndexNames(indexTemplate)), deadLetters));
+        env.executeAsync(name).getJobExecutionResult().get(2, TimeUnit.MINUTES);
+        return deadLetters;
+    }
+
+    /**
+     * An HTTP proxy in front of the node: runs a hook before forwarding the first request whose path contains a given
+     * text, and answers 503 while "down".
+     */
+    private static final class HookProxy implements AutoCloseable {
+        private final HttpServer server;
+        private final AtomicReference<String> trigger = new AtomicReference<>();
+        private final AtomicReference<Runnable> hook = new AtomicReference<>();
+        final AtomicBoolean down = new AtomicBoolean();
+
+        HookProxy(String target) throws Exception {
+            server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+            server.createContext("/", exchange -> {
+                try {
+                    if (down.get()) {
+                        exchange.sendResponseHeaders(503, -1);
+                        exchange.close();
+                        return;
+                    }
+                    String path = exchange.getRequestURI().toString();
+                    String on = trigger.get();
+                    if (on != null && path.contains(on) && trigger.compareAndSet(on, null)) {
+                        hook.get().run();
+                    }
+                    HttpRequest.Builder forward = HttpRequest.newBuilder(URI.create(target + path))
+                            .header("Content-Type", "application/json");
+                    byte[] body = exchange.getRequestBody().readAllBytes();
+                    forward.method(exchange.getRequestMethod(), body.length == 0
+                            ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
+                    HttpResponse<byte[]> answer = Http.CLIENT.send(forward.build(),
+                            HttpResponse.BodyHandlers.ofByteArray());
+                    exchange.getResponseHeaders().add("Content-Type", "application/json");
+                    exchange.sendResponseHeaders(answer.statusCode(),
+                            answer.body().length == 0 ? -1 : answer.body().length);
+                    try (OutputStream out = exchange.getResponseBody()) {
+                        out.write(answer.body());
+                    }
+                } catch (Exception e) {
+                    exchange.close();
+                }
+            });
+            server.start();
+        }
+
+        void before(String pathContains, Runnable action) {
+            hook.set(action);
+            trigger.set(pathContains);
+        }
+
+        String url() {
+            return "http://127.0.0.1:" + server.getAddress().getPort();
+        }
+
+        @Override
+        public void close() {
+            server.stop(0);
+        }
+    }
+
+    // --- findings ----------------------------------------------------------------------------------------------------
+
+    /**
+     * ./cdc reindex fails (timeout, Ctrl-C), the user runs --abort (record and next index deleted) and then reindexes
+     * again, as the error message says. The next index has the same name again, and every subtask that routed a change
+     * to it the first time still has it in its mapping cache (keyed by physical name, never invalidated): it is never
+     * made again, so every write to it (snapshot rows included) fails with index_not_found and is dead-lettered.
+     */
+    @Test
+    void aReindexRunAgainAfterAbortGetsItsNextIndexMadeAgain() throws Exception {
+        try (var harness = harness(elasticsearch.url(), "rerun", 30_000)) {
+            harness.processElement(at(100, change("schema-0-insert")), 0);
+            recordReindex("rerun-products", "rerun-products_v2", 200);
+            waitForRoutes();
+            harness.processElement(at(300, change("schema-0-insert")), 0);
+            assertThat(Http.get(elasticsearch.url() + "/rerun-products_v2").status()).isEqualTo(200);
+
+            // ./cdc reindex products --abort
+            assertThat(send("DELETE", IndexMappingFunction.REINDEX_INDEX + "/_doc/rerun-products?refresh=true", null))
+                    .isEqualTo(200);
+            waitForRoutes();
+            assertThat(send("DELETE", "rerun-products_v2", null)).isEqualTo(200);
+            harness.processElement(at(400, change("schema-0-insert")), 0);
+
+            // ./cdc reindex products, again
+            recordReindex("rerun-products", "rerun-products_v2", 500);
+            waitForRoutes();
+            harness.processElement(at(600, change("schema-0-insert")), 0);
+
+            assertThat(lastIndices(harness)).contains("rerun-products_v2");
+            assertThat(Http.get(elasticsearch.url() + "/rerun-products_v2").status())
+                    .as("the next index the change is routed to exists").isEqualTo(200);
+        }
+    }
+
+    /**
+     * The route look-up is two requests: the alias first, then the reindex record. ./cdc reindex flips the alias and
+     * then deletes the record. When both happen between a subtask's two requests, the subtask sees the old index behind
+     * the alias and no reindex: for up to 2 s it routes changes to the old index only, which the reindex deletes a few
+     * seconds later. Those changes never reach the new index (a delete among them leaves the row in it for good).
+     */
+    @Test
+    void aFlipBetweenTheTwoRouteRequestsNeverRoutesAChangeToTheOldIndexOnly() throws Exception {
+        try (HookProxy proxy = new HookProxy(elasticsearch.url());
+                var harness = harness(proxy.url(), "race", 30_000)) {
+            harness.processElement(at(100, change("schema-0-insert")), 0);
+            recordReindex("race-products", "race-products_v2", 200);
+            waitForRoutes();
+            harness.processElement(at(300, change("schema-0-insert")), 0);
+            assertThat(lastIndices(harness)).containsExactly("race-products_v1", "race-products_v2");
+
+            // ./cdc reindex's step 4 lands right after the subtask asked for the alias and before it asks for the record.
+            proxy.before(IndexMappingFunction.REINDEX_INDEX + "/_mget", () -> {
+                try {
+                    flip("race-products", "race-products_v1", "race-products_v2");
+                    send("DELETE", IndexMappingFunction.REINDEX_INDEX + "/_doc/race-products?refresh=true", null);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            waitForRoutes();
+            harness.processElement(at(400, change("schema-0-insert")), 0);
+
+            assertThat(lastIndices(harness)).as("the alias now points at _v2").contains("race-products_v2");
+        }
+    }
+
+    /**
+     * The route look-up names every alias the subtask has seen in the URL of one GET ({@code a,b,c/_alias}).
+     * Elasticsearch refuses a request line longer than http.max_initial_line_length (4 KB by default) with a 400, which
+     * the step takes as a refusal and fails the task; after the restart the first change of each table brings the list
+     * back. A job over ~60 tables with long names (~150 with names like cdc.public.customer_orders) cannot run.
+     */
+    @Test
+    void aJobOverManyTablesCanStillLookUpItsRoutes() throws Exception {
+        try (var harness = harness(elasticsearch.url(), "many", 30_000)) {
+            assertThatCode(() -> {
+                for (int i = 0; i < 80; i++) {
+                    ChangeEvent change = change("schema-0-insert");
+                    String table = "a_table_with_a_rather_long_but_perfectly_ordinary_name_" + i;
+                    change.table = "public." + table;
+                    change.topic = "cdc.public." + table; // the index name is cached by topic
+                    harness.processElement(at(100 + i, change), 0);
+                }
+            }).doesNotThrowAnyException();
+            assertThat(harness.extractOutputValues()).hasSize(80);
+            assertThat(harness.extractOutputValues()).extracting(c -> c.indices[0]).doesNotHaveDuplicates();
+        }
+    }
+
+    /**
+     * Before the reindex change the step asked Elasticsearch once per index and schema; a change of a known schema
+     * went on without a request, and an outage was the writer's to ride out (it retries forever). Now the routes are
+     * read again every 2 s, so a change of a known schema blocks on Elasticsearch and, after RETRY_LIMIT_MS (5 min in
+     * the job), fails the task: every outage longer than that restarts the job over and over.
+     */
+    @Test
+    void aChangeOfAKnownSchemaDoesNotFailTheTaskDuringAnOutage() throws Exception {
+        try (HookProxy proxy = new HookProxy(elasticsearch.url());
+                var harness = harness(proxy.url(), "outage", 1_500)) {
+            ChangeEvent first = at(100, change("schema-0-insert"));
+            harness.processElement(first, 0);
+            proxy.down.set(true);
+            waitForRoutes();
+
+            ChangeEvent known = at(200, change("schema-0-insert"));
+            known.rowSchema = first.rowSchema; // the very same schema instance, as the decoder hands it on
+            assertThatCode(() -> harness.processElement(known, 0)).doesNotThrowAnyException();
+        }
+    }
+
+    /**
+     * action.auto_create_index "-cdc.*_v*,+*" is meant for the job's versioned physical indices, but the pattern
+     * matches every index whose name has "_v" anywhere after "cdc.": tables such as user_visits, order_values,
+     * page_views, or a schema app_v2. With --elasticsearch.mappings none (the job leaves index creation to
+     * Elasticsearch, "as before") their first write is refused with index_not_found and dead-lettered.
+     */
+    @Test
+    void aTableWhoseNameContainsUnderscoreVIsStillIndexedWithoutDerivedMappings() throws Exception {
+        CollectingDeadLetterQueue deadLetters = write("visits", "{topic}",
+                upsert("user_visits", "1", 100, "{\"id\":1,\"page\":\"/\"}", null));
+
+        assertThat(deadLetters.letters()).extracting(letter -> letter.reason).isEmpty();
+        assertThat(get("cdc.public.user_visits", "1").path("found").asBoolean()).isTrue();
+    }
+
+    /**
+     * A transaction T open when Debezium reads the blocking snapshot's signal: it deleted row 1 (own LSN 120) before the
+     * signal (position 150, which the snapshot rows carry as version: a blocking snapshot keeps the streaming offset)
+     * and commits after the snapshot (commit 300). The snapshot could not see the delete and copies row 1 into _v2 at
+     * version 150. T holds more than transaction.max-held-changes rows (or its END is late: the timeout flush), so the
+     * collapse flushes its delete early, versioned by its own LSN 120: _v1 (row at version 90) takes it, _v2 refuses it
+     * (409, stale) and keeps the deleted row. After the flip the alias shows a row PostgreSQL deleted. The same holds for
+     * updates (the new index keeps the older image) and for every change when the job runs without transaction metadata.
+     */
+    @Test
+    void aDeleteOfATransactionFlushedEarlyIsNotLostInTheNextIndexToTheSnapshotRead() throws Exception {
+        write("partial", "partial-{table}",
+                with(upsert("docs", "1", 90, "{\"id\":1,\"title\":\"a\"}", null), "partial-docs_v1"));
+        write("partial", "partial-{table}", // the snapshot row, as read into the next index (and the current one)
+                with(upsert("docs", "1", 150, "{\"id\":1,\"title\":\"a\"}", null), "partial-docs_v1", "partial-docs_v2"));
+
+        ChangeEvent flushedDelete;
+        try (KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, io.cdcindexer.debezium.TransactionEnd, ChangeEvent>
+                collapse = ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(
+                        new TransactionCollapseFunction(30_000, 1), TransactionCollapseFunction.CHANGE_KEY,
+                        TransactionCollapseFunction.END_KEY, Types.STRING)) {
+            collapse.setProcessingTime(1_000);
+            collapse.processBothWatermarks(new Watermark(0));
+            collapse.processElement1(delete("docs", "1", 120, "77"), 0); // T's row; T holds its limit: flushed early
+            flushedDelete = collapse.extractOutputValues().get(0);
+            collapse.processElement2(endAt("77", 300, "docs", 1), 0); // T's END comes after
+        }
+        assertThat(flushedDelete.version).as("versioned by its own position until the END").isEqualTo(120);
+        flushedDelete.indices = new String[] {"partial-docs_v1", "partial-docs_v2"}; // lsn 120 >= fromLsn
+
+        write("partial", "partial-{table}", flushedDelete);
+
+        // The index the alias moves to must not hold the deleted row. (_v1 holds it too: the snapshot row went there as
+        // well, its position being past fromLsn; that part is the documented limit of any blocking re-snapshot, which a
+        // reindex now always runs.)
+        assertThat(get("partial-docs_v2", "1").path("found").asBoolean()).as("deleted in the new index").isFalse();
+    }
+
+    private static ChangeEvent with(ChangeEvent change, String... indices) {
+        change.indices = indices;
+        return change;
+    }
+
+    // --- the command's completeness check ----------------------------------------------------------------------------
+
+    private static void awaitComplete(String current, String next, long millis) throws Throwable {
+        ReindexCommand command = new ReindexCommand();
+        set(command, "out", new PrintWriter(new StringWriter()));
+        set(command, "es", new ElasticsearchHttp(elasticsearch.url()));
+        Method check = ReindexCommand.class.getDeclaredMethod("awaitComplete", String.class, String.class, long.class);
+        check.setAccessible(true);
+        try {
+            check.invoke(command, current, next, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis));
+        } catch (InvocationTargetException e) {
+            throw e.getCause();
+        }
+    }
+
+    private static void set(Object target, String field, Object value) throws Exception {
+        Field f = target.getClass().getDeclaredField(field);
+        f.setAccessible(true);
+        f.set(target, value);
+    }
+
+    /**
+     * docs/design.md prescribes ./cdc reindex after a TRUNCATE (Debezium's 't' event is only dead-lettered). The old
+     * index then still holds every truncated row; the snapshot fills the new index with the rows the table holds now.
+     * The check wants every id of the old index in the new one, so it never passes: after --timeout (2 h) the reindex
+     * fails, leaves its record (the job writes both indices until --abort), and the alias never moves. Same for any
+     * document the old index holds wrongly (a lost delete), which is exactly what a reindex is run to repair.
+     */
+    @Test
+    void aReindexAfterATruncateCompletes() throws Exception {
+        for (int id = 1; id <= 3; id++) {
+            assertThat(send("PUT", "trunc_v1/_doc/" + id + "?refresh=true", "{\"id\":" + id + "}")).isBetween(200, 201);
+        }
+        // After TRUNCATE, row 3 was inserted again; the snapshot copied it.
+        assertThat(send("PUT", "trunc_v2/_doc/3?refresh=true", "{\"id\":3}")).isBetween(200, 201);
+
+        assertThatCode(() -> awaitComplete("trunc_v1", "trunc_v2", 5_000)).doesNotThrowAnyException();
+    }
+
+    /**
+     * An empty table (or one whose rows were all deleted): no change and no snapshot row is ever routed to the next
+     * index, so the job never makes it; the command's refresh (then its flip) of the next index fails with 404, after
+     * the record was written: the job keeps routing to a next index that does not exist until --abort.
+     */
+    @Test
+    void aReindexOfAnEmptyTableCompletes() throws Exception {
+        assertThat(send("PUT", "empty_v1", "{}")).isEqualTo(200);
+
+        assertThatCode(() -> awaitComplete("empty_v1", "empty_v2", 5_000)).doesNotThrowAnyException();
+    }
+}
