@@ -47,9 +47,7 @@ public final class ElasticsearchLauncher {
             settings.remove("cluster.initial_master_nodes");
             // A laptop disk that is 90 % full must not turn every index read-only.
             settings.put("cluster.routing.allocation.disk.threshold_enabled", "false");
-            // Elasticsearch may create any index by itself but a versioned one (cdc.public.users_v2): the job makes
-            // those, and a late write to one that a reindex deleted must fail instead of making it again, unmapped.
-            settings.put("action.auto_create_index", "-cdc.*_v*,+*");
+            settings.put("action.auto_create_index", "true"); // ElasticsearchNode passes the job's setting
             for (int i = 2; i < args.length; i++) {
                 int eq = args[i].indexOf('=');
                 settings.put(args[i].substring(0, eq), args[i].substring(eq + 1));

@@ -34,7 +34,10 @@ import java.util.regex.Pattern;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.TopicPartition;
 
 import picocli.CommandLine.Command;
@@ -69,6 +72,10 @@ public final class ReindexCommand implements Callable<Integer> {
     static final Duration ROUTES_SETTLE = Duration.ofMillis(2 * IndexMappingFunction.ROUTES_MAX_AGE_MS + 1_000);
     private static final Pattern VERSIONED = Pattern.compile("(.*)_v(\\d+)");
     private static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
+    /** How long after the fence a snapshot of a table that was empty may still send a row. */
+    private static final Duration EMPTY_SNAPSHOT_QUIET = Duration.ofSeconds(10);
+    private static final byte[] SNAPSHOT_ROW = "\"op\":\"r\"".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] LAST_SNAPSHOT_ROW = "\"snapshot\":\"last\"".getBytes(StandardCharsets.UTF_8);
 
     @Mixin
     ConnectionOptions connection;
@@ -100,8 +107,8 @@ public final class ReindexCommand implements Callable<Integer> {
             description = "The job's Kafka consumer group (default ${DEFAULT-VALUE}).")
     String group;
 
-    private PrintWriter out;
-    private ElasticsearchHttp es;
+    PrintWriter out;
+    ElasticsearchHttp es;
 
     @Override
     public Integer call() throws Exception {
@@ -128,23 +135,23 @@ public final class ReindexCommand implements Callable<Integer> {
 
             // 1. Record the reindex: every change from this WAL position on goes to the next index as well.
             long fromLsn = walPosition(db);
-            List<String> open = openTransactions(db);
             record(alias, current, next, fromLsn, captured);
             say("  the job writes every change of " + captured.displayName() + " from WAL position " + fromLsn
                     + " on into " + next + " too");
-            // 2. Wait until every route the job makes sees it, and every transaction that may have written before that
-            //    position has ended: a change older than the position is then in PostgreSQL for the snapshot to read.
+            // 2. Wait until every route the job makes sees it.
             TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
-            awaitTransactionsEnded(db, open);
-            // 3. Fill the next index from PostgreSQL.
-            long rows = rows(db, captured);
-            String fence = snapshot(db, connector, file, captured);
-            say("  asked Debezium for a blocking snapshot of " + captured.displayName() + " (" + Plural.of(rows, "row")
-                    + ")");
+            // 3. Fill the next index from PostgreSQL: a blocking snapshot, asked for under a lock that waits for every
+            //    transaction writing the table (one that wrote before the position included) and holds off new ones.
             long deadline = System.nanoTime() + timeout.toNanos();
-            awaitCopied(connector, captured, fence, next, rows, deadline);
-            // 4. The next index holds every document the current one does: move the alias in one step.
-            awaitComplete(db, captured, current, next, deadline);
+            String tableTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
+                    + captured.schema() + "." + captured.name();
+            Map<TopicPartition, Long> before = endOffsets(tableTopic);
+            Signalled signalled = snapshot(db, connector, file, captured, deadline);
+            say("  asked Debezium for a blocking snapshot of " + captured.displayName() + " ("
+                    + Plural.of(signalled.rows(), "row") + ")");
+            awaitCopied(connector, tableTopic, before, signalled, next, deadline);
+            // 4. The next index holds every document of the current one whose row exists: move the alias in one step.
+            awaitComplete(current, next, ids -> rowsWithIds(db, captured, ids), deadline);
             es.refresh(next);
             flip(alias, current, next);
             es.delete("/" + IndexMappingFunction.REINDEX_INDEX + "/_doc/" + ElasticsearchHttp.encode(alias)
@@ -301,62 +308,18 @@ public final class ReindexCommand implements Callable<Integer> {
         }
     }
 
-    /** Transactions running now that have written (they hold an xid): their changes may lie before the position. */
-    private static List<String> openTransactions(Connection db) throws SQLException {
-        List<String> xids = new ArrayList<>();
-        try (Statement statement = db.createStatement();
-                ResultSet rs = statement.executeQuery("SELECT pg_snapshot_xip(pg_current_snapshot())::text")) {
-            while (rs.next()) {
-                xids.add(rs.getString(1));
-            }
-        }
-        return xids;
-    }
-
-    private void awaitTransactionsEnded(Connection db, List<String> xids) throws Exception {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        boolean said = false;
-        while (true) {
-            int running = 0;
-            try (PreparedStatement query = db.prepareStatement(
-                    "SELECT count(*) FROM unnest(?::xid8[]) x WHERE pg_xact_status(x) = 'in progress'")) {
-                query.setString(1, "{" + String.join(",", xids) + "}");
-                try (ResultSet rs = query.executeQuery()) {
-                    rs.next();
-                    running = rs.getInt(1);
-                }
-            }
-            if (running == 0) {
-                return;
-            }
-            if (!said) {
-                say("  waiting for " + Plural.of(running, "transaction") + " open since the reindex started");
-                said = true;
-            }
-            if (System.nanoTime() > deadline) {
-                throw new CliException(Plural.of(running, "transaction") + " open since the reindex started did not "
-                        + "end within " + timeout.toSeconds() + " s (see pg_stat_activity); the alias is not moved: "
-                        + "./cdc reindex " + table + " --abort, then again");
-            }
-            TimeUnit.MILLISECONDS.sleep(200);
-        }
-    }
-
-    private static long rows(Connection db, CapturedTable table) throws SQLException {
-        try (Statement statement = db.createStatement();
-                ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName())) {
-            rs.next();
-            return rs.getLong(1);
-        }
-    }
+    /** The snapshot asked for: the rows the table held then, and the fence's id. */
+    record Signalled(long rows, String fence) {}
 
     /**
-     * Inserts the blocking execute-snapshot signal, then, in its own transaction, a log signal as a fence: Debezium
-     * pauses streaming at the first, so the fence's own event reaches Kafka only after every snapshot row. Returns the
-     * fence's id.
+     * Inserts the blocking execute-snapshot signal in a transaction that holds the table in SHARE mode: the lock waits
+     * for every transaction writing the table and holds off new ones until the signal is committed. So every change of
+     * the table either is committed before the signal (the snapshot reads it) or lies after it in the WAL (newer than
+     * the snapshot rows, which carry the signal's position, and routed to the next index). Then, in a transaction of
+     * its own, a log signal: the fence for a snapshot that sends no row.
      */
-    private String snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table)
-            throws SQLException {
+    private Signalled snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file,
+            CapturedTable table, long deadline) throws Exception {
         String signalTable = SnapshotCommand.signalTable(connector, file);
         String quoted = CapturedTable.quote(signalTable.substring(0, signalTable.indexOf('.'))) + "."
                 + CapturedTable.quote(signalTable.substring(signalTable.indexOf('.') + 1));
@@ -365,41 +328,91 @@ public final class ReindexCommand implements Callable<Integer> {
                     + CapturedTable.quote(signalTable.substring(0, signalTable.indexOf('.'))));
             statement.execute("CREATE TABLE IF NOT EXISTS " + quoted + " " + SnapshotCommand.SIGNAL_TABLE_COLUMNS);
         }
-        String fence = "cdc-reindex-fence-" + UUID.randomUUID();
-        try (PreparedStatement insert = db.prepareStatement("INSERT INTO " + quoted + " (id, type, data) VALUES (?, ?, ?)")) {
-            insert.setString(1, "cdc-reindex-" + UUID.randomUUID());
-            insert.setString(2, "execute-snapshot");
-            insert.setString(3, SnapshotCommand.signalData(List.of(table.schema() + "." + table.name())));
-            insert.executeUpdate();
-            ObjectNode log = Json.object();
-            log.put("message", "cdc-indexer reindex: the snapshot of " + table.schema() + "." + table.name()
-                    + " is complete (" + fence + ")");
-            insert.setString(1, fence);
-            insert.setString(2, "log");
-            insert.setString(3, Json.compact(log));
-            insert.executeUpdate(); // autocommit: a transaction of its own, committed after the snapshot signal
+        String insert = "INSERT INTO " + quoted + " (id, type, data) VALUES (?, ?, ?)";
+        long rows;
+        db.setAutoCommit(false);
+        try {
+            while (true) {
+                try (Statement statement = db.createStatement()) {
+                    statement.execute("SET LOCAL lock_timeout = '10s'");
+                    statement.execute("LOCK TABLE " + table.quotedName() + " IN SHARE MODE");
+                    try (ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName())) {
+                        rs.next();
+                        rows = rs.getLong(1);
+                    }
+                    try (PreparedStatement signal = db.prepareStatement(insert)) {
+                        signal.setString(1, "cdc-reindex-" + UUID.randomUUID());
+                        signal.setString(2, "execute-snapshot");
+                        signal.setString(3, SnapshotCommand.signalData(List.of(table.schema() + "." + table.name())));
+                        signal.executeUpdate();
+                    }
+                    db.commit();
+                    break;
+                } catch (SQLException e) {
+                    db.rollback();
+                    if (!"55P03".equals(e.getSQLState()) || System.nanoTime() > deadline) { // 55P03: lock_not_available
+                        throw e;
+                    }
+                    say("  a long transaction writes " + table.displayName() + "; waiting for it to end");
+                }
+            }
+        } finally {
+            db.setAutoCommit(true);
         }
-        return fence;
+        String fence = "cdc-reindex-fence-" + UUID.randomUUID();
+        try (PreparedStatement signal = db.prepareStatement(insert)) {
+            ObjectNode log = Json.object();
+            log.put("message", "cdc-indexer reindex of " + table.schema() + "." + table.name() + ": the snapshot "
+                    + "was asked for (" + fence + ")");
+            signal.setString(1, fence);
+            signal.setString(2, "log");
+            signal.setString(3, Json.compact(log));
+            signal.executeUpdate();
+        }
+        return new Signalled(rows, fence);
     }
 
     // --- waiting for the copy -----------------------------------------------------------------------------------------
 
     /**
-     * Waits until the fence is in Kafka (Debezium has sent every snapshot row and streams on) and the job has committed
-     * offsets past the table topic's end at that moment; shows progress meanwhile.
+     * Waits until Debezium has sent the whole snapshot, then until the job has committed offsets past the table topic's
+     * end: the snapshot's last row ({@code "snapshot":"last"}) in the table topic; for a snapshot that may have no row
+     * (the table was empty when asked), the fence in the signal topic and no snapshot row for 10 s after it. Shows
+     * progress meanwhile.
      */
-    private void awaitCopied(KafkaConnectClient.ConnectorConfig connector, CapturedTable table, String fence,
-            String next, long rows, long deadline) throws Exception {
-        String prefix = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX);
-        String signalTopic = prefix + "." + SnapshotCommand.signalTable(connector, config);
-        String tableTopic = prefix + "." + table.schema() + "." + table.name();
-        Progress progress = new Progress(rows);
-        boolean fenced = false;
-        byte[] fenceBytes = fence.getBytes(StandardCharsets.UTF_8);
-        try (KafkaTail signals = new KafkaTail(connection.kafka, Pattern.compile(Pattern.quote(signalTopic)), true)) {
-            while (!fenced) {
-                for (ConsumerRecord<byte[], byte[]> record : signals.poll(Duration.ofSeconds(1))) {
-                    fenced |= record.value() != null && contains(record.value(), fenceBytes);
+    private void awaitCopied(KafkaConnectClient.ConnectorConfig connector, String tableTopic,
+            Map<TopicPartition, Long> before, Signalled signalled, String next, long deadline) throws Exception {
+        String signalTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
+                + SnapshotCommand.signalTable(connector, config);
+        Progress progress = new Progress(signalled.rows());
+        byte[] fenceBytes = signalled.fence().getBytes(StandardCharsets.UTF_8);
+        long fencedAt = 0;
+        long lastSnapshotRowAt = 0;
+        boolean last = false;
+        Properties consumer = new Properties();
+        consumer.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, connection.kafka);
+        consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        try (KafkaTail signals = new KafkaTail(connection.kafka, Pattern.compile(Pattern.quote(signalTopic)), true);
+                KafkaConsumer<byte[], byte[]> rows =
+                        new KafkaConsumer<>(consumer, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = new ArrayList<>(before.keySet());
+            rows.assign(partitions);
+            before.forEach(rows::seek);
+            while (!last) {
+                for (ConsumerRecord<byte[], byte[]> record : rows.poll(Duration.ofMillis(500))) {
+                    if (record.value() != null && contains(record.value(), SNAPSHOT_ROW)) {
+                        lastSnapshotRowAt = System.nanoTime();
+                        last |= contains(record.value(), LAST_SNAPSHOT_ROW);
+                    }
+                }
+                for (ConsumerRecord<byte[], byte[]> record : signals.poll(Duration.ofMillis(500))) {
+                    if (fencedAt == 0 && record.value() != null && contains(record.value(), fenceBytes)) {
+                        fencedAt = System.nanoTime();
+                    }
+                }
+                if (!last && signalled.rows() == 0 && fencedAt > 0
+                        && System.nanoTime() - Math.max(fencedAt, lastSnapshotRowAt) > EMPTY_SNAPSHOT_QUIET.toNanos()) {
+                    break; // the table was empty, and the snapshot sent nothing
                 }
                 progress.show(next);
                 if (System.nanoTime() > deadline) {
@@ -429,6 +442,14 @@ public final class ReindexCommand implements Callable<Integer> {
                 }
                 TimeUnit.SECONDS.sleep(1);
             }
+        }
+    }
+
+    private Map<TopicPartition, Long> endOffsets(String topic) throws Exception {
+        Properties properties = new Properties();
+        properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, connection.kafka);
+        try (Admin admin = Admin.create(properties)) {
+            return endOffsets(admin, topic);
         }
     }
 
@@ -492,27 +513,31 @@ public final class ReindexCommand implements Callable<Integer> {
      * Waits until every document of the current index is in the next one as well (a row whose change is still on its
      * way shows as missing for a moment, so those are looked at again until none is left).
      */
-    private void awaitComplete(Connection db, CapturedTable table, String current, String next, long deadline)
-            throws Exception {
+    /** Which of some document ids a row of the table has now. */
+    interface RowLookup {
+        Set<String> existing(Set<String> ids) throws SQLException;
+    }
+
+    void awaitComplete(String current, String next, RowLookup rows, long deadline) throws Exception {
+        if (es.getIfExists("/" + ElasticsearchHttp.encode(next)).isEmpty()) {
+            createEmpty(current, next); // no change and no snapshot row came: an empty table
+        }
         es.refresh(current);
         es.refresh(next);
         Set<String> missing = ids(current);
         missing.removeAll(ids(next));
-        boolean rowsChecked = false;
-        while (!missing.isEmpty()) {
-            if (!rowsChecked && missing.size() <= 100_000) {
-                // A document of the old index whose row is gone (a delete the old index missed) is rightly not
-                // carried over: the new index holds what PostgreSQL holds.
-                Set<String> gone = new HashSet<>(missing);
-                gone.removeAll(rowsWithIds(db, table, missing));
-                if (!gone.isEmpty()) {
-                    say("  " + Plural.of(gone.size(), "document") + " of " + current + " whose row is gone (e.g. "
-                            + gone.iterator().next() + ") are not carried over");
-                    missing.removeAll(gone);
-                    rowsChecked = true;
-                    continue;
-                }
+        if (!missing.isEmpty()) {
+            // A document of the old index whose row is gone (a delete the old index missed, a truncate) is rightly not
+            // carried over: the new index holds what PostgreSQL holds.
+            Set<String> gone = new HashSet<>(missing);
+            gone.removeAll(rows.existing(missing));
+            if (!gone.isEmpty()) {
+                say("  " + Plural.of(gone.size(), "document") + " of " + current + " whose row is gone (e.g. "
+                        + gone.iterator().next() + ") not carried over");
+                missing.removeAll(gone);
             }
+        }
+        while (!missing.isEmpty()) {
             if (System.nanoTime() > deadline) {
                 throw new CliException(Plural.of(missing.size(), "document") + " of " + current + " never reached "
                         + next + " (e.g. " + missing.iterator().next() + "); the alias is not moved");
@@ -523,7 +548,33 @@ public final class ReindexCommand implements Callable<Integer> {
             missing.retainAll(found(current, missing));
             missing.removeAll(found(next, missing));
         }
-        say("  " + next + " holds every document of " + current);
+        say("  " + next + " holds every document of " + current + " whose row exists");
+    }
+
+    /**
+     * The next index of a table that had no row: with the current index's settings and a strict mapping without fields,
+     * which the job extends with the first change's columns (the mapping step puts them as new columns).
+     */
+    private void createEmpty(String current, String next) {
+        JsonNode index = es.get("/" + ElasticsearchHttp.encode(current) + "/_settings").path(current).path("settings")
+                .path("index");
+        ObjectNode body = Json.object();
+        ObjectNode settings = body.putObject("settings");
+        for (String name : List.of("number_of_shards", "number_of_replicas", "refresh_interval", "analysis")) {
+            if (!index.path(name).isMissingNode()) {
+                settings.set(name, index.get(name));
+            }
+        }
+        ObjectNode mappings = body.putObject("mappings");
+        mappings.put("dynamic", "strict");
+        mappings.putObject("_meta").putObject(IndexMappingFunction.META).put("mapping", "none yet");
+        try {
+            es.put("/" + ElasticsearchHttp.encode(next), body);
+        } catch (ElasticsearchHttp.ErrorResponse e) {
+            if (e.status() != 400 || !e.getMessage().contains("already_exists")) {
+                throw e;
+            }
+        }
     }
 
     /** Of these document ids, the ones a row of the table has now. */
@@ -532,9 +583,9 @@ public final class ReindexCommand implements Callable<Integer> {
         String sql = "SELECT id FROM (SELECT (" + DocumentIdSql.expression(db, table) + ") AS id FROM "
                 + table.quotedName() + ") AS rows WHERE id = ANY (?)";
         List<String> all = List.copyOf(ids);
-        for (int from = 0; from < all.size(); from += 1_000) {
+        for (int from = 0; from < all.size(); from += 10_000) {
             try (PreparedStatement query = db.prepareStatement(sql)) {
-                query.setArray(1, db.createArrayOf("text", all.subList(from, Math.min(all.size(), from + 1_000))
+                query.setArray(1, db.createArrayOf("text", all.subList(from, Math.min(all.size(), from + 10_000))
                         .toArray()));
                 try (ResultSet rs = query.executeQuery()) {
                     while (rs.next()) {

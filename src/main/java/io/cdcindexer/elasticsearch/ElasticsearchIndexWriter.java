@@ -608,7 +608,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     /**
      * A write to the old index of a reindex that has finished since the change was routed: the reindex deleted that
-     * index once the alias had moved (and Elasticsearch is set not to make a {@code cdc.*_v*} index by itself). The
+     * index once the alias had moved (and Elasticsearch is set not to make a {@code cdc.*_v<digit>*} index by itself). The
      * change's write to the next index is the one that counts.
      */
     private static boolean toRetiredIndex(Pending pending, BulkProtocol.Item item) {

@@ -9,11 +9,14 @@ import io.cdcindexer.kafka.DeadLetter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.Configuration;
@@ -75,6 +78,13 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      * to the next index as well.
      */
     public static final String REINDEX_INDEX = "cdc-indexer-reindex";
+    /**
+     * Elasticsearch's {@code action.auto_create_index} for a cluster the job writes: any index may be made by a first
+     * write, but not a versioned physical one ({@code <name>_v<digit>...}). The job creates those itself; a late write to
+     * one that {@code ./cdc reindex} deleted must fail instead of making it again, mapped by guessing and behind no
+     * alias. The local stack and the compose file set it.
+     */
+    public static final String AUTO_CREATE_INDEX = "-cdc.*_v0*,-cdc.*_v1*,-cdc.*_v2*,-cdc.*_v3*,-cdc.*_v4*,-cdc.*_v5*,-cdc.*_v6*,-cdc.*_v7*,-cdc.*_v8*,-cdc.*_v9*,+*";
     /**
      * How old the routes (alias → index, reindexes under way) may be when a change is routed: {@code ./cdc reindex}
      * waits longer than this before it relies on every subtask routing as it recorded.
@@ -290,36 +300,35 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     }
 
     /**
-     * Asks Elasticsearch, in two requests for all tables seen, which physical index each alias points at and which
-     * reindex is under way. An alias now pointing at another index (the reindex flipped it) starts its mapping cache
-     * afresh.
+     * Asks Elasticsearch which reindex is under way and which physical index each alias points at, for all tables seen
+     * (a request or two each). Tries again without limit while Elasticsearch cannot be reached, holding the change back
+     * as the writer would. What was learnt of an index that is neither current nor next any more (the old index of a
+     * flipped alias, a next index removed by {@code ./cdc reindex --abort}) is forgotten: made again, it is asked again.
      */
     private Route refreshRoutes(String alias) throws Exception {
         routes.putIfAbsent(alias, null);
         List<String> aliases = List.copyOf(routes.keySet());
-        Map<String, Route> fresh = retrying("look up the indices of " + String.join(", ", aliases),
+        long asked = System.currentTimeMillis(); // the answer is at least this old
+        Map<String, Route> fresh = retrying("look up the indices of " + aliases.size() + " tables", Long.MAX_VALUE,
                 () -> fetchRoutes(aliases));
         routeLookups.inc();
         routes.putAll(fresh);
-        routesFetchedAt = System.currentTimeMillis();
+        routesFetchedAt = asked;
+        Set<String> live = new HashSet<>(routes.keySet());
+        for (Route route : routes.values()) {
+            live.add(route.current());
+            if (route.next != null) {
+                live.add(route.next);
+            }
+        }
+        known.keySet().retainAll(live);
+        byContent.keySet().removeIf(key -> !live.contains(key.substring(0, key.lastIndexOf('/'))));
         return routes.get(alias);
     }
 
     private Map<String, Route> fetchRoutes(List<String> aliases) throws IOException {
-        Map<String, String> physical = new HashMap<>();
-        JsonNode answer = get(String.join(",", aliases) + "/_alias?ignore_unavailable=true&allow_no_indices=true");
-        if (answer != null) {
-            answer.fields().forEachRemaining(index -> {
-                if (aliases.contains(index.getKey())) {
-                    physical.put(index.getKey(), index.getKey()); // an index made before the job used aliases
-                }
-                index.getValue().path("aliases").fieldNames().forEachRemaining(name -> {
-                    if (aliases.contains(name)) {
-                        physical.put(name, index.getKey());
-                    }
-                });
-            });
-        }
+        // The reindex records first, then the aliases: ./cdc reindex moves the alias before it deletes the record, so
+        // a record not found comes with the alias as it is after the move, never with the old index alone.
         Map<String, JsonNode> reindexes = new HashMap<>();
         ObjectNode ids = DebeziumDecoder.mapper().createObjectNode();
         aliases.forEach(ids.putArray("ids")::add);
@@ -331,6 +340,24 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 }
             }
         }
+        Map<String, String> physical = new HashMap<>();
+        // In batches: Elasticsearch refuses a request line over 4 KB.
+        for (List<String> batch : batches(aliases, 3_000)) {
+            JsonNode answer = get(String.join(",", batch) + "/_alias?ignore_unavailable=true&allow_no_indices=true");
+            if (answer == null) {
+                continue;
+            }
+            answer.fields().forEachRemaining(index -> {
+                if (batch.contains(index.getKey())) {
+                    physical.put(index.getKey(), index.getKey()); // an index made before the job used aliases
+                }
+                index.getValue().path("aliases").fieldNames().forEachRemaining(name -> {
+                    if (batch.contains(name)) {
+                        physical.put(name, index.getKey());
+                    }
+                });
+            });
+        }
         Map<String, Route> routes = new HashMap<>();
         for (String alias : aliases) {
             JsonNode reindex = reindexes.get(alias);
@@ -338,6 +365,26 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                     reindex == null ? Long.MAX_VALUE : reindex.path("fromLsn").asLong(Long.MAX_VALUE)));
         }
         return routes;
+    }
+
+    /** The names in groups whose comma-joined length stays under {@code maxChars}. */
+    static List<List<String>> batches(List<String> names, int maxChars) {
+        List<List<String>> batches = new ArrayList<>();
+        List<String> batch = new ArrayList<>();
+        int length = 0;
+        for (String name : names) {
+            if (!batch.isEmpty() && length + name.length() + 1 > maxChars) {
+                batches.add(batch);
+                batch = new ArrayList<>();
+                length = 0;
+            }
+            batch.add(name);
+            length += name.length() + 1;
+        }
+        if (!batch.isEmpty()) {
+            batches.add(batch);
+        }
+        return batches;
     }
 
     /** How often it has asked Elasticsearch about an index (once per index and schema, ideally). */
@@ -364,7 +411,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         ObjectNode mappings = (ObjectNode) body.get("mappings");
         mappings.putObject("_meta").putObject(META).put("mapping", IndexMapping.fingerprint(body));
         boolean[] existed = {false};
-        return retrying("prepare index " + index + " for " + table, () -> {
+        return retrying("prepare index " + index + " for " + table, retryLimitMs, () -> {
             while (true) {
                 JsonNode current = get(index + "/_mapping");
                 if (current != null) {
@@ -407,11 +454,11 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     }
 
     /**
-     * Runs the call, trying again while Elasticsearch cannot be reached, for {@code retryLimitMs} at most; a refusal
-     * (4xx) fails at once.
+     * Runs the call, trying again while Elasticsearch cannot be reached, for {@code limitMs} at most; a refusal (4xx)
+     * fails at once.
      */
-    private <T> T retrying(String what, Call<T> call) throws Exception {
-        long deadline = System.currentTimeMillis() + retryLimitMs;
+    private <T> T retrying(String what, long limitMs, Call<T> call) throws Exception {
+        long deadline = limitMs == Long.MAX_VALUE ? Long.MAX_VALUE : System.currentTimeMillis() + limitMs;
         long pause = 500;
         while (true) {
             try {
@@ -423,7 +470,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                                     ? ". Check the credentials and the role's privileges on the indices" : ""), e);
                 }
                 if (System.currentTimeMillis() > deadline) {
-                    throw new IOException("Elasticsearch could not be reached for " + retryLimitMs / 1000
+                    throw new IOException("Elasticsearch could not be reached for " + limitMs / 1000
                             + " s to " + what + ": " + e.getMessage(), e);
                 }
                 LOG.warn("Could not {} ({}); trying again in {} ms", what, e.toString(), pause);

@@ -1,5 +1,7 @@
 package io.cdcindexer.stack;
 
+import io.cdcindexer.elasticsearch.IndexMappingFunction;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -27,8 +29,13 @@ public final class ElasticsearchNode implements AutoCloseable {
         return start(dir, port, Map.of());
     }
 
-    /** Starts the node with extra node settings (such as {@code http.max_content_length}). */
-    public static ElasticsearchNode start(Path dir, int port, Map<String, String> settings) {
+    /**
+     * Starts the node with extra node settings (such as {@code http.max_content_length}), and the job's
+     * {@code action.auto_create_index} ({@link IndexMappingFunction#AUTO_CREATE_INDEX}) unless they set it.
+     */
+    public static ElasticsearchNode start(Path dir, int port, Map<String, String> extra) {
+        Map<String, String> settings = new java.util.TreeMap<>(extra);
+        settings.putIfAbsent("action.auto_create_index", IndexMappingFunction.AUTO_CREATE_INDEX);
         Path home = ProjectHome.dir();
         List<String> command = ServiceProcess.java(ServiceClasspath.of("elasticsearch"),
                 // ES 7.10 wants a fixed heap; 512 MiB indexes the demo tables easily.

@@ -101,6 +101,12 @@ class DockerComposeFileTest {
     }
 
     @Test
+    void elasticsearchMakesNoVersionedIndexByItselfAsInTheLocalStack() {
+        assertThat(environment("elasticsearch").get("action.auto_create_index"))
+                .isEqualTo(io.cdcindexer.elasticsearch.IndexMappingFunction.AUTO_CREATE_INDEX);
+    }
+
+    @Test
     void kafkaTakesRecordsOf16MiB() {
         Object limit = environment("kafka").get("KAFKA_MESSAGE_MAX_BYTES");
         assertThat(limit).as("KAFKA_MESSAGE_MAX_BYTES (message.max.bytes) of service 'kafka'").isNotNull();

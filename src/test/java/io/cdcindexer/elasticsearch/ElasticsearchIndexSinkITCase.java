@@ -141,7 +141,7 @@ class ElasticsearchIndexSinkITCase {
 
     /**
      * A change routed during a reindex (old and next index) that reaches the writer after the reindex deleted the old
-     * index: Elasticsearch is set not to make a {@code cdc.*_v*} index by itself, so that write fails and is dropped,
+     * index: Elasticsearch is set not to make a {@code cdc.*_v<digit>*} index by itself, so that write fails and is dropped,
      * while the write to the next index lands. A change routed to that index alone is still dead-lettered.
      */
     @Test
