@@ -188,7 +188,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         String refusal = refusal(route.current(), alias, change);
         if (route.current == null) {
             // It has just made the index (or found it made): written by its physical name, and known by it.
-            route = refreshRoutes(alias);
+            route = refreshRoutes(alias, retryLimitMs);
             if (route.current != null) {
                 rename(alias, route.current);
             }
@@ -293,24 +293,31 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     /** The table's route, asked again of Elasticsearch when older than {@link #ROUTES_MAX_AGE_MS}. */
     private Route route(String alias) throws Exception {
         Route route = routes.get(alias);
-        if (route == null || System.currentTimeMillis() - routesFetchedAt > ROUTES_MAX_AGE_MS) {
-            route = refreshRoutes(alias);
+        if (route == null) {
+            // A table not seen yet: Elasticsearch out of reach for the retry limit fails the task with the reason (a
+            // wrong address says so instead of waiting for ever).
+            return refreshRoutes(alias, retryLimitMs);
+        }
+        if (System.currentTimeMillis() - routesFetchedAt > ROUTES_MAX_AGE_MS) {
+            // It was reached before: an outage, which the step waits out as the writer does, however long.
+            return refreshRoutes(alias, Long.MAX_VALUE);
         }
         return route;
     }
 
     /**
      * Asks Elasticsearch which reindex is under way and which physical index each alias points at, for all tables seen
-     * (a request or two each). Tries again without limit while Elasticsearch cannot be reached, holding the change back
-     * as the writer would. What was learnt of an index that is neither current nor next any more (the old index of a
-     * flipped alias, a next index removed by {@code ./cdc reindex --abort}) is forgotten: made again, it is asked again.
+     * (a request or two each), trying again for {@code limitMs} while Elasticsearch cannot be reached, holding the
+     * change back as the writer would. What was learnt of an index that is neither current nor next any more (the old
+     * index of a flipped alias, a next index removed by {@code ./cdc reindex --abort}) is forgotten: made again, it is
+     * asked again.
      */
-    private Route refreshRoutes(String alias) throws Exception {
+    private Route refreshRoutes(String alias, long limitMs) throws Exception {
         routes.putIfAbsent(alias, null);
         List<String> aliases = List.copyOf(routes.keySet());
         long asked = System.currentTimeMillis(); // the answer is at least this old
-        Map<String, Route> fresh = retrying("look up the indices of " + aliases.size() + " tables", Long.MAX_VALUE,
-                () -> fetchRoutes(aliases));
+        Map<String, Route> fresh = retrying("look up the index of " + alias + (aliases.size() > 1 ? " and "
+                + (aliases.size() - 1) + " other tables" : ""), limitMs, () -> fetchRoutes(aliases));
         routeLookups.inc();
         routes.putAll(fresh);
         routesFetchedAt = asked;
