@@ -72,10 +72,9 @@ public final class ReindexCommand implements Callable<Integer> {
     static final Duration ROUTES_SETTLE = Duration.ofMillis(2 * IndexMappingFunction.ROUTES_MAX_AGE_MS + 1_000);
     private static final Pattern VERSIONED = Pattern.compile("(.*)_v(\\d+)");
     private static final Duration PROGRESS_EVERY = Duration.ofSeconds(5);
-    /** How long after the fence a snapshot of a table that was empty may still send a row. */
-    private static final Duration EMPTY_SNAPSHOT_QUIET = Duration.ofSeconds(10);
+    /** How long after the fence (and the last snapshot row seen) the snapshot is taken to have sent all it will. */
+    static final Duration SNAPSHOT_QUIET = Duration.ofSeconds(10);
     private static final byte[] SNAPSHOT_ROW = "\"op\":\"r\"".getBytes(StandardCharsets.UTF_8);
-    private static final byte[] LAST_SNAPSHOT_ROW = "\"snapshot\":\"last\"".getBytes(StandardCharsets.UTF_8);
 
     @Mixin
     ConnectionOptions connection;
@@ -130,6 +129,10 @@ public final class ReindexCommand implements Callable<Integer> {
             }
             String current = currentIndex(alias);
             String next = nextIndex(alias, current);
+            if (es.getIfExists("/" + ElasticsearchHttp.encode(next)).isPresent()) {
+                throw new CliException(next + " exists already, behind no alias (left by an earlier reindex?): delete "
+                        + "it (curl -X DELETE .../" + next + ") and run the reindex again");
+            }
             requireRunningJob();
             say("reindex: " + alias + " → " + current + "; building " + next);
 
@@ -199,11 +202,18 @@ public final class ReindexCommand implements Callable<Integer> {
         doc.put("to", next);
         doc.put("fromLsn", fromLsn);
         doc.put("startedAt", Instant.now().toString());
-        es.put("/" + IndexMappingFunction.REINDEX_INDEX + "/_doc/" + ElasticsearchHttp.encode(alias)
-                + "?refresh=true", doc);
+        try {
+            es.put("/" + IndexMappingFunction.REINDEX_INDEX + "/_create/" + ElasticsearchHttp.encode(alias)
+                    + "?refresh=true", doc);
+        } catch (ElasticsearchHttp.ErrorResponse e) {
+            if (e.status() == 409) {
+                throw new CliException("Another reindex of " + alias + " started a moment ago; let it finish");
+            }
+            throw e;
+        }
     }
 
-    private int abort(String alias, Optional<JsonNode> recorded) throws InterruptedException {
+    int abort(String alias, Optional<JsonNode> recorded) throws InterruptedException {
         if (recorded.isEmpty()) {
             say("reindex: none of " + alias + " is under way");
             return 0;
@@ -215,6 +225,11 @@ public final class ReindexCommand implements Callable<Integer> {
             return 0;
         }
         TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
+        // Looked at again: a reindex still running may have moved the alias meanwhile; then the next index stays.
+        if (currentIndex(alias).equals(next)) {
+            say("reindex: a running reindex moved the alias to " + next + " meanwhile; kept it, removed the record");
+            return 0;
+        }
         if (es.getIfExists("/" + ElasticsearchHttp.encode(next)).isPresent()) {
             es.delete("/" + ElasticsearchHttp.encode(next));
         }
@@ -311,35 +326,41 @@ public final class ReindexCommand implements Callable<Integer> {
     /** The snapshot asked for: the rows the table held then, and the fence's id. */
     record Signalled(long rows, String fence) {}
 
+    /** How long one try for the lock may keep the table's writers queued behind it. */
+    static final String LOCK_TIMEOUT = "500ms";
+
     /**
      * Inserts the blocking execute-snapshot signal in a transaction that holds the table in SHARE mode: the lock waits
      * for every transaction writing the table and holds off new ones until the signal is committed. So every change of
      * the table either is committed before the signal (the snapshot reads it) or lies after it in the WAL (newer than
-     * the snapshot rows, which carry the signal's position, and routed to the next index). Then, in a transaction of
-     * its own, a log signal: the fence for a snapshot that sends no row.
+     * the snapshot rows, which carry the signal's position, and routed to the next index). Writers queue behind a try
+     * for the lock, so each try gives up after {@link #LOCK_TIMEOUT} and the next comes a second later: a long
+     * transaction writing the table delays the reindex, never the table's other writers for long. Then, in a
+     * transaction of its own, a log signal: the fence that tells when Debezium streams again after the snapshot.
      */
-    private Signalled snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file,
-            CapturedTable table, long deadline) throws Exception {
+    Signalled snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
+            long deadline) throws Exception {
         String signalTable = SnapshotCommand.signalTable(connector, file);
         String quoted = CapturedTable.quote(signalTable.substring(0, signalTable.indexOf('.'))) + "."
                 + CapturedTable.quote(signalTable.substring(signalTable.indexOf('.') + 1));
+        long rows;
         try (Statement statement = db.createStatement()) {
             statement.execute("CREATE SCHEMA IF NOT EXISTS "
                     + CapturedTable.quote(signalTable.substring(0, signalTable.indexOf('.'))));
             statement.execute("CREATE TABLE IF NOT EXISTS " + quoted + " " + SnapshotCommand.SIGNAL_TABLE_COLUMNS);
+            try (ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName())) {
+                rs.next();
+                rows = rs.getLong(1); // for the progress: outside the lock, which must be short
+            }
         }
         String insert = "INSERT INTO " + quoted + " (id, type, data) VALUES (?, ?, ?)";
-        long rows;
+        int tries = 0;
         db.setAutoCommit(false);
         try {
             while (true) {
                 try (Statement statement = db.createStatement()) {
-                    statement.execute("SET LOCAL lock_timeout = '10s'");
+                    statement.execute("SET LOCAL lock_timeout = '" + LOCK_TIMEOUT + "'");
                     statement.execute("LOCK TABLE " + table.quotedName() + " IN SHARE MODE");
-                    try (ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName())) {
-                        rs.next();
-                        rows = rs.getLong(1);
-                    }
                     try (PreparedStatement signal = db.prepareStatement(insert)) {
                         signal.setString(1, "cdc-reindex-" + UUID.randomUUID());
                         signal.setString(2, "execute-snapshot");
@@ -353,7 +374,11 @@ public final class ReindexCommand implements Callable<Integer> {
                     if (!"55P03".equals(e.getSQLState()) || System.nanoTime() > deadline) { // 55P03: lock_not_available
                         throw e;
                     }
-                    say("  a long transaction writes " + table.displayName() + "; waiting for it to end");
+                    if (++tries % 10 == 1) {
+                        say("  waiting for transactions writing " + table.displayName() + " to end: "
+                                + writers(db, table));
+                    }
+                    TimeUnit.SECONDS.sleep(1);
                 }
             }
         } finally {
@@ -372,37 +397,64 @@ public final class ReindexCommand implements Callable<Integer> {
         return new Signalled(rows, fence);
     }
 
+    /** Who holds a write lock on the table: backends by pid and since when, prepared transactions by gid. */
+    private static String writers(Connection db, CapturedTable table) throws SQLException {
+        List<String> writers = new ArrayList<>();
+        try (PreparedStatement query = db.prepareStatement("SELECT l.pid, a.xact_start, p.gid FROM pg_locks l "
+                + "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+                + "LEFT JOIN pg_prepared_xacts p ON p.transaction::text = split_part(l.virtualtransaction, '/', 2) "
+                + "WHERE l.relation = ?::regclass AND l.granted AND l.mode <> 'AccessShareLock' "
+                + "AND l.mode <> 'RowShareLock' AND l.pid IS DISTINCT FROM pg_backend_pid()")) {
+            query.setString(1, table.quotedName());
+            try (ResultSet rs = query.executeQuery()) {
+                while (rs.next()) {
+                    writers.add(rs.getObject(1) != null ? "pid " + rs.getInt(1) + " (since " + rs.getString(2) + ")"
+                            : "a prepared transaction" + (rs.getString(3) == null ? "" : " '" + rs.getString(3) + "'"));
+                }
+            }
+        }
+        return writers.isEmpty() ? "none any more" : String.join(", ", writers);
+    }
+
     // --- waiting for the copy -----------------------------------------------------------------------------------------
 
     /**
      * Waits until Debezium has sent the whole snapshot, then until the job has committed offsets past the table topic's
-     * end: the snapshot's last row ({@code "snapshot":"last"}) in the table topic; for a snapshot that may have no row
-     * (the table was empty when asked), the fence in the signal topic and no snapshot row for 10 s after it. Shows
-     * progress meanwhile.
+     * end. The snapshot is whole once its last row ({@code op} r, {@code source.snapshot} last) is in the table topic,
+     * or, for a snapshot that sends no row (the table was empty when Debezium read it), once the fence is in the signal
+     * topic and no snapshot row came for 10 s. Rows without the last one by then mean the snapshot stopped half way
+     * (Debezium logs it and streams on): the command fails, the alias stays. Shows progress meanwhile.
      */
-    private void awaitCopied(KafkaConnectClient.ConnectorConfig connector, String tableTopic,
-            Map<TopicPartition, Long> before, Signalled signalled, String next, long deadline) throws Exception {
+    void awaitCopied(KafkaConnectClient.ConnectorConfig connector, String tableTopic, Map<TopicPartition, Long> before,
+            Signalled signalled, String next, long deadline) throws Exception {
         String signalTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
                 + SnapshotCommand.signalTable(connector, config);
         Progress progress = new Progress(signalled.rows());
         byte[] fenceBytes = signalled.fence().getBytes(StandardCharsets.UTF_8);
         long fencedAt = 0;
         long lastSnapshotRowAt = 0;
+        boolean sawSnapshotRow = false;
         boolean last = false;
         Properties consumer = new Properties();
         consumer.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, connection.kafka);
         consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        consumer.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         try (KafkaTail signals = new KafkaTail(connection.kafka, Pattern.compile(Pattern.quote(signalTopic)), true);
                 KafkaConsumer<byte[], byte[]> rows =
                         new KafkaConsumer<>(consumer, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = new ArrayList<>(before.keySet());
-            rows.assign(partitions);
-            before.forEach(rows::seek);
+            if (before.isEmpty()) {
+                rows.subscribe(List.of(tableTopic)); // no topic yet (a table never written): from its beginning
+            } else {
+                rows.assign(new ArrayList<>(before.keySet()));
+                before.forEach(rows::seek);
+            }
             while (!last) {
                 for (ConsumerRecord<byte[], byte[]> record : rows.poll(Duration.ofMillis(500))) {
-                    if (record.value() != null && contains(record.value(), SNAPSHOT_ROW)) {
+                    String snapshot = snapshotMarker(record.value());
+                    if (snapshot != null) {
+                        sawSnapshotRow = true;
                         lastSnapshotRowAt = System.nanoTime();
-                        last |= contains(record.value(), LAST_SNAPSHOT_ROW);
+                        last |= snapshot.equals("last");
                     }
                 }
                 for (ConsumerRecord<byte[], byte[]> record : signals.poll(Duration.ofMillis(500))) {
@@ -410,9 +462,15 @@ public final class ReindexCommand implements Callable<Integer> {
                         fencedAt = System.nanoTime();
                     }
                 }
-                if (!last && signalled.rows() == 0 && fencedAt > 0
-                        && System.nanoTime() - Math.max(fencedAt, lastSnapshotRowAt) > EMPTY_SNAPSHOT_QUIET.toNanos()) {
-                    break; // the table was empty, and the snapshot sent nothing
+                if (!last && fencedAt > 0
+                        && System.nanoTime() - Math.max(fencedAt, lastSnapshotRowAt) > SNAPSHOT_QUIET.toNanos()) {
+                    if (sawSnapshotRow) {
+                        throw new CliException("Debezium sent rows of the snapshot but not its last one, and streams "
+                                + "on: the snapshot stopped half way (the connector's log says why: ./cdc status, "
+                                + ".cdc/connect/connect.log); the alias is not moved: ./cdc reindex " + table
+                                + " --abort, then again");
+                    }
+                    break; // the table was empty when Debezium read it
                 }
                 progress.show(next);
                 if (System.nanoTime() > deadline) {
@@ -443,6 +501,27 @@ public final class ReindexCommand implements Callable<Integer> {
                 TimeUnit.SECONDS.sleep(1);
             }
         }
+    }
+
+    /**
+     * A snapshot row's {@code source.snapshot} ("true", "first", "last" ...), or null for any other record: read from
+     * the envelope, never from the row's own columns.
+     */
+    static String snapshotMarker(byte[] value) {
+        if (value == null || !contains(value, SNAPSHOT_ROW)) {
+            return null; // not a snapshot read: no need to parse it
+        }
+        JsonNode envelope;
+        try {
+            envelope = Json.parse(value, "a change event");
+        } catch (CliException notJson) {
+            return null; // poison, which the job dead-letters
+        }
+        JsonNode payload = envelope.has("payload") && envelope.has("schema") ? envelope.path("payload") : envelope;
+        if (!payload.path("op").asText().equals("r")) {
+            return null;
+        }
+        return payload.path("source").path("snapshot").asText(null);
     }
 
     private Map<TopicPartition, Long> endOffsets(String topic) throws Exception {

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.Configuration;
@@ -106,7 +107,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Map<String, Map<JsonNode, String>> known;
     /** The same by index and schema content (its fingerprint). */
     private transient Map<String, String> byContent;
-    /** By alias: its route, as Elasticsearch said at {@link #routesFetchedAt}. */
+    /** By alias: its route, as Elasticsearch said at {@link #routesFetchedAt} ({@link System#nanoTime}). */
     private transient Map<String, Route> routes;
     private transient long routesFetchedAt;
     private transient Counter lookups;
@@ -298,7 +299,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             // wrong address says so instead of waiting for ever).
             return refreshRoutes(alias, retryLimitMs);
         }
-        if (System.currentTimeMillis() - routesFetchedAt > ROUTES_MAX_AGE_MS) {
+        if (System.nanoTime() - routesFetchedAt > TimeUnit.MILLISECONDS.toNanos(ROUTES_MAX_AGE_MS)) {
             // It was reached before: an outage, which the step waits out as the writer does, however long.
             return refreshRoutes(alias, Long.MAX_VALUE);
         }
@@ -315,7 +316,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private Route refreshRoutes(String alias, long limitMs) throws Exception {
         routes.putIfAbsent(alias, null);
         List<String> aliases = List.copyOf(routes.keySet());
-        long asked = System.currentTimeMillis(); // the answer is at least this old
+        long asked = System.nanoTime(); // the answer is at least this old
         Map<String, Route> fresh = retrying("look up the index of " + alias + (aliases.size() > 1 ? " and "
                 + (aliases.size() - 1) + " other tables" : ""), limitMs, () -> fetchRoutes(aliases));
         routeLookups.inc();
@@ -342,6 +343,15 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         JsonNode docs = post(REINDEX_INDEX + "/_mget", ids);
         if (docs != null) {
             for (JsonNode doc : docs.path("docs")) {
+                if (doc.path("error").path("type").asText().equals("index_not_found_exception")) {
+                    continue; // no reindex ever ran
+                }
+                if (doc.has("error") || !doc.has("found")) {
+                    // A record that cannot be read now (its shard not started after a restart) is not "no reindex":
+                    // taken so, the next index would miss changes. Tried again, holding the change back.
+                    throw new IOException("the reindex record of " + doc.path("_id").asText() + " could not be read: "
+                            + doc.path("error"));
+                }
                 if (doc.path("found").asBoolean()) {
                     reindexes.put(doc.path("_id").asText(), doc.path("_source"));
                 }
@@ -471,7 +481,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             try {
                 return call.call();
             } catch (IOException e) {
-                if (e instanceof ResponseException response && statusOf(response) / 100 == 4) {
+                if (e instanceof ResponseException response && statusOf(response) / 100 == 4
+                        && statusOf(response) != 429 && statusOf(response) != 408) {
                     throw new IOException("Elasticsearch refused to " + what + ": " + reasonOf(response)
                             + (statusOf(response) == 401 || statusOf(response) == 403
                                     ? ". Check the credentials and the role's privileges on the indices" : ""), e);

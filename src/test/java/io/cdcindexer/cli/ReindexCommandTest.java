@@ -3,6 +3,7 @@ package io.cdcindexer.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cdcindexer.elasticsearch.IndexMappingFunction;
+import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 class ReindexCommandTest {
@@ -19,5 +20,21 @@ class ReindexCommandTest {
     @Test
     void itReliesOnTheJobsRoutesOnlyAfterTheyCanNoLongerBeOlderThanTheRecord() {
         assertThat(ReindexCommand.ROUTES_SETTLE.toMillis()).isGreaterThan(IndexMappingFunction.ROUTES_MAX_AGE_MS);
+    }
+
+    @Test
+    void theSnapshotMarkerIsReadFromTheEnvelopeNeverFromTheRowsOwnColumns() {
+        byte[] rowSaysLast = ("{\"schema\":{},\"payload\":{\"after\":{\"id\":1,\"snapshot\":\"last\"},"
+                + "\"source\":{\"snapshot\":\"first\",\"lsn\":5},\"op\":\"r\"}}").getBytes(StandardCharsets.UTF_8);
+        byte[] last = "{\"after\":{\"id\":3},\"source\":{\"snapshot\":\"last\"},\"op\":\"r\"}"
+                .getBytes(StandardCharsets.UTF_8);
+        byte[] streamed = "{\"after\":{\"op\":\"r\"},\"source\":{\"snapshot\":\"false\"},\"op\":\"u\"}"
+                .getBytes(StandardCharsets.UTF_8);
+
+        assertThat(ReindexCommand.snapshotMarker(rowSaysLast)).isEqualTo("first");
+        assertThat(ReindexCommand.snapshotMarker(last)).isEqualTo("last");
+        assertThat(ReindexCommand.snapshotMarker(streamed)).isNull();
+        assertThat(ReindexCommand.snapshotMarker("not json \"op\":\"r\"".getBytes(StandardCharsets.UTF_8))).isNull();
+        assertThat(ReindexCommand.snapshotMarker(null)).isNull();
     }
 }

@@ -36,9 +36,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-/** Second adversarial review of ./cdc reindex: its lock and its completion detection, against real services. */
+/**
+ * ./cdc reindex's lock, completion detection and --abort against real services, in the sequences the second adversarial
+ * review found breaking them.
+ */
 @ExtendWith(SharedServices.class)
-class ReindexReviewITCase {
+class ReindexSnapshotITCase {
 
     static PostgresServer postgres;
     static KafkaBroker kafka;
@@ -83,7 +86,7 @@ class ReindexReviewITCase {
         JsonNode record = Http.JSON.readTree("{\"to\":\"abort-race_v2\"}");
         CompletableFuture<Object> abort = CompletableFuture.supplyAsync(() -> {
             try {
-                return invoke(aborting, "abort", "abort-race", Optional.of(record));
+                return aborting.abort("abort-race", Optional.of(record));
             } catch (Exception e) {
                 throw new IllegalStateException(e);
             }
@@ -117,20 +120,6 @@ class ReindexReviewITCase {
         return command;
     }
 
-    private static Object invoke(Object target, String name, Object... args) throws Exception {
-        for (Method method : ReindexCommand.class.getDeclaredMethods()) {
-            if (method.getName().equals(name) && method.getParameterCount() == args.length) {
-                method.setAccessible(true);
-                try {
-                    return method.invoke(target, args);
-                } catch (InvocationTargetException e) {
-                    throw (Exception) e.getCause();
-                }
-            }
-        }
-        throw new NoSuchMethodException(name);
-    }
-
     /**
      * A transaction that wrote the table and stays open (a batch job, a session idle in transaction, a prepared
      * transaction): the command's LOCK ... IN SHARE MODE waits 10 s in the lock queue, and every writer of the table
@@ -160,8 +149,7 @@ class ReindexReviewITCase {
                     .filter(t -> t.name().equals("t")).findFirst().orElseThrow();
             CompletableFuture<Object> signalled = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return invoke(command, "snapshot", db, connector, file, table,
-                            System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+                    return command.snapshot(db, connector, file, table, System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
@@ -224,13 +212,10 @@ class ReindexReviewITCase {
                     first.getBytes(StandardCharsets.UTF_8))).get();
         }
 
-        Class<?> signalledClass = Class.forName("io.cdcindexer.cli.ReindexCommand$Signalled");
-        var constructor = signalledClass.getDeclaredConstructor(long.class, String.class);
-        constructor.setAccessible(true);
-        Object signalled = constructor.newInstance(3L, "cdc-reindex-fence-none");
+        ReindexCommand.Signalled signalled = new ReindexCommand.Signalled(3L, "cdc-reindex-fence-none");
         String failure;
         try {
-            invoke(command, "awaitCopied", connector, topic, before, signalled, "cdc.public.backups_v2",
+            command.awaitCopied(connector, topic, before, signalled, "cdc.public.backups_v2",
                     System.nanoTime() + TimeUnit.SECONDS.toNanos(8));
             failure = "none";
         } catch (CliException e) {
@@ -274,14 +259,11 @@ class ReindexReviewITCase {
                     ("{\"payload\":{\"after\":{\"id\":\"" + fence + "\",\"type\":\"log\"},\"op\":\"c\"}}")
                             .getBytes(StandardCharsets.UTF_8))).get();
         }
-        Class<?> signalledClass = Class.forName("io.cdcindexer.cli.ReindexCommand$Signalled");
-        var constructor = signalledClass.getDeclaredConstructor(long.class, String.class);
-        constructor.setAccessible(true);
-        Object signalled = constructor.newInstance(3L, fence);
+        ReindexCommand.Signalled signalled = new ReindexCommand.Signalled(3L, fence);
         long started = System.nanoTime();
         String failure;
         try {
-            invoke(command, "awaitCopied", connector, topic, before, signalled, "cdc.public.sessions_v2",
+            command.awaitCopied(connector, topic, before, signalled, "cdc.public.sessions_v2",
                     System.nanoTime() + TimeUnit.SECONDS.toNanos(40));
             failure = "none";
         } catch (CliException e) {

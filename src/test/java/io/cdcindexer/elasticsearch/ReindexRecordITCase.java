@@ -33,8 +33,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Second adversarial review of the reindex's routing, against a real Elasticsearch node. */
-class ReindexRouteReviewITCase {
+/** The reindex record that cannot be read for a moment (its shard not started), against a real Elasticsearch node. */
+class ReindexRecordITCase {
 
     @TempDir
     static Path dir;
