@@ -24,18 +24,20 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
-@ExtendWith(SharedServices.class)
+/** ./cdc consume against a broker of its own: it reads whole topics, which other tests' jobs would write to. */
 class ConsumeITCase {
+
+    @TempDir
+    static Path brokerDir;
 
     static KafkaBroker kafka;
     static KafkaProducer<String, String> producer;
 
     @BeforeAll
-    static void sendOneTransactionOfEachShape(KafkaBroker broker) throws Exception {
-        kafka = broker;
+    static void sendOneTransactionOfEachShape() throws Exception {
+        kafka = KafkaBroker.start(brokerDir.resolve("kafka"), FreePorts.next());
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
             admin.createTopics(List.of(new NewTopic("cdc.public.orders", 1, (short) 1),
                     new NewTopic("cdc.transaction", 1, (short) 1), new NewTopic("cdc.dlq", 1, (short) 1),
@@ -61,6 +63,9 @@ class ConsumeITCase {
     static void closeProducer() {
         if (producer != null) {
             producer.close();
+        }
+        if (kafka != null) {
+            kafka.close();
         }
     }
 
