@@ -270,7 +270,7 @@ public final class ReindexCommand implements Callable<Integer> {
     }
 
     // The alias moves from the current index to the next in one request: no search sees neither, or both.
-    private void flip(String alias, String current, String next) {
+    void flip(String alias, String current, String next) {
         ObjectNode body = Json.object();
         var actions = body.putArray("actions");
         actions.addObject().putObject("add").put("index", next).put("alias", alias);

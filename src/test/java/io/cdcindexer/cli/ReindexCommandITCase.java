@@ -4,39 +4,27 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cdcindexer.stack.ElasticsearchNode;
-import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.Http;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpRequest;
-import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
-/** The reindex's completeness check before the flip, against a real Elasticsearch node. */
+/** The reindex's completeness check and its flip, against a real Elasticsearch node. */
+@ExtendWith(SharedServices.class)
 class ReindexCommandITCase {
-
-    @TempDir
-    static Path dir;
 
     private static ElasticsearchNode elasticsearch;
 
     @BeforeAll
-    static void startElasticsearch() {
-        elasticsearch = ElasticsearchNode.start(dir.resolve("es"), FreePorts.next());
-    }
-
-    @AfterAll
-    static void stopElasticsearch() {
-        if (elasticsearch != null) {
-            elasticsearch.close();
-        }
+    static void start(ElasticsearchNode node) {
+        elasticsearch = node;
     }
 
     private static int put(String path, String body) throws Exception {
@@ -98,5 +86,24 @@ class ReindexCommandITCase {
         var index = Http.get(elasticsearch.url() + "/empty_v2").json().path("empty_v2");
         assertThat(index.path("mappings").path("dynamic").asText()).isEqualTo("strict");
         assertThat(index.path("settings").path("index").path("number_of_shards").asText()).isEqualTo("2");
+    }
+
+    /**
+     * An index from before aliases ({@code legacy} a concrete index): the flip swaps it for the alias of the same name in
+     * one request, so a search by that name never fails, and finds the new index's documents.
+     */
+    @Test
+    void anIndexFromBeforeAliasesIsReplacedByTheAliasInOneStep() throws Exception {
+        assertThat(put("legacy/_doc/1?refresh=true", "{\"id\":1,\"v\":\"old\"}")).isBetween(200, 201);
+        assertThat(put("legacy_v1/_doc/1?refresh=true", "{\"id\":1,\"v\":\"new\"}")).isBetween(200, 201);
+        ReindexCommand command = new ReindexCommand();
+        command.es = new ElasticsearchHttp(elasticsearch.url());
+
+        command.flip("legacy", "legacy", "legacy_v1");
+
+        assertThat(Http.get(elasticsearch.url() + "/_alias/legacy").json().has("legacy_v1")).isTrue();
+        assertThat(Http.get(elasticsearch.url() + "/legacy/_doc/1").json().path("_source").path("v").asText())
+                .isEqualTo("new");
+        assertThat(ReindexCommand.nextIndex("legacy", "legacy")).isEqualTo("legacy_v1");
     }
 }

@@ -59,7 +59,7 @@ class IndexMappingFunctionITCase {
     }
 
     /** A captured change as the decoder hands it on: decoded, with its row schema. */
-    private static ChangeEvent change(String fixture) throws Exception {
+    static ChangeEvent change(String fixture) throws Exception {
         try (OneInputStreamOperatorTestHarness<KafkaRecord, ChangeEvent> decode = ProcessFunctionTestHarnesses
                 .forProcessFunction(new DecodeFunction("cdc.transaction", "cdc\\.public\\..*",
                         "__debezium_unavailable_value"))) {

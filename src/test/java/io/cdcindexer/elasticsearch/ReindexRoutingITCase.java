@@ -32,16 +32,17 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletableFuture;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
-import org.apache.flink.streaming.api.watermark.Watermark;
-import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -54,7 +55,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The reindex's routing and writes against a real Elasticsearch node, in the sequences an adversarial review found
  * breaking it: a reindex run again after --abort, the flip landing between the two route requests, a job over many
- * tables, an outage longer than the retry limit, a table whose name has "_v" in it.
+ * tables, an outage longer than the retry limit, a table whose name has "_v" in it, a reindex record that cannot be
+ * read for a moment.
  */
 class ReindexRoutingITCase {
 
@@ -82,14 +84,7 @@ class ReindexRoutingITCase {
     // --- helpers -----------------------------------------------------------------------------------------------------
 
     private static ChangeEvent change(String fixture) throws Exception {
-        try (OneInputStreamOperatorTestHarness<KafkaRecord, ChangeEvent> decode = ProcessFunctionTestHarnesses
-                .forProcessFunction(new DecodeFunction("cdc.transaction", "cdc\\.public\\..*",
-                        "__debezium_unavailable_value"))) {
-            decode.processElement(DebeziumFixtures.record("captured/" + fixture), 0);
-            ChangeEvent change = decode.extractOutputValues().get(0);
-            change.rowSchema = IndexMappingTest.afterSchema(fixture);
-            return change;
-        }
+        return IndexMappingFunctionITCase.change(fixture);
     }
 
     private static ChangeEvent at(long lsn, ChangeEvent change) {
@@ -152,13 +147,16 @@ class ReindexRoutingITCase {
 
     /**
      * An HTTP proxy in front of the node: runs a hook before forwarding the first request whose path contains a given
-     * text, and answers 503 while "down".
+     * text, answers 503 while "down", and while "recordUnavailable" answers a multi-get of the reindex record as
+     * Elasticsearch 7.10 does while that index's primary shard is not assigned (seen on a node with the shard made
+     * unassigned: status 200, the item an error, no "found").
      */
     private static final class HookProxy implements AutoCloseable {
         private final HttpServer server;
         private final AtomicReference<String> trigger = new AtomicReference<>();
         private final AtomicReference<Runnable> hook = new AtomicReference<>();
         final AtomicBoolean down = new AtomicBoolean();
+        final AtomicBoolean recordUnavailable = new AtomicBoolean();
 
         HookProxy(String target) throws Exception {
             server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
@@ -174,9 +172,18 @@ class ReindexRoutingITCase {
                     if (on != null && path.contains(on) && trigger.compareAndSet(on, null)) {
                         hook.get().run();
                     }
+                    byte[] body = exchange.getRequestBody().readAllBytes();
+                    if (recordUnavailable.get() && path.startsWith("/" + IndexMappingFunction.REINDEX_INDEX + "/_mget")) {
+                        byte[] answer = unassignedShard(body);
+                        exchange.getResponseHeaders().add("Content-Type", "application/json");
+                        exchange.sendResponseHeaders(200, answer.length);
+                        try (OutputStream out = exchange.getResponseBody()) {
+                            out.write(answer);
+                        }
+                        return;
+                    }
                     HttpRequest.Builder forward = HttpRequest.newBuilder(URI.create(target + path))
                             .header("Content-Type", "application/json");
-                    byte[] body = exchange.getRequestBody().readAllBytes();
                     forward.method(exchange.getRequestMethod(), body.length == 0
                             ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
                     HttpResponse<byte[]> answer = Http.CLIENT.send(forward.build(),
@@ -192,6 +199,21 @@ class ReindexRoutingITCase {
                 }
             });
             server.start();
+        }
+
+        private static byte[] unassignedShard(byte[] multiGet) throws java.io.IOException {
+            StringBuilder docs = new StringBuilder();
+            for (JsonNode id : Http.JSON.readTree(multiGet).path("ids")) {
+                docs.append(docs.length() == 0 ? "" : ",").append("{\"_index\":\"")
+                        .append(IndexMappingFunction.REINDEX_INDEX).append("\",\"_type\":null,\"_id\":")
+                        .append(id).append(",\"error\":{\"root_cause\":[{\"type\":"
+                                + "\"no_shard_available_action_exception\",\"reason\":\"No shard "
+                                + "available for [org.elasticsearch.action.get.MultiGetShardRequest@4e48fd00]"
+                                + "\"}],\"type\":\"no_shard_available_action_exception\",\"reason\":"
+                                + "\"No shard available for [org.elasticsearch.action.get."
+                                + "MultiGetShardRequest@4e48fd00]\"}}");
+            }
+            return ("{\"docs\":[" + docs + "]}").getBytes(StandardCharsets.UTF_8);
         }
 
         void before(String pathContains, Runnable action) {
@@ -345,5 +367,50 @@ class ReindexRoutingITCase {
 
         assertThat(deadLetters.letters()).extracting(letter -> letter.reason).isEmpty();
         assertThat(get("cdc.public.user_visits", "1").path("found").asBoolean()).isTrue();
+    }
+
+    /**
+     * The record of the reindex is read with a multi-get, and an item that is not "found" is taken as "no reindex". A
+     * multi-get answers 200 with an item error (no_shard_available_action_exception) while the record's shard cannot
+     * be read: the node just restarted and the index is still recovering, the node holding it left. For that moment
+     * the subtask routes every change to the old index only. Those changes never reach the new index; after the flip
+     * an update is lost there and a deleted row comes back (the completeness check only looks for documents the new
+     * index lacks).
+     */
+    @Test
+    void aRecordThatCannotBeReadForAMomentDoesNotDropTheNextIndexFromTheRoute() throws Exception {
+        try (HookProxy proxy = new HookProxy(elasticsearch.url());
+                var harness = ProcessFunctionTestHarnesses.forProcessFunction(
+                        (ProcessFunction<ChangeEvent, ChangeEvent>) new IndexMappingFunction(List.of(proxy.url()),
+                                new IndexNames("red-{table}"), "", "", 30_000))) {
+            harness.processElement(at(100, change("schema-0-insert")), 0);
+            assertThat(send("PUT", IndexMappingFunction.REINDEX_INDEX + "/_doc/red-products?refresh=true",
+                    "{\"alias\":\"red-products\",\"to\":\"red-products_v2\",\"fromLsn\":200}")).isBetween(200, 201);
+            Thread.sleep(IndexMappingFunction.ROUTES_MAX_AGE_MS + 200);
+            harness.processElement(at(300, change("schema-0-insert")), 0);
+            assertThat(lastIndices(harness)).containsExactly("red-products_v1", "red-products_v2");
+
+            // The record's shard is unavailable for a while (as after a restart, until it has recovered).
+            proxy.recordUnavailable.set(true);
+            Thread.sleep(IndexMappingFunction.ROUTES_MAX_AGE_MS + 200);
+            ChangeEvent late = at(400, change("schema-0-insert"));
+            CompletableFuture<Void> processed = CompletableFuture.runAsync(() -> {
+                try {
+                    harness.processElement(late, 0);
+                } catch (Exception e) {
+                    throw new CompletionException(e);
+                }
+            });
+            try {
+                processed.get(10, TimeUnit.SECONDS);
+            } catch (TimeoutException waiting) {
+                // Held back until the record can be read again: what it should do.
+            } finally {
+                proxy.recordUnavailable.set(false);
+            }
+            processed.get(60, TimeUnit.SECONDS);
+            assertThat(lastIndices(harness)).as("a change after fromLsn, routed while the record could not be read")
+                    .containsExactly("red-products_v1", "red-products_v2");
+        }
     }
 }
