@@ -164,8 +164,7 @@ public final class ReindexCommand implements Callable<Integer> {
             if (keepOld || current.equals(alias)) {
                 say(current.equals(alias) ? "  the old index " + alias + " was replaced by the alias in the same step"
                         : "  kept the old index " + current + " (--keep-old)");
-            } else {
-                retire(current);
+            } else if (retire(current)) {
                 say("  deleted the old index " + current);
             }
             say("reindex: done; ./cdc verify --table " + captured.displayName() + " checks the result");
@@ -284,9 +283,9 @@ public final class ReindexCommand implements Callable<Integer> {
 
     /**
      * Deletes the old index once the job routes nothing to it (the routes have settled), its writes have stopped for
-     * a few seconds, and no search context (a scroll) reads it.
+     * a few seconds, and no search context (a scroll) reads it; false if it kept it (still busy after 10 min).
      */
-    private void retire(String old) throws Exception {
+    private boolean retire(String old) throws Exception {
         TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
         long lastWrites = -1;
         long quietSince = System.nanoTime();
@@ -302,12 +301,12 @@ public final class ReindexCommand implements Callable<Integer> {
                 quietSince = System.nanoTime();
             } else if (readers == 0 && System.nanoTime() - quietSince > Duration.ofSeconds(5).toNanos()) {
                 es.delete("/" + ElasticsearchHttp.encode(old));
-                return;
+                return true;
             }
             if (System.nanoTime() > deadline) {
                 say("  the old index " + old + " still " + (readers > 0 ? "has " + readers + " open searches (scrolls)"
                         : "receives writes") + " after 10 min; kept it: delete it by hand when they are done");
-                return;
+                return false;
             }
             TimeUnit.SECONDS.sleep(1);
         }
