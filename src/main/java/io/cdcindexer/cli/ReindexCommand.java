@@ -325,94 +325,30 @@ public final class ReindexCommand implements Callable<Integer> {
     /** The snapshot asked for: the rows the table held then, and the fence's id. */
     record Signalled(long rows, String fence) {}
 
-    /** How long one try for the lock may keep the table's writers queued behind it. */
-    static final String LOCK_TIMEOUT = "500ms";
-
     /**
-     * Inserts the blocking execute-snapshot signal in a transaction that holds the table in SHARE mode: the lock waits
-     * for every transaction writing the table and holds off new ones until the signal is committed. So every change of
-     * the table either is committed before the signal (the snapshot reads it) or lies after it in the WAL (newer than
-     * the snapshot rows, which carry the signal's position, and routed to the next index). Writers queue behind a try
-     * for the lock, so each try gives up after {@link #LOCK_TIMEOUT} and the next comes a second later: a long
-     * transaction writing the table delays the reindex, never the table's other writers for long. Then, in a
-     * transaction of its own, a log signal: the fence that tells when Debezium streams again after the snapshot.
+     * Asks for the blocking snapshot ({@link SignalTable#insertUnderLock}: no transaction writing the table straddles
+     * the signal, so every change of it is either read by the snapshot or newer than its rows and at or after the
+     * recorded position), then, in a transaction of its own, a log signal: the fence that tells when Debezium streams
+     * again after the snapshot.
      */
     Signalled snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
             long deadline) throws Exception {
-        String signalTable = SnapshotCommand.signalTable(connector, file);
-        String quoted = CapturedTable.quote(signalTable.substring(0, signalTable.indexOf('.'))) + "."
-                + CapturedTable.quote(signalTable.substring(signalTable.indexOf('.') + 1));
+        SignalTable signals = SignalTable.of(connector, file);
+        signals.create(db);
         long rows;
-        try (Statement statement = db.createStatement()) {
-            statement.execute("CREATE SCHEMA IF NOT EXISTS "
-                    + CapturedTable.quote(signalTable.substring(0, signalTable.indexOf('.'))));
-            statement.execute("CREATE TABLE IF NOT EXISTS " + quoted + " " + SnapshotCommand.SIGNAL_TABLE_COLUMNS);
-            try (ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName())) {
-                rs.next();
-                rows = rs.getLong(1); // for the progress: outside the lock, which must be short
-            }
+        try (Statement statement = db.createStatement();
+                ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName())) {
+            rs.next();
+            rows = rs.getLong(1); // for the progress: outside the lock, which must be short
         }
-        String insert = "INSERT INTO " + quoted + " (id, type, data) VALUES (?, ?, ?)";
-        int tries = 0;
-        db.setAutoCommit(false);
-        try {
-            while (true) {
-                try (Statement statement = db.createStatement()) {
-                    statement.execute("SET LOCAL lock_timeout = '" + LOCK_TIMEOUT + "'");
-                    statement.execute("LOCK TABLE " + table.quotedName() + " IN SHARE MODE");
-                    try (PreparedStatement signal = db.prepareStatement(insert)) {
-                        signal.setString(1, "cdc-reindex-" + UUID.randomUUID());
-                        signal.setString(2, "execute-snapshot");
-                        signal.setString(3, SnapshotCommand.signalData(List.of(table.schema() + "." + table.name())));
-                        signal.executeUpdate();
-                    }
-                    db.commit();
-                    break;
-                } catch (SQLException e) {
-                    db.rollback();
-                    if (!"55P03".equals(e.getSQLState()) || System.nanoTime() > deadline) { // 55P03: lock_not_available
-                        throw e;
-                    }
-                    if (++tries % 10 == 1) {
-                        say("  waiting for transactions writing " + table.displayName() + " to end: "
-                                + writers(db, table));
-                    }
-                    TimeUnit.SECONDS.sleep(1);
-                }
-            }
-        } finally {
-            db.setAutoCommit(true);
-        }
+        signals.insertUnderLock(db, List.of(table), "cdc-reindex-" + UUID.randomUUID(), "execute-snapshot",
+                SnapshotCommand.signalData(List.of(table.schema() + "." + table.name())), deadline, this::say);
         String fence = "cdc-reindex-fence-" + UUID.randomUUID();
-        try (PreparedStatement signal = db.prepareStatement(insert)) {
-            ObjectNode log = Json.object();
-            log.put("message", "cdc-indexer reindex of " + table.schema() + "." + table.name() + ": the snapshot "
-                    + "was asked for (" + fence + ")");
-            signal.setString(1, fence);
-            signal.setString(2, "log");
-            signal.setString(3, Json.compact(log));
-            signal.executeUpdate();
-        }
+        ObjectNode log = Json.object();
+        log.put("message", "cdc-indexer reindex of " + table.schema() + "." + table.name() + ": the snapshot was "
+                + "asked for (" + fence + ")");
+        signals.insert(db, fence, "log", Json.compact(log));
         return new Signalled(rows, fence);
-    }
-
-    /** Who holds a write lock on the table: backends by pid and since when, prepared transactions by gid. */
-    private static String writers(Connection db, CapturedTable table) throws SQLException {
-        List<String> writers = new ArrayList<>();
-        try (PreparedStatement query = db.prepareStatement("SELECT l.pid, a.xact_start, p.gid FROM pg_locks l "
-                + "LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-                + "LEFT JOIN pg_prepared_xacts p ON p.transaction::text = split_part(l.virtualtransaction, '/', 2) "
-                + "WHERE l.relation = ?::regclass AND l.granted AND l.mode <> 'AccessShareLock' "
-                + "AND l.mode <> 'RowShareLock' AND l.pid IS DISTINCT FROM pg_backend_pid()")) {
-            query.setString(1, table.quotedName());
-            try (ResultSet rs = query.executeQuery()) {
-                while (rs.next()) {
-                    writers.add(rs.getObject(1) != null ? "pid " + rs.getInt(1) + " (since " + rs.getString(2) + ")"
-                            : "a prepared transaction" + (rs.getString(3) == null ? "" : " '" + rs.getString(3) + "'"));
-                }
-            }
-        }
-        return writers.isEmpty() ? "none any more" : String.join(", ", writers);
     }
 
     // --- waiting for the copy -----------------------------------------------------------------------------------------
@@ -427,7 +363,7 @@ public final class ReindexCommand implements Callable<Integer> {
     void awaitCopied(KafkaConnectClient.ConnectorConfig connector, String tableTopic, Map<TopicPartition, Long> before,
             Signalled signalled, String next, long deadline) throws Exception {
         String signalTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
-                + SnapshotCommand.signalTable(connector, config);
+                + SignalTable.of(connector, config).name();
         Progress progress = new Progress(signalled.rows());
         byte[] fenceBytes = signalled.fence().getBytes(StandardCharsets.UTF_8);
         long fencedAt = 0;

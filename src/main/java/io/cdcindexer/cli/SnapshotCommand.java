@@ -7,13 +7,11 @@ import io.cdcindexer.stack.ProjectHome;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -28,7 +26,9 @@ import picocli.CommandLine.Spec;
         description = {
             "Asks the running connector to read tables again: inserts an execute-snapshot signal (a blocking "
                     + "snapshot) into the signal table that the connector configuration names "
-                    + "(signal.data.collection), and creates that table first if it is missing.",
+                    + "(signal.data.collection), and creates that table first if it is missing. The insert holds the "
+                    + "tables in SHARE mode for a moment, so that no transaction writing them straddles the signal "
+                    + "(each try waits at most 500 ms; writers of the tables wait at most that long).",
             "Debezium pauses streaming, sends every row of the tables as an op=r event versioned with the WAL "
                     + "position at the start of the snapshot, then streams on from where it paused: no change is lost, "
                     + "and Elasticsearch keeps the newer of a snapshot row and a streamed change (a streamed change is "
@@ -38,10 +38,6 @@ import picocli.CommandLine.Spec;
                     + "reports them as extra; docs/operations.md).",
         })
 public final class SnapshotCommand implements Callable<Integer> {
-
-    /** Debezium's signal table layout (id, type, data), as its documentation defines it. */
-    static final String SIGNAL_TABLE_COLUMNS =
-            "(id varchar(64) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))";
 
     @Mixin
     ConnectionOptions connection;
@@ -59,41 +55,29 @@ public final class SnapshotCommand implements Callable<Integer> {
     Path config;
 
     @Override
-    public Integer call() throws SQLException {
+    public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path file = config.isAbsolute() ? config : ProjectHome.dir().resolve(config);
-        String signalTable = signalTable(KafkaConnectClient.ConnectorConfig.read(file), file);
+        SignalTable signals = SignalTable.of(KafkaConnectClient.ConnectorConfig.read(file), file);
         try (Connection db = Postgres.connect(connection)) {
-            List<String> collections = collections(CapturedTable.withPrimaryKey(db, "public"));
-            try (Statement statement = db.createStatement()) {
-                statement.execute("CREATE SCHEMA IF NOT EXISTS " + CapturedTable.quote(schemaOf(signalTable)));
-                statement.execute("CREATE TABLE IF NOT EXISTS " + quoted(signalTable) + " " + SIGNAL_TABLE_COLUMNS);
-            }
+            List<CapturedTable> captured = CapturedTable.withPrimaryKey(db, "public");
+            List<CapturedTable> selected = selected(captured);
+            List<String> collections = selected.stream().map(t -> "public." + t.name()).toList();
+            signals.create(db);
             String id = "cdc-snapshot-" + UUID.randomUUID();
-            try (PreparedStatement insert = db.prepareStatement(
-                    "INSERT INTO " + quoted(signalTable) + " (id, type, data) VALUES (?, 'execute-snapshot', ?)")) {
-                insert.setString(1, id);
-                insert.setString(2, signalData(collections));
-                insert.executeUpdate();
-            }
+            signals.insertUnderLock(db, selected, id, "execute-snapshot", signalData(collections),
+                    System.nanoTime() + TimeUnit.MINUTES.toNanos(10), line -> {
+                        out.println(line);
+                        out.flush();
+                    });
             out.println("snapshot: asked Debezium to read " + String.join(", ", collections) + " again (signal " + id
-                    + " in " + signalTable + ")");
+                    + " in " + signals.name() + ")");
             out.println("  Kafka:         the rows arrive as op=r events   (./cdc consume)");
             out.println("  Elasticsearch: missing and stale documents are written again; ./cdc verify --wait 60s "
                     + "checks");
             out.flush();
         }
         return 0;
-    }
-
-    /** The signal table the configuration names, as schema.table. */
-    static String signalTable(KafkaConnectClient.ConnectorConfig connector, Path file) {
-        String table = connector.config().path("signal.data.collection").asText("");
-        if (!table.matches("[^.]+\\.[^.]+")) {
-            throw new CliException(file + " names no signal table (\"signal.data.collection\": \"<schema>.<table>\"): "
-                    + "Debezium then takes no signals");
-        }
-        return table;
     }
 
     /** The execute-snapshot signal's data: the tables, and a blocking snapshot (see docs/operations.md for why). */
@@ -104,26 +88,15 @@ public final class SnapshotCommand implements Callable<Integer> {
         return Json.compact(data);
     }
 
-    /** The requested tables as public.<name>, each checked against the tables that have a primary key. */
-    private List<String> collections(List<CapturedTable> captured) {
-        List<String> collections = new ArrayList<>();
+    /** The requested tables, each checked to be a table of schema public with a primary key. */
+    private List<CapturedTable> selected(List<CapturedTable> captured) {
+        List<CapturedTable> selected = new ArrayList<>();
         for (String name : tables) {
             String table = name.startsWith("public.") ? name.substring("public.".length()) : name;
-            if (captured.stream().noneMatch(t -> t.name().equals(table))) {
-                throw new CliException("No table public." + table + " with a primary key; tables: "
-                        + captured.stream().map(CapturedTable::name).toList());
-            }
-            collections.add("public." + table);
+            selected.add(captured.stream().filter(t -> t.name().equals(table)).findFirst().orElseThrow(() ->
+                    new CliException("No table public." + table + " with a primary key; tables: "
+                            + captured.stream().map(CapturedTable::name).toList())));
         }
-        return collections;
-    }
-
-    private static String schemaOf(String table) {
-        return table.substring(0, table.indexOf('.'));
-    }
-
-    private static String quoted(String table) {
-        int dot = table.indexOf('.');
-        return CapturedTable.quote(table.substring(0, dot)) + "." + CapturedTable.quote(table.substring(dot + 1));
+        return selected;
     }
 }

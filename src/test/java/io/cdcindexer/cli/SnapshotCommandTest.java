@@ -23,7 +23,7 @@ class SnapshotCommandTest {
         KafkaConnectClient.ConnectorConfig shipped = KafkaConnectClient.ConnectorConfig.read(
                 Path.of("configs/debezium-postgres-connector.json"));
 
-        assertThat(SnapshotCommand.signalTable(shipped, FILE)).isEqualTo("debezium.signal");
+        assertThat(SignalTable.of(shipped, FILE).name()).isEqualTo("debezium.signal");
     }
 
     @Test
@@ -31,7 +31,7 @@ class SnapshotCommandTest {
         KafkaConnectClient.ConnectorConfig connector = new KafkaConnectClient.ConnectorConfig("c",
                 Json.parse("{\"connector.class\": \"io.debezium.connector.postgresql.PostgresConnector\"}", "test"));
 
-        assertThatThrownBy(() -> SnapshotCommand.signalTable(connector, FILE))
+        assertThatThrownBy(() -> SignalTable.of(connector, FILE))
                 .isInstanceOf(CliException.class)
                 .hasMessageContaining("connector.json names no signal table (\"signal.data.collection\"");
     }
