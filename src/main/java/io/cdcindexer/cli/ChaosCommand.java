@@ -184,7 +184,7 @@ public final class ChaosCommand implements Callable<Integer> {
     /** Every table with a primary key against its index, again each second until in step or {@code wait} is up. */
     private ChaosRun.VerifyResult verify(String[] flags, Duration wait) throws Exception {
         ConnectionOptions connection = ConnectionOptions.parse(flags);
-        ElasticsearchHttp es = new ElasticsearchHttp(connection.elasticsearch);
+        ElasticsearchHttp es = connection.elasticsearchClient();
         long deadline = System.nanoTime() + wait.toNanos();
         try (Connection db = Postgres.connect(connection)) {
             List<CapturedTable> tables = CapturedTable.withPrimaryKey(db, "public");

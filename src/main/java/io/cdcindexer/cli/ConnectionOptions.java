@@ -1,6 +1,10 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.elasticsearch.ElasticsearchConnection;
+import io.cdcindexer.kafka.KafkaClientProperties;
 import io.cdcindexer.stack.StackPorts;
+import java.util.List;
+import java.util.Map;
 import picocli.CommandLine.Option;
 
 /**
@@ -33,6 +37,24 @@ public final class ConnectionOptions {
     @Option(names = "--elasticsearch", paramLabel = "URL", defaultValue = "${env:ELASTICSEARCH_URL:-http://localhost:9200}", description = "Elasticsearch URL (env ELASTICSEARCH_URL, default ${DEFAULT-VALUE}).")
     public String elasticsearch;
 
+    @Option(names = "--elasticsearch-username", paramLabel = "USER", defaultValue = "${env:ELASTICSEARCH_USERNAME:-}", description = "Elasticsearch user for basic authentication (env ELASTICSEARCH_USERNAME); its password comes from env ELASTICSEARCH_PASSWORD or --elasticsearch-password-file, never from a flag.")
+    public String elasticsearchUsername;
+
+    @Option(names = "--elasticsearch-password-file", paramLabel = "FILE", defaultValue = "${env:ELASTICSEARCH_PASSWORD_FILE:-}", description = "File whose first line is the Elasticsearch user's password (env ELASTICSEARCH_PASSWORD_FILE).")
+    public String elasticsearchPasswordFile;
+
+    @Option(names = "--elasticsearch-api-key-file", paramLabel = "FILE", defaultValue = "${env:ELASTICSEARCH_API_KEY_FILE:-}", description = "File whose first line is an Elasticsearch API key (env ELASTICSEARCH_API_KEY_FILE; or the key itself in env ELASTICSEARCH_API_KEY).")
+    public String elasticsearchApiKeyFile;
+
+    @Option(names = "--elasticsearch-ca", paramLabel = "FILE", defaultValue = "${env:ELASTICSEARCH_CA:-}", description = "PEM file of the CA that signed Elasticsearch's certificate (env ELASTICSEARCH_CA); default: the JVM's trusted CAs.")
+    public String elasticsearchCa;
+
+    @Option(names = "--elasticsearch-verify-hostname", paramLabel = "BOOL", defaultValue = "${env:ELASTICSEARCH_VERIFY_HOSTNAME:-true}", description = "Whether Elasticsearch's certificate must name the host (env ELASTICSEARCH_VERIFY_HOSTNAME, default ${DEFAULT-VALUE}).")
+    public boolean elasticsearchVerifyHostname;
+
+    @Option(names = "--kafka-properties", paramLabel = "FILE", defaultValue = "${env:KAFKA_PROPERTIES_FILE:-}", description = "Kafka client properties (security.protocol, sasl.*, ssl.*) for every Kafka client (env KAFKA_PROPERTIES_FILE).")
+    public String kafkaProperties;
+
     @Option(names = "--flink", paramLabel = "URL", defaultValue = "${env:FLINK_URL:-http://localhost:8081}", description = "Flink REST URL (env FLINK_URL, default ${DEFAULT-VALUE}).")
     public String flink;
 
@@ -58,6 +80,30 @@ public final class ConnectionOptions {
     private static final class Holder {
         @picocli.CommandLine.Mixin
         ConnectionOptions options;
+    }
+
+    /** Where Elasticsearch is and how to authenticate, as the flags and the environment say (secrets by reference). */
+    public ElasticsearchConnection elasticsearchConnection() {
+        try {
+            return new ElasticsearchConnection(List.of(elasticsearch), elasticsearchUsername, elasticsearchPasswordFile,
+                    elasticsearchApiKeyFile, elasticsearchCa, elasticsearchVerifyHostname);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage() + " (--elasticsearch-* flags, ELASTICSEARCH_* variables)");
+        }
+    }
+
+    /** A client of the configured Elasticsearch, with its credentials and TLS trust. */
+    public ElasticsearchHttp elasticsearchClient() {
+        return new ElasticsearchHttp(elasticsearchConnection());
+    }
+
+    /** The user's Kafka client settings ({@code --kafka-properties}), for every Kafka client of a command. */
+    public Map<String, String> kafkaSettings() {
+        try {
+            return KafkaClientProperties.read(kafkaProperties);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage());
+        }
     }
 
     /** JDBC URL of the configured database. */

@@ -1,5 +1,6 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.elasticsearch.ElasticsearchConnection;
 import io.cdcindexer.stack.Http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -16,6 +17,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Optional;
+import javax.net.ssl.SSLContext;
 
 /** A small Elasticsearch REST client on java.net.http and Jackson: just what the CLI commands need. */
 public final class ElasticsearchHttp {
@@ -26,8 +28,32 @@ public final class ElasticsearchHttp {
         private final int status;
 
         ErrorResponse(String request, int status, String body) {
-            super("Elasticsearch answered " + status + " to " + request + ": " + abbreviate(body, 500));
+            this("Elasticsearch answered " + status + " to " + request + ": " + abbreviate(body, 500), status);
+        }
+
+        private ErrorResponse(String message, int status) {
+            super(message);
             this.status = status;
+        }
+
+        /** A 401 or 403, in one line naming the cause and what to check. */
+        static ErrorResponse refused(String baseUrl, String request, int status, String body) {
+            String reason = abbreviate(reasonIn(body), 300);
+            return new ErrorResponse(status == 401
+                    ? "Elasticsearch at " + baseUrl + " refused the credentials (401): " + reason + ". Check "
+                            + "ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY (or their "
+                            + "--elasticsearch-*-file flags)"
+                    : "Elasticsearch at " + baseUrl + " refused " + request + " (403): " + reason + ". The user's "
+                            + "role lacks a privilege (docs/security.md)", status);
+        }
+
+        private static String reasonIn(String body) {
+            try {
+                JsonNode reason = Json.parse(body, "Elasticsearch's answer").path("error").path("reason");
+                return reason.isTextual() ? reason.asText() : body;
+            } catch (RuntimeException notJson) {
+                return body;
+            }
         }
 
         public int status() {
@@ -51,11 +77,50 @@ public final class ElasticsearchHttp {
         }
     }
 
-    private final String baseUrl;
-    private final HttpClient http = Http.CLIENT;
+    /** The TLS handshake failed for good: an untrusted certificate, or one for another host. */
+    public static final class TlsRefused extends CliException {
+        private static final long serialVersionUID = 1L;
 
+        TlsRefused(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    private final String baseUrl;
+    private final HttpClient http;
+    /** The Authorization header's value, or null. */
+    private final String authorization;
+
+    /** Plain HTTP(S) with the JVM's trusted CAs and no credentials (the local stack). */
     public ElasticsearchHttp(String baseUrl) {
-        this.baseUrl = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
+        this(ElasticsearchConnection.plain(List.of(baseUrl)), name -> null);
+    }
+
+    /** With the connection's credentials (read now, from a file or the environment) and CA. */
+    public ElasticsearchHttp(ElasticsearchConnection connection) {
+        this(connection, System::getenv);
+    }
+
+    private ElasticsearchHttp(ElasticsearchConnection connection, java.util.function.UnaryOperator<String> environment) {
+        String url = connection.hosts().get(0);
+        this.baseUrl = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+        try {
+            this.authorization = connection.authorization(environment).orElse(null);
+            SSLContext tls = connection.sslContext();
+            if (!connection.verifyHostname()) {
+                // The JDK's client has no per-client switch; this one is read when a client is built.
+                System.setProperty("jdk.internal.httpclient.disableHostnameVerification", "true");
+            }
+            this.http = tls == null && connection.verifyHostname() ? Http.CLIENT : HttpClient.newBuilder()
+                    .version(HttpClient.Version.HTTP_1_1)
+                    .connectTimeout(Duration.ofSeconds(2))
+                    .sslContext(tls != null ? tls : SSLContext.getDefault())
+                    .build();
+        } catch (IOException e) {
+            throw new CliException(e.getMessage(), e);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     public String baseUrl() {
@@ -69,6 +134,11 @@ public final class ElasticsearchHttp {
 
     public JsonNode get(String path) {
         return send("GET", path, null, "application/json");
+    }
+
+    /** GET with a shorter deadline than the default minute (probes). */
+    public JsonNode get(String path, Duration timeout) {
+        return send("GET", path, null, "application/json", timeout);
     }
 
     /** GET that treats 404 (no such index or document) as an empty answer. */
@@ -210,9 +280,16 @@ public final class ElasticsearchHttp {
     }
 
     private JsonNode send(String method, String path, String body, String contentType) {
+        return send(method, path, body, contentType, Duration.ofSeconds(60));
+    }
+
+    private JsonNode send(String method, String path, String body, String contentType, Duration timeout) {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(baseUrl + path))
-                .timeout(Duration.ofSeconds(60))
+                .timeout(timeout)
                 .header("Accept", "application/json");
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
         if (body == null) {
             request.method(method, HttpRequest.BodyPublishers.noBody());
         } else {
@@ -223,10 +300,18 @@ public final class ElasticsearchHttp {
         try {
             response = http.send(request.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
         } catch (IOException e) {
+            var tls = ElasticsearchConnection.tlsProblem(baseUrl, e, "--elasticsearch-ca (ELASTICSEARCH_CA)",
+                    "--elasticsearch-verify-hostname false");
+            if (tls.isPresent()) {
+                throw new TlsRefused(tls.get(), e);
+            }
             throw new Unreachable(baseUrl, unreachable(e), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CliException("Interrupted while waiting for Elasticsearch", e);
+        }
+        if (response.statusCode() == 401 || response.statusCode() == 403) {
+            throw ErrorResponse.refused(baseUrl, method + " " + path, response.statusCode(), response.body());
         }
         if (response.statusCode() / 100 != 2) {
             throw new ErrorResponse(method + " " + path, response.statusCode(), response.body());

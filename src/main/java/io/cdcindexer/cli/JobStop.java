@@ -38,17 +38,20 @@ final class JobStop {
 
         /** Elasticsearch answers when its root URL gives any HTTP answer but a server error. */
         static Dependency elasticsearch(String url) {
-            return new Dependency("Elasticsearch", url, () -> {
+            return elasticsearch(new ElasticsearchHttp(url));
+        }
+
+        static Dependency elasticsearch(ElasticsearchHttp es) {
+            return new Dependency("Elasticsearch", es.baseUrl(), () -> {
                 try {
-                    Http.Response response = Http.send(HttpRequest.newBuilder(URI.create(url)).timeout(PROBE_TIMEOUT)
-                            .GET().build());
-                    return response.status() < 500 ? Optional.empty()
-                            : Optional.of("it answered " + response.status());
-                } catch (IOException e) {
-                    return Optional.of(ElasticsearchHttp.unreachable(e));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return Optional.of("interrupted");
+                    es.get("/", PROBE_TIMEOUT);
+                    return Optional.empty();
+                } catch (ElasticsearchHttp.ErrorResponse e) {
+                    return e.status() < 500 ? Optional.empty() : Optional.of("it answered " + e.status());
+                } catch (ElasticsearchHttp.Unreachable e) {
+                    return Optional.of(e.problem());
+                } catch (ElasticsearchHttp.TlsRefused e) {
+                    return Optional.of(e.getMessage());
                 }
             });
         }

@@ -67,7 +67,7 @@ public final class ProduceCommand implements Callable<Integer> {
                     + ": insert a user, update its email, delete it.");
             out.println("Follow along in two other terminals: ./cdc consume   and   ./cdc watch");
             try (Connection db = Postgres.connect(connection)) {
-                BasicScenario scenario = new BasicScenario(db, new ElasticsearchHttp(connection.elasticsearch), out,
+                BasicScenario scenario = new BasicScenario(db, connection.elasticsearchClient(), out,
                         stepDelay);
                 try {
                     scenario.run();

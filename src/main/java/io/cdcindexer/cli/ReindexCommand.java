@@ -112,7 +112,7 @@ public final class ReindexCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
-        es = new ElasticsearchHttp(connection.elasticsearch);
+        es = connection.elasticsearchClient();
         Path file = config.isAbsolute() ? config : ProjectHome.dir().resolve(config);
         KafkaConnectClient.ConnectorConfig connector = KafkaConnectClient.ConnectorConfig.read(file);
         try (Connection db = Postgres.connect(connection)) {

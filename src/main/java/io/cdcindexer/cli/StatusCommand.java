@@ -213,6 +213,9 @@ public final class StatusCommand implements Callable<Integer> {
         Seen seen;
         try {
             seen = probe.probe();
+        } catch (ElasticsearchHttp.ErrorResponse | ElasticsearchHttp.TlsRefused e) {
+            // It answers, and says why not in a clear line: refused credentials, an untrusted certificate.
+            seen = new Seen(false, e.getMessage().lines().findFirst().orElse(""));
         } catch (Exception e) {
             seen = new Seen(false, UNREACHABLE + reason(e));
         }
@@ -486,25 +489,20 @@ public final class StatusCommand implements Callable<Integer> {
     }
 
     private Seen elasticsearch() throws Exception {
-        JsonNode health = Http.get(connection.elasticsearch + "/_cluster/health").json();
+        JsonNode health = connection.elasticsearchClient().get("/_cluster/health");
         String status = health.path("status").asText("?");
         return new Seen(!"red".equals(status), "cluster " + status);
     }
 
     private Seen indices() throws Exception {
+        ElasticsearchHttp es = connection.elasticsearchClient();
         List<String> lines = indexLines(
-                Http.get(connection.elasticsearch + "/_cat/indices?format=json&h=index,docs.count&s=index").json(),
-                Http.get(connection.elasticsearch + "/_alias").json(),
-                Http.get(connection.elasticsearch + "/_mapping").json(),
-                reindexes());
+                es.get("/_cat/indices?format=json&h=index,docs.count&s=index"),
+                es.get("/_alias"),
+                es.get("/_mapping"),
+                es.getIfExists("/" + IndexMappingFunction.REINDEX_INDEX + "/_search?size=1000")
+                        .map(found -> found.path("hits").path("hits")).orElse(Json.array()));
         return new Seen(true, lines.isEmpty() ? "none yet" : String.join("\n", lines));
-    }
-
-    /** The reindexes under way, as {@code ./cdc reindex} recorded them (none when it never ran). */
-    private JsonNode reindexes() throws Exception {
-        Http.Response response = Http.get(connection.elasticsearch + "/" + IndexMappingFunction.REINDEX_INDEX
-                + "/_search?size=1000");
-        return response.status() == 200 ? response.json().path("hits").path("hits") : Json.array();
     }
 
     /**

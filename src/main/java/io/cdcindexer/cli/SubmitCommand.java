@@ -92,10 +92,12 @@ public final class SubmitCommand implements Callable<Integer> {
         List<String> args = new ArrayList<>(List.of(
                 "--" + JobOptions.KAFKA_BOOTSTRAP_SERVERS.name(), jobKafka != null ? jobKafka : connection.kafka,
                 "--" + JobOptions.ELASTICSEARCH_HOSTS.name(), jobElasticsearch != null ? jobElasticsearch : connection.elasticsearch));
-        args.addAll(jobOptions);
+        args.addAll(securityOptions(connection));
+        args.addAll(jobOptions); // last: they win over the ones above
         submit(out, new FlinkRest(connection.flink), CommittedOffsets.in(connection.kafka), jarFile, args,
                 withoutState ? Start.WITHOUT_STATE : Start.resumingFrom(resumeFrom),
-                List.of(JobStop.Dependency.elasticsearch(connection.elasticsearch), JobStop.Dependency.kafka(connection.kafka)));
+                List.of(JobStop.Dependency.elasticsearch(connection.elasticsearchClient()),
+                        JobStop.Dependency.kafka(connection.kafka)));
         return 0;
     }
 
@@ -385,6 +387,31 @@ public final class SubmitCommand implements Callable<Integer> {
                     return true;
                 }
             });
+        }
+    }
+
+    /**
+     * The job options that give the job the command's own credentials and trust: the user name and the paths of the
+     * secret, CA and Kafka properties files, never a secret (the job reads the files, or ELASTICSEARCH_PASSWORD and
+     * ELASTICSEARCH_API_KEY from the TaskManagers' environment). Paths are made absolute: the job may run elsewhere.
+     */
+    static List<String> securityOptions(ConnectionOptions connection) {
+        List<String> options = new ArrayList<>();
+        addIfSet(options, JobOptions.ELASTICSEARCH_USERNAME, connection.elasticsearchUsername, false);
+        addIfSet(options, JobOptions.ELASTICSEARCH_PASSWORD_FILE, connection.elasticsearchPasswordFile, true);
+        addIfSet(options, JobOptions.ELASTICSEARCH_API_KEY_FILE, connection.elasticsearchApiKeyFile, true);
+        addIfSet(options, JobOptions.ELASTICSEARCH_CA_FILE, connection.elasticsearchCa, true);
+        if (!connection.elasticsearchVerifyHostname) {
+            options.addAll(List.of("--" + JobOptions.ELASTICSEARCH_VERIFY_HOSTNAME.name(), "false"));
+        }
+        addIfSet(options, JobOptions.KAFKA_PROPERTIES_FILE, connection.kafkaProperties, true);
+        return options;
+    }
+
+    private static void addIfSet(List<String> options, JobOptions.Option option, String value, boolean path) {
+        if (value != null && !value.isBlank()) {
+            options.addAll(List.of("--" + option.name(),
+                    path ? Path.of(value.trim()).toAbsolutePath().toString() : value.trim()));
         }
     }
 }

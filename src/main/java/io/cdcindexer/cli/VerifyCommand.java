@@ -64,7 +64,7 @@ public final class VerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        ElasticsearchHttp es = new ElasticsearchHttp(connection.elasticsearch);
+        ElasticsearchHttp es = connection.elasticsearchClient();
         long deadline = System.nanoTime() + wait.toNanos();
         try (Connection db = Postgres.connect(connection)) {
             List<CapturedTable> selected = select(db);

@@ -58,7 +58,7 @@ public final class WatchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter out = spec.commandLine().getOut();
-        ElasticsearchHttp es = new ElasticsearchHttp(connection.elasticsearch);
+        ElasticsearchHttp es = connection.elasticsearchClient();
         long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
         Map<String, IndexWatcher> watchers = new LinkedHashMap<>();
         for (String name : es.indices(index)) {

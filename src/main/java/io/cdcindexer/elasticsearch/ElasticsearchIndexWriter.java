@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.DebeziumDecoder;
+import io.cdcindexer.job.JobOptions;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.DeadLetterQueue;
 import java.io.IOException;
@@ -23,7 +24,6 @@ import org.apache.flink.connector.elasticsearch.sink.RequestIndexer;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.MeterView;
 import org.apache.flink.metrics.groups.SinkWriterMetricGroup;
-import org.apache.http.HttpHost;
 import org.apache.http.entity.ByteArrayEntity;
 import org.apache.http.entity.ContentType;
 import org.apache.http.util.EntityUtils;
@@ -166,10 +166,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.time = time;
         this.deadLetters = deadLetters;
         this.capacity = options.maxActions() * (options.maxInFlight() + 1);
-        this.client = RestClient
-                .builder(options.hosts().stream().map(HttpHost::create).toArray(HttpHost[]::new))
-                .setRequestConfigCallback(config -> config.setConnectTimeout(5_000).setSocketTimeout(120_000))
-                .build();
+        this.client = options.connection().open(120_000);
         this.indexed = metrics.counter("documentsIndexed");
         this.deleted = metrics.counter("documentsDeleted");
         this.stale = metrics.counter("staleWritesSkipped");
@@ -478,6 +475,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 throw refusedCredentials("the multi-get that completes unavailable (TOASTed) columns: "
                         + reasonOf(error) + "; the job's role must be allowed to read the indices too");
             }
+            failIfTlsRefused(error);
             if (status == 429) {
                 tooManyRequests.inc(batch.size());
             }
@@ -623,6 +621,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         if (status == 401 || status == 403) {
             throw refusedCredentials(reasonOf(error));
         }
+        failIfTlsRefused(error);
         if (status == 413 || status == 400) {
             // The request as a whole was refused: find the action at fault by halving, and send the rest.
             if (batch.size() == 1) {
@@ -654,8 +653,17 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         return error instanceof ResponseException response ? response.getResponse().getStatusLine().getStatusCode() : 0;
     }
 
+    /** A certificate nobody trusts, or one for another host, is no outage to wait out: the job fails, saying why. */
+    private void failIfTlsRefused(Exception error) throws IOException {
+        var problem = ElasticsearchConnection.tlsProblem(options.connection().where(), error,
+                "--" + JobOptions.ELASTICSEARCH_CA_FILE.name(), "--" + JobOptions.ELASTICSEARCH_VERIFY_HOSTNAME.name() + " false");
+        if (problem.isPresent()) {
+            throw new IOException(problem.get() + "; the job restarts and tries again.", error);
+        }
+    }
+
     private IOException refusedCredentials(String reason) {
-        return new IOException("Elasticsearch at " + String.join(",", options.hosts()) + " refused the job's request "
+        return new IOException("Elasticsearch at " + options.connection().where() + " refused the job's request "
                 + "(authentication or authorization): " + reason + ". Check the credentials and the role's privileges "
                 + "on the indices; the job restarts and tries again.");
     }

@@ -25,7 +25,6 @@ import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
-import org.apache.http.HttpHost;
 import org.apache.http.entity.ContentType;
 import org.apache.http.entity.StringEntity;
 import org.apache.http.util.EntityUtils;
@@ -94,7 +93,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     /** How long it tries while Elasticsearch cannot be reached before it fails the task (which restarts it). */
     static final long RETRY_LIMIT_MS = 300_000;
 
-    private final List<String> hosts;
+    private final ElasticsearchConnection connection;
     private final IndexNames names;
     /** The overrides file's text and name: parsed (checked) here, and again in each subtask. */
     private final String overridesJson;
@@ -122,14 +121,20 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      *     the file's own message if it is not valid
      * @param retryLimitMs how long it keeps trying while Elasticsearch cannot be reached before failing the task
      */
-    public IndexMappingFunction(List<String> hosts, IndexNames names, String overridesJson, String overridesSource,
-            long retryLimitMs) {
-        this.hosts = hosts;
+    public IndexMappingFunction(ElasticsearchConnection connection, IndexNames names, String overridesJson,
+            String overridesSource, long retryLimitMs) {
+        this.connection = connection;
         this.names = names;
         this.overridesJson = overridesJson;
         this.overridesSource = overridesSource;
         this.retryLimitMs = retryLimitMs;
         overrides();
+    }
+
+    /** The same with plain addresses, without credentials. */
+    public IndexMappingFunction(List<String> hosts, IndexNames names, String overridesJson, String overridesSource,
+            long retryLimitMs) {
+        this(ElasticsearchConnection.plain(hosts), names, overridesJson, overridesSource, retryLimitMs);
     }
 
     /** The function as the job's options configure it; the overrides file is read now. */
@@ -144,7 +149,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                         + ": cannot read " + file + ": " + e, e);
             }
         }
-        return new IndexMappingFunction(BulkOptions.from(options).hosts(),
+        return new IndexMappingFunction(BulkOptions.connection(options),
                 new IndexNames(options.get(JobOptions.ELASTICSEARCH_INDEX)), json, file, RETRY_LIMIT_MS);
     }
 
@@ -153,10 +158,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     }
 
     @Override
-    public void open(Configuration parameters) {
-        client = RestClient.builder(hosts.stream().map(HttpHost::create).toArray(HttpHost[]::new))
-                .setRequestConfigCallback(config -> config.setConnectTimeout(5_000).setSocketTimeout(60_000))
-                .build();
+    public void open(Configuration parameters) throws IOException {
+        client = connection.open(60_000);
         known = new HashMap<>();
         routes = new HashMap<>();
         byContent = new HashMap<>();
@@ -483,9 +486,15 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             } catch (IOException e) {
                 if (e instanceof ResponseException response && statusOf(response) / 100 == 4
                         && statusOf(response) != 429 && statusOf(response) != 408) {
-                    throw new IOException("Elasticsearch refused to " + what + ": " + reasonOf(response)
+                    throw new IOException("Elasticsearch at " + connection.where() + " refused to " + what + ": " + reasonOf(response)
                             + (statusOf(response) == 401 || statusOf(response) == 403
                                     ? ". Check the credentials and the role's privileges on the indices" : ""), e);
+                }
+                var tls = ElasticsearchConnection.tlsProblem(connection.where(), e,
+                        "--" + JobOptions.ELASTICSEARCH_CA_FILE.name(),
+                        "--" + JobOptions.ELASTICSEARCH_VERIFY_HOSTNAME.name() + " false");
+                if (tls.isPresent()) {
+                    throw new IOException(tls.get() + " (while trying to " + what + ")", e);
                 }
                 if (System.currentTimeMillis() > deadline) {
                     throw new IOException("Elasticsearch could not be reached for " + limitMs / 1000

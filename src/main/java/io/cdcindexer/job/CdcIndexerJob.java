@@ -12,6 +12,7 @@ import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.DeadLetterQueue;
 import io.cdcindexer.kafka.DeadLetterSink;
 import io.cdcindexer.kafka.KafkaChangeSource;
+import io.cdcindexer.kafka.KafkaClientProperties;
 import io.cdcindexer.kafka.KafkaDeadLetterQueue;
 import io.cdcindexer.kafka.KafkaRecord;
 import io.cdcindexer.kafka.PartitionProgress;
@@ -69,8 +70,9 @@ public final class CdcIndexerJob {
             return;
         }
         JobOptions options = JobOptions.fromArgs(args);
-        DeadLetterQueue deadLetters = new KafkaDeadLetterQueue(
-                options.get(JobOptions.KAFKA_BOOTSTRAP_SERVERS), options.get(JobOptions.KAFKA_DLQ_TOPIC));
+        DeadLetterQueue deadLetters = new KafkaDeadLetterQueue(options.get(JobOptions.KAFKA_BOOTSTRAP_SERVERS),
+                options.get(JobOptions.KAFKA_DLQ_TOPIC),
+                KafkaClientProperties.read(options.get(JobOptions.KAFKA_PROPERTIES_FILE)));
         new CdcIndexerJob(
                         options,
                         KafkaChangeSource.create(options),

@@ -61,8 +61,33 @@ public final class JobOptions implements Serializable {
                     "Most bytes one fetch takes from a partition (Kafka's max.partition.fetch.bytes). Kafka's 1 MB "
                             + "default halves the rate at which the job catches up on a backlog (docs/performance.md).");
 
+    public static final Option KAFKA_PROPERTIES_FILE =
+            define("kafka.properties-file", "",
+                    "A Java properties file of Kafka client settings (security.protocol, sasl.*, ssl.*) for the source "
+                            + "and the dead-letter producer, read where the job is built. Keep secrets out of it with "
+                            + "Kafka's config providers (${file:...}); empty: none.");
+
     public static final Option ELASTICSEARCH_HOSTS =
             define("elasticsearch.hosts", "http://localhost:9200", "Comma-separated Elasticsearch HTTP addresses.");
+    public static final Option ELASTICSEARCH_USERNAME =
+            define("elasticsearch.username", "",
+                    "User for basic authentication; empty for none. Its password is read on the TaskManagers from "
+                            + "--elasticsearch.password-file, else from their environment variable ELASTICSEARCH_PASSWORD "
+                            + "(never an argument: docs/security.md).");
+    public static final Option ELASTICSEARCH_PASSWORD_FILE =
+            define("elasticsearch.password-file", "",
+                    "A file on the TaskManagers whose first line is the user's password; empty: ELASTICSEARCH_PASSWORD.");
+    public static final Option ELASTICSEARCH_API_KEY_FILE =
+            define("elasticsearch.api-key-file", "",
+                    "A file on the TaskManagers whose first line is an API key (the encoded value Elasticsearch returns); "
+                            + "empty: the TaskManagers' environment variable ELASTICSEARCH_API_KEY, if set and no user is given.");
+    public static final Option ELASTICSEARCH_CA_FILE =
+            define("elasticsearch.ca-file", "",
+                    "A PEM file on the TaskManagers with the CA certificate(s) that signed Elasticsearch's certificate; "
+                            + "empty: the JVM's trusted CAs.");
+    public static final Option ELASTICSEARCH_VERIFY_HOSTNAME =
+            define("elasticsearch.verify-hostname", "true",
+                    "Whether Elasticsearch's TLS certificate must name the host connected to (true or false).");
     public static final Option ELASTICSEARCH_INDEX =
             define("elasticsearch.index", "{topic}",
                     "Index name template; {topic}, {schema} and {table} are replaced. An upper-case letter in them is "
@@ -232,8 +257,17 @@ public final class JobOptions implements Serializable {
             throw new IllegalArgumentException("Option --" + ELASTICSEARCH_MAPPINGS.name()
                     + " must be derived or none, got '" + get(ELASTICSEARCH_MAPPINGS) + "'");
         }
+        if (!List.of("true", "false").contains(get(ELASTICSEARCH_VERIFY_HOSTNAME))) {
+            throw new IllegalArgumentException("Option --" + ELASTICSEARCH_VERIFY_HOSTNAME.name()
+                    + " must be true or false, got '" + get(ELASTICSEARCH_VERIFY_HOSTNAME) + "'");
+        }
         if (get(ELASTICSEARCH_HOSTS).isBlank()) {
             throw new IllegalArgumentException("Option --" + ELASTICSEARCH_HOSTS.name() + " must name at least one host");
+        }
+        try {
+            io.cdcindexer.elasticsearch.BulkOptions.connection(this);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("Options --elasticsearch.*: " + e.getMessage(), e);
         }
     }
 

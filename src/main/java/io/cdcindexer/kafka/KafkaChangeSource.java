@@ -1,6 +1,7 @@
 package io.cdcindexer.kafka;
 
 import io.cdcindexer.job.JobOptions;
+import java.util.Properties;
 import java.util.regex.Pattern;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
@@ -17,7 +18,10 @@ public final class KafkaChangeSource {
     private KafkaChangeSource() {}
 
     public static KafkaSource<KafkaRecord> create(JobOptions options) {
+        Properties settings = new Properties();
+        settings.putAll(KafkaClientProperties.read(options.get(JobOptions.KAFKA_PROPERTIES_FILE)));
         return KafkaSource.<KafkaRecord>builder()
+                .setProperties(settings) // first: the settings below are the job's own
                 .setBootstrapServers(options.get(JobOptions.KAFKA_BOOTSTRAP_SERVERS))
                 .setGroupId(options.get(JobOptions.KAFKA_GROUP_ID))
                 .setTopicPattern(Pattern.compile(topicPattern(options)))

@@ -3,7 +3,9 @@ package io.cdcindexer.kafka;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Properties;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -36,10 +38,17 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
 
     private final String bootstrapServers;
     private final String topic;
+    /** The user's client settings (security), as {@link KafkaClientProperties} read them. */
+    private final TreeMap<String, String> clientSettings;
 
     public KafkaDeadLetterQueue(String bootstrapServers, String topic) {
+        this(bootstrapServers, topic, Map.of());
+    }
+
+    public KafkaDeadLetterQueue(String bootstrapServers, String topic, Map<String, String> clientSettings) {
         this.bootstrapServers = bootstrapServers;
         this.topic = topic;
+        this.clientSettings = new TreeMap<>(clientSettings);
     }
 
     /** The Kafka record a dead letter becomes. */
@@ -70,8 +79,8 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
         props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         props.put(ProducerConfig.CLIENT_ID_CONFIG, "cdc-indexer-dlq");
         props.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(MAX_REQUEST_BYTES));
-        KafkaProducer<byte[], byte[]> producer =
-                new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(KafkaClientProperties.with(clientSettings, props),
+                new ByteArraySerializer(), new ByteArraySerializer());
         return new ProducerWriter(producer, topic);
     }
 

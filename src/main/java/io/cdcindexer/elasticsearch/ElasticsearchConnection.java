@@ -1,0 +1,204 @@
+package io.cdcindexer.elasticsearch;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.CertPathBuilderException;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.util.Base64;
+import java.util.Collection;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.TrustManagerFactory;
+import org.apache.http.Header;
+import org.apache.http.HttpHost;
+import org.apache.http.conn.ssl.NoopHostnameVerifier;
+import org.apache.http.message.BasicHeader;
+import org.elasticsearch.client.RestClient;
+
+/**
+ * How to reach Elasticsearch: its addresses, the credentials, and the CA that signed its certificate.
+ *
+ * <p>It holds no secret, only where to find one: a password or API key is read when a client is opened (on the
+ * TaskManager), from a file or an environment variable, so it never travels in the job graph, the job's arguments or
+ * its configuration, and never reaches the Flink web UI or a log (docs/security.md).
+ */
+public record ElasticsearchConnection(
+        List<String> hosts,
+        String username,
+        String passwordFile,
+        String apiKeyFile,
+        String caFile,
+        boolean verifyHostname) implements Serializable {
+
+    /** The environment variable holding the password of {@link #username}, where no password file is given. */
+    public static final String PASSWORD_ENV = "ELASTICSEARCH_PASSWORD";
+    /** The environment variable holding an API key (the {@code encoded} value Elasticsearch returns), where no file is given. */
+    public static final String API_KEY_ENV = "ELASTICSEARCH_API_KEY";
+
+    public ElasticsearchConnection {
+        hosts = List.copyOf(hosts);
+        username = username == null ? "" : username.trim();
+        passwordFile = passwordFile == null ? "" : passwordFile.trim();
+        apiKeyFile = apiKeyFile == null ? "" : apiKeyFile.trim();
+        caFile = caFile == null ? "" : caFile.trim();
+        if (hosts.isEmpty()) {
+            throw new IllegalArgumentException("Elasticsearch: no host given");
+        }
+        if (!username.isEmpty() && !apiKeyFile.isEmpty()) {
+            throw new IllegalArgumentException("Elasticsearch: give a user name and password, or an API key, not both");
+        }
+        if (username.isEmpty() && !passwordFile.isEmpty()) {
+            throw new IllegalArgumentException("Elasticsearch: a password file is given but no user name");
+        }
+        if (!caFile.isEmpty() && hosts.stream().noneMatch(h -> h.toLowerCase(Locale.ROOT).startsWith("https://"))) {
+            throw new IllegalArgumentException("Elasticsearch: a CA file is given but no host is https:// ("
+                    + String.join(",", hosts) + ")");
+        }
+    }
+
+    /** Plain addresses, no credentials, the JVM's trusted CAs. */
+    public static ElasticsearchConnection plain(List<String> hosts) {
+        return new ElasticsearchConnection(hosts, "", "", "", "", true);
+    }
+
+    /** The addresses, for messages. */
+    public String where() {
+        return String.join(",", hosts);
+    }
+
+    /** Opens a client, reading the secret now from its file or the environment. */
+    public RestClient open(int socketTimeoutMs) throws IOException {
+        return open(socketTimeoutMs, System::getenv);
+    }
+
+    RestClient open(int socketTimeoutMs, UnaryOperator<String> environment) throws IOException {
+        Optional<String> authorization = authorization(environment);
+        SSLContext tls = sslContext();
+        var builder = RestClient.builder(hosts.stream().map(HttpHost::create).toArray(HttpHost[]::new))
+                .setRequestConfigCallback(config -> config.setConnectTimeout(5_000).setSocketTimeout(socketTimeoutMs));
+        // Sent with every request (pre-emptively), not after a 401 challenge: a bulk body is then sent once, not twice.
+        authorization.ifPresent(value -> builder.setDefaultHeaders(new Header[] {new BasicHeader("Authorization", value)}));
+        builder.setHttpClientConfigCallback(http -> {
+            if (tls != null) {
+                http.setSSLContext(tls);
+            }
+            if (!verifyHostname) {
+                http.setSSLHostnameVerifier(NoopHostnameVerifier.INSTANCE);
+            }
+            return http;
+        });
+        return builder.build();
+    }
+
+    /**
+     * The value of the Authorization header: {@code Basic} for a user, {@code ApiKey} for a key; empty for neither. The
+     * secret comes from its file if one is named, else from the environment variable.
+     */
+    public Optional<String> authorization(UnaryOperator<String> environment) throws IOException {
+        if (!username.isEmpty()) {
+            String password = !passwordFile.isEmpty() ? secretFile(passwordFile, "password") : environment.apply(PASSWORD_ENV);
+            if (password == null || password.isEmpty()) {
+                throw new IOException("Elasticsearch user " + username + " has no password: set " + PASSWORD_ENV
+                        + " in the environment of the TaskManagers, or a password file");
+            }
+            return Optional.of("Basic " + Base64.getEncoder()
+                    .encodeToString((username + ":" + password).getBytes(StandardCharsets.UTF_8)));
+        }
+        String apiKey = !apiKeyFile.isEmpty() ? secretFile(apiKeyFile, "API key") : environment.apply(API_KEY_ENV);
+        return apiKey == null || apiKey.isBlank() ? Optional.empty() : Optional.of("ApiKey " + apiKey.trim());
+    }
+
+    // The file's first line; never its content in a message.
+    private static String secretFile(String file, String what) throws IOException {
+        try {
+            String text = Files.readString(Path.of(file), StandardCharsets.UTF_8);
+            int newline = text.indexOf('\n');
+            String secret = (newline < 0 ? text : text.substring(0, newline)).strip();
+            if (secret.isEmpty()) {
+                throw new IOException("The Elasticsearch " + what + " file " + file + " is empty");
+            }
+            return secret;
+        } catch (IOException e) {
+            if (e.getMessage() != null && e.getMessage().endsWith(" is empty")) {
+                throw e;
+            }
+            throw new IOException("Cannot read the Elasticsearch " + what + " file " + file + " (" + e.getClass().getSimpleName()
+                    + ")", e);
+        }
+    }
+
+    /** A TLS context that trusts the CA file's certificates; {@code null} (the JVM's trusted CAs) without one. */
+    public SSLContext sslContext() throws IOException {
+        return caFile.isEmpty() ? null : sslContextTrusting(Path.of(caFile));
+    }
+
+    /** A TLS context that trusts exactly the certificates in a PEM file. */
+    public static SSLContext sslContextTrusting(Path pemFile) throws IOException {
+        try (InputStream in = Files.newInputStream(pemFile)) {
+            Collection<? extends Certificate> certificates = CertificateFactory.getInstance("X.509").generateCertificates(in);
+            if (certificates.isEmpty()) {
+                throw new IOException("The CA file " + pemFile + " holds no certificate");
+            }
+            KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
+            trusted.load(null, null);
+            int i = 0;
+            for (Certificate certificate : certificates) {
+                trusted.setCertificateEntry("ca-" + i++, certificate);
+            }
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(trusted);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IOException("The CA file " + pemFile + " is not a PEM certificate: " + e.getMessage(), e);
+        } catch (IOException e) {
+            if (e.getMessage() != null && e.getMessage().startsWith("The CA file")) {
+                throw e;
+            }
+            throw new IOException("Cannot read the CA file " + pemFile + " (" + e.getClass().getSimpleName() + ")", e);
+        }
+    }
+
+    /**
+     * Why a request failed for good at the TLS layer, in one line naming the cause and the fix; empty when it is not
+     * such a failure (a refused or broken connection is retried instead). No retry fixes a certificate nobody trusts.
+     *
+     * @param caOption how the caller names the setting of the CA file, for the fix
+     * @param hostnameOption how the caller turns hostname verification off
+     */
+    public static Optional<String> tlsProblem(String where, Throwable error, String caOption, String hostnameOption) {
+        for (Throwable cause = error; cause != null; cause = cause.getCause()) {
+            String message = String.valueOf(cause.getMessage());
+            if (cause instanceof SSLPeerUnverifiedException || message.contains("No subject alternative")
+                    || message.contains("No name matching")) {
+                return Optional.of("Elasticsearch at " + where + ": its TLS certificate does not name the host ("
+                        + message + "). Connect by a name the certificate holds, or set " + hostnameOption);
+            }
+            if (cause instanceof CertPathBuilderException || cause instanceof CertPathValidatorException
+                    || cause instanceof CertificateException) {
+                return Optional.of("Elasticsearch at " + where + ": its TLS certificate is not trusted (" + message
+                        + "). Set " + caOption + " to the CA that signed it (a PEM file)");
+            }
+            if (cause instanceof SSLException && message.contains("Unsupported or unrecognized SSL message")) {
+                return Optional.of("Elasticsearch at " + where + " does not speak TLS at that port: use an http:// "
+                        + "address, or the port Elasticsearch serves HTTPS on");
+            }
+        }
+        return Optional.empty();
+    }
+}
