@@ -486,9 +486,15 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             } catch (IOException e) {
                 if (e instanceof ResponseException response && statusOf(response) / 100 == 4
                         && statusOf(response) != 429 && statusOf(response) != 408) {
-                    throw new IOException("Elasticsearch at " + connection.where() + " refused to " + what + ": " + reasonOf(response)
-                            + (statusOf(response) == 401 || statusOf(response) == 403
-                                    ? ". Check the credentials and the role's privileges on the indices" : ""), e);
+                    if (statusOf(response) == 401 || statusOf(response) == 403) {
+                        // The writer's words (ElasticsearchIndexWriter), which ./cdc status recognizes.
+                        throw new IOException("Elasticsearch at " + connection.where() + " refused the job's request "
+                                + "(authentication or authorization): " + reasonOf(response).replaceFirst("^\\w+: ", "")
+                                + " (to " + what + "). Check the credentials and the role's privileges on the indices; "
+                                + "the job restarts and tries again.", e);
+                    }
+                    throw new IOException("Elasticsearch at " + connection.where() + " refused to " + what + ": "
+                            + reasonOf(response), e);
                 }
                 var tls = ElasticsearchConnection.tlsProblem(connection.where(), e,
                         "--" + JobOptions.ELASTICSEARCH_CA_FILE.name(),

@@ -45,12 +45,20 @@ public final class FlinkCluster implements AutoCloseable {
 
     /** Starts the JobManager and the TaskManagers and returns once every TaskManager has registered its slots. */
     public static FlinkCluster start(Path dir, int restPort, int rpcPort) {
+        return start(dir, restPort, rpcPort, Map.of());
+    }
+
+    /**
+     * The same, with environment variables for the TaskManagers (such as ELASTICSEARCH_API_KEY: the job reads its
+     * secrets where it runs).
+     */
+    public static FlinkCluster start(Path dir, int restPort, int rpcPort, Map<String, String> taskManagerEnvironment) {
         ServiceProcess jobManager = startJobManager(dir, restPort, rpcPort);
         List<ServiceProcess> taskManagers = new ArrayList<>();
         FlinkCluster cluster = new FlinkCluster(jobManager, taskManagers, restPort);
         try {
             for (int index = 1; index <= TASK_MANAGERS; index++) {
-                taskManagers.add(startTaskManager(dir, restPort, rpcPort, index));
+                taskManagers.add(startTaskManager(dir, restPort, rpcPort, index, taskManagerEnvironment));
             }
             awaitTaskManagers(cluster.url(), taskManagers.get(taskManagers.size() - 1), TASK_MANAGERS);
         } catch (RuntimeException e) {
@@ -69,7 +77,8 @@ public final class FlinkCluster implements AutoCloseable {
     public static ServiceProcess startJobManager(Path dir, int restPort, int rpcPort) {
         Map<String, String> config = writeConfig(dir, restPort, rpcPort);
         ServiceProcess jobManager = startProcess("Flink JobManager", dir, "jobmanager", config,
-                "GET_JM_RESOURCE_PARAMS", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint");
+                "GET_JM_RESOURCE_PARAMS", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
+                Map.of());
         jobManager.awaitReady(START_TIMEOUT, () -> Http.answers("http://localhost:" + restPort + "/overview"));
         return jobManager;
     }
@@ -79,9 +88,14 @@ public final class FlinkCluster implements AutoCloseable {
      * also with one that starts later (a restarted JobManager).
      */
     public static ServiceProcess startTaskManager(Path dir, int restPort, int rpcPort, int index) {
+        return startTaskManager(dir, restPort, rpcPort, index, Map.of());
+    }
+
+    private static ServiceProcess startTaskManager(Path dir, int restPort, int rpcPort, int index,
+            Map<String, String> environment) {
         Map<String, String> config = writeConfig(dir, restPort, rpcPort);
         return startProcess("Flink TaskManager " + index, dir, taskManagerName(index), config,
-                "GET_TM_RESOURCE_PARAMS", "org.apache.flink.runtime.taskexecutor.TaskManagerRunner");
+                "GET_TM_RESOURCE_PARAMS", "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", environment);
     }
 
     /** Waits until {@code count} TaskManagers have registered (failing early if {@code last} exits). */
@@ -191,7 +205,7 @@ public final class FlinkCluster implements AutoCloseable {
      * and the matching dynamic properties from the configuration, so heap, direct and metaspace limits agree with it.
      */
     private static ServiceProcess startProcess(String component, Path dir, String name, Map<String, String> config,
-            String memoryCommand, String mainClass) {
+            String memoryCommand, String mainClass, Map<String, String> environment) {
         String classpath = ServiceClasspath.of("flink");
         List<String> javaOpts = splitOptions(config.getOrDefault("env.java.opts.all", ""));
         Path confDir = dir.resolve("conf").toAbsolutePath();
@@ -202,7 +216,8 @@ public final class FlinkCluster implements AutoCloseable {
         jvm.add("-Dlog4j.configurationFile=" + ProjectHome.dir().resolve("src/stack/flink/log4j-console.properties"));
         List<String> args = new ArrayList<>(List.of("--configDir", confDir.toString()));
         args.addAll(splitOptions(memory.get(1)));
-        return ServiceProcess.start(component, dir, name, ServiceProcess.java(classpath, jvm, mainClass, args), Map.of());
+        return ServiceProcess.start(component, dir, name, ServiceProcess.java(classpath, jvm, mainClass, args),
+                environment);
     }
 
     /** Runs BashJavaUtils and returns its two results: the JVM flags and the dynamic properties. */

@@ -59,4 +59,18 @@ class JobOptionsTest {
         assertThat(JobOptions.all()).allSatisfy(option -> assertThat(option.description()).isNotBlank());
         assertThat(JobOptions.usage()).contains("--elasticsearch.index");
     }
+
+    @Test
+    void noOptionTakesASecretAndContradictoryCredentialsAreRefused() {
+        assertThat(JobOptions.all()).extracting(JobOptions.Option::name)
+                .noneMatch(name -> name.endsWith("password") || name.endsWith("api-key") || name.endsWith("secret"));
+        assertThatThrownBy(() -> JobOptions.fromArgs("--elasticsearch.password", "hunter2"))
+                .hasMessageStartingWith("Unknown option --elasticsearch.password;")
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("hunter2"));
+        assertThatThrownBy(() -> JobOptions.fromArgs("--elasticsearch.username", "indexer",
+                        "--elasticsearch.api-key-file", "/run/secrets/key"))
+                .hasMessage("Options --elasticsearch.*: Elasticsearch: give a user name and password, or an API key, not both");
+        assertThatThrownBy(() -> JobOptions.fromArgs("--elasticsearch.verify-hostname", "no"))
+                .hasMessage("Option --elasticsearch.verify-hostname must be true or false, got 'no'");
+    }
 }
