@@ -15,9 +15,16 @@ interface CommittedOffsets {
 
     /** Asks the Kafka cluster at these bootstrap servers. */
     static CommittedOffsets in(String bootstrapServers) {
+        Properties client = new Properties();
+        client.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        return in(client);
+    }
+
+    /** Asks the Kafka cluster these client properties point at (ConnectionOptions.kafkaClient). */
+    static CommittedOffsets in(Properties client) {
         return groupId -> {
             Properties properties = new Properties();
-            properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+            properties.putAll(client);
             properties.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 10_000);
             properties.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 15_000);
             try (Admin admin = Admin.create(properties)) {

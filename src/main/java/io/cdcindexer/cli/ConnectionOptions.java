@@ -106,6 +106,17 @@ public final class ConnectionOptions {
         }
     }
 
+    /**
+     * A Kafka client's properties: the user's settings ({@code --kafka-properties}) and the bootstrap servers; the
+     * caller adds its own on top.
+     */
+    public java.util.Properties kafkaClient() {
+        java.util.Properties properties = new java.util.Properties();
+        properties.putAll(kafkaSettings());
+        properties.put("bootstrap.servers", kafka);
+        return properties;
+    }
+
     /** JDBC URL of the configured database. */
     public String jdbcUrl() {
         return "jdbc:postgresql://" + pgHost + ":" + pgPort + "/" + pgDatabase;

@@ -76,7 +76,7 @@ public final class ConsumeCommand implements Callable<Integer> {
         ChangeEventFormatter formatter = new ChangeEventFormatter("cdc.transaction", "cdc.dlq");
         long deadline = timeout == null ? Long.MAX_VALUE : System.nanoTime() + timeout.toNanos();
         long printed = 0;
-        try (KafkaTail tail = new KafkaTail(connection.kafka, topics, fromBeginning)) {
+        try (KafkaTail tail = new KafkaTail(connection.kafkaClient(), topics, fromBeginning)) {
             spec.commandLine().getErr().println("consume: following " + (tail.topics().isEmpty()
                     ? "no topic yet (waiting for one matching " + topic + ")" : String.join(", ", tail.topics()))
                     + (fromBeginning ? " from the beginning" : " from now on") + "; Ctrl-C stops");

@@ -58,9 +58,16 @@ final class JobStop {
 
         /** Kafka answers when a broker describes the cluster. */
         static Dependency kafka(String bootstrapServers) {
-            return new Dependency("Kafka", bootstrapServers, () -> {
+            Properties client = new Properties();
+            client.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+            return kafka(client);
+        }
+
+        /** The same with a client's properties (ConnectionOptions.kafkaClient). */
+        static Dependency kafka(Properties client) {
+            return new Dependency("Kafka", client.getProperty(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG), () -> {
                 Properties config = new Properties();
-                config.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+                config.putAll(client);
                 config.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, (int) PROBE_TIMEOUT.toMillis());
                 config.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) PROBE_TIMEOUT.toMillis());
                 config.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 500);

@@ -38,6 +38,13 @@ public final class KafkaTail implements AutoCloseable {
     }
 
     private final KafkaConsumer<byte[], byte[]> consumer;
+
+    private static Properties plain(String bootstrapServers) {
+        Properties properties = new Properties();
+        properties.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        return properties;
+    }
+
     private final Pattern topics;
     private final String bootstrapServers;
     private final Set<TopicPartition> assigned = new HashSet<>();
@@ -48,10 +55,15 @@ public final class KafkaTail implements AutoCloseable {
      * @param fromBeginning start at the first record of each partition rather than at its end
      */
     public KafkaTail(String bootstrapServers, Pattern topics, boolean fromBeginning) {
-        this.bootstrapServers = bootstrapServers;
+        this(plain(bootstrapServers), topics, fromBeginning);
+    }
+
+    /** @param client the client's properties, bootstrap servers and the user's settings (ConnectionOptions.kafkaClient) */
+    public KafkaTail(Properties client, Pattern topics, boolean fromBeginning) {
+        this.bootstrapServers = client.getProperty(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG);
         this.topics = topics;
         Properties config = new Properties();
-        config.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+        config.putAll(client);
         config.put(ConsumerConfig.CLIENT_ID_CONFIG, "cdc-consume");
         config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");

@@ -370,11 +370,10 @@ public final class ReindexCommand implements Callable<Integer> {
         long lastSnapshotRowAt = 0;
         boolean sawSnapshotRow = false;
         boolean last = false;
-        Properties consumer = new Properties();
-        consumer.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, connection.kafka);
+        Properties consumer = connection.kafkaClient();
         consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         consumer.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
-        try (KafkaTail signals = new KafkaTail(connection.kafka, Pattern.compile(Pattern.quote(signalTopic)), true);
+        try (KafkaTail signals = new KafkaTail(connection.kafkaClient(), Pattern.compile(Pattern.quote(signalTopic)), true);
                 KafkaConsumer<byte[], byte[]> rows =
                         new KafkaConsumer<>(consumer, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             if (before.isEmpty()) {
@@ -416,9 +415,7 @@ public final class ReindexCommand implements Callable<Integer> {
             }
         }
         say("  Debezium has sent every row of the snapshot; waiting for the job to take them");
-        Properties properties = new Properties();
-        properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, connection.kafka);
-        try (Admin admin = Admin.create(properties)) {
+        try (Admin admin = Admin.create(connection.kafkaClient())) {
             Map<TopicPartition, Long> end = endOffsets(admin, tableTopic);
             while (true) {
                 ConsumerLag.Sample sample = ConsumerLag.sample(admin, group, 20);
@@ -460,9 +457,7 @@ public final class ReindexCommand implements Callable<Integer> {
     }
 
     private Map<TopicPartition, Long> endOffsets(String topic) throws Exception {
-        Properties properties = new Properties();
-        properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, connection.kafka);
-        try (Admin admin = Admin.create(properties)) {
+        try (Admin admin = Admin.create(connection.kafkaClient())) {
             return endOffsets(admin, topic);
         }
     }

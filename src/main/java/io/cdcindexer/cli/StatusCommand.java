@@ -302,8 +302,7 @@ public final class StatusCommand implements Callable<Integer> {
 
     /** One admin client for the Kafka checks; it connects only when first used. */
     private Admin admin() {
-        Properties properties = new Properties();
-        properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, connection.kafka);
+        Properties properties = connection.kafkaClient();
         properties.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, TIMEOUT_SECONDS * 1000);
         properties.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, TIMEOUT_SECONDS * 1000);
         return Admin.create(properties);

@@ -94,10 +94,10 @@ public final class SubmitCommand implements Callable<Integer> {
                 "--" + JobOptions.ELASTICSEARCH_HOSTS.name(), jobElasticsearch != null ? jobElasticsearch : connection.elasticsearch));
         args.addAll(securityOptions(connection));
         args.addAll(jobOptions); // last: they win over the ones above
-        submit(out, new FlinkRest(connection.flink), CommittedOffsets.in(connection.kafka), jarFile, args,
+        submit(out, new FlinkRest(connection.flink), CommittedOffsets.in(connection.kafkaClient()), jarFile, args,
                 withoutState ? Start.WITHOUT_STATE : Start.resumingFrom(resumeFrom),
                 List.of(JobStop.Dependency.elasticsearch(connection.elasticsearchClient()),
-                        JobStop.Dependency.kafka(connection.kafka)));
+                        JobStop.Dependency.kafka(connection.kafkaClient())));
         return 0;
     }
 

@@ -41,12 +41,36 @@ public final class KafkaBroker implements AutoCloseable {
 
     /** Starts a broker (formatting its storage on first use) and returns once it answers an admin request. */
     public static KafkaBroker start(Path dir, int port, int controllerPort) {
+        return start(dir, port, controllerPort, "");
+    }
+
+    /**
+     * Starts a broker that also takes SASL/PLAIN clients on {@code saslPort} ({@code SASL_PLAINTEXT}), knowing these
+     * users and passwords (tests of the Kafka client settings the job and ./cdc pass through).
+     */
+    public static KafkaBroker startWithSasl(Path dir, int port, int saslPort, Map<String, String> users) {
+        StringBuilder jaas = new StringBuilder("org.apache.kafka.common.security.plain.PlainLoginModule required");
+        users.forEach((user, password) -> jaas.append(" user_").append(user).append("=\"").append(password).append('"'));
+        jaas.append(';');
+        int controllerPort = FreePorts.next();
+        return start(dir, port, controllerPort, String.join("\n",
+                "listeners=PLAINTEXT://localhost:" + port + ",CONTROLLER://localhost:" + controllerPort
+                        + ",SASL_PLAINTEXT://localhost:" + saslPort,
+                "advertised.listeners=PLAINTEXT://localhost:" + port + ",SASL_PLAINTEXT://localhost:" + saslPort,
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+                "sasl.enabled.mechanisms=PLAIN",
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config=" + jaas,
+                ""));
+    }
+
+    private static KafkaBroker start(Path dir, int port, int controllerPort, String overrides) {
         String classpath = ServiceClasspath.of("kafka");
         Path config = dir.resolve("server.properties");
         Path data = dir.resolve("data");
         try {
             Files.createDirectories(dir);
-            Files.writeString(config, serverProperties(data, port, controllerPort));
+            Files.writeString(config, withOverrides(serverProperties(data, port, controllerPort),
+                    overrides));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -89,6 +113,23 @@ public final class KafkaBroker implements AutoCloseable {
                 // One node: nobody else will join the group, so don't wait for them.
                 "group.initial.rebalance.delay.ms=0",
                 "");
+    }
+
+    // The lines of the overrides replace the configuration's lines of the same keys.
+    private static String withOverrides(String properties, String overrides) {
+        Map<String, String> replaced = new java.util.LinkedHashMap<>();
+        for (String line : overrides.split("\n")) {
+            if (line.contains("=")) {
+                replaced.put(line.substring(0, line.indexOf('=')), line);
+            }
+        }
+        StringBuilder out = new StringBuilder();
+        for (String line : properties.split("\n", -1)) {
+            String key = line.contains("=") ? line.substring(0, line.indexOf('=')) : null;
+            out.append(key != null && replaced.containsKey(key) ? replaced.remove(key) : line).append('\n');
+        }
+        replaced.values().forEach(line -> out.append(line).append('\n'));
+        return out.toString();
     }
 
     /** A cluster id as Kafka makes them: 16 random bytes, URL-safe Base64 without padding, not starting with '-'. */
