@@ -13,6 +13,8 @@ import java.security.cert.CertPathValidatorException;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.net.Socket;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.List;
@@ -22,7 +24,11 @@ import java.util.function.UnaryOperator;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
+import javax.net.ssl.X509TrustManager;
 import org.apache.http.Header;
 import org.apache.http.HttpHost;
 import org.apache.http.conn.ssl.NoopHostnameVerifier;
@@ -141,29 +147,64 @@ public record ElasticsearchConnection(
         }
     }
 
-    /** A TLS context that trusts the CA file's certificates; {@code null} (the JVM's trusted CAs) without one. */
+    /**
+     * A TLS context that trusts the CA file's certificates, or the JVM's trusted CAs without one; {@code null} when
+     * neither a CA file is given nor hostname verification is off (the client's default context does).
+     */
     public SSLContext sslContext() throws IOException {
-        return caFile.isEmpty() ? null : sslContextTrusting(Path.of(caFile));
+        if (caFile.isEmpty() && verifyHostname) {
+            return null;
+        }
+        return context(caFile.isEmpty() ? null : Path.of(caFile), verifyHostname);
     }
 
     /** A TLS context that trusts exactly the certificates in a PEM file. */
     public static SSLContext sslContextTrusting(Path pemFile) throws IOException {
+        return context(pemFile, true);
+    }
+
+    /**
+     * @param pemFile the CA certificates to trust; null: the JVM's
+     * @param verifyHostname false: the certificate chain is still checked, but not whether it names the host (the JDK's
+     *     HTTP client checks the host in the trust manager; this one skips that step for this context alone)
+     */
+    private static SSLContext context(Path pemFile, boolean verifyHostname) throws IOException {
+        try {
+            KeyStore trusted = null;
+            if (pemFile != null) {
+                trusted = KeyStore.getInstance(KeyStore.getDefaultType());
+                trusted.load(null, null);
+                int i = 0;
+                for (Certificate certificate : certificates(pemFile)) {
+                    trusted.setCertificateEntry("ca-" + i++, certificate);
+                }
+            }
+            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(trusted);
+            TrustManager[] managers = trust.getTrustManagers();
+            if (!verifyHostname) {
+                for (int i = 0; i < managers.length; i++) {
+                    if (managers[i] instanceof X509TrustManager chain) {
+                        managers[i] = new ChainOnlyTrustManager(chain);
+                    }
+                }
+            }
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, managers, null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IOException("Cannot set up TLS" + (pemFile == null ? "" : " with the CA file " + pemFile) + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static Collection<? extends Certificate> certificates(Path pemFile) throws IOException {
         try (InputStream in = Files.newInputStream(pemFile)) {
             Collection<? extends Certificate> certificates = CertificateFactory.getInstance("X.509").generateCertificates(in);
             if (certificates.isEmpty()) {
                 throw new IOException("The CA file " + pemFile + " holds no certificate");
             }
-            KeyStore trusted = KeyStore.getInstance(KeyStore.getDefaultType());
-            trusted.load(null, null);
-            int i = 0;
-            for (Certificate certificate : certificates) {
-                trusted.setCertificateEntry("ca-" + i++, certificate);
-            }
-            TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            trust.init(trusted);
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, trust.getTrustManagers(), null);
-            return context;
+            return certificates;
         } catch (GeneralSecurityException e) {
             throw new IOException("The CA file " + pemFile + " is not a PEM certificate: " + e.getMessage(), e);
         } catch (IOException e) {
@@ -171,6 +212,54 @@ public record ElasticsearchConnection(
                 throw e;
             }
             throw new IOException("Cannot read the CA file " + pemFile + " (" + e.getClass().getSimpleName() + ")", e);
+        }
+    }
+
+    /** Checks the certificate chain, never whether it names the host (hostname verification off). */
+    private static final class ChainOnlyTrustManager extends X509ExtendedTrustManager {
+        private final X509TrustManager chain;
+
+        ChainOnlyTrustManager(X509TrustManager chain) {
+            this.chain = chain;
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] certificates, String authType) throws CertificateException {
+            chain.checkServerTrusted(certificates, authType);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] certificates, String authType, Socket socket)
+                throws CertificateException {
+            chain.checkServerTrusted(certificates, authType);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] certificates, String authType, SSLEngine engine)
+                throws CertificateException {
+            chain.checkServerTrusted(certificates, authType);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] certificates, String authType) throws CertificateException {
+            chain.checkClientTrusted(certificates, authType);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] certificates, String authType, Socket socket)
+                throws CertificateException {
+            chain.checkClientTrusted(certificates, authType);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] certificates, String authType, SSLEngine engine)
+                throws CertificateException {
+            chain.checkClientTrusted(certificates, authType);
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return chain.getAcceptedIssuers();
         }
     }
 

@@ -174,6 +174,30 @@ class ElasticsearchSecurityITCase {
         }
     }
 
+    @Test
+    void theCommandLinesClientVerifiesTheCertificateAndTheHostUnlessToldNotTo() throws Exception {
+        String byAddress = "https://127.0.0.1:" + proxy.port();
+        var verified = new io.cdcindexer.cli.ElasticsearchHttp(
+                connection(proxy.url(), "indexer", passwordFile, null, certificates.caPem(), true));
+        var wrongHost = new io.cdcindexer.cli.ElasticsearchHttp(
+                connection(byAddress, "indexer", passwordFile, null, certificates.caPem(), true));
+        var unknownCa = new io.cdcindexer.cli.ElasticsearchHttp(
+                connection(proxy.url(), "indexer", passwordFile, null, null, true));
+        var unverifiedHost = new io.cdcindexer.cli.ElasticsearchHttp(
+                connection(byAddress, "indexer", passwordFile, null, certificates.caPem(), false));
+
+        assertThat(verified.get("/").path("version").path("number").asText()).isEqualTo("7.10.2");
+        assertThatThrownBy(() -> wrongHost.get("/"))
+                .isInstanceOf(io.cdcindexer.cli.ElasticsearchHttp.TlsRefused.class)
+                .hasMessageStartingWith("Elasticsearch at " + byAddress + ": its TLS certificate does not name the host");
+        assertThatThrownBy(() -> unknownCa.get("/"))
+                .hasMessageStartingWith("Elasticsearch at " + proxy.url() + ": its TLS certificate is not trusted")
+                .hasMessageContaining("--elasticsearch-ca (ELASTICSEARCH_CA)");
+        assertThat(unverifiedHost.get("/").path("version").path("number").asText()).isEqualTo("7.10.2");
+        assertThatThrownBy(() -> wrongHost.get("/")).as("verification stays on for the other clients")
+                .isInstanceOf(io.cdcindexer.cli.ElasticsearchHttp.TlsRefused.class);
+    }
+
     private static String stackTrace(Throwable e) {
         java.io.StringWriter out = new java.io.StringWriter();
         e.printStackTrace(new java.io.PrintWriter(out));
