@@ -36,7 +36,7 @@ class DockerComposeFileTest {
     private static final long TIMEOUT_SECONDS = 120;
 
     /** Services that do their work once and exit; every other service runs for as long as the stack does. */
-    private static final Set<String> ONE_SHOT = Set.of("connector-setup");
+    private static final Set<String> ONE_SHOT = Set.of("connector-setup", "elasticsearch-setup");
     /** The policies that bring a dead long-running service back (but not one stopped on purpose, for unless-stopped). */
     private static final Set<String> RESTARTING = Set.of("unless-stopped", "always");
     /** message.max.bytes: records up to 16 MiB, e.g. a row of a few MB. */
