@@ -6,8 +6,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.snakeyaml.engine.v2.api.Load;
@@ -80,6 +82,41 @@ final class ComposeFileReader {
             }
         });
         return result;
+    }
+
+    /** A volume or bind mount of a service, written "source:target[:mode]". */
+    record Mount(String source, String target, boolean readOnly) {
+
+        /** Whether the source is a path (a bind mount) rather than a named volume. */
+        boolean isBindMount() {
+            return source.startsWith(".") || source.startsWith("/");
+        }
+
+        /** A bind mount's source as a repository path (Compose resolves it against the compose file's folder). */
+        Path hostPath() {
+            return COMPOSE_FILE.getParent().resolve(source).normalize();
+        }
+    }
+
+    /** The volumes and bind mounts of a service. */
+    static List<Mount> mounts(Map<String, Object> service) {
+        return ((List<?>) service.getOrDefault("volumes", List.of())).stream().map(volume -> {
+            String[] parts = String.valueOf(volume).split(":");
+            assertThat(parts.length).as("volume '%s': write it as \"source:target[:mode]\"", volume)
+                    .isBetween(2, 3);
+            return new Mount(parts[0].replaceAll("/$", ""), parts[1].replaceAll("/$", ""),
+                    parts.length == 3 && parts[2].equals("ro"));
+        }).toList();
+    }
+
+    /** The repository path behind a path inside a service's container, where a bind mount covers it. */
+    static Optional<Path> hostPathOf(Map<String, Object> service, String containerPath) {
+        return mounts(service).stream()
+                .filter(Mount::isBindMount)
+                .filter(m -> containerPath.equals(m.target()) || containerPath.startsWith(m.target() + "/"))
+                .max(Comparator.comparingInt(m -> m.target().length()))
+                .map(m -> containerPath.equals(m.target()) ? m.hostPath()
+                        : m.hostPath().resolve(containerPath.substring(m.target().length() + 1)).normalize());
     }
 
     private static Object yaml(String text) {
