@@ -384,6 +384,11 @@ class DockerComposeFileTest {
 
     @Test
     void theSetupScriptIsValidBash() throws Exception {
+        Object command = service(SETUP).get("command");
+        assertThat(command).as("command of service '%s'", SETUP).isInstanceOf(List.class);
+        String script = String.valueOf(((List<?>) command).get(((List<?>) command).size() - 1));
+        assertThat(ComposeFileReader.hostPathOf(service(SETUP), script))
+                .as("the script service '%s' runs (%s), as it mounts it", SETUP, script).contains(Path.of(SETUP_SCRIPT));
         Result result = run(List.of(bash(), "-n", SETUP_SCRIPT));
         assertThat(result.exitCode).as("bash -n %s:%n%s", SETUP_SCRIPT, result.output).isZero();
     }
