@@ -48,7 +48,9 @@ class ConfigurationConsistencyTest {
             "kafka", 9092,
             "connect", 8083,
             "elasticsearch", 9200,
-            "jobmanager", 8081);
+            "jobmanager", 8081,
+            "prometheus", 9090,
+            "grafana", 3000);
 
     private static final String CONNECTOR_NAME = "cdc-postgres";
     private static final String DATABASE = "testdb";
