@@ -68,11 +68,11 @@ class DockerComposeFileTest {
     /** Secrets of docker/.env that are public anyway: the PostgreSQL password is ./cdc's default --pg-password. */
     private static final Set<String> WELL_KNOWN_SECRETS = Set.of("POSTGRES_PASSWORD");
 
-    /** The privileges the job's role needs (issue 11's contract), by index pattern; cluster privileges under "". */
+    /** The privileges the job's role needs (docs/security.md), by index pattern; cluster privileges under "". */
     private static final Map<String, Set<String>> JOB_ROLE = Map.of(
             "", Set.of("monitor"),
             "cdc.*", Set.of("create_index", "manage", "write", "read", "view_index_metadata"),
-            "cdc-indexer-reindex", Set.of("read"));
+            "cdc-indexer-reindex", Set.of("read", "view_index_metadata"));
 
     private final Map<String, Object> compose = ComposeFileReader.read(ComposeFileReader.COMPOSE_FILE,
             ComposeFileReader.readEnvFile(ComposeFileReader.ENV_FILE));
