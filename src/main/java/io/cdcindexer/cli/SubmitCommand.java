@@ -63,7 +63,7 @@ public final class SubmitCommand implements Callable<Integer> {
 
     @Option(names = "--job-elasticsearch", paramLabel = "URLS",
             description = "Elasticsearch as the job sees it (default: --elasticsearch). The Docker stack's job sees "
-                    + "http://elasticsearch:9200.")
+                    + "https://elasticsearch:9200, with -- --elasticsearch.ca-file /opt/cdc-indexer/certs/ca.crt.")
     String jobElasticsearch;
 
     @Option(names = "--resume-from", paramLabel = "PATH",
