@@ -106,20 +106,16 @@ public final class ElasticsearchHttp {
         this.baseUrl = url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
         try {
             this.authorization = connection.authorization(environment).orElse(null);
-            SSLContext tls = connection.sslContext();
-            if (!connection.verifyHostname()) {
-                // The JDK's client has no per-client switch; this one is read when a client is built.
-                System.setProperty("jdk.internal.httpclient.disableHostnameVerification", "true");
-            }
-            this.http = tls == null && connection.verifyHostname() ? Http.CLIENT : HttpClient.newBuilder()
+            // Not the JDK's jdk.internal.httpclient.disableHostnameVerification: read once per JVM, it would come
+            // too late or switch verification off for every client (Flink's REST too).
+            SSLContext tls = connection.jdkClientSslContext();
+            this.http = tls == null ? Http.CLIENT : HttpClient.newBuilder()
                     .version(HttpClient.Version.HTTP_1_1)
                     .connectTimeout(Duration.ofSeconds(2))
-                    .sslContext(tls != null ? tls : SSLContext.getDefault())
+                    .sslContext(tls)
                     .build();
         } catch (IOException e) {
             throw new CliException(e.getMessage(), e);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

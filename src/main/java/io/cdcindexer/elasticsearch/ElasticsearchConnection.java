@@ -3,6 +3,7 @@ package io.cdcindexer.elasticsearch;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Serializable;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,6 +14,8 @@ import java.security.cert.CertPathValidatorException;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.List;
@@ -20,9 +23,13 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.function.UnaryOperator;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
+import javax.net.ssl.X509TrustManager;
 import org.apache.http.Header;
 import org.apache.http.HttpHost;
 import org.apache.http.conn.ssl.NoopHostnameVerifier;
@@ -146,8 +153,94 @@ public record ElasticsearchConnection(
         return caFile.isEmpty() ? null : sslContextTrusting(Path.of(caFile));
     }
 
+    /**
+     * A TLS context for the JDK's HTTP client, which has no per-client hostname switch: trusting the CA file (else the
+     * JVM's CAs) and, without {@link #verifyHostname}, checking the chain but not the host name; {@code null} when the
+     * JVM's defaults do.
+     */
+    public SSLContext jdkClientSslContext() throws IOException {
+        if (verifyHostname) {
+            return sslContext();
+        }
+        try {
+            TrustManagerFactory trust = caFile.isEmpty() ? TrustManagerFactory.getInstance(
+                    TrustManagerFactory.getDefaultAlgorithm()) : trustFactory(Path.of(caFile));
+            if (caFile.isEmpty()) {
+                trust.init((KeyStore) null);
+            }
+            X509TrustManager chain = Arrays.stream(trust.getTrustManagers()).filter(X509TrustManager.class::isInstance)
+                    .map(X509TrustManager.class::cast).findFirst().orElseThrow();
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {new ChainOnlyTrustManager(chain)}, null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IOException("Cannot set up TLS for Elasticsearch: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Checks the certificate chain and nothing else: an {@link X509ExtendedTrustManager} whose engine- and socket-aware
+     * checks skip the endpoint identification (hostname) the JDK's client asks for.
+     */
+    private static final class ChainOnlyTrustManager extends X509ExtendedTrustManager {
+        private final X509TrustManager chain;
+
+        ChainOnlyTrustManager(X509TrustManager chain) {
+            this.chain = chain;
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] certificates, String authType) throws CertificateException {
+            chain.checkServerTrusted(certificates, authType);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] certificates, String authType, Socket socket)
+                throws CertificateException {
+            chain.checkServerTrusted(certificates, authType);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] certificates, String authType, SSLEngine engine)
+                throws CertificateException {
+            chain.checkServerTrusted(certificates, authType);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] certificates, String authType) throws CertificateException {
+            throw new CertificateException("a client of Elasticsearch takes no client certificates");
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] certificates, String authType, Socket socket)
+                throws CertificateException {
+            checkClientTrusted(certificates, authType);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] certificates, String authType, SSLEngine engine)
+                throws CertificateException {
+            checkClientTrusted(certificates, authType);
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return chain.getAcceptedIssuers();
+        }
+    }
+
     /** A TLS context that trusts exactly the certificates in a PEM file. */
     public static SSLContext sslContextTrusting(Path pemFile) throws IOException {
+        try {
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trustFactory(pemFile).getTrustManagers(), null);
+            return context;
+        } catch (GeneralSecurityException e) {
+            throw new IOException("Cannot set up TLS for Elasticsearch: " + e.getMessage(), e);
+        }
+    }
+
+    private static TrustManagerFactory trustFactory(Path pemFile) throws IOException {
         try (InputStream in = Files.newInputStream(pemFile)) {
             Collection<? extends Certificate> certificates = CertificateFactory.getInstance("X.509").generateCertificates(in);
             if (certificates.isEmpty()) {
@@ -161,9 +254,7 @@ public record ElasticsearchConnection(
             }
             TrustManagerFactory trust = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
             trust.init(trusted);
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(null, trust.getTrustManagers(), null);
-            return context;
+            return trust;
         } catch (GeneralSecurityException e) {
             throw new IOException("The CA file " + pemFile + " is not a PEM certificate: " + e.getMessage(), e);
         } catch (IOException e) {
