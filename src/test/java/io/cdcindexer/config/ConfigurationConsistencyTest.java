@@ -750,7 +750,8 @@ class ConfigurationConsistencyTest {
             assertThat(matcher.matches()).as("ConnectionOptions.%s defaultValue '%s': expected ${env:NAME:-default}",
                     field.getName(), option.defaultValue()).isTrue();
             try {
-                field.set(defaults, field.getType() == int.class ? Integer.parseInt(matcher.group(1)) : matcher.group(1));
+                field.set(defaults, field.getType() == int.class ? Integer.parseInt(matcher.group(1))
+                        : field.getType() == boolean.class ? Boolean.parseBoolean(matcher.group(1)) : matcher.group(1));
             } catch (IllegalAccessException e) {
                 throw new AssertionError(e);
             }
