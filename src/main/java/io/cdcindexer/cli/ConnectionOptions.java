@@ -49,7 +49,7 @@ public final class ConnectionOptions {
     @Option(names = "--elasticsearch-ca", paramLabel = "FILE", defaultValue = "${env:ELASTICSEARCH_CA:-}", description = "PEM file of the CA that signed Elasticsearch's certificate (env ELASTICSEARCH_CA); default: the JVM's trusted CAs.")
     public String elasticsearchCa;
 
-    @Option(names = "--elasticsearch-verify-hostname", paramLabel = "BOOL", defaultValue = "${env:ELASTICSEARCH_VERIFY_HOSTNAME:-true}", description = "Whether Elasticsearch's certificate must name the host (env ELASTICSEARCH_VERIFY_HOSTNAME, default ${DEFAULT-VALUE}).")
+    @Option(names = "--elasticsearch-verify-hostname", paramLabel = "BOOL", arity = "1", defaultValue = "${env:ELASTICSEARCH_VERIFY_HOSTNAME:-true}", description = "Whether Elasticsearch's certificate must name the host (env ELASTICSEARCH_VERIFY_HOSTNAME, default ${DEFAULT-VALUE}).")
     public boolean elasticsearchVerifyHostname;
 
     @Option(names = "--kafka-properties", paramLabel = "FILE", defaultValue = "${env:KAFKA_PROPERTIES_FILE:-}", description = "Kafka client properties (security.protocol, sasl.*, ssl.*) for every Kafka client (env KAFKA_PROPERTIES_FILE).")

@@ -38,6 +38,10 @@ public final class ElasticsearchHttp {
 
         /** A 401 or 403, in one line naming the cause and what to check. */
         static ErrorResponse refused(String baseUrl, String request, int status, String body) {
+            if (body != null && body.contains("\"cluster_block_exception\"")) {
+                // A read-only cluster or index, or the disk flood stage: no privilege is missing.
+                return new ErrorResponse(request, status, body);
+            }
             String reason = abbreviate(reasonIn(body), 300);
             return new ErrorResponse(status == 401
                     ? "Elasticsearch at " + baseUrl + " refused the credentials (401): " + reason + ". Check "

@@ -64,6 +64,12 @@ public record ElasticsearchConnection(
         if (hosts.isEmpty()) {
             throw new IllegalArgumentException("Elasticsearch: no host given");
         }
+        // HttpHost takes user:password@ for part of the host name: it would reach every message. Not quoted here.
+        if (hosts.stream().anyMatch(h -> (h.contains("://") ? h.substring(h.indexOf("://") + 3) : h)
+                .split("/", 2)[0].contains("@"))) {
+            throw new IllegalArgumentException("Elasticsearch: an address holds credentials (user:password@host); give "
+                    + "the user by name and the password in " + PASSWORD_ENV + " or a password file instead");
+        }
         if (!username.isEmpty() && !apiKeyFile.isEmpty()) {
             throw new IllegalArgumentException("Elasticsearch: give a user name and password, or an API key, not both");
         }

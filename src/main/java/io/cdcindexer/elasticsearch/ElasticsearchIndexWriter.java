@@ -471,7 +471,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         }, error -> {
             inFlight--;
             int status = statusOf(error);
-            if (status == 401 || status == 403) {
+            if ((status == 401 || status == 403) && !blocked(error)) {
                 throw refusedCredentials("the multi-get that completes unavailable (TOASTed) columns: "
                         + reasonOf(error) + "; the job's role must be allowed to read the indices too");
             }
@@ -618,7 +618,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private void failed(List<Pending> batch, Exception error) throws IOException {
         inFlight--;
         int status = statusOf(error);
-        if (status == 401 || status == 403) {
+        if ((status == 401 || status == 403) && !blocked(error)) {
             throw refusedCredentials(reasonOf(error));
         }
         failIfTlsRefused(error);
@@ -651,6 +651,23 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     private static int statusOf(Exception error) {
         return error instanceof ResponseException response ? response.getResponse().getStatusLine().getStatusCode() : 0;
+    }
+
+    /**
+     * A cluster-wide block (read-only, disk flood stage) refuses a whole request with 403 cluster_block_exception: it
+     * clears by itself, as the same error on one item does ({@link BulkItemOutcome}), so it is retried, not taken for
+     * refused credentials.
+     */
+    private static boolean blocked(Exception error) {
+        String message = String.valueOf(error.getMessage());
+        int newline = message.indexOf('\n');
+        try {
+            return "cluster_block_exception".equals(DebeziumDecoder.mapper()
+                    .readTree(newline < 0 ? message : message.substring(newline + 1).trim())
+                    .path("error").path("type").asText());
+        } catch (IOException notJson) {
+            return false;
+        }
     }
 
     /** A certificate nobody trusts, or one for another host, is no outage to wait out: the job fails, saying why. */

@@ -484,8 +484,10 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             try {
                 return call.call();
             } catch (IOException e) {
+                // A cluster_block_exception (403: a read-only cluster or index, the disk flood stage) clears by itself.
                 if (e instanceof ResponseException response && statusOf(response) / 100 == 4
-                        && statusOf(response) != 429 && statusOf(response) != 408) {
+                        && statusOf(response) != 429 && statusOf(response) != 408
+                        && !reasonOf(response).startsWith("cluster_block_exception:")) {
                     if (statusOf(response) == 401 || statusOf(response) == 403) {
                         // The writer's words (ElasticsearchIndexWriter), which ./cdc status recognizes.
                         throw new IOException("Elasticsearch at " + connection.where() + " refused the job's request "

@@ -1,6 +1,7 @@
 package io.cdcindexer.kafka;
 
 import io.cdcindexer.job.JobOptions;
+import java.util.Map;
 import java.util.Properties;
 import java.util.regex.Pattern;
 import org.apache.flink.connector.kafka.source.KafkaSource;
@@ -17,9 +18,23 @@ public final class KafkaChangeSource {
 
     private KafkaChangeSource() {}
 
+    /** Settings the source makes itself after the user's file, which would drop the file's value without a word. */
+    private static final Map<String, String> OWN = Map.of(
+            "max.partition.fetch.bytes", "--" + JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES.name(),
+            "partition.discovery.interval.ms", "--" + JobOptions.KAFKA_PARTITION_DISCOVERY_MS.name(),
+            "client.id.prefix", "--" + JobOptions.KAFKA_GROUP_ID.name(),
+            "commit.offsets.on.checkpoint", "nothing: the job commits its offsets on every checkpoint");
+
     public static KafkaSource<KafkaRecord> create(JobOptions options) {
         Properties settings = new Properties();
-        settings.putAll(KafkaClientProperties.read(options.get(JobOptions.KAFKA_PROPERTIES_FILE)));
+        String file = options.get(JobOptions.KAFKA_PROPERTIES_FILE);
+        settings.putAll(KafkaClientProperties.read(file));
+        for (Map.Entry<String, String> own : OWN.entrySet()) {
+            if (settings.containsKey(own.getKey())) {
+                throw new IllegalArgumentException("The Kafka client properties file " + file + " sets "
+                        + own.getKey() + ", which the job's source sets itself (use " + own.getValue() + ")");
+            }
+        }
         return KafkaSource.<KafkaRecord>builder()
                 .setProperties(settings) // first: the settings below are the job's own
                 .setBootstrapServers(options.get(JobOptions.KAFKA_BOOTSTRAP_SERVERS))

@@ -115,7 +115,9 @@ public final class CredentialCheckingProxy implements AutoCloseable {
                         + "\"reason\":\"action [indices:data/read/mget] is unauthorized for user [indexer]\"},\"status\":403}");
                 return;
             }
-            if (accepted != null && !accepted.contains(exchange.getRequestHeaders().getFirst("Authorization"))) {
+            String authorization = exchange.getRequestHeaders().getFirst("Authorization");
+            // Set.of(...).contains(null) throws: a request without credentials would lose its connection, not get 401.
+            if (accepted != null && (authorization == null || !accepted.contains(authorization))) {
                 exchange.getRequestBody().readAllBytes();
                 refused.incrementAndGet();
                 exchange.getResponseHeaders().add("WWW-Authenticate", "Basic realm=\"security\" charset=\"UTF-8\"");

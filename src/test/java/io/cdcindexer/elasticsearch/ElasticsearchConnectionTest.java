@@ -102,4 +102,16 @@ class ElasticsearchConnectionTest {
         assertThat(ElasticsearchConnection.tlsProblem("https://es:9200", new java.net.ConnectException("refused"), "ca",
                 "verify")).isEmpty();
     }
+
+    // Review finding 5: credentials written into the address (https://user:password@host, as curl takes them) were
+    // dropped by the client, which then got 401, and the address with the password went into every message
+    // ("Elasticsearch at https://elastic:...@es:9200 refused ..."): the job's log, the web UI, ./cdc status.
+    @Test
+    void anAddressWithCredentialsInItIsRefusedWithoutRepeatingThem() {
+        assertThatThrownBy(() -> new ElasticsearchConnection(List.of("https://elastic:hunter2@es:9200"), "", "", "", "",
+                        true))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("ELASTICSEARCH_PASSWORD")
+                .satisfies(e -> assertThat(e.getMessage()).doesNotContain("hunter2"));
+    }
 }

@@ -295,6 +295,43 @@ class ElasticsearchIndexSinkITCase {
         }
     }
 
+    private static void clusterReadOnly(boolean on) throws Exception {
+        Http.Response response = Http.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(elasticsearch.url() + "/_cluster/settings"))
+                .header("Content-Type", "application/json")
+                .PUT(java.net.http.HttpRequest.BodyPublishers.ofString(
+                        "{\"persistent\":{\"cluster.blocks.read_only\":" + (on ? "true" : "null") + "}}"))
+                .build());
+        assertThat(response.status()).as(response.body()).isEqualTo(200);
+    }
+
+    // Review finding 2: with a cluster-wide block Elasticsearch refuses the whole bulk request with 403
+    // cluster_block_exception. An item with that error is retried (BulkItemOutcome), but the request-level 403 failed the
+    // job as "refused the job's request (authentication or authorization)": a failure loop on a transient block, and a
+    // wrong cause in the web UI and ./cdc status.
+    @Test
+    void aBlockedClusterIsWaitedOutNotTakenForRefusedCredentials() throws Exception {
+        Http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(elasticsearch.url() + "/blocked-users"))
+                .PUT(java.net.http.HttpRequest.BodyPublishers.noBody()).build());
+        clusterReadOnly(true);
+        try {
+            CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("blocked");
+            JobClient job = start("blocked", elasticsearch.port(), deadLetters,
+                    upsert("users", "1", 100, "{\"id\":1}", null));
+            Thread.sleep(3_000);
+            assertThat(job.getJobStatus().get())
+                    .as("the job waits while the cluster is read-only").isEqualTo(org.apache.flink.api.common.JobStatus.RUNNING);
+
+            clusterReadOnly(false);
+            job.getJobExecutionResult().get(2, TimeUnit.MINUTES);
+
+            assertThat(get("blocked-users", "1").get("found").asBoolean()).isTrue();
+            assertThat(deadLetters.letters()).isEmpty();
+        } finally {
+            clusterReadOnly(false);
+        }
+    }
+
     @Test
     void refusedCredentialsFailTheJobWithAClearReason() throws Exception {
         try (CredentialCheckingProxy proxy = CredentialCheckingProxy.requiring(elasticsearch.port(), "indexer", "secret")) {

@@ -90,6 +90,31 @@ class IndexMappingFunctionITCase {
                 .status();
     }
 
+    // Review finding 2: a read-only cluster answers the index creation with 403 cluster_block_exception, which clears by
+    // itself; it was taken for refused credentials and failed the task at once.
+    @Test
+    void anIndexCreationUnderAClusterBlockWaitsForTheBlockToClear() throws Exception {
+        assertThat(put("_cluster/settings", "{\"persistent\":{\"cluster.blocks.read_only\":true}}")).isEqualTo(200);
+        Thread unblock = new Thread(() -> {
+            try {
+                Thread.sleep(3_000);
+                put("_cluster/settings", "{\"persistent\":{\"cluster.blocks.read_only\":null}}");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        unblock.start();
+        try (var harness = harness("blocked")) {
+            harness.processElement(change("schema-0-insert"), 0);
+
+            assertThat(harness.extractOutputValues()).hasSize(1);
+            assertThat(get("_alias/blocked-products").has("blocked-products_v1")).isTrue();
+        } finally {
+            unblock.join();
+            put("_cluster/settings", "{\"persistent\":{\"cluster.blocks.read_only\":null}}");
+        }
+    }
+
     @Test
     void theFirstChangeCreatesTheIndexBehindItsAliasWithTheDerivedStrictMapping() throws Exception {
         try (var harness = harness("first")) {
