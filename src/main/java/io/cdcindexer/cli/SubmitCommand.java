@@ -92,7 +92,7 @@ public final class SubmitCommand implements Callable<Integer> {
         List<String> args = new ArrayList<>(List.of(
                 "--" + JobOptions.KAFKA_BOOTSTRAP_SERVERS.name(), jobKafka != null ? jobKafka : connection.kafka,
                 "--" + JobOptions.ELASTICSEARCH_HOSTS.name(), jobElasticsearch != null ? jobElasticsearch : connection.elasticsearch));
-        args.addAll(securityOptions(connection));
+        args.addAll(securityOptions(connection, jobElasticsearch == null, jobKafka == null));
         args.addAll(jobOptions); // last: they win over the ones above
         submit(out, new FlinkRest(connection.flink), CommittedOffsets.in(connection.kafkaClient()), jarFile, args,
                 withoutState ? Start.WITHOUT_STATE : Start.resumingFrom(resumeFrom),
@@ -393,18 +393,24 @@ public final class SubmitCommand implements Callable<Integer> {
     /**
      * The job options that give the job the command's own credentials and trust: the user name and the paths of the
      * secret, CA and Kafka properties files, never a secret (the job reads the files, or ELASTICSEARCH_PASSWORD and
-     * ELASTICSEARCH_API_KEY from the TaskManagers' environment). Paths are made absolute: the job may run elsewhere.
+     * ELASTICSEARCH_API_KEY from the TaskManagers' environment). Paths are made absolute. Where the job sees a service
+     * at another address ({@code --job-elasticsearch}, {@code --job-kafka}: Docker), it runs elsewhere and this
+     * machine's paths mean nothing there: they are not passed, and job options after {@code --} give the job's own.
      */
-    static List<String> securityOptions(ConnectionOptions connection) {
+    static List<String> securityOptions(ConnectionOptions connection, boolean sameElasticsearch, boolean sameKafka) {
         List<String> options = new ArrayList<>();
         addIfSet(options, JobOptions.ELASTICSEARCH_USERNAME, connection.elasticsearchUsername, false);
-        addIfSet(options, JobOptions.ELASTICSEARCH_PASSWORD_FILE, connection.elasticsearchPasswordFile, true);
-        addIfSet(options, JobOptions.ELASTICSEARCH_API_KEY_FILE, connection.elasticsearchApiKeyFile, true);
-        addIfSet(options, JobOptions.ELASTICSEARCH_CA_FILE, connection.elasticsearchCa, true);
-        if (!connection.elasticsearchVerifyHostname) {
-            options.addAll(List.of("--" + JobOptions.ELASTICSEARCH_VERIFY_HOSTNAME.name(), "false"));
+        if (sameElasticsearch) {
+            addIfSet(options, JobOptions.ELASTICSEARCH_PASSWORD_FILE, connection.elasticsearchPasswordFile, true);
+            addIfSet(options, JobOptions.ELASTICSEARCH_API_KEY_FILE, connection.elasticsearchApiKeyFile, true);
+            addIfSet(options, JobOptions.ELASTICSEARCH_CA_FILE, connection.elasticsearchCa, true);
+            if (!connection.elasticsearchVerifyHostname) {
+                options.addAll(List.of("--" + JobOptions.ELASTICSEARCH_VERIFY_HOSTNAME.name(), "false"));
+            }
         }
-        addIfSet(options, JobOptions.KAFKA_PROPERTIES_FILE, connection.kafkaProperties, true);
+        if (sameKafka) {
+            addIfSet(options, JobOptions.KAFKA_PROPERTIES_FILE, connection.kafkaProperties, true);
+        }
         return options;
     }
 

@@ -289,6 +289,12 @@ public record ElasticsearchConnection(
                 return Optional.of("Elasticsearch at " + where + ": its TLS certificate is not trusted (" + message
                         + "). Set " + caOption + " to the CA that signed it (a PEM file)");
             }
+            if (cause instanceof javax.net.ssl.SSLHandshakeException && message.startsWith("Received fatal alert: ")) {
+                // The server ended the handshake on purpose (no common protocol or cipher, a client certificate it
+                // wants): no retry changes that. A server going away mid-handshake says otherwise, and is retried.
+                return Optional.of("Elasticsearch at " + where + " refused the TLS handshake (" + message + "): check "
+                        + "the TLS versions and ciphers it accepts, and whether it asks for a client certificate");
+            }
             if (cause instanceof SSLException && message.contains("Unsupported or unrecognized SSL message")) {
                 return Optional.of("Elasticsearch at " + where + " does not speak TLS at that port: use an http:// "
                         + "address, or the port Elasticsearch serves HTTPS on");

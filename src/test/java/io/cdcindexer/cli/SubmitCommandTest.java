@@ -293,4 +293,23 @@ class SubmitCommandTest {
         Files.setLastModifiedTime(dir.resolve("_metadata"), FileTime.from(written));
         return dir;
     }
+
+    @Test
+    void theJobGetsTheUserAndTheSecretFilesPathsNeverASecret() {
+        ConnectionOptions connection = ConnectionOptions.parse("--elasticsearch", "https://es:9200",
+                "--elasticsearch-username", "cdc_indexer", "--elasticsearch-password-file", "secrets/es-password",
+                "--elasticsearch-ca", "/etc/ca.pem", "--elasticsearch-verify-hostname", "false",
+                "--kafka-properties", "/etc/kafka.properties");
+
+        assertThat(SubmitCommand.securityOptions(connection, true, true)).containsExactly(
+                "--elasticsearch.username", "cdc_indexer",
+                "--elasticsearch.password-file", Path.of("secrets/es-password").toAbsolutePath().toString(),
+                "--elasticsearch.ca-file", "/etc/ca.pem",
+                "--elasticsearch.verify-hostname", "false",
+                "--kafka.properties-file", "/etc/kafka.properties");
+        assertThat(SubmitCommand.securityOptions(connection, false, false))
+                .as("a job that sees the services elsewhere (--job-elasticsearch, --job-kafka) runs elsewhere: "
+                        + "this machine's paths mean nothing there")
+                .containsExactly("--elasticsearch.username", "cdc_indexer");
+    }
 }

@@ -114,4 +114,17 @@ class ElasticsearchConnectionTest {
                 .hasMessageContaining("ELASTICSEARCH_PASSWORD")
                 .satisfies(e -> assertThat(e.getMessage()).doesNotContain("hunter2"));
     }
+
+    @Test
+    void aHandshakeTheServerRefusesIsPermanentOneItAbandonsIsRetried() {
+        var refused = new java.io.IOException(new javax.net.ssl.SSLHandshakeException(
+                "Received fatal alert: handshake_failure"));
+        var abandoned = new java.io.IOException(new javax.net.ssl.SSLHandshakeException(
+                "Remote host terminated the handshake"));
+
+        assertThat(ElasticsearchConnection.tlsProblem("https://es:9200", refused, "ca", "verify"))
+                .hasValueSatisfying(line -> assertThat(line).startsWith("Elasticsearch at https://es:9200 refused the "
+                        + "TLS handshake (Received fatal alert: handshake_failure)"));
+        assertThat(ElasticsearchConnection.tlsProblem("https://es:9200", abandoned, "ca", "verify")).isEmpty();
+    }
 }
