@@ -3,6 +3,7 @@ package io.cdcindexer.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cdcindexer.stack.FreePorts;
+import io.cdcindexer.stack.StackPorts;
 import io.cdcindexer.stack.SupervisorState;
 import io.cdcindexer.stack.SupervisorState.Service;
 import io.cdcindexer.stack.SupervisorState.Status;
@@ -266,6 +267,48 @@ class StatusCommandTest {
                 new StatusCommand.Check("index writes", ES, true, "no refusals, no 429 in the last minute"));
     }
 
+    /**
+     * The p99 of commit → acknowledged is the slowest subtask's; a table's own p99 (a labelled metric whose name ends
+     * the same) is not taken for it.
+     */
+    @Test
+    void theIndexDelayIsTheSlowestSubtasksP99FromCommitToAcknowledged() {
+        flink.job("job-1", "RUNNING", 100).completedCheckpointAt(9, ago(1))
+                .vertexSubtasks("v-sink", "Collapse transactions -> Elasticsearch: Writer", Map.of(
+                        "Elasticsearch__Writer.commitToAcknowledgedMs_p99", new double[] {850, 2_340},
+                        "Elasticsearch__Writer.table.public_users.commitToAcknowledgedMs_p99", new double[] {99_000, 1}));
+
+        assertThat(StatusCommand.delay(new FlinkRest(flink.url()), "cdc-indexer")).isEqualTo(new StatusCommand.Check(
+                "index delay", "commit → acknowledged", true, "p99 2.3 s (the slowest subtask's, over its last 1,024 "
+                        + "writes)"));
+    }
+
+    @Test
+    void theLocalStacksPrometheusEndpointsAreListedForItsFlinkOnly() {
+        StackPorts ports = new StackPorts(5432, 9092, 8083, 9200, 8081, 9093, 6123, List.of(9249, 9250, 9251));
+
+        assertThat(StatusCommand.prometheusEndpoints(ports, "http://localhost:8081")).hasValue("metrics for "
+                + "Prometheus: http://localhost:9249/metrics (JobManager), http://localhost:9250/metrics, "
+                + "http://localhost:9251/metrics (TaskManagers: the job's own)");
+        assertThat(StatusCommand.prometheusEndpoints(ports, "http://localhost:18081")).as("another Flink").isEmpty();
+    }
+
+    @Test
+    void anIndexDelayNotMeasuredYetOrWithoutAJobIsSaid() {
+        flink.job("job-1", "RUNNING", 100).completedCheckpointAt(9, ago(1)).vertexSubtasks("v-sink",
+                "Elasticsearch: Writer", Map.of("Elasticsearch__Writer.commitToAcknowledgedMs_p99",
+                        new double[] {Double.NaN, Double.NaN}));
+
+        assertThat(StatusCommand.delay(new FlinkRest(flink.url()), "cdc-indexer")).isEqualTo(new StatusCommand.Check(
+                "index delay", "commit → acknowledged", true,
+                "not measured yet (no write acknowledged since the job's tasks started)"));
+        flink.jobs.get("job-1").state = "CANCELED";
+        assertThat(StatusCommand.delay(new FlinkRest(flink.url()), "cdc-indexer")).isEqualTo(new StatusCommand.Check(
+                "index delay", "commit → acknowledged", false, "unknown: no job running"));
+        assertThat(StatusCommand.millis(850.4)).isEqualTo("850 ms");
+        assertThat(StatusCommand.millis(185_000)).isEqualTo("3 min");
+    }
+
     @Test
     void aJobThatFailedForGoodIsNotRunningAndSaysWhy() {
         flink.job("job-0", "CANCELED", 50);
@@ -301,6 +344,7 @@ class StatusCommandTest {
                 .containsPattern("(?m)^ +taskmanager-2 restarting \\(since \\d\\d:\\d\\d:\\d\\d, restart 1: exited with code 137\\)$")
                 .containsPattern("(?m)^  ok    Flink job +cdc-indexer +RUNNING \\(job-1\\), restarted 2 times, last checkpoint #5 \\d+ s ago$")
                 .containsPattern("(?m)^  FAIL  consumer lag +cdc-indexer +unknown: Kafka not reachable$")
+                .containsPattern("(?m)^  ok    index delay +commit → acknowledged +not measured yet")
                 .contains("not healthy: PostgreSQL, Kafka, Kafka Connect, Flink, Elasticsearch,");
         assertThat(tookMs).as("status stays quick with Kafka not answering").isLessThan(6_000);
     }
