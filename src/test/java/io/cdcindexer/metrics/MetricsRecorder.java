@@ -25,7 +25,9 @@ import org.apache.flink.runtime.operators.testutils.MockEnvironmentBuilder;
 /**
  * Real Flink metric groups whose metrics are kept by the names Flink's Prometheus reporter serves them under: {@code
  * flink_taskmanager_job_task_operator_table_changesDecoded{table=public.users}}, with only the labels the job adds
- * (Flink's own, such as {@code operator_name}, are left out). So a test checks the names the dashboard relies on.
+ * (Flink's own, such as {@code operator_name}, are left out), their values as they are
+ * ({@code metrics.reporter.prom.filterLabelValueCharacters: false} in flink-conf/config.yaml). So a test checks the
+ * names the dashboard relies on.
  */
 public final class MetricsRecorder {
 

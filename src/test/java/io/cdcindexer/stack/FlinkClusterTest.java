@@ -75,6 +75,9 @@ class FlinkClusterTest {
         assertThat(config)
                 .containsEntry("metrics.reporter.prom.factory.class",
                         "org.apache.flink.metrics.prometheus.PrometheusReporterFactory")
-                .containsEntry("metrics.reporter.prom.port", "9249");
+                .as("quoted: the reporter reads its options as strings only, a YAML number or boolean is ignored")
+                .containsEntry("metrics.reporter.prom.port", "\"9249\"")
+                .as("label values as they are: table=\"public.users\"")
+                .containsEntry("metrics.reporter.prom.filterLabelValueCharacters", "\"false\"");
     }
 }
