@@ -126,6 +126,8 @@ class PrometheusMetricsITCase {
                     .as("the Kafka source's lag: records not read yet").isNotEmpty();
             assertThat(matching(scraped, OPERATOR + "KafkaSourceReader_KafkaConsumer_records_lag_max", Map.of()))
                     .as("the Kafka consumer's own lag metric").isNotEmpty();
+            assertThat(matching(scraped, OPERATOR + "KafkaSourceReader_topic_partition_currentOffset",
+                    Map.of("topic", PREFIX + ".public.users"))).as("%s", like(scraped, "currentOffset")).isNotEmpty();
             assertThat(Http.get(flink.metricsUrls().get(0)).body()).as("the JobManager's endpoint")
                     .contains("flink_jobmanager_numRegisteredTaskManagers");
 
