@@ -110,8 +110,8 @@ public final class StatusCommand implements Callable<Integer> {
                 check("Kafka", connection.kafka, pids(recorded, "kafka/"), () -> kafka(admin)), "kafka");
         Check connect = supervisor.annotate(
                 check("Kafka Connect", connection.connect, pids(recorded, "connect/"), this::connect), "connect");
-        Check flink = supervisor.annotate(
-                check("Flink", connection.flink, pids(recorded, "flink/"), this::flink), "flink");
+        Check flink = supervisor.annotate(withPrometheusEndpoints(
+                check("Flink", connection.flink, pids(recorded, "flink/"), this::flink), data), "flink");
         Check elasticsearch = supervisor.annotate(check("Elasticsearch", connection.elasticsearch,
                 pids(recorded, "elasticsearch/"), this::elasticsearch), "elasticsearch");
         String jobName = JobOptions.JOB_NAME.defaultValue();
@@ -351,11 +351,18 @@ public final class StatusCommand implements Callable<Integer> {
     private Seen flink() throws Exception {
         JsonNode overview = new FlinkRest(connection.flink).overview();
         int taskManagers = overview.path("taskmanagers").asInt();
-        String endpoints = Stack.readPorts(dataDir.resolve())
-                .flatMap(ports -> prometheusEndpoints(ports, connection.flink)).map(line -> "\n" + line).orElse("");
         return new Seen(taskManagers > 0, String.format("Flink %s, %d TaskManager%s, %d of %d slots free",
                 overview.path("flink-version").asText(), taskManagers, taskManagers == 1 ? "" : "s",
-                overview.path("slots-available").asInt(), overview.path("slots-total").asInt()) + endpoints);
+                overview.path("slots-available").asInt(), overview.path("slots-total").asInt()));
+    }
+
+    /** The Flink line with the local stack's Prometheus endpoints under it, when Flink answers and they are known. */
+    private Check withPrometheusEndpoints(Check flink, Path data) {
+        Optional<String> endpoints = reachable(flink)
+                ? Stack.readPorts(data).flatMap(ports -> prometheusEndpoints(ports, connection.flink))
+                : Optional.empty();
+        return endpoints.map(line -> new Check(flink.name(), flink.target(), flink.healthy(),
+                flink.detail() + "\n" + line)).orElse(flink);
     }
 
     /**

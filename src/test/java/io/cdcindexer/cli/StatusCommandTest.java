@@ -328,6 +328,16 @@ class StatusCommandTest {
         supervised().with("flink/taskmanager-2", new Service(Status.RESTARTING, 1, Instant.now().toString(),
                 "exited with code 137")).write(dataDir);
         String closed = Integer.toString(FreePorts.next());
+        // The ports of a local stack whose Flink is the one asked about: its Prometheus endpoints are listed.
+        java.util.Properties ports = new java.util.Properties();
+        for (String key : List.of("postgres", "kafka", "connect", "elasticsearch", "kafka-controller", "flink-rpc")) {
+            ports.setProperty(key, closed);
+        }
+        ports.setProperty("flink", Integer.toString(java.net.URI.create(flink.url()).getPort()));
+        ports.setProperty("flink-metrics", "19249,19250,19251");
+        try (var writer = java.nio.file.Files.newBufferedWriter(dataDir.resolve("ports.properties"))) {
+            ports.store(writer, null);
+        }
 
         long started = System.nanoTime();
         CliRun run = CliRun.of("status", "--data-dir", dataDir.toString(), "--flink", flink.url(),
@@ -341,6 +351,9 @@ class StatusCommandTest {
                         + " +running, watching 7 processes$")
                 .containsPattern("(?m)^  FAIL  Flink +" + java.util.regex.Pattern.quote(flink.url())
                         + " +Flink 1\\.20\\.5, 2 TaskManagers, 1 of 4 slots free$")
+                .containsPattern("(?m)^ +metrics for Prometheus: http://localhost:19249/metrics \\(JobManager\\), "
+                        + "http://localhost:19250/metrics, http://localhost:19251/metrics \\(TaskManagers: the job's own\\)\n"
+                        + " +taskmanager-2 restarting")
                 .containsPattern("(?m)^ +taskmanager-2 restarting \\(since \\d\\d:\\d\\d:\\d\\d, restart 1: exited with code 137\\)$")
                 .containsPattern("(?m)^  ok    Flink job +cdc-indexer +RUNNING \\(job-1\\), restarted 2 times, last checkpoint #5 \\d+ s ago$")
                 .containsPattern("(?m)^  FAIL  consumer lag +cdc-indexer +unknown: Kafka not reachable$")
