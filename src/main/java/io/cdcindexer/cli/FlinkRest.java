@@ -128,35 +128,57 @@ final class FlinkRest {
      * searched for the name, then the matches are read with {@code agg=sum}. Empty when no vertex reports it (yet).
      */
     Optional<Double> operatorMetricSum(String jobId, String metric) throws IOException, InterruptedException {
-        double sum = 0;
-        boolean found = false;
+        return operatorMetric(jobId, metric, "sum");
+    }
+
+    /**
+     * The largest value of an operator metric over every subtask that reports it ({@code agg=max}), e.g. the worst
+     * subtask's {@code commitToAcknowledgedMs_p99}. Empty when no vertex reports it (yet).
+     */
+    Optional<Double> operatorMetricMax(String jobId, String metric) throws IOException, InterruptedException {
+        return operatorMetric(jobId, metric, "max");
+    }
+
+    private Optional<Double> operatorMetric(String jobId, String metric, String aggregation)
+            throws IOException, InterruptedException {
+        Double result = null;
         for (JsonNode vertex : job(jobId).path("vertices")) {
             String path = "/jobs/" + jobId + "/vertices/" + vertex.path("id").asText() + "/subtasks/metrics";
             List<String> ids = new ArrayList<>();
             for (JsonNode entry : get(path)) {
                 String id = entry.path("id").asText();
-                if (id.equals(metric) || id.endsWith("." + metric)) {
+                if (id.equals(metric) || (id.endsWith("." + metric) && !labelled(id))) {
                     ids.add(encode(id));
                 }
             }
             if (ids.isEmpty()) {
                 continue;
             }
-            for (JsonNode entry : get(path + "?get=" + String.join(",", ids) + "&agg=sum")) {
-                Optional<Double> value = number(entry.path("sum"));
+            for (JsonNode entry : get(path + "?get=" + String.join(",", ids) + "&agg=" + aggregation)) {
+                Optional<Double> value = number(entry.path(aggregation));
                 if (value.isPresent()) {
-                    sum += value.get();
-                    found = true;
+                    result = result == null ? value.get()
+                            : aggregation.equals("max") ? Math.max(result, value.get()) : result + value.get();
                 }
             }
         }
-        return found ? Optional.of(sum) : Optional.empty();
+        return Optional.ofNullable(result);
     }
 
+    /** The labels the job gives some of its metrics (a key/value group: {@code <operator>.table.<t>.<metric>}). */
+    private static final List<String> LABELS = List.of(".table.", ".reason.", ".status.");
+
+    // A metric of one table, reason or status, e.g. Elasticsearch__Writer.status.429.actionsRetried: not the total.
+    private static boolean labelled(String id) {
+        return LABELS.stream().anyMatch(id::contains);
+    }
+
+    // A histogram without values yet reports its quantiles as NaN: not a number to show.
     private static Optional<Double> number(JsonNode value) {
         try {
-            return value.isNumber() ? Optional.of(value.asDouble())
-                    : value.isTextual() ? Optional.of(Double.parseDouble(value.asText())) : Optional.empty();
+            return (value.isNumber() ? Optional.of(value.asDouble())
+                    : value.isTextual() ? Optional.of(Double.parseDouble(value.asText())) : Optional.<Double>empty())
+                    .filter(number -> !number.isNaN());
         } catch (NumberFormatException e) {
             return Optional.empty();
         }

@@ -4,9 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import io.cdcindexer.elasticsearch.IndexMappingFunction;
 import io.cdcindexer.job.JobOptions;
+import io.cdcindexer.metrics.Histograms;
 import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.ProjectHome;
+import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.Stack;
+import io.cdcindexer.stack.StackPorts;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -49,8 +52,9 @@ import picocli.CommandLine.Spec;
             "Shows, on one screen: the local stack's supervisor and what it restarted, each service (reachable? its PID "
                     + "when ./cdc up started it), the replication slot and how far behind it is, the connector and its "
                     + "tasks, the change topics, the job's consumer lag, the Flink job (restarts, last checkpoint, last "
-                    + "exception), whether Elasticsearch refuses or pushes back on its writes, and each index with its "
-                    + "document count. Takes about 2 s: the lags are sampled twice.",
+                    + "exception), whether Elasticsearch refuses or pushes back on its writes, the p99 delay from a "
+                    + "change's commit to Elasticsearch's acknowledgement, and each index with its document count. "
+                    + "Takes about 2 s: the lags are sampled twice.",
             "Works against the local stack and the Docker stack alike. Exit code 0 when all is healthy, 1 otherwise.",
         })
 public final class StatusCommand implements Callable<Integer> {
@@ -106,8 +110,8 @@ public final class StatusCommand implements Callable<Integer> {
                 check("Kafka", connection.kafka, pids(recorded, "kafka/"), () -> kafka(admin)), "kafka");
         Check connect = supervisor.annotate(
                 check("Kafka Connect", connection.connect, pids(recorded, "connect/"), this::connect), "connect");
-        Check flink = supervisor.annotate(
-                check("Flink", connection.flink, pids(recorded, "flink/"), this::flink), "flink");
+        Check flink = supervisor.annotate(withPrometheusEndpoints(
+                check("Flink", connection.flink, pids(recorded, "flink/"), this::flink), data), "flink");
         Check elasticsearch = supervisor.annotate(check("Elasticsearch", connection.elasticsearch,
                 pids(recorded, "elasticsearch/"), this::elasticsearch), "elasticsearch");
         String jobName = JobOptions.JOB_NAME.defaultValue();
@@ -127,6 +131,8 @@ public final class StatusCommand implements Callable<Integer> {
                 ? job(new FlinkRest(connection.flink), jobName, connection.elasticsearch, supervisor.jobResumes(), clock)
                 : JobReport.unknown(jobName, connection.elasticsearch, flink);
         Check indices = after(elasticsearch, "indices", "", this::indices);
+        Check delay = reachable(flink) ? delay(new FlinkRest(connection.flink), jobName)
+                : new Check(DELAY, DELAY_TARGET, false, "unknown: " + flink.name() + " not reachable");
 
         if (slot1 != null || lag1 != null) {
             long waitMs = SAMPLE_GAP_MS - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sampledAt);
@@ -148,7 +154,7 @@ public final class StatusCommand implements Callable<Integer> {
         supervisor.supervisorCheck(Set.of("postgres", "kafka", "connect", "flink", "elasticsearch"))
                 .ifPresent(checks::add);
         checks.addAll(List.of(postgres, kafka, connect, flink, elasticsearch, slot, tables, connector, topics, lag,
-                job.job(), job.writes(), indices));
+                job.job(), job.writes(), delay, indices));
 
         PrintWriter out = spec.commandLine().getOut();
         out.print(render(checks));
@@ -352,6 +358,31 @@ public final class StatusCommand implements Callable<Integer> {
                 overview.path("slots-available").asInt(), overview.path("slots-total").asInt()));
     }
 
+    /** The Flink line with the local stack's Prometheus endpoints under it, when Flink answers and they are known. */
+    private Check withPrometheusEndpoints(Check flink, Path data) {
+        Optional<String> endpoints = reachable(flink)
+                ? Stack.readPorts(data).flatMap(ports -> prometheusEndpoints(ports, connection.flink))
+                : Optional.empty();
+        return endpoints.map(line -> new Check(flink.name(), flink.target(), flink.healthy(),
+                flink.detail() + "\n" + line)).orElse(flink);
+    }
+
+    /**
+     * Where the local stack's Flink processes serve their metrics for Prometheus, when the Flink asked about is the
+     * local stack's (the Docker stack's are on port 9249 of each container).
+     */
+    static Optional<String> prometheusEndpoints(StackPorts ports, String flinkUrl) {
+        if (java.net.URI.create(flinkUrl).getPort() != ports.flink()) {
+            return Optional.empty();
+        }
+        List<String> taskManagers = new ArrayList<>();
+        for (int i = 1; i <= FlinkCluster.TASK_MANAGERS; i++) {
+            taskManagers.add(FlinkCluster.metricsUrl(ports.taskManagerMetrics(i)));
+        }
+        return Optional.of("metrics for Prometheus: " + FlinkCluster.metricsUrl(ports.jobManagerMetrics())
+                + " (JobManager), " + String.join(", ", taskManagers) + " (TaskManagers: the job's own)");
+    }
+
     /** The job's line, the line on its writes to Elasticsearch, and how often it commits its Kafka offsets. */
     record JobReport(Check job, Check writes, long checkpointIntervalMs) {
 
@@ -443,6 +474,37 @@ public final class StatusCommand implements Callable<Integer> {
                     ? ", no 429 in the last minute" : "; 429s unknown (the job reports no rejectedTooManyRequests yet)"));
         }
         return new JobReport(jobCheck, writes, interval > 0 ? interval : DEFAULT_CHECKPOINT_INTERVAL_MS);
+    }
+
+    private static final String DELAY = "index delay";
+    private static final String DELAY_TARGET = "commit → acknowledged";
+
+    /**
+     * How long after their commit in PostgreSQL the job's latest writes were acknowledged by Elasticsearch: the p99 of
+     * the writer's {@code commitToAcknowledgedMs} histogram, of the slowest subtask. Said, not judged: a job falling
+     * behind shows in the consumer lag.
+     */
+    static Check delay(FlinkRest flink, String name) {
+        try {
+            Optional<FlinkRest.Job> job = flink.liveJob(name);
+            if (job.isEmpty()) {
+                return new Check(DELAY, DELAY_TARGET, false, "unknown: no job running");
+            }
+            Optional<Double> p99 = flink.operatorMetricMax(job.get().id(), "commitToAcknowledgedMs_p99");
+            return new Check(DELAY, DELAY_TARGET, true, p99.map(ms -> "p99 " + millis(ms) + " (the slowest subtask's, "
+                    + "over its last " + count(Histograms.WINDOW) + " writes)")
+                    .orElse("not measured yet (no write acknowledged since the job's tasks started)"));
+        } catch (Exception e) {
+            return new Check(DELAY, DELAY_TARGET, false, "could not ask Flink: " + reason(e));
+        }
+    }
+
+    /** A delay in words: "850 ms", "2.3 s", "3 min". */
+    static String millis(double ms) {
+        if (ms < 1_000) {
+            return Math.round(ms) + " ms";
+        }
+        return ms < 120_000 ? String.format(Locale.ROOT, "%.1f s", ms / 1_000) : ago(Math.round(ms));
     }
 
     /** A job's most recent exception: when, its root cause, and both as words ({@code 12:02:48 (12 s ago): ...}). */

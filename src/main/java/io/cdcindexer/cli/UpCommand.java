@@ -221,6 +221,9 @@ public final class UpCommand implements Callable<Integer> {
     private static void printReady(PrintWriter out, Stack stack) {
         out.println();
         out.printf("  Flink web UI   %s%n", stack.flink().url());
+        List<String> metrics = stack.flink().metricsUrls();
+        out.printf("  Prometheus     %s (JobManager), %s (TaskManagers)%n", metrics.get(0),
+                String.join(", ", metrics.subList(1, metrics.size())));
         out.printf("  Elasticsearch  %s%n", stack.elasticsearch().url());
         out.printf("  Kafka Connect  %s%n", stack.connect().url());
         out.printf("  Kafka          %s%n", stack.kafka().bootstrapServers());

@@ -70,6 +70,12 @@ public final class ChangeEvent {
      */
     public long kafkaTime;
     /**
+     * When the change was made in PostgreSQL, epoch ms: Debezium's {@code source.ts_ms}, the commit time of its
+     * transaction (for a snapshot read, the time it was read). The writer measures commit → acknowledged from it. 0 when
+     * the event carried none.
+     */
+    public long commitTime;
+    /**
      * The Connect schema of the row (one instance per schema, as the decoder caches it), for the index mapping. Not
      * serialized: it is there only in the chain right after decoding, where the mapping is made.
      */
@@ -161,6 +167,7 @@ public final class ChangeEvent {
         c.transactionId = transactionId;
         c.partial = partial;
         c.kafkaTime = kafkaTime;
+        c.commitTime = commitTime;
         c.key = key;
         c.indices = indices;
         return c;

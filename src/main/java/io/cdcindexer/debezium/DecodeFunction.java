@@ -3,6 +3,7 @@ package io.cdcindexer.debezium;
 import io.cdcindexer.debezium.DebeziumEnvelope.Op;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.metrics.LabeledMetric;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
@@ -37,6 +38,8 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
     private transient Counter tombstones;
     private transient Counter transactions;
     private transient Counter deadLetters;
+    private transient LabeledMetric<Counter> changesByTable;
+    private transient LabeledMetric<Counter> deadLettersByReason;
 
     /**
      * @param transactionTopic Debezium's transaction metadata topic, {@code <topic.prefix>.transaction}; empty (or
@@ -58,6 +61,8 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         tombstones = metrics.counter("tombstones");
         transactions = metrics.counter("transactionsEnded");
         deadLetters = metrics.counter("deadLetters");
+        changesByTable = new LabeledMetric<>(metrics, "table", group -> group.counter("changesDecoded"));
+        deadLettersByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"));
     }
 
     /**
@@ -72,10 +77,10 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
             try {
                 end = decoder.decodeTransaction(record.value);
             } catch (MalformedChangeException e) {
-                deadLetter(record, e.getMessage(), ctx);
+                deadLetter(record, e.kind(), e.getMessage(), ctx);
                 return;
             } catch (RuntimeException e) {
-                deadLetter(record, "unexpected error while decoding: " + e, ctx);
+                deadLetter(record, MalformedChangeException.DECODER_ERROR, "unexpected error while decoding: " + e, ctx);
                 return;
             }
             if (end != null) {
@@ -93,7 +98,7 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
             }
             change = change(record, envelope);
         } catch (MalformedChangeException e) {
-            deadLetter(record, e.getMessage(), ctx);
+            deadLetter(record, e.kind(), e.getMessage(), ctx);
             if (e.transactionId() != null && !transactionTopic.isEmpty()) {
                 out.collect(skipped(record, e));
             }
@@ -101,11 +106,12 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         } catch (RuntimeException e) {
             // A bug of ours must not stop the pipeline on one record: keep the record, say what happened. The decoder
             // turns errors after it has read the transaction into MalformedChangeExceptions; this is for the rest.
-            deadLetter(record, "unexpected error while decoding: " + e, ctx);
+            deadLetter(record, MalformedChangeException.DECODER_ERROR, "unexpected error while decoding: " + e, ctx);
             return;
         }
         out.collect(change);
         changes.inc();
+        changesByTable.of(change.table).inc();
     }
 
     // A change that fails here (its document id) still belongs to its transaction, like one the decoder refuses.
@@ -116,7 +122,8 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         } catch (MalformedChangeException e) {
             throw e.within(envelope.transaction(), envelope.source());
         } catch (RuntimeException e) {
-            throw new MalformedChangeException("unexpected error while decoding: " + e)
+            throw new MalformedChangeException(MalformedChangeException.DECODER_ERROR,
+                    "unexpected error while decoding: " + e)
                     .within(envelope.transaction(), envelope.source());
         }
         if (transactionTopic.isEmpty()) {
@@ -125,8 +132,9 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         return change;
     }
 
-    private void deadLetter(KafkaRecord record, String reason, Context ctx) {
+    private void deadLetter(KafkaRecord record, String kind, String reason, Context ctx) {
         deadLetters.inc();
+        deadLettersByReason.of(kind).inc();
         ctx.output(DEAD_LETTERS, DeadLetter.undecodable(record, reason));
     }
 
@@ -156,6 +164,8 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         change.partition = record.partition;
         change.offset = record.offset;
         change.kafkaTime = record.timestamp;
+        Long committed = envelope.source().tsMs();
+        change.commitTime = committed == null ? 0 : committed;
         change.rowSchema = envelope.rowSchema();
         change.table = envelope.source().dataCollection();
         change.documentId = DocumentIds.of(envelope.key());

@@ -5,12 +5,31 @@ public final class MalformedChangeException extends Exception {
 
     private static final long serialVersionUID = 1L;
 
+    /** The reason's kind when none is given: the record is not a change event the job understands. */
+    public static final String MALFORMED = "malformed";
+    /** The reason's kind when decoding failed on a bug of ours rather than on the record. */
+    public static final String DECODER_ERROR = "decoder_error";
+
+    private final String kind;
     private String transactionId;
     private String table;
     private long lsn;
 
     public MalformedChangeException(String reason) {
+        this(MALFORMED, reason);
+    }
+
+    /**
+     * @param kind the reason's kind, a short snake_case word (the {@code reason} label of the dead-letter metrics)
+     */
+    public MalformedChangeException(String kind, String reason) {
         super(reason, null, false, false);
+        this.kind = kind;
+    }
+
+    /** The reason's kind: {@link #MALFORMED}, or a more specific one such as {@code no_key}. */
+    public String kind() {
+        return kind;
     }
 
     /**

@@ -8,6 +8,8 @@ import io.cdcindexer.debezium.DebeziumDecoder;
 import io.cdcindexer.job.JobOptions;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.DeadLetterQueue;
+import io.cdcindexer.metrics.Histograms;
+import io.cdcindexer.metrics.LabeledMetric;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,6 +24,7 @@ import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.connector.elasticsearch.sink.ElasticsearchEmitter;
 import org.apache.flink.connector.elasticsearch.sink.RequestIndexer;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Histogram;
 import org.apache.flink.metrics.MeterView;
 import org.apache.flink.metrics.groups.SinkWriterMetricGroup;
 import org.apache.http.entity.ByteArrayEntity;
@@ -94,6 +97,22 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private static final Set<String> UNREADABLE_FOR_GOOD = Set.of("illegal_argument_exception",
             "invalid_index_name_exception", "action_request_validation_exception", "routing_missing_exception");
 
+    // Dead-letter reasons (label reason of deadLetters).
+    /** Elasticsearch refused the item for good (a mapping conflict, a document it cannot parse). */
+    static final String DOCUMENT_REFUSED = "document_refused";
+    /** The action alone was too large for a request (413). */
+    static final String TOO_LARGE = "too_large";
+    /** The action alone was refused as a request (400). */
+    static final String REQUEST_REFUSED = "request_refused";
+    /** The stored document, needed to complete unavailable (TOASTed) columns, cannot be read for good. */
+    static final String UNREADABLE_DOCUMENT = "unreadable_document";
+
+    // Retry statuses (label status of actionsRetried) besides HTTP status codes.
+    /** No HTTP answer: connection refused or lost, a timeout. */
+    static final String CONNECTION = "connection";
+    /** A multi-get could not read a document now (a shard not started, a rejected execution). */
+    static final String READ_ERROR = "read_error";
+
     /** One action on its way, with the change it came from. */
     private static final class Pending {
         final String document;
@@ -156,6 +175,13 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final Counter unavailableKept;
     private final Counter awaitingDocument;
     private final Counter retiredSkipped;
+    private final Histogram bulkLatencyMs;
+    private final Histogram bulkActions;
+    private final Histogram bulkBytes;
+    private final Histogram commitToAcknowledgedMs;
+    private final LabeledMetric<Histogram> commitToAcknowledgedMsByTable;
+    private final LabeledMetric<Counter> retriedByStatus;
+    private final LabeledMetric<Counter> deadLetteredByReason;
 
     ElasticsearchIndexWriter(ElasticsearchEmitter<ChangeEvent> emitter, BulkOptions options, MailboxExecutor mailbox,
             ProcessingTimeService time, SinkWriterMetricGroup metrics, DeadLetterQueue.Writer deadLetters)
@@ -186,6 +212,16 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         metrics.gauge("bulkRequestsInFlight", () -> inFlight);
         metrics.gauge("actionsWaitingForRetry", () -> waitingForRetry);
         metrics.gauge("actionsBuffered", buffer::size);
+        this.bulkLatencyMs = metrics.histogram("bulkRequestLatencyMs", Histograms.window());
+        this.bulkActions = metrics.histogram("bulkRequestActions", Histograms.window());
+        this.bulkBytes = metrics.histogram("bulkRequestBytes", Histograms.window());
+        // From the change's commit in PostgreSQL (source.ts_ms) to Elasticsearch's answer to its write: how far behind
+        // the index is, end to end.
+        this.commitToAcknowledgedMs = metrics.histogram("commitToAcknowledgedMs", Histograms.window());
+        this.commitToAcknowledgedMsByTable = new LabeledMetric<>(metrics, "table",
+                group -> group.histogram("commitToAcknowledgedMs", Histograms.window()));
+        this.retriedByStatus = new LabeledMetric<>(metrics, "status", group -> group.counter("actionsRetried"));
+        this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"));
         emitter.open();
     }
 
@@ -432,6 +468,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 }
                 LOG.warn("A multi-get could not read {}/{} ({}: {}); retrying", incomplete.get(i).request.index(),
                         incomplete.get(i).request.id(), type, reason);
+                retriedByStatus.of(READ_ERROR).inc(batch.size());
                 retryLater(batch);
                 flushLater();
                 return;
@@ -443,7 +480,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 Pending pending = incomplete.get(i);
                 JsonNode error = found.path(i).path("error");
                 if (UNREADABLE_FOR_GOOD.contains(error.path("type").asText())) {
-                    deadLetter(pending, "Elasticsearch could not read the stored document to complete the unavailable "
+                    deadLetter(pending, UNREADABLE_DOCUMENT, "Elasticsearch could not read the stored document to complete the unavailable "
                             + "(TOASTed) columns " + String.join(", ", pending.change.unavailableColumns) + " ("
                             + error.path("type").asText() + "): " + error.path("reason").asText());
                     settled(pending);
@@ -480,6 +517,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 tooManyRequests.inc(batch.size());
             }
             LOG.warn("A multi-get for {} documents failed ({}); retrying", incomplete.size(), error.toString());
+            retriedByStatus.of(statusLabel(status)).inc(batch.size());
             retryLater(batch);
             flushLater();
         });
@@ -520,10 +558,20 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         }
         Request request = new Request("POST", "/_bulk");
         request.addParameter("filter_path", BulkProtocol.FILTER_PATH);
-        request.setEntity(new ByteArrayEntity(BulkProtocol.body(requests), NDJSON));
+        byte[] body = BulkProtocol.body(requests);
+        request.setEntity(new ByteArrayEntity(body, NDJSON));
         bulkRequests.inc();
-        perform(request, "bulk", response -> completed(batch, BulkProtocol.failedOrNull(response, batch.size())),
-                error -> failed(batch, error));
+        bulkActions.update(batch.size());
+        bulkBytes.update(body.length);
+        long sentAt = time.getCurrentProcessingTime();
+        perform(request, "bulk", response -> {
+            long now = time.getCurrentProcessingTime();
+            bulkLatencyMs.update(now - sentAt);
+            completed(batch, BulkProtocol.failedOrNull(response, batch.size()), now);
+        }, error -> {
+            bulkLatencyMs.update(time.getCurrentProcessingTime() - sentAt);
+            failed(batch, error);
+        });
     }
 
     /** What to do with a response body or a failure; runs on the task thread. */
@@ -553,7 +601,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         });
     }
 
-    private void completed(List<Pending> batch, List<BulkProtocol.Item> failedOrNull) throws IOException {
+    /** @param now when the answer came (processing time, epoch ms) */
+    private void completed(List<Pending> batch, List<BulkProtocol.Item> failedOrNull, long now) throws IOException {
         inFlight--;
         List<Pending> again = null;
         for (int i = 0; i < batch.size(); i++) {
@@ -565,6 +614,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 case WRITTEN:
                     (pending.request.opType() == DocWriteRequest.OpType.DELETE ? deleted : indexed).inc();
                     recordsSend.inc();
+                    acknowledged(pending.change, now);
                     settled(pending);
                     break;
                 case STALE:
@@ -575,6 +625,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                     if (item.status() == 429) {
                         tooManyRequests.inc();
                     }
+                    retriedByStatus.of(statusLabel(item.status())).inc();
                     if (again == null) {
                         again = new ArrayList<>();
                         LOG.warn("Elasticsearch could not take some actions now, retrying them; first: {} {}: {}",
@@ -588,7 +639,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                         settled(pending);
                         break;
                     }
-                    deadLetter(pending, "Elasticsearch refused the " + pending.request.opType().getLowercase() + " ("
+                    deadLetter(pending, DOCUMENT_REFUSED, "Elasticsearch refused the "
+                            + pending.request.opType().getLowercase() + " ("
                             + item.status() + " " + item.errorType() + "): " + item.errorReason());
                     settled(pending);
                     break;
@@ -626,7 +678,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             // The request as a whole was refused: find the action at fault by halving, and send the rest.
             if (batch.size() == 1) {
                 Pending alone = batch.get(0);
-                deadLetter(alone, "Elasticsearch refused the " + alone.request.opType().getLowercase()
+                deadLetter(alone, status == 413 ? TOO_LARGE : REQUEST_REFUSED, "Elasticsearch refused the "
+                        + alone.request.opType().getLowercase()
                         + " as a request of its own (" + status + "): " + reasonOf(error));
                 settled(alone);
                 flushLater();
@@ -645,8 +698,27 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             tooManyRequests.inc(batch.size());
         }
         LOG.warn("A request of {} actions failed ({}); retrying it", batch.size(), error.toString());
+        retriedByStatus.of(statusLabel(status)).inc(batch.size());
         retryLater(batch);
         flushLater();
+    }
+
+    // The status label of a retry: the HTTP status, or "connection" when there was no answer.
+    private static String statusLabel(int status) {
+        return status > 0 ? Integer.toString(status) : CONNECTION;
+    }
+
+    /**
+     * Records how long after its commit a change was acknowledged. Changes without a commit time (none in the event)
+     * are left out; a negative delay (the clocks of PostgreSQL's host and this one disagree) counts as 0.
+     */
+    private void acknowledged(ChangeEvent change, long now) {
+        if (change.commitTime <= 0) {
+            return;
+        }
+        long delay = Math.max(0, now - change.commitTime);
+        commitToAcknowledgedMs.update(delay);
+        commitToAcknowledgedMsByTable.of(change.table).update(delay);
     }
 
     private static int statusOf(Exception error) {
@@ -757,11 +829,13 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         });
     }
 
-    private void deadLetter(Pending pending, String reason) throws IOException {
+    /** @param kind the reason's kind, the {@code reason} label of {@code deadLetters} */
+    private void deadLetter(Pending pending, String kind, String reason) throws IOException {
         DeadLetter letter = IndexMappingFunction.deadLetter(pending.change, pending.request.index(), reason);
         LOG.warn("Sending {}/{} to the dead-letter queue: {}", letter.index, letter.documentId, letter.reason);
         deadLetters.send(letter);
         deadLettered.inc();
+        deadLetteredByReason.of(kind).inc();
     }
 
     @Override

@@ -68,6 +68,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     public static final OutputTag<DeadLetter> DEAD_LETTERS =
             new OutputTag<>("mapping-dead-letters", TypeInformation.of(DeadLetter.class));
 
+    /** Dead-letter reason (label {@code reason} of {@code deadLetters}): the index's mapping cannot take the schema. */
+    static final String MAPPING_REFUSED = "mapping_refused";
+
     /** The mark in the mapping's {@code _meta} of an index the job created (./cdc status reads it). */
     public static final String META = "cdc-indexer";
     /** The suffix of the first physical index behind an alias. */
@@ -115,6 +118,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Counter created;
     private transient Counter extended;
     private transient Counter deadLettered;
+    private transient Counter mappingRefused;
 
     /**
      * @param overridesJson the text of the overrides file, empty for none; refused here, when the job is built, with
@@ -170,6 +174,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         created = getRuntimeContext().getMetricGroup().counter("indicesCreated");
         extended = getRuntimeContext().getMetricGroup().counter("mappingsExtended");
         deadLettered = getRuntimeContext().getMetricGroup().counter("deadLettersForMapping");
+        // Its one reason, under the name every operator that dead-letters uses.
+        mappingRefused = getRuntimeContext().getMetricGroup().addGroup("reason", MAPPING_REFUSED)
+                .counter("deadLetters");
     }
 
     @Override
@@ -210,6 +217,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             leftToReindex.inc();
         } else {
             deadLettered.inc();
+            mappingRefused.inc();
             ctx.output(DEAD_LETTERS, deadLetter(change, alias, toNext ? nextRefusal : refusal));
             if (change.transactionId != null) {
                 out.collect(skipped(change)); // it still counts towards its transaction's END
@@ -219,6 +227,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         if (toNext && !nextRefusal.isEmpty() && !delete) {
             // The next index cannot take it (retyped again during the reindex): the current one has it.
             deadLettered.inc();
+            mappingRefused.inc();
             ctx.output(DEAD_LETTERS, deadLetter(change, route.next, nextRefusal));
         }
         out.collect(change);

@@ -13,12 +13,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * A Flink 1.20 session cluster: a JobManager (with the web UI on localhost:{@code restPort}) and two TaskManagers, each
  * its own process, both configured by the repository's {@code flink-conf/config.yaml} plus this instance's ports and
  * folders (written to {@code dir/conf/config.yaml}). Checkpoints and savepoints go to {@code dir/checkpoints} and
- * {@code dir/savepoints}; logs to {@code dir/jobmanager.log} and {@code dir/taskmanager-<n>.log}.
+ * {@code dir/savepoints}; logs to {@code dir/jobmanager.log} and {@code dir/taskmanager-<n>.log}. Each process serves its
+ * metrics for Prometheus on a port of its own ({@link #metricsUrls}).
  */
 public final class FlinkCluster implements AutoCloseable {
 
@@ -28,37 +30,52 @@ public final class FlinkCluster implements AutoCloseable {
     private final ServiceProcess jobManager;
     private final List<ServiceProcess> taskManagers;
     private final int restPort;
+    private final List<Integer> metricsPorts;
 
-    private FlinkCluster(ServiceProcess jobManager, List<ServiceProcess> taskManagers, int restPort) {
+    private FlinkCluster(ServiceProcess jobManager, List<ServiceProcess> taskManagers, int restPort,
+            List<Integer> metricsPorts) {
         this.jobManager = jobManager;
         this.taskManagers = taskManagers;
         this.restPort = restPort;
+        this.metricsPorts = List.copyOf(metricsPorts);
     }
+
+    /** The key of the Prometheus reporter's port, set per process (its -D dynamic property). */
+    static final String PROMETHEUS_PORT = "metrics.reporter.prom.port";
 
     /** How many TaskManagers the local cluster runs: a fault can take one away while the job keeps its slots. */
     public static final int TASK_MANAGERS = 2;
 
-    /** Starts a cluster whose JobManager RPC listens on a free port. */
+    /** Starts a cluster whose JobManager RPC and metrics endpoints listen on free ports. */
     public static FlinkCluster start(Path dir, int restPort) {
-        return start(dir, restPort, FreePorts.next());
-    }
-
-    /** Starts the JobManager and the TaskManagers and returns once every TaskManager has registered its slots. */
-    public static FlinkCluster start(Path dir, int restPort, int rpcPort) {
-        return start(dir, restPort, rpcPort, Map.of());
+        return start(dir, restPort, FreePorts.next(), StackPorts.freeMetricsPorts());
     }
 
     /**
-     * The same, with environment variables for the TaskManagers (such as ELASTICSEARCH_API_KEY: the job reads its
-     * secrets where it runs).
+     * Starts the JobManager and the TaskManagers and returns once every TaskManager has registered its slots.
+     *
+     * @param metricsPorts each process's Prometheus port: the JobManager's, then TaskManager 1's, 2's, ...
      */
-    public static FlinkCluster start(Path dir, int restPort, int rpcPort, Map<String, String> taskManagerEnvironment) {
-        ServiceProcess jobManager = startJobManager(dir, restPort, rpcPort);
+    public static FlinkCluster start(Path dir, int restPort, int rpcPort, List<Integer> metricsPorts) {
+        return start(dir, restPort, rpcPort, metricsPorts, Map.of());
+    }
+
+    /**
+     * A cluster on free ports whose TaskManagers get these environment variables (such as ELASTICSEARCH_API_KEY: the
+     * job reads its secrets where it runs).
+     */
+    public static FlinkCluster start(Path dir, int restPort, Map<String, String> taskManagerEnvironment) {
+        return start(dir, restPort, FreePorts.next(), StackPorts.freeMetricsPorts(), taskManagerEnvironment);
+    }
+
+    private static FlinkCluster start(Path dir, int restPort, int rpcPort, List<Integer> metricsPorts,
+            Map<String, String> taskManagerEnvironment) {
+        ServiceProcess jobManager = startJobManager(dir, restPort, rpcPort, metricsPorts);
         List<ServiceProcess> taskManagers = new ArrayList<>();
-        FlinkCluster cluster = new FlinkCluster(jobManager, taskManagers, restPort);
+        FlinkCluster cluster = new FlinkCluster(jobManager, taskManagers, restPort, metricsPorts);
         try {
             for (int index = 1; index <= TASK_MANAGERS; index++) {
-                taskManagers.add(startTaskManager(dir, restPort, rpcPort, index, taskManagerEnvironment));
+                taskManagers.add(startTaskManager(dir, restPort, rpcPort, metricsPorts, index, taskManagerEnvironment));
             }
             awaitTaskManagers(cluster.url(), taskManagers.get(taskManagers.size() - 1), TASK_MANAGERS);
         } catch (RuntimeException e) {
@@ -74,9 +91,9 @@ public final class FlinkCluster implements AutoCloseable {
     }
 
     /** Writes this instance's configuration and starts the JobManager; returns once its REST API answers. */
-    public static ServiceProcess startJobManager(Path dir, int restPort, int rpcPort) {
-        Map<String, String> config = writeConfig(dir, restPort, rpcPort);
-        ServiceProcess jobManager = startProcess("Flink JobManager", dir, "jobmanager", config,
+    public static ServiceProcess startJobManager(Path dir, int restPort, int rpcPort, List<Integer> metricsPorts) {
+        Map<String, String> config = writeConfig(dir, restPort, rpcPort, metricsPorts);
+        ServiceProcess jobManager = startProcess("Flink JobManager", dir, "jobmanager", config, metricsPorts.get(0),
                 "GET_JM_RESOURCE_PARAMS", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
                 Map.of());
         jobManager.awaitReady(START_TIMEOUT, () -> Http.answers("http://localhost:" + restPort + "/overview"));
@@ -87,14 +104,15 @@ public final class FlinkCluster implements AutoCloseable {
      * Starts TaskManager {@code index} (1-based) and returns once it runs; it registers with the JobManager by itself,
      * also with one that starts later (a restarted JobManager).
      */
-    public static ServiceProcess startTaskManager(Path dir, int restPort, int rpcPort, int index) {
-        return startTaskManager(dir, restPort, rpcPort, index, Map.of());
+    public static ServiceProcess startTaskManager(Path dir, int restPort, int rpcPort, List<Integer> metricsPorts,
+            int index) {
+        return startTaskManager(dir, restPort, rpcPort, metricsPorts, index, Map.of());
     }
 
-    private static ServiceProcess startTaskManager(Path dir, int restPort, int rpcPort, int index,
-            Map<String, String> environment) {
-        Map<String, String> config = writeConfig(dir, restPort, rpcPort);
-        return startProcess("Flink TaskManager " + index, dir, taskManagerName(index), config,
+    private static ServiceProcess startTaskManager(Path dir, int restPort, int rpcPort, List<Integer> metricsPorts,
+            int index, Map<String, String> environment) {
+        Map<String, String> config = writeConfig(dir, restPort, rpcPort, metricsPorts);
+        return startProcess("Flink TaskManager " + index, dir, taskManagerName(index), config, metricsPorts.get(index),
                 "GET_TM_RESOURCE_PARAMS", "org.apache.flink.runtime.taskexecutor.TaskManagerRunner", environment);
     }
 
@@ -109,12 +127,12 @@ public final class FlinkCluster implements AutoCloseable {
     }
 
     /** Writes {@code dir/conf/config.yaml}: the checked-in configuration with this instance's ports and folders. */
-    private static Map<String, String> writeConfig(Path dir, int restPort, int rpcPort) {
+    private static Map<String, String> writeConfig(Path dir, int restPort, int rpcPort, List<Integer> metricsPorts) {
         Path confDir = dir.resolve("conf");
         try {
             Files.createDirectories(confDir);
             String base = Files.readString(ProjectHome.dir().resolve("flink-conf/config.yaml"));
-            String merged = withOverrides(base, localOverrides(dir.toAbsolutePath(), restPort, rpcPort));
+            String merged = withOverrides(base, localOverrides(dir.toAbsolutePath(), restPort, rpcPort, metricsPorts));
             Path partial = confDir.resolve("config.yaml.partial");
             Files.writeString(partial, merged);
             Files.move(partial, confDir.resolve("config.yaml"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
@@ -126,7 +144,7 @@ public final class FlinkCluster implements AutoCloseable {
     }
 
     /** What the local instance changes in the checked-in configuration: loopback addresses, its ports and folders. */
-    static Map<String, String> localOverrides(Path dir, int restPort, int rpcPort) {
+    static Map<String, String> localOverrides(Path dir, int restPort, int rpcPort, List<Integer> metricsPorts) {
         Map<String, String> overrides = new LinkedHashMap<>();
         overrides.put("jobmanager.rpc.address", "localhost");
         overrides.put("jobmanager.rpc.port", Integer.toString(rpcPort));
@@ -136,6 +154,8 @@ public final class FlinkCluster implements AutoCloseable {
         overrides.put("rest.address", "localhost");
         overrides.put("rest.bind-address", "localhost");
         overrides.put("rest.port", Integer.toString(restPort));
+        // Every process's port (a list Flink reads like a range); each process is started with its own (-D).
+        overrides.put(PROMETHEUS_PORT, metricsPorts.stream().map(String::valueOf).collect(Collectors.joining(",")));
         // Smaller than the Docker stack's containers: the whole local stack shares one laptop.
         overrides.put("jobmanager.memory.process.size", "768m");
         overrides.put("taskmanager.memory.process.size", "1280m");
@@ -205,7 +225,7 @@ public final class FlinkCluster implements AutoCloseable {
      * and the matching dynamic properties from the configuration, so heap, direct and metaspace limits agree with it.
      */
     private static ServiceProcess startProcess(String component, Path dir, String name, Map<String, String> config,
-            String memoryCommand, String mainClass, Map<String, String> environment) {
+            int metricsPort, String memoryCommand, String mainClass, Map<String, String> environment) {
         String classpath = ServiceClasspath.of("flink");
         List<String> javaOpts = splitOptions(config.getOrDefault("env.java.opts.all", ""));
         Path confDir = dir.resolve("conf").toAbsolutePath();
@@ -216,6 +236,7 @@ public final class FlinkCluster implements AutoCloseable {
         jvm.add("-Dlog4j.configurationFile=" + ProjectHome.dir().resolve("src/stack/flink/log4j-console.properties"));
         List<String> args = new ArrayList<>(List.of("--configDir", confDir.toString()));
         args.addAll(splitOptions(memory.get(1)));
+        args.addAll(List.of("-D", PROMETHEUS_PORT + "=" + metricsPort));
         return ServiceProcess.start(component, dir, name, ServiceProcess.java(classpath, jvm, mainClass, args),
                 environment);
     }
@@ -279,6 +300,19 @@ public final class FlinkCluster implements AutoCloseable {
     /** The REST API and web UI: {@code http://localhost:<restPort>}. */
     public String url() {
         return "http://localhost:" + restPort;
+    }
+
+    /**
+     * The Prometheus endpoints, {@code http://localhost:<port>/metrics}: the JobManager's, then each TaskManager's. The
+     * job's own metrics are on the TaskManagers'.
+     */
+    public List<String> metricsUrls() {
+        return metricsPorts.stream().map(FlinkCluster::metricsUrl).toList();
+    }
+
+    /** A Prometheus endpoint on this host. */
+    public static String metricsUrl(int port) {
+        return "http://localhost:" + port + "/metrics";
     }
 
     public ServiceProcess jobManager() {

@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashSet;
 import java.util.LinkedHashMap;
@@ -17,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.stream.Collectors;
 
 /**
  * The whole local stack: PostgreSQL, Elasticsearch, Kafka, a Flink session cluster and Kafka Connect, each its own
@@ -85,7 +87,7 @@ public final class Stack implements AutoCloseable {
                     () -> KafkaBroker.start(dir.resolve("kafka"), ports.kafka(), ports.kafkaController()), executor);
             CompletableFuture<FlinkCluster> flink =
                     CompletableFuture.supplyAsync(() -> FlinkCluster.start(dir.resolve("flink"), ports.flink(),
-                            ports.flinkRpc()), executor);
+                            ports.flinkRpc(), ports.flinkMetrics()), executor);
             CompletableFuture<KafkaConnectWorker> connect = kafka.thenApplyAsync(broker -> KafkaConnectWorker.start(
                     dir.resolve("connect"), ports.connect(), broker.bootstrapServers(), ports.postgres()), executor);
 
@@ -215,14 +217,16 @@ public final class Stack implements AutoCloseable {
             case "elasticsearch/elasticsearch" ->
                     ElasticsearchNode.start(dir.resolve("elasticsearch"), ports.elasticsearch()).process();
             case "kafka/kafka" -> KafkaBroker.start(dir.resolve("kafka"), ports.kafka(), ports.kafkaController()).process();
-            case "flink/jobmanager" -> FlinkCluster.startJobManager(dir.resolve("flink"), ports.flink(), ports.flinkRpc());
+            case "flink/jobmanager" -> FlinkCluster.startJobManager(dir.resolve("flink"), ports.flink(), ports.flinkRpc(),
+                    ports.flinkMetrics());
             case "connect/connect" ->
                     KafkaConnectWorker.start(dir.resolve("connect"), ports.connect(), kafka, ports.postgres()).process();
             default -> {
                 String prefix = "flink/taskmanager-";
                 if (process.startsWith(prefix)) {
                     int index = Integer.parseInt(process.substring(prefix.length()));
-                    yield FlinkCluster.startTaskManager(dir.resolve("flink"), ports.flink(), ports.flinkRpc(), index);
+                    yield FlinkCluster.startTaskManager(dir.resolve("flink"), ports.flink(), ports.flinkRpc(),
+                            ports.flinkMetrics(), index);
                 }
                 throw new IllegalArgumentException("Not a process of the stack: " + process);
             }
@@ -250,6 +254,8 @@ public final class Stack implements AutoCloseable {
         properties.setProperty("flink", Integer.toString(ports.flink()));
         properties.setProperty("kafka-controller", Integer.toString(ports.kafkaController()));
         properties.setProperty("flink-rpc", Integer.toString(ports.flinkRpc()));
+        properties.setProperty("flink-metrics", ports.flinkMetrics().stream().map(String::valueOf)
+                .collect(Collectors.joining(",")));
         try {
             Files.createDirectories(dir);
             try (var writer = Files.newBufferedWriter(dir.resolve(PORTS_FILE))) {
@@ -271,10 +277,19 @@ public final class Stack implements AutoCloseable {
             properties.load(reader);
             return Optional.of(new StackPorts(port(properties, "postgres"), port(properties, "kafka"),
                     port(properties, "connect"), port(properties, "elasticsearch"), port(properties, "flink"),
-                    port(properties, "kafka-controller"), port(properties, "flink-rpc")));
+                    port(properties, "kafka-controller"), port(properties, "flink-rpc"), metricsPorts(properties)));
         } catch (IOException | RuntimeException e) {
             return Optional.empty();
         }
+    }
+
+    // A stack started before the Flink processes had metrics ports has none recorded: they get free ones when started.
+    private static List<Integer> metricsPorts(Properties properties) {
+        String ports = properties.getProperty("flink-metrics");
+        if (ports == null) {
+            return StackPorts.freeMetricsPorts();
+        }
+        return Arrays.stream(ports.split(",")).map(port -> Integer.parseInt(port.trim())).toList();
     }
 
     private static int port(Properties properties, String key) {

@@ -43,6 +43,8 @@ final class FakeFlinkRest implements AutoCloseable {
         /** Per vertex (id → name), and per vertex the subtask metrics by id as Flink names them (summed over subtasks). */
         final Map<String, String> vertices = new LinkedHashMap<>();
         final Map<String, Map<String, Double>> vertexMetrics = new LinkedHashMap<>();
+        /** Per vertex, metrics given per subtask: answered with min, max, avg and sum. */
+        final Map<String, Map<String, double[]>> subtaskMetrics = new LinkedHashMap<>();
         long checkpointInterval = 10_000;
 
         FakeJob(String id, String name, String state, long startTime) {
@@ -114,6 +116,15 @@ final class FakeFlinkRest implements AutoCloseable {
         FakeJob vertex(String vertexId, String name, Map<String, Double> metrics) {
             vertices.put(vertexId, name);
             vertexMetrics.put(vertexId, new LinkedHashMap<>(metrics));
+            return this;
+        }
+
+        /** A vertex reporting subtask metrics, a value per subtask (NaN: a histogram without values yet). */
+        FakeJob vertexSubtasks(String vertexId, String name, Map<String, double[]> metrics) {
+            vertices.put(vertexId, name);
+            vertexMetrics.put(vertexId, new LinkedHashMap<>());
+            subtaskMetrics.put(vertexId, new LinkedHashMap<>(metrics));
+            metrics.forEach((id, values) -> vertexMetrics.get(vertexId).put(id, java.util.Arrays.stream(values).sum()));
             return this;
         }
 
@@ -261,8 +272,18 @@ final class FakeFlinkRest implements AutoCloseable {
             if (get == null) {
                 metrics.keySet().forEach(id -> answer.addObject().put("id", id));
             } else {
+                double[] none = null;
                 for (String id : get.split(",")) {
-                    if (metrics.containsKey(id)) {
+                    double[] values = job.subtaskMetrics.getOrDefault(parts[3], Map.of()).getOrDefault(id, none);
+                    if (values != null) {
+                        // As Flink aggregates: over the subtasks' values, NaN included.
+                        java.util.DoubleSummaryStatistics stats = java.util.Arrays.stream(values).summaryStatistics();
+                        ObjectNode entry = answer.addObject().put("id", id);
+                        put(entry, "min", stats.getMin());
+                        put(entry, "max", stats.getMax());
+                        put(entry, "avg", stats.getAverage());
+                        put(entry, "sum", stats.getSum());
+                    } else if (metrics.containsKey(id)) {
                         answer.addObject().put("id", id).put("sum", metrics.get(id));
                     }
                 }
@@ -294,6 +315,15 @@ final class FakeFlinkRest implements AutoCloseable {
             answer(exchange, 200, checkpoints.toString());
         } else {
             answer(exchange, 404, "{\"errors\":[\"Not found\"]}");
+        }
+    }
+
+    // Flink's REST API writes a NaN aggregate as the string "NaN" (JSON has no NaN), other values as numbers.
+    private static void put(ObjectNode entry, String field, double value) {
+        if (Double.isNaN(value)) {
+            entry.put(field, "NaN");
+        } else {
+            entry.put(field, value);
         }
     }
 

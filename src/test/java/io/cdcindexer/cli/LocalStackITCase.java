@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.Stack;
@@ -22,6 +23,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -76,6 +78,8 @@ class LocalStackITCase {
                 .contains("Flink web UI   " + flink())
                 .contains("Elasticsearch  " + elasticsearch())
                 .contains("Kafka Connect  " + connect())
+                .contains("Prometheus     " + FlinkCluster.metricsUrl(recordedPorts().jobManagerMetrics())
+                        + " (JobManager), " + FlinkCluster.metricsUrl(recordedPorts().taskManagerMetrics(1)))
                 .contains("submit: job cdc-indexer submitted")
                 .containsPattern("(?m)^ready$");
         assertThat(Stack.running(dataDir)).hasSize(Stack.processCount());
@@ -182,7 +186,47 @@ class LocalStackITCase {
                 .containsPattern("ok +Flink .*2 TaskManagers.* \\(pid \\d+, \\d+, \\d+\\)")
                 .containsPattern("ok +Elasticsearch .*\\(pid \\d+\\)")
                 .containsPattern("ok +Flink job +cdc-indexer +RUNNING")
-                .containsPattern("ok +captured tables +public\\.\\* +\\d+ tables, all indexable");
+                .containsPattern("ok +captured tables +public\\.\\* +\\d+ tables, all indexable")
+                .contains("metrics for Prometheus: " + FlinkCluster.metricsUrl(recordedPorts().jobManagerMetrics()));
+    }
+
+    /**
+     * Real Debezium events (their source.ts_ms is PostgreSQL's commit time) through the job, as Prometheus scrapes the
+     * TaskManagers: a metric per table appears with the table's first change since the job's tasks started.
+     */
+    @Test
+    void theTaskManagersServeTheJobsMetricsPerTable() throws Exception {
+        awaitJobRunning();
+        try (Connection connection = DriverManager.getConnection(jdbcUrl(), "postgres", "postgres");
+                Statement statement = connection.createStatement()) {
+            statement.execute("UPDATE users SET username = username WHERE id = 1");
+            statement.execute("UPDATE orders SET status = status WHERE id = 1");
+        }
+        String changesDecoded = "(?m)^flink_taskmanager_job_task_operator_table_changesDecoded\\{.*table=\"public\\.users\"";
+        String delay = "(?m)^flink_taskmanager_job_task_operator_table_commitToAcknowledgedMs\\{.*"
+                + "table=\"public\\.orders\".*quantile=\"0\\.99\"";
+        Instant deadline = Instant.now().plusSeconds(60);
+        String scraped = scrapeTaskManagers();
+        while (!(Pattern.compile(changesDecoded).matcher(scraped).find() && Pattern.compile(delay).matcher(scraped).find())
+                && Instant.now().isBefore(deadline)) {
+            Thread.sleep(500);
+            scraped = scrapeTaskManagers();
+        }
+
+        assertThat(scraped).containsPattern(changesDecoded).containsPattern(delay)
+                .containsPattern("(?m)^flink_taskmanager_job_task_operator_pendingRecords\\{");
+    }
+
+    private static String scrapeTaskManagers() throws Exception {
+        StringBuilder scraped = new StringBuilder();
+        for (int i = 1; i <= FlinkCluster.TASK_MANAGERS; i++) {
+            scraped.append(Http.get(FlinkCluster.metricsUrl(recordedPorts().taskManagerMetrics(i))).body());
+        }
+        return scraped.toString();
+    }
+
+    private static StackPorts recordedPorts() {
+        return Stack.readPorts(dataDir).orElseThrow();
     }
 
     @Test

@@ -72,8 +72,7 @@ class SecureStackITCase {
         certificates = TestCertificates.make(dir.resolve("certs"));
         proxy = CredentialCheckingProxy.secure(elasticsearch.port(), certificates,
                 CredentialCheckingProxy.apiKey(API_KEY), CredentialCheckingProxy.basic("cdc_indexer", PASSWORD));
-        flink = FlinkCluster.start(dir.resolve("flink"), FreePorts.next(), FreePorts.next(),
-                Map.of("ELASTICSEARCH_API_KEY", API_KEY));
+        flink = FlinkCluster.start(dir.resolve("flink"), FreePorts.next(), Map.of("ELASTICSEARCH_API_KEY", API_KEY));
     }
 
     @AfterAll

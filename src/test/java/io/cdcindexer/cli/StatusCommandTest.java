@@ -3,6 +3,7 @@ package io.cdcindexer.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cdcindexer.stack.FreePorts;
+import io.cdcindexer.stack.StackPorts;
 import io.cdcindexer.stack.SupervisorState;
 import io.cdcindexer.stack.SupervisorState.Service;
 import io.cdcindexer.stack.SupervisorState.Status;
@@ -266,6 +267,48 @@ class StatusCommandTest {
                 new StatusCommand.Check("index writes", ES, true, "no refusals, no 429 in the last minute"));
     }
 
+    /**
+     * The p99 of commit → acknowledged is the slowest subtask's; a table's own p99 (a labelled metric whose name ends
+     * the same) is not taken for it.
+     */
+    @Test
+    void theIndexDelayIsTheSlowestSubtasksP99FromCommitToAcknowledged() {
+        flink.job("job-1", "RUNNING", 100).completedCheckpointAt(9, ago(1))
+                .vertexSubtasks("v-sink", "Collapse transactions -> Elasticsearch: Writer", Map.of(
+                        "Elasticsearch__Writer.commitToAcknowledgedMs_p99", new double[] {850, 2_340},
+                        "Elasticsearch__Writer.table.public_users.commitToAcknowledgedMs_p99", new double[] {99_000, 1}));
+
+        assertThat(StatusCommand.delay(new FlinkRest(flink.url()), "cdc-indexer")).isEqualTo(new StatusCommand.Check(
+                "index delay", "commit → acknowledged", true, "p99 2.3 s (the slowest subtask's, over its last 1,024 "
+                        + "writes)"));
+    }
+
+    @Test
+    void theLocalStacksPrometheusEndpointsAreListedForItsFlinkOnly() {
+        StackPorts ports = new StackPorts(5432, 9092, 8083, 9200, 8081, 9093, 6123, List.of(9249, 9250, 9251));
+
+        assertThat(StatusCommand.prometheusEndpoints(ports, "http://localhost:8081")).hasValue("metrics for "
+                + "Prometheus: http://localhost:9249/metrics (JobManager), http://localhost:9250/metrics, "
+                + "http://localhost:9251/metrics (TaskManagers: the job's own)");
+        assertThat(StatusCommand.prometheusEndpoints(ports, "http://localhost:18081")).as("another Flink").isEmpty();
+    }
+
+    @Test
+    void anIndexDelayNotMeasuredYetOrWithoutAJobIsSaid() {
+        flink.job("job-1", "RUNNING", 100).completedCheckpointAt(9, ago(1)).vertexSubtasks("v-sink",
+                "Elasticsearch: Writer", Map.of("Elasticsearch__Writer.commitToAcknowledgedMs_p99",
+                        new double[] {Double.NaN, Double.NaN}));
+
+        assertThat(StatusCommand.delay(new FlinkRest(flink.url()), "cdc-indexer")).isEqualTo(new StatusCommand.Check(
+                "index delay", "commit → acknowledged", true,
+                "not measured yet (no write acknowledged since the job's tasks started)"));
+        flink.jobs.get("job-1").state = "CANCELED";
+        assertThat(StatusCommand.delay(new FlinkRest(flink.url()), "cdc-indexer")).isEqualTo(new StatusCommand.Check(
+                "index delay", "commit → acknowledged", false, "unknown: no job running"));
+        assertThat(StatusCommand.millis(850.4)).isEqualTo("850 ms");
+        assertThat(StatusCommand.millis(185_000)).isEqualTo("3 min");
+    }
+
     @Test
     void aJobThatFailedForGoodIsNotRunningAndSaysWhy() {
         flink.job("job-0", "CANCELED", 50);
@@ -285,6 +328,16 @@ class StatusCommandTest {
         supervised().with("flink/taskmanager-2", new Service(Status.RESTARTING, 1, Instant.now().toString(),
                 "exited with code 137")).write(dataDir);
         String closed = Integer.toString(FreePorts.next());
+        // The ports of a local stack whose Flink is the one asked about: its Prometheus endpoints are listed.
+        java.util.Properties ports = new java.util.Properties();
+        for (String key : List.of("postgres", "kafka", "connect", "elasticsearch", "kafka-controller", "flink-rpc")) {
+            ports.setProperty(key, closed);
+        }
+        ports.setProperty("flink", Integer.toString(java.net.URI.create(flink.url()).getPort()));
+        ports.setProperty("flink-metrics", "19249,19250,19251");
+        try (var writer = java.nio.file.Files.newBufferedWriter(dataDir.resolve("ports.properties"))) {
+            ports.store(writer, null);
+        }
 
         long started = System.nanoTime();
         CliRun run = CliRun.of("status", "--data-dir", dataDir.toString(), "--flink", flink.url(),
@@ -298,9 +351,13 @@ class StatusCommandTest {
                         + " +running, watching 7 processes$")
                 .containsPattern("(?m)^  FAIL  Flink +" + java.util.regex.Pattern.quote(flink.url())
                         + " +Flink 1\\.20\\.5, 2 TaskManagers, 1 of 4 slots free$")
+                .containsPattern("(?m)^ +metrics for Prometheus: http://localhost:19249/metrics \\(JobManager\\), "
+                        + "http://localhost:19250/metrics, http://localhost:19251/metrics \\(TaskManagers: the job's own\\)\n"
+                        + " +taskmanager-2 restarting")
                 .containsPattern("(?m)^ +taskmanager-2 restarting \\(since \\d\\d:\\d\\d:\\d\\d, restart 1: exited with code 137\\)$")
                 .containsPattern("(?m)^  ok    Flink job +cdc-indexer +RUNNING \\(job-1\\), restarted 2 times, last checkpoint #5 \\d+ s ago$")
                 .containsPattern("(?m)^  FAIL  consumer lag +cdc-indexer +unknown: Kafka not reachable$")
+                .containsPattern("(?m)^  ok    index delay +commit → acknowledged +not measured yet")
                 .contains("not healthy: PostgreSQL, Kafka, Kafka Connect, Flink, Elasticsearch,");
         assertThat(tookMs).as("status stays quick with Kafka not answering").isLessThan(6_000);
     }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.metrics.MetricsRecorder;
 import io.cdcindexer.transaction.TransactionCollapseFunction;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Consumer;
@@ -25,11 +26,13 @@ import org.junit.jupiter.api.Test;
 class DecodeFunctionTest {
 
     private OneInputStreamOperatorTestHarness<KafkaRecord, ChangeEvent> harness;
+    private final MetricsRecorder metrics = new MetricsRecorder();
 
     @BeforeEach
     void open() throws Exception {
         harness = new OneInputStreamOperatorTestHarness<>(new ProcessOperator<>(
-                new DecodeFunction("cdc.transaction", "cdc\\.public\\.(users|articles)", "__debezium_unavailable_value")));
+                new DecodeFunction("cdc.transaction", "cdc\\.public\\.(users|articles)", "__debezium_unavailable_value")),
+                metrics.environment());
         harness.open();
     }
 
@@ -100,6 +103,29 @@ class DecodeFunctionTest {
         assertThat(change.key).isEqualTo(record.key);
         assertThat(change.kafkaTime).as("the record's Kafka time, which the hold of unavailable columns goes by")
                 .isEqualTo(1_764_000_000_123L);
+        assertThat(change.commitTime).as("source.ts_ms: the commit time, not the event's own ts_ms")
+                .isEqualTo(1_764_240_000_000L);
+    }
+
+    /** What the dashboard shows: changes per table, dead letters by reason, under Prometheus's names. */
+    @Test
+    void changesAreCountedPerTableAndDeadLettersByReason() throws Exception {
+        String operator = "flink_taskmanager_job_task_operator_";
+        KafkaRecord insert = record("users-insert");
+        harness.processElement(insert, 0);
+        harness.processElement(record("users-delete"), 0);
+        harness.processElement(record("articles-update-toast"), 0);
+        harness.processElement(new KafkaRecord("cdc.public.users", 1, 42, 0, bytes("{\"id\":1}"), bytes("{\"op\":")), 0);
+        harness.processElement(new KafkaRecord(insert.topic, 0, 43, 0, null, insert.value), 0);
+        harness.processElement(withValue("users-insert", value -> ((ObjectNode) value.get("payload")).put("op", "t")), 0);
+
+        assertThat(metrics.count(operator + "changesDecoded")).isEqualTo(3);
+        assertThat(metrics.count(operator + "table_changesDecoded{table=public.users}")).isEqualTo(2);
+        assertThat(metrics.count(operator + "table_changesDecoded{table=public.articles}")).isEqualTo(1);
+        assertThat(metrics.count(operator + "deadLetters")).isEqualTo(3);
+        assertThat(metrics.count(operator + "reason_deadLetters{reason=malformed}")).isEqualTo(1);
+        assertThat(metrics.count(operator + "reason_deadLetters{reason=no_key}")).isEqualTo(1);
+        assertThat(metrics.count(operator + "reason_deadLetters{reason=unsupported_op}")).isEqualTo(1);
     }
 
     @Test

@@ -291,8 +291,9 @@ class DocumentVersionFunctionTest {
     }
 
     /**
-     * A held change in a savepoint of the job before {@link ChangeEvent#kafkaTime}: its POJO serializer knew one field
-     * less. Flink migrates the state (a new POJO field is read as its default), and the change still waits.
+     * A held change in a savepoint of the job before {@link ChangeEvent#kafkaTime} and {@link ChangeEvent#commitTime}:
+     * its POJO serializer knew two fields less. Flink migrates the state (a new POJO field is read as its default), and
+     * the change still waits.
      */
     @Test
     void aChangeHeldBeforeChangeEventHadAKafkaTimeIsRestoredAndStillWaits() throws Exception {
@@ -301,7 +302,9 @@ class DocumentVersionFunctionTest {
                         DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
         before.setProcessingTime(0);
         before.processWatermark(new Watermark(500));
-        before.processElement(withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb")), 1_000);
+        ChangeEvent held = withoutBody(upsert("articles", "1", 300, "{\"id\":1,\"n\":2}", "tb"));
+        held.commitTime = 1_764_000_000_000L; // not in the old format: lost
+        before.processElement(held, 1_000);
         OperatorSubtaskState savepoint = before.snapshot(1, 0);
         before.close();
 
@@ -313,20 +316,22 @@ class DocumentVersionFunctionTest {
         assertThat(output()).containsExactly("UPSERT cdc.public.articles/1 v200 {\"id\":1,\"n\":1,\"body\":\"new\"}",
                 "UPSERT cdc.public.articles/1 v300 {\"id\":1,\"n\":2} unavailable=[body]");
         assertThat(harness.extractOutputValues().get(1).kafkaTime).isZero();
+        assertThat(harness.extractOutputValues().get(1).commitTime).as("unknown: left out of commitToAcknowledgedMs")
+                .isZero();
     }
 
-    /** What DocumentVersionFunction held, as a job whose ChangeEvent had no kafkaTime wrote it. */
+    /** What DocumentVersionFunction held, as a job whose ChangeEvent had no kafkaTime and no commitTime wrote it. */
     private static final class HeldWithoutKafkaTime extends KeyedProcessFunction<String, ChangeEvent, ChangeEvent> {
         @Override
         public void processElement(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
             PojoTypeInfo<ChangeEvent> now = (PojoTypeInfo<ChangeEvent>) TypeInformation.of(ChangeEvent.class);
             List<PojoField> fields = new ArrayList<>();
             for (int i = 0; i < now.getArity(); i++) {
-                if (!now.getPojoFieldAt(i).getField().getName().equals("kafkaTime")) {
+                if (!List.of("kafkaTime", "commitTime").contains(now.getPojoFieldAt(i).getField().getName())) {
                     fields.add(now.getPojoFieldAt(i));
                 }
             }
-            assertThat(fields).hasSize(now.getArity() - 1);
+            assertThat(fields).hasSize(now.getArity() - 2);
             TypeSerializer<ChangeEvent> withoutKafkaTime =
                     new PojoTypeInfo<>(ChangeEvent.class, fields).createSerializer(new SerializerConfigImpl());
             getRuntimeContext().getMapState(new MapStateDescriptor<>("held", LongSerializer.INSTANCE,

@@ -12,6 +12,7 @@ import com.sun.net.httpserver.HttpServer;
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.ChangeEvents;
 import io.cdcindexer.kafka.CollectingDeadLetterQueue;
+import io.cdcindexer.metrics.MetricsRecorder;
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.lang.reflect.Proxy;
@@ -34,9 +35,9 @@ import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Gauge;
+import org.apache.flink.metrics.Histogram;
 import org.apache.flink.metrics.SimpleCounter;
 import org.apache.flink.metrics.groups.SinkWriterMetricGroup;
-import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
 import org.apache.flink.util.function.ThrowingRunnable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -81,6 +82,9 @@ class ElasticsearchIndexWriterTest {
     private final List<Timer> timers = new ArrayList<>();
     private final Map<String, Gauge<?>> gauges = new ConcurrentHashMap<>();
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    /** The writer's other metrics (histograms, labelled counters), by the names Prometheus serves them under. */
+    private final MetricsRecorder metrics = new MetricsRecorder();
+    private static final String OPERATOR = "flink_taskmanager_job_task_operator_";
     /** The bodies of the bulk requests answered 200. */
     private final List<String> written = new ArrayList<>();
     /** What the fake Elasticsearch holds, by index and id: a document, or a deleted one's version. */
@@ -301,7 +305,7 @@ class ElasticsearchIndexWriterTest {
     };
 
     private SinkWriterMetricGroup metrics() {
-        SinkWriterMetricGroup unregistered = UnregisteredMetricsGroup.createSinkWriterMetricGroup();
+        SinkWriterMetricGroup unregistered = metrics.sinkWriterGroup("Elasticsearch: Writer");
         Counter sent = new SimpleCounter();
         return (SinkWriterMetricGroup) Proxy.newProxyInstance(getClass().getClassLoader(),
                 new Class<?>[] {SinkWriterMetricGroup.class}, (proxy, method, args) -> {
@@ -370,6 +374,50 @@ class ElasticsearchIndexWriterTest {
         assertThat(requests).isEqualTo(4);
         assertThat(counters.get("actionsRetried").getCount()).as("every retried action").isEqualTo(2 + 1 + 1);
         assertThat(counters.get("rejectedTooManyRequests").getCount()).as("the 429s only").isEqualTo(2 + 1);
+        assertThat(metrics.count(OPERATOR + "status_actionsRetried{status=429}")).isEqualTo(2 + 1);
+        assertThat(metrics.count(OPERATOR + "status_actionsRetried{status=503}")).isEqualTo(1);
+    }
+
+    private static ChangeEvent committedAt(long commitTime, ChangeEvent change) {
+        change.commitTime = commitTime;
+        return change;
+    }
+
+    /**
+     * Commit → acknowledged: from each change's commit time to the answer to its write, overall and per table, for
+     * written changes only. Requests of at most 2 actions, one under way: rows 1 and 2 go at 10,000 and are answered
+     * after 30 ms; rows 3 and 4 go then and are answered after 50 ms, row 4 refused for good.
+     */
+    @Test
+    void theDelayFromCommitToAcknowledgedAndTheBulkRequestsAreMeasured() throws Exception {
+        ElasticsearchIndexWriter writer = writer(2, 100_000, 100, 1, 50);
+        latencies = new long[] {30, 50};
+        bodies = new String[] {null, "{\"errors\":true,\"items\":[{\"index\":{\"status\":201}},{\"index\":{"
+                + "\"status\":400,\"error\":{\"type\":\"mapper_parsing_exception\",\"reason\":\"failed to parse\"}}}]}"};
+        now = 10_000;
+
+        writer.write(committedAt(9_000, upsert("articles", "1", 100, "{\"id\":1}", null)), null);
+        writer.write(committedAt(9_500, upsert("articles", "2", 100, "{\"id\":2}", null)), null);
+        writer.write(committedAt(9_900, upsert("users", "3", 100, "{\"id\":3}", null)), null);
+        writer.write(committedAt(9_950, upsert("users", "4", 100, "{\"id\":4}", null)), null);
+        writer.flush(false);
+
+        assertThat(statistics("commitToAcknowledgedMs")).as("rows 1, 2 and 3").isEqualTo("3 values, 180..1030");
+        assertThat(statistics("table_commitToAcknowledgedMs{table=public.articles}")).isEqualTo("2 values, 530..1030");
+        assertThat(statistics("table_commitToAcknowledgedMs{table=public.users}")).isEqualTo("1 values, 180..180");
+        assertThat(statistics("bulkRequestLatencyMs")).isEqualTo("2 values, 30..50");
+        assertThat(statistics("bulkRequestActions")).isEqualTo("2 values, 2..2");
+        assertThat(metrics.histogram(OPERATOR + "bulkRequestBytes").getStatistics().getMin()).isGreaterThan(50);
+        assertThat(metrics.count(OPERATOR + "reason_deadLetters{reason=document_refused}")).isEqualTo(1);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    private String statistics(String name) {
+        Histogram histogram = metrics.histogram(OPERATOR + name);
+        assertThat(histogram).as("histogram %s (registered: %s)", name, metrics.names()).isNotNull();
+        return histogram.getCount() + " values, " + histogram.getStatistics().getMin() + ".."
+                + histogram.getStatistics().getMax();
     }
 
     /** A change of articles/1 that leaves the given (TOASTed) columns alone: Debezium did not have their values. */
@@ -462,6 +510,7 @@ class ElasticsearchIndexWriterTest {
 
         assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"n\":1,\"body\":\"b0\"}");
         assertThat(counters.get("unavailableColumnsWithoutStoredValue").getCount()).isZero();
+        assertThat(metrics.count(OPERATOR + "status_actionsRetried{status=read_error}")).isEqualTo(1);
         assertNothingLeft(writer);
         writer.close();
     }
@@ -487,6 +536,7 @@ class ElasticsearchIndexWriterTest {
             assertThat(letter.documentId).isEqualTo("1");
             assertThat(letter.reason).contains("illegal_argument_exception").contains("cannot read articles/1");
         });
+        assertThat(metrics.count(OPERATOR + "reason_deadLetters{reason=unreadable_document}")).isEqualTo(1);
         assertNothingLeft(writer);
         writer.close();
     }

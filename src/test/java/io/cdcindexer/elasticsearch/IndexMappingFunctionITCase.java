@@ -10,6 +10,7 @@ import io.cdcindexer.debezium.DebeziumFixtures;
 import io.cdcindexer.debezium.DecodeFunction;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.metrics.MetricsRecorder;
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.Http;
@@ -27,6 +28,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.streaming.api.operators.ProcessOperator;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterAll;
@@ -152,7 +154,10 @@ class IndexMappingFunctionITCase {
 
     @Test
     void aRetypedColumnSendsItsChangesToTheDeadLetterQueueWithAReasonThatSaysToReindex() throws Exception {
-        try (var harness = harness("retyped")) {
+        MetricsRecorder metrics = new MetricsRecorder();
+        try (var harness = new OneInputStreamOperatorTestHarness<>(new ProcessOperator<>(function("retyped")),
+                metrics.environment())) {
+            harness.open();
             harness.processElement(change("schema-0-insert"), 0);
             harness.processElement(change("schema-1-added-column"), 0);
             ChangeEvent retyped = change("schema-3-integer-to-text");
@@ -171,6 +176,8 @@ class IndexMappingFunctionITCase {
                     .contains("./cdc reindex public.products");
             assertThat(letter.index).isEqualTo("retyped-products");
             assertThat(letter.documentId).isEqualTo("1");
+            assertThat(metrics.count("flink_taskmanager_job_task_operator_reason_deadLetters{reason=mapping_refused}"))
+                    .isEqualTo(1);
         }
     }
 

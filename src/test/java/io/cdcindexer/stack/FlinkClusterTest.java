@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
@@ -45,10 +46,13 @@ class FlinkClusterTest {
 
     @Test
     void localInstanceGetsItsOwnPortsAndFoldersOnLoopback() {
-        Map<String, String> overrides = FlinkCluster.localOverrides(Path.of("/data/flink"), 18081, 16123);
+        Map<String, String> overrides = FlinkCluster.localOverrides(Path.of("/data/flink"), 18081, 16123,
+                List.of(19249, 19250, 19251));
 
         assertThat(overrides)
                 .containsEntry("rest.port", "18081")
+                .as("every process's Prometheus port; each process is started with its own")
+                .containsEntry("metrics.reporter.prom.port", "19249,19250,19251")
                 .containsEntry("jobmanager.rpc.port", "16123")
                 .containsEntry("rest.bind-address", "localhost")
                 .containsEntry("execution.checkpointing.dir", "file:///data/flink/checkpoints")
@@ -68,5 +72,12 @@ class FlinkClusterTest {
                 .containsKeys("execution.checkpointing.interval", "execution.checkpointing.dir",
                         "execution.checkpointing.savepoint-dir", "taskmanager.memory.process.size");
         assertThat(config.get("env.java.opts.all")).contains("--add-opens=java.base/java.util=ALL-UNNAMED");
+        assertThat(config)
+                .containsEntry("metrics.reporter.prom.factory.class",
+                        "org.apache.flink.metrics.prometheus.PrometheusReporterFactory")
+                .as("quoted: the reporter reads its options as strings only, a YAML number or boolean is ignored")
+                .containsEntry("metrics.reporter.prom.port", "\"9249\"")
+                .as("label values as they are: table=\"public.users\"")
+                .containsEntry("metrics.reporter.prom.filterLabelValueCharacters", "\"false\"");
     }
 }

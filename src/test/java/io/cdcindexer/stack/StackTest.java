@@ -2,11 +2,13 @@ package io.cdcindexer.stack;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class StackTest {
 
@@ -38,5 +40,17 @@ class StackTest {
 
         assertThat(List.of(ports.postgres(), ports.kafka(), ports.connect(), ports.elasticsearch(), ports.flink()))
                 .containsExactly(5432, 9092, 8083, 9200, 8081);
+        assertThat(ports.flinkMetrics()).as("the JobManager's and each TaskManager's Prometheus port")
+                .hasSize(FlinkCluster.TASK_MANAGERS + 1).doesNotHaveDuplicates();
+    }
+
+    @Test
+    void thePortsAStackWasStartedOnAreReadBackMetricsPortsIncluded(@TempDir Path dir) {
+        StackPorts ports = StackPorts.free();
+
+        Stack.writePorts(dir, ports);
+
+        assertThat(Stack.readPorts(dir)).hasValue(ports);
+        assertThat(ports.byComponent()).containsEntry("Flink TaskManager 2 metrics", ports.taskManagerMetrics(2));
     }
 }
