@@ -107,8 +107,8 @@ class SecureStackITCase {
         String status = cdcProcess(List.of("status"), Map.of("ELASTICSEARCH_URL", proxy.url(),
                 "ELASTICSEARCH_CA", certificates.caPem().toString(), "ELASTICSEARCH_USERNAME", "cdc_indexer",
                 "ELASTICSEARCH_PASSWORD", PASSWORD, "FLINK_URL", flink.url()));
-        assertThat(status).containsPattern("Elasticsearch +✓? *" + java.util.regex.Pattern.quote(proxy.url()))
-                .contains("cluster green").contains("cdc.public." + TABLE);
+        assertThat(status).containsPattern("ok +Elasticsearch +" + java.util.regex.Pattern.quote(proxy.url()) + " +cluster")
+                .contains("cdc.public." + TABLE + " → cdc.public." + TABLE + "_v1");
 
         List<String> seen = new ArrayList<>(List.of(verify.out(), verify.err(), status));
         seen.add(Http.get(flink.url() + "/jobs/" + jobId + "/config").body());
