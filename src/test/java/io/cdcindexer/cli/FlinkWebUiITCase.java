@@ -155,6 +155,9 @@ class FlinkWebUiITCase {
             openMetricsTab(page, "Elasticsearch: Writer");
             assertThat(searchMetrics(page, "documentsIndexed")).as("the writer's documentsIndexed, one per subtask")
                     .contains("0.Elasticsearch__Writer.documentsIndexed", "1.Elasticsearch__Writer.documentsIndexed");
+            assertThat(searchMetrics(page, "commitToAcknowledgedMs_p99"))
+                    .as("the writer's commit → acknowledged delay histogram, as the web UI lists it")
+                    .contains("0.Elasticsearch__Writer.commitToAcknowledgedMs_p99");
             long shown = showMetric(page, "0.Elasticsearch__Writer.documentsIndexed")
                     + showMetric(page, "1.Elasticsearch__Writer.documentsIndexed");
             assertThat(shown).as("documents indexed, as the Metrics tab shows them")
