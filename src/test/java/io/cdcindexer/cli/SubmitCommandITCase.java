@@ -60,7 +60,8 @@ class SubmitCommandITCase {
         assertThat(jar).as("the job jar; build it with mvn -DskipTests package").isRegularFile();
         List<String> args = List.of("--kafka.bootstrap-servers", kafka.bootstrapServers(),
                 "--elasticsearch.hosts", "http://localhost:" + FreePorts.next(), // no records arrive: never called
-                "--kafka.group-id", "submit-it", "--checkpoint.interval-ms", "1000", "--parallelism", "1");
+                "--kafka.group-id", "submit-it", "--checkpoint.interval-ms", "1000", "--parallelism", "1",
+                "--kafka.topic-pattern", "submit-it\\.none"); // other classes write cdc.public.* on the shared broker
         CommittedOffsets committed = CommittedOffsets.in(kafka.bootstrapServers());
 
         String first = SubmitCommand.submit(new PrintWriter(new StringWriter()), rest(), committed, jar, args,
@@ -100,7 +101,8 @@ class SubmitCommandITCase {
         String nobody = "http://localhost:" + FreePorts.next();
         List<String> args = List.of("--kafka.bootstrap-servers", kafka.bootstrapServers(),
                 "--elasticsearch.hosts", nobody, // no records arrive: never called
-                "--kafka.group-id", "stop-it", "--checkpoint.interval-ms", "1000", "--parallelism", "1");
+                "--kafka.group-id", "stop-it", "--checkpoint.interval-ms", "1000", "--parallelism", "1",
+                "--kafka.topic-pattern", "stop-it\\.none"); // other classes write cdc.public.* on the shared broker
         String job = SubmitCommand.submit(new PrintWriter(new StringWriter()), rest(), CommittedOffsets.in(kafka.bootstrapServers()),
                 jar, args, SubmitCommand.Start.WITHOUT_STATE);
         awaitCompletedCheckpoint(job);
