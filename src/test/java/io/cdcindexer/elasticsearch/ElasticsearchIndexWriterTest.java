@@ -378,6 +378,25 @@ class ElasticsearchIndexWriterTest {
         assertThat(metrics.count(OPERATOR + "status_actionsRetried{status=503}")).isEqualTo(1);
     }
 
+    /**
+     * The writer's dead-letter reasons and usual retry causes are served at 0 from the start: a labelled counter that
+     * first appears at 1 is invisible to Prometheus's rate() and increase() (the first refused document of a subtask
+     * would never show on the dashboard).
+     */
+    @Test
+    void deadLetterReasonsAndRetryCausesAreServedAtZeroBeforeTheFirstOne() throws Exception {
+        ElasticsearchIndexWriter writer = writer(2, 1_000, 100, 1, 50);
+        for (String reason : new String[] {"document_refused", "too_large", "request_refused", "unreadable_document"}) {
+            assertThat(metrics.names()).contains(OPERATOR + "reason_deadLetters{reason=" + reason + "}");
+            assertThat(metrics.count(OPERATOR + "reason_deadLetters{reason=" + reason + "}")).isZero();
+        }
+        for (String status : new String[] {"429", "503", "connection", "read_error"}) {
+            assertThat(metrics.names()).contains(OPERATOR + "status_actionsRetried{status=" + status + "}");
+            assertThat(metrics.count(OPERATOR + "status_actionsRetried{status=" + status + "}")).isZero();
+        }
+        writer.close();
+    }
+
     private static ChangeEvent committedAt(long commitTime, ChangeEvent change) {
         change.commitTime = commitTime;
         return change;
