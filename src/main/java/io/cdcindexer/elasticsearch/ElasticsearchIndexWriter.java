@@ -220,8 +220,11 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.commitToAcknowledgedMs = metrics.histogram("commitToAcknowledgedMs", Histograms.window());
         this.commitToAcknowledgedMsByTable = new LabeledMetric<>(metrics, "table",
                 group -> group.histogram("commitToAcknowledgedMs", Histograms.window()));
-        this.retriedByStatus = new LabeledMetric<>(metrics, "status", group -> group.counter("actionsRetried"));
-        this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"));
+        // Served at 0 from the start (see LabeledMetric#withValues): every reason, and the usual causes of a retry.
+        this.retriedByStatus = new LabeledMetric<>(metrics, "status", group -> group.counter("actionsRetried"))
+                .withValues("429", "503", CONNECTION, READ_ERROR);
+        this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"))
+                .withValues(DOCUMENT_REFUSED, TOO_LARGE, REQUEST_REFUSED, UNREADABLE_DOCUMENT);
         emitter.open();
     }
 
