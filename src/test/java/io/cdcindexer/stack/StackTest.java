@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -52,5 +53,20 @@ class StackTest {
 
         assertThat(Stack.readPorts(dir)).hasValue(ports);
         assertThat(ports.byComponent()).containsEntry("Flink TaskManager 2 metrics", ports.taskManagerMetrics(2));
+    }
+
+    /**
+     * An internal port (Kafka's controller, Flink's RPC, the Prometheus endpoints) is never one of the public ports
+     * asked for: nothing listens on those yet when the ports are chosen, so "free" alone let a second stack's Kafka on
+     * 9093, or its Flink on 9250, share a port with its own controller or a TaskManager's reporter.
+     */
+    @Test
+    void noInternalPortIsOneOfThePublicOnes() {
+        StackPorts ports = StackPorts.of(5432, 9093, 8083, 9250, 6123);
+
+        List<Integer> internal = new ArrayList<>(ports.flinkMetrics());
+        internal.add(ports.kafkaController());
+        internal.add(ports.flinkRpc());
+        assertThat(internal).doesNotContainAnyElementsOf(List.of(5432, 9093, 8083, 9250, 6123)).doesNotHaveDuplicates();
     }
 }
