@@ -285,7 +285,11 @@ public final class Stack implements AutoCloseable {
         if (properties.getProperty("flink-metrics") == null) {
             // Started before the Flink processes had metrics ports: the free ones chosen now are recorded, so that every
             // later reader (status, the supervisor restarting a process) agrees on them.
-            writePorts(dataDir.toAbsolutePath(), ports);
+            try {
+                writePorts(dataDir.toAbsolutePath(), ports);
+            } catch (UncheckedIOException e) {
+                // A folder this reader may not write (status run by another user): the ports are still these, for now.
+            }
         }
         return Optional.of(ports);
     }
