@@ -480,8 +480,9 @@ public final class StatusCommand implements Callable<Integer> {
     private static final String DELAY_TARGET = "commit → acknowledged";
 
     /**
-     * How long after their commit in PostgreSQL the job's latest writes were acknowledged by Elasticsearch: the p99 of
-     * the writer's {@code commitToAcknowledgedMs} histogram, of the slowest subtask. Said, not judged: a job falling
+     * How long after their commit in PostgreSQL the job's recent writes were acknowledged by Elasticsearch: the p99 of
+     * the writer's {@code commitToAcknowledgedMs} histogram (its values of the last {@link Histograms#MAX_AGE_MS}), of
+     * the slowest subtask. Said, not judged: a job falling
      * behind shows in the consumer lag.
      */
     static Check delay(FlinkRest flink, String name) {
@@ -491,9 +492,10 @@ public final class StatusCommand implements Callable<Integer> {
                 return new Check(DELAY, DELAY_TARGET, false, "unknown: no job running");
             }
             Optional<Double> p99 = flink.operatorMetricMax(job.get().id(), "commitToAcknowledgedMs_p99");
+            String window = Histograms.MAX_AGE_MS / 60_000 + " min";
             return new Check(DELAY, DELAY_TARGET, true, p99.map(ms -> "p99 " + millis(ms) + " (the slowest subtask's, "
-                    + "over its last " + count(Histograms.WINDOW) + " writes)")
-                    .orElse("not measured yet (no write acknowledged since the job's tasks started)"));
+                    + "over its last " + count(Histograms.WINDOW) + " writes of the last " + window + ")")
+                    .orElse("not measured (no write acknowledged in the last " + window + ")"));
         } catch (Exception e) {
             return new Check(DELAY, DELAY_TARGET, false, "could not ask Flink: " + reason(e));
         }

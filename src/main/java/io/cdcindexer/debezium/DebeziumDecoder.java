@@ -104,7 +104,7 @@ public final class DebeziumDecoder {
             Source source, Transaction transaction) throws MalformedChangeException {
         Op op = Op.of(raw.op);
         if (op == null) {
-            throw new MalformedChangeException("unsupported_op", "unknown or unsupported op '" + raw.op + "'"
+            throw new MalformedChangeException(MalformedChangeException.UNSUPPORTED_OP, "unknown or unsupported op '" + raw.op + "'"
                     + (raw.op.equals("t") ? " (truncate: re-snapshot the table to reindex it)" : ""));
         }
         if (raw.beforeNotObject || raw.afterNotObject) {
@@ -218,7 +218,7 @@ public final class DebeziumDecoder {
 
     private ObjectNode key(String topic, byte[] key) throws MalformedChangeException {
         if (key == null) {
-            throw new MalformedChangeException("no_key", "the record has no key (a table without primary key? "
+            throw new MalformedChangeException(MalformedChangeException.NO_KEY, "the record has no key (a table without primary key? "
                     + "give it one, or set the connector's message.key.columns)");
         }
         Unwrapped unwrapped = unwrap(key, "key", keyConversions, topic);

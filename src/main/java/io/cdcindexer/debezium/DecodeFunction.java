@@ -62,7 +62,8 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         transactions = metrics.counter("transactionsEnded");
         deadLetters = metrics.counter("deadLetters");
         changesByTable = new LabeledMetric<>(metrics, "table", group -> group.counter("changesDecoded"));
-        deadLettersByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"));
+        deadLettersByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"))
+                .withValues(MalformedChangeException.REASONS);
     }
 
     /**

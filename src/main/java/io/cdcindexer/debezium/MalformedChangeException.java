@@ -10,6 +10,13 @@ public final class MalformedChangeException extends Exception {
     /** The reason's kind when decoding failed on a bug of ours rather than on the record. */
     public static final String DECODER_ERROR = "decoder_error";
 
+    /** A record without key (a table without primary key). */
+    public static final String NO_KEY = "no_key";
+    /** An op other than c, r, u, d (a truncate). */
+    public static final String UNSUPPORTED_OP = "unsupported_op";
+    /** Every kind there is: the decoder's dead-letter counters are registered for each up front. */
+    public static final String[] REASONS = {MALFORMED, NO_KEY, UNSUPPORTED_OP, DECODER_ERROR};
+
     private final String kind;
     private String transactionId;
     private String table;

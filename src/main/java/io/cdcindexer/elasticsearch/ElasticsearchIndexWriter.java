@@ -18,6 +18,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Set;
+import java.util.function.LongSupplier;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.SinkWriter;
@@ -178,8 +179,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final Histogram bulkLatencyMs;
     private final Histogram bulkActions;
     private final Histogram bulkBytes;
-    private final Histogram commitToAcknowledgedMs;
-    private final LabeledMetric<Histogram> commitToAcknowledgedMsByTable;
+    private final Histograms.Recent commitToAcknowledgedMs;
+    private final LabeledMetric<Histograms.Recent> commitToAcknowledgedMsByTable;
     private final LabeledMetric<Counter> retriedByStatus;
     private final LabeledMetric<Counter> deadLetteredByReason;
 
@@ -212,16 +213,21 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         metrics.gauge("bulkRequestsInFlight", () -> inFlight);
         metrics.gauge("actionsWaitingForRetry", () -> waitingForRetry);
         metrics.gauge("actionsBuffered", buffer::size);
-        this.bulkLatencyMs = metrics.histogram("bulkRequestLatencyMs", Histograms.window());
-        this.bulkActions = metrics.histogram("bulkRequestActions", Histograms.window());
-        this.bulkBytes = metrics.histogram("bulkRequestBytes", Histograms.window());
+        // The histograms age their values out by processing time (Histograms.MAX_AGE_MS).
+        LongSupplier clock = time::getCurrentProcessingTime;
+        this.bulkLatencyMs = metrics.histogram("bulkRequestLatencyMs", Histograms.window(clock));
+        this.bulkActions = metrics.histogram("bulkRequestActions", Histograms.window(clock));
+        this.bulkBytes = metrics.histogram("bulkRequestBytes", Histograms.window(clock));
         // From the change's commit in PostgreSQL (source.ts_ms) to Elasticsearch's answer to its write: how far behind
         // the index is, end to end.
-        this.commitToAcknowledgedMs = metrics.histogram("commitToAcknowledgedMs", Histograms.window());
+        this.commitToAcknowledgedMs = metrics.histogram("commitToAcknowledgedMs", Histograms.window(clock));
         this.commitToAcknowledgedMsByTable = new LabeledMetric<>(metrics, "table",
-                group -> group.histogram("commitToAcknowledgedMs", Histograms.window()));
-        this.retriedByStatus = new LabeledMetric<>(metrics, "status", group -> group.counter("actionsRetried"));
-        this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"));
+                group -> group.histogram("commitToAcknowledgedMs", Histograms.window(clock)));
+        // Served at 0 from the start (see LabeledMetric#withValues): every reason, and the usual causes of a retry.
+        this.retriedByStatus = new LabeledMetric<>(metrics, "status", group -> group.counter("actionsRetried"))
+                .withValues("429", "503", CONNECTION, READ_ERROR);
+        this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"))
+                .withValues(DOCUMENT_REFUSED, TOO_LARGE, REQUEST_REFUSED, UNREADABLE_DOCUMENT);
         emitter.open();
     }
 
@@ -717,8 +723,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             return;
         }
         long delay = Math.max(0, now - change.commitTime);
-        commitToAcknowledgedMs.update(delay);
-        commitToAcknowledgedMsByTable.of(change.table).update(delay);
+        commitToAcknowledgedMs.update(delay, now);
+        commitToAcknowledgedMsByTable.of(change.table).update(delay, now);
     }
 
     private static int statusOf(Exception error) {

@@ -33,6 +33,17 @@ public final class LabeledMetric<M extends Metric> {
         this.register = register;
     }
 
+    /**
+     * Registers the metric of each of these values now, so that each is served (at 0) before its first use: Prometheus's
+     * {@code rate()} and {@code increase()} count nothing for a series whose first sample is already 1.
+     */
+    public LabeledMetric<M> withValues(String... values) {
+        for (String value : values) {
+            of(value);
+        }
+        return this;
+    }
+
     /** The metric for this value of the label, registered on first use. */
     public M of(String value) {
         M metric = byValue.get(value == null ? UNKNOWN : value);

@@ -273,14 +273,25 @@ public final class Stack implements AutoCloseable {
             return Optional.empty();
         }
         Properties properties = new Properties();
+        StackPorts ports;
         try (var reader = Files.newBufferedReader(file)) {
             properties.load(reader);
-            return Optional.of(new StackPorts(port(properties, "postgres"), port(properties, "kafka"),
+            ports = new StackPorts(port(properties, "postgres"), port(properties, "kafka"),
                     port(properties, "connect"), port(properties, "elasticsearch"), port(properties, "flink"),
-                    port(properties, "kafka-controller"), port(properties, "flink-rpc"), metricsPorts(properties)));
+                    port(properties, "kafka-controller"), port(properties, "flink-rpc"), metricsPorts(properties));
         } catch (IOException | RuntimeException e) {
             return Optional.empty();
         }
+        if (properties.getProperty("flink-metrics") == null) {
+            // Started before the Flink processes had metrics ports: the free ones chosen now are recorded, so that every
+            // later reader (status, the supervisor restarting a process) agrees on them.
+            try {
+                writePorts(dataDir.toAbsolutePath(), ports);
+            } catch (UncheckedIOException e) {
+                // A folder this reader may not write (status run by another user): the ports are still these, for now.
+            }
+        }
+        return Optional.of(ports);
     }
 
     // A stack started before the Flink processes had metrics ports has none recorded: they get free ones when started.

@@ -1,9 +1,11 @@
 package io.cdcindexer.stack;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Where each service of the local stack listens. The first five are the ones users and tools connect to; the Kafka
@@ -40,11 +42,15 @@ public record StackPorts(int postgres, int kafka, int connect, int elasticsearch
      * metrics ports 9249, 9250, ... when free, else any.
      */
     public static StackPorts of(int postgres, int kafka, int connect, int elasticsearch, int flink) {
+        // Nothing listens on the public ports yet: they are taken here, so no internal port lands on one of them.
+        Set<Integer> taken = new HashSet<>(List.of(postgres, kafka, connect, elasticsearch, flink));
+        int kafkaController = internal(9093, taken);
+        int flinkRpc = internal(6123, taken);
         List<Integer> metrics = new ArrayList<>();
         for (int i = 0; i <= FlinkCluster.TASK_MANAGERS; i++) {
-            metrics.add(internal(PROMETHEUS + i));
+            metrics.add(internal(PROMETHEUS + i, taken));
         }
-        return new StackPorts(postgres, kafka, connect, elasticsearch, flink, internal(9093), internal(6123), metrics);
+        return new StackPorts(postgres, kafka, connect, elasticsearch, flink, kafkaController, flinkRpc, metrics);
     }
 
     /** A free port for each Flink process's Prometheus endpoint. */
@@ -56,8 +62,14 @@ public record StackPorts(int postgres, int kafka, int connect, int elasticsearch
         return ports;
     }
 
-    private static int internal(int preferred) {
-        return FreePorts.inUse(preferred) ? FreePorts.next() : preferred;
+    // The preferred port when free and not taken, else any free one; either way it is taken from then on.
+    private static int internal(int preferred, Set<Integer> taken) {
+        int port = preferred;
+        while (taken.contains(port) || FreePorts.inUse(port)) {
+            port = FreePorts.next();
+        }
+        taken.add(port);
+        return port;
     }
 
     /** The JobManager's Prometheus port. */

@@ -280,7 +280,7 @@ class StatusCommandTest {
 
         assertThat(StatusCommand.delay(new FlinkRest(flink.url()), "cdc-indexer")).isEqualTo(new StatusCommand.Check(
                 "index delay", "commit → acknowledged", true, "p99 2.3 s (the slowest subtask's, over its last 1,024 "
-                        + "writes)"));
+                        + "writes of the last 5 min)"));
     }
 
     @Test
@@ -301,7 +301,7 @@ class StatusCommandTest {
 
         assertThat(StatusCommand.delay(new FlinkRest(flink.url()), "cdc-indexer")).isEqualTo(new StatusCommand.Check(
                 "index delay", "commit → acknowledged", true,
-                "not measured yet (no write acknowledged since the job's tasks started)"));
+                "not measured (no write acknowledged in the last 5 min)"));
         flink.jobs.get("job-1").state = "CANCELED";
         assertThat(StatusCommand.delay(new FlinkRest(flink.url()), "cdc-indexer")).isEqualTo(new StatusCommand.Check(
                 "index delay", "commit → acknowledged", false, "unknown: no job running"));
@@ -357,7 +357,7 @@ class StatusCommandTest {
                 .containsPattern("(?m)^ +taskmanager-2 restarting \\(since \\d\\d:\\d\\d:\\d\\d, restart 1: exited with code 137\\)$")
                 .containsPattern("(?m)^  ok    Flink job +cdc-indexer +RUNNING \\(job-1\\), restarted 2 times, last checkpoint #5 \\d+ s ago$")
                 .containsPattern("(?m)^  FAIL  consumer lag +cdc-indexer +unknown: Kafka not reachable$")
-                .containsPattern("(?m)^  ok    index delay +commit → acknowledged +not measured yet")
+                .containsPattern("(?m)^  ok    index delay +commit → acknowledged +not measured \\(no write")
                 .contains("not healthy: PostgreSQL, Kafka, Kafka Connect, Flink, Elasticsearch,");
         assertThat(tookMs).as("status stays quick with Kafka not answering").isLessThan(6_000);
     }

@@ -107,6 +107,22 @@ class DecodeFunctionTest {
                 .isEqualTo(1_764_240_000_000L);
     }
 
+    /**
+     * Every reason is served at 0 from the moment the operator opens. Prometheus's rate() and increase() need a sample
+     * before the first increment: a series that first appears at 1 (registered on first use) counts for nothing, so the
+     * dashboard's "dead letters in the time range" would show 0 after a single dead letter of a reason (of a subtask, since
+     * its last restart), which is exactly the rare event it is there for.
+     */
+    @Test
+    void everyDeadLetterReasonIsServedAtZeroBeforeTheFirstDeadLetter() {
+        String operator = "flink_taskmanager_job_task_operator_";
+        for (String reason : new String[] {"malformed", "no_key", "unsupported_op", "decoder_error"}) {
+            assertThat(metrics.names()).as("registered at open, not at the first dead letter")
+                    .contains(operator + "reason_deadLetters{reason=" + reason + "}");
+            assertThat(metrics.count(operator + "reason_deadLetters{reason=" + reason + "}")).isZero();
+        }
+    }
+
     /** What the dashboard shows: changes per table, dead letters by reason, under Prometheus's names. */
     @Test
     void changesAreCountedPerTableAndDeadLettersByReason() throws Exception {
