@@ -3,7 +3,6 @@ package io.cdcindexer.config;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.cdcindexer.cli.ConnectionOptions;
 import io.cdcindexer.elasticsearch.IndexNames;
 import io.cdcindexer.job.JobOptions;
@@ -24,8 +23,6 @@ import java.util.stream.Collectors;
 import javax.xml.parsers.DocumentBuilderFactory;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
-import org.snakeyaml.engine.v2.api.Load;
-import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
@@ -72,7 +69,6 @@ class ConfigurationConsistencyTest {
     private static final String JOB_KEEPER_PATH = "docker/flink/job-keeper.sh";
     private static final Path JOB_KEEPER = Path.of(JOB_KEEPER_PATH);
 
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Map<String, String> env = ComposeFileReader.readEnvFile(ENV_FILE);
     private final Map<String, Object> compose = ComposeFileReader.read(COMPOSE_FILE, env);
@@ -765,30 +761,11 @@ class ConfigurationConsistencyTest {
 
     /** Flink 1.20's config.yaml, flattened to dotted keys (Flink accepts both nested and flat forms). */
     private static Map<String, String> readFlinkConf(Path file) {
-        Map<String, String> flat = new LinkedHashMap<>();
-        flatten("", yaml(read(file)), flat);
-        return flat;
-    }
-
-    private static void flatten(String prefix, Object node, Map<String, String> into) {
-        if (node instanceof Map<?, ?> map) {
-            map.forEach((key, value) -> flatten(prefix.isEmpty() ? String.valueOf(key) : prefix + "." + key, value, into));
-        } else {
-            into.put(prefix, String.valueOf(node));
-        }
-    }
-
-    /** YAML 1.2, read with snakeyaml-engine: the parser Flink reads config.yaml with; it resolves anchors too. */
-    private static Object yaml(String text) {
-        return new Load(LoadSettings.builder().build()).loadFromString(text);
+        return ConfigFiles.flatten(ConfigFiles.yaml(ConfigFiles.read(file)));
     }
 
     private static JsonNode readJson(Path file) {
-        try {
-            return JSON.readTree(read(file));
-        } catch (IOException e) {
-            throw new AssertionError(file + " is not valid JSON: " + e.getMessage(), e);
-        }
+        return ConfigFiles.readJson(file);
     }
 
     private static Properties readProperties(Path file) {
@@ -802,13 +779,7 @@ class ConfigurationConsistencyTest {
     }
 
     private static String read(Path file) {
-        assertThat(file).as("file read by %s (run from the repository root)",
-                ConfigurationConsistencyTest.class.getSimpleName()).exists();
-        try {
-            return Files.readString(file);
-        } catch (IOException e) {
-            throw new AssertionError("cannot read " + file + ": " + e.getMessage(), e);
-        }
+        return ConfigFiles.read(file);
     }
 
     private static Map<String, Integer> orderedMap(Object... keysAndValues) {

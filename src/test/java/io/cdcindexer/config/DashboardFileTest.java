@@ -3,7 +3,6 @@ package io.cdcindexer.config;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -22,8 +21,6 @@ import org.apache.flink.connector.kafka.source.metrics.KafkaSourceReaderMetrics;
 import org.apache.flink.runtime.metrics.MetricNames;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
-import org.snakeyaml.engine.v2.api.Load;
-import org.snakeyaml.engine.v2.api.LoadSettings;
 
 /**
  * Holds the Docker stack's monitoring to the job and to itself, reading the files as they are checked in: Prometheus
@@ -97,11 +94,10 @@ class DashboardFileTest {
             "abs", "vector", "scalar", "time", "by", "without", "on", "ignoring", "group_left", "group_right", "and",
             "or", "unless", "offset", "bool");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Map<String, Object> compose = ComposeFileReader.read(ComposeFileReader.COMPOSE_FILE,
             ComposeFileReader.readEnvFile(ComposeFileReader.ENV_FILE));
-    private final JsonNode dashboard = readJson(DASHBOARD);
+    private final JsonNode dashboard = ConfigFiles.readJson(DASHBOARD);
 
     @Test
     void theDashboardIsAGrafanaDashboardOnTheProvisionedDataSource() {
@@ -187,7 +183,7 @@ class DashboardFileTest {
 
     @Test
     void prometheusScrapesEveryFlinkServiceOnTheReportersPort() {
-        Map<String, String> flinkConf = flatten(yaml(read(FLINK_CONF)));
+        Map<String, String> flinkConf = ConfigFiles.flatten(ConfigFiles.yaml(ConfigFiles.read(FLINK_CONF)));
         assertThat(flinkConf.get("metrics.reporter.prom.factory.class")).as("the Prometheus reporter in %s", FLINK_CONF)
                 .isEqualTo("org.apache.flink.metrics.prometheus.PrometheusReporterFactory");
         String port = flinkConf.get("metrics.reporter.prom.port");
@@ -203,7 +199,7 @@ class DashboardFileTest {
         }
         assertThat(expected).as("Flink services of %s", ComposeFileReader.COMPOSE_FILE).hasSize(3);
         Set<String> targets = new TreeSet<>();
-        Map<String, Object> prometheus = asMap(yaml(read(PROMETHEUS_CONFIG)), PROMETHEUS_CONFIG.toString());
+        Map<String, Object> prometheus = asMap(ConfigFiles.yaml(ConfigFiles.read(PROMETHEUS_CONFIG)), PROMETHEUS_CONFIG.toString());
         for (Object job : (List<?>) prometheus.get("scrape_configs")) {
             for (Object config : (List<?>) asMap(job, "a scrape config").getOrDefault("static_configs", List.of())) {
                 ((List<?>) asMap(config, "a static config").get("targets")).forEach(t -> targets.add(String.valueOf(t)));
@@ -221,7 +217,7 @@ class DashboardFileTest {
 
     @Test
     void theFlinkImageHasThePrometheusReporter() {
-        String dockerfile = read(DOCKERFILE);
+        String dockerfile = ConfigFiles.read(DOCKERFILE);
         // The flink image ships the reporter as a plugin; copied to lib/ as well, it would be loaded twice.
         assertThat(dockerfile).as("%s must check that the Flink image has the reporter plugin", DOCKERFILE)
                 .contains("RUN ls /opt/flink/plugins/metrics-prometheus/flink-metrics-prometheus-*.jar")
@@ -242,12 +238,12 @@ class DashboardFileTest {
                 .isEqualTo("prometheus");
         softly.assertThat(containerPorts("prometheus")).as("container port of service 'prometheus' vs the data source")
                 .contains(url.getPort());
-        Map<String, Object> global = asMap(asMap(yaml(read(PROMETHEUS_CONFIG)), "").get("global"), "global");
+        Map<String, Object> global = asMap(asMap(ConfigFiles.yaml(ConfigFiles.read(PROMETHEUS_CONFIG)), "").get("global"), "global");
         softly.assertThat(String.valueOf(asMap(dataSource.get("jsonData"), "jsonData").get("timeInterval")))
                 .as("timeInterval of the data source in %s vs scrape_interval in %s", DATASOURCES, PROMETHEUS_CONFIG)
                 .isEqualTo(String.valueOf(global.get("scrape_interval")));
 
-        List<?> providers = (List<?>) asMap(yaml(read(DASHBOARD_PROVIDERS)), "").get("providers");
+        List<?> providers = (List<?>) asMap(ConfigFiles.yaml(ConfigFiles.read(DASHBOARD_PROVIDERS)), "").get("providers");
         softly.assertThat(providers).as("dashboard providers in %s", DASHBOARD_PROVIDERS).hasSize(1);
         String path = String.valueOf(asMap(asMap(providers.get(0), "provider").get("options"), "options").get("path"));
         softly.assertThat(ComposeFileReader.hostPathOf(grafana, path))
@@ -313,14 +309,14 @@ class DashboardFileTest {
     }
 
     private Map<String, Object> firstDataSource() {
-        List<?> sources = (List<?>) asMap(yaml(read(DATASOURCES)), DATASOURCES.toString()).get("datasources");
+        List<?> sources = (List<?>) asMap(ConfigFiles.yaml(ConfigFiles.read(DATASOURCES)), DATASOURCES.toString()).get("datasources");
         assertThat(sources).as("datasources in %s", DATASOURCES).hasSize(1);
         return asMap(sources.get(0), "the data source in " + DATASOURCES);
     }
 
     private static String mainSources() throws IOException {
         try (Stream<Path> files = Files.walk(MAIN_SOURCES)) {
-            return files.filter(f -> f.toString().endsWith(".java")).map(DashboardFileTest::read)
+            return files.filter(f -> f.toString().endsWith(".java")).map(ConfigFiles::read)
                     .collect(Collectors.joining("\n"));
         }
     }
@@ -351,41 +347,5 @@ class DashboardFileTest {
     private static Map<String, Object> asMap(Object node, String what) {
         assertThat(node).as(what).isInstanceOf(Map.class);
         return (Map<String, Object>) node;
-    }
-
-    private static Map<String, String> flatten(Object node) {
-        Map<String, String> flat = new LinkedHashMap<>();
-        flatten("", node, flat);
-        return flat;
-    }
-
-    private static void flatten(String prefix, Object node, Map<String, String> into) {
-        if (node instanceof Map<?, ?> map) {
-            map.forEach((key, value) -> flatten(prefix.isEmpty() ? String.valueOf(key) : prefix + "." + key, value, into));
-        } else {
-            into.put(prefix, String.valueOf(node));
-        }
-    }
-
-    private static Object yaml(String text) {
-        return new Load(LoadSettings.builder().build()).loadFromString(text);
-    }
-
-    private static JsonNode readJson(Path file) {
-        try {
-            return JSON.readTree(read(file));
-        } catch (IOException e) {
-            throw new AssertionError(file + " is not valid JSON: " + e.getMessage(), e);
-        }
-    }
-
-    private static String read(Path file) {
-        assertThat(file).as("file read by %s (run from the repository root)", DashboardFileTest.class.getSimpleName())
-                .exists();
-        try {
-            return Files.readString(file);
-        } catch (IOException e) {
-            throw new AssertionError("cannot read " + file + ": " + e.getMessage(), e);
-        }
     }
 }
