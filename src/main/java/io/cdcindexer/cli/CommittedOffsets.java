@@ -15,9 +15,7 @@ interface CommittedOffsets {
 
     /** Asks the Kafka cluster at these bootstrap servers. */
     static CommittedOffsets in(String bootstrapServers) {
-        Properties client = new Properties();
-        client.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        return in(client);
+        return in(ConnectionOptions.kafkaClient(bootstrapServers));
     }
 
     /** Asks the Kafka cluster these client properties point at (ConnectionOptions.kafkaClient). */

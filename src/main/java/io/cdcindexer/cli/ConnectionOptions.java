@@ -111,9 +111,15 @@ public final class ConnectionOptions {
      * caller adds its own on top.
      */
     public java.util.Properties kafkaClient() {
+        java.util.Properties properties = kafkaClient(kafka);
+        properties.putAll(kafkaSettings()); // which never set bootstrap.servers (KafkaClientProperties refuses it)
+        return properties;
+    }
+
+    /** A Kafka client's properties with these bootstrap servers and nothing else (the local stack, tests). */
+    public static java.util.Properties kafkaClient(String bootstrapServers) {
         java.util.Properties properties = new java.util.Properties();
-        properties.putAll(kafkaSettings());
-        properties.put("bootstrap.servers", kafka);
+        properties.put("bootstrap.servers", bootstrapServers);
         return properties;
     }
 

@@ -58,9 +58,7 @@ final class JobStop {
 
         /** Kafka answers when a broker describes the cluster. */
         static Dependency kafka(String bootstrapServers) {
-            Properties client = new Properties();
-            client.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-            return kafka(client);
+            return kafka(ConnectionOptions.kafkaClient(bootstrapServers));
         }
 
         /** The same with a client's properties (ConnectionOptions.kafkaClient). */

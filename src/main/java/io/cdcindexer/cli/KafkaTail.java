@@ -39,12 +39,6 @@ public final class KafkaTail implements AutoCloseable {
 
     private final KafkaConsumer<byte[], byte[]> consumer;
 
-    private static Properties plain(String bootstrapServers) {
-        Properties properties = new Properties();
-        properties.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-        return properties;
-    }
-
     private final Pattern topics;
     private final String bootstrapServers;
     private final Set<TopicPartition> assigned = new HashSet<>();
@@ -55,7 +49,7 @@ public final class KafkaTail implements AutoCloseable {
      * @param fromBeginning start at the first record of each partition rather than at its end
      */
     public KafkaTail(String bootstrapServers, Pattern topics, boolean fromBeginning) {
-        this(plain(bootstrapServers), topics, fromBeginning);
+        this(ConnectionOptions.kafkaClient(bootstrapServers), topics, fromBeginning);
     }
 
     /** @param client the client's properties, bootstrap servers and the user's settings (ConnectionOptions.kafkaClient) */
