@@ -247,8 +247,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 mailbox.yield();
             }
             send();
-        } else if (!flushScheduled && sendable() > 0) {
-            scheduleFlush();
+        } else {
+            flushLater();
         }
     }
 
@@ -407,10 +407,19 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         flushLater();
     }
 
-    // Every path that frees a request slot or a document ends here: nothing sendable is ever left without a timer to
-    // send it (write() may be waiting at capacity for it).
+    // Every path that frees a request slot or a document ends here: nothing sendable is ever left without a request
+    // slot, an answer to come or a timer to send it (write() may be waiting at capacity for it). With no interval, what
+    // is sendable goes at once while a slot is free; with every slot busy, the next answer comes back here and sends
+    // what gathered meanwhile, so requests grow with the load by themselves.
     private void flushLater() {
-        if (sendable() > 0 && !flushScheduled) {
+        if (sendable() == 0) {
+            return;
+        }
+        if (options.intervalMs() == 0) {
+            while (inFlight < options.maxInFlight() && send()) {
+                // one more request
+            }
+        } else if (!flushScheduled) {
             scheduleFlush();
         }
     }

@@ -159,6 +159,7 @@ public final class CdcIndexerJob {
         env.enableCheckpointing(options.getLong(JobOptions.CHECKPOINT_INTERVAL_MS), CheckpointingMode.EXACTLY_ONCE);
         env.getCheckpointConfig().setTolerableCheckpointFailureNumber(
                 options.getInt(JobOptions.TOLERABLE_FAILED_CHECKPOINTS));
+        env.setBufferTimeout(options.getLong(JobOptions.BUFFER_TIMEOUT_MS));
         // Functions never keep or change the records they are given, so chained operators may pass them without copies.
         env.getConfig().enableObjectReuse();
         env.getConfig().disableGenericTypes();

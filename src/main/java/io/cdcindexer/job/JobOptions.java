@@ -29,6 +29,12 @@ public final class JobOptions implements Serializable {
     public static final Option CHECKPOINT_INTERVAL_MS =
             define("checkpoint.interval-ms", "10000",
                     "Checkpoint interval. Offsets are committed and the Elasticsearch buffer is flushed on each checkpoint. Must be > 0.");
+    public static final Option BUFFER_TIMEOUT_MS =
+            define("network.buffer-timeout-ms", "10",
+                    "Longest a record waits in a network buffer between two of the job's stages before the buffer is "
+                            + "sent half full (Flink's execution.buffer-timeout.interval, 100 ms by default). Under load "
+                            + "buffers fill first; at a steady trickle this bounds the wait at each of the job's two "
+                            + "exchanges (docs/performance.md).");
     public static final Option TOLERABLE_FAILED_CHECKPOINTS =
             define("checkpoint.tolerable-failures", "100",
                     "Checkpoints that may fail (e.g. time out during an Elasticsearch outage) before the job restarts.");
@@ -107,7 +113,10 @@ public final class JobOptions implements Serializable {
     public static final Option BULK_MAX_BYTES =
             define("elasticsearch.bulk.max-bytes", "5242880", "... or this many bytes of documents.");
     public static final Option BULK_INTERVAL_MS =
-            define("elasticsearch.bulk.interval-ms", "100", "... or once its oldest action has waited this long.");
+            define("elasticsearch.bulk.interval-ms", "0",
+                    "... or once its oldest action has waited this long; 0: at once while fewer than max-in-flight "
+                            + "requests are under way, so that requests batch only what comes while others are under "
+                            + "way and grow with the load by themselves (docs/performance.md).");
     public static final Option BULK_MAX_IN_FLIGHT =
             define("elasticsearch.bulk.max-in-flight", "2", "Bulk requests under way at once per sink subtask.");
     public static final Option RETRY_INITIAL_BACKOFF_MS =
@@ -233,7 +242,7 @@ public final class JobOptions implements Serializable {
         for (Option option : OPTIONS.values()) {
             if (option.defaultValue().matches("\\d+")) {
                 long value = getLong(option);
-                boolean mayBeZero = option == PARALLELISM;
+                boolean mayBeZero = option == PARALLELISM || option == BULK_INTERVAL_MS || option == BUFFER_TIMEOUT_MS;
                 if (value < 0 || (value == 0 && !mayBeZero)) {
                     throw new IllegalArgumentException("Option --" + option.name() + " must be positive, got " + value);
                 }

@@ -353,6 +353,7 @@ public final class IndexingBenchmark {
         long[] pids = {pipelinePid, elasticsearch.process().pid(), kafka.process().pid()};
         long[] cpuAtFirstVisible = new long[pids.length];
         long firstVisible = 0;
+        long visibleAtFirst = 0;
         String doneQuery = scenario.endsWith("updates") ? "seq:" + updates : "*:*";
         while (true) {
             Thread.sleep(250);
@@ -360,6 +361,7 @@ public final class IndexingBenchmark {
             long visible = count(elasticsearch, index, doneQuery);
             if (visible > 0 && firstVisible == 0) {
                 firstVisible = System.nanoTime();
+                visibleAtFirst = visible;
                 for (int i = 0; i < pids.length; i++) {
                     cpuAtFirstVisible[i] = cpuNanos(pids[i]);
                 }
@@ -388,6 +390,11 @@ public final class IndexingBenchmark {
                     (cpuNanos(pids[i]) - cpuAtFirstVisible[i]) / 1e9 / steady));
         }
         System.out.println(cores);
+        // The events the window covers: those of the documents not yet in their final state when it opened.
+        double windowEvents = (double) events * (expectedDocs - visibleAtFirst) / expectedDocs;
+        System.out.printf("  pipeline CPU per event:  %.1f µs (%.1f core-seconds over %.0f events)%n",
+                (cpuNanos(pids[0]) - cpuAtFirstVisible[0]) / 1e3 / windowEvents,
+                (cpuNanos(pids[0]) - cpuAtFirstVisible[0]) / 1e9, windowEvents);
         System.out.println("  document 1: " + Http.get(elasticsearch.url() + "/" + index + "/_doc/1").json().path("_source"));
     }
 

@@ -57,7 +57,7 @@ public final class LatencyBenchmark {
     private static final String INDEX = "cdc.public.users";
 
     /** One transaction's row and value, and when its commit returned (monotonic and wall-clock). */
-    private record Probe(long id, long seq, long committedNanos, long committedMillis) {}
+    private record Probe(long id, long seq, long committedNanos, long committedMillis, boolean measured) {}
 
     /** When one probe became visible (monotonic and wall-clock). */
     private record Seen(Probe probe, long visibleNanos, long visibleMillis) {}
@@ -68,16 +68,26 @@ public final class LatencyBenchmark {
     private final int txSize;
     private final int rows;
     private final int pollMs;
+    private final int runs;
+    private final Path out;
+    private final boolean jfr;
+    private final boolean keep;
 
     private LatencyBenchmark(Map<String, String> args) {
         this.rate = Integer.parseInt(args.getOrDefault("--rate", "1000"));
-        this.durationSeconds = Integer.parseInt(args.getOrDefault("--duration", "60"));
-        this.warmupSeconds = Integer.parseInt(args.getOrDefault("--warmup", "10"));
+        this.durationSeconds = Integer.parseInt(args.getOrDefault("--duration", "120"));
+        this.warmupSeconds = Integer.parseInt(args.getOrDefault("--warmup", "60"));
         this.txSize = Integer.parseInt(args.getOrDefault("--tx-size", "5"));
         this.rows = Integer.parseInt(args.getOrDefault("--rows", "1000"));
         this.pollMs = Integer.parseInt(args.getOrDefault("--poll-ms", "10"));
-        if (rate <= 0 || txSize <= 0 || rows < txSize || durationSeconds <= warmupSeconds) {
-            throw new IllegalArgumentException("Needs --rate > 0, --tx-size > 0, --rows ≥ --tx-size and --duration > --warmup");
+        this.runs = Integer.parseInt(args.getOrDefault("--runs", "1"));
+        this.out = Path.of(args.getOrDefault("--out", "target/latency"));
+        this.jfr = Boolean.parseBoolean(args.getOrDefault("--jfr", "false"));
+        this.keep = Boolean.parseBoolean(args.getOrDefault("--keep", "false"));
+        if (rate <= 0 || txSize <= 0 || rows < txSize || durationSeconds <= warmupSeconds
+                || runs <= 0) {
+            throw new IllegalArgumentException(
+                    "Needs --rate > 0, --tx-size > 0, --rows ≥ --tx-size, --duration > --warmup and --runs > 0");
         }
     }
 
@@ -86,11 +96,43 @@ public final class LatencyBenchmark {
         for (int i = 0; i + 1 < argv.length; i += 2) {
             args.put(argv[i], argv[i + 1]);
         }
-        new LatencyBenchmark(args).run();
+        new LatencyBenchmark(args).runAll();
         System.exit(0);
     }
 
-    private void run() throws Exception {
+    /** What one run measured. */
+    private record Result(int run, double changesPerSecond, long[] commitToVisible, long[] commitToKafka,
+            long[] kafkaToVisible, long[] duringWarmup, int checkpoints, long longestCheckpointMs, String cores) {}
+
+    private void runAll() throws Exception {
+        Files.createDirectories(out);
+        List<Result> results = new ArrayList<>();
+        for (int run = 1; run <= runs; run++) {
+            System.out.printf("%n== run %d of %d ==%n", run, runs);
+            results.add(run(run));
+        }
+        System.out.printf("%n%d runs at %d changes/s, transactions of %d, %d s each after %d s of warm-up%n", runs, rate,
+                txSize, durationSeconds - warmupSeconds, warmupSeconds);
+        System.out.println("| run | changes/s | p50 | p90 | p99 | p99.9 | max | commit → Kafka p99 | warm-up p99 / max "
+                + "| checkpoints (longest) | cores |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+        for (Result result : results) {
+            long[] visible = result.commitToVisible();
+            long[] warmup = result.duringWarmup();
+            System.out.printf("| %d | %.0f | %d ms | %d ms | %d ms | %d ms | %d ms | %d ms | %d / %d ms | %d (%d ms) | %s |%n",
+                    result.run(), result.changesPerSecond(), percentile(visible, 50), percentile(visible, 90),
+                    percentile(visible, 99), percentile(visible, 99.9), visible[visible.length - 1] / 1_000_000,
+                    percentile(result.commitToKafka(), 99), percentile(warmup, 99),
+                    warmup.length == 0 ? -1 : warmup[warmup.length - 1] / 1_000_000, result.checkpoints(),
+                    result.longestCheckpointMs(), result.cores());
+        }
+        Result worst = results.stream()
+                .max(java.util.Comparator.comparingLong(r -> percentile(r.commitToVisible(), 99))).orElseThrow();
+        System.out.printf("worst run: %d, p99 %d ms, p99.9 %d ms (pictures and samples in %s)%n", worst.run(),
+                percentile(worst.commitToVisible(), 99), percentile(worst.commitToVisible(), 99.9), out);
+    }
+
+    private Result run(int run) throws Exception {
         Path dir = Files.createTempDirectory("cdc-latency-bench");
         StackPorts ports = StackPorts.free();
         String elasticsearch = "http://localhost:" + ports.elasticsearch();
@@ -102,14 +144,23 @@ public final class LatencyBenchmark {
             throw new IllegalStateException("./cdc up failed (exit " + up + "); logs in " + dir);
         }
         boolean done = false;
+        Sampler sampler = new Sampler("http://localhost:" + ports.flink(), dir);
         try (Connection connection = DriverManager.getConnection("jdbc:postgresql://localhost:" + ports.postgres() + "/"
                 + PostgresServer.DATABASE, PostgresServer.USER, PostgresServer.PASSWORD)) {
             long[] ids = seed(connection, elasticsearch);
-            measure(connection, elasticsearch, "localhost:" + ports.kafka(), ids);
+            sampler.markCpu();
+            Thread.sleep(10_000);
+            System.out.printf("  cores used by the idle stack: %s%n", sampler.coresSinceStart(10));
+            if (jfr) {
+                sampler.startRecordings(out.resolve("run-" + run));
+            }
+            Result result = measure(run, connection, elasticsearch, "localhost:" + ports.kafka(), ids, sampler);
             done = true;
+            return result;
         } finally {
+            sampler.close();
             List<String> down = new ArrayList<>(List.of("down", "--data-dir", dir.toString()));
-            if (done) {
+            if (done && !keep) {
                 down.add("--purge");
             } else {
                 System.err.println("Kept the stack's data and logs in " + dir);
@@ -140,11 +191,12 @@ public final class LatencyBenchmark {
         }
     }
 
-    private void measure(Connection connection, String elasticsearch, String kafka, long[] ids) throws Exception {
+    private Result measure(int run, Connection connection, String elasticsearch, String kafka, long[] ids,
+            Sampler sampler) throws Exception {
         ConcurrentLinkedQueue<Probe> committed = new ConcurrentLinkedQueue<>();
-        List<Seen> seen = new ArrayList<>();
+        List<Seen> all = new ArrayList<>();
         long[] lateProbes = new long[1];
-        Thread poller = new Thread(() -> poll(elasticsearch, committed, seen, lateProbes), "latency-poller");
+        Thread poller = new Thread(() -> poll(elasticsearch, committed, all, lateProbes), "latency-poller");
         Map<String, Long> kafkaTimestamps = new ConcurrentHashMap<>();
         AtomicBoolean stop = new AtomicBoolean();
         Thread consumer = new Thread(() -> consume(kafka, kafkaTimestamps, stop), "latency-consumer");
@@ -152,7 +204,9 @@ public final class LatencyBenchmark {
         poller.start();
 
         long periodNanos = TimeUnit.SECONDS.toNanos(1) * txSize / rate;
+        long startedMillis = System.currentTimeMillis();
         long started = System.nanoTime();
+        sampler.start();
         long measureFrom = started + TimeUnit.SECONDS.toNanos(warmupSeconds);
         long end = started + TimeUnit.SECONDS.toNanos(durationSeconds);
         long transactions = 0;
@@ -176,27 +230,31 @@ public final class LatencyBenchmark {
                 update.executeBatch();
                 connection.commit();
                 long committedAt = System.nanoTime();
-                if (committedAt >= measureFrom) {
-                    committed.add(new Probe(probeId, seq, committedAt, System.currentTimeMillis()));
-                }
+                committed.add(new Probe(probeId, seq, committedAt, System.currentTimeMillis(), committedAt >= measureFrom));
                 next += periodNanos;
             }
         }
         double seconds = (System.nanoTime() - started) / 1e9;
-        committed.add(new Probe(-1, -1, 0, 0)); // tells the poller that no more will come
+        String cores = sampler.coresSinceStart(seconds);
+        committed.add(new Probe(-1, -1, 0, 0, false)); // tells the poller that no more will come
         poller.join(TimeUnit.SECONDS.toMillis(60));
         poller.interrupt();
         poller.join();
         stop.set(true);
         consumer.join();
+        sampler.stop();
 
         System.out.printf("latency: %d transactions of %d updates in %.1f s: %.0f changes/s (asked %d)%n", transactions,
                 txSize, seconds, transactions * txSize / seconds, rate);
+        long[] duringWarmup = all.stream().filter(s -> !s.probe().measured())
+                .mapToLong(s -> s.visibleNanos() - s.probe().committedNanos()).sorted().toArray();
+        List<Seen> seen = all.stream().filter(s -> s.probe().measured()).toList();
         if (seen.isEmpty()) {
             throw new IllegalStateException("No change became visible");
         }
         System.out.printf("  %d transactions after %d s of warm-up, visible through _mget:%n", seen.size(), warmupSeconds);
         print("commit → visible", seen.stream().mapToLong(s -> s.visibleNanos() - s.probe().committedNanos()));
+        print("during warm-up", LongStream.of(duringWarmup));
         List<Seen> inKafka = seen.stream()
                 .filter(s -> kafkaTimestamps.containsKey(s.probe().id() + ":" + s.probe().seq())).toList();
         print("commit → in Kafka", inKafka.stream().mapToLong(s -> 1_000_000L
@@ -206,6 +264,36 @@ public final class LatencyBenchmark {
         if (lateProbes[0] > 0) {
             System.out.printf("  %d transactions were not visible 60 s after the load ended%n", lateProbes[0]);
         }
+        List<DelayChart.Checkpoint> checkpoints = sampler.checkpoints(startedMillis);
+        System.out.printf("  cores used during the load: %s%n", cores);
+        System.out.printf("  checkpoints: %s%n", checkpoints.stream()
+                .map(c -> c.id() + " at " + c.triggeredMs() / 1000 + " s: " + (c.completedMs() - c.triggeredMs())
+                        + " ms").collect(java.util.stream.Collectors.joining(", ")));
+        List<DelayChart.Point> points = all.stream().map(s -> new DelayChart.Point(
+                s.probe().committedMillis() - startedMillis, (s.visibleNanos() - s.probe().committedNanos()) / 1_000_000,
+                s.probe().measured())).sorted(java.util.Comparator.comparingLong(DelayChart.Point::atMs)).toList();
+        StringBuilder csv = new StringBuilder("committed_ms,commit_to_visible_ms,commit_to_kafka_ms,measured\n");
+        for (Seen s : all) {
+            Long inKafkaAt = kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq());
+            csv.append(s.probe().committedMillis() - startedMillis).append(',')
+                    .append((s.visibleNanos() - s.probe().committedNanos()) / 1_000_000).append(',')
+                    .append(inKafkaAt == null ? "" : Long.toString(inKafkaAt - s.probe().committedMillis())).append(',')
+                    .append(s.probe().measured()).append('\n');
+        }
+        Files.writeString(out.resolve("run-" + run + ".csv"), csv);
+        Files.writeString(out.resolve("run-" + run + ".start"), Long.toString(startedMillis)); // the CSV's time 0
+        long[] visible = seen.stream().mapToLong(s -> s.visibleNanos() - s.probe().committedNanos()).sorted().toArray();
+        Path svg = out.resolve("run-" + run + ".svg");
+        DelayChart.write(svg, String.format("run %d: %d changes/s, p99 %d ms, p99.9 %d ms", run, rate,
+                percentile(visible, 99), percentile(visible, 99.9)), points, checkpoints, 300, durationSeconds * 1000L);
+        System.out.printf("  picture: %s%n", svg);
+        return new Result(run, transactions * txSize / seconds, visible,
+                inKafka.stream().mapToLong(s -> 1_000_000L * (kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq())
+                        - s.probe().committedMillis())).sorted().toArray(),
+                inKafka.stream().mapToLong(s -> 1_000_000L * (s.visibleMillis()
+                        - kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq()))).sorted().toArray(),
+                duringWarmup, checkpoints.size(), checkpoints.stream().mapToLong(c -> c.completedMs() - c.triggeredMs()).max()
+                        .orElse(0), cores);
     }
 
     private static void print(String what, LongStream nanos) {
@@ -289,7 +377,7 @@ public final class LatencyBenchmark {
         ObjectNode request = MAPPER.createObjectNode();
         ArrayNode docs = request.putArray("ids");
         probes.stream().mapToLong(Probe::id).distinct().forEach(docs::add);
-        Http.Response response = Http.post(elasticsearch + "/" + INDEX + "/_mget?_source_includes=email",
+        Http.Response response = Http.post(elasticsearch + "/" + INDEX + "/_mget",
                 request.toString());
         Map<Long, Long> seqs = new HashMap<>();
         for (JsonNode doc : response.json().path("docs")) {
@@ -307,6 +395,9 @@ public final class LatencyBenchmark {
     }
 
     private static long percentile(long[] sorted, double p) {
+        if (sorted.length == 0) {
+            return -1;
+        }
         int index = (int) Math.ceil(p / 100 * sorted.length) - 1;
         return sorted[Math.max(0, Math.min(sorted.length - 1, index))] / 1_000_000;
     }

@@ -346,6 +346,46 @@ class ElasticsearchIndexWriterTest {
         writeEveryRowAndFlush(writer, 1_000, 10, 10, 10, 10, 1_000, 10);
     }
 
+    // Latency without a timer: with no interval, a change goes out at once while a request slot is free, and the
+    // requests under way batch what comes meanwhile (the next one carries all of it).
+
+    @Test
+    void withNoIntervalAChangeGoesOutAtOnceAndChangesComingMeanwhileShareTheNextRequest() throws Exception {
+        ElasticsearchIndexWriter writer = writer(100, 1_000_000, 0, 2, 50);
+
+        writer.write(row(1, 10), null);
+        assertThat(inFlight()).as("sent without waiting for a timer").isEqualTo(1);
+        writer.write(row(2, 10), null);
+        assertThat(inFlight()).isEqualTo(2);
+        for (int id = 3; id <= 10; id++) {
+            writer.write(row(id, 10), null);
+        }
+        assertThat(inFlight()).as("both slots busy: the rest waits").isEqualTo(2);
+        assertThat(timers).as("no timer: an answer frees a slot and sends").isEmpty();
+        step(); // the answer to the first request
+        assertThat(inFlight()).as("the freed slot carries the 8 changes that came meanwhile").isEqualTo(2);
+        writer.flush(false);
+
+        assertThat(written).extracting(body -> body.split("\n").length / 2).containsExactly(1, 1, 8);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    @Test
+    void withAnIntervalAChangeWaitsForItEvenWithAFreeSlot() throws Exception {
+        ElasticsearchIndexWriter writer = writer(100, 1_000_000, 100, 2, 50);
+
+        writer.write(row(1, 10), null);
+        writer.write(row(2, 10), null);
+        assertThat(inFlight()).isZero();
+        step(); // the interval's timer
+        assertThat(now).isEqualTo(100);
+        writer.flush(false);
+
+        assertThat(written).extracting(body -> body.split("\n").length / 2).containsExactly(2);
+        writer.close();
+    }
+
     // After an overload, write() waits at capacity: what is sendable must still have a request or a timer.
 
     @Test
@@ -627,8 +667,9 @@ class ElasticsearchIndexWriterTest {
     void randomHistoriesEndAsTheirNewestChangeLeftTheRow(long seed) throws Exception {
         Random random = new Random(seed);
         flakyItems = new Random(seed);
-        ElasticsearchIndexWriter writer = writer(1 + random.nextInt(4), 100_000, 1 + random.nextInt(100),
-                1 + random.nextInt(3), 1 + random.nextInt(100));
+        long intervalMs = random.nextInt(3) == 0 ? 0 : 1 + random.nextInt(100); // a third send as soon as a slot is free
+        ElasticsearchIndexWriter writer = writer(1 + random.nextInt(4), 100_000, intervalMs, 1 + random.nextInt(3),
+                1 + random.nextInt(100));
         statuses = new int[400];
         latencies = new long[400];
         for (int i = 0; i < statuses.length; i++) {

@@ -79,6 +79,21 @@ class CdcIndexerJobITCase {
                 .hasMessageContaining("--elasticsearch.mappings none");
     }
 
+    @Test
+    void recordsWaitInANetworkBufferAtMostTheBufferTimeout() {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        new CdcIndexerJob(JobOptions.defaults(), PartitionedRecordsSource.of(List.of(List.of()), 1),
+                new VersionedIndexSink("buffers", 0), new DeadLetterSink(new CollectingDeadLetterQueue("buffers")))
+                .build(env);
+        StreamExecutionEnvironment flushAtOnce = StreamExecutionEnvironment.getExecutionEnvironment();
+        new CdcIndexerJob(JobOptions.fromArgs("--network.buffer-timeout-ms", "0"),
+                PartitionedRecordsSource.of(List.of(List.of()), 1), new VersionedIndexSink("buffers", 0),
+                new DeadLetterSink(new CollectingDeadLetterQueue("buffers"))).build(flushAtOnce);
+
+        assertThat(env.getBufferTimeout()).as("not Flink's 100 ms").isEqualTo(10);
+        assertThat(flushAtOnce.getBufferTimeout()).isZero();
+    }
+
     private Run run(TestInfo test, int parallelism, List<List<KafkaRecord>> partitions) throws Exception {
         return run(test, parallelism, partitions, 10_000, 0);
     }

@@ -39,8 +39,19 @@ class JobOptionsTest {
                 .hasMessage("Option --checkpoint.interval-ms must be a whole number, got 'soon'");
         assertThatThrownBy(() -> JobOptions.fromArgs("--checkpoint.interval-ms", "0"))
                 .hasMessage("Option --checkpoint.interval-ms must be positive, got 0");
+        assertThatThrownBy(() -> JobOptions.fromArgs("--network.buffer-timeout-ms", "-1"))
+                .hasMessage("Option --network.buffer-timeout-ms must be positive, got -1");
         assertThatThrownBy(() -> JobOptions.fromArgs("--kafka.topic-pattern", "cdc\\.(")).hasMessageContaining("regular expression");
         assertThatThrownBy(() -> JobOptions.fromArgs("kafka.group-id")).hasMessageContaining("Expected --name value");
+    }
+
+    @Test
+    void theBulkIntervalAndTheBufferTimeoutMayBeZeroWhichMeansAtOnce() {
+        JobOptions options = JobOptions.fromArgs("--elasticsearch.bulk.interval-ms", "0", "--network.buffer-timeout-ms",
+                "0");
+
+        assertThat(options.getLong(JobOptions.BULK_INTERVAL_MS)).isZero();
+        assertThat(options.getLong(JobOptions.BUFFER_TIMEOUT_MS)).isZero();
     }
 
     @Test
