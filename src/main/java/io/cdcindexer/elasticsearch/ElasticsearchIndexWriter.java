@@ -242,14 +242,19 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         current = change;
         emitter.emit(change, context, this);
         current = null;
-        if (sendable() >= options.maxActions() || bufferBytes >= options.maxBytes()) {
-            while (inFlight >= options.maxInFlight()) {
-                mailbox.yield();
-            }
-            send();
-        } else {
-            flushLater();
+        // A full request's worth waits for a slot; an answer coming meanwhile may send it (no interval), and then
+        // the task reads on instead of sending a scrap into the next free slot, so requests stay full under load.
+        while (fullRequestWaiting() && inFlight >= options.maxInFlight()) {
+            mailbox.yield();
         }
+        if (fullRequestWaiting()) {
+            send();
+        }
+        flushLater();
+    }
+
+    private boolean fullRequestWaiting() {
+        return sendable() >= options.maxActions() || bufferBytes >= options.maxBytes();
     }
 
     @Override
@@ -399,7 +404,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     }
 
     // Sends as many requests as may be under way (a flush or retry timer: what is buffered is due); what is left waits
-    // for the next interval.
+    // for the next answer or interval.
     private void sendWhatCanGo() {
         while (inFlight < options.maxInFlight() && send()) {
             // one more request

@@ -371,6 +371,22 @@ class ElasticsearchIndexWriterTest {
         writer.close();
     }
 
+    // Found by review: the answer that sent a full request during write()'s wait left the next free slot to a
+    // request of one action, so every other request of a catch-up was a scrap.
+    @Test
+    void withNoIntervalRequestsStayFullWhileElasticsearchIsTheBottleneck() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 1_000_000, 0, 2, 50);
+
+        for (int id = 1; id <= 100; id++) {
+            writer.write(row(id, 10), null);
+        }
+        writer.flush(false);
+
+        List<Integer> sizes = written.stream().map(body -> body.split("\n").length / 2).toList();
+        assertThat(sizes.subList(2, sizes.size() - 1)).as("requests after the first two, but the last: %s", sizes)
+                .allMatch(size -> size == 10);
+    }
+
     @Test
     void withAnIntervalAChangeWaitsForItEvenWithAFreeSlot() throws Exception {
         ElasticsearchIndexWriter writer = writer(100, 1_000_000, 100, 2, 50);
