@@ -406,10 +406,14 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     // Sends as many requests as may be under way (a flush or retry timer: what is buffered is due); what is left waits
     // for the next answer or interval.
     private void sendWhatCanGo() {
+        fillFreeSlots();
+        flushLater();
+    }
+
+    private void fillFreeSlots() {
         while (inFlight < options.maxInFlight() && send()) {
             // one more request
         }
-        flushLater();
     }
 
     // Every path that frees a request slot or a document ends here: nothing sendable is ever left without a request
@@ -421,9 +425,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             return;
         }
         if (options.intervalMs() == 0) {
-            while (inFlight < options.maxInFlight() && send()) {
-                // one more request
-            }
+            fillFreeSlots();
         } else if (!flushScheduled) {
             scheduleFlush();
         }

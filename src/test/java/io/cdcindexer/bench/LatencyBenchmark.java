@@ -26,7 +26,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.LongStream;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -57,7 +56,12 @@ public final class LatencyBenchmark {
     private static final String INDEX = "cdc.public.users";
 
     /** One transaction's row and value, and when its commit returned (monotonic and wall-clock). */
-    private record Probe(long id, long seq, long committedNanos, long committedMillis, boolean measured) {}
+    private record Probe(long id, long seq, long committedNanos, long committedMillis, boolean measured) {
+        /** The consumer's key for this probe's change event. */
+        String key() {
+            return id + ":" + seq;
+        }
+    }
 
     /** When one probe became visible (monotonic and wall-clock). */
     private record Seen(Probe probe, long visibleNanos, long visibleMillis) {}
@@ -102,7 +106,7 @@ public final class LatencyBenchmark {
 
     /** What one run measured. */
     private record Result(int run, double changesPerSecond, long[] commitToVisible, long[] commitToKafka,
-            long[] kafkaToVisible, long[] duringWarmup, int checkpoints, long longestCheckpointMs, String cores) {}
+            long[] duringWarmup, int checkpoints, long longestCheckpointMs, String cores) {}
 
     private void runAll() throws Exception {
         Files.createDirectories(out);
@@ -253,14 +257,15 @@ public final class LatencyBenchmark {
             throw new IllegalStateException("No change became visible");
         }
         System.out.printf("  %d transactions after %d s of warm-up, visible through _mget:%n", seen.size(), warmupSeconds);
-        print("commit → visible", seen.stream().mapToLong(s -> s.visibleNanos() - s.probe().committedNanos()));
-        print("during warm-up", LongStream.of(duringWarmup));
-        List<Seen> inKafka = seen.stream()
-                .filter(s -> kafkaTimestamps.containsKey(s.probe().id() + ":" + s.probe().seq())).toList();
-        print("commit → in Kafka", inKafka.stream().mapToLong(s -> 1_000_000L
-                * (kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq()) - s.probe().committedMillis())));
+        long[] visible = seen.stream().mapToLong(s -> s.visibleNanos() - s.probe().committedNanos()).sorted().toArray();
+        List<Seen> inKafka = seen.stream().filter(s -> kafkaTimestamps.containsKey(s.probe().key())).toList();
+        long[] toKafka = inKafka.stream().mapToLong(s -> 1_000_000L
+                * (kafkaTimestamps.get(s.probe().key()) - s.probe().committedMillis())).sorted().toArray();
+        print("commit → visible", visible);
+        print("during warm-up", duringWarmup);
+        print("commit → in Kafka", toKafka);
         print("in Kafka → visible", inKafka.stream().mapToLong(s -> 1_000_000L
-                * (s.visibleMillis() - kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq()))));
+                * (s.visibleMillis() - kafkaTimestamps.get(s.probe().key()))).sorted().toArray());
         if (lateProbes[0] > 0) {
             System.out.printf("  %d transactions were not visible 60 s after the load ended%n", lateProbes[0]);
         }
@@ -274,7 +279,7 @@ public final class LatencyBenchmark {
                 s.probe().measured())).sorted(java.util.Comparator.comparingLong(DelayChart.Point::atMs)).toList();
         StringBuilder csv = new StringBuilder("committed_ms,commit_to_visible_ms,commit_to_kafka_ms,measured\n");
         for (Seen s : all) {
-            Long inKafkaAt = kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq());
+            Long inKafkaAt = kafkaTimestamps.get(s.probe().key());
             csv.append(s.probe().committedMillis() - startedMillis).append(',')
                     .append((s.visibleNanos() - s.probe().committedNanos()) / 1_000_000).append(',')
                     .append(inKafkaAt == null ? "" : Long.toString(inKafkaAt - s.probe().committedMillis())).append(',')
@@ -282,22 +287,15 @@ public final class LatencyBenchmark {
         }
         Files.writeString(out.resolve("run-" + run + ".csv"), csv);
         Files.writeString(out.resolve("run-" + run + ".start"), Long.toString(startedMillis)); // the CSV's time 0
-        long[] visible = seen.stream().mapToLong(s -> s.visibleNanos() - s.probe().committedNanos()).sorted().toArray();
         Path svg = out.resolve("run-" + run + ".svg");
         DelayChart.write(svg, String.format("run %d: %d changes/s, p99 %d ms, p99.9 %d ms", run, rate,
                 percentile(visible, 99), percentile(visible, 99.9)), points, checkpoints, 300, durationSeconds * 1000L);
         System.out.printf("  picture: %s%n", svg);
-        return new Result(run, transactions * txSize / seconds, visible,
-                inKafka.stream().mapToLong(s -> 1_000_000L * (kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq())
-                        - s.probe().committedMillis())).sorted().toArray(),
-                inKafka.stream().mapToLong(s -> 1_000_000L * (s.visibleMillis()
-                        - kafkaTimestamps.get(s.probe().id() + ":" + s.probe().seq()))).sorted().toArray(),
-                duringWarmup, checkpoints.size(), checkpoints.stream().mapToLong(c -> c.completedMs() - c.triggeredMs()).max()
-                        .orElse(0), cores);
+        return new Result(run, transactions * txSize / seconds, visible, toKafka, duringWarmup, checkpoints.size(),
+                checkpoints.stream().mapToLong(c -> c.completedMs() - c.triggeredMs()).max().orElse(0), cores);
     }
 
-    private static void print(String what, LongStream nanos) {
-        long[] sorted = nanos.sorted().toArray();
+    private static void print(String what, long[] sorted) {
         if (sorted.length == 0) {
             System.out.printf("  %-20s no samples%n", what);
             return;
