@@ -244,7 +244,8 @@ public final class JobOptions implements Serializable {
                 long value = getLong(option);
                 boolean mayBeZero = option == PARALLELISM || option == BULK_INTERVAL_MS || option == BUFFER_TIMEOUT_MS;
                 if (value < 0 || (value == 0 && !mayBeZero)) {
-                    throw new IllegalArgumentException("Option --" + option.name() + " must be positive, got " + value);
+                    throw new IllegalArgumentException("Option --" + option.name() + " must be "
+                            + (mayBeZero ? "0 or more" : "positive") + ", got " + value);
                 }
             }
         }

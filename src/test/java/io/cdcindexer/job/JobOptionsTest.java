@@ -40,7 +40,7 @@ class JobOptionsTest {
         assertThatThrownBy(() -> JobOptions.fromArgs("--checkpoint.interval-ms", "0"))
                 .hasMessage("Option --checkpoint.interval-ms must be positive, got 0");
         assertThatThrownBy(() -> JobOptions.fromArgs("--network.buffer-timeout-ms", "-1"))
-                .hasMessage("Option --network.buffer-timeout-ms must be positive, got -1");
+                .hasMessage("Option --network.buffer-timeout-ms must be 0 or more, got -1");
         assertThatThrownBy(() -> JobOptions.fromArgs("--kafka.topic-pattern", "cdc\\.(")).hasMessageContaining("regular expression");
         assertThatThrownBy(() -> JobOptions.fromArgs("kafka.group-id")).hasMessageContaining("Expected --name value");
     }
