@@ -352,6 +352,7 @@ public final class IndexingBenchmark {
             long expectedDocs, String scenario, long startedNanos, Check check) throws Exception {
         long[] pids = {pipelinePid, elasticsearch.process().pid(), kafka.process().pid()};
         long[] cpuAtFirstVisible = new long[pids.length];
+        long compilingAtFirstVisible = 0;
         long firstVisible = 0;
         long visibleAtFirst = 0;
         String doneQuery = scenario.endsWith("updates") ? "seq:" + updates : "*:*";
@@ -365,6 +366,7 @@ public final class IndexingBenchmark {
                 for (int i = 0; i < pids.length; i++) {
                     cpuAtFirstVisible[i] = cpuNanos(pids[i]);
                 }
+                compilingAtFirstVisible = compilingMillis();
             }
             if (visible >= expectedDocs) {
                 break;
@@ -392,10 +394,21 @@ public final class IndexingBenchmark {
         System.out.println(cores);
         // The events the window covers: those of the documents not yet in their final state when it opened.
         double windowEvents = (double) events * (expectedDocs - visibleAtFirst) / expectedDocs;
+        double pipelineCpu = (cpuNanos(pids[0]) - cpuAtFirstVisible[0]) / 1e9;
         System.out.printf("  pipeline CPU per event:  %.1f µs (%.1f core-seconds over %.0f events)%n",
-                (cpuNanos(pids[0]) - cpuAtFirstVisible[0]) / 1e3 / windowEvents,
-                (cpuNanos(pids[0]) - cpuAtFirstVisible[0]) / 1e9, windowEvents);
+                pipelineCpu * 1e6 / windowEvents, pipelineCpu, windowEvents);
+        if (pipelinePid == ProcessHandle.current().pid()) {
+            // A run of half a minute is short enough for the JIT compiler's warm-up to be a large part of it.
+            double compiling = (compilingMillis() - compilingAtFirstVisible) / 1e3;
+            System.out.printf("    of which JIT compiling: %.1f µs (%.1f s); without it: %.1f µs%n",
+                    compiling * 1e6 / windowEvents, compiling, (pipelineCpu - compiling) * 1e6 / windowEvents);
+        }
         System.out.println("  document 1: " + Http.get(elasticsearch.url() + "/" + index + "/_doc/1").json().path("_source"));
+    }
+
+    /** Time this JVM's JIT compiler threads have spent compiling so far (their CPU time, near enough). */
+    private static long compilingMillis() {
+        return java.lang.management.ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
     }
 
     /** CPU time a process has used so far (user and system), from /proc. */
