@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.cdcindexer.elasticsearch.IndexMappingFunction;
+import io.cdcindexer.elasticsearch.InitialLoad;
 import io.cdcindexer.stack.ProjectHome;
 
 import java.io.PrintWriter;
@@ -567,10 +568,16 @@ public final class ReindexCommand implements Callable<Integer> {
     private void createEmpty(String current, String next) {
         JsonNode index = es.get("/" + ElasticsearchHttp.encode(current) + "/_settings").path(current).path("settings")
                 .path("index");
+        // An index still filled with bulk-loading settings hands on the settings it is to have after.
+        ObjectNode afterLoad = InitialLoad.settingsToRestore(es.get("/" + ElasticsearchHttp.encode(current) + "/_mapping"));
         ObjectNode body = Json.object();
         ObjectNode settings = body.putObject("settings");
         for (String name : List.of("number_of_shards", "number_of_replicas", "refresh_interval", "analysis")) {
-            if (!index.path(name).isMissingNode()) {
+            if (afterLoad != null && afterLoad.has("index." + name)) {
+                if (!afterLoad.get("index." + name).isNull()) {
+                    settings.set(name, afterLoad.get("index." + name));
+                }
+            } else if (!index.path(name).isMissingNode()) {
                 settings.set(name, index.get(name));
             }
         }

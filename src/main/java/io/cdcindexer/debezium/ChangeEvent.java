@@ -80,6 +80,12 @@ public final class ChangeEvent {
      * serialized: it is there only in the chain right after decoding, where the mapping is made.
      */
     public transient JsonNode rowSchema;
+    /**
+     * Debezium's {@code source.snapshot}: {@code true}, {@code first}, {@code last}, ... for a snapshot's reads,
+     * {@code false} or null when streaming. Not serialized, as {@link #rowSchema}: the index-mapping step, chained right
+     * after decoding, reads it to fill a new index with bulk-loading settings.
+     */
+    public transient String snapshot;
     /** The original Kafka key, kept for the dead-letter queue. */
     public byte[] key;
     /**

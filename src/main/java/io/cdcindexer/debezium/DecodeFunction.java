@@ -168,6 +168,7 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         Long committed = envelope.source().tsMs();
         change.commitTime = committed == null ? 0 : committed;
         change.rowSchema = envelope.rowSchema();
+        change.snapshot = envelope.source().snapshot();
         change.table = envelope.source().dataCollection();
         change.documentId = DocumentIds.of(envelope.key());
         change.lsn = envelope.source().lsn();

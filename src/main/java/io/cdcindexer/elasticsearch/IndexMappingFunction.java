@@ -23,6 +23,8 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.streaming.api.operators.StreamingRuntimeContext;
+import org.apache.flink.streaming.runtime.tasks.ProcessingTimeService;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 import org.apache.http.entity.ContentType;
@@ -53,6 +55,9 @@ import org.slf4j.LoggerFactory;
  *       mapping.
  *   <li>A delete makes the index too (Elasticsearch would let its externally versioned delete create the index, mapped
  *       by guessing), and goes on whatever the mapping: it writes no field.
+ *   <li>An index that a snapshot read makes is filled without refresh ({@link InitialLoad}) until the table's
+ *       snapshot is over: its last read or the snapshot's, any other change of the table, or two looks
+ *       {@code initialLoadQuietMs} apart with nothing indexed into it in between, whichever comes first.
  * </ul>
  *
  * <p>It asks Elasticsearch once per index and schema in each subtask (the decoder hands every change of a schema the
@@ -95,6 +100,11 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     public static final long ROUTES_MAX_AGE_MS = 2_000;
     /** How long it tries while Elasticsearch cannot be reached before it fails the task (which restarts it). */
     static final long RETRY_LIMIT_MS = 300_000;
+    /**
+     * How often it looks for indices still filled without refresh, and puts their refresh back when nothing was indexed
+     * into one since the last look (a snapshot that ended without its last read, a job restarted after it).
+     */
+    static final long INITIAL_LOAD_QUIET_MS = 10_000;
 
     private final ElasticsearchConnection connection;
     private final IndexNames names;
@@ -102,6 +112,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private final String overridesJson;
     private final String overridesSource;
     private final long retryLimitMs;
+    private final long initialLoadQuietMs;
 
     private transient MappingOverrides overrides;
     private transient RestClient client;
@@ -119,20 +130,34 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Counter extended;
     private transient Counter deadLettered;
     private transient Counter mappingRefused;
+    /** Indices known to be filled with bulk-loading settings: their last snapshot read or other change ends that. */
+    private transient Set<String> loading;
+    /** By index still loading: how many documents Elasticsearch said it had indexed at the last look. */
+    private transient Map<String, Long> indexedAtLastLook;
+    private transient boolean lookScheduled;
 
     /**
      * @param overridesJson the text of the overrides file, empty for none; refused here, when the job is built, with
      *     the file's own message if it is not valid
      * @param retryLimitMs how long it keeps trying while Elasticsearch cannot be reached before failing the task
+     * @param initialLoadQuietMs how often it looks for indices left with bulk-loading settings
+     *     ({@link #INITIAL_LOAD_QUIET_MS})
      */
     public IndexMappingFunction(ElasticsearchConnection connection, IndexNames names, String overridesJson,
-            String overridesSource, long retryLimitMs) {
+            String overridesSource, long retryLimitMs, long initialLoadQuietMs) {
         this.connection = connection;
         this.names = names;
         this.overridesJson = overridesJson;
         this.overridesSource = overridesSource;
         this.retryLimitMs = retryLimitMs;
+        this.initialLoadQuietMs = initialLoadQuietMs;
         overrides();
+    }
+
+    /** The same, looking for indices left with bulk-loading settings every {@link #INITIAL_LOAD_QUIET_MS}. */
+    public IndexMappingFunction(ElasticsearchConnection connection, IndexNames names, String overridesJson,
+            String overridesSource, long retryLimitMs) {
+        this(connection, names, overridesJson, overridesSource, retryLimitMs, INITIAL_LOAD_QUIET_MS);
     }
 
     /** The same with plain addresses, without credentials. */
@@ -177,6 +202,11 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         // Its one reason, under the name every operator that dead-letters uses.
         mappingRefused = getRuntimeContext().getMetricGroup().addGroup("reason", MAPPING_REFUSED)
                 .counter("deadLetters");
+        loading = new HashSet<>();
+        indexedAtLastLook = new HashMap<>();
+        lookScheduled = false;
+        // A restarted job may find an index a subtask left loading: every subtask looks once, a while after it starts.
+        scheduleLook();
     }
 
     @Override
@@ -203,6 +233,12 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             if (route.current != null) {
                 rename(alias, route.current);
             }
+        }
+        if (InitialLoad.endsSnapshot(change)) {
+            endEveryInitialLoad();
+        } else if (!loading.isEmpty() && loading.contains(route.current()) && InitialLoad.endsTable(change)) {
+            endInitialLoad(route.current(), InitialLoad.isSnapshotRead(change) ? "its snapshot's last read came"
+                    : "a change after its snapshot came");
         }
         boolean toNext = route.next != null && change.lsn >= route.fromLsn;
         // A delete writes no field, but it must find the index made (above): Elasticsearch lets a delete with an
@@ -249,7 +285,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             String key = index + '/' + IndexMapping.fingerprint(change.rowSchema);
             refusal = byContent.get(key);
             if (refusal == null) {
-                refusal = Objects.requireNonNullElse(ensure(index, alias, change.table, change.rowSchema), "");
+                refusal = Objects.requireNonNullElse(ensure(index, alias, change.table, change.rowSchema,
+                        InitialLoad.isSnapshotRead(change) && !InitialLoad.endsTable(change)), "");
                 forgetIfMany(byContent);
                 byContent.put(key, refusal);
             }
@@ -433,8 +470,11 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      *
      * @param index the physical index, or the alias while there is none yet
      * @param alias the table's alias, or null for the next index of a reindex
+     * @param snapshotRead the change is a read of the table's snapshot, not its last: a new index behind the alias is
+     *     filled without refresh
      */
-    private String ensure(String index, String alias, String table, JsonNode rowSchema) throws Exception {
+    private String ensure(String index, String alias, String table, JsonNode rowSchema, boolean snapshotRead)
+            throws Exception {
         lookups.inc();
         ObjectNode body = IndexMapping.indexBody(rowSchema, overrides.table(table));
         ObjectNode mappings = (ObjectNode) body.get("mappings");
@@ -444,6 +484,10 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             while (true) {
                 JsonNode current = get(index + "/_mapping");
                 if (current != null) {
+                    if (InitialLoad.settingsToRestore(current) != null) {
+                        loading.add(current.fieldNames().next()); // left loading by another subtask, or before a restart
+                        scheduleLook();
+                    }
                     return extend(index, table, current, (ObjectNode) mappings.get("properties"));
                 }
                 if (alias == null) {
@@ -470,11 +514,129 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                     created.inc();
                     LOG.info("Created index {}{} behind alias {} with the mapping derived from {}'s schema",
                             index, FIRST_VERSION, index, table);
+                    if (snapshotRead) {
+                        startInitialLoad(index + FIRST_VERSION);
+                    }
                     return null;
                 }
                 existed[0] = true; // another subtask created it meanwhile: compare with what it made
             }
         });
+    }
+
+    // --- no refresh while a snapshot first fills an index (InitialLoad) ---------------------------------------------
+
+    /**
+     * Records the index's refresh interval in its mapping, then turns refresh off. Best effort: should Elasticsearch
+     * refuse, the index keeps its refresh, which is only slower.
+     */
+    private void startInitialLoad(String index) {
+        try {
+            JsonNode settings = get(index + "/_settings?flat_settings=true");
+            JsonNode mapping = get(index + "/_mapping");
+            ObjectNode record = settings == null || mapping == null ? null : InitialLoad.record(settings);
+            if (record == null) {
+                return; // gone already, or refresh is off by the user's choice
+            }
+            // The record first: refresh is never off without the record that turns it on again.
+            send("PUT", index + "/_mapping", InitialLoad.withRecord(mapping, record));
+            loading.add(index);
+            scheduleLook();
+            send("PUT", index + "/_settings", InitialLoad.loadingSettings());
+            LOG.info("Index {}: refresh off while the snapshot fills it (then back to {})", index, record);
+        } catch (IOException e) {
+            LOG.warn("Index {}: could not turn refresh off for the snapshot ({}); filled with refresh on", index,
+                    e.toString());
+        }
+    }
+
+    private void scheduleLook() {
+        if (!lookScheduled) {
+            lookScheduled = true;
+            ProcessingTimeService timers = ((StreamingRuntimeContext) getRuntimeContext()).getProcessingTimeService();
+            timers.registerTimer(timers.getCurrentProcessingTime() + initialLoadQuietMs, time -> lookForLoadingIndices());
+        }
+    }
+
+    /**
+     * Puts refresh back on every index still loading that nothing was indexed into since the last look, and looks again
+     * while any is left, or when Elasticsearch could not be asked. One attempt per request: it never holds the task.
+     */
+    private void lookForLoadingIndices() {
+        lookScheduled = false;
+        try {
+            loading.addAll(loadingInElasticsearch());
+            for (String index : List.copyOf(loading)) {
+                JsonNode stats = get(index + "/_stats/indexing?filter_path=_all.primaries.indexing.index_total");
+                if (stats == null) {
+                    forget(index); // deleted
+                    continue;
+                }
+                long indexed = stats.at("/_all/primaries/indexing/index_total").asLong();
+                Long before = indexedAtLastLook.put(index, indexed);
+                if (before != null && before == indexed) {
+                    endInitialLoad(index, "nothing was indexed into it for " + initialLoadQuietMs / 1000 + " s");
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("Could not look for indices filled without refresh ({}); looking again in {} s", e.toString(),
+                    initialLoadQuietMs / 1000);
+            scheduleLook();
+        }
+        if (!loading.isEmpty()) {
+            scheduleLook();
+        }
+    }
+
+    /** The job's indices that carry the record, whoever left it. */
+    private List<String> loadingInElasticsearch() throws IOException {
+        JsonNode marked = get(names.pattern() + "/_mapping?ignore_unavailable=true&allow_no_indices=true"
+                + "&filter_path=*.mappings._meta." + META + "." + InitialLoad.RECORD);
+        List<String> indices = new ArrayList<>();
+        if (marked != null) {
+            marked.fieldNames().forEachRemaining(indices::add);
+        }
+        return indices;
+    }
+
+    /** The snapshot's last read: every index still loading is filled. */
+    private void endEveryInitialLoad() {
+        try {
+            loading.addAll(loadingInElasticsearch());
+        } catch (IOException e) {
+            LOG.warn("Could not look for indices filled without refresh ({}); looking again in {} s", e.toString(),
+                    initialLoadQuietMs / 1000);
+        }
+        for (String index : List.copyOf(loading)) {
+            endInitialLoad(index, "the snapshot's last read came");
+        }
+    }
+
+    /**
+     * Puts back the refresh interval an index had before its initial load, if it still has the record of it. Best
+     * effort: should it fail, the index stays known as loading, and the next look tries again.
+     */
+    private void endInitialLoad(String index, String why) {
+        try {
+            JsonNode current = get(index + "/_mapping");
+            ObjectNode settings = current == null ? null : InitialLoad.settingsToRestore(current);
+            if (settings != null) {
+                // The settings first: the record goes only once refresh is back.
+                send("PUT", index + "/_settings", settings);
+                send("PUT", index + "/_mapping", InitialLoad.withoutRecord(current));
+                LOG.info("Index {}: refresh back to {} ({})", index, settings, why);
+            }
+            forget(index);
+        } catch (IOException e) {
+            LOG.warn("Index {}: could not turn refresh back on ({}); trying again in {} s", index, e.toString(),
+                    initialLoadQuietMs / 1000);
+            scheduleLook();
+        }
+    }
+
+    private void forget(String index) {
+        loading.remove(index);
+        indexedAtLastLook.remove(index);
     }
 
     /** What a request to Elasticsearch answers. */

@@ -45,6 +45,12 @@ public final class IndexNames implements Serializable {
         return byTopic.computeIfAbsent(topic, t -> render(t, table));
     }
 
+    /** A wildcard that matches every index the template names, and the physical indices behind them. */
+    public String pattern() {
+        String pattern = template.replace("{topic}", "*").replace("{schema}", "*").replace("{table}", "*");
+        return pattern.endsWith("*") ? pattern : pattern + "*";
+    }
+
     private String render(String topic, String table) {
         int dot = table.indexOf('.');
         return template.replace("{topic}", lowerCase(topic))

@@ -67,6 +67,25 @@ class PipelineITCase {
             assertThat(first.path("username").asText()).isEqualTo(row.getString(1));
             assertThat(first.path("email").asText()).isEqualTo(row.getString(2));
         }
+        // The snapshot filled the index without refresh; its last read put the shipped file's settings back.
+        JsonNode settings = Http.get(es() + "/cdc.public.users/_settings?flat_settings=true").json().elements().next()
+                .path("settings");
+        assertThat(settings.path("index.refresh_interval").asText()).isEqualTo("1s");
+        assertThat(settings.path("index.number_of_replicas").asText()).isEqualTo("0");
+        JsonNode meta = Http.get(es() + "/cdc.public.users/_mapping").json().elements().next().path("mappings")
+                .path("_meta").path("cdc-indexer");
+        assertThat(meta.has("initialLoad")).as(meta.toString()).isFalse();
+        try (var logs = java.nio.file.Files.list(dataDir.resolve("flink"))) {
+            assertThat(logs.filter(log -> log.getFileName().toString().startsWith("taskmanager")
+                    && log.getFileName().toString().endsWith(".log")).anyMatch(log -> {
+                        try {
+                            return java.nio.file.Files.readString(log).contains(
+                                    "Index cdc.public.users_v1: refresh and replicas back to");
+                        } catch (java.io.IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    })).as("the task manager's log says the initial load of users ended").isTrue();
+        }
     }
 
     @Test

@@ -91,7 +91,8 @@ class SecureStackITCase {
             sql.execute("CREATE TABLE " + TABLE + " (id int PRIMARY KEY, name text)");
             sql.execute("INSERT INTO " + TABLE + " VALUES (1, 'ada'), (2, 'grace'), (3, 'barbara')");
         }
-        produce("cdc.public." + TABLE, List.of(row(TABLE, 1, "ada"), row(TABLE, 2, "grace"), row(TABLE, 3, "barbara")));
+        produce("cdc.public." + TABLE, List.of(row(TABLE, 1, "ada", "first"), row(TABLE, 2, "grace", "true"),
+                row(TABLE, 3, "barbara", "last")));
 
         String jobId = submit("secure-job", List.of());
         awaitDocuments("cdc.public." + TABLE, 3);
@@ -136,7 +137,7 @@ class SecureStackITCase {
         Path wrong = Files.writeString(dir.resolve("wrong-password"), WRONG_PASSWORD);
         String jobId = submit("secure-wrong", List.of("--elasticsearch.username", "cdc_indexer",
                 "--elasticsearch.password-file", wrong.toString(), "--elasticsearch.index", "wrong-{table}"));
-        produce("cdc.public.wrong_password_orders", List.of(row("wrong_password_orders", 1, "x")));
+        produce("cdc.public.wrong_password_orders", List.of(row("wrong_password_orders", 1, "x", "first")));
 
         String exception = awaitException(jobId);
         assertThat(exception).contains("Elasticsearch at " + proxy.url() + " refused the job's request (authentication "
@@ -197,8 +198,11 @@ class SecureStackITCase {
         }
     }
 
-    /** A snapshot read of a row (id, name), as Debezium with the JsonConverter's schemas writes it. */
-    private static String row(String table, int id, String name) {
+    /**
+     * A snapshot read of a row (id, name), as Debezium with the JsonConverter's schemas writes it, with its snapshot mark
+     * ({@code first}, {@code true}, {@code last}, ...).
+     */
+    private static String row(String table, int id, String name, String mark) {
         ObjectNode rowSchema = Json.object().put("type", "struct").put("optional", true).put("field", "after")
                 .put("name", "cdc.public." + table + ".Value");
         ArrayNode fields = rowSchema.putArray("fields");
@@ -216,7 +220,7 @@ class SecureStackITCase {
         payload.putObject("after").put("id", id).put("name", name);
         payload.putObject("source").put("version", "3.6.1.Final").put("connector", "postgresql").put("name", "cdc")
                 .put("db", database).put("schema", "public").put("table", table).put("txId", 700 + id)
-                .put("lsn", 24_000_000L + id).put("snapshot", "true").put("ts_ms", System.currentTimeMillis());
+                .put("lsn", 24_000_000L + id).put("snapshot", mark).put("ts_ms", System.currentTimeMillis());
         payload.put("op", "r").put("ts_ms", System.currentTimeMillis());
         payload.putNull("transaction");
         ObjectNode message = Json.object();

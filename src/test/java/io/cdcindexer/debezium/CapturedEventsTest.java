@@ -151,6 +151,14 @@ class CapturedEventsTest {
         }
 
         @Test
+        void everyChangeCarriesItsSnapshotMarkForTheIndexMappingStep() throws Exception {
+            for (String read : reads) {
+                assertThat(change(read).snapshot).isEqualTo(payload(read).at("/source/snapshot").asText());
+            }
+            assertThat(change("users-insert").snapshot).isEqualTo("false");
+        }
+
+        @Test
         void snapshotDocumentsAreTheRows() throws Exception {
             assertThat(document("snapshot-users-first-in-data-collection")).isEqualTo(
                     "{\"id\":1,\"username\":\"alice\",\"email\":\"alice@example.com\",\"created_at\":\"2026-11-27T10:00:00.123456Z\"}");

@@ -25,6 +25,13 @@ class IndexNamesTest {
     }
 
     @Test
+    void thePatternMatchesEveryNameTheTemplateGivesAndThePhysicalIndicesBehindThem() {
+        assertThat(new IndexNames("{topic}").pattern()).isEqualTo("*");
+        assertThat(new IndexNames("search-{schema}-{table}").pattern()).isEqualTo("search-*-*");
+        assertThat(new IndexNames("everything").pattern()).as("everything_v1 too").isEqualTo("everything*");
+    }
+
+    @Test
     void aTemplateWithUpperCaseTextIsRefused() {
         assertThatThrownBy(() -> new IndexNames("Search-{table}")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("upper-case");

@@ -1,0 +1,106 @@
+package io.cdcindexer.elasticsearch;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.debezium.ChangeEvent;
+
+/**
+ * Bulk loading while a table's initial snapshot first fills its index: no refresh (the shipped overrides refresh every
+ * second, which makes a small segment to merge each time). The index is made with its usual settings; when the change
+ * that made it is a snapshot read, the refresh interval in force (the overrides', a template's, or none) is recorded in
+ * the mapping's {@code _meta}, then refresh is turned off. The recorded interval is put back when the table's snapshot
+ * is over ({@link #endsTable}), when the whole snapshot is ({@link #endsSnapshot}), or when nothing has been indexed into
+ * the index for a while. The record survives restarts, and any subtask puts it back.
+ *
+ * <p>Replicas are left as they are: with none, a node lost during the load would lose documents whose Kafka offsets the
+ * job has already checkpointed past. Documents are complete either way; refresh only decides when searches see them (a
+ * {@code GET} by id sees them at once).
+ */
+public final class InitialLoad {
+
+    /** The key in the mapping's {@code _meta.cdc-indexer} that holds the settings to put back. */
+    static final String RECORD = "initialLoad";
+
+    private static final String REFRESH = "index.refresh_interval";
+
+    private InitialLoad() {}
+
+    /**
+     * A read of an initial or blocking snapshot: Debezium marks them {@code true}, {@code first}, {@code last} and
+     * their {@code _in_data_collection} forms. The reads of an incremental snapshot interleave with streaming changes,
+     * and are left out.
+     */
+    static boolean isSnapshotRead(ChangeEvent change) {
+        return "r".equals(change.op) && change.snapshot != null && !change.snapshot.equals("false")
+                && !change.snapshot.equals("incremental");
+    }
+
+    /** The change says its table's initial load is over: the table's last snapshot read, or any other change. */
+    static boolean endsTable(ChangeEvent change) {
+        return !isSnapshotRead(change) || change.snapshot.equals("last")
+                || change.snapshot.equals("last_in_data_collection");
+    }
+
+    /**
+     * The snapshot's very last read: every table's load is over. (A table whose only row is the snapshot's first read
+     * has no read of its own marked last: Debezium marks it {@code first}.)
+     */
+    static boolean endsSnapshot(ChangeEvent change) {
+        return "r".equals(change.op) && "last".equals(change.snapshot);
+    }
+
+    /**
+     * What to record for an index about to load, from its settings ({@code GET <index>/_settings?flat_settings=true}):
+     * its refresh interval ({@code null}: Elasticsearch's default). Null when refresh is off already.
+     */
+    static ObjectNode record(JsonNode settingsAnswer) {
+        JsonNode refresh = settingsAnswer.elements().hasNext()
+                ? settingsAnswer.elements().next().path("settings").get(REFRESH) : null;
+        if (refresh != null && refresh.asText().equals("-1")) {
+            return null;
+        }
+        ObjectNode record = JsonNodeFactory.instance.objectNode();
+        record.set(REFRESH, refresh); // null is written as null: the default
+        return record;
+    }
+
+    /** The settings while loading. */
+    static ObjectNode loadingSettings() {
+        return JsonNodeFactory.instance.objectNode().put(REFRESH, "-1");
+    }
+
+    /** The mapping update that adds the record to the index's {@code _meta}, keeping the rest of it. */
+    static ObjectNode withRecord(JsonNode mapping, ObjectNode record) {
+        ObjectNode update = metaUpdate(mapping);
+        ((ObjectNode) update.path("_meta").path(IndexMappingFunction.META)).set(RECORD, record);
+        return update;
+    }
+
+    /** The settings to put back, from an index's mapping (or get-mapping answer); null when it is not loading. */
+    public static ObjectNode settingsToRestore(JsonNode mapping) {
+        JsonNode record = IndexMapping.mappingsOf(mapping).path("_meta").path(IndexMappingFunction.META).path(RECORD);
+        return record.isObject() ? (ObjectNode) record : null;
+    }
+
+    /** The mapping update that removes the record, keeping the rest of the index's {@code _meta}. */
+    static ObjectNode withoutRecord(JsonNode mapping) {
+        ObjectNode update = metaUpdate(mapping);
+        ((ObjectNode) update.path("_meta").path(IndexMappingFunction.META)).remove(RECORD);
+        return update;
+    }
+
+    // Elasticsearch replaces an index's _meta as a whole when a mapping update carries one.
+    private static ObjectNode metaUpdate(JsonNode mapping) {
+        JsonNode meta = IndexMapping.mappingsOf(mapping).path("_meta");
+        ObjectNode update = JsonNodeFactory.instance.objectNode();
+        ObjectNode copy = update.putObject("_meta");
+        if (meta.isObject()) {
+            copy.setAll((ObjectNode) meta.deepCopy());
+        }
+        if (!copy.path(IndexMappingFunction.META).isObject()) {
+            copy.putObject(IndexMappingFunction.META);
+        }
+        return update;
+    }
+}
