@@ -93,7 +93,8 @@ public final class SnapshotBenchmark {
         Sampler sampler = new Sampler("http://localhost:" + ports.flink(), dir);
         try {
             long started = System.nanoTime();
-            Watcher watcher = new Watcher(elasticsearch, started);
+            // up itself waits (90 s at most) until the snapshot is searchable: the watcher times it meanwhile.
+            Watcher watcher = new Watcher(elasticsearch, started, expected, sampler);
             watcher.start();
             List<String> up = new ArrayList<>(List.of("up"));
             up.addAll(List.of(ConnectionOptions.flagsFor(ports)));
@@ -102,27 +103,18 @@ public final class SnapshotBenchmark {
                 throw new IllegalStateException("./cdc up failed; logs in " + dir);
             }
             double upReturned = seconds(started);
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(20);
-            while (watcher.firstIndexed < 0) {
-                check(deadline, "no document of " + INDEX + " was indexed");
-                Thread.sleep(50);
+            watcher.join(TimeUnit.MINUTES.toMillis(20));
+            if (watcher.allSearchable < 0) {
+                watcher.interrupt();
+                throw new IllegalStateException("After 20 minutes: " + count(elasticsearch) + " of " + expected
+                        + " rows searchable");
             }
-            sampler.markCpu();
-            double firstIndexed = watcher.firstIndexed;
-            long searchable;
-            while ((searchable = count(elasticsearch)) < expected) {
-                check(deadline, searchable + " of " + expected + " rows searchable");
-                Thread.sleep(250);
-            }
-            double allSearchable = seconds(started);
-            watcher.interrupt();
-            watcher.join();
-            Result result = new Result(expected, upReturned, firstIndexed, allSearchable,
+            Result result = new Result(expected, upReturned, watcher.firstIndexed, watcher.allSearchable,
                     Http.get(elasticsearch + "/" + INDEX + "/_stats/refresh").json()
-                            .at("/_all/primaries/refresh/total").asLong(),
-                    sampler.coresSinceStart(allSearchable - firstIndexed));
+                            .at("/_all/primaries/refresh/total").asLong(), watcher.cores);
             System.out.printf("  up returned after %.1f s; first document indexed at %.1f s; all %d rows searchable at "
-                    + "%.1f s: %.0f rows/s%n", upReturned, firstIndexed, expected, allSearchable, result.rate());
+                    + "%.1f s: %.0f rows/s%n", upReturned, result.firstIndexed(), expected, result.allSearchable(),
+                    result.rate());
             System.out.printf("  %d refreshes; index settings at the end: %s%n", result.refreshes(),
                     Http.get(elasticsearch + "/" + INDEX + "/_settings?flat_settings=true").json().elements().next()
                             .path("settings"));
@@ -164,38 +156,52 @@ public final class SnapshotBenchmark {
         }
     }
 
-    /** Notes when Elasticsearch first indexed a document of the table, polling its indexing stats. */
+    /**
+     * Notes when Elasticsearch first indexed a document of the table (its indexing stats), and when all rows are
+     * searchable ({@code _count}), with the cores each process used in between.
+     */
     private static final class Watcher extends Thread {
         private final String elasticsearch;
         private final long started;
+        private final long expected;
+        private final Sampler sampler;
         volatile double firstIndexed = -1;
+        volatile double allSearchable = -1;
+        volatile String cores = "";
 
-        Watcher(String elasticsearch, long started) {
+        Watcher(String elasticsearch, long started, long expected, Sampler sampler) {
             super("snapshot-watcher");
             setDaemon(true);
             this.elasticsearch = elasticsearch;
             this.started = started;
+            this.expected = expected;
+            this.sampler = sampler;
         }
 
         @Override
         public void run() {
             while (!isInterrupted()) {
                 try {
-                    Http.Response stats = Http.get(elasticsearch + "/" + INDEX + "/_stats/indexing");
-                    if (firstIndexed < 0 && stats.ok()
-                            && stats.json().at("/_all/primaries/indexing/index_total").asLong() > 0) {
-                        firstIndexed = seconds(started);
+                    if (firstIndexed < 0) {
+                        Http.Response stats = Http.get(elasticsearch + "/" + INDEX + "/_stats/indexing");
+                        if (stats.ok() && stats.json().at("/_all/primaries/indexing/index_total").asLong() > 0) {
+                            firstIndexed = seconds(started);
+                            sampler.markCpu();
+                        }
+                    } else if (count(elasticsearch) >= expected) {
+                        allSearchable = seconds(started);
+                        cores = sampler.coresSinceStart(allSearchable - firstIndexed);
+                        return;
                     }
-                    Thread.sleep(50);
                 } catch (InterruptedException e) {
                     return;
                 } catch (Exception notYet) {
                     // Elasticsearch not started yet, or the index not made yet.
-                    try {
-                        Thread.sleep(50);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    return;
                 }
             }
         }
@@ -205,12 +211,6 @@ public final class SnapshotBenchmark {
         Http.Response response = Http.get(elasticsearch + "/" + INDEX + "/_count");
         JsonNode json = response.ok() ? response.json() : null;
         return json == null ? 0 : json.path("count").asLong();
-    }
-
-    private static void check(long deadline, String what) {
-        if (System.nanoTime() > deadline) {
-            throw new IllegalStateException("After 20 minutes: " + what);
-        }
     }
 
     private static double seconds(long since) {

@@ -80,7 +80,7 @@ class PipelineITCase {
                     && log.getFileName().toString().endsWith(".log")).anyMatch(log -> {
                         try {
                             return java.nio.file.Files.readString(log).contains(
-                                    "Index cdc.public.users_v1: refresh and replicas back to");
+                                    "Index cdc.public.users_v1: refresh back to");
                         } catch (java.io.IOException e) {
                             throw new java.io.UncheckedIOException(e);
                         }

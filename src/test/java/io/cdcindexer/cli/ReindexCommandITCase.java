@@ -88,6 +88,20 @@ class ReindexCommandITCase {
         assertThat(index.path("settings").path("index").path("number_of_shards").asText()).isEqualTo("2");
     }
 
+    /** A current index still filled without refresh hands on the refresh it is to have after, not its -1. */
+    @Test
+    void theNextIndexOfAnIndexStillLoadingGetsTheRefreshItIsToHaveAfter() throws Exception {
+        assertThat(put("loading_v1", "{\"settings\":{\"refresh_interval\":\"-1\"},\"mappings\":{\"_meta\":"
+                + "{\"cdc-indexer\":{\"mapping\":\"x\",\"initialLoad\":{\"index.refresh_interval\":\"3s\"}}}}}"))
+                .isEqualTo(200);
+
+        awaitComplete("loading_v1", "loading_v2", Set.of(), 5_000);
+
+        var settings = Http.get(elasticsearch.url() + "/loading_v2").json().path("loading_v2").path("settings")
+                .path("index");
+        assertThat(settings.path("refresh_interval").asText()).isEqualTo("3s");
+    }
+
     /**
      * An index from before aliases ({@code legacy} a concrete index): the flip swaps it for the alias of the same name in
      * one request, so a search by that name never fails, and finds the new index's documents.

@@ -466,6 +466,22 @@ class IndexMappingFunctionITCase {
         }
     }
 
+    // Review: an index template's refresh interval applies when the overrides give none; putting back "null" would have
+    // replaced it with Elasticsearch's default.
+    @Test
+    void theRefreshIntervalAnIndexTemplateGivesIsWhatTheIndexGetsBack() throws Exception {
+        assertThat(put("_index_template/templated", "{\"index_patterns\":[\"templated.*\"],"
+                + "\"template\":{\"settings\":{\"index.refresh_interval\":\"7s\"}}}")).isEqualTo(200);
+        try (var harness = loadingHarness("templated", "", 30_000)) {
+            harness.processElement(read("first"), 0);
+            assertLoading("templated.products");
+
+            harness.processElement(read("last_in_data_collection"), 0);
+
+            assertLoadEnded("templated.products", "7s");
+        }
+    }
+
     // Review: Debezium marks the first read of a snapshot "first" even when it is its table's only row, so that table
     // has no read marked last; the snapshot's very last read ends every load.
     @Test
