@@ -13,7 +13,8 @@ import java.util.stream.Collectors;
 /**
  * Waits, for a bounded time, until the rows of every captured table are searchable in its index: the snapshot that
  * Debezium reads when the connector starts has then been indexed, so a search finds what the tables hold. A document
- * is searchable once Elasticsearch has refreshed its index (every second), which is what {@code _count} sees.
+ * is searchable once Elasticsearch has refreshed its index (every second; after the snapshot, when the job filled the
+ * index without refresh), which is what {@code _count} sees.
  */
 final class SearchableSnapshot {
 

@@ -3,6 +3,7 @@ package io.cdcindexer.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import io.cdcindexer.elasticsearch.IndexMappingFunction;
+import io.cdcindexer.elasticsearch.InitialLoad;
 import io.cdcindexer.job.JobOptions;
 import io.cdcindexer.metrics.Histograms;
 import io.cdcindexer.stack.Http;
@@ -622,7 +623,12 @@ public final class StatusCommand implements Callable<Integer> {
 
     private static String mappingOf(JsonNode index) {
         JsonNode meta = index.path("mappings").path("_meta").path(IndexMappingFunction.META);
-        return meta.has("mapping") ? "mapping " + meta.path("mapping").asText() : "mapping guessed by Elasticsearch";
+        String mapping = meta.has("mapping") ? "mapping " + meta.path("mapping").asText()
+                : "mapping guessed by Elasticsearch";
+        // InitialLoad: the documents Elasticsearch counts are the refreshed ones.
+        return InitialLoad.settingsToRestore(index) == null ? mapping
+                : mapping + ", first filled by a snapshot without refresh: documents not counted or searchable until "
+                        + "its snapshot is over, or the job puts refresh back";
     }
 
     /** A short human duration: "12 s", "3 min", "2 h". */

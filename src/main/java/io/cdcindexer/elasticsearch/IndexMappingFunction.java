@@ -61,7 +61,8 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>It asks Elasticsearch once per index and schema in each subtask (the decoder hands every change of a schema the
- * same schema instance), so the cost is a request or two per table at start and at each schema change. While
+ * same schema instance), so the cost is a request or two per table at start and at each schema change, a few more for
+ * an index a snapshot fills, and one small look every minute (every 10 s while a first fill is known). While
  * Elasticsearch cannot be reached it waits and tries again, holding the change back, as the sink would.
  */
 public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, ChangeEvent> {
@@ -134,7 +135,12 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Set<String> loading;
     /** By index still loading: how many documents Elasticsearch said it had indexed at the last look. */
     private transient Map<String, Long> indexedAtLastLook;
-    private transient boolean lookScheduled;
+    /** Indices whose refresh could not be put back: the next look tries again, not every change. */
+    private transient Set<String> endFailed;
+    /** Indices of the pattern that refused to be looked at (closed, not ours to monitor): left alone. */
+    private transient Set<String> ignored;
+    /** When the next look is due (processing time), {@link Long#MIN_VALUE} for none. */
+    private transient long nextLookAt;
 
     /**
      * @param overridesJson the text of the overrides file, empty for none; refused here, when the job is built, with
@@ -204,8 +210,10 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 .counter("deadLetters");
         loading = new HashSet<>();
         indexedAtLastLook = new HashMap<>();
-        lookScheduled = false;
-        // A restarted job may find an index a subtask left loading: every subtask looks once, a while after it starts.
+        endFailed = new HashSet<>();
+        ignored = new HashSet<>();
+        nextLookAt = Long.MIN_VALUE;
+        // An index another subtask, or the job before a restart, left loading: every subtask looks from the start.
         scheduleLook();
     }
 
@@ -236,7 +244,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
         if (InitialLoad.endsSnapshot(change)) {
             endEveryInitialLoad();
-        } else if (!loading.isEmpty() && loading.contains(route.current()) && InitialLoad.endsTable(change)) {
+        } else if (!loading.isEmpty() && loading.contains(route.current()) && InitialLoad.endsTable(change)
+                && !endFailed.contains(route.current())) {
             endInitialLoad(route.current(), InitialLoad.isSnapshotRead(change) ? "its snapshot's last read came"
                     : "a change after its snapshot came");
         }
@@ -543,30 +552,58 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             loading.add(index);
             scheduleLook();
             send("PUT", index + "/_settings", InitialLoad.loadingSettings());
+            // Another subtask may have ended the load between the two requests (the snapshot's last read, a change of
+            // the table): it removed the record, maybe before refresh went off. Its end reads the setting again after
+            // removing the record, this reads the record again after turning refresh off: one of the two sees it.
+            JsonNode after = get(index + "/_mapping");
+            if (after != null && InitialLoad.settingsToRestore(after) == null) {
+                send("PUT", index + "/_settings", record);
+                forget(index);
+                return;
+            }
             LOG.info("Index {}: refresh off while the snapshot fills it (then back to {})", index, record);
         } catch (IOException e) {
-            LOG.warn("Index {}: could not turn refresh off for the snapshot ({}); filled with refresh on", index,
+            LOG.warn("Index {}: could not turn refresh off for the snapshot ({}); the next look checks it", index,
                     e.toString());
         }
     }
 
+    /**
+     * The next look: every {@code initialLoadQuietMs} while this subtask knows a load, every six of them otherwise (for
+     * another subtask's, or another job's). A look due sooner replaces one due later.
+     */
     private void scheduleLook() {
-        if (!lookScheduled) {
-            lookScheduled = true;
-            ProcessingTimeService timers = ((StreamingRuntimeContext) getRuntimeContext()).getProcessingTimeService();
-            timers.registerTimer(timers.getCurrentProcessingTime() + initialLoadQuietMs, time -> lookForLoadingIndices());
+        ProcessingTimeService timers = ((StreamingRuntimeContext) getRuntimeContext()).getProcessingTimeService();
+        long due = timers.getCurrentProcessingTime() + (loading.isEmpty() ? 6 * initialLoadQuietMs : initialLoadQuietMs);
+        if (nextLookAt == Long.MIN_VALUE || due < nextLookAt) {
+            nextLookAt = due;
+            timers.registerTimer(due, time -> {
+                if (time == nextLookAt) { // not one a sooner look replaced
+                    lookForLoadingIndices();
+                }
+            });
         }
     }
 
     /**
-     * Puts refresh back on every index still loading that nothing was indexed into since the last look, and looks again
-     * while any is left, or when Elasticsearch could not be asked. One attempt per request: it never holds the task.
+     * Learns of the indices that carry the record, so that a change of their table ends their load here too; puts
+     * refresh back on those that nothing was indexed into since the last look, and on those whose end failed. One
+     * attempt per request, one index at a time: an index that cannot be looked at does not hold up the others.
      */
     private void lookForLoadingIndices() {
-        lookScheduled = false;
+        nextLookAt = Long.MIN_VALUE;
         try {
             loading.addAll(loadingInElasticsearch());
-            for (String index : List.copyOf(loading)) {
+        } catch (IOException e) {
+            LOG.warn("Could not look for indices filled without refresh ({}); looking again in {} s", e.toString(),
+                    initialLoadQuietMs / 1000);
+        }
+        for (String index : List.copyOf(loading)) {
+            if (endFailed.contains(index)) {
+                endInitialLoad(index, "trying again");
+                continue;
+            }
+            try {
                 JsonNode stats = get(index + "/_stats/indexing?filter_path=_all.primaries.indexing.index_total");
                 if (stats == null) {
                     forget(index); // deleted
@@ -577,15 +614,24 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 if (before != null && before == indexed) {
                     endInitialLoad(index, "nothing was indexed into it for " + initialLoadQuietMs / 1000 + " s");
                 }
+            } catch (IOException e) {
+                if (refusedForGood(e)) {
+                    ignored.add(index);
+                    forget(index);
+                    LOG.warn("Index {} carries a record of a load but cannot be looked at ({}); left alone", index,
+                            e.toString());
+                } else {
+                    LOG.warn("Could not look at index {} ({})", index, e.toString());
+                }
             }
-        } catch (IOException e) {
-            LOG.warn("Could not look for indices filled without refresh ({}); looking again in {} s", e.toString(),
-                    initialLoadQuietMs / 1000);
-            scheduleLook();
         }
-        if (!loading.isEmpty()) {
-            scheduleLook();
-        }
+        scheduleLook();
+    }
+
+    // A 4xx other than throttling and timeouts: closed, or not ours to monitor.
+    private static boolean refusedForGood(IOException e) {
+        return e instanceof ResponseException response && statusOf(response) / 100 == 4
+                && statusOf(response) != 429 && statusOf(response) != 408;
     }
 
     /** The job's indices that carry the record, whoever left it. */
@@ -596,6 +642,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         if (marked != null) {
             marked.fieldNames().forEachRemaining(indices::add);
         }
+        indices.removeAll(ignored);
         return indices;
     }
 
@@ -606,6 +653,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         } catch (IOException e) {
             LOG.warn("Could not look for indices filled without refresh ({}); looking again in {} s", e.toString(),
                     initialLoadQuietMs / 1000);
+            scheduleLook();
         }
         for (String index : List.copyOf(loading)) {
             endInitialLoad(index, "the snapshot's last read came");
@@ -613,30 +661,43 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     }
 
     /**
-     * Puts back the refresh interval an index had before its initial load, if it still has the record of it. Best
-     * effort: should it fail, the index stays known as loading, and the next look tries again.
+     * Puts back the refresh interval an index had before its initial load, if it still has the record of it and refresh
+     * is still off (a value the user set meanwhile stays). Best effort: should it fail, the next look tries again.
      */
     private void endInitialLoad(String index, String why) {
         try {
             JsonNode current = get(index + "/_mapping");
             ObjectNode settings = current == null ? null : InitialLoad.settingsToRestore(current);
             if (settings != null) {
-                // The settings first: the record goes only once refresh is back.
-                send("PUT", index + "/_settings", settings);
+                if (refreshOff(index)) {
+                    send("PUT", index + "/_settings", settings);
+                }
                 send("PUT", index + "/_mapping", InitialLoad.withoutRecord(current));
+                // The subtask that made the index may have turned refresh off just now (see startInitialLoad).
+                if (refreshOff(index)) {
+                    send("PUT", index + "/_settings", settings);
+                }
                 LOG.info("Index {}: refresh back to {} ({})", index, settings, why);
             }
             forget(index);
         } catch (IOException e) {
+            endFailed.add(index);
             LOG.warn("Index {}: could not turn refresh back on ({}); trying again in {} s", index, e.toString(),
                     initialLoadQuietMs / 1000);
             scheduleLook();
         }
     }
 
+    private boolean refreshOff(String index) throws IOException {
+        JsonNode settings = get(index + "/_settings?flat_settings=true");
+        return settings != null && settings.elements().hasNext() && settings.elements().next().path("settings")
+                .path("index.refresh_interval").asText("").equals("-1");
+    }
+
     private void forget(String index) {
         loading.remove(index);
         indexedAtLastLook.remove(index);
+        endFailed.remove(index);
     }
 
     /** What a request to Elasticsearch answers. */

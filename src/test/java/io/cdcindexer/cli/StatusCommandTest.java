@@ -434,6 +434,20 @@ class StatusCommandTest {
     }
 
     @Test
+    void anIndexASnapshotIsFillingWithoutRefreshIsSaidSoNextToItsDocuments() {
+        List<String> lines = StatusCommand.indexLines(
+                Json.parse("[{\"index\":\"cdc.public.users_v1\",\"docs.count\":\"0\"}]", "cat"),
+                Json.parse("{\"cdc.public.users_v1\":{\"aliases\":{\"cdc.public.users\":{}}}}", "aliases"),
+                Json.parse("{\"cdc.public.users_v1\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"3f2a\","
+                        + "\"initialLoad\":{\"index.refresh_interval\":\"1s\"}}}}}}", "mappings"),
+                Json.array());
+
+        assertThat(lines).containsExactly("cdc.public.users → cdc.public.users_v1 (mapping 3f2a, first filled by a "
+                + "snapshot without refresh: documents not counted or searchable until its snapshot is over, or the job "
+                + "puts refresh back, 0 documents)");
+    }
+
+    @Test
     void aReindexUnderWayShowsTheNextIndexNextToTheAliasWithItsDocumentsSoFar() {
         List<String> lines = StatusCommand.indexLines(
                 Json.parse("[{\"index\":\"cdc.public.users_v1\",\"docs.count\":\"30\"},"
