@@ -569,7 +569,7 @@ public final class ReindexCommand implements Callable<Integer> {
         JsonNode index = es.get("/" + ElasticsearchHttp.encode(current) + "/_settings").path(current).path("settings")
                 .path("index");
         // An index still filled with bulk-loading settings hands on the settings it is to have after.
-        ObjectNode afterLoad = InitialLoad.settingsToRestore(es.get("/" + ElasticsearchHttp.encode(current) + "/_mapping"));
+        ObjectNode afterLoad = InitialLoad.anyRecord(es.get("/" + ElasticsearchHttp.encode(current) + "/_mapping"));
         ObjectNode body = Json.object();
         ObjectNode settings = body.putObject("settings");
         for (String name : List.of("number_of_shards", "number_of_replicas", "refresh_interval", "analysis")) {

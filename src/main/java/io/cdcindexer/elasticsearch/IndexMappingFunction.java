@@ -135,10 +135,10 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Set<String> loading;
     /** By index still loading: how many documents Elasticsearch said it had indexed at the last look. */
     private transient Map<String, Long> indexedAtLastLook;
-    /** Indices whose refresh could not be put back: the next look tries again, not every change. */
+    /** Indices whose refresh could not be put back: a later look tries again, not every change. */
     private transient Set<String> endFailed;
-    /** Indices of the pattern that refused to be looked at (closed, not ours to monitor): left alone. */
-    private transient Set<String> ignored;
+    /** By index: no look at it before this processing time (it refused to be looked at, or to end). */
+    private transient Map<String, Long> notBefore;
     /** When the next look is due (processing time), {@link Long#MIN_VALUE} for none. */
     private transient long nextLookAt;
 
@@ -211,7 +211,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         loading = new HashSet<>();
         indexedAtLastLook = new HashMap<>();
         endFailed = new HashSet<>();
-        ignored = new HashSet<>();
+        notBefore = new HashMap<>();
         nextLookAt = Long.MIN_VALUE;
         // An index another subtask, or the job before a restart, left loading: every subtask looks from the start.
         scheduleLook();
@@ -534,10 +534,18 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     }
 
     // --- no refresh while a snapshot first fills an index (InitialLoad) ---------------------------------------------
+    //
+    // A start (record, refresh off, read the record again) and an end (mark the record ended, read the setting, put it
+    // back if off) may run at once in two subtasks. Whichever order their requests land in, one of the two sees the
+    // other's step and puts refresh back; and should a request fail or a task die between two steps, the record is
+    // still there (an ended one is kept for ENDED_KEPT_MS), so any subtask's next look finishes the job.
+
+    /** How long the record of an ended load is kept: looks put refresh back if a late start turned it off meanwhile. */
+    static final long ENDED_KEPT_MS = 3_600_000;
 
     /**
      * Records the index's refresh interval in its mapping, then turns refresh off. Best effort: should Elasticsearch
-     * refuse, the index keeps its refresh, which is only slower.
+     * refuse, the index keeps its refresh, which is only slower, or the next look finds the record.
      */
     private void startInitialLoad(String index) {
         try {
@@ -552,11 +560,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             loading.add(index);
             scheduleLook();
             send("PUT", index + "/_settings", InitialLoad.loadingSettings());
-            // Another subtask may have ended the load between the two requests (the snapshot's last read, a change of
-            // the table): it removed the record, maybe before refresh went off. Its end reads the setting again after
-            // removing the record, this reads the record again after turning refresh off: one of the two sees it.
             JsonNode after = get(index + "/_mapping");
             if (after != null && InitialLoad.settingsToRestore(after) == null) {
+                // Another subtask ended the load meanwhile (the snapshot's last read, a change of the table).
                 send("PUT", index + "/_settings", record);
                 forget(index);
                 return;
@@ -573,11 +579,10 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      * another subtask's, or another job's). A look due sooner replaces one due later.
      */
     private void scheduleLook() {
-        ProcessingTimeService timers = ((StreamingRuntimeContext) getRuntimeContext()).getProcessingTimeService();
-        long due = timers.getCurrentProcessingTime() + (loading.isEmpty() ? 6 * initialLoadQuietMs : initialLoadQuietMs);
+        long due = now() + (loading.isEmpty() ? 6 * initialLoadQuietMs : initialLoadQuietMs);
         if (nextLookAt == Long.MIN_VALUE || due < nextLookAt) {
             nextLookAt = due;
-            timers.registerTimer(due, time -> {
+            timers().registerTimer(due, time -> {
                 if (time == nextLookAt) { // not one a sooner look replaced
                     lookForLoadingIndices();
                 }
@@ -585,64 +590,114 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
     }
 
+    private ProcessingTimeService timers() {
+        return ((StreamingRuntimeContext) getRuntimeContext()).getProcessingTimeService();
+    }
+
+    private long now() {
+        return timers().getCurrentProcessingTime();
+    }
+
     /**
-     * Learns of the indices that carry the record, so that a change of their table ends their load here too; puts
-     * refresh back on those that nothing was indexed into since the last look, and on those whose end failed. One
-     * attempt per request, one index at a time: an index that cannot be looked at does not hold up the others.
+     * Learns of the indices whose load is under way, so that a change of their table ends it here too; ends the load of
+     * those that nothing was indexed into since the last look, and of those whose end failed; puts refresh back on
+     * those whose load ended but whose refresh is off (a start and an end crossed); removes records ended
+     * {@link #ENDED_KEPT_MS} ago. One attempt per request, one index at a time: an index that cannot be looked at is
+     * looked at again later, and does not hold up the others. Two requests in all when no load is under way.
      */
     private void lookForLoadingIndices() {
         nextLookAt = Long.MIN_VALUE;
         try {
-            loading.addAll(loadingInElasticsearch());
+            Map<String, JsonNode> records = recordsInElasticsearch();
+            JsonNode refresh = null;
+            for (Map.Entry<String, JsonNode> index : records.entrySet()) {
+                ObjectNode record = InitialLoad.anyRecord(index.getValue());
+                if (InitialLoad.endedAt(record) < 0) {
+                    loading.add(index.getKey());
+                    continue;
+                }
+                if (refresh == null) {
+                    refresh = get(names.pattern() + "/_settings/index.refresh_interval?flat_settings=true"
+                            + "&ignore_unavailable=true&allow_no_indices=true");
+                }
+                boolean off = refresh != null && refresh.path(index.getKey()).path("settings")
+                        .path("index.refresh_interval").asText("").equals("-1");
+                try {
+                    finishEnded(index.getKey(), index.getValue(), record, off);
+                } catch (IOException e) {
+                    LOG.warn("Could not finish the ended load of index {} ({}); trying again in {} s", index.getKey(),
+                            e.toString(), initialLoadQuietMs / 1000);
+                }
+            }
         } catch (IOException e) {
             LOG.warn("Could not look for indices filled without refresh ({}); looking again in {} s", e.toString(),
                     initialLoadQuietMs / 1000);
         }
         for (String index : List.copyOf(loading)) {
-            if (endFailed.contains(index)) {
-                endInitialLoad(index, "trying again");
+            if (notBefore.getOrDefault(index, Long.MIN_VALUE) > now()) {
                 continue;
             }
             try {
-                JsonNode stats = get(index + "/_stats/indexing?filter_path=_all.primaries.indexing.index_total");
-                if (stats == null) {
-                    forget(index); // deleted
-                    continue;
-                }
-                long indexed = stats.at("/_all/primaries/indexing/index_total").asLong();
-                Long before = indexedAtLastLook.put(index, indexed);
-                if (before != null && before == indexed) {
+                if (endFailed.contains(index)) {
+                    endInitialLoad(index, "trying again");
+                } else if (quietSinceLastLook(index)) {
                     endInitialLoad(index, "nothing was indexed into it for " + initialLoadQuietMs / 1000 + " s");
                 }
             } catch (IOException e) {
-                if (refusedForGood(e)) {
-                    ignored.add(index);
-                    forget(index);
-                    LOG.warn("Index {} carries a record of a load but cannot be looked at ({}); left alone", index,
-                            e.toString());
-                } else {
-                    LOG.warn("Could not look at index {} ({})", index, e.toString());
-                }
+                notBefore.put(index, now() + 6 * initialLoadQuietMs);
+                LOG.warn("Could not look at index {} ({}); looking again in {} s", index, e.toString(),
+                        6 * initialLoadQuietMs / 1000);
             }
         }
         scheduleLook();
     }
 
-    // A 4xx other than throttling and timeouts: closed, or not ours to monitor.
-    private static boolean refusedForGood(IOException e) {
-        return e instanceof ResponseException response && statusOf(response) / 100 == 4
-                && statusOf(response) != 429 && statusOf(response) != 408;
+    // An ended load: refresh back if a start turned it off after the end; the record removed once it is old.
+    private void finishEnded(String index, JsonNode mapping, ObjectNode record, boolean refreshOff) throws IOException {
+        if (now() - InitialLoad.endedAt(record) >= ENDED_KEPT_MS) {
+            send("PUT", index + "/_mapping", InitialLoad.withoutRecord(mapping));
+        } else if (refreshOff) {
+            send("PUT", index + "/_settings", InitialLoad.settings(record));
+            LOG.info("Index {}: refresh back to {} (a start crossed the end of its load)", index,
+                    InitialLoad.settings(record));
+        }
     }
 
-    /** The job's indices that carry the record, whoever left it. */
-    private List<String> loadingInElasticsearch() throws IOException {
-        JsonNode marked = get(names.pattern() + "/_mapping?ignore_unavailable=true&allow_no_indices=true"
-                + "&filter_path=*.mappings._meta." + META + "." + InitialLoad.RECORD);
-        List<String> indices = new ArrayList<>();
-        if (marked != null) {
-            marked.fieldNames().forEachRemaining(indices::add);
+    // Nothing indexed into it since the last look; a deleted index is forgotten.
+    private boolean quietSinceLastLook(String index) throws IOException {
+        JsonNode stats = get(index + "/_stats/indexing?filter_path=_all.primaries.indexing.index_total");
+        if (stats == null) {
+            forget(index);
+            return false;
         }
-        indices.removeAll(ignored);
+        long indexed = stats.at("/_all/primaries/indexing/index_total").asLong();
+        Long before = indexedAtLastLook.put(index, indexed);
+        return before != null && before == indexed;
+    }
+
+    /** By index of the job's that carries a record (under way, or ended a short while ago): its mapping's _meta. */
+    private Map<String, JsonNode> recordsInElasticsearch() throws IOException {
+        JsonNode metas = get(names.pattern() + "/_mapping?ignore_unavailable=true&allow_no_indices=true"
+                + "&filter_path=*.mappings._meta");
+        Map<String, JsonNode> records = new HashMap<>();
+        if (metas != null) {
+            metas.fields().forEachRemaining(index -> {
+                if (InitialLoad.anyRecord(index.getValue()) != null) {
+                    records.put(index.getKey(), index.getValue());
+                }
+            });
+        }
+        return records;
+    }
+
+    /** The job's indices whose load is under way, whoever started it. */
+    private List<String> loadingInElasticsearch() throws IOException {
+        List<String> indices = new ArrayList<>();
+        recordsInElasticsearch().forEach((index, meta) -> {
+            if (InitialLoad.settingsToRestore(meta) != null) {
+                indices.add(index);
+            }
+        });
         return indices;
     }
 
@@ -653,35 +708,35 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         } catch (IOException e) {
             LOG.warn("Could not look for indices filled without refresh ({}); looking again in {} s", e.toString(),
                     initialLoadQuietMs / 1000);
-            scheduleLook();
         }
         for (String index : List.copyOf(loading)) {
-            endInitialLoad(index, "the snapshot's last read came");
+            if (!endFailed.contains(index)) {
+                endInitialLoad(index, "the snapshot's last read came");
+            }
         }
     }
 
     /**
-     * Puts back the refresh interval an index had before its initial load, if it still has the record of it and refresh
-     * is still off (a value the user set meanwhile stays). Best effort: should it fail, the next look tries again.
+     * Ends an index's load: marks its record ended, then puts the recorded refresh interval back if refresh is still
+     * off (a value the user set meanwhile stays). Best effort: should it fail, a later look tries again.
      */
     private void endInitialLoad(String index, String why) {
         try {
             JsonNode current = get(index + "/_mapping");
-            ObjectNode settings = current == null ? null : InitialLoad.settingsToRestore(current);
-            if (settings != null) {
-                if (refreshOff(index)) {
-                    send("PUT", index + "/_settings", settings);
+            ObjectNode record = current == null ? null : InitialLoad.anyRecord(current);
+            if (record != null) {
+                if (InitialLoad.endedAt(record) < 0) {
+                    send("PUT", index + "/_mapping", InitialLoad.ended(current, record, now()));
                 }
-                send("PUT", index + "/_mapping", InitialLoad.withoutRecord(current));
-                // The subtask that made the index may have turned refresh off just now (see startInitialLoad).
                 if (refreshOff(index)) {
-                    send("PUT", index + "/_settings", settings);
+                    send("PUT", index + "/_settings", InitialLoad.settings(record));
                 }
-                LOG.info("Index {}: refresh back to {} ({})", index, settings, why);
+                LOG.info("Index {}: refresh back to {} ({})", index, InitialLoad.settings(record), why);
             }
             forget(index);
         } catch (IOException e) {
             endFailed.add(index);
+            notBefore.put(index, now() + initialLoadQuietMs);
             LOG.warn("Index {}: could not turn refresh back on ({}); trying again in {} s", index, e.toString(),
                     initialLoadQuietMs / 1000);
             scheduleLook();
@@ -698,6 +753,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         loading.remove(index);
         indexedAtLastLook.remove(index);
         endFailed.remove(index);
+        notBefore.remove(index);
     }
 
     /** What a request to Elasticsearch answers. */

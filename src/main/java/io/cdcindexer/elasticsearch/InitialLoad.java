@@ -23,6 +23,7 @@ public final class InitialLoad {
     static final String RECORD = "initialLoad";
 
     private static final String REFRESH = "index.refresh_interval";
+    private static final String ENDED_AT = "endedAt";
 
     private InitialLoad() {}
 
@@ -77,10 +78,39 @@ public final class InitialLoad {
         return update;
     }
 
-    /** The settings to put back, from an index's mapping (or get-mapping answer); null when it is not loading. */
+    /**
+     * The record of a load under way, from an index's mapping (or get-mapping answer): the settings to put back; null
+     * when there is none, or the load has ended.
+     */
     public static ObjectNode settingsToRestore(JsonNode mapping) {
+        ObjectNode record = anyRecord(mapping);
+        return record == null || record.has(ENDED_AT) ? null : record;
+    }
+
+    /**
+     * The record, under way or ended: an ended load keeps it for a while ({@link IndexMappingFunction}), so that a
+     * subtask that turned refresh off just as another ended the load still finds what to put back.
+     */
+    public static ObjectNode anyRecord(JsonNode mapping) {
         JsonNode record = IndexMapping.mappingsOf(mapping).path("_meta").path(IndexMappingFunction.META).path(RECORD);
         return record.isObject() ? (ObjectNode) record : null;
+    }
+
+    /** When the load ended (processing time, ms), or -1 while it is under way. */
+    static long endedAt(ObjectNode record) {
+        return record.path(ENDED_AT).asLong(-1);
+    }
+
+    /** The settings a record puts back. */
+    static ObjectNode settings(ObjectNode record) {
+        ObjectNode settings = record.deepCopy();
+        settings.remove(ENDED_AT);
+        return settings;
+    }
+
+    /** The mapping update that marks the load ended at {@code time}, keeping the record a while. */
+    static ObjectNode ended(JsonNode mapping, ObjectNode record, long time) {
+        return withRecord(mapping, settings(record).put(ENDED_AT, time));
     }
 
     /** The mapping update that removes the record, keeping the rest of the index's {@code _meta}. */

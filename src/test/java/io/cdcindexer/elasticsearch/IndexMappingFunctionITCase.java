@@ -402,11 +402,11 @@ class IndexMappingFunctionITCase {
         assertThat(meta(alias).has(InitialLoad.RECORD)).isTrue();
     }
 
-    /** Refresh back to {@code refresh} (null: Elasticsearch's default), the record gone, the fingerprint kept. */
+    /** Refresh back to {@code refresh} (null: Elasticsearch's default), the record marked ended, the fingerprint kept. */
     private static void assertLoadEnded(String alias, String refresh) throws Exception {
         assertThat(settings(alias).path("index.refresh_interval").asText(null)).as(settings(alias).toString())
                 .isEqualTo(refresh);
-        assertThat(meta(alias).has(InitialLoad.RECORD)).as(meta(alias).toString()).isFalse();
+        assertThat(meta(alias).path(InitialLoad.RECORD).has("endedAt")).as(meta(alias).toString()).isTrue();
         assertThat(meta(alias).path("mapping").asText()).as("the mapping's fingerprint stays").isNotEmpty();
     }
 
@@ -520,6 +520,29 @@ class IndexMappingFunctionITCase {
             assertThat(put("blocked.products/_settings", "{\"index.blocks.read_only\":null}")).isEqualTo(200);
             harness.setProcessingTime(1_000);
             assertLoadEnded("blocked.products", null);
+        }
+    }
+
+    // Review 3: a start that turned refresh off just after another subtask ended the load, and then failed (or died)
+    // before it read the record again, left refresh off with no record. The ended record is kept a while, and a look
+    // puts refresh back; it is removed once old.
+    @Test
+    void aLookPutsRefreshBackWhenAStartCrossedTheEndAndRemovesTheEndedRecordOnceOld() throws Exception {
+        try (var harness = loadingHarness("crossed", "", 1_000)) {
+            harness.setProcessingTime(0);
+            harness.processElement(read("first"), 0);
+            harness.processElement(read("last_in_data_collection"), 0);
+            assertLoadEnded("crossed.products", null);
+            // The crossing start's late step.
+            assertThat(put("crossed.products/_settings", "{\"index.refresh_interval\":\"-1\"}")).isEqualTo(200);
+
+            harness.setProcessingTime(6_000); // knowing no load, it looks every six quiet periods
+
+            assertLoadEnded("crossed.products", null);
+            harness.setProcessingTime(IndexMappingFunction.ENDED_KEPT_MS + 6_000);
+            assertThat(meta("crossed.products").has(InitialLoad.RECORD)).as(meta("crossed.products").toString())
+                    .isFalse();
+            assertThat(meta("crossed.products").path("mapping").asText()).isNotEmpty();
         }
     }
 
