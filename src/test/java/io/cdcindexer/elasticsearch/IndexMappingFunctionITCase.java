@@ -547,6 +547,18 @@ class IndexMappingFunctionITCase {
     }
 
     @Test
+    void aRefreshIntervalTheUserSetsDuringTheLoadStays() throws Exception {
+        try (var harness = loadingHarness("chosen", "", 30_000)) {
+            harness.processElement(read("first"), 0);
+            assertThat(put("chosen.products/_settings", "{\"index.refresh_interval\":\"30s\"}")).isEqualTo(200);
+
+            harness.processElement(read("last_in_data_collection"), 0);
+
+            assertLoadEnded("chosen.products", "30s");
+        }
+    }
+
+    @Test
     void aChangeAfterTheSnapshotEndsTheLoadInASubtaskThatFindsTheIndexLoading() throws Exception {
         try (var first = loadingHarness("handed", "", 30_000)) {
             first.processElement(read("first"), 0);
