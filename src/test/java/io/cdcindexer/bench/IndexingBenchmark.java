@@ -26,7 +26,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.Random;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.core.execution.JobClient;
@@ -102,11 +101,7 @@ public final class IndexingBenchmark {
 
     public static void main(String[] argv) throws Exception {
         String scenario = argv.length > 0 ? argv[0] : "inserts";
-        Map<String, String> args = new java.util.HashMap<>();
-        for (int i = 1; i + 1 < argv.length; i += 2) {
-            args.put(argv[i], argv[i + 1]);
-        }
-        new IndexingBenchmark(scenario, args).run(scenario);
+        new IndexingBenchmark(scenario, Benchmarks.flags(argv, 1)).run(scenario);
         System.exit(0);
     }
 

@@ -96,11 +96,7 @@ public final class LatencyBenchmark {
     }
 
     public static void main(String[] argv) throws Exception {
-        Map<String, String> args = new HashMap<>();
-        for (int i = 0; i + 1 < argv.length; i += 2) {
-            args.put(argv[i], argv[i + 1]);
-        }
-        new LatencyBenchmark(args).runAll();
+        new LatencyBenchmark(Benchmarks.flags(argv, 0)).runAll();
         System.exit(0);
     }
 
@@ -163,13 +159,7 @@ public final class LatencyBenchmark {
             return result;
         } finally {
             sampler.close();
-            List<String> down = new ArrayList<>(List.of("down", "--data-dir", dir.toString()));
-            if (done && !keep) {
-                down.add("--purge");
-            } else {
-                System.err.println("Kept the stack's data and logs in " + dir);
-            }
-            Cdc.run(down.toArray(String[]::new));
+            Benchmarks.down(dir, done, keep);
         }
     }
 

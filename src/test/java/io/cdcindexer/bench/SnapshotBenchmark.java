@@ -13,7 +13,6 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -51,11 +50,7 @@ public final class SnapshotBenchmark {
     }
 
     public static void main(String[] argv) throws Exception {
-        Map<String, String> args = new HashMap<>();
-        for (int i = 0; i + 1 < argv.length; i += 2) {
-            args.put(argv[i], argv[i + 1]);
-        }
-        new SnapshotBenchmark(args).runAll();
+        new SnapshotBenchmark(Benchmarks.flags(argv, 0)).runAll();
         System.exit(0);
     }
 
@@ -122,13 +117,7 @@ public final class SnapshotBenchmark {
             done = true;
             return result;
         } finally {
-            List<String> down = new ArrayList<>(List.of("down", "--data-dir", dir.toString()));
-            if (done && !keep) {
-                down.add("--purge");
-            } else {
-                System.err.println("Kept the stack's data and logs in " + dir);
-            }
-            Cdc.run(down.toArray(String[]::new));
+            Benchmarks.down(dir, done, keep);
         }
     }
 

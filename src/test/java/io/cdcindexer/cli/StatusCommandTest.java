@@ -448,6 +448,18 @@ class StatusCommandTest {
     }
 
     @Test
+    void anIndexWhoseFirstFillEndedIsNotFlagged() {
+        List<String> lines = StatusCommand.indexLines(
+                Json.parse("[{\"index\":\"cdc.public.users_v1\",\"docs.count\":\"5\"}]", "cat"),
+                Json.parse("{\"cdc.public.users_v1\":{\"aliases\":{\"cdc.public.users\":{}}}}", "aliases"),
+                Json.parse("{\"cdc.public.users_v1\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"3f2a\","
+                        + "\"initialLoad\":{\"index.refresh_interval\":\"1s\",\"endedAt\":1}}}}}}", "mappings"),
+                Json.array());
+
+        assertThat(lines).containsExactly("cdc.public.users → cdc.public.users_v1 (mapping 3f2a, 5 documents)");
+    }
+
+    @Test
     void aReindexUnderWayShowsTheNextIndexNextToTheAliasWithItsDocumentsSoFar() {
         List<String> lines = StatusCommand.indexLines(
                 Json.parse("[{\"index\":\"cdc.public.users_v1\",\"docs.count\":\"30\"},"

@@ -1,0 +1,34 @@
+package io.cdcindexer.bench;
+
+import io.cdcindexer.cli.Cdc;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/** What the benchmarks share: reading their flags, and stopping a local stack one of them started. */
+final class Benchmarks {
+
+    private Benchmarks() {}
+
+    /** {@code --name value} pairs from {@code argv[from]} on. */
+    static Map<String, String> flags(String[] argv, int from) {
+        Map<String, String> flags = new HashMap<>();
+        for (int i = from; i + 1 < argv.length; i += 2) {
+            flags.put(argv[i], argv[i + 1]);
+        }
+        return flags;
+    }
+
+    /** {@code ./cdc down}; the data folder is deleted after a run that completed, unless {@code --keep true}. */
+    static void down(Path dir, boolean completed, boolean keep) {
+        List<String> down = new ArrayList<>(List.of("down", "--data-dir", dir.toString()));
+        if (completed && !keep) {
+            down.add("--purge");
+        } else {
+            System.err.println("Kept the stack's data and logs in " + dir);
+        }
+        Cdc.run(down.toArray(String[]::new));
+    }
+}
