@@ -44,8 +44,8 @@ public final class InitialLoad {
     }
 
     /**
-     * The snapshot's very last read: every table's load is over. (A table whose only row is the snapshot's first read
-     * has no read of its own marked last: Debezium marks it {@code first}.)
+     * The snapshot's very last read: every table's load is over, also that of a table whose own last read was not
+     * marked so (Debezium's marker code can mark the snapshot's first row {@code first} instead).
      */
     static boolean endsSnapshot(ChangeEvent change) {
         return "r".equals(change.op) && "last".equals(change.snapshot);

@@ -482,9 +482,9 @@ class IndexMappingFunctionITCase {
         }
     }
 
-    // Review: Debezium marks the first read of a snapshot "first" even when it is its table's only row, so that table
-    // has no read marked last; the snapshot's very last read ends every load of the job's indices, whichever subtask
-    // made them (review 2: another subtask's load was not looked for).
+    // Review: a table whose own last read is not marked so (Debezium's marker code can mark the snapshot's first row
+    // "first" instead) has its load ended by the snapshot's very last read, which ends every load of the job's indices,
+    // whichever subtask made them (review 2: another subtask's load was not looked for).
     @Test
     void theSnapshotsLastReadEndsEveryLoadOfTheJobsIndicesWhicheverSubtaskMadeThem() throws Exception {
         try (var first = loadingHarness("single", "", 30_000); var elsewhere = loadingHarness("elsewhere", "", 30_000)) {
