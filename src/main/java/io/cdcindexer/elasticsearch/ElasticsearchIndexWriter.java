@@ -496,6 +496,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                 return;
             }
             List<Pending> rest = new ArrayList<>(batch);
+            List<Pending> followed = new ArrayList<>();
             List<Pending> waiting = new ArrayList<>();
             long now = time.getCurrentProcessingTime();
             for (int i = 0; i < incomplete.size(); i++) {
@@ -507,15 +508,22 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                             + error.path("type").asText() + "): " + error.path("reason").asText());
                     settled(pending);
                     rest.remove(pending);
-                } else if (!found.path(i).path("found").asBoolean()
-                        && (buffer.containsKey(pending.document) || waitsForItsDocument(pending, now))) {
-                    // Its document is not there: a change of it that came meanwhile (the insert) goes first, else it
-                    // waits a while for one.
+                } else if (!found.path(i).path("found").asBoolean() && buffer.containsKey(pending.document)) {
+                    // Its document is not there, but a change of it came meanwhile (the insert): back to the buffer
+                    // at once, to go with it.
+                    followed.add(pending);
+                    rest.remove(pending);
+                } else if (!found.path(i).path("found").asBoolean() && waitsForItsDocument(pending, now)) {
+                    // Its document is not there: it waits a while for a change of it.
                     waiting.add(pending);
                     rest.remove(pending);
                 } else {
                     complete(pending, found.path(i));
                 }
+            }
+            if (!followed.isEmpty()) {
+                awaitingDocument.inc(followed.size());
+                putBackAfter(followed, 0);
             }
             if (!waiting.isEmpty()) {
                 awaitingDocument.inc(waiting.size());

@@ -598,6 +598,24 @@ class ElasticsearchIndexWriterTest {
         writer.close();
     }
 
+    // Review of the writer without interval: a change lacking columns goes out at once as a multi-get; when its
+    // document is missing and its insert came meanwhile (buffered behind it), the two waited DOCUMENT_WAIT_STEP_MS
+    // instead of going together at once.
+    @Test
+    void anInsertThatCameWhileTheMultiGetWasOutGoesWithTheChangeAtOnceNotAfterTheWaitStep() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 0, 2, 50);
+        latencies = new long[] {50}; // the multi-get
+
+        writer.write(leaving(200, "{\"id\":1,\"n\":1}", "body"), null); // no stored document yet
+        writer.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\"}", null), null); // its insert
+        writer.flush(false);
+
+        assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"n\":1,\"body\":\"b0\"}");
+        assertThat(now).as("virtual ms when all was written").isLessThan(ElasticsearchIndexWriter.DOCUMENT_WAIT_STEP_MS);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
     /**
      * A multi-get answers a document it could not read with an error of its own (a shard not yet started after a
      * restart, a rejected execution), not with the whole request failing. That is not "no stored document": written
