@@ -508,13 +508,15 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                             + error.path("type").asText() + "): " + error.path("reason").asText());
                     settled(pending);
                     rest.remove(pending);
-                } else if (!found.path(i).path("found").asBoolean() && buffer.containsKey(pending.document)) {
-                    // Its document is not there, but a change of it came meanwhile (the insert): back to the buffer
-                    // at once, to go with it.
+                } else if (!found.path(i).path("found").asBoolean() && completes(buffer.get(pending.document))) {
+                    // Its document is not there, but a change of it that came meanwhile gives it whole (the insert):
+                    // back to the buffer at once, to go with it.
                     followed.add(pending);
                     rest.remove(pending);
-                } else if (!found.path(i).path("found").asBoolean() && waitsForItsDocument(pending, now)) {
-                    // Its document is not there: it waits a while for a change of it.
+                } else if (!found.path(i).path("found").asBoolean()
+                        && (buffer.containsKey(pending.document) || waitsForItsDocument(pending, now))) {
+                    // Its document is not there: a change of it that came meanwhile and lacks columns too goes with
+                    // it after a while, else it waits a while for one.
                     waiting.add(pending);
                     rest.remove(pending);
                 } else {
@@ -551,6 +553,12 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             retryLater(batch);
             flushLater();
         });
+    }
+
+    // A buffered change that writes its document whole (a full row, or a delete): the change waiting for the document
+    // can go with it at once. One that lacks columns too would only send another multi-get.
+    private static boolean completes(Pending queued) {
+        return queued != null && !(queued.request instanceof IndexRequest && queued.change.hasUnavailableColumns());
     }
 
     /**

@@ -55,6 +55,12 @@ class ServiceProcessTest {
         List<String> command = List.of("/bin/sh", "-c", "sleep 60; true", dir.toString());
         ServiceProcess first = ServiceProcess.start("Kafka", dir, "kafka", command, Map.of());
         try {
+            // Running means exec'd: until then /proc shows the JVM's command line, which names no folder (the test
+            // failed once so, in a full run).
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(5);
+            while (ServiceProcess.recorded(dir.resolve("kafka.pid")).isEmpty() && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
             org.assertj.core.api.Assertions.assertThatThrownBy(
                     () -> ServiceProcess.start("Kafka", dir, "kafka", command, Map.of()))
                     .isInstanceOf(StackException.class).hasMessageContaining("Kafka already runs (pid " + first.pid());
