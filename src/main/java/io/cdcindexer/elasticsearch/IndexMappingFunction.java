@@ -603,7 +603,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      * those that nothing was indexed into since the last look, and of those whose end failed; puts refresh back on
      * those whose load ended but whose refresh is off (a start and an end crossed); removes records ended
      * {@link #ENDED_KEPT_MS} ago. One attempt per request, one index at a time: an index that cannot be looked at is
-     * looked at again later, and does not hold up the others. Two requests in all when no load is under way.
+     * looked at again later, and does not hold up the others. One request when no index carries a record; one more
+     * when a record of an ended load is still kept.
      */
     private void lookForLoadingIndices() {
         nextLookAt = Long.MIN_VALUE;
@@ -620,8 +621,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                     refresh = get(names.pattern() + "/_settings/index.refresh_interval?flat_settings=true"
                             + "&ignore_unavailable=true&allow_no_indices=true");
                 }
-                boolean off = refresh != null && refresh.path(index.getKey()).path("settings")
-                        .path("index.refresh_interval").asText("").equals("-1");
+                boolean off = refresh != null && InitialLoad.refreshOff(refresh, index.getKey());
                 try {
                     finishEnded(index.getKey(), index.getValue(), record, off);
                 } catch (IOException e) {
@@ -745,8 +745,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     private boolean refreshOff(String index) throws IOException {
         JsonNode settings = get(index + "/_settings?flat_settings=true");
-        return settings != null && settings.elements().hasNext() && settings.elements().next().path("settings")
-                .path("index.refresh_interval").asText("").equals("-1");
+        return settings != null && InitialLoad.refreshOff(settings, null);
     }
 
     private void forget(String index) {

@@ -2,6 +2,7 @@ package io.cdcindexer.elasticsearch;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.ChangeEvent;
 
@@ -56,14 +57,24 @@ public final class InitialLoad {
      * its refresh interval ({@code null}: Elasticsearch's default). Null when refresh is off already.
      */
     static ObjectNode record(JsonNode settingsAnswer) {
-        JsonNode refresh = settingsAnswer.elements().hasNext()
-                ? settingsAnswer.elements().next().path("settings").get(REFRESH) : null;
-        if (refresh != null && refresh.asText().equals("-1")) {
+        if (refreshOff(settingsAnswer, null)) {
             return null;
         }
+        JsonNode refresh = settingsAnswer.elements().hasNext()
+                ? settingsAnswer.elements().next().path("settings").get(REFRESH) : null;
         ObjectNode record = JsonNodeFactory.instance.objectNode();
         record.set(REFRESH, refresh); // null is written as null: the default
         return record;
+    }
+
+    /**
+     * Whether refresh is off ({@code -1}) for {@code index} in a flat-settings answer
+     * ({@code GET <indices>/_settings?flat_settings=true}); {@code index} null: the answer's only index.
+     */
+    static boolean refreshOff(JsonNode settingsAnswer, String index) {
+        JsonNode settings = index != null ? settingsAnswer.path(index)
+                : settingsAnswer.elements().hasNext() ? settingsAnswer.elements().next() : MissingNode.getInstance();
+        return settings.path("settings").path(REFRESH).asText("").equals("-1");
     }
 
     /** The settings while loading. */

@@ -433,14 +433,19 @@ class StatusCommandTest {
                 "cdc.public.orders: 5 documents, mapping guessed by Elasticsearch");
     }
 
-    @Test
-    void anIndexASnapshotIsFillingWithoutRefreshIsSaidSoNextToItsDocuments() {
-        List<String> lines = StatusCommand.indexLines(
-                Json.parse("[{\"index\":\"cdc.public.users_v1\",\"docs.count\":\"0\"}]", "cat"),
+    /** The lines for cdc.public.users_v1 behind its alias, with {@code documents} and this record of its first fill. */
+    private static List<String> usersLinesWithInitialLoad(int documents, String record) {
+        return StatusCommand.indexLines(
+                Json.parse("[{\"index\":\"cdc.public.users_v1\",\"docs.count\":\"" + documents + "\"}]", "cat"),
                 Json.parse("{\"cdc.public.users_v1\":{\"aliases\":{\"cdc.public.users\":{}}}}", "aliases"),
                 Json.parse("{\"cdc.public.users_v1\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"3f2a\","
-                        + "\"initialLoad\":{\"index.refresh_interval\":\"1s\"}}}}}}", "mappings"),
+                        + "\"initialLoad\":" + record + "}}}}}", "mappings"),
                 Json.array());
+    }
+
+    @Test
+    void anIndexASnapshotIsFillingWithoutRefreshIsSaidSoNextToItsDocuments() {
+        List<String> lines = usersLinesWithInitialLoad(0, "{\"index.refresh_interval\":\"1s\"}");
 
         assertThat(lines).containsExactly("cdc.public.users → cdc.public.users_v1 (mapping 3f2a, first filled by a "
                 + "snapshot without refresh: documents not counted or searchable until its snapshot is over, or the job "
@@ -449,12 +454,7 @@ class StatusCommandTest {
 
     @Test
     void anIndexWhoseFirstFillEndedIsNotFlagged() {
-        List<String> lines = StatusCommand.indexLines(
-                Json.parse("[{\"index\":\"cdc.public.users_v1\",\"docs.count\":\"5\"}]", "cat"),
-                Json.parse("{\"cdc.public.users_v1\":{\"aliases\":{\"cdc.public.users\":{}}}}", "aliases"),
-                Json.parse("{\"cdc.public.users_v1\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"3f2a\","
-                        + "\"initialLoad\":{\"index.refresh_interval\":\"1s\",\"endedAt\":1}}}}}}", "mappings"),
-                Json.array());
+        List<String> lines = usersLinesWithInitialLoad(5, "{\"index.refresh_interval\":\"1s\",\"endedAt\":1}");
 
         assertThat(lines).containsExactly("cdc.public.users → cdc.public.users_v1 (mapping 3f2a, 5 documents)");
     }
