@@ -2,6 +2,14 @@ package io.cdcindexer.job;
 
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.DecodeFunction;
+import io.cdcindexer.documents.AssembleFunction;
+import io.cdcindexer.documents.DocumentChange;
+import io.cdcindexer.documents.FanoutFunction;
+import io.cdcindexer.documents.JoinMessage;
+import io.cdcindexer.documents.JoinNode;
+import io.cdcindexer.documents.JoinedDocuments;
+import io.cdcindexer.documents.LinkFunction;
+import io.cdcindexer.documents.RowRouter;
 import io.cdcindexer.elasticsearch.BulkOptions;
 import io.cdcindexer.elasticsearch.ChangeEventEmitter;
 import io.cdcindexer.elasticsearch.DocumentVersionFunction;
@@ -19,6 +27,8 @@ import io.cdcindexer.kafka.PartitionProgress;
 import io.cdcindexer.transaction.TransactionCollapseFunction;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
@@ -131,15 +141,18 @@ public final class CdcIndexerJob {
                 .name("Dead-letter queue")
                 .uid("dead-letter-sink");
 
-        changes.keyBy(TransactionCollapseFunction.CHANGE_KEY, Types.STRING)
+        DataStream<ChangeEvent> collapsed = changes.keyBy(TransactionCollapseFunction.CHANGE_KEY, Types.STRING)
                 .connect(decoded.getSideOutput(DecodeFunction.TRANSACTION_ENDS)
                         .keyBy(TransactionCollapseFunction.END_KEY, Types.STRING))
                 .process(new TransactionCollapseFunction(options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS),
                         options.getLong(JobOptions.TRANSACTION_MAX_HELD_CHANGES)))
                 .name("Collapse transactions")
-                .uid("collapse-transactions")
-                // From here on keyed by document: one subtask, and one writer, sees every write of a document.
-                .keyBy(DocumentVersionFunction.DOCUMENT_KEY, Types.STRING)
+                .uid("collapse-transactions");
+        JoinedDocuments documents = JoinedDocuments.of(options.get(JobOptions.DOCUMENTS));
+        DataStream<ChangeEvent> writes = documents.isEmpty() ? collapsed
+                : collapsed.union(joinedDocuments(collapsed, documents));
+        // From here on keyed by document: one subtask, and one writer, sees every write of a document.
+        writes.keyBy(DocumentVersionFunction.DOCUMENT_KEY, Types.STRING)
                 .process(new DocumentVersionFunction(options.getLong(JobOptions.REMEMBER_WRITES_MS),
                         options.getLong(JobOptions.REMEMBER_DELETES_MS), options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS)))
                 .name("Drop stale changes")
@@ -147,6 +160,60 @@ public final class CdcIndexerJob {
                 .sinkTo(documentSink)
                 .name("Elasticsearch")
                 .uid("elasticsearch-sink");
+    }
+
+    /**
+     * The stages of joined documents, one per node of each document, deepest first: every node's assembly takes its
+     * table's rows and what the nodes below it send; a many-to-one node adds a link (which parent row each holder row
+     * points to) and a fan-out (the parent's object to every holder row that points to it). The roots' documents go
+     * to the same version check and sink as every other write.
+     */
+    private DataStream<ChangeEvent> joinedDocuments(DataStream<ChangeEvent> collapsed, JoinedDocuments documents) {
+        long deleteMemoryMs = options.getLong(JobOptions.REMEMBER_DELETES_MS);
+        SingleOutputStreamOperator<JoinMessage> rows = collapsed
+                .process(new RowRouter(documents))
+                .name("Joined documents: rows")
+                .uid("joined-rows");
+        Map<Integer, DataStream<JoinMessage>> built = new HashMap<>();
+        DataStream<ChangeEvent> written = null;
+        for (int id = documents.nodes().size() - 1; id >= 0; id--) { // a node's id is below those under it
+            JoinNode node = documents.node(id);
+            int nodeId = id;
+            DataStream<JoinMessage> in = rows.filter(m -> m.kind == JoinMessage.Kind.ROW && m.node == nodeId)
+                    .name("Rows of " + node.path);
+            for (int b : node.below) {
+                JoinNode under = documents.node(b);
+                if (under.relation == JoinNode.Relation.CHILDREN) {
+                    in = in.union(built.get(b));
+                    continue;
+                }
+                DataStream<JoinMessage> links = rows
+                        .filter(m -> m.kind == JoinMessage.Kind.HOLDER_ROW && m.node == b)
+                        .name("Holder rows of " + under.path)
+                        .keyBy(JoinMessage.KEY, Types.STRING)
+                        .process(new LinkFunction(documents, b, deleteMemoryMs))
+                        .name("Links of " + under.path)
+                        .uid("joined-links-" + under.path);
+                in = in.union(built.get(b).union(links)
+                        .keyBy(JoinMessage.KEY, Types.STRING)
+                        .process(new FanoutFunction(documents, b))
+                        .name("Fan-out of " + under.path)
+                        .uid("joined-fanout-" + under.path));
+            }
+            SingleOutputStreamOperator<JoinMessage> assembled = in
+                    .keyBy(JoinMessage.KEY, Types.STRING)
+                    .process(new AssembleFunction(documents, id, deleteMemoryMs))
+                    .name("Assemble " + node.path)
+                    .uid("joined-" + node.path);
+            if (node.relation != JoinNode.Relation.ROOT) {
+                built.put(id, assembled);
+                continue;
+            }
+            DataStream<ChangeEvent> document = assembled.map(new DocumentChange(documents))
+                    .name("Documents of " + node.index);
+            written = written == null ? document : written.union(document);
+        }
+        return written;
     }
 
     private void configure(StreamExecutionEnvironment env) {

@@ -108,6 +108,10 @@ public final class JobOptions implements Serializable {
             define("elasticsearch.mapping-overrides", "",
                     "A JSON file of index settings and column mappings merged over the derived ones "
                             + "(configs/index-mappings.json, docs/mappings.md), read when the job starts; empty: none.");
+    public static final Option DOCUMENTS =
+            define("documents", "",
+                    "A JSON file declaring joined documents, each built from a root table and the tables related to "
+                            + "it (configs/documents.json, docs/documents.md), read when the job starts; empty: none.");
     public static final Option BULK_MAX_ACTIONS =
             define("elasticsearch.bulk.max-actions", "2000", "A bulk request is sent once it holds this many actions.");
     public static final Option BULK_MAX_BYTES =

@@ -1,0 +1,300 @@
+package io.cdcindexer.documents;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.debezium.DebeziumDecoder;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.util.Collector;
+
+/**
+ * The stage of one node of a joined document, keyed by its table's row id: keeps the row's newest image, the objects of
+ * its child rows and of the parent rows it points to, and builds the row's object from them whenever one changes, once
+ * per transaction ({@link WholeTransactionsFunction}). The root's object is the document; a child's goes to the holder
+ * row its foreign key names (and away from the one it named before, when the key moved); a parent's goes to its
+ * fan-out, which hands it to every holder row that points to it.
+ *
+ * <p>State stays bounded by the data: a row's entry goes when the row is deleted and nothing hangs from it, after
+ * remembering the delete for {@code deleteMemoryMs} (an older change of the row that comes later is dropped, not
+ * applied); a child's object goes when the child leaves.
+ */
+public final class AssembleFunction extends WholeTransactionsFunction {
+
+    private static final long serialVersionUID = 1L;
+
+    private final JoinedDocuments plan;
+    private final int nodeId;
+    private final long deleteMemoryMs;
+
+    private transient JoinNode node;
+    private transient ValueState<StoredRow> row;
+    /** The objects of the rows below, by node id and row id ({@code 3/17}). */
+    private transient MapState<String, StoredPart> below;
+    private transient ValueState<BuildState> build;
+    /** What the messages of the current batch changed. */
+    private transient boolean changed;
+    private transient boolean rowDeleted;
+    private transient long commitTime;
+
+    public AssembleFunction(JoinedDocuments plan, int nodeId, long deleteMemoryMs) {
+        this.plan = plan;
+        this.nodeId = nodeId;
+        this.deleteMemoryMs = deleteMemoryMs;
+    }
+
+    @Override
+    void openState() {
+        node = plan.node(nodeId);
+        row = getRuntimeContext().getState(new ValueStateDescriptor<>("row", TypeInformation.of(StoredRow.class)));
+        below = getRuntimeContext().getMapState(
+                new MapStateDescriptor<>("below", Types.STRING, TypeInformation.of(StoredPart.class)));
+        build = getRuntimeContext().getState(new ValueStateDescriptor<>("build", TypeInformation.of(BuildState.class)));
+    }
+
+    @Override
+    void apply(JoinMessage message, Context ctx) throws Exception {
+        switch (message.kind) {
+            case ROW -> applyRow(message, ctx);
+            case CHILD, PARENT -> {
+                String at = message.from + "/" + message.source;
+                StoredPart stored = below.get(at);
+                if (stored != null && stored.version > message.version) {
+                    return; // older than what it replaces
+                }
+                below.put(at, StoredPart.of(message.source, message.delete ? null : message.body, message.version));
+                changed(message);
+            }
+            case CHILD_GONE -> {
+                String at = message.from + "/" + message.source;
+                StoredPart stored = below.get(at);
+                if (stored != null && stored.version > message.version) {
+                    return;
+                }
+                below.remove(at);
+                changed(message);
+            }
+            default -> throw new IllegalStateException("The assembly of " + node + " was sent " + message);
+        }
+    }
+
+    private void applyRow(JoinMessage message, Context ctx) throws Exception {
+        StoredRow stored = row.value();
+        if (stored != null && !stored.olderThan(message.version, message.lsn)) {
+            return; // a repeat, or older than the change that left the row so
+        }
+        StoredRow next = new StoredRow();
+        next.version = message.version;
+        next.lsn = message.lsn;
+        if (message.delete) {
+            next.deleted = true;
+            next.forgetAt = ((ctx.timerService().currentProcessingTime() + deleteMemoryMs) / 1000 + 1) * 1000;
+            ctx.timerService().registerProcessingTimeTimer(next.forgetAt);
+            rowDeleted = true;
+        } else {
+            next.image = message.body;
+            if (message.unavailableColumns != null && stored != null && stored.live()) {
+                next.image = withColumnsFrom(message.body, message.unavailableColumns, stored.image);
+            }
+        }
+        row.update(next);
+        changed(message);
+    }
+
+    private void changed(JoinMessage message) throws IOException {
+        BuildState state = build.value();
+        if (state == null) {
+            state = new BuildState();
+        }
+        state.version = Math.max(state.version, message.version);
+        build.update(state);
+        commitTime = Math.max(commitTime, message.commitTime);
+        changed = true;
+    }
+
+    @Override
+    void send(long after, Context ctx, Collector<JoinMessage> out) throws Exception {
+        if (!changed) {
+            return;
+        }
+        changed = false;
+        boolean deletedNow = rowDeleted;
+        rowDeleted = false;
+        long committed = commitTime;
+        commitTime = 0;
+        BuildState state = build.value();
+        StoredRow stored = row.value();
+        JsonNode image = stored != null && stored.live() ? ForeignKeys.read(stored.image) : null;
+        String key = ctx.getCurrentKey();
+        dropParentsNoLongerPointedTo(image);
+        switch (node.relation) {
+            case ROOT -> {
+                if (image != null) {
+                    out.collect(message(JoinMessage.Kind.DOCUMENT, nodeId, key, after, state, build(image), committed));
+                    state.sent = true;
+                } else if (state.sent || deletedNow) {
+                    JoinMessage delete = message(JoinMessage.Kind.DOCUMENT, nodeId, key, after, state, null, committed);
+                    delete.delete = true;
+                    out.collect(delete);
+                    state.sent = false;
+                }
+            }
+            case CHILDREN -> {
+                String holder = image == null ? null : ForeignKeys.of(image, node.foreignKey);
+                if (state.sentTo != null && !state.sentTo.equals(holder)) {
+                    JoinMessage gone = message(JoinMessage.Kind.CHILD_GONE, node.holder, state.sentTo, after, state,
+                            null, committed);
+                    gone.source = key;
+                    gone.from = nodeId;
+                    out.collect(gone);
+                }
+                if (holder != null) {
+                    JoinMessage child = message(JoinMessage.Kind.CHILD, node.holder, holder, after, state, build(image),
+                            committed);
+                    child.source = key;
+                    child.from = nodeId;
+                    out.collect(child);
+                }
+                state.sentTo = holder;
+            }
+            case PARENT -> {
+                if (image != null || state.sent) {
+                    JoinMessage value = message(JoinMessage.Kind.PARENT_VALUE, nodeId, key, after, state,
+                            image == null ? null : build(image), committed);
+                    value.delete = image == null;
+                    out.collect(value);
+                    state.sent = image != null;
+                }
+            }
+        }
+        // A deleted row's entry stays while its delete is remembered; the expiry then clears the rest.
+        if (stored == null && below.isEmpty() && state.sentTo == null && !state.sent) {
+            build.clear(); // nothing left of the row: nothing kept
+        } else {
+            build.update(state);
+        }
+    }
+
+    @Override
+    void onProcessingTime(long timestamp, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {
+        StoredRow stored = row.value();
+        if (stored == null || stored.live() || stored.forgetAt > timestamp) {
+            return;
+        }
+        row.clear(); // the delete's memory is over
+        BuildState state = build.value();
+        if (below.isEmpty() && (state == null || (state.sentTo == null && !state.sent))) {
+            build.clear();
+        }
+    }
+
+    // A parent's object is kept only while the row points to it; one sent for a row it no longer points to is dropped.
+    private void dropParentsNoLongerPointedTo(JsonNode image) throws Exception {
+        for (int id : node.below) {
+            JoinNode parent = plan.node(id);
+            if (parent.relation != JoinNode.Relation.PARENT) {
+                continue;
+            }
+            String pointedTo = ForeignKeys.of(image, parent.foreignKey);
+            String prefix = id + "/";
+            for (Iterator<Map.Entry<String, StoredPart>> it = below.iterator(); it.hasNext(); ) {
+                Map.Entry<String, StoredPart> entry = it.next();
+                if (entry.getKey().startsWith(prefix) && !entry.getValue().key.equals(pointedTo)) {
+                    it.remove();
+                }
+            }
+        }
+    }
+
+    /** The row's object: its columns (all, or those named, in their order), then the fields of the nodes below. */
+    private byte[] build(JsonNode image) throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
+        try (JsonGenerator json = DebeziumDecoder.mapper().getFactory().createGenerator(bytes)) {
+            json.writeStartObject();
+            if (node.columns == null) {
+                for (Iterator<Map.Entry<String, JsonNode>> it = image.fields(); it.hasNext(); ) {
+                    Map.Entry<String, JsonNode> column = it.next();
+                    json.writeFieldName(column.getKey());
+                    json.writeTree(column.getValue());
+                }
+            } else {
+                for (String column : node.columns) {
+                    json.writeFieldName(column);
+                    JsonNode value = image.get(column);
+                    if (value == null) {
+                        json.writeNull();
+                    } else {
+                        json.writeTree(value);
+                    }
+                }
+            }
+            for (int id : node.below) {
+                JoinNode next = plan.node(id);
+                json.writeFieldName(next.field);
+                if (next.relation == JoinNode.Relation.CHILDREN) {
+                    json.writeStartArray();
+                    for (StoredPart child : parts(id)) {
+                        json.writeRawValue(new String(child.body, StandardCharsets.UTF_8));
+                    }
+                    json.writeEndArray();
+                } else {
+                    String pointedTo = ForeignKeys.of(image, next.foreignKey);
+                    StoredPart parent = pointedTo == null ? null : below.get(id + "/" + pointedTo);
+                    if (parent == null || parent.body == null) {
+                        json.writeNull();
+                    } else {
+                        json.writeRawValue(new String(parent.body, StandardCharsets.UTF_8));
+                    }
+                }
+            }
+            json.writeEndObject();
+        }
+        return bytes.toByteArray();
+    }
+
+    // The objects of one child node's rows, in the order of their ids.
+    private List<StoredPart> parts(int id) throws Exception {
+        String prefix = id + "/";
+        List<StoredPart> parts = new ArrayList<>();
+        for (Map.Entry<String, StoredPart> entry : below.entries()) {
+            if (entry.getKey().startsWith(prefix)) {
+                parts.add(entry.getValue());
+            }
+        }
+        parts.sort((a, b) -> ForeignKeys.ID_ORDER.compare(a.key, b.key));
+        return parts;
+    }
+
+    private static byte[] withColumnsFrom(byte[] document, String[] columns, byte[] earlier) {
+        ObjectNode merged = (ObjectNode) ForeignKeys.read(document);
+        JsonNode previous = ForeignKeys.read(earlier);
+        for (String column : columns) {
+            JsonNode value = previous.get(column);
+            if (value != null) {
+                merged.set(column, value);
+            }
+        }
+        return DebeziumDecoder.toJson(merged);
+    }
+
+    private static JoinMessage message(JoinMessage.Kind kind, int node, String key, long after, BuildState state,
+            byte[] body, long commitTime) {
+        JoinMessage message = JoinMessage.of(kind, node, key, after);
+        message.version = state.version;
+        message.lsn = ++state.builds;
+        message.body = body;
+        message.commitTime = commitTime;
+        return message;
+    }
+}

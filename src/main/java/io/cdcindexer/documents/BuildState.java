@@ -1,0 +1,17 @@
+package io.cdcindexer.documents;
+
+/** What an assembly remembers of what it built and sent for one row. */
+public final class BuildState {
+
+    /** The highest commit position of everything applied: never goes backwards, so neither does a document's version. */
+    public long version;
+    /** How many times it was built: orders two builds of one version. */
+    public long builds;
+    /** CHILDREN: the holder row it was last sent to; null for none. */
+    public String sentTo;
+    /** ROOT: a document was written; PARENT: an object was sent to the fan-out. */
+    public boolean sent;
+
+    /** For Flink's POJO serializer. */
+    public BuildState() {}
+}
