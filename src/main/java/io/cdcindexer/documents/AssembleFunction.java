@@ -178,6 +178,9 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 }
             }
         }
+        if (below.isEmpty()) {
+            below.clear(); // removing through the iterator leaves the empty map in the state backend
+        }
         // A deleted row's entry stays while its delete is remembered; the expiry then clears the rest.
         if (stored == null && below.isEmpty() && state.sentTo == null && !state.sent) {
             build.clear(); // nothing left of the row: nothing kept

@@ -85,6 +85,9 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
         if (due.isEmpty()) {
             return; // an earlier timer of this watermark took them
         }
+        if (waiting.isEmpty()) {
+            waiting.clear(); // removing through the iterator leaves the empty map in the state backend
+        }
         due.sort(Map.Entry.comparingByKey());
         for (Map.Entry<Long, List<JoinMessage>> entry : due) {
             for (JoinMessage message : entry.getValue()) {

@@ -1,0 +1,255 @@
+package io.cdcindexer.documents;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The stages of joined documents on operator harnesses: when they apply what they are sent, what they send on, how
+ * they order a row's changes and what they keep. The plan: users carrying their orders, orders carrying their user.
+ */
+class JoinStagesTest {
+
+    private static final long DELETES_MS = 60_000;
+
+    static final JoinedDocuments PLAN = JoinedDocuments.parse("""
+            {"documents": [
+              {"index": "users", "table": "public.users",
+               "children": [{"field": "orders", "table": "public.orders", "foreignKey": ["user_id"],
+                             "columns": ["id", "amount"]}]},
+              {"index": "orders", "table": "public.orders", "columns": ["id", "amount"],
+               "parents": [{"field": "user", "table": "public.users", "foreignKey": ["user_id"]}]}
+            ]}""", "test");
+    private static final int USERS = 0;
+    private static final int USER_ORDERS = 1;
+    private static final int ORDERS = 2;
+    private static final int ORDER_USER = 3;
+
+    private KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> harness;
+
+    @AfterEach
+    void close() throws Exception {
+        harness.close();
+    }
+
+    private void open(WholeTransactionsFunction stage) throws Exception {
+        harness = ProcessFunctionTestHarnesses.forKeyedProcessFunction(stage, JoinMessage.KEY, Types.STRING);
+        harness.setProcessingTime(0);
+    }
+
+    private List<String> sent() {
+        List<String> sent = harness.extractOutputValues().stream().map(JoinMessage::toString).toList();
+        harness.getOutput().clear();
+        return sent;
+    }
+
+    static JoinMessage row(int node, String id, long version, long lsn, long after, String json) {
+        JoinMessage row = JoinMessage.of(JoinMessage.Kind.ROW, node, id, after);
+        row.version = version;
+        row.lsn = lsn;
+        row.delete = json == null;
+        row.body = json == null ? null : json.getBytes(StandardCharsets.UTF_8);
+        return row;
+    }
+
+    private static JoinMessage as(JoinMessage.Kind kind, JoinMessage message) {
+        message.kind = kind;
+        return message;
+    }
+
+    private static JoinMessage child(int node, String holder, int from, String id, long version, long after,
+            String json) {
+        JoinMessage child = JoinMessage.of(json == null ? JoinMessage.Kind.CHILD_GONE : JoinMessage.Kind.CHILD, node,
+                holder, after);
+        child.from = from;
+        child.source = id;
+        child.version = version;
+        child.body = json == null ? null : json.getBytes(StandardCharsets.UTF_8);
+        return child;
+    }
+
+    @Test
+    void aTransactionIsAppliedOnceAWatermarkPastItHasComeAndThenBuildsTheDocumentOnce() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1,\"email\":\"a\"}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 100, 10, "{\"id\":7,\"amount\":5}"), 0);
+        harness.processWatermark(new Watermark(10));
+        assertThat(sent()).as("the transaction may still have messages on their way").isEmpty();
+
+        harness.processWatermark(new Watermark(11));
+
+        assertThat(sent()).containsExactly(
+                "DOCUMENT@0[1 v100.1 {\"id\":1,\"email\":\"a\",\"orders\":[{\"id\":7,\"amount\":5}]}]");
+    }
+
+    @Test
+    void aLaterTransactionWaitsForItsOwnWatermark() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 200, 20, "{\"id\":7}"), 0);
+
+        harness.processWatermark(new Watermark(15));
+        assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]");
+        harness.processWatermark(new Watermark(21));
+        assertThat(sent()).containsExactly("DOCUMENT@0[1 v200.2 {\"id\":1,\"orders\":[{\"id\":7}]}]");
+    }
+
+    @Test
+    void anOlderChangeOfTheRowThatComesLaterIsDroppedAndTheVersionNeverGoesBack() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 500, 10, "{\"id\":7}"), 0);
+        harness.processElement(row(USERS, "1", 300, 290, 10, "{\"id\":1,\"email\":\"new\"}"), 0);
+        harness.processWatermark(new Watermark(11));
+        harness.processElement(row(USERS, "1", 200, 190, 20, "{\"id\":1,\"email\":\"old\"}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 400, 20, "{\"id\":7,\"older\":true}"), 0);
+        harness.processWatermark(new Watermark(21));
+
+        assertThat(sent()).as("a row's newest image stays; a child reflecting more than the row sets the version")
+                .containsExactly("DOCUMENT@0[1 v500.1 {\"id\":1,\"email\":\"new\",\"orders\":[{\"id\":7}]}]");
+    }
+
+    @Test
+    void aDeletedRootDeletesItsDocumentAndAnOlderChangeCannotBringItBackWhileRemembered() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1}"), 0);
+        harness.processWatermark(new Watermark(11));
+        harness.processElement(row(USERS, "1", 300, 290, 20, null), 0);
+        harness.processWatermark(new Watermark(21));
+        harness.processElement(row(USERS, "1", 200, 190, 30, "{\"id\":1,\"late\":true}"), 0);
+        harness.processWatermark(new Watermark(31));
+
+        assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]",
+                "DOCUMENT@0[1 v300.2 delete]");
+        harness.setProcessingTime(DELETES_MS + 1_000);
+        assertThat(harness.numKeyedStateEntries()).as("nothing kept once the delete is forgotten").isZero();
+    }
+
+    @Test
+    void childrenThatCameBeforeTheirParentAreKeptAndShowWhenItComes() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(child(USERS, "3", USER_ORDERS, "12", 400, 10, "{\"id\":12}"), 0);
+        harness.processElement(child(USERS, "3", USER_ORDERS, "9", 410, 10, "{\"id\":9}"), 0);
+        harness.processWatermark(new Watermark(11));
+        assertThat(sent()).as("no document without its root row").isEmpty();
+
+        harness.processElement(row(USERS, "3", 500, 490, 20, "{\"id\":3}"), 0);
+        harness.processWatermark(new Watermark(21));
+
+        assertThat(sent()).as("in the order of their ids, numerically")
+                .containsExactly("DOCUMENT@0[3 v500.1 {\"id\":3,\"orders\":[{\"id\":9},{\"id\":12}]}]");
+    }
+
+    @Test
+    void aChildWhoseForeignKeyMovesLeavesItsOldHolderAndJoinsTheNew() throws Exception {
+        open(new AssembleFunction(PLAN, USER_ORDERS, DELETES_MS));
+        harness.processElement(row(USER_ORDERS, "7", 100, 90, 10, "{\"id\":7,\"user_id\":1,\"amount\":5}"), 0);
+        harness.processWatermark(new Watermark(11));
+        harness.processElement(row(USER_ORDERS, "7", 200, 190, 20, "{\"id\":7,\"user_id\":2,\"amount\":5}"), 0);
+        harness.processWatermark(new Watermark(21));
+        harness.processElement(row(USER_ORDERS, "7", 300, 290, 30, null), 0);
+        harness.processWatermark(new Watermark(31));
+
+        assertThat(sent()).containsExactly(
+                "CHILD@0[1 from 1/7 v100.1 {\"id\":7,\"amount\":5}]",
+                "CHILD_GONE@0[1 from 1/7 v200.2]",
+                "CHILD@0[2 from 1/7 v200.3 {\"id\":7,\"amount\":5}]",
+                "CHILD_GONE@0[2 from 1/7 v300.4]");
+    }
+
+    @Test
+    void theLinkRemembersWhichParentAHolderRowPointsToSoAMoveNeedsNoBeforeImage() throws Exception {
+        open(new LinkFunction(PLAN, ORDER_USER, DELETES_MS));
+        harness.processElement(as(JoinMessage.Kind.HOLDER_ROW, row(ORDER_USER, "7", 100, 90, 10,
+                "{\"id\":7,\"user_id\":1}")), 0);
+        harness.processElement(as(JoinMessage.Kind.HOLDER_ROW, row(ORDER_USER, "7", 100, 95, 10,
+                "{\"id\":7,\"user_id\":1,\"amount\":3}")), 0);
+        harness.processWatermark(new Watermark(11));
+        harness.processElement(as(JoinMessage.Kind.HOLDER_ROW, row(ORDER_USER, "7", 200, 190, 20,
+                "{\"id\":7,\"user_id\":2}")), 0);
+        harness.processWatermark(new Watermark(21));
+        harness.processElement(as(JoinMessage.Kind.HOLDER_ROW, row(ORDER_USER, "7", 300, 290, 30, null)), 0);
+        harness.processWatermark(new Watermark(31));
+
+        assertThat(sent()).containsExactly(
+                "MEMBER@3[1 from 0/7 v100.95]",
+                "MEMBER_GONE@3[1 from 0/7 v200.190]",
+                "MEMBER@3[2 from 0/7 v200.190]",
+                "MEMBER_GONE@3[2 from 0/7 v300.290]");
+        harness.setProcessingTime(DELETES_MS + 1_000);
+        assertThat(harness.numKeyedStateEntries()).isZero();
+    }
+
+    @Test
+    void theFanOutHandsAParentToEveryHolderRowPointingToItAndToEachNewOne() throws Exception {
+        open(new FanoutFunction(PLAN, ORDER_USER));
+        JoinMessage value = JoinMessage.of(JoinMessage.Kind.PARENT_VALUE, ORDER_USER, "1", 10);
+        value.version = 100;
+        value.body = "{\"id\":1,\"email\":\"a\"}".getBytes(StandardCharsets.UTF_8);
+        JoinMessage member = JoinMessage.of(JoinMessage.Kind.MEMBER, ORDER_USER, "1", 10);
+        member.source = "7";
+        member.version = 150;
+        harness.processElement(value, 0);
+        harness.processElement(member, 0);
+        harness.processWatermark(new Watermark(11));
+        JoinMessage another = JoinMessage.of(JoinMessage.Kind.MEMBER, ORDER_USER, "1", 20);
+        another.source = "8";
+        another.version = 160;
+        harness.processElement(another, 0);
+        harness.processWatermark(new Watermark(21));
+        JoinMessage gone = JoinMessage.of(JoinMessage.Kind.MEMBER_GONE, ORDER_USER, "1", 30);
+        gone.source = "7";
+        gone.version = 170;
+        JoinMessage deleted = JoinMessage.of(JoinMessage.Kind.PARENT_VALUE, ORDER_USER, "1", 30);
+        deleted.version = 170;
+        deleted.delete = true;
+        harness.processElement(gone, 0);
+        harness.processElement(deleted, 0);
+        harness.processWatermark(new Watermark(31));
+
+        assertThat(sent()).containsExactly(
+                "PARENT@2[7 from 3/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
+                "PARENT@2[8 from 3/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
+                "PARENT@2[8 from 3/1 v170.0 delete]");
+        JoinMessage last = JoinMessage.of(JoinMessage.Kind.MEMBER_GONE, ORDER_USER, "1", 40);
+        last.source = "8";
+        last.version = 180;
+        harness.processElement(last, 0);
+        harness.processWatermark(new Watermark(41));
+        assertThat(harness.numKeyedStateEntries()).as("no parent row, nothing pointing to it: nothing kept").isZero();
+    }
+
+    @Test
+    void aHolderShowsTheParentItPointsToAndNullUntilItIsKnown() throws Exception {
+        open(new AssembleFunction(PLAN, ORDERS, DELETES_MS));
+        harness.processElement(row(ORDERS, "7", 100, 90, 10, "{\"id\":7,\"user_id\":1,\"amount\":5}"), 0);
+        harness.processWatermark(new Watermark(11));
+        JoinMessage parent = JoinMessage.of(JoinMessage.Kind.PARENT, ORDERS, "7", 20);
+        parent.from = ORDER_USER;
+        parent.source = "1";
+        parent.version = 50;
+        parent.body = "{\"id\":1}".getBytes(StandardCharsets.UTF_8);
+        harness.processElement(parent, 0);
+        harness.processWatermark(new Watermark(21));
+        // It moves to user 2; user 1's object, still sent after the move, is not shown for user 2.
+        harness.processElement(row(ORDERS, "7", 200, 190, 30, "{\"id\":7,\"user_id\":2,\"amount\":5}"), 0);
+        JoinMessage stale = JoinMessage.of(JoinMessage.Kind.PARENT, ORDERS, "7", 30);
+        stale.from = ORDER_USER;
+        stale.source = "1";
+        stale.version = 60;
+        stale.body = "{\"id\":1,\"changed\":true}".getBytes(StandardCharsets.UTF_8);
+        harness.processElement(stale, 0);
+        harness.processWatermark(new Watermark(31));
+
+        assertThat(sent()).containsExactly(
+                "DOCUMENT@2[7 v100.1 {\"id\":7,\"amount\":5,\"user\":null}]",
+                "DOCUMENT@2[7 v100.2 {\"id\":7,\"amount\":5,\"user\":{\"id\":1}}]",
+                "DOCUMENT@2[7 v200.3 {\"id\":7,\"amount\":5,\"user\":null}]");
+    }
+}
