@@ -20,10 +20,13 @@ import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.Http;
 import java.net.URI;
 import java.net.http.HttpRequest;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -68,6 +71,11 @@ class CdcIndexerJobElasticsearchITCase {
     /** Runs the bounded job to its end (the sink flushes at the end of input) and returns the dead letters. */
     private static CollectingDeadLetterQueue run(String name, List<List<KafkaRecord>> partitions, double recordsPerSecond,
             long transactionTimeoutMs, String... tables) throws Exception {
+        return run(name, partitions, recordsPerSecond, transactionTimeoutMs, List.of(), tables);
+    }
+
+    private static CollectingDeadLetterQueue run(String name, List<List<KafkaRecord>> partitions, double recordsPerSecond,
+            long transactionTimeoutMs, List<String> moreOptions, String... tables) throws Exception {
         for (String table : tables) {
             HttpRequest create = HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/" + name + "-" + table))
                     .header("Content-Type", "application/json")
@@ -75,9 +83,11 @@ class CdcIndexerJobElasticsearchITCase {
                     .build();
             assertThat(Http.send(create).status()).as("index %s-%s created", name, table).isEqualTo(200);
         }
-        JobOptions options = JobOptions.fromArgs("--parallelism", "2", "--checkpoint.interval-ms", "200",
+        List<String> args = new ArrayList<>(List.of("--parallelism", "2", "--checkpoint.interval-ms", "200",
                 "--transaction.timeout-ms", Long.toString(transactionTimeoutMs),
-                "--elasticsearch.hosts", elasticsearch.url(), "--elasticsearch.index", name + "-{table}");
+                "--elasticsearch.hosts", elasticsearch.url(), "--elasticsearch.index", name + "-{table}"));
+        args.addAll(moreOptions);
+        JobOptions options = JobOptions.fromArgs(args.toArray(String[]::new));
         CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue(name);
         new CdcIndexerJob(options, PartitionedRecordsSource.of(partitions, recordsPerSecond),
                 new ElasticsearchIndexSink(BulkOptions.from(options),
@@ -153,6 +163,101 @@ class CdcIndexerJobElasticsearchITCase {
 
         assertThat(search(name + "-users", 1_000).size()).as("deleted rows brought back").isZero();
         assertThat(search(name + "-orders", 1_000)).hasSize(rows);
+        assertThat(deadLetters.letters()).isEmpty();
+    }
+
+    @Test
+    void joinedDocumentsStayExactThroughForeignKeyMovesAndCascadesWhateverOrderTheTopicsComeIn(TestInfo test)
+            throws Exception {
+        // Users each inserted with three orders; then every order moves to another user in transactions that also
+        // change the new owner; then ten users are deleted with their orders. Users run ahead of their orders (a
+        // backlog on the orders partition), so a user's change and its orders' changes meet in any order. Kafka times
+        // 10 ms apart per transaction, so the watermark moves and documents are built transaction by transaction.
+        int users = 40;
+        Map<Integer, String> emails = new TreeMap<>();
+        Map<Integer, Integer> owners = new TreeMap<>();
+        Map<Integer, Integer> amounts = new TreeMap<>();
+        List<KafkaRecord> usersTopic = new ArrayList<>();
+        List<KafkaRecord> rest = backlog(300);
+        long lsn = 0;
+        int tx = 0;
+        for (int u = 1; u <= users; u++) {
+            String t = "t" + ++tx;
+            usersTopic.add(at(10L * tx, change("users", "c", u, ++lsn, t, "email", "u" + u)));
+            emails.put(u, "u" + u);
+            for (int k = 1; k <= 3; k++) {
+                int o = (u - 1) * 3 + k;
+                rest.add(at(10L * tx, change("orders", "c", o, ++lsn, t, "user_id", u, "amount", o)));
+                owners.put(o, u);
+                amounts.put(o, o);
+            }
+            rest.add(at(10L * tx, end(t, ++lsn, "users", 1, "orders", 3)));
+        }
+        for (int o = 1; o <= 3 * users; o += 2) {
+            String t = "t" + ++tx;
+            int to = (o * 7) % users + 1;
+            for (int moved : List.of(o, o + 1)) {
+                rest.add(at(10L * tx, change("orders", "u", moved, ++lsn, t, "user_id", to, "amount", moved + 1000)));
+                owners.put(moved, to);
+                amounts.put(moved, moved + 1000);
+            }
+            usersTopic.add(at(10L * tx, change("users", "u", to, ++lsn, t, "email", "m" + tx)));
+            emails.put(to, "m" + tx);
+            rest.add(at(10L * tx, end(t, ++lsn, "orders", 2, "users", 1)));
+        }
+        for (int u = 1; u <= 10; u++) {
+            String t = "t" + ++tx;
+            int cascaded = 0;
+            for (int o : List.copyOf(owners.keySet())) {
+                if (owners.get(o) == u) {
+                    rest.add(at(10L * tx, change("orders", "d", o, ++lsn, t)));
+                    owners.remove(o);
+                    cascaded++;
+                }
+            }
+            usersTopic.add(at(10L * tx, change("users", "d", u, ++lsn, t)));
+            emails.remove(u);
+            rest.add(at(10L * tx, end(t, ++lsn, "orders", cascaded, "users", 1)));
+        }
+        String name = name(test);
+        String joined = name + "-joined-users";
+        Http.Response created = Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/" + joined))
+                .header("Content-Type", "application/json")
+                .PUT(HttpRequest.BodyPublishers.ofString("{\"settings\":{\"index\":{\"gc_deletes\":\"0s\"}},"
+                        + "\"mappings\":{\"properties\":{\"orders\":{\"type\":\"nested\"}}}}"))
+                .build());
+        assertThat(created.status()).isEqualTo(200);
+        Path documents = Files.writeString(dir.resolve(name + ".json"), """
+                {"documents": [{"index": "%s", "table": "public.users",
+                  "children": [{"field": "orders", "table": "public.orders", "foreignKey": ["user_id"],
+                                "columns": ["id", "amount"]}]}]}""".formatted(joined));
+
+        CollectingDeadLetterQueue deadLetters = run(name, List.of(usersTopic, rest), 2_000, 600_000,
+                List.of("--documents", documents.toString()), "users", "orders");
+
+        Map<String, String> expected = new TreeMap<>();
+        emails.forEach((u, email) -> {
+            StringBuilder orders = new StringBuilder();
+            owners.forEach((o, owner) -> {
+                if (owner.equals(u)) {
+                    orders.append(orders.length() == 0 ? "" : ",").append("{\"id\":").append(o)
+                            .append(",\"amount\":").append(amounts.get(o)).append('}');
+                }
+            });
+            expected.put(Integer.toString(u), "{\"id\":" + u + ",\"email\":\"" + email + "\",\"orders\":[" + orders
+                    + "]}");
+        });
+        Map<String, String> indexed = new TreeMap<>();
+        for (JsonNode hit : search(joined, 1_000)) {
+            indexed.put(hit.path("_id").asText(), hit.path("_source").toString());
+        }
+        assertThat(indexed).isEqualTo(expected);
+        int order = owners.keySet().iterator().next();
+        JsonNode owner = Http.post(elasticsearch.url() + "/" + joined + "/_search", "{\"query\":{\"nested\":{"
+                + "\"path\":\"orders\",\"query\":{\"bool\":{\"filter\":[{\"term\":{\"orders.id\":" + order
+                + "}},{\"term\":{\"orders.amount\":" + amounts.get(order) + "}}]}}}}}").json();
+        assertThat(owner.path("hits").path("hits")).extracting(hit -> hit.path("_id").asText()).as("a nested query")
+                .containsExactly(Integer.toString(owners.get(order)));
         assertThat(deadLetters.letters()).isEmpty();
     }
 
