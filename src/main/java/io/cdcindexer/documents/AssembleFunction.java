@@ -5,12 +5,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.DebeziumDecoder;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
@@ -24,7 +29,12 @@ import org.apache.flink.util.Collector;
  * its child rows and of the parent rows it points to, and builds the row's object from them whenever one changes, once
  * per transaction ({@link WholeTransactionsFunction}). The root's object is the document; a child's goes to the holder
  * row its foreign key names (and away from the one it named before, when the key moved); a parent's goes to its
- * fan-out, which hands it to every holder row that points to it.
+ * fan-out, which hands it to every holder row that points to it. An object that came out the same as the one last sent
+ * is not sent again (a column it does not carry changed).
+ *
+ * <p>A change that lacks unchanged TOASTed columns takes them from the row kept. Changes of one row can come out of
+ * order, so the row remembers which change each such column came from: an older change that comes later but is newer
+ * than that one sets the column after all.
  *
  * <p>State stays bounded by the data: a row's entry goes when the row is deleted and nothing hangs from it, after
  * remembering the delete for {@code deleteMemoryMs} (an older change of the row that comes later is dropped, not
@@ -39,8 +49,10 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     private final long deleteMemoryMs;
 
     private transient JoinNode node;
+    /** The names of the fields below: a column of the same name is left out, so the object has each name once. */
+    private transient Set<String> fields;
     private transient ValueState<StoredRow> row;
-    /** The objects of the rows below, by node id and row id ({@code 3/17}). */
+    /** The objects of the rows below, by the path of their node and their row id ({@code users.orders/17}). */
     private transient MapState<String, StoredPart> below;
     private transient ValueState<BuildState> build;
     /** What the messages of the current batch changed. */
@@ -57,6 +69,10 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     @Override
     void openState() {
         node = plan.node(nodeId);
+        fields = new HashSet<>();
+        for (int id : node.below) {
+            fields.add(plan.node(id).field);
+        }
         row = getRuntimeContext().getState(new ValueStateDescriptor<>("row", TypeInformation.of(StoredRow.class)));
         below = getRuntimeContext().getMapState(
                 new MapStateDescriptor<>("below", Types.STRING, TypeInformation.of(StoredPart.class)));
@@ -68,7 +84,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         switch (message.kind) {
             case ROW -> applyRow(message, ctx);
             case CHILD, PARENT -> {
-                String at = message.from + "/" + message.source;
+                String at = plan.node(message.from).path + "/" + message.source;
                 StoredPart stored = below.get(at);
                 if (stored != null && stored.version > message.version) {
                     return; // older than what it replaces
@@ -77,7 +93,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 changed(message);
             }
             case CHILD_GONE -> {
-                String at = message.from + "/" + message.source;
+                String at = plan.node(message.from).path + "/" + message.source;
                 StoredPart stored = below.get(at);
                 if (stored != null && stored.version > message.version) {
                     return;
@@ -92,7 +108,13 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     private void applyRow(JoinMessage message, Context ctx) throws Exception {
         StoredRow stored = row.value();
         if (stored != null && !stored.olderThan(message.version, message.lsn)) {
-            return; // a repeat, or older than the change that left the row so
+            // A repeat, or older than the change that left the row so; it may still hold a column the newer change
+            // left unchanged and took from an image older than this one.
+            if (!message.delete && stored.live() && stored.filled != null && fillFromLater(stored, message)) {
+                row.update(stored);
+                changed(message);
+            }
+            return;
         }
         StoredRow next = new StoredRow();
         next.version = message.version;
@@ -104,15 +126,64 @@ public final class AssembleFunction extends WholeTransactionsFunction {
             rowDeleted = true;
         } else {
             next.image = message.body;
-            if (message.unavailableColumns != null && stored != null && stored.live()) {
-                next.image = withColumnsFrom(message.body, message.unavailableColumns, stored.image);
+            if (message.unavailableColumns != null && message.unavailableColumns.length > 0) {
+                fill(next, message.unavailableColumns, stored != null && stored.live() ? stored : null);
             }
         }
         row.update(next);
         changed(message);
     }
 
-    private void changed(JoinMessage message) throws IOException {
+    // Takes the columns the change left unchanged from the row kept, noting which change each came from.
+    private static void fill(StoredRow next, String[] columns, StoredRow previous) {
+        ObjectNode image = (ObjectNode) ForeignKeys.read(next.image);
+        JsonNode earlier = previous == null ? null : ForeignKeys.read(previous.image);
+        int n = columns.length;
+        next.filled = Arrays.copyOf(columns, n);
+        next.filledVersion = new long[n];
+        next.filledLsn = new long[n];
+        for (int i = 0; i < n; i++) {
+            JsonNode value = earlier == null ? null : earlier.get(columns[i]);
+            int from = previous == null ? -1 : previous.filledIndex(columns[i]);
+            if (value != null) {
+                image.set(columns[i], value);
+                next.filledVersion[i] = from >= 0 ? previous.filledVersion[from] : previous.version;
+                next.filledLsn[i] = from >= 0 ? previous.filledLsn[from] : previous.lsn;
+            } else {
+                next.filledVersion[i] = Long.MIN_VALUE; // not known yet: any change that carries it sets it
+                next.filledLsn[i] = Long.MIN_VALUE;
+            }
+        }
+        next.image = DebeziumDecoder.toJson(image);
+    }
+
+    // Sets, from an older change, the filled columns it carries and is newer for; true when one was set.
+    private static boolean fillFromLater(StoredRow stored, JoinMessage older) {
+        JsonNode carried = ForeignKeys.read(older.body);
+        ObjectNode image = null;
+        for (int i = 0; i < stored.filled.length; i++) {
+            String column = stored.filled[i];
+            JsonNode value = carried.get(column);
+            boolean newer = older.version > stored.filledVersion[i]
+                    || (older.version == stored.filledVersion[i] && older.lsn > stored.filledLsn[i]);
+            if (value == null || !newer || contains(older.unavailableColumns, column)) {
+                continue;
+            }
+            if (image == null) {
+                image = (ObjectNode) ForeignKeys.read(stored.image);
+            }
+            image.set(column, value);
+            stored.filledVersion[i] = older.version;
+            stored.filledLsn[i] = older.lsn;
+        }
+        if (image == null) {
+            return false;
+        }
+        stored.image = DebeziumDecoder.toJson(image);
+        return true;
+    }
+
+    private void changed(JoinMessage message) throws Exception {
         BuildState state = build.value();
         if (state == null) {
             state = new BuildState();
@@ -138,10 +209,14 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         JsonNode image = stored != null && stored.live() ? ForeignKeys.read(stored.image) : null;
         String key = ctx.getCurrentKey();
         dropParentsNoLongerPointedTo(image);
+        byte[] body = image == null ? null : build(image);
+        long hash = body == null ? 0 : hash(body);
         switch (node.relation) {
             case ROOT -> {
-                if (image != null) {
-                    out.collect(message(JoinMessage.Kind.DOCUMENT, nodeId, key, after, state, build(image), committed));
+                if (body != null) {
+                    if (!state.sent || state.sentHash != hash) {
+                        out.collect(message(JoinMessage.Kind.DOCUMENT, nodeId, key, after, state, body, committed));
+                    }
                     state.sent = true;
                 } else if (state.sent || deletedNow) {
                     JoinMessage delete = message(JoinMessage.Kind.DOCUMENT, nodeId, key, after, state, null, committed);
@@ -159,8 +234,8 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                     gone.from = nodeId;
                     out.collect(gone);
                 }
-                if (holder != null) {
-                    JoinMessage child = message(JoinMessage.Kind.CHILD, node.holder, holder, after, state, build(image),
+                if (holder != null && (!holder.equals(state.sentTo) || state.sentHash != hash)) {
+                    JoinMessage child = message(JoinMessage.Kind.CHILD, node.holder, holder, after, state, body,
                             committed);
                     child.source = key;
                     child.from = nodeId;
@@ -169,15 +244,16 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 state.sentTo = holder;
             }
             case PARENT -> {
-                if (image != null || state.sent) {
-                    JoinMessage value = message(JoinMessage.Kind.PARENT_VALUE, nodeId, key, after, state,
-                            image == null ? null : build(image), committed);
-                    value.delete = image == null;
+                if (body != null ? !state.sent || state.sentHash != hash : state.sent) {
+                    JoinMessage value = message(JoinMessage.Kind.PARENT_VALUE, nodeId, key, after, state, body,
+                            committed);
+                    value.delete = body == null;
                     out.collect(value);
-                    state.sent = image != null;
                 }
+                state.sent = body != null;
             }
         }
+        state.sentHash = hash;
         if (below.isEmpty()) {
             below.clear(); // removing through the iterator leaves the empty map in the state backend
         }
@@ -210,7 +286,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 continue;
             }
             String pointedTo = ForeignKeys.of(image, parent.foreignKey);
-            String prefix = id + "/";
+            String prefix = parent.path + "/";
             for (Iterator<Map.Entry<String, StoredPart>> it = below.iterator(); it.hasNext(); ) {
                 Map.Entry<String, StoredPart> entry = it.next();
                 if (entry.getKey().startsWith(prefix) && !entry.getValue().key.equals(pointedTo)) {
@@ -220,7 +296,10 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         }
     }
 
-    /** The row's object: its columns (all, or those named, in their order), then the fields of the nodes below. */
+    /**
+     * The row's object: its columns (all, or those named, in their order; a column the row does not have is left out),
+     * then the fields of the nodes below.
+     */
     private byte[] build(JsonNode image) throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
         try (JsonGenerator json = DebeziumDecoder.mapper().getFactory().createGenerator(bytes)) {
@@ -228,16 +307,16 @@ public final class AssembleFunction extends WholeTransactionsFunction {
             if (node.columns == null) {
                 for (Iterator<Map.Entry<String, JsonNode>> it = image.fields(); it.hasNext(); ) {
                     Map.Entry<String, JsonNode> column = it.next();
-                    json.writeFieldName(column.getKey());
-                    json.writeTree(column.getValue());
+                    if (!fields.contains(column.getKey())) {
+                        json.writeFieldName(column.getKey());
+                        json.writeTree(column.getValue());
+                    }
                 }
             } else {
                 for (String column : node.columns) {
-                    json.writeFieldName(column);
                     JsonNode value = image.get(column);
-                    if (value == null) {
-                        json.writeNull();
-                    } else {
+                    if (value != null) {
+                        json.writeFieldName(column);
                         json.writeTree(value);
                     }
                 }
@@ -247,13 +326,13 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 json.writeFieldName(next.field);
                 if (next.relation == JoinNode.Relation.CHILDREN) {
                     json.writeStartArray();
-                    for (StoredPart child : parts(id)) {
+                    for (StoredPart child : parts(next)) {
                         json.writeRawValue(new String(child.body, StandardCharsets.UTF_8));
                     }
                     json.writeEndArray();
                 } else {
                     String pointedTo = ForeignKeys.of(image, next.foreignKey);
-                    StoredPart parent = pointedTo == null ? null : below.get(id + "/" + pointedTo);
+                    StoredPart parent = pointedTo == null ? null : below.get(next.path + "/" + pointedTo);
                     if (parent == null || parent.body == null) {
                         json.writeNull();
                     } else {
@@ -267,8 +346,8 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     }
 
     // The objects of one child node's rows, in the order of their ids.
-    private List<StoredPart> parts(int id) throws Exception {
-        String prefix = id + "/";
+    private List<StoredPart> parts(JoinNode child) throws Exception {
+        String prefix = child.path + "/";
         List<StoredPart> parts = new ArrayList<>();
         for (Map.Entry<String, StoredPart> entry : below.entries()) {
             if (entry.getKey().startsWith(prefix)) {
@@ -279,16 +358,24 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         return parts;
     }
 
-    private static byte[] withColumnsFrom(byte[] document, String[] columns, byte[] earlier) {
-        ObjectNode merged = (ObjectNode) ForeignKeys.read(document);
-        JsonNode previous = ForeignKeys.read(earlier);
-        for (String column : columns) {
-            JsonNode value = previous.get(column);
-            if (value != null) {
-                merged.set(column, value);
+    /** 64 bits of the object's SHA-256: whether it came out the same as the one last sent. */
+    static long hash(byte[] body) {
+        try {
+            return ByteBuffer.wrap(MessageDigest.getInstance("SHA-256").digest(body)).getLong();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing", e);
+        }
+    }
+
+    private static boolean contains(String[] names, String name) {
+        if (names != null) {
+            for (String each : names) {
+                if (each.equals(name)) {
+                    return true;
+                }
             }
         }
-        return DebeziumDecoder.toJson(merged);
+        return false;
     }
 
     private static JoinMessage message(JoinMessage.Kind kind, int node, String key, long after, BuildState state,

@@ -12,6 +12,9 @@ public final class BuildState {
     /** ROOT: a document was written; PARENT: an object was sent to the fan-out. */
     public boolean sent;
 
+    /** 64 bits of the last object sent (0: none): one that comes out the same is not sent again. */
+    public long sentHash;
+
     /** For Flink's POJO serializer. */
     public BuildState() {}
 }

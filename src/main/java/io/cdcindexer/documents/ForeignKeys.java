@@ -17,11 +17,21 @@ import java.util.Comparator;
  */
 final class ForeignKeys {
 
-    /** Child objects in the order of their rows' ids: numerically where both are whole numbers. */
+    /**
+     * Child objects in the order of their rows' ids: whole numbers first, by value (of any length), then every other id
+     * as text. A total order, whatever mix of ids a table has.
+     */
     static final Comparator<String> ID_ORDER = (a, b) -> {
-        Long x = number(a);
-        Long y = number(b);
-        return x != null && y != null ? Long.compare(x, y) : a.compareTo(b);
+        boolean x = isWholeNumber(a);
+        boolean y = isWholeNumber(b);
+        if (x != y) {
+            return x ? -1 : 1;
+        }
+        if (!x) {
+            return a.compareTo(b);
+        }
+        int byValue = compareWholeNumbers(a, b);
+        return byValue != 0 ? byValue : a.compareTo(b); // 007 and 7: equal values, told apart by their text
     };
 
     private ForeignKeys() {}
@@ -54,16 +64,37 @@ final class ForeignKeys {
         }
     }
 
-    private static Long number(String id) {
-        int length = id.length();
-        if (length == 0 || length > 18) {
-            return null;
+    private static boolean isWholeNumber(String id) {
+        int start = id.startsWith("-") ? 1 : 0;
+        if (id.length() == start) {
+            return false;
         }
-        for (int i = id.charAt(0) == '-' && length > 1 ? 1 : 0; i < length; i++) {
+        for (int i = start; i < id.length(); i++) {
             if (id.charAt(i) < '0' || id.charAt(i) > '9') {
-                return null;
+                return false;
             }
         }
-        return Long.parseLong(id);
+        return true;
+    }
+
+    private static int compareWholeNumbers(String a, String b) {
+        boolean negativeA = a.startsWith("-");
+        boolean negativeB = b.startsWith("-");
+        if (negativeA != negativeB) {
+            return negativeA ? -1 : 1;
+        }
+        String digitsA = withoutLeadingZeros(a.substring(negativeA ? 1 : 0));
+        String digitsB = withoutLeadingZeros(b.substring(negativeB ? 1 : 0));
+        int byMagnitude = digitsA.length() != digitsB.length() ? Integer.compare(digitsA.length(), digitsB.length())
+                : digitsA.compareTo(digitsB);
+        return negativeA ? -byMagnitude : byMagnitude;
+    }
+
+    private static String withoutLeadingZeros(String digits) {
+        int i = 0;
+        while (i < digits.length() - 1 && digits.charAt(i) == '0') {
+            i++;
+        }
+        return digits.substring(i);
     }
 }

@@ -76,6 +76,24 @@ public final class JoinMessage {
         return message;
     }
 
+    /** A copy, for a stage that keeps it: Flink may reuse the instance it was given. */
+    JoinMessage copy() {
+        JoinMessage copy = new JoinMessage();
+        copy.kind = kind;
+        copy.node = node;
+        copy.key = key;
+        copy.source = source;
+        copy.from = from;
+        copy.version = version;
+        copy.lsn = lsn;
+        copy.after = after;
+        copy.delete = delete;
+        copy.body = body;
+        copy.unavailableColumns = unavailableColumns;
+        copy.commitTime = commitTime;
+        return copy;
+    }
+
     @Override
     public String toString() {
         return kind + "@" + node + "[" + key + (source == null ? "" : " from " + from + "/" + source) + " v" + version

@@ -1,13 +1,15 @@
 package io.cdcindexer.documents;
 
 import java.util.ArrayList;
-import java.util.Iterator;
+import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
-import org.apache.flink.api.common.state.MapState;
-import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.TimeDomain;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
@@ -21,21 +23,33 @@ import org.apache.flink.util.Collector;
  * watermarks, and each message carries the last watermark before it ({@link JoinMessage#after}). Flink keeps records and
  * watermarks in order on every channel, so once a watermark past that has come in on every input, every message of the
  * transaction has come in too. A message waits in state until then; then the stage applies every message that is due,
- * oldest transaction first, and sends what changed, marked with the watermark it was due at. That message reaches the
- * next stage before the watermark does (Flink fires timers before it passes a watermark on), so every stage applies
- * a transaction at the same watermark and a change takes one watermark step to its document, however deep.
+ * oldest transaction first, and sends what changed, marked with the watermark before the one it was due at. That
+ * message reaches the next stage before the watermark does (Flink fires timers before it passes a watermark on), so
+ * every stage applies a transaction at the same watermark and a change takes one watermark step to its document,
+ * however deep.
+ *
+ * <p>A watermark that stands still for {@link #STANDING_STILL_MS} (a transaction flushed at its timeout while nothing
+ * else is written, a job restored while the database is quiet: the source claims no time it has not read) would hold
+ * messages for good: they are then applied as they are, and what the stage sends is due at once at the next stage.
  */
 abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, JoinMessage, JoinMessage> {
 
     private static final long serialVersionUID = 1L;
 
-    /** Messages not yet due, by the watermark they wait to be passed. */
-    private transient MapState<Long, List<JoinMessage>> waiting;
+    /** How long messages wait for a watermark that does not move before they are applied anyway. */
+    static final long STANDING_STILL_MS = 2_000;
+
+    /** Messages not yet due, in the order they came. */
+    private transient ListState<JoinMessage> waiting;
+    /** While messages wait: when to look whether the watermark moved (processing time), and the watermark then. */
+    private transient ValueState<Tuple2<Long, Long>> standing;
 
     @Override
     public void open(Configuration parameters) throws Exception {
-        waiting = getRuntimeContext().getMapState(new MapStateDescriptor<>("waiting", Types.LONG,
-                Types.LIST(TypeInformation.of(JoinMessage.class))));
+        waiting = getRuntimeContext().getListState(
+                new ListStateDescriptor<>("waiting", TypeInformation.of(JoinMessage.class)));
+        standing = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("standing", Types.TUPLE(Types.LONG, Types.LONG)));
         openState();
     }
 
@@ -54,46 +68,69 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
     @Override
     public void processElement(JoinMessage message, Context ctx, Collector<JoinMessage> out) throws Exception {
         long watermark = ctx.timerService().currentWatermark();
-        // Never behind the watermark already come (a message restored or sent before any watermark): due at the next.
-        long after = Math.max(message.after, watermark);
-        if (after == Long.MAX_VALUE) { // the input has ended: nothing more can come
+        if (message.after < watermark || watermark == Long.MAX_VALUE) {
+            // Due already: sent after a watermark that stood still, or the input has ended. Its transaction's other
+            // messages came before the watermark that passed it.
             apply(message, ctx);
-            send(after, ctx, out);
+            send(watermark - 1, ctx, out);
             return;
         }
-        List<JoinMessage> list = waiting.get(after);
-        List<JoinMessage> more = list == null ? new ArrayList<>() : new ArrayList<>(list);
-        more.add(message);
-        waiting.put(after, more);
-        ctx.timerService().registerEventTimeTimer(after + 1);
+        waiting.add(message.copy()); // the state keeps it; the input is not to be kept
+        ctx.timerService().registerEventTimeTimer(message.after == Long.MAX_VALUE ? message.after : message.after + 1);
+        if (standing.value() == null) {
+            long lookAt = secondAfter(ctx.timerService().currentProcessingTime() + STANDING_STILL_MS);
+            standing.update(Tuple2.of(lookAt, watermark));
+            ctx.timerService().registerProcessingTimeTimer(lookAt);
+        }
     }
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {
-        if (ctx.timeDomain() != TimeDomain.EVENT_TIME) {
-            onProcessingTime(timestamp, ctx, out);
+        long watermark = ctx.timerService().currentWatermark();
+        if (ctx.timeDomain() == TimeDomain.EVENT_TIME) {
+            applyWaiting(watermark, ctx, out);
             return;
         }
-        List<Map.Entry<Long, List<JoinMessage>>> due = new ArrayList<>();
-        for (Iterator<Map.Entry<Long, List<JoinMessage>>> it = waiting.iterator(); it.hasNext(); ) {
-            Map.Entry<Long, List<JoinMessage>> entry = it.next();
-            if (entry.getKey() < timestamp) {
-                due.add(Map.entry(entry.getKey(), entry.getValue()));
-                it.remove();
+        Tuple2<Long, Long> look = standing.value();
+        if (look != null && look.f0 <= timestamp) {
+            if (look.f1 < watermark) { // it moves: wait for it
+                long lookAt = secondAfter(timestamp + STANDING_STILL_MS);
+                standing.update(Tuple2.of(lookAt, watermark));
+                ctx.timerService().registerProcessingTimeTimer(lookAt);
+            } else {
+                applyWaiting(Long.MAX_VALUE, ctx, out);
             }
+        }
+        onProcessingTime(timestamp, ctx, out);
+    }
+
+    // Applies, oldest transaction first, every waiting message marked before the watermark given, and sends.
+    private void applyWaiting(long watermark, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {
+        List<JoinMessage> due = new ArrayList<>();
+        List<JoinMessage> later = new ArrayList<>();
+        for (JoinMessage message : waiting.get()) {
+            (message.after < watermark ? due : later).add(message);
         }
         if (due.isEmpty()) {
             return; // an earlier timer of this watermark took them
         }
-        if (waiting.isEmpty()) {
-            waiting.clear(); // removing through the iterator leaves the empty map in the state backend
+        due.sort(Comparator.comparingLong(message -> message.after)); // stable: the order they came within one
+        if (later.isEmpty()) {
+            waiting.clear();
+            standing.clear();
+        } else {
+            waiting.update(later);
         }
-        due.sort(Map.Entry.comparingByKey());
-        for (Map.Entry<Long, List<JoinMessage>> entry : due) {
-            for (JoinMessage message : entry.getValue()) {
-                apply(message, ctx);
-            }
+        for (JoinMessage message : due) {
+            apply(message, ctx);
         }
-        send(timestamp - 1, ctx, out);
+        // Marked with the watermark before the current one: due at the next stage when this one reaches it, or at
+        // once there when the watermark stands still.
+        long current = ctx.timerService().currentWatermark();
+        send(current == Long.MIN_VALUE ? current : current - 1, ctx, out);
+    }
+
+    private static long secondAfter(long time) {
+        return (time / 1000 + 1) * 1000;
     }
 }

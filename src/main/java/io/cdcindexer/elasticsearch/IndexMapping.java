@@ -75,6 +75,16 @@ public final class IndexMapping {
      * have is refused, not guessed. The settings are the analysis the derived mappings use, then the overrides'.
      */
     public static ObjectNode indexBody(JsonNode afterSchema, MappingOverrides.Table table) {
+        ObjectNode body = NODES.objectNode();
+        body.set("settings", settings(table));
+        ObjectNode mappings = body.putObject("mappings");
+        mappings.put("dynamic", "strict");
+        mappings.set("properties", properties(afterSchema, table));
+        return body;
+    }
+
+    /** The settings of an index the job creates: the analysis the derived mappings use, then the overrides'. */
+    public static ObjectNode settings(MappingOverrides.Table table) {
         ObjectNode settings = NODES.objectNode();
         settings.put("index.analysis.char_filter.cdc_trailing_spaces.type", "pattern_replace");
         settings.put("index.analysis.char_filter.cdc_trailing_spaces.pattern", " +$");
@@ -82,12 +92,7 @@ public final class IndexMapping {
         settings.put("index.analysis.normalizer." + CHAR_NORMALIZER + ".type", "custom");
         settings.putArray("index.analysis.normalizer." + CHAR_NORMALIZER + ".char_filter").add("cdc_trailing_spaces");
         settings.setAll(table.settings());
-        ObjectNode body = NODES.objectNode();
-        body.set("settings", canonical(settings));
-        ObjectNode mappings = body.putObject("mappings");
-        mappings.put("dynamic", "strict");
-        mappings.set("properties", properties(afterSchema, table));
-        return body;
+        return (ObjectNode) canonical(settings);
     }
 
     /**

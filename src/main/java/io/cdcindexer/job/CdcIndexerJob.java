@@ -204,7 +204,7 @@ public final class CdcIndexerJob {
                     .keyBy(JoinMessage.KEY, Types.STRING)
                     .process(new AssembleFunction(documents, id, deleteMemoryMs))
                     .name("Assemble " + node.path)
-                    .uid("joined-" + node.path);
+                    .uid("joined-assemble-" + node.path);
             if (node.relation != JoinNode.Relation.ROOT) {
                 built.put(id, assembled);
                 continue;

@@ -252,4 +252,104 @@ class JoinStagesTest {
                 "DOCUMENT@2[7 v100.2 {\"id\":7,\"amount\":5,\"user\":{\"id\":1}}]",
                 "DOCUMENT@2[7 v200.3 {\"id\":7,\"amount\":5,\"user\":null}]");
     }
+
+    @Test
+    void aColumnLeftUnchangedIsTakenFromTheRowAndAnOlderChangeThatComesLaterSetsItAfterAll() throws Exception {
+        // T1 (commit 100) sets bio "new", but sits behind a lagging partition; T2 (commit 200) changes email and leaves
+        // bio alone (an unchanged TOASTed value), and comes first. The row kept holds bio "old" from the snapshot.
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(row(USERS, "1", 50, 50, 10, "{\"id\":1,\"email\":\"a\",\"bio\":\"old\"}"), 0);
+        harness.processWatermark(new Watermark(11));
+        JoinMessage t2 = row(USERS, "1", 200, 190, 20, "{\"id\":1,\"email\":\"b\"}");
+        t2.unavailableColumns = new String[] {"bio"};
+        harness.processElement(t2, 0);
+        harness.processWatermark(new Watermark(21));
+        harness.processElement(row(USERS, "1", 100, 90, 30, "{\"id\":1,\"email\":\"a\",\"bio\":\"new\"}"), 0);
+        harness.processWatermark(new Watermark(31));
+        // A change older still, carrying bio, must not undo T1's value.
+        harness.processElement(row(USERS, "1", 80, 70, 40, "{\"id\":1,\"email\":\"a\",\"bio\":\"older\"}"), 0);
+        harness.processWatermark(new Watermark(41));
+
+        assertThat(sent()).containsExactly(
+                "DOCUMENT@0[1 v50.1 {\"id\":1,\"email\":\"a\",\"bio\":\"old\",\"orders\":[]}]",
+                "DOCUMENT@0[1 v200.2 {\"id\":1,\"email\":\"b\",\"bio\":\"old\",\"orders\":[]}]",
+                "DOCUMENT@0[1 v200.3 {\"id\":1,\"email\":\"b\",\"bio\":\"new\",\"orders\":[]}]");
+    }
+
+    @Test
+    void aColumnNoChangeHasGivenYetIsLeftOutNotWrittenNull() throws Exception {
+        open(new AssembleFunction(PLAN, ORDERS, DELETES_MS));
+        JoinMessage update = row(ORDERS, "7", 100, 90, 10, "{\"id\":7,\"user_id\":1}");
+        update.unavailableColumns = new String[] {"amount"};
+        harness.processElement(update, 0);
+        harness.processWatermark(new Watermark(11));
+
+        assertThat(sent()).containsExactly("DOCUMENT@2[7 v100.1 {\"id\":7,\"user\":null}]");
+    }
+
+    @Test
+    void messagesWaitingForAWatermarkThatStandsStillAreAppliedAfterAWhile() throws Exception {
+        // A transaction flushed at its timeout, or state restored while nothing is written: no watermark comes.
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processWatermark(new Watermark(10));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1}"), 0);
+        harness.setProcessingTime(WholeTransactionsFunction.STANDING_STILL_MS - 1);
+        assertThat(sent()).isEmpty();
+
+        harness.setProcessingTime(WholeTransactionsFunction.STANDING_STILL_MS + 1_000);
+
+        assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]");
+    }
+
+    @Test
+    void whileTheWatermarkMovesMessagesWaitForIt() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processWatermark(new Watermark(5));
+        harness.processElement(row(USERS, "1", 100, 90, 100, "{\"id\":1}"), 0);
+        for (int second = 1; second <= 10; second++) {
+            harness.processWatermark(new Watermark(5 + second)); // a backlog: the watermark moves, slowly
+            harness.setProcessingTime(second * WholeTransactionsFunction.STANDING_STILL_MS);
+        }
+        assertThat(sent()).isEmpty();
+        harness.processWatermark(new Watermark(101));
+        assertThat(sent()).hasSize(1);
+    }
+
+    @Test
+    void transactionsDueAtOneWatermarkAreBuiltOnce() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 200, 20, "{\"id\":7}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "8", 300, 30, "{\"id\":8}"), 0);
+
+        harness.processWatermark(new Watermark(31));
+
+        assertThat(sent()).containsExactly(
+                "DOCUMENT@0[1 v300.1 {\"id\":1,\"orders\":[{\"id\":7},{\"id\":8}]}]");
+    }
+
+    @Test
+    void anObjectThatDidNotChangeIsNotSentAgain() throws Exception {
+        // A parent's column that its object does not carry changes: nothing its holders show changed.
+        open(new AssembleFunction(PLAN, ORDER_USER, DELETES_MS));
+        harness.processElement(row(ORDER_USER, "1", 100, 90, 10, "{\"id\":1,\"email\":\"a\"}"), 0);
+        harness.processWatermark(new Watermark(11));
+        harness.processElement(row(ORDER_USER, "1", 200, 190, 20, "{\"id\":1,\"email\":\"a\"}"), 0);
+        harness.processWatermark(new Watermark(21));
+        harness.processElement(row(ORDER_USER, "1", 300, 290, 30, "{\"id\":1,\"email\":\"b\"}"), 0);
+        harness.processWatermark(new Watermark(31));
+
+        assertThat(sent()).containsExactly(
+                "PARENT_VALUE@3[1 v100.1 {\"id\":1,\"email\":\"a\"}]",
+                "PARENT_VALUE@3[1 v300.2 {\"id\":1,\"email\":\"b\"}]");
+    }
+
+    @Test
+    void aColumnNamedLikeAFieldBelowIsLeftOutSoTheObjectHasEachNameOnce() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1,\"orders\":\"a column\"}"), 0);
+        harness.processWatermark(new Watermark(11));
+
+        assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]");
+    }
 }
