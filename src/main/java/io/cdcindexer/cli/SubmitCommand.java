@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
@@ -140,6 +141,8 @@ public final class SubmitCommand implements Callable<Integer> {
 
     /** Index settings and column mappings over the derived ones, passed to the job unless the options name a file. */
     static final String MAPPING_OVERRIDES = "configs/index-mappings.json";
+    /** The joined documents, passed to the job unless the options name a file. */
+    static final String DOCUMENTS = "configs/documents.json";
 
     /**
      * {@link #submit(PrintWriter, FlinkRest, CommittedOffsets, Path, List, Start)}, checking before and while it stops
@@ -159,11 +162,15 @@ public final class SubmitCommand implements Callable<Integer> {
             }
             args.addAll(List.of("--" + JobOptions.KAFKA_STARTING_OFFSETS.name(), "earliest"));
         }
-        Path overrides = ProjectHome.dir().resolve(MAPPING_OVERRIDES);
-        if (!options.overrides().containsKey(JobOptions.ELASTICSEARCH_MAPPING_OVERRIDES.name())
-                && Files.isRegularFile(overrides)) {
-            // The JobManager runs on this machine in the local stack: it reads the project's file when the job starts.
-            args.addAll(List.of("--" + JobOptions.ELASTICSEARCH_MAPPING_OVERRIDES.name(), overrides.toString()));
+        for (Map.Entry<JobOptions.Option, String> projectFile : List.of(
+                Map.entry(JobOptions.ELASTICSEARCH_MAPPING_OVERRIDES, MAPPING_OVERRIDES),
+                Map.entry(JobOptions.DOCUMENTS, DOCUMENTS))) {
+            Path file = ProjectHome.dir().resolve(projectFile.getValue());
+            if (!options.overrides().containsKey(projectFile.getKey().name()) && Files.isRegularFile(file)) {
+                // The JobManager runs on this machine in the local stack: it reads the project's file when the job
+                // starts.
+                args.addAll(List.of("--" + projectFile.getKey().name(), file.toString()));
+            }
         }
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("No job jar at " + jar + "; build it with: mvn -DskipTests package");

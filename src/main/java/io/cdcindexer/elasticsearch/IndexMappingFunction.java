@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.DebeziumDecoder;
+import io.cdcindexer.documents.JoinNode;
+import io.cdcindexer.documents.JoinedDocuments;
+import io.cdcindexer.documents.JoinedMappings;
 import io.cdcindexer.job.JobOptions;
 import io.cdcindexer.kafka.DeadLetter;
 import java.io.IOException;
@@ -55,6 +58,9 @@ import org.slf4j.LoggerFactory;
  *       mapping.
  *   <li>A delete makes the index too (Elasticsearch would let its externally versioned delete create the index, mapped
  *       by guessing), and goes on whatever the mapping: it writes no field.
+ *   <li>Joined documents ({@code --documents}): the document's index {@code <index>_v1} behind alias {@code <index>},
+ *       strict, children {@code nested} ({@link JoinedMappings}); each table's columns are put at every place the table
+ *       takes in a document when its schema is first met, before any of its rows reaches the documents.
  *   <li>An index that a snapshot read makes is filled without refresh ({@link InitialLoad}) until the table's
  *       snapshot is over: its last read or the snapshot's, any other change of the table, or two looks
  *       {@code initialLoadQuietMs} apart with nothing indexed into it in between, whichever comes first.
@@ -115,7 +121,15 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private final long retryLimitMs;
     private final long initialLoadQuietMs;
 
+    private JoinedDocuments documents = JoinedDocuments.NONE;
+
     private transient MappingOverrides overrides;
+    /** The nodes of joined documents by their table. */
+    private transient Map<String, List<JoinNode>> joinedNodes;
+    /** Which joined node's mapping is put for which row schema (by content, as {@link #byContent}). */
+    private transient Set<String> joinedMapped;
+    /** Row schema instances whose columns are put at every place of their table (as {@link #known}). */
+    private transient Map<JsonNode, Boolean> joinedSchemas;
     private transient RestClient client;
     /** By index: each schema instance seen, and why its changes cannot be indexed (empty: they can). */
     private transient Map<String, Map<JsonNode, String>> known;
@@ -185,7 +199,14 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             }
         }
         return new IndexMappingFunction(BulkOptions.connection(options),
-                new IndexNames(options.get(JobOptions.ELASTICSEARCH_INDEX)), json, file, RETRY_LIMIT_MS);
+                new IndexNames(options.get(JobOptions.ELASTICSEARCH_INDEX)), json, file, RETRY_LIMIT_MS)
+                .joining(JoinedDocuments.of(options.get(JobOptions.DOCUMENTS)));
+    }
+
+    /** This function, also mapping the indices of these joined documents. */
+    public IndexMappingFunction joining(JoinedDocuments documents) {
+        this.documents = documents;
+        return this;
     }
 
     private MappingOverrides overrides() {
@@ -199,6 +220,12 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         routes = new HashMap<>();
         byContent = new HashMap<>();
         overrides = overrides();
+        joinedNodes = new HashMap<>();
+        for (JoinNode node : documents.nodes()) {
+            joinedNodes.computeIfAbsent(node.table, table -> new ArrayList<>()).add(node);
+        }
+        joinedMapped = new HashSet<>();
+        joinedSchemas = new IdentityHashMap<>();
         lookups = getRuntimeContext().getMetricGroup().counter("mappingLookups");
         routeLookups = getRuntimeContext().getMetricGroup().counter("routeLookups");
         leftToReindex = getRuntimeContext().getMetricGroup().counter("changesOnlyForTheNextIndex");
@@ -232,6 +259,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             out.collect(change);
             return;
         }
+        mapJoined(change);
         String alias = names.of(change.topic, change.table);
         Route route = route(alias);
         String refusal = refusal(route.current(), alias, change);
@@ -825,6 +853,61 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 .collect(Collectors.joining("; "));
         LOG.warn("Index {} cannot take {}'s new schema: {}", index, table, reason);
         return reason;
+    }
+
+    /**
+     * Puts the change's columns at every place its table takes in a joined document, once per schema: creating the
+     * document's index first if there is none. A column the index maps as another type is left as it is, with a
+     * warning: documents that carry the new type are refused by Elasticsearch and dead-lettered by the writer.
+     */
+    private void mapJoined(ChangeEvent change) throws Exception {
+        List<JoinNode> nodes = joinedNodes.get(change.table);
+        if (nodes == null || joinedSchemas.containsKey(change.rowSchema)) {
+            return;
+        }
+        String fingerprint = IndexMapping.fingerprint(change.rowSchema);
+        for (JoinNode node : nodes) {
+            if (joinedMapped.contains(node.id + "/" + fingerprint)) {
+                continue;
+            }
+            JoinNode root = documents.node(rootOf(node));
+            ObjectNode put = JoinedMappings.putMappingBody(documents, node,
+                    IndexMapping.properties(change.rowSchema, overrides.table(change.table)));
+            lookups.inc();
+            retrying("map " + change.table + " in the documents of " + root.index, retryLimitMs, () -> {
+                if (get(root.index + "/_mapping") == null
+                        && create(root.index + FIRST_VERSION, root.index,
+                                JoinedMappings.indexBody(documents, root, overrides))) {
+                    created.inc();
+                    LOG.info("Created index {}{} behind alias {} for joined documents", root.index, FIRST_VERSION,
+                            root.index);
+                }
+                try {
+                    send("PUT", root.index + "/_mapping", put);
+                } catch (ResponseException e) {
+                    if (statusOf(e) != 400) {
+                        throw e;
+                    }
+                    LOG.warn("Index {} cannot take {}'s columns at {}: {}. Its documents that carry them are refused "
+                            + "and dead-lettered", root.index, change.table, node.path, reasonOf(e));
+                }
+                return null;
+            });
+            if (joinedMapped.size() >= 256) {
+                joinedMapped.clear();
+            }
+            joinedMapped.add(node.id + "/" + fingerprint);
+        }
+        forgetIfMany(joinedSchemas);
+        joinedSchemas.put(change.rowSchema, true);
+    }
+
+    private int rootOf(JoinNode node) {
+        JoinNode at = node;
+        while (at.holder >= 0) {
+            at = documents.node(at.holder);
+        }
+        return at.id;
     }
 
     // The index's mapping answer, or null when there is no such index (or alias).

@@ -221,6 +221,50 @@ class PipelineITCase {
         assertThat(different.out()).contains(", 1 missing, 0 extra, 0 stale").containsPattern("missing +users/2\\b");
     }
 
+    @Test
+    @Order(11)
+    void aUsersDocumentCarriesItsOrdersAndFollowsAnOrderMovedToAnotherUserAndTheirDeletes() throws Exception {
+        // configs/documents.json, which ./cdc up passes to the job: users with their orders, orders with their user.
+        awaitDoc("cdc.documents.users", "1", doc -> doc.path("username").asText().equals("alice")
+                && doc.path("orders").size() == 2);
+        JsonNode mappings = Http.get(es() + "/cdc.documents.users/_mapping").json().elements().next().path("mappings");
+        assertThat(mappings.path("properties").path("orders").path("type").asText()).isEqualTo("nested");
+
+        long first;
+        long second;
+        long order;
+        try (Connection connection = connect()) {
+            connection.setAutoCommit(false);
+            try (Statement statement = connection.createStatement()) {
+                first = single(statement, "INSERT INTO users(username, email) VALUES ('joined', 'j@example.com') "
+                        + "RETURNING id");
+                second = single(statement, "INSERT INTO users(username, email) VALUES ('other', 'o@example.com') "
+                        + "RETURNING id");
+                order = single(statement, "INSERT INTO orders(user_id, amount, status) VALUES (" + first
+                        + ", 12.34, 'new') RETURNING id");
+                statement.execute("INSERT INTO orders(user_id, amount, status) VALUES (" + first + ", 5.00, 'new')");
+            }
+            connection.commit();
+        }
+        awaitDoc("cdc.documents.users", first, doc -> doc.path("orders").size() == 2
+                && doc.path("orders").get(0).path("amount").decimalValue().toPlainString().equals("12.34"));
+        awaitDoc("cdc.documents.orders", order, doc -> doc.path("user").path("username").asText().equals("joined"));
+
+        execute("UPDATE orders SET user_id = " + second + " WHERE id = " + order);
+
+        awaitDoc("cdc.documents.users", first, doc -> doc.path("orders").size() == 1
+                && doc.path("orders").get(0).path("id").asLong() != order);
+        awaitDoc("cdc.documents.users", second, doc -> doc.path("orders").size() == 1
+                && doc.path("orders").get(0).path("id").asLong() == order);
+        awaitDoc("cdc.documents.orders", order, doc -> doc.path("user").path("username").asText().equals("other"));
+
+        execute("BEGIN; DELETE FROM orders WHERE user_id IN (" + first + ", " + second + "); DELETE FROM users WHERE id IN ("
+                + first + ", " + second + "); COMMIT");
+        awaitGone("cdc.documents.users", Long.toString(first));
+        awaitGone("cdc.documents.users", Long.toString(second));
+        awaitGone("cdc.documents.orders", Long.toString(order));
+    }
+
     // --- helpers --------------------------------------------------------------------------------------------------
 
     private static String es() {

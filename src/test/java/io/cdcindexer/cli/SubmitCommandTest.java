@@ -170,11 +170,13 @@ class SubmitCommandTest {
     }
 
     @Test
-    void theProjectsMappingOverridesGoToTheJobUnlessItsOptionsNameAFile() throws Exception {
+    void theProjectsMappingOverridesAndDocumentsGoToTheJobUnlessItsOptionsNameAFile() throws Exception {
         submit(SubmitCommand.Start.WITHOUT_STATE);
 
         assertThat(flink.runs().get(0).path("programArgsList").toString()).contains(
                 "\"--elasticsearch.mapping-overrides\",\"" + ProjectHome.dir().resolve("configs/index-mappings.json") + "\"");
+        assertThat(flink.runs().get(0).path("programArgsList").toString()).contains(
+                "\"--documents\",\"" + ProjectHome.dir().resolve("configs/documents.json") + "\"");
     }
 
     @Test

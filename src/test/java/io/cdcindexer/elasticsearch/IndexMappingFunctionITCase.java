@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.DebeziumFixtures;
 import io.cdcindexer.debezium.DecodeFunction;
+import io.cdcindexer.documents.JoinedDocuments;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.KafkaRecord;
 import io.cdcindexer.metrics.MetricsRecorder;
@@ -132,6 +133,31 @@ class IndexMappingFunctionITCase {
             assertThat(mappings.path("properties").path("qty").path("type").asText()).isEqualTo("integer");
             assertThat(mappings.path("properties").path("note").path("fields").path("keyword").path("type").asText())
                     .isEqualTo("keyword");
+        }
+    }
+
+    @Test
+    void aJoinedDocumentsIndexIsMadeStrictWithChildrenNestedAndEachTablesColumnsPutAtTheirPlace() throws Exception {
+        JoinedDocuments documents = JoinedDocuments.parse("""
+                {"documents": [{"index": "joined-users", "table": "public.users",
+                  "children": [{"field": "orders", "table": "public.orders", "foreignKey": ["user_id"],
+                                "columns": ["id", "amount"]}]}]}""", "test");
+        try (var harness = ProcessFunctionTestHarnesses.forProcessFunction(function("joined").joining(documents))) {
+            harness.processElement(change("mapping-orders"), 0);
+            JsonNode mappings = get("joined-users/_mapping").path("joined-users_v1").path("mappings");
+            assertThat(mappings.path("dynamic").asText()).isEqualTo("strict");
+            assertThat(mappings.path("properties").path("orders").path("type").asText()).isEqualTo("nested");
+            assertThat(mappings.path("properties").path("orders").path("properties").path("amount").path("type")
+                    .asText()).as("derived from the orders schema").isEqualTo("scaled_float");
+            assertThat(mappings.path("properties").path("orders").path("properties").has("user_id"))
+                    .as("a column the object does not carry").isFalse();
+            assertThat(mappings.path("properties").has("email")).as("users not met yet").isFalse();
+
+            harness.processElement(change("mapping-users"), 0);
+
+            mappings = get("joined-users/_mapping").path("joined-users_v1").path("mappings");
+            assertThat(mappings.path("properties").path("email").path("type").asText()).isEqualTo("text");
+            assertThat(harness.extractOutputValues()).hasSize(2);
         }
     }
 
