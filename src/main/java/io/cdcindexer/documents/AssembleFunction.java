@@ -32,6 +32,9 @@ import org.apache.flink.util.Collector;
  * fan-out, which hands it to every holder row that points to it. An object that came out the same as the one last sent
  * is not sent again (a column it does not carry changed).
  *
+ * <p>The objects of parent rows stay until their fan-out takes them back: one that comes before the row it is for, or
+ * for a row that points elsewhere for a moment, is kept and shown whenever the row points to it.
+ *
  * <p>A change that lacks unchanged TOASTed columns takes them from the row kept. Changes of one row can come out of
  * order, so the row remembers which change each such column came from: an older change that comes later but is newer
  * than that one sets the column after all.
@@ -58,6 +61,11 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     /** What the messages of the current batch changed. */
     private transient boolean changed;
     private transient boolean rowDeleted;
+    /**
+     * This run's number: an object is skipped as unchanged only if this run sent the one it matches. After a restore,
+     * what was sent after the checkpoint may not have reached Elasticsearch.
+     */
+    private transient long run;
     private transient long commitTime;
 
     public AssembleFunction(JoinedDocuments plan, int nodeId, long deleteMemoryMs) {
@@ -69,6 +77,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     @Override
     void openState() {
         node = plan.node(nodeId);
+        run = new java.util.Random().nextLong() | 1; // never 0, which no state holds before the first send
         fields = new HashSet<>();
         for (int id : node.below) {
             fields.add(plan.node(id).field);
@@ -92,7 +101,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 below.put(at, StoredPart.of(message.source, message.delete ? null : message.body, message.version));
                 changed(message);
             }
-            case CHILD_GONE -> {
+            case CHILD_GONE, PARENT_GONE -> {
                 String at = plan.node(message.from).path + "/" + message.source;
                 StoredPart stored = below.get(at);
                 if (stored != null && stored.version > message.version) {
@@ -208,13 +217,13 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         StoredRow stored = row.value();
         JsonNode image = stored != null && stored.live() ? ForeignKeys.read(stored.image) : null;
         String key = ctx.getCurrentKey();
-        dropParentsNoLongerPointedTo(image);
         byte[] body = image == null ? null : build(image);
         long hash = body == null ? 0 : hash(body);
+        boolean same = state.sentRun == run && state.sentHash == hash;
         switch (node.relation) {
             case ROOT -> {
                 if (body != null) {
-                    if (!state.sent || state.sentHash != hash) {
+                    if (!state.sent || !same) {
                         out.collect(message(JoinMessage.Kind.DOCUMENT, nodeId, key, after, state, body, committed));
                     }
                     state.sent = true;
@@ -234,7 +243,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                     gone.from = nodeId;
                     out.collect(gone);
                 }
-                if (holder != null && (!holder.equals(state.sentTo) || state.sentHash != hash)) {
+                if (holder != null && (!holder.equals(state.sentTo) || !same)) {
                     JoinMessage child = message(JoinMessage.Kind.CHILD, node.holder, holder, after, state, body,
                             committed);
                     child.source = key;
@@ -244,7 +253,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 state.sentTo = holder;
             }
             case PARENT -> {
-                if (body != null ? !state.sent || state.sentHash != hash : state.sent) {
+                if (body != null ? !state.sent || !same : state.sent) {
                     JoinMessage value = message(JoinMessage.Kind.PARENT_VALUE, nodeId, key, after, state, body,
                             committed);
                     value.delete = body == null;
@@ -254,6 +263,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
             }
         }
         state.sentHash = hash;
+        state.sentRun = run;
         if (below.isEmpty()) {
             below.clear(); // removing through the iterator leaves the empty map in the state backend
         }
@@ -272,27 +282,25 @@ public final class AssembleFunction extends WholeTransactionsFunction {
             return;
         }
         row.clear(); // the delete's memory is over
+        // Parents' objects are the fan-outs' to take back; any still here belong to a row that is gone.
+        for (int id : node.below) {
+            JoinNode parent = plan.node(id);
+            if (parent.relation == JoinNode.Relation.PARENT) {
+                String prefix = parent.path + "/";
+                List<String> gone = new ArrayList<>();
+                for (String at : below.keys()) {
+                    if (at.startsWith(prefix)) {
+                        gone.add(at);
+                    }
+                }
+                for (String at : gone) {
+                    below.remove(at);
+                }
+            }
+        }
         BuildState state = build.value();
         if (below.isEmpty() && (state == null || (state.sentTo == null && !state.sent))) {
             build.clear();
-        }
-    }
-
-    // A parent's object is kept only while the row points to it; one sent for a row it no longer points to is dropped.
-    private void dropParentsNoLongerPointedTo(JsonNode image) throws Exception {
-        for (int id : node.below) {
-            JoinNode parent = plan.node(id);
-            if (parent.relation != JoinNode.Relation.PARENT) {
-                continue;
-            }
-            String pointedTo = ForeignKeys.of(image, parent.foreignKey);
-            String prefix = parent.path + "/";
-            for (Iterator<Map.Entry<String, StoredPart>> it = below.iterator(); it.hasNext(); ) {
-                Map.Entry<String, StoredPart> entry = it.next();
-                if (entry.getKey().startsWith(prefix) && !entry.getValue().key.equals(pointedTo)) {
-                    it.remove();
-                }
-            }
         }
     }
 

@@ -14,6 +14,8 @@ public final class BuildState {
 
     /** 64 bits of the last object sent (0: none): one that comes out the same is not sent again. */
     public long sentHash;
+    /** The run of the job that sent it (a random number per start): another run sends it again. */
+    public long sentRun;
 
     /** For Flink's POJO serializer. */
     public BuildState() {}

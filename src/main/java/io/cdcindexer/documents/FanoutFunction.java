@@ -1,6 +1,8 @@
 package io.cdcindexer.documents;
 
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Set;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
@@ -12,8 +14,10 @@ import org.apache.flink.util.Collector;
 
 /**
  * For a many-to-one node, keyed by the parent row's id: keeps the parent's object and the holder rows that point to it,
- * and hands the object to each of them: to all when it changes, to a holder row when it starts pointing here. A holder
- * row that stops pointing here is only forgotten: the fan-out it points to now sends it that parent.
+ * and hands the object to each of them: to all when it changes, to a holder row when it starts pointing here, and takes
+ * it back from a holder row that stops pointing here (the fan-out it points to now sends it that parent). Only this
+ * stage takes an object back: the holder's assembly cannot tell a parent it no longer points to from one it will point
+ * to again once its own change is applied.
  */
 public final class FanoutFunction extends WholeTransactionsFunction {
 
@@ -28,6 +32,8 @@ public final class FanoutFunction extends WholeTransactionsFunction {
     private transient MapState<String, Long> members;
     private transient boolean valueChanged;
     private transient Set<String> joined;
+    /** Holder rows that stopped pointing here in this batch, with the version of the change that moved them. */
+    private transient Map<String, Long> left;
 
     public FanoutFunction(JoinedDocuments plan, int nodeId) {
         this.plan = plan;
@@ -40,6 +46,7 @@ public final class FanoutFunction extends WholeTransactionsFunction {
         value = getRuntimeContext().getState(new ValueStateDescriptor<>("value", TypeInformation.of(StoredPart.class)));
         members = getRuntimeContext().getMapState(new MapStateDescriptor<>("members", Types.STRING, Types.LONG));
         joined = new LinkedHashSet<>();
+        left = new LinkedHashMap<>();
     }
 
     @Override
@@ -60,6 +67,7 @@ public final class FanoutFunction extends WholeTransactionsFunction {
                 }
                 members.put(message.source, message.version);
                 joined.add(message.source);
+                left.remove(message.source);
             }
             case MEMBER_GONE -> {
                 Long since = members.get(message.source);
@@ -68,6 +76,7 @@ public final class FanoutFunction extends WholeTransactionsFunction {
                 }
                 members.remove(message.source);
                 joined.remove(message.source);
+                left.put(message.source, message.version);
             }
             default -> throw new IllegalStateException("The fan-out of " + node + " was sent " + message);
         }
@@ -88,8 +97,16 @@ public final class FanoutFunction extends WholeTransactionsFunction {
                 out.collect(parent);
             }
         }
+        for (Map.Entry<String, Long> holder : left.entrySet()) {
+            JoinMessage gone = JoinMessage.of(JoinMessage.Kind.PARENT_GONE, node.holder, holder.getKey(), after);
+            gone.source = ctx.getCurrentKey();
+            gone.from = nodeId;
+            gone.version = Math.max(holder.getValue(), stored == null ? 0 : stored.version);
+            out.collect(gone);
+        }
         valueChanged = false;
         joined.clear();
+        left.clear();
         if (members.isEmpty() && (stored == null || stored.body == null)) {
             value.clear(); // neither a parent row nor anything pointing to it: nothing kept
         }

@@ -27,6 +27,8 @@ public final class JoinMessage {
         PARENT_VALUE,
         /** A parent row's object for one holder row ({@code key}: the holder row's id; {@code source}: the parent's). */
         PARENT,
+        /** The holder row no longer points to the parent row {@code source}: its object goes. */
+        PARENT_GONE,
         /** A finished document of the root ({@code key}: its id). */
         DOCUMENT
     }

@@ -6,7 +6,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.elasticsearch.IndexMapping;
 import io.cdcindexer.elasticsearch.MappingOverrides;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.List;
 
 /**
  * The mappings of a joined document's index, derived like the plain indices' from the tables' schemas: strict, so a
@@ -24,10 +26,27 @@ public final class JoinedMappings {
 
     private JoinedMappings() {}
 
-    /** The body that creates the document's index: the plain indices' settings and the fields of every node below. */
+    /**
+     * The body that creates the document's index: the settings every index gets (the overrides' for all tables), the
+     * analysis settings of each of its tables (their columns' mappings may name an analyzer), and the fields of every
+     * node below. A table's other settings (index sorting, ...) are its own index's: they may not fit a document that
+     * nests other tables.
+     */
     public static ObjectNode indexBody(JoinedDocuments plan, JoinNode root, MappingOverrides overrides) {
+        ObjectNode settings = IndexMapping.settings(overrides.table(root.index)); // no table is named like an index
+        List<JoinNode> nodes = new ArrayList<>(List.of(root));
+        for (int i = 0; i < nodes.size(); i++) {
+            for (int id : nodes.get(i).below) {
+                nodes.add(plan.node(id));
+            }
+            overrides.table(nodes.get(i).table).settings().fields().forEachRemaining(setting -> {
+                if (setting.getKey().startsWith("index.analysis.")) {
+                    settings.set(setting.getKey(), setting.getValue());
+                }
+            });
+        }
         ObjectNode body = NODES.objectNode();
-        body.set("settings", IndexMapping.settings(overrides.table(root.table)));
+        body.set("settings", settings);
         ObjectNode mappings = body.putObject("mappings");
         mappings.put("dynamic", "strict");
         mappings.putObject("_meta").putObject("cdc-indexer").put(META_DOCUMENT, root.index);

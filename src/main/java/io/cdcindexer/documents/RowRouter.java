@@ -5,13 +5,16 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
+import org.apache.flink.util.OutputTag;
 
 /**
  * Right after the collapse (same chain): sends each change of a table that joined documents use to the stages of every
- * node of that table, and of every many-to-one node whose holder is that table. Marks each with the last watermark the
+ * node of that table ({@link #rows}), and to the link of every many-to-one node whose holder is that table
+ * ({@link #holderRows}), each on its own side output. Marks each with the last watermark the
  * collapse passed on: the collapse sends a transaction's changes in one go, so all of them come before the next one
  * ({@link WholeTransactionsFunction}).
  */
@@ -20,8 +23,19 @@ public final class RowRouter extends ProcessFunction<ChangeEvent, JoinMessage> {
     private static final long serialVersionUID = 1L;
 
     private final JoinedDocuments plan;
-    private transient Map<String, List<JoinNode>> rows;
-    private transient Map<String, List<JoinNode>> holderRows;
+    private transient Map<String, List<OutputTag<JoinMessage>>> rows;
+    private transient Map<String, List<OutputTag<JoinMessage>>> holderRows;
+    private transient Map<OutputTag<JoinMessage>, JoinNode> nodes;
+
+    /** Where the rows of a node's table go, for its assembly. */
+    public static OutputTag<JoinMessage> rows(JoinNode node) {
+        return new OutputTag<>("rows-" + node.id, TypeInformation.of(JoinMessage.class));
+    }
+
+    /** Where the rows of a many-to-one node's holder go, for its link. */
+    public static OutputTag<JoinMessage> holderRows(JoinNode node) {
+        return new OutputTag<>("holder-rows-" + node.id, TypeInformation.of(JoinMessage.class));
+    }
 
     public RowRouter(JoinedDocuments plan) {
         this.plan = plan;
@@ -31,10 +45,15 @@ public final class RowRouter extends ProcessFunction<ChangeEvent, JoinMessage> {
     public void open(Configuration parameters) {
         rows = new HashMap<>();
         holderRows = new HashMap<>();
+        nodes = new HashMap<>();
         for (JoinNode node : plan.nodes()) {
-            rows.computeIfAbsent(node.table, table -> new ArrayList<>()).add(node);
+            OutputTag<JoinMessage> tag = rows(node);
+            rows.computeIfAbsent(node.table, table -> new ArrayList<>()).add(tag);
+            nodes.put(tag, node);
             if (node.relation == JoinNode.Relation.PARENT) {
-                holderRows.computeIfAbsent(plan.node(node.holder).table, table -> new ArrayList<>()).add(node);
+                OutputTag<JoinMessage> holder = holderRows(node);
+                holderRows.computeIfAbsent(plan.node(node.holder).table, table -> new ArrayList<>()).add(holder);
+                nodes.put(holder, node);
             }
         }
     }
@@ -45,11 +64,11 @@ public final class RowRouter extends ProcessFunction<ChangeEvent, JoinMessage> {
             return; // its record is in the dead-letter queue
         }
         long after = ctx.timerService().currentWatermark();
-        for (JoinNode node : rows.getOrDefault(change.table, List.of())) {
-            out.collect(row(JoinMessage.Kind.ROW, node, change, after));
+        for (OutputTag<JoinMessage> tag : rows.getOrDefault(change.table, List.of())) {
+            ctx.output(tag, row(JoinMessage.Kind.ROW, nodes.get(tag), change, after));
         }
-        for (JoinNode node : holderRows.getOrDefault(change.table, List.of())) {
-            out.collect(row(JoinMessage.Kind.HOLDER_ROW, node, change, after));
+        for (OutputTag<JoinMessage> tag : holderRows.getOrDefault(change.table, List.of())) {
+            ctx.output(tag, row(JoinMessage.Kind.HOLDER_ROW, nodes.get(tag), change, after));
         }
     }
 

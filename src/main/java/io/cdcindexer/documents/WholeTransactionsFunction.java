@@ -9,7 +9,7 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.api.java.tuple.Tuple3;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.streaming.api.TimeDomain;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
@@ -30,7 +30,9 @@ import org.apache.flink.util.Collector;
  *
  * <p>A watermark that stands still for {@link #STANDING_STILL_MS} (a transaction flushed at its timeout while nothing
  * else is written, a job restored while the database is quiet: the source claims no time it has not read) would hold
- * messages for good: they are then applied as they are, and what the stage sends is due at once at the next stage.
+ * messages for good: they are then applied as they are, and what the stage sends is due at once at the next stage,
+ * where messages due at once are applied together after {@link #OVERDUE_BATCH_MS}. Right after a restore, before any
+ * watermark has come, it waits {@link #FIRST_WATERMARK_LOOKS} times as long: the source is still starting.
  */
 abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, JoinMessage, JoinMessage> {
 
@@ -38,18 +40,28 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
 
     /** How long messages wait for a watermark that does not move before they are applied anyway. */
     static final long STANDING_STILL_MS = 2_000;
+    /** How many such waits pass, after a restore, before the lack of any watermark counts as standing still. */
+    static final int FIRST_WATERMARK_LOOKS = 5;
+    /** Messages already due when they come (sent on after a watermark stood still) are applied this much later, together. */
+    static final long OVERDUE_BATCH_MS = 50;
 
     /** Messages not yet due, in the order they came. */
     private transient ListState<JoinMessage> waiting;
-    /** While messages wait: when to look whether the watermark moved (processing time), and the watermark then. */
-    private transient ValueState<Tuple2<Long, Long>> standing;
+    /**
+     * While messages wait: when to look whether the watermark moved (processing time), the watermark then, and how many
+     * looks found no watermark at all.
+     */
+    private transient ValueState<Tuple3<Long, Long, Integer>> standing;
+    /** When messages that came due are applied (processing time); null while none wait for that. */
+    private transient ValueState<Long> overdueAt;
 
     @Override
     public void open(Configuration parameters) throws Exception {
         waiting = getRuntimeContext().getListState(
                 new ListStateDescriptor<>("waiting", TypeInformation.of(JoinMessage.class)));
         standing = getRuntimeContext().getState(
-                new ValueStateDescriptor<>("standing", Types.TUPLE(Types.LONG, Types.LONG)));
+                new ValueStateDescriptor<>("standing", Types.TUPLE(Types.LONG, Types.LONG, Types.INT)));
+        overdueAt = getRuntimeContext().getState(new ValueStateDescriptor<>("overdue-at", Types.LONG));
         openState();
     }
 
@@ -68,18 +80,26 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
     @Override
     public void processElement(JoinMessage message, Context ctx, Collector<JoinMessage> out) throws Exception {
         long watermark = ctx.timerService().currentWatermark();
-        if (message.after < watermark || watermark == Long.MAX_VALUE) {
-            // Due already: sent after a watermark that stood still, or the input has ended. Its transaction's other
-            // messages came before the watermark that passed it.
-            apply(message, ctx);
-            send(watermark - 1, ctx, out);
+        if (watermark == Long.MAX_VALUE) { // the input has ended: nothing more can come
+            waiting.add(message.copy());
+            applyWaiting(Long.MAX_VALUE, ctx, out);
             return;
         }
         waiting.add(message.copy()); // the state keeps it; the input is not to be kept
+        long now = ctx.timerService().currentProcessingTime();
+        if (message.after < watermark) {
+            // Due already: sent on after a watermark that stood still. Its transaction's other messages came before the
+            // watermark that passed it; those sent on with it come within moments, and are applied with it.
+            if (overdueAt.value() == null) {
+                overdueAt.update(now + OVERDUE_BATCH_MS);
+                ctx.timerService().registerProcessingTimeTimer(now + OVERDUE_BATCH_MS);
+            }
+            return;
+        }
         ctx.timerService().registerEventTimeTimer(message.after == Long.MAX_VALUE ? message.after : message.after + 1);
         if (standing.value() == null) {
-            long lookAt = secondAfter(ctx.timerService().currentProcessingTime() + STANDING_STILL_MS);
-            standing.update(Tuple2.of(lookAt, watermark));
+            long lookAt = secondAfter(now + STANDING_STILL_MS);
+            standing.update(Tuple3.of(lookAt, watermark, 0));
             ctx.timerService().registerProcessingTimeTimer(lookAt);
         }
     }
@@ -91,11 +111,17 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
             applyWaiting(watermark, ctx, out);
             return;
         }
-        Tuple2<Long, Long> look = standing.value();
+        Long overdue = overdueAt.value();
+        if (overdue != null && overdue <= timestamp) {
+            overdueAt.clear();
+            applyWaiting(watermark, ctx, out);
+        }
+        Tuple3<Long, Long, Integer> look = standing.value();
         if (look != null && look.f0 <= timestamp) {
-            if (look.f1 < watermark) { // it moves: wait for it
+            boolean noWatermarkYet = watermark == Long.MIN_VALUE && look.f2 + 1 < FIRST_WATERMARK_LOOKS;
+            if (look.f1 < watermark || noWatermarkYet) { // it moves, or a restored job's source is still starting
                 long lookAt = secondAfter(timestamp + STANDING_STILL_MS);
-                standing.update(Tuple2.of(lookAt, watermark));
+                standing.update(Tuple3.of(lookAt, watermark, watermark == Long.MIN_VALUE ? look.f2 + 1 : 0));
                 ctx.timerService().registerProcessingTimeTimer(lookAt);
             } else {
                 applyWaiting(Long.MAX_VALUE, ctx, out);
@@ -105,7 +131,7 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
     }
 
     // Applies, oldest transaction first, every waiting message marked before the watermark given, and sends.
-    private void applyWaiting(long watermark, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {
+    private void applyWaiting(long watermark, Context ctx, Collector<JoinMessage> out) throws Exception {
         List<JoinMessage> due = new ArrayList<>();
         List<JoinMessage> later = new ArrayList<>();
         for (JoinMessage message : waiting.get()) {
@@ -118,6 +144,7 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
         if (later.isEmpty()) {
             waiting.clear();
             standing.clear();
+            overdueAt.clear();
         } else {
             waiting.update(later);
         }

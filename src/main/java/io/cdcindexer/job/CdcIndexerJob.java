@@ -178,18 +178,14 @@ public final class CdcIndexerJob {
         DataStream<ChangeEvent> written = null;
         for (int id = documents.nodes().size() - 1; id >= 0; id--) { // a node's id is below those under it
             JoinNode node = documents.node(id);
-            int nodeId = id;
-            DataStream<JoinMessage> in = rows.filter(m -> m.kind == JoinMessage.Kind.ROW && m.node == nodeId)
-                    .name("Rows of " + node.path);
+            DataStream<JoinMessage> in = rows.getSideOutput(RowRouter.rows(node));
             for (int b : node.below) {
                 JoinNode under = documents.node(b);
                 if (under.relation == JoinNode.Relation.CHILDREN) {
                     in = in.union(built.get(b));
                     continue;
                 }
-                DataStream<JoinMessage> links = rows
-                        .filter(m -> m.kind == JoinMessage.Kind.HOLDER_ROW && m.node == b)
-                        .name("Holder rows of " + under.path)
+                DataStream<JoinMessage> links = rows.getSideOutput(RowRouter.holderRows(under))
                         .keyBy(JoinMessage.KEY, Types.STRING)
                         .process(new LinkFunction(documents, b, deleteMemoryMs))
                         .name("Links of " + under.path)

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
@@ -41,6 +43,15 @@ class JoinStagesTest {
 
     private void open(WholeTransactionsFunction stage) throws Exception {
         harness = ProcessFunctionTestHarnesses.forKeyedProcessFunction(stage, JoinMessage.KEY, Types.STRING);
+        harness.setProcessingTime(0);
+    }
+
+    private void open(WholeTransactionsFunction stage, OperatorSubtaskState restored) throws Exception {
+        harness = new KeyedOneInputStreamOperatorTestHarness<>(new KeyedProcessOperator<>(stage), JoinMessage.KEY,
+                Types.STRING);
+        harness.setup();
+        harness.initializeState(restored);
+        harness.open();
         harness.setProcessingTime(0);
     }
 
@@ -216,7 +227,8 @@ class JoinStagesTest {
         assertThat(sent()).containsExactly(
                 "PARENT@2[7 from 3/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
                 "PARENT@2[8 from 3/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
-                "PARENT@2[8 from 3/1 v170.0 delete]");
+                "PARENT@2[8 from 3/1 v170.0 delete]",
+                "PARENT_GONE@2[7 from 3/1 v170.0]");
         JoinMessage last = JoinMessage.of(JoinMessage.Kind.MEMBER_GONE, ORDER_USER, "1", 40);
         last.source = "8";
         last.version = 180;
@@ -351,5 +363,120 @@ class JoinStagesTest {
         harness.processWatermark(new Watermark(11));
 
         assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]");
+    }
+
+    private static JoinMessage parent(String holder, String parentId, long version, long after, String json) {
+        JoinMessage parent = JoinMessage.of(json == null ? JoinMessage.Kind.PARENT_GONE : JoinMessage.Kind.PARENT,
+                ORDERS, holder, after);
+        parent.from = ORDER_USER;
+        parent.source = parentId;
+        parent.version = version;
+        parent.body = json == null ? null : json.getBytes(StandardCharsets.UTF_8);
+        return parent;
+    }
+
+    @Test
+    void aParentsObjectThatComesBeforeItsHolderRowIsKeptForIt() throws Exception {
+        // The fan-out answered the link before the order's own row was applied here (the link's batch came first).
+        open(new AssembleFunction(PLAN, ORDERS, DELETES_MS));
+        harness.processElement(parent("7", "1", 50, 10, "{\"id\":1}"), 0);
+        harness.processWatermark(new Watermark(11));
+        assertThat(sent()).as("no row, no document").isEmpty();
+
+        harness.processElement(row(ORDERS, "7", 100, 90, 20, "{\"id\":7,\"user_id\":1,\"amount\":5}"), 0);
+        harness.processWatermark(new Watermark(21));
+
+        assertThat(sent()).containsExactly("DOCUMENT@2[7 v100.1 {\"id\":7,\"amount\":5,\"user\":{\"id\":1}}]");
+    }
+
+    @Test
+    void aParentsObjectStaysUntilTheFanOutTakesItBackSoAMoveAwayAndBackKeepsIt() throws Exception {
+        // The link saw the order move to user 2 and back to user 1 in one batch and said nothing; here they are two.
+        open(new AssembleFunction(PLAN, ORDERS, DELETES_MS));
+        harness.processElement(row(ORDERS, "7", 100, 90, 10, "{\"id\":7,\"user_id\":1,\"amount\":5}"), 0);
+        harness.processElement(parent("7", "1", 50, 10, "{\"id\":1}"), 0);
+        harness.processWatermark(new Watermark(11));
+        harness.processElement(row(ORDERS, "7", 200, 190, 20, "{\"id\":7,\"user_id\":2,\"amount\":5}"), 0);
+        harness.processWatermark(new Watermark(21));
+        harness.processElement(row(ORDERS, "7", 300, 290, 30, "{\"id\":7,\"user_id\":1,\"amount\":5}"), 0);
+        harness.processWatermark(new Watermark(31));
+        harness.processElement(parent("7", "1", 300, 40, null), 0);
+        harness.processWatermark(new Watermark(41));
+
+        assertThat(sent()).containsExactly(
+                "DOCUMENT@2[7 v100.1 {\"id\":7,\"amount\":5,\"user\":{\"id\":1}}]",
+                "DOCUMENT@2[7 v200.2 {\"id\":7,\"amount\":5,\"user\":null}]",
+                "DOCUMENT@2[7 v300.3 {\"id\":7,\"amount\":5,\"user\":{\"id\":1}}]",
+                "DOCUMENT@2[7 v300.4 {\"id\":7,\"amount\":5,\"user\":null}]");
+    }
+
+    @Test
+    void theFanOutTakesItsObjectBackFromAHolderRowThatNoLongerPointsToIt() throws Exception {
+        open(new FanoutFunction(PLAN, ORDER_USER));
+        JoinMessage value = JoinMessage.of(JoinMessage.Kind.PARENT_VALUE, ORDER_USER, "1", 10);
+        value.version = 100;
+        value.body = "{\"id\":1}".getBytes(StandardCharsets.UTF_8);
+        JoinMessage member = JoinMessage.of(JoinMessage.Kind.MEMBER, ORDER_USER, "1", 10);
+        member.source = "7";
+        member.version = 150;
+        harness.processElement(value, 0);
+        harness.processElement(member, 0);
+        harness.processWatermark(new Watermark(11));
+        JoinMessage gone = JoinMessage.of(JoinMessage.Kind.MEMBER_GONE, ORDER_USER, "1", 20);
+        gone.source = "7";
+        gone.version = 170;
+        harness.processElement(gone, 0);
+        harness.processWatermark(new Watermark(21));
+
+        assertThat(sent()).containsExactly("PARENT@2[7 from 3/1 v100.0 {\"id\":1}]",
+                "PARENT_GONE@2[7 from 3/1 v170.0]");
+    }
+
+    @Test
+    void anObjectIsSentAgainAfterARestoreEvenIfItCameOutTheSame() throws Exception {
+        // What was sent after the checkpoint may not have reached Elasticsearch: the restored job cannot skip it.
+        open(new AssembleFunction(PLAN, ORDER_USER, DELETES_MS));
+        harness.processElement(row(ORDER_USER, "1", 100, 90, 10, "{\"id\":1,\"email\":\"a\"}"), 0);
+        harness.processWatermark(new Watermark(11));
+        var snapshot = harness.snapshot(1, 0);
+        assertThat(sent()).hasSize(1);
+        harness.close();
+        open(new AssembleFunction(PLAN, ORDER_USER, DELETES_MS), snapshot);
+        harness.processElement(row(ORDER_USER, "1", 200, 190, 20, "{\"id\":1,\"email\":\"a\"}"), 0);
+        harness.processWatermark(new Watermark(21));
+
+        assertThat(sent()).containsExactly("PARENT_VALUE@3[1 v200.2 {\"id\":1,\"email\":\"a\"}]");
+    }
+
+    @Test
+    void aRestoredStageWaitsForAFirstWatermarkLongerBeforeCallingItStandingStill() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processWatermark(new Watermark(10));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1}"), 0);
+        var snapshot = harness.snapshot(1, 0);
+        harness.close();
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS), snapshot);
+        harness.setProcessingTime(3 * WholeTransactionsFunction.STANDING_STILL_MS);
+        assertThat(sent()).as("no watermark since the restore yet: the source may still be starting").isEmpty();
+
+        harness.processWatermark(new Watermark(11));
+
+        assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]");
+    }
+
+    @Test
+    void overdueMessagesThatComeTogetherAreBuiltOnce() throws Exception {
+        // Sent on after a watermark that stood still upstream: due at once here, and applied together.
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processWatermark(new Watermark(10));
+        harness.processElement(row(USERS, "1", 100, 90, 9, "{\"id\":1}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 100, 9, "{\"id\":7}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "8", 100, 9, "{\"id\":8}"), 0);
+        assertThat(sent()).isEmpty();
+
+        harness.setProcessingTime(WholeTransactionsFunction.OVERDUE_BATCH_MS);
+
+        assertThat(sent()).containsExactly(
+                "DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[{\"id\":7},{\"id\":8}]}]");
     }
 }

@@ -72,4 +72,19 @@ class JoinedMappingsTest {
         assertThat(JoinedMappings.putMappingBody(PLAN, PLAN.node(1), orders).toString()).isEqualTo(
                 "{\"properties\":{\"orders\":{\"type\":\"nested\",\"properties\":{\"id\":" + INTEGER + "}}}}");
     }
+
+    @Test
+    void theIndexTakesItsTablesAnalysisButNotATablesOwnIndexSettings() {
+        MappingOverrides overrides = MappingOverrides.parse("""
+                {"settings": {"number_of_shards": 1},
+                 "tables": {"public.shops": {"settings": {"analysis": {"analyzer": {"folded": {"type": "custom",
+                                "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]}}}}},
+                            "public.users": {"settings": {"sort.field": "id"}}}}""", "test");
+
+        ObjectNode settings = (ObjectNode) JoinedMappings.indexBody(PLAN, PLAN.node(0), overrides).get("settings");
+
+        assertThat(settings.path("index.analysis.analyzer.folded.tokenizer").asText()).isEqualTo("standard");
+        assertThat(settings.path("index.number_of_shards").asInt()).isEqualTo(1);
+        assertThat(settings.has("index.sort.field")).as("sorting cannot work with nested fields").isFalse();
+    }
 }
