@@ -35,8 +35,6 @@ public final class DocumentChange implements MapFunction<JoinMessage, ChangeEven
         change.document = document.body;
         change.commitTime = document.commitTime;
         change.indices = new String[] {root.index};
-        // No Kafka record is its source: a dead letter of it names the document by its id instead.
-        change.key = document.key.getBytes(java.nio.charset.StandardCharsets.UTF_8);
         return change;
     }
 }

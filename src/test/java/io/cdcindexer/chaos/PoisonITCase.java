@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.cdcindexer.debezium.DebeziumDecoder;
+import io.cdcindexer.documents.DocumentChange;
 import io.cdcindexer.debezium.DebeziumEnvelope;
 import io.cdcindexer.debezium.MalformedChangeException;
 import io.cdcindexer.job.JobOptions;
@@ -92,6 +93,7 @@ class PoisonITCase {
         List<Poison.Injected> injected = Poison.inject(kafka.bootstrapServers(), "cdc");
         List<DeadLetter> letters = deadLettersAsTheJobWritesThem(injected);
         letters.add(letters.get(0)); // at-least-once: a restored job dead-letters a record again
+        letters.add(joinedDocument(letters.get(3), "-4")); // the poisoned row's joined document is refused too
         write("cdc.dlq.match", letters);
 
         assertThat(Poison.checkDeadLetters(kafka.bootstrapServers(), "cdc.dlq.match", injected, Duration.ofSeconds(30)))
@@ -106,12 +108,13 @@ class PoisonITCase {
         letters.remove(2);
         letters.add(DeadLetter.undecodable(new KafkaRecord("cdc.public.orders", 0, 7, 0, null, new byte[] {'x'}),
                 "the value is not valid JSON: Unrecognized token 'x'"));
+        letters.add(joinedDocument(letters.get(2), "3")); // a joined document of a row that is no poison
         write("cdc.dlq.mismatch", letters);
 
         List<String> problems =
                 Poison.checkDeadLetters(kafka.bootstrapServers(), "cdc.dlq.mismatch", injected, Duration.ofSeconds(5));
 
-        assertThat(problems).hasSize(3);
+        assertThat(problems).hasSize(4);
         assertThat(problems.get(0)).startsWith("wrong reason: " + injected.get(1).what() + " (" + injected.get(1)
                 .coordinates() + ") was dead-lettered with reason 'something else went wrong', expected it to contain '"
                 + injected.get(1).expectedReason() + "'");
@@ -119,13 +122,15 @@ class PoisonITCase {
                 + injected.get(2).coordinates() + ") has no dead letter after 5 s");
         assertThat(problems.get(2)).isEqualTo("unexpected dead letter: decode cdc.public.orders/0@7: "
                 + "the value is not valid JSON: Unrecognized token 'x'");
+        assertThat(problems.get(3)).startsWith("unexpected dead letter: elasticsearch joined:cdc.documents.users/0@0: "
+                + "Elasticsearch refused the index");
     }
 
     @Test
     void aDeadLetterTopicThatIsNotThereIsFineOnlyWithoutPoison() {
         assertThat(Poison.checkDeadLetters(kafka.bootstrapServers(), "cdc.dlq.none", List.of(), Duration.ofSeconds(5)))
                 .isEmpty();
-        Poison.Injected poison = new Poison.Injected("a value that is not JSON", TOPIC, 0, 3, "not valid JSON");
+        Poison.Injected poison = new Poison.Injected("a value that is not JSON", TOPIC, 0, 3, "not valid JSON", -1);
         assertThat(Poison.checkDeadLetters(kafka.bootstrapServers(), "cdc.dlq.none", List.of(poison),
                 Duration.ofSeconds(2))).containsExactly("missing: a value that is not JSON (" + TOPIC + "/0@3) has no "
                         + "dead letter after 2 s");
@@ -162,6 +167,17 @@ class PoisonITCase {
         refused.documentId = "-4";
         letters.add(refused);
         return letters;
+    }
+
+    /** The writer's dead letter for a joined document built from the row {@code id}, refused as {@code refused} was. */
+    private static DeadLetter joinedDocument(DeadLetter refused, String id) {
+        DeadLetter letter = new DeadLetter();
+        letter.stage = DeadLetter.Stage.ELASTICSEARCH;
+        letter.reason = refused.reason;
+        letter.topic = DocumentChange.TOPIC_PREFIX + "cdc.documents.users";
+        letter.index = "cdc.documents.users";
+        letter.documentId = id;
+        return letter;
     }
 
     private static void write(String dlqTopic, List<DeadLetter> letters) throws Exception {

@@ -64,13 +64,22 @@ class FlinkWebUiITCase {
     private static final List<String> VERTICES = List.of(
             "Source: Kafka: Debezium topics -> Decode Debezium events -> Index mappings",
             "Dead-letter queue: Writer",
-            "Collapse transactions",
+            "Collapse transactions -> Joined documents: rows",
+            // The joined documents of configs/documents.json, which submit passes: a stage per table of each.
+            "Assemble cdc.documents.users.orders",
+            "Assemble cdc.documents.users -> Documents of cdc.documents.users",
+            "Assemble cdc.documents.orders.user",
+            "Links of cdc.documents.orders.user",
+            "Fan-out of cdc.documents.orders.user",
+            "Assemble cdc.documents.orders -> Documents of cdc.documents.orders",
             "Drop stale changes -> Elasticsearch: Writer");
     private static final String TOPIC_PREFIX = "webui";
     private static final String TABLE_TOPIC = TOPIC_PREFIX + ".public.orders";
     private static final String TRANSACTION_TOPIC = TOPIC_PREFIX + ".transaction";
     private static final int TRANSACTIONS = 25;
     private static final int ORDERS_PER_TRANSACTION = 4;
+    /** Each order in cdc.public.orders, and as its joined document in cdc.documents.orders (configs/documents.json). */
+    private static final int DOCUMENTS = 2 * TRANSACTIONS * ORDERS_PER_TRANSACTION;
     private static final Duration UI_TIMEOUT = Duration.ofSeconds(60);
     private static final Path TARGET = ProjectHome.dir().resolve("target");
     /** With {@code -Dcdc.update-readme-images=true} the screenshots replace the README's. */
@@ -111,7 +120,7 @@ class FlinkWebUiITCase {
                 "--checkpoint.interval-ms", "2000");
         jobId = SubmitCommand.submit(new PrintWriter(new StringWriter()), rest,
                 CommittedOffsets.in(kafka.bootstrapServers()), jar, args, SubmitCommand.Start.WITHOUT_STATE);
-        awaitDocumentsIndexed(TRANSACTIONS * ORDERS_PER_TRANSACTION);
+        awaitDocumentsIndexed(DOCUMENTS);
         browser = HeadlessChromium.start(dir.resolve("chromium"), TARGET.resolve("flink-web-ui-chromedriver.log"));
     }
 
@@ -161,7 +170,7 @@ class FlinkWebUiITCase {
             long shown = showMetric(page, "0.Elasticsearch__Writer.documentsIndexed")
                     + showMetric(page, "1.Elasticsearch__Writer.documentsIndexed");
             assertThat(shown).as("documents indexed, as the Metrics tab shows them")
-                    .isEqualTo(TRANSACTIONS * ORDERS_PER_TRANSACTION)
+                    .isEqualTo(DOCUMENTS)
                     .isEqualTo(rest.operatorMetricSum(jobId, "documentsIndexed").orElseThrow().longValue());
             // The panel scrolls to the chart added last: back to the first, so that both numbers show.
             browser.driver().executeScript("arguments[0].scrollIntoView(true); window.scrollTo(0, 0)",
