@@ -39,6 +39,11 @@ public final class DocumentIdSql {
 
     /** The document id of a row of {@code table}, over its key columns in key order, their types read from the catalog. */
     public static String expression(Connection db, CapturedTable table) throws SQLException {
+        return expression(db, table, null);
+    }
+
+    /** The same, for the table under an alias in the query ({@code t0}); null for none. */
+    public static String expression(Connection db, CapturedTable table, String alias) throws SQLException {
         String sql = """
                 SELECT a.attname, t.typname, a.atttypmod
                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
@@ -48,8 +53,9 @@ public final class DocumentIdSql {
             query.setString(1, table.quotedName());
             try (ResultSet rs = query.executeQuery()) {
                 while (rs.next()) {
-                    byName.put(rs.getString(1),
-                            new KeyColumn(CapturedTable.quote(rs.getString(1)), rs.getString(2), rs.getInt(3)));
+                    String quoted = CapturedTable.quote(rs.getString(1));
+                    byName.put(rs.getString(1), new KeyColumn(alias == null ? quoted : alias + "." + quoted,
+                            rs.getString(2), rs.getInt(3)));
                 }
             }
         }

@@ -1,6 +1,12 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.documents.JoinNode;
+import io.cdcindexer.documents.JoinedDocuments;
+import io.cdcindexer.stack.ProjectHome;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
@@ -31,6 +37,9 @@ import picocli.CommandLine.Spec;
             "Values are compared the way the job writes them: document id = the primary key as text; numbers as exact "
                     + "numbers (1.5 = 1.50); timestamptz as ISO-8601 instants, timestamp as ISO local date-times; dates "
                     + "as yyyy-MM-dd; json/jsonb as JSON; everything else by its text.",
+            "Joined documents (configs/documents.json) are compared with the same documents built by SQL joins of "
+                    + "their tables, object by object: the root row's columns, each child array (in the order of the "
+                    + "rows' ids) and each parent object; checked when no --table is given.",
             "Run it when the pipeline is idle, or with --wait while it catches up: changes still in flight show up as "
                     + "differences.",
             "Exit code: 0 in step, 1 differences found, 2 could not check.",
@@ -47,6 +56,11 @@ public final class VerifyCommand implements Callable<Integer> {
             description = "Only this table (repeatable): users or public.users; schema.table for another schema. "
                     + "Default: every table of schema public with a primary key.")
     List<String> tables = new ArrayList<>();
+
+    @Option(names = "--documents", paramLabel = "FILE",
+            description = "The joined documents to check (default: the project's configs/documents.json, as ./cdc up "
+                    + "passes it to the job; empty: none).")
+    String documents;
 
     @Option(names = "--show", paramLabel = "N", defaultValue = "10",
             description = "Differences to print per table (all are counted; default ${DEFAULT-VALUE}).")
@@ -69,14 +83,28 @@ public final class VerifyCommand implements Callable<Integer> {
         try (Connection db = Postgres.connect(connection)) {
             List<CapturedTable> selected = select(db);
             TableVerifier verifier = new TableVerifier(db, es, show, Set.copyOf(ignoredFields));
+            JoinedDocuments joined = tables.isEmpty() ? joinedDocuments() : JoinedDocuments.NONE;
+            DocumentVerifier documentVerifier = new DocumentVerifier(db, es, show);
             while (true) {
                 long started = System.nanoTime();
                 List<TableVerifier.Report> reports = new ArrayList<>();
                 for (CapturedTable table : selected) {
                     reports.add(verifier.verify(table));
                 }
+                List<String> skipped = new ArrayList<>();
+                for (JoinNode root : joined.roots()) {
+                    try {
+                        reports.add(documentVerifier.verify(joined, root));
+                    } catch (DocumentVerifier.MissingTable e) {
+                        if (documents != null) { // a file given on purpose names a table this database lacks
+                            throw new CliException("Document " + root.index + ": " + e.getMessage(), e);
+                        }
+                        skipped.add("verify: " + root.index + " skipped: " + e.getMessage());
+                    }
+                }
                 boolean inStep = reports.stream().allMatch(TableVerifier.Report::inStep);
                 if (inStep || System.nanoTime() >= deadline) {
+                    skipped.forEach(out::println);
                     print(out, reports, started);
                     return inStep ? 0 : 1;
                 }
@@ -85,6 +113,21 @@ public final class VerifyCommand implements Callable<Integer> {
                 out.flush();
                 TimeUnit.SECONDS.sleep(1); // poll interval while the pipeline catches up
             }
+        }
+    }
+
+    /** The joined documents to check: the file given, or the project's when there is one. */
+    private JoinedDocuments joinedDocuments() {
+        Path file = documents != null ? Path.of(documents) : ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS);
+        if (documents != null && documents.isBlank() || documents == null && !Files.isRegularFile(file)) {
+            return JoinedDocuments.NONE;
+        }
+        try {
+            return JoinedDocuments.load(file);
+        } catch (IOException e) {
+            throw new CliException("Cannot read " + file + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage(), e);
         }
     }
 

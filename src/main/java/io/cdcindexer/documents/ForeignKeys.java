@@ -15,13 +15,13 @@ import java.util.Comparator;
  * {@link DocumentIds} makes it from that row's own key (both converted by the decoder alike, so {@code user_id 7} and
  * {@code users.id 7} give the same id).
  */
-final class ForeignKeys {
+public final class ForeignKeys {
 
     /**
      * Child objects in the order of their rows' ids: whole numbers first, by value (of any length), then every other id
      * as text. A total order, whatever mix of ids a table has.
      */
-    static final Comparator<String> ID_ORDER = (a, b) -> {
+    public static final Comparator<String> ID_ORDER = (a, b) -> {
         boolean x = isWholeNumber(a);
         boolean y = isWholeNumber(b);
         if (x != y) {
@@ -37,7 +37,7 @@ final class ForeignKeys {
     private ForeignKeys() {}
 
     /** The id of the row the columns point to; null when one of them is null or missing (the row points nowhere). */
-    static String of(JsonNode row, String[] columns) {
+    public static String of(JsonNode row, String[] columns) {
         if (row == null) {
             return null;
         }

@@ -1,10 +1,14 @@
 package io.cdcindexer.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.DocumentIds;
 import io.cdcindexer.debezium.MalformedChangeException;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.documents.ForeignKeys;
+import io.cdcindexer.documents.JoinNode;
+import io.cdcindexer.documents.JoinedDocuments;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -15,6 +19,11 @@ import java.time.LocalDate;
 import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
 
 /** Test fixture: indexes a table's rows the way the job writes them, so that verify has something true to check. */
 final class JobLikeDocuments {
@@ -91,5 +100,83 @@ final class JobLikeDocuments {
                 yield Json.MAPPER.getNodeFactory().textNode(rs.getString(column));
             }
         };
+    }
+
+    /**
+     * Indexes the joined documents of {@code plan} as the job builds them, from the tables' documents already indexed:
+     * each root document's columns (all, or those named), its children's objects in the order of their ids, its
+     * parents' objects or null. Each document index is made anew.
+     */
+    static void indexJoined(ElasticsearchHttp es, JoinedDocuments plan) {
+        Map<String, Map<String, JsonNode>> rows = new HashMap<>();
+        for (JoinNode node : plan.nodes()) {
+            rows.computeIfAbsent(node.table, table -> documents(es, "cdc." + table.toLowerCase(Locale.ROOT)));
+        }
+        for (JoinNode root : plan.roots()) {
+            es.getIfExists("/" + root.index).ifPresent(index -> es.delete("/" + root.index));
+            StringBuilder bulk = new StringBuilder();
+            rows.get(root.table).forEach((id, row) -> {
+                ObjectNode action = Json.object();
+                action.putObject("index").put("_index", root.index).put("_id", id);
+                bulk.append(Json.compact(action)).append('\n').append(Json.compact(build(plan, root, id, row, rows)))
+                        .append('\n');
+            });
+            if (bulk.length() > 0) {
+                es.bulk(bulk.toString());
+            }
+            es.refresh(root.index);
+        }
+    }
+
+    private static ObjectNode build(JoinedDocuments plan, JoinNode node, String id, JsonNode row,
+            Map<String, Map<String, JsonNode>> rows) {
+        Set<String> fields = new HashSet<>();
+        for (int below : node.below) {
+            fields.add(plan.node(below).field);
+        }
+        ObjectNode object = Json.object();
+        if (node.columns == null) {
+            row.fields().forEachRemaining(column -> {
+                if (!fields.contains(column.getKey())) {
+                    object.set(column.getKey(), column.getValue());
+                }
+            });
+        } else {
+            for (String column : node.columns) {
+                if (row.has(column)) {
+                    object.set(column, row.get(column));
+                }
+            }
+        }
+        for (int below : node.below) {
+            JoinNode next = plan.node(below);
+            if (next.relation == JoinNode.Relation.CHILDREN) {
+                ArrayNode children = object.putArray(next.field);
+                rows.get(next.table).entrySet().stream()
+                        .filter(child -> id.equals(ForeignKeys.of(child.getValue(), next.foreignKey)))
+                        .sorted((a, b) -> ForeignKeys.ID_ORDER.compare(a.getKey(), b.getKey()))
+                        .forEach(child -> children.add(build(plan, next, child.getKey(), child.getValue(), rows)));
+            } else {
+                String parent = ForeignKeys.of(row, next.foreignKey);
+                JsonNode parentRow = parent == null ? null : rows.get(next.table).get(parent);
+                object.set(next.field, parentRow == null ? NullNode.instance
+                        : build(plan, next, parent, parentRow, rows));
+            }
+        }
+        return object;
+    }
+
+    private static Map<String, JsonNode> documents(ElasticsearchHttp es, String index) {
+        Map<String, JsonNode> documents = new HashMap<>();
+        if (es.getIfExists("/" + index).isEmpty()) {
+            return documents;
+        }
+        try (ElasticsearchHttp.Scroll scroll = es.scroll(index, Json.object(), 5_000)) {
+            while (scroll.hasNext()) {
+                JsonNode hit = scroll.next();
+                documents.put(hit.path("_id").asText(), hit.path("_source"));
+            }
+        }
+        return documents;
     }
 }

@@ -9,7 +9,9 @@ import io.cdcindexer.debezium.DebeziumEnvelope;
 import io.cdcindexer.debezium.DebeziumFixtures;
 import io.cdcindexer.debezium.DocumentIds;
 import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.documents.JoinedDocuments;
 import io.cdcindexer.stack.ElasticsearchNode;
+import io.cdcindexer.stack.ProjectHome;
 import io.cdcindexer.stack.PostgresServer;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -76,6 +78,18 @@ class VerifyITCase {
                 JobLikeDocuments.index(db, es, table);
             }
         }
+        JobLikeDocuments.indexJoined(es, SHIPPED_DOCUMENTS);
+    }
+
+    /** configs/documents.json: users with their orders, orders with their user. */
+    static final JoinedDocuments SHIPPED_DOCUMENTS = load();
+
+    private static JoinedDocuments load() {
+        try {
+            return JoinedDocuments.load(ProjectHome.dir().resolve("configs/documents.json"));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @Test
@@ -88,6 +102,10 @@ class VerifyITCase {
                 .contains("verify: users " + users + " rows, " + users + " docs, 0 missing, 0 extra, 0 stale")
                 .contains("verify: orders " + (8 + users) + " rows, " + (8 + users) + " docs, 0 missing, 0 extra, 0 stale")
                 .contains("verify: readings 3 rows, 3 docs, 0 missing, 0 extra, 0 stale")
+                .contains("verify: cdc.documents.users " + users + " rows, " + users + " docs, 0 missing, 0 extra, "
+                        + "0 stale")
+                .contains("verify: cdc.documents.orders " + (8 + users) + " rows, " + (8 + users) + " docs, 0 missing, "
+                        + "0 extra, 0 stale")
                 .contains("verify: in step")
                 .doesNotContain("no_key");
     }
@@ -115,6 +133,55 @@ class VerifyITCase {
                 .contains("verify: readings 3 rows, 3 docs, 0 missing, 0 extra, 1 stale")
                 .contains("  stale readings/north%2C1,2: value: database -2.5, index -3.5")
                 .contains("verify: DIFFERENCES FOUND");
+    }
+
+    @Test
+    void findsTheJoinedDocumentsAnOrderMovedBehindTheirBackLeftStale() throws Exception {
+        // Alice's first order (id 1) moves to bob in the database only: both users' documents and the order's own
+        // document no longer match what the tables join to. (Each user also has an order of id 8 + its id.)
+        execute("UPDATE orders SET user_id = 2 WHERE id = 1");
+        try {
+            es.delete("/cdc.documents.users/_doc/5");
+            es.refresh("cdc.documents.*");
+
+            CliRun run = CliRun.with("verify", flags);
+
+            assertThat(run.exitCode()).as(run.toString()).isEqualTo(1);
+            int users = 5 + EXTRA_USERS;
+            assertThat(run.out())
+                    .contains("verify: cdc.documents.users " + users + " rows, " + (users - 1) + " docs, 1 missing, "
+                            + "0 extra, 2 stale")
+                    .contains("  stale cdc.documents.users/1: orders: database 2 (ids 2, 9), index 3")
+                    .contains("  stale cdc.documents.users/2: orders: database 3 (ids 1, 3, 10), index 2")
+                    .contains("  missing cdc.documents.users/5")
+                    .contains("verify: cdc.documents.orders")
+                    .containsPattern("stale cdc.documents.orders/1: user_id: database 2, index 1; user.id: database 2, "
+                            + "index 1; user.username: database \"bob\", index \"alice\"; .*");
+        } finally {
+            execute("UPDATE orders SET user_id = 1 WHERE id = 1");
+        }
+    }
+
+    @Test
+    void aDocumentsFileOfOneOwnIsCheckedAndAnEmptyOneChecksNone() throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("documents", ".json");
+        java.nio.file.Files.writeString(file, """
+                {"documents": [{"index": "cdc.documents.users", "table": "public.users", "columns": ["id"]}]}""");
+
+        CliRun own = CliRun.with("verify", flags, "--documents", file.toString());
+        CliRun none = CliRun.with("verify", flags, "--documents", "");
+
+        assertThat(own.out()).as("the shipped index carries more than the id").contains(
+                "verify: cdc.documents.users " + (5 + EXTRA_USERS) + " rows").contains("has field username, which is no "
+                + "column").doesNotContain("cdc.documents.orders");
+        assertThat(none.exitCode()).as(none.toString()).isZero();
+        assertThat(none.out()).doesNotContain("cdc.documents");
+    }
+
+    private static void execute(String sql) throws SQLException {
+        try (Connection db = SharedServices.connect(postgres, database); Statement statement = db.createStatement()) {
+            statement.execute(sql);
+        }
     }
 
     @Test
