@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.documents.JoinedDocuments;
 import io.cdcindexer.elasticsearch.BulkOptions;
 import io.cdcindexer.elasticsearch.ChangeEventEmitter;
 import io.cdcindexer.elasticsearch.ElasticsearchIndexSink;
@@ -60,7 +61,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * worker's producer would write them), {@code --replica-identity default|full} (whether updates carry the row's
  * previous image in {@code before}, as under {@code REPLICA IDENTITY FULL}: {@code debezium-json} fails on updates
  * without it, so {@code sql-updates} defaults to {@code full}, the others to {@code default}),
- * {@code --timeout-s N} (give up when Elasticsearch does not reach the final state in time, 900 by default).
+ * {@code --timeout-s N} (give up when Elasticsearch does not reach the final state in time, 900 by default),
+ * {@code --documents FILE} (the job also builds the joined documents it declares; timed until the first document index
+ * is complete too).
  *
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
@@ -77,6 +80,8 @@ public final class IndexingBenchmark {
     private static final String SQL_PREFIX = "sql-";
 
     private final Map<String, String> args;
+    /** The first joined document's index when --documents names a declaration; null otherwise. */
+    private String joinedIndex;
     private final int events;
     private final int txSize;
     private final int updates;
@@ -283,7 +288,10 @@ public final class IndexingBenchmark {
                 "--elasticsearch.bulk.max-actions", args.getOrDefault("--bulk-actions", "2000"),
                 "--elasticsearch.bulk.max-in-flight", args.getOrDefault("--in-flight", "2"),
                 "--kafka.max-partition-fetch-bytes", args.getOrDefault("--fetch-bytes",
-                        JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES.defaultValue()));
+                        JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES.defaultValue()),
+                "--documents", args.getOrDefault("--documents", ""));
+        JoinedDocuments documents = JoinedDocuments.of(options.get(JobOptions.DOCUMENTS));
+        joinedIndex = documents.isEmpty() ? null : documents.roots().get(0).index;
         Configuration config = new Configuration();
         config.set(TaskManagerOptions.NUM_TASK_SLOTS, Math.max(2, parallelism));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
@@ -301,9 +309,10 @@ public final class IndexingBenchmark {
         } finally {
             client.cancel().get();
         }
-        System.out.printf("  (job: bulk max-actions %s, %s in flight, external versions, fetches of %s bytes per partition)%n",
+        System.out.printf("  (job: bulk max-actions %s, %s in flight, external versions, fetches of %s bytes per partition%s)%n",
                 args.getOrDefault("--bulk-actions", "2000"), args.getOrDefault("--in-flight", "2"),
-                options.get(JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES));
+                options.get(JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES),
+                joinedIndex == null ? "" : "; joined documents into " + joinedIndex + " too, timed until it is complete");
     }
 
     // --- the stock Flink SQL pipeline, in its own JVM -----------------------------------------------------------
@@ -363,7 +372,9 @@ public final class IndexingBenchmark {
                 }
                 compilingAtFirstVisible = compilingMillis();
             }
-            if (visible >= expectedDocs) {
+            // With joined documents, done when the first document index holds its final state too.
+            if (visible >= expectedDocs && (joinedIndex == null || pipelinePid != ProcessHandle.current().pid()
+                    || count(elasticsearch, joinedIndex, doneQuery) >= expectedDocs)) {
                 break;
             }
             if (System.nanoTime() - startedNanos > timeoutNanos) {
