@@ -196,6 +196,13 @@ public final class SubmitCommand implements Callable<Integer> {
             }
             out.println("submit: job " + name + " submitted as " + jobId
                     + (state == null ? "" : ", restored from " + state.path()));
+            int documents = args.lastIndexOf("--" + JobOptions.DOCUMENTS.name());
+            if (state != null && documents >= 0 && !args.get(documents + 1).isBlank()) {
+                // The stages of a document the state does not hold start empty; the restored offsets skip the rows.
+                out.println("submit: joined documents (" + args.get(documents + 1) + ") go on from the state; a "
+                        + "document or table added to them since needs ./cdc snapshot --table <its tables> "
+                        + "(docs/documents.md)");
+            }
             out.flush();
             return jobId;
         } finally {

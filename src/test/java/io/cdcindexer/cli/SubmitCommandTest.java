@@ -63,6 +63,9 @@ class SubmitCommandTest {
         assertThat(printed()).contains("submit: job cdc-indexer submitted as " + newJob
                 + ", restored from file:/savepoints/savepoint-old");
         assertThat(flink.requests("PATCH", "/jobs/old")).as("no cancel").isEmpty();
+        assertThat(printed()).as("the project's documents go on from the state: added ones need a snapshot")
+                .contains("submit: joined documents (" + ProjectHome.dir().resolve("configs/documents.json")
+                        + ") go on from the state; a document or table added to them since needs ./cdc snapshot");
     }
 
     @Test
