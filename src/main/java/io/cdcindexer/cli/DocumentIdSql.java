@@ -44,6 +44,15 @@ public final class DocumentIdSql {
 
     /** The same, for the table under an alias in the query ({@code t0}); null for none. */
     public static String expression(Connection db, CapturedTable table, String alias) throws SQLException {
+        return expression(db, table, table.keyColumns(), alias);
+    }
+
+    /**
+     * The document id that these columns of a row make, as the key of another table would make it with the same values:
+     * a foreign key, written with its own columns' types, as the job reads it from the row.
+     */
+    public static String expression(Connection db, CapturedTable table, List<String> columns, String alias)
+            throws SQLException {
         String sql = """
                 SELECT a.attname, t.typname, a.atttypmod
                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
@@ -60,10 +69,10 @@ public final class DocumentIdSql {
             }
         }
         List<KeyColumn> key = new ArrayList<>();
-        for (String column : table.keyColumns()) {
+        for (String column : columns) {
             KeyColumn keyColumn = byName.get(column);
             if (keyColumn == null) {
-                throw new CliException("Table " + table.quotedName() + " has no key column " + column);
+                throw new CliException("Table " + table.quotedName() + " has no column " + column);
             }
             key.add(keyColumn);
         }

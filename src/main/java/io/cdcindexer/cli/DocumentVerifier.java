@@ -66,8 +66,15 @@ public final class DocumentVerifier {
         void advance() throws SQLException {
             if (rs.next()) {
                 Object[] values = values(rs, columns);
-                next = new NodeRow(rs.getString(ROW_ID), rs.getString(HOLDER_ID), values);
-                nextRoot = rs.getString(ROOT_ID);
+                // The ids by position: a column of the table could have their names.
+                next = new NodeRow(rs.getString(columns.size() + 1), rs.getString(columns.size() + 2), values);
+                String root = rs.getString(columns.size() + 3);
+                if (nextRoot != null && TableVerifier.compareCodePoints(nextRoot, root) > 0) {
+                    throw new CliException("Ids are not in ascending order ('" + nextRoot + "' before '" + root + "') in "
+                            + "the rows of " + node.path + ": the database's and the index's sort orders disagree, so "
+                            + "verify cannot compare them");
+                }
+                nextRoot = root;
             } else {
                 next = null;
                 nextRoot = null;
@@ -112,9 +119,13 @@ public final class DocumentVerifier {
             try (ElasticsearchHttp.Scroll documents = indexExists ? es.scroll(root.index, search, PAGE_SIZE) : null) {
                 boolean hasRow = roots.next();
                 JsonNode document = documents != null && documents.hasNext() ? documents.next() : null;
+                String lastRow = null;
+                String lastDocument = null;
                 while (hasRow || document != null) {
                     String rowId = hasRow ? roots.getString(rootColumns.size() + 1) : null;
                     String documentId = document == null ? null : document.path("_id").asText();
+                    lastRow = ascending(lastRow, rowId);
+                    lastDocument = ascending(lastDocument, documentId);
                     int order = !hasRow ? 1 : document == null ? -1
                             : TableVerifier.compareCodePoints(rowId, documentId);
                     TableVerifier.Difference difference = null;
@@ -161,6 +172,18 @@ public final class DocumentVerifier {
                 counts[TableVerifier.Kind.STALE.ordinal()], examples);
     }
 
+    // The merge is only right if both sides come sorted alike: an id lower than the one before is an error.
+    private static String ascending(String previous, String id) {
+        if (id == null) {
+            return previous;
+        }
+        if (previous != null && TableVerifier.compareCodePoints(previous, id) > 0) {
+            throw new CliException("Ids are not in ascending order ('" + previous + "' before '" + id + "'): the "
+                    + "database's and the index's sort orders disagree, so verify cannot compare them");
+        }
+        return id;
+    }
+
     // The rows of every node below the root that belong to the root row, by node and by the row they hang from.
     private static Map<Integer, Map<String, List<NodeRow>>> rowsOf(List<NodeRows> below, String rootId)
             throws SQLException {
@@ -170,9 +193,13 @@ public final class DocumentVerifier {
             while (stream.next != null && TableVerifier.compareCodePoints(stream.nextRoot, rootId) < 0) {
                 stream.advance();
             }
+            Set<String> seen = new HashSet<>();
             while (stream.next != null && stream.nextRoot.equals(rootId)) {
-                rows.computeIfAbsent(stream.node.id, id -> new HashMap<>())
-                        .computeIfAbsent(stream.next.holder(), holder -> new ArrayList<>()).add(stream.next);
+                // A row below a parent that several rows of the document point to joins up once per such row.
+                if (seen.add(stream.next.holder() + "\u0000" + stream.next.id())) {
+                    rows.computeIfAbsent(stream.node.id, id -> new HashMap<>())
+                            .computeIfAbsent(stream.next.holder(), holder -> new ArrayList<>()).add(stream.next);
+                }
                 stream.advance();
             }
         }
@@ -241,7 +268,7 @@ public final class DocumentVerifier {
 
     /** The root table's rows: its columns, then the document id, sorted by it as Elasticsearch sorts _id. */
     private String rootSql(JoinedDocuments plan, JoinNode root, Map<String, CapturedTable> tables) throws SQLException {
-        return "SELECT " + selected(root, "t0") + ", (" + DocumentIdSql.expression(db, tables.get(root.table), "t0")
+        return "SELECT " + selected(root, "t0", tables) + ", (" + DocumentIdSql.expression(db, tables.get(root.table), "t0")
                 + ") COLLATE \"C\" AS cdc_document_id FROM " + tables.get(root.table).quotedName()
                 + " t0 ORDER BY cdc_document_id";
     }
@@ -260,39 +287,47 @@ public final class DocumentVerifier {
             String lower = "t" + depth;
             String upper = "t" + (depth + 1);
             from.append(" JOIN ").append(tables.get(holder.table).quotedName()).append(' ').append(upper).append(" ON ");
-            List<String> conditions = new ArrayList<>();
+            // As the job links them: the foreign key's values make the referenced row's document id, whatever the
+            // columns' types (a text '7' finds the integer 7; a varchar 'ab' does not find the char(3) 'ab ').
+            List<String> foreignKey = List.of(at.foreignKey);
             if (at.relation == JoinNode.Relation.CHILDREN) {
-                List<String> key = tables.get(holder.table).keyColumns();
-                for (int i = 0; i < at.foreignKey.length; i++) {
-                    conditions.add(lower + "." + CapturedTable.quote(at.foreignKey[i]) + " = " + upper + "."
-                            + CapturedTable.quote(key.get(i)));
-                }
+                from.append(DocumentIdSql.expression(db, tables.get(at.table), foreignKey, lower)).append(" = ")
+                        .append(DocumentIdSql.expression(db, tables.get(holder.table), upper));
             } else {
-                List<String> key = tables.get(at.table).keyColumns();
-                for (int i = 0; i < at.foreignKey.length; i++) {
-                    conditions.add(upper + "." + CapturedTable.quote(at.foreignKey[i]) + " = " + lower + "."
-                            + CapturedTable.quote(key.get(i)));
-                }
+                from.append(DocumentIdSql.expression(db, tables.get(holder.table), foreignKey, upper)).append(" = ")
+                        .append(DocumentIdSql.expression(db, tables.get(at.table), lower));
             }
-            from.append(String.join(" AND ", conditions));
             depth++;
         }
         JoinNode root = rootOf(plan, node);
-        return "SELECT " + selected(node, "t0") + ", (" + DocumentIdSql.expression(db, tables.get(node.table), "t0")
+        return "SELECT " + selected(node, "t0", tables) + ", (" + DocumentIdSql.expression(db, tables.get(node.table), "t0")
                 + ") AS " + ROW_ID + ", (" + DocumentIdSql.expression(db, tables.get(plan.node(node.holder).table), "t1")
                 + ") AS " + HOLDER_ID + ", (" + DocumentIdSql.expression(db, tables.get(root.table), "t" + depth)
                 + ") COLLATE \"C\" AS " + ROOT_ID + " FROM " + from + " ORDER BY " + ROOT_ID;
     }
 
-    private static String selected(JoinNode node, String alias) {
+    // The node's columns, those named that the table has (the job leaves out one the row does not have).
+    private String selected(JoinNode node, String alias, Map<String, CapturedTable> tables) throws SQLException {
         if (node.columns == null) {
             return alias + ".*";
         }
+        Set<String> existing = new HashSet<>();
+        try (PreparedStatement query = db.prepareStatement("SELECT attname FROM pg_attribute WHERE attrelid = "
+                + "?::regclass AND attnum > 0 AND NOT attisdropped")) {
+            query.setString(1, tables.get(node.table).quotedName());
+            try (ResultSet rs = query.executeQuery()) {
+                while (rs.next()) {
+                    existing.add(rs.getString(1));
+                }
+            }
+        }
         List<String> columns = new ArrayList<>();
         for (String column : node.columns) {
-            columns.add(alias + "." + CapturedTable.quote(column));
+            if (existing.contains(column)) {
+                columns.add(alias + "." + CapturedTable.quote(column));
+            }
         }
-        return String.join(", ", columns);
+        return columns.isEmpty() ? "NULL::text AS cdc_no_column" : String.join(", ", columns);
     }
 
     // Every table of the document with its primary key, checked to have one and, for a foreign key, as many columns.

@@ -281,23 +281,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         if (stored == null || stored.live() || stored.forgetAt > timestamp) {
             return;
         }
-        row.clear(); // the delete's memory is over
-        // Parents' objects are the fan-outs' to take back; any still here belong to a row that is gone.
-        for (int id : node.below) {
-            JoinNode parent = plan.node(id);
-            if (parent.relation == JoinNode.Relation.PARENT) {
-                String prefix = parent.path + "/";
-                List<String> gone = new ArrayList<>();
-                for (String at : below.keys()) {
-                    if (at.startsWith(prefix)) {
-                        gone.add(at);
-                    }
-                }
-                for (String at : gone) {
-                    below.remove(at);
-                }
-            }
-        }
+        row.clear(); // the delete's memory is over; parents' objects are their fan-outs' to take back
         BuildState state = build.value();
         if (below.isEmpty() && (state == null || (state.sentTo == null && !state.sent))) {
             build.clear();

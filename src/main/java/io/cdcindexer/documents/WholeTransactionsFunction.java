@@ -87,15 +87,14 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
         }
         waiting.add(message.copy()); // the state keeps it; the input is not to be kept
         long now = ctx.timerService().currentProcessingTime();
-        if (message.after < watermark) {
+        if (message.after < watermark && overdueAt.value() == null) {
             // Due already: sent on after a watermark that stood still. Its transaction's other messages came before the
             // watermark that passed it; those sent on with it come within moments, and are applied with it.
-            if (overdueAt.value() == null) {
-                overdueAt.update(now + OVERDUE_BATCH_MS);
-                ctx.timerService().registerProcessingTimeTimer(now + OVERDUE_BATCH_MS);
-            }
-            return;
+            overdueAt.update(now + OVERDUE_BATCH_MS);
+            ctx.timerService().registerProcessingTimeTimer(now + OVERDUE_BATCH_MS);
         }
+        // Also for a message due already: should a restore lose the watermark it was due at, the next one, or the
+        // look below, applies it.
         ctx.timerService().registerEventTimeTimer(message.after == Long.MAX_VALUE ? message.after : message.after + 1);
         if (standing.value() == null) {
             long lookAt = secondAfter(now + STANDING_STILL_MS);

@@ -178,6 +178,59 @@ class VerifyITCase {
         assertThat(none.out()).doesNotContain("cdc.documents");
     }
 
+    @Test
+    void aDocumentTwoLevelsDeepThroughASharedParentWithATextForeignKeyIsInStep() throws Exception {
+        // buyers ⊃ line_items → product ⊃ images: two line items of buyer 1 point to product 5, whose images join up
+        // once per line item; line_items.product_code is text, products.id an integer, linked as the job links them.
+        String shop = SharedServices.createDatabase(postgres, "cli_verify_shop");
+        try (Connection db = SharedServices.connect(postgres, shop); Statement statement = db.createStatement()) {
+            statement.execute("CREATE TABLE buyers (id int PRIMARY KEY, name text)");
+            statement.execute("CREATE TABLE products (id int PRIMARY KEY, title text)");
+            statement.execute("CREATE TABLE line_items (id int PRIMARY KEY, buyer_id int, product_code text, qty int)");
+            statement.execute("CREATE TABLE images (id int PRIMARY KEY, product_id int, url text)");
+            statement.execute("INSERT INTO buyers VALUES (1, 'ann'), (2, 'ben')");
+            statement.execute("INSERT INTO products VALUES (5, 'lamp'), (6, 'desk')");
+            statement.execute("INSERT INTO line_items VALUES (10, 1, '5', 1), (11, 1, '5', 2), (12, 2, '6', 1), "
+                    + "(13, 2, '99', 1)");
+            statement.execute("INSERT INTO images VALUES (50, 5, 'a.png'), (51, 5, 'b.png')");
+            for (CapturedTable table : CapturedTable.withPrimaryKey(db, "public")) {
+                JobLikeDocuments.index(db, es, table);
+            }
+        }
+        java.nio.file.Path file = java.nio.file.Files.createTempFile("documents", ".json");
+        java.nio.file.Files.writeString(file, """
+                {"documents": [{"index": "cdc.documents.buyers", "table": "public.buyers",
+                  "children": [{"field": "items", "table": "public.line_items", "foreignKey": ["buyer_id"],
+                    "columns": ["id", "qty"],
+                    "parents": [{"field": "product", "table": "public.products", "foreignKey": ["product_code"],
+                      "children": [{"field": "images", "table": "public.images", "foreignKey": ["product_id"]}]}]}]}]}""");
+        JobLikeDocuments.indexJoined(es, JoinedDocuments.load(file));
+        String[] shopFlags = Stream.concat(Arrays.stream(SharedServices.postgresFlags(postgres, shop)),
+                Stream.of("--elasticsearch", elasticsearch.url(), "--documents", file.toString())).toArray(String[]::new);
+
+        CliRun run = CliRun.with("verify", shopFlags);
+
+        assertThat(run.exitCode()).as(run.toString()).isZero();
+        assertThat(run.out()).contains("verify: cdc.documents.buyers 2 rows, 2 docs, 0 missing, 0 extra, 0 stale");
+        assertThat(es.getIfExists("/cdc.documents.buyers/_doc/1").orElseThrow().path("_source").toString())
+                .as("the document verify accepted").isEqualTo("{\"id\":1,\"name\":\"ann\",\"items\":["
+                        + "{\"id\":10,\"qty\":1,\"product\":{\"id\":5,\"title\":\"lamp\",\"images\":["
+                        + "{\"id\":50,\"product_id\":5,\"url\":\"a.png\"},{\"id\":51,\"product_id\":5,"
+                        + "\"url\":\"b.png\"}]}},{\"id\":11,\"qty\":2,\"product\":{\"id\":5,\"title\":\"lamp\","
+                        + "\"images\":[{\"id\":50,\"product_id\":5,\"url\":\"a.png\"},{\"id\":51,"
+                        + "\"product_id\":5,\"url\":\"b.png\"}]}}]}");
+
+        try (Connection db = SharedServices.connect(postgres, shop); Statement statement = db.createStatement()) {
+            statement.execute("UPDATE images SET url = 'c.png' WHERE id = 51");
+        }
+        CliRun stale = CliRun.with("verify", shopFlags);
+
+        assertThat(stale.out()).contains("verify: cdc.documents.buyers 2 rows, 2 docs, 0 missing, 0 extra, 1 stale")
+                .contains("stale cdc.documents.buyers/1: items[0].product.images[1].url: database \"c.png\", index "
+                        + "\"b.png\"");
+        es.delete("/cdc.public.buyers,cdc.public.products,cdc.public.line_items,cdc.public.images,cdc.documents.buyers");
+    }
+
     private static void execute(String sql) throws SQLException {
         try (Connection db = SharedServices.connect(postgres, database); Statement statement = db.createStatement()) {
             statement.execute(sql);

@@ -479,4 +479,18 @@ class JoinStagesTest {
         assertThat(sent()).containsExactly(
                 "DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[{\"id\":7},{\"id\":8}]}]");
     }
+
+    @Test
+    void aMessageDueAtOnceIsNotLostByARestoreBeforeItsBatchWasApplied() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processWatermark(new Watermark(10));
+        harness.processElement(row(USERS, "1", 100, 90, 9, "{\"id\":1}"), 0);
+        var snapshot = harness.snapshot(1, 0); // within the 50 ms: nothing applied yet
+        harness.close();
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS), snapshot);
+        harness.setProcessingTime(100);
+        harness.processWatermark(new Watermark(11));
+
+        assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]");
+    }
 }
