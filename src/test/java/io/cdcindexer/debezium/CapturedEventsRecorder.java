@@ -105,7 +105,7 @@ public final class CapturedEventsRecorder implements AutoCloseable {
     }
 
     /** The scenarios that can run on their own, by the name given on the command line. */
-    static final List<String> SCENARIOS = List.of("key-types", "mapping-types");
+    static final List<String> SCENARIOS = List.of("key-types", "mapping-types", "joined");
 
     public static void main(String[] args) throws Exception {
         Path scratch = (args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("cdc-capture")).toAbsolutePath();
@@ -157,6 +157,8 @@ public final class CapturedEventsRecorder implements AutoCloseable {
                 keyTypes();
             } else if (scenario.equals("mapping-types")) {
                 mappingTypes();
+            } else if (scenario.equals("joined")) {
+                joined();
             }
         }
     }
@@ -348,6 +350,40 @@ public final class CapturedEventsRecorder implements AutoCloseable {
             save("same-row-update-" + (i + 1), three.get(i));
         }
         save("same-row-end", only(updates, "cdc.transaction", "END"));
+    }
+
+    /**
+     * What joined documents meet (docs/documents.md, FINDINGS.md): a user and its orders in one transaction, an order
+     * moved to another user, a user deleted with its orders by ON DELETE CASCADE; default replica identity, so updates
+     * and deletes carry no old row beyond the key.
+     */
+    private void joined() throws Exception {
+        ddl("CREATE TABLE shop_users(id int PRIMARY KEY, name text)",
+                "CREATE TABLE shop_orders(id int PRIMARY KEY, user_id int REFERENCES shop_users ON DELETE CASCADE, "
+                        + "amount numeric(10,2))");
+        List<Captured> insert = step("joined: a user and two orders in one transaction",
+                "INSERT INTO shop_users VALUES (1, 'ann'), (2, 'ben')",
+                "INSERT INTO shop_orders VALUES (10, 1, 5.00), (11, 1, 7.50)");
+        List<Captured> users = select(insert, c -> c.topic.equals("cdc.public.shop_users"));
+        save("joined-insert-user-1", users.get(0));
+        save("joined-insert-user-2", users.get(1));
+        List<Captured> orders = select(insert, c -> c.topic.equals("cdc.public.shop_orders"));
+        save("joined-insert-order-10", orders.get(0));
+        save("joined-insert-order-11", orders.get(1));
+        save("joined-insert-end", only(insert, "cdc.transaction", "END"));
+
+        List<Captured> move = step("joined: an order moved to another user",
+                "UPDATE shop_orders SET user_id = 2 WHERE id = 10");
+        save("joined-move-order-10", only(move, "cdc.public.shop_orders", "u"));
+        save("joined-move-end", only(move, "cdc.transaction", "END"));
+
+        List<Captured> cascade = step("joined: a user deleted, its order deleted by ON DELETE CASCADE",
+                "DELETE FROM shop_users WHERE id = 1");
+        save("joined-cascade-order-11", only(cascade, "cdc.public.shop_orders", "d"));
+        save("joined-cascade-user-1", only(cascade, "cdc.public.shop_users", "d"));
+        save("joined-cascade-end", only(cascade, "cdc.transaction", "END"));
+        note("cascade: events in this order: " + cascade.stream().map(c -> c.topic + " " + (c.isTombstone()
+                ? "tombstone" : c.op() != null ? c.op() : c.status())).toList());
     }
 
     private void schemaChanges() throws Exception {

@@ -91,7 +91,11 @@ class JoinedDocumentsITCase {
 
     private VersionedIndexSink run(TestInfo test, int parallelism, List<List<KafkaRecord>> partitions)
             throws Exception {
-        Path documents = Files.writeString(dir.resolve("documents.json"), DOCUMENTS);
+        return run(test, parallelism, partitions, Files.writeString(dir.resolve("documents.json"), DOCUMENTS));
+    }
+
+    private VersionedIndexSink run(TestInfo test, int parallelism, List<List<KafkaRecord>> partitions, Path documents)
+            throws Exception {
         String name = test.getDisplayName() + "-joined-p" + parallelism;
         VersionedIndexSink index = new VersionedIndexSink(name, 0);
         JobOptions options = JobOptions.fromArgs("--parallelism", Integer.toString(parallelism),
