@@ -108,7 +108,7 @@ public final class DocumentVerifier {
             ResultSet roots = rootQuery.executeQuery();
             List<TableVerifier.Column> rootColumns = columns(roots.getMetaData(), 1);
             List<NodeRows> below = new ArrayList<>();
-            for (JoinNode node : subtree(plan, root)) {
+            for (JoinNode node : plan.subtree(root)) {
                 PreparedStatement query = db.prepareStatement(nodeSql(plan, node, tables));
                 statements.add(query);
                 query.setFetchSize(PAGE_SIZE);
@@ -214,10 +214,7 @@ public final class DocumentVerifier {
             differences.add(where + ": index " + Json.compact(object) + ", database an object");
             return;
         }
-        Set<String> fields = new HashSet<>();
-        for (int id : node.below) {
-            fields.add(plan.node(id).field);
-        }
+        Set<String> fields = plan.fieldsBelow(node);
         List<TableVerifier.Column> own = new ArrayList<>();
         List<Object> ownValues = new ArrayList<>();
         for (int i = 0; i < columns.size(); i++) {
@@ -299,7 +296,7 @@ public final class DocumentVerifier {
             }
             depth++;
         }
-        JoinNode root = rootOf(plan, node);
+        JoinNode root = plan.root(node);
         return "SELECT " + selected(node, "t0", tables) + ", (" + DocumentIdSql.expression(db, tables.get(node.table), "t0")
                 + ") AS " + ROW_ID + ", (" + DocumentIdSql.expression(db, tables.get(plan.node(node.holder).table), "t1")
                 + ") AS " + HOLDER_ID + ", (" + DocumentIdSql.expression(db, tables.get(root.table), "t" + depth)
@@ -333,7 +330,7 @@ public final class DocumentVerifier {
     // Every table of the document with its primary key, checked to have one and, for a foreign key, as many columns.
     private Map<String, CapturedTable> tables(JoinedDocuments plan, JoinNode root) throws SQLException {
         Map<String, CapturedTable> tables = new HashMap<>();
-        List<JoinNode> nodes = new ArrayList<>(subtree(plan, root));
+        List<JoinNode> nodes = new ArrayList<>(plan.subtree(root));
         nodes.add(0, root);
         for (JoinNode node : nodes) {
             if (!tables.containsKey(node.table)) {
@@ -356,24 +353,6 @@ public final class DocumentVerifier {
             }
         }
         return tables;
-    }
-
-    /** The nodes below the root, each after the node it hangs from. */
-    private static List<JoinNode> subtree(JoinedDocuments plan, JoinNode root) {
-        List<JoinNode> nodes = new ArrayList<>();
-        for (int id : root.below) {
-            nodes.add(plan.node(id));
-            nodes.addAll(subtree(plan, plan.node(id)));
-        }
-        return nodes;
-    }
-
-    private static JoinNode rootOf(JoinedDocuments plan, JoinNode node) {
-        JoinNode at = node;
-        while (at.relation != JoinNode.Relation.ROOT) {
-            at = plan.node(at.holder);
-        }
-        return at;
     }
 
     // The columns of a result, leaving out the last ones (ids).

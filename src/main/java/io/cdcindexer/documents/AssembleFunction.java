@@ -11,7 +11,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -78,10 +77,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     void openState() {
         node = plan.node(nodeId);
         run = new java.util.Random().nextLong() | 1; // never 0, which no state holds before the first send
-        fields = new HashSet<>();
-        for (int id : node.below) {
-            fields.add(plan.node(id).field);
-        }
+        fields = plan.fieldsBelow(node);
         row = getRuntimeContext().getState(new ValueStateDescriptor<>("row", TypeInformation.of(StoredRow.class)));
         below = getRuntimeContext().getMapState(
                 new MapStateDescriptor<>("below", Types.STRING, TypeInformation.of(StoredPart.class)));

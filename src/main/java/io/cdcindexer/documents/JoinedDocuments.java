@@ -130,6 +130,34 @@ public final class JoinedDocuments implements Serializable {
         return nodes.isEmpty();
     }
 
+    /** The root of the document the node belongs to. */
+    public JoinNode root(JoinNode node) {
+        JoinNode at = node;
+        while (at.relation != JoinNode.Relation.ROOT) {
+            at = node(at.holder);
+        }
+        return at;
+    }
+
+    /** The nodes below a node, to any depth, each after the node it hangs from. */
+    public List<JoinNode> subtree(JoinNode node) {
+        List<JoinNode> below = new ArrayList<>();
+        for (int id : node.below) {
+            below.add(node(id));
+            below.addAll(subtree(node(id)));
+        }
+        return below;
+    }
+
+    /** The names of the fields that hang from a node's object (a column of the same name is left out of it). */
+    public Set<String> fieldsBelow(JoinNode node) {
+        Set<String> fields = new HashSet<>();
+        for (int id : node.below) {
+            fields.add(node(id).field);
+        }
+        return Set.copyOf(fields);
+    }
+
     // Adds the node and everything below it; returns its id.
     private static int add(JsonNode spec, String index, String field, JoinNode.Relation relation, int holder, String path,
             List<JoinNode> nodes, String source, String where) {

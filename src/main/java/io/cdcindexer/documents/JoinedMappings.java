@@ -9,6 +9,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The mappings of a joined document's index, derived like the plain indices' from the tables' schemas: strict, so a
@@ -35,11 +36,9 @@ public final class JoinedMappings {
     public static ObjectNode indexBody(JoinedDocuments plan, JoinNode root, MappingOverrides overrides) {
         ObjectNode settings = IndexMapping.settings(overrides.table(root.index)); // no table is named like an index
         List<JoinNode> nodes = new ArrayList<>(List.of(root));
-        for (int i = 0; i < nodes.size(); i++) {
-            for (int id : nodes.get(i).below) {
-                nodes.add(plan.node(id));
-            }
-            overrides.table(nodes.get(i).table).settings().fields().forEachRemaining(setting -> {
+        nodes.addAll(plan.subtree(root));
+        for (JoinNode node : nodes) {
+            overrides.table(node.table).settings().fields().forEachRemaining(setting -> {
                 if (setting.getKey().startsWith("index.analysis.")) {
                     settings.set(setting.getKey(), setting.getValue());
                 }
@@ -61,8 +60,9 @@ public final class JoinedMappings {
     public static ObjectNode putMappingBody(JoinedDocuments plan, JoinNode node, ObjectNode tableProperties) {
         ObjectNode columns = NODES.objectNode();
         if (node.columns == null) {
+            Set<String> fields = plan.fieldsBelow(node);
             tableProperties.fields().forEachRemaining(column -> {
-                if (!isFieldBelow(plan, node, column.getKey())) {
+                if (!fields.contains(column.getKey())) {
                     columns.set(column.getKey(), column.getValue());
                 }
             });
@@ -102,14 +102,5 @@ public final class JoinedMappings {
             field.set("properties", fieldsBelow(plan, next));
         }
         return properties;
-    }
-
-    private static boolean isFieldBelow(JoinedDocuments plan, JoinNode node, String name) {
-        for (int id : node.below) {
-            if (plan.node(id).field.equals(name)) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -80,12 +80,11 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
     @Override
     public void processElement(JoinMessage message, Context ctx, Collector<JoinMessage> out) throws Exception {
         long watermark = ctx.timerService().currentWatermark();
+        waiting.add(message.copy()); // the state keeps it; the input is not to be kept
         if (watermark == Long.MAX_VALUE) { // the input has ended: nothing more can come
-            waiting.add(message.copy());
             applyWaiting(Long.MAX_VALUE, ctx, out);
             return;
         }
-        waiting.add(message.copy()); // the state keeps it; the input is not to be kept
         long now = ctx.timerService().currentProcessingTime();
         if (message.after < watermark && overdueAt.value() == null) {
             // Due already: sent on after a watermark that stood still. Its transaction's other messages came before the

@@ -870,7 +870,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             if (joinedMapped.contains(node.id + "/" + fingerprint)) {
                 continue;
             }
-            JoinNode root = documents.node(rootOf(node));
+            JoinNode root = documents.root(node);
             ObjectNode put = JoinedMappings.putMappingBody(documents, node,
                     IndexMapping.properties(change.rowSchema, overrides.table(change.table)));
             lookups.inc();
@@ -900,14 +900,6 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
         forgetIfMany(joinedSchemas);
         joinedSchemas.put(change.rowSchema, true);
-    }
-
-    private int rootOf(JoinNode node) {
-        JoinNode at = node;
-        while (at.holder >= 0) {
-            at = documents.node(at.holder);
-        }
-        return at.id;
     }
 
     // The index's mapping answer, or null when there is no such index (or alias).

@@ -20,7 +20,6 @@ import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -130,10 +129,7 @@ final class JobLikeDocuments {
 
     private static ObjectNode build(JoinedDocuments plan, JoinNode node, String id, JsonNode row,
             Map<String, Map<String, JsonNode>> rows) {
-        Set<String> fields = new HashSet<>();
-        for (int below : node.below) {
-            fields.add(plan.node(below).field);
-        }
+        Set<String> fields = plan.fieldsBelow(node);
         ObjectNode object = Json.object();
         if (node.columns == null) {
             row.fields().forEachRemaining(column -> {

@@ -75,6 +75,16 @@ class JoinStagesTest {
         return message;
     }
 
+    /** What the fan-out of the orders' user is sent: user 1's object (null: deleted), or a holder row joining or leaving. */
+    private static JoinMessage toFanOut(JoinMessage.Kind kind, String holder, long version, long after, String json) {
+        JoinMessage message = JoinMessage.of(kind, ORDER_USER, "1", after);
+        message.source = holder;
+        message.version = version;
+        message.delete = kind == JoinMessage.Kind.PARENT_VALUE && json == null;
+        message.body = json == null ? null : json.getBytes(StandardCharsets.UTF_8);
+        return message;
+    }
+
     private static JoinMessage child(int node, String holder, int from, String id, long version, long after,
             String json) {
         JoinMessage child = JoinMessage.of(json == null ? JoinMessage.Kind.CHILD_GONE : JoinMessage.Kind.CHILD, node,
@@ -200,26 +210,16 @@ class JoinStagesTest {
     @Test
     void theFanOutHandsAParentToEveryHolderRowPointingToItAndToEachNewOne() throws Exception {
         open(new FanoutFunction(PLAN, ORDER_USER));
-        JoinMessage value = JoinMessage.of(JoinMessage.Kind.PARENT_VALUE, ORDER_USER, "1", 10);
-        value.version = 100;
-        value.body = "{\"id\":1,\"email\":\"a\"}".getBytes(StandardCharsets.UTF_8);
-        JoinMessage member = JoinMessage.of(JoinMessage.Kind.MEMBER, ORDER_USER, "1", 10);
-        member.source = "7";
-        member.version = 150;
+        JoinMessage value = toFanOut(JoinMessage.Kind.PARENT_VALUE, null, 100, 10, "{\"id\":1,\"email\":\"a\"}");
+        JoinMessage member = toFanOut(JoinMessage.Kind.MEMBER, "7", 150, 10, null);
         harness.processElement(value, 0);
         harness.processElement(member, 0);
         harness.processWatermark(new Watermark(11));
-        JoinMessage another = JoinMessage.of(JoinMessage.Kind.MEMBER, ORDER_USER, "1", 20);
-        another.source = "8";
-        another.version = 160;
+        JoinMessage another = toFanOut(JoinMessage.Kind.MEMBER, "8", 160, 20, null);
         harness.processElement(another, 0);
         harness.processWatermark(new Watermark(21));
-        JoinMessage gone = JoinMessage.of(JoinMessage.Kind.MEMBER_GONE, ORDER_USER, "1", 30);
-        gone.source = "7";
-        gone.version = 170;
-        JoinMessage deleted = JoinMessage.of(JoinMessage.Kind.PARENT_VALUE, ORDER_USER, "1", 30);
-        deleted.version = 170;
-        deleted.delete = true;
+        JoinMessage gone = toFanOut(JoinMessage.Kind.MEMBER_GONE, "7", 170, 30, null);
+        JoinMessage deleted = toFanOut(JoinMessage.Kind.PARENT_VALUE, null, 170, 30, null);
         harness.processElement(gone, 0);
         harness.processElement(deleted, 0);
         harness.processWatermark(new Watermark(31));
@@ -229,9 +229,7 @@ class JoinStagesTest {
                 "PARENT@2[8 from 3/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
                 "PARENT@2[8 from 3/1 v170.0 delete]",
                 "PARENT_GONE@2[7 from 3/1 v170.0]");
-        JoinMessage last = JoinMessage.of(JoinMessage.Kind.MEMBER_GONE, ORDER_USER, "1", 40);
-        last.source = "8";
-        last.version = 180;
+        JoinMessage last = toFanOut(JoinMessage.Kind.MEMBER_GONE, "8", 180, 40, null);
         harness.processElement(last, 0);
         harness.processWatermark(new Watermark(41));
         assertThat(harness.numKeyedStateEntries()).as("no parent row, nothing pointing to it: nothing kept").isZero();
@@ -413,18 +411,12 @@ class JoinStagesTest {
     @Test
     void theFanOutTakesItsObjectBackFromAHolderRowThatNoLongerPointsToIt() throws Exception {
         open(new FanoutFunction(PLAN, ORDER_USER));
-        JoinMessage value = JoinMessage.of(JoinMessage.Kind.PARENT_VALUE, ORDER_USER, "1", 10);
-        value.version = 100;
-        value.body = "{\"id\":1}".getBytes(StandardCharsets.UTF_8);
-        JoinMessage member = JoinMessage.of(JoinMessage.Kind.MEMBER, ORDER_USER, "1", 10);
-        member.source = "7";
-        member.version = 150;
+        JoinMessage value = toFanOut(JoinMessage.Kind.PARENT_VALUE, null, 100, 10, "{\"id\":1}");
+        JoinMessage member = toFanOut(JoinMessage.Kind.MEMBER, "7", 150, 10, null);
         harness.processElement(value, 0);
         harness.processElement(member, 0);
         harness.processWatermark(new Watermark(11));
-        JoinMessage gone = JoinMessage.of(JoinMessage.Kind.MEMBER_GONE, ORDER_USER, "1", 20);
-        gone.source = "7";
-        gone.version = 170;
+        JoinMessage gone = toFanOut(JoinMessage.Kind.MEMBER_GONE, "7", 170, 20, null);
         harness.processElement(gone, 0);
         harness.processWatermark(new Watermark(21));
 
