@@ -1,5 +1,6 @@
 package io.cdcindexer.cli;
 
+import io.cdcindexer.documents.JoinedDocuments;
 import io.cdcindexer.job.JobOptions;
 import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.ProjectHome;
@@ -172,6 +173,14 @@ public final class SubmitCommand implements Callable<Integer> {
                 args.addAll(List.of("--" + projectFile.getKey().name(), file.toString()));
             }
         }
+        int documents = args.lastIndexOf("--" + JobOptions.DOCUMENTS.name());
+        if (documents >= 0) {
+            try { // a mistake in the declaration fails now, naming the place, instead of inside the JobManager
+                JoinedDocuments.of(args.get(documents + 1));
+            } catch (IllegalArgumentException e) {
+                throw new CliException(e.getMessage(), e);
+            }
+        }
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("No job jar at " + jar + "; build it with: mvn -DskipTests package");
         }
@@ -196,7 +205,6 @@ public final class SubmitCommand implements Callable<Integer> {
             }
             out.println("submit: job " + name + " submitted as " + jobId
                     + (state == null ? "" : ", restored from " + state.path()));
-            int documents = args.lastIndexOf("--" + JobOptions.DOCUMENTS.name());
             if (state != null && documents >= 0 && !args.get(documents + 1).isBlank()) {
                 // The stages of a document the state does not hold start empty; the restored offsets skip the rows.
                 out.println("submit: joined documents (" + args.get(documents + 1) + ") go on from the state; a "

@@ -173,6 +173,16 @@ class SubmitCommandTest {
     }
 
     @Test
+    void aMistakeInTheDocumentsFileFailsBeforeAnythingIsUploaded(@TempDir Path dir) throws Exception {
+        Path documents = Files.writeString(dir.resolve("documents.json"), "{\"documents\": [{\"table\": \"public.users\"}]}");
+
+        assertThatThrownBy(() -> submit(SubmitCommand.Start.WITHOUT_STATE, "--documents", documents.toString()))
+                .isInstanceOf(CliException.class)
+                .hasMessageContaining("document 1: \"index\" must be a non-empty string");
+        assertThat(flink.requests("POST", "/jars/upload")).isEmpty();
+    }
+
+    @Test
     void theProjectsMappingOverridesAndDocumentsGoToTheJobUnlessItsOptionsNameAFile() throws Exception {
         submit(SubmitCommand.Start.WITHOUT_STATE);
 
