@@ -8,6 +8,8 @@ public enum ChangeKind {
     REINSERT,
     /** An update of users, orders, chaos_order_lines or chaos_daily_totals. */
     UPDATE,
+    /** An update of orders that moves the order to another user: its foreign key changes, and two users' documents. */
+    MOVE,
     /** An update of chaos_documents that writes a new body: the TOASTed value changes. */
     TOAST_CHANGED,
     /** An update of chaos_documents that leaves the body alone: Debezium sends its placeholder for it. */

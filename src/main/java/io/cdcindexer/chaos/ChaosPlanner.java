@@ -45,6 +45,7 @@ final class ChaosPlanner {
     static final String DELETE_USER = "DELETE FROM public.users WHERE id = ?";
     static final String INSERT_ORDER = "INSERT INTO public.orders (id, user_id, amount, status) VALUES (?, ?, ?, ?)";
     static final String UPDATE_ORDER = "UPDATE public.orders SET status = ?, amount = ? WHERE id = ?";
+    static final String MOVE_ORDER = "UPDATE public.orders SET user_id = ?, status = ? WHERE id = ?";
     static final String DELETE_ORDER = "DELETE FROM public.orders WHERE id = ?";
     static final String INSERT_LINE =
             "INSERT INTO public.chaos_order_lines (order_id, line_no, sku, quantity, price) VALUES (?, ?, ?, ?, ?)";
@@ -270,10 +271,26 @@ final class ChaosPlanner {
         boolean newBody = random.nextBoolean();
         for (int i = 0; i < count; i++) {
             // The same row may come twice: the job collapses several changes of a row in one transaction.
-            Object[] key = table.keyOf(worker, tableKeys.live.pick(random));
+            int slot = tableKeys.live.pick(random);
+            Object[] key = table.keyOf(worker, slot);
             switch (table) {
                 case USERS -> plan.add(UPDATE_USER, ChangeKind.UPDATE, email(random.nextInt(KEYS_PER_WORKER)), key[0]);
-                case ORDERS -> plan.add(UPDATE_ORDER, ChangeKind.UPDATE, status(), amount(), key[0]);
+                case ORDERS -> {
+                    SlotPool users = keys.get(Table.USERS).live;
+                    int user = users.size() == 0 ? -1 : users.pick(random);
+                    Integer from = userOfOrder.get(slot);
+                    if (random.nextInt(3) == 0 && user >= 0 && from != null && from != user) {
+                        // A foreign-key move: both users' joined documents change (docs/documents.md).
+                        plan.add(MOVE_ORDER, ChangeKind.MOVE, Table.USERS.keyOf(worker, user)[0], status(), key[0]);
+                        userOfOrder.put(slot, user);
+                        if (ordersOfUser.containsKey(from)) {
+                            ordersOfUser.get(from).remove(slot);
+                        }
+                        ordersOfUser.computeIfAbsent(user, u -> new LinkedHashSet<>()).add(slot);
+                    } else {
+                        plan.add(UPDATE_ORDER, ChangeKind.UPDATE, status(), amount(), key[0]);
+                    }
+                }
                 case LINES -> plan.add(UPDATE_LINE, ChangeKind.UPDATE, 1 + random.nextInt(20), amount(), key[0], key[1]);
                 case DAILY -> plan.add(UPDATE_DAILY, ChangeKind.UPDATE, (long) 1 + random.nextInt(100), note(), key[0],
                         key[1]);

@@ -2,6 +2,7 @@ package io.cdcindexer.chaos;
 
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
  * A chaos run's {@link ChaosRun.Report} as people read it: a Markdown table of the faults (the terminal and
@@ -31,6 +32,10 @@ public final class ChaosReport {
                 + "%,d transactions failed and were retried with fresh work%n", report.changes(), report.transactions(),
                 seconds(report.loadMillis()), report.changes() * 1000.0 / Math.max(1, report.loadMillis()),
                 report.failedTransactions()));
+        out.append("- changes by kind: ").append(report.changesByKind().entrySet().stream()
+                .map(kind -> String.format(Locale.ROOT, "%,d %s", kind.getValue(),
+                        kind.getKey().name().toLowerCase(Locale.ROOT).replace('_', ' ')))
+                .collect(Collectors.joining(", "))).append('\n');
         out.append(String.format(Locale.ROOT, "- probes: %,d committed, %,d seen in Elasticsearch%n",
                 report.probes().size(), visible.size()));
         out.append("- verify: ").append(report.verify()).append('\n');

@@ -41,13 +41,15 @@ public final class ChaosRun {
     }
 
     /**
-     * What verify found, over every table; {@code wrong} holds the ids of some missing or stale documents by table
-     * (bare table name), whose Kafka history a failed run prints.
+     * What verify found, over every table and every joined document ({@code rows} counts the rows of the tables,
+     * {@code documents} the joined documents PostgreSQL makes); {@code wrong} holds the ids of some missing or stale
+     * documents by table (bare table name; a joined document's id is its root row's), whose Kafka history a failed run
+     * prints.
      */
-    public record VerifyResult(long rows, long missing, long extra, long stale, String details,
+    public record VerifyResult(long rows, long documents, long missing, long extra, long stale, String details,
             Map<String, Set<String>> wrong) {
         public VerifyResult(long rows, long missing, long extra, long stale, String details) {
-            this(rows, missing, extra, stale, details, Map.of());
+            this(rows, 0, missing, extra, stale, details, Map.of());
         }
 
         public boolean inStep() {
@@ -56,7 +58,8 @@ public final class ChaosRun {
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%d missing, %d extra, %d stale (%,d rows)", missing, extra, stale, rows);
+            return String.format(Locale.ROOT, "%d missing, %d extra, %d stale (%,d rows%s)", missing, extra, stale, rows,
+                    documents == 0 ? "" : String.format(Locale.ROOT, ", %,d joined documents", documents));
         }
     }
 
@@ -76,7 +79,7 @@ public final class ChaosRun {
     /** The whole run's outcome. */
     public record Report(Instant started, long startMillis, long endMillis, List<FaultResult> faults,
             List<VisibilityProbe.Sample> probes, long loadMillis, long changes, long transactions, long failedTransactions,
-            VerifyResult verify, List<String> deadLetterProblems, int poisonInjected, String jobState,
+            Map<ChangeKind, Long> changesByKind, VerifyResult verify, List<String> deadLetterProblems, int poisonInjected, String jobState,
             List<String> failures) {
         public boolean passed() {
             return failures.isEmpty();
@@ -178,7 +181,8 @@ public final class ChaosRun {
             failures.add("the job is " + job.state() + ", not RUNNING");
         }
         return new Report(started, startMillis, System.currentTimeMillis(), results, probe.samples(), loadMillis,
-                load.committedChanges(), load.committedTransactions(), load.failedTransactions(), verify,
+                load.committedChanges(), load.committedTransactions(), load.failedTransactions(), load.committedByKind(),
+                verify,
                 deadLetterProblems, poison.size(), job.state(), failures);
     }
 

@@ -4,6 +4,8 @@ import io.cdcindexer.chaos.ChaosReport;
 import io.cdcindexer.chaos.ChaosRun;
 import io.cdcindexer.chaos.ReindexUnderLoad;
 import io.cdcindexer.chaos.Fault;
+import io.cdcindexer.documents.JoinNode;
+import io.cdcindexer.documents.JoinedDocuments;
 import io.cdcindexer.stack.ProjectHome;
 import io.cdcindexer.stack.Stack;
 import io.cdcindexer.stack.StackPorts;
@@ -181,34 +183,56 @@ public final class ChaosCommand implements Callable<Integer> {
         return spec.root().commandLine().getSubcommands().get(name);
     }
 
-    /** Every table with a primary key against its index, again each second until in step or {@code wait} is up. */
+    /**
+     * Every table with a primary key against its index, and every joined document the job builds (the project's
+     * {@link SubmitCommand#DOCUMENTS}, as {@code up} submits it) against the same document built by SQL joins; again
+     * each second until in step or {@code wait} is up.
+     */
     private ChaosRun.VerifyResult verify(String[] flags, Duration wait) throws Exception {
         ConnectionOptions connection = ConnectionOptions.parse(flags);
         ElasticsearchHttp es = connection.elasticsearchClient();
         long deadline = System.nanoTime() + wait.toNanos();
+        Path documentsFile = ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS);
+        JoinedDocuments joined = Files.isRegularFile(documentsFile) ? JoinedDocuments.load(documentsFile)
+                : JoinedDocuments.NONE;
         try (Connection db = Postgres.connect(connection)) {
             List<CapturedTable> tables = CapturedTable.withPrimaryKey(db, "public");
             TableVerifier verifier = new TableVerifier(db, es, 5, Set.of());
+            DocumentVerifier documentVerifier = new DocumentVerifier(db, es, 5);
             while (true) {
                 List<TableVerifier.Report> reports = new ArrayList<>();
+                // The root table of each report, for the ids found wrong (a document's id is its root row's).
+                List<String> rootTables = new ArrayList<>();
                 for (CapturedTable table : tables) {
-                    reports.add(verifier.verify(table));
+                    TableVerifier.Report report = verifier.verify(table);
+                    reports.add(report);
+                    rootTables.add(report.table());
+                }
+                for (JoinNode root : joined.roots()) {
+                    reports.add(documentVerifier.verify(joined, root));
+                    rootTables.add(root.table);
                 }
                 boolean inStep = reports.stream().allMatch(TableVerifier.Report::inStep);
                 if (inStep || System.nanoTime() >= deadline) {
                     StringBuilder details = new StringBuilder();
                     Map<String, Set<String>> wrong = new TreeMap<>();
-                    for (TableVerifier.Report report : reports) {
+                    for (int i = 0; i < reports.size(); i++) {
+                        TableVerifier.Report report = reports.get(i);
+                        String table = rootTables.get(i);
                         report.examples().stream().filter(d -> d.kind() != TableVerifier.Kind.EXTRA)
-                                .forEach(d -> wrong.computeIfAbsent(
-                                        report.table().substring(report.table().lastIndexOf('.') + 1),
+                                .forEach(d -> wrong.computeIfAbsent(table.substring(table.lastIndexOf('.') + 1),
                                         t -> new TreeSet<>()).add(d.id()));
                         details.append(report.summary()).append('\n');
                         report.examples().forEach(difference -> details.append("  ")
                                 .append(difference.kind().name().toLowerCase()).append(' ').append(report.table())
                                 .append('/').append(difference.id()).append(": ").append(difference.detail()).append('\n'));
                     }
-                    return new ChaosRun.VerifyResult(reports.stream().mapToLong(TableVerifier.Report::rows).sum(),
+                    long documents = 0;
+                    for (int i = tables.size(); i < reports.size(); i++) {
+                        documents += reports.get(i).rows();
+                    }
+                    return new ChaosRun.VerifyResult(
+                            reports.stream().mapToLong(TableVerifier.Report::rows).sum() - documents, documents,
                             reports.stream().mapToLong(TableVerifier.Report::missing).sum(),
                             reports.stream().mapToLong(TableVerifier.Report::extra).sum(),
                             reports.stream().mapToLong(TableVerifier.Report::stale).sum(), details.toString(), wrong);

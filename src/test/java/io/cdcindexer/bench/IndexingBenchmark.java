@@ -24,12 +24,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -63,7 +67,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * without it, so {@code sql-updates} defaults to {@code full}, the others to {@code default}),
  * {@code --timeout-s N} (give up when Elasticsearch does not reach the final state in time, 900 by default),
  * {@code --documents FILE} (the job also builds the joined documents it declares; timed until the first document index
- * is complete too).
+ * is complete too). After the job's run it prints the size of its state (a savepoint, untimed).
  *
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
@@ -306,6 +310,7 @@ public final class IndexingBenchmark {
         try {
             awaitFinalState(elasticsearch, kafka, ProcessHandle.current().pid(), INDEX, expectedDocs, scenario, started,
                     () -> { });
+            printStateSize(client, expectedDocs);
         } finally {
             client.cancel().get();
         }
@@ -313,6 +318,28 @@ public final class IndexingBenchmark {
                 args.getOrDefault("--bulk-actions", "2000"), args.getOrDefault("--in-flight", "2"),
                 options.get(JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES),
                 joinedIndex == null ? "" : "; joined documents into " + joinedIndex + " too, timed until it is complete");
+    }
+
+    /**
+     * The job's whole state once the final state is searchable, as the size of a savepoint in Flink's canonical
+     * format (the same for every state backend; timed nothing, taken after the clock stopped).
+     */
+    private static void printStateSize(JobClient client, long documents) throws Exception {
+        Path savepoints = Files.createTempDirectory("cdc-bench-state");
+        try {
+            client.triggerSavepoint(savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
+                    .get(5, TimeUnit.MINUTES);
+            long bytes;
+            try (Stream<Path> files = Files.walk(savepoints)) {
+                bytes = files.filter(Files::isRegularFile).mapToLong(file -> file.toFile().length()).sum();
+            }
+            System.out.printf("  state: a canonical savepoint of %.1f MB, %.0f bytes per document%n",
+                    bytes / 1_000_000.0, (double) bytes / Math.max(1, documents));
+        } finally {
+            try (Stream<Path> files = Files.walk(savepoints)) {
+                files.sorted(Comparator.reverseOrder()).forEach(file -> file.toFile().delete());
+            }
+        }
     }
 
     // --- the stock Flink SQL pipeline, in its own JVM -----------------------------------------------------------

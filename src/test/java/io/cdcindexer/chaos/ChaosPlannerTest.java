@@ -77,7 +77,8 @@ class ChaosPlannerTest {
             tablesPerPlan.add((int) plan.steps().stream().map(s -> Database.tableOf(s.sql())).distinct().count());
         }
         assertThat(kinds.keySet()).containsExactlyInAnyOrder(ChangeKind.INSERT, ChangeKind.REINSERT, ChangeKind.UPDATE,
-                ChangeKind.TOAST_CHANGED, ChangeKind.TOAST_UNCHANGED, ChangeKind.DELETE);
+                ChangeKind.MOVE, ChangeKind.TOAST_CHANGED, ChangeKind.TOAST_UNCHANGED, ChangeKind.DELETE);
+        assertThat(db.moves).as("orders the database saw move to another user").isEqualTo(kinds.get(ChangeKind.MOVE));
         assertThat(db.reinserts).as("re-inserts the database saw").isEqualTo(kinds.get(ChangeKind.REINSERT));
         assertThat(sizes).contains(1, 50);
         assertThat(tablesPerPlan).as("tables per transaction").contains(1, 5);
@@ -157,6 +158,7 @@ class ChaosPlannerTest {
         final Map<Table, Set<List<Object>>> everInserted = new EnumMap<>(Table.class);
         final Map<Object, Object> userOfOrder = new HashMap<>();
         int reinserts;
+        int moves;
 
         Database() {
             for (Table table : Table.values()) {
@@ -192,6 +194,12 @@ class ChaosPlannerTest {
                 }
             } else if (sql.startsWith("UPDATE")) {
                 check(keys.contains(key), "no row to update", sql, row);
+                if (sql.contains("user_id")) {
+                    check(rows.get(Table.USERS).contains(List.of(row[0])), "foreign key", sql, row);
+                    if (!row[0].equals(userOfOrder.put(row[row.length - 1], row[0]))) {
+                        moves++;
+                    }
+                }
             } else {
                 check(keys.remove(key), "no row to delete", sql, row);
                 if (table == Table.USERS) {

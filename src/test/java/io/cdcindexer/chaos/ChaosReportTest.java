@@ -3,7 +3,9 @@ package io.cdcindexer.chaos;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Instant;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 
 import org.junit.jupiter.api.Test;
 
@@ -18,7 +20,15 @@ class ChaosReportTest {
                 new VisibilityProbe.Sample(2, START + 31_000, START + 55_000),
                 new VisibilityProbe.Sample(3, START + 61_000, 0));
         return new ChaosRun.Report(Instant.parse("2026-11-30T10:00:00Z"), START, START + 120_000, faults, probes,
-                100_000, 50_000, 7, 1, verify, List.of(), 4, "RUNNING", failures);
+                100_000, 50_000, 7, 1, kinds(), verify, List.of(), 4, "RUNNING", failures);
+    }
+
+    static Map<ChangeKind, Long> kinds() {
+        Map<ChangeKind, Long> kinds = new EnumMap<>(ChangeKind.class);
+        for (ChangeKind kind : ChangeKind.values()) {
+            kinds.put(kind, 1_000L + kind.ordinal());
+        }
+        return kinds;
     }
 
     static final ChaosRun.FaultResult TASKMANAGER = new ChaosRun.FaultResult(Fault.TASKMANAGER, START + 30_000,
@@ -27,13 +37,15 @@ class ChaosReportTest {
     @Test
     void eachFaultIsOneRowWithItsFigures() {
         String markdown = ChaosReport.markdown(report(List.of(TASKMANAGER),
-                new ChaosRun.VerifyResult(8_000, 0, 0, 0, ""), List.of()));
+                new ChaosRun.VerifyResult(8_000, 900, 0, 0, 0, "", Map.of()), List.of()));
 
         assertThat(markdown)
                 .contains("| kill -9 of a TaskManager | 30.0 s | 12,345 | 25.0 s | 24.0 s | 25 | 2 | 4 | 1 | 0 |")
                 .contains("- load: 50,000 changes in 7 transactions over 100.0 s (500 changes/s)")
                 .contains("- probes: 3 committed, 2 seen in Elasticsearch")
-                .contains("- verify: 0 missing, 0 extra, 0 stale (8,000 rows)")
+                .contains("- changes by kind: 1,000 insert, 1,001 reinsert, 1,002 update, 1,003 move, 1,004 toast changed, "
+                        + "1,005 toast unchanged, 1,006 delete, 1,007 large row")
+                .contains("- verify: 0 missing, 0 extra, 0 stale (8,000 rows, 900 joined documents)")
                 .contains("- dead letters: exactly the 4 poison records")
                 .contains("- result: PASSED");
     }

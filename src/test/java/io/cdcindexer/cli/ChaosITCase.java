@@ -12,11 +12,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The short chaos run that {@code mvn verify} runs: a stack of its own, load at 500 changes/s (updates that leave the
- * TOASTed body alone included), poison and a 5 MB row, then a TaskManager killed, Elasticsearch stopped for 40 s (longer
- * than the job's transaction timeout), and a column retyped and reindexed with searches on its alias all along; at the
- * end verify finds nothing missing, extra or stale, the dead-letter topic holds exactly the poison (and the retyped
- * column's changes refused until the reindex), no search failed or missed a row, and the job runs. The full run (every
- * fault, docs/reliability.md) is {@code ./cdc chaos}.
+ * TOASTed body alone included, orders moved between users), poison and a 5 MB row, then a TaskManager killed,
+ * Elasticsearch stopped for 40 s (longer than the job's transaction timeout), and a column retyped and reindexed with
+ * searches on its alias all along; at the end verify finds nothing missing, extra or stale in any table or joined
+ * document, the dead-letter topic holds exactly the poison (and the retyped column's changes refused until the
+ * reindex), no search failed or missed a row, and the job runs. The full run (every fault, docs/reliability.md) is
+ * {@code ./cdc chaos}.
  */
 class ChaosITCase {
 
@@ -37,6 +38,10 @@ class ChaosITCase {
                 .contains("failed 0, with a sentinel missing 0")
                 .contains("revision is mapped as long now")
                 .contains("verify: 0 missing, 0 extra, 0 stale")
+                // The joined documents (users carrying their orders, orders their user) are verified too, and the
+                // load moved orders between users under those faults.
+                .containsPattern("verify: 0 missing, 0 extra, 0 stale \\([\\d,]+ rows, [1-9][\\d,]* joined documents\\)")
+                .containsPattern("changes by kind: .*[1-9][\\d,]* move,")
                 .contains("dead letters: exactly the")
                 .contains("chaos: PASSED");
         assertThat(Files.readString(report))

@@ -144,6 +144,7 @@ public final class CapturedEventsRecorder implements AutoCloseable {
         keyTypes();
         mappingTypes();
         elasticsearchMappings();
+        joined();
     }
 
     /** Runs only the named scenarios, on a fresh stack with the connector registered (no snapshot). */
