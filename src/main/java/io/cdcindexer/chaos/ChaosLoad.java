@@ -53,6 +53,9 @@ public final class ChaosLoad implements AutoCloseable {
     private final AtomicLong transactions = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong connectFailures = new AtomicLong();
+    /** Transactions PostgreSQL refused for a broken constraint, or that changed other rows than planned. */
+    private final AtomicLong modelErrors = new AtomicLong();
+    private final AtomicReference<String> lastModelError = new AtomicReference<>();
     private final AtomicLongArray byKind = new AtomicLongArray(ChangeKind.values().length);
     private final AtomicReference<String> lastFailure = new AtomicReference<>();
     private final List<Thread> threads = new ArrayList<>();
@@ -144,6 +147,20 @@ public final class ChaosLoad implements AutoCloseable {
         return kinds;
     }
 
+    /**
+     * Transactions that failed because the worker's model of its rows was wrong: a constraint PostgreSQL enforces (a
+     * foreign key, a duplicate key) or a statement that changed other than one row. No fault causes these (a worker
+     * reads its rows back after any failure), so any is a bug of the load, which would make it write less than planned.
+     */
+    public long modelErrors() {
+        return modelErrors.get();
+    }
+
+    /** The last of {@link #modelErrors()}, with the worker's number; null if none. */
+    public String lastModelError() {
+        return lastModelError.get();
+    }
+
     /** The last error a worker met, with the worker's number; null if none. */
     public String lastFailure() {
         return lastFailure.get();
@@ -215,6 +232,10 @@ public final class ChaosLoad implements AutoCloseable {
                     connectFailures.incrementAndGet();
                 }
                 lastFailure.set("worker " + worker + (plan == null ? " connecting: " : ": ") + describe(e));
+                if (plan != null && isModelError(e)) {
+                    modelErrors.incrementAndGet();
+                    lastModelError.set("worker " + worker + ": " + describe(e));
+                }
                 close(db);
                 db = null;
                 sleep(backoff);
@@ -279,7 +300,7 @@ public final class ChaosLoad implements AutoCloseable {
                 int[] counts = batch.executeBatch();
                 for (int i = 0; i < counts.length; i++) {
                     if (counts[i] != 1 && counts[i] != Statement.SUCCESS_NO_INFO) {
-                        throw new SQLException("the model of the worker's rows is out of step: " + step.sql() + " with "
+                        throw new ModelOutOfStep("the model of the worker's rows is out of step: " + step.sql() + " with "
                                 + java.util.Arrays.toString(step.rows().get(i)) + " changed " + counts[i] + " rows");
                     }
                 }
@@ -326,6 +347,29 @@ public final class ChaosLoad implements AutoCloseable {
             db.close();
         } catch (SQLException | RuntimeException e) {
             // nothing left to release
+        }
+    }
+
+    /** An integrity constraint violation (SQLSTATE class 23), or a statement that changed other rows than planned. */
+    static boolean isModelError(Throwable e) {
+        for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+            if (cause instanceof ModelOutOfStep) {
+                return true;
+            }
+            for (SQLException sql = cause instanceof SQLException first ? first : null; sql != null;
+                    sql = sql.getNextException()) {
+                if (sql.getSQLState() != null && sql.getSQLState().startsWith("23")) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** A statement of a plan changed other than exactly one row. */
+    static final class ModelOutOfStep extends SQLException {
+        ModelOutOfStep(String message) {
+            super(message);
         }
     }
 

@@ -47,17 +47,30 @@ public final class ChaosRun {
      * prints.
      */
     public record VerifyResult(long rows, long documents, long missing, long extra, long stale, String details,
-            Map<String, Set<String>> wrong) {
+            Map<String, Set<String>> wrong, String error) {
+        public VerifyResult(long rows, long documents, long missing, long extra, long stale, String details,
+                Map<String, Set<String>> wrong) {
+            this(rows, documents, missing, extra, stale, details, wrong, null);
+        }
+
         public VerifyResult(long rows, long missing, long extra, long stale, String details) {
-            this(rows, 0, missing, extra, stale, details, Map.of());
+            this(rows, 0, missing, extra, stale, details, Map.of(), null);
+        }
+
+        /** Verify itself failed (a table the documents name is missing, PostgreSQL out of reach): the run fails. */
+        public static VerifyResult couldNotRun(String error) {
+            return new VerifyResult(0, 0, 0, 0, 0, "", Map.of(), error);
         }
 
         public boolean inStep() {
-            return missing == 0 && extra == 0 && stale == 0;
+            return error == null && missing == 0 && extra == 0 && stale == 0;
         }
 
         @Override
         public String toString() {
+            if (error != null) {
+                return "could not run: " + error;
+            }
             return String.format(Locale.ROOT, "%d missing, %d extra, %d stale (%,d rows%s)", missing, extra, stale, rows,
                     documents == 0 ? "" : String.format(Locale.ROOT, ", %,d joined documents", documents));
         }
@@ -158,10 +171,19 @@ public final class ChaosRun {
         long loadMillis = System.currentTimeMillis() - startMillis;
         say(String.format(Locale.ROOT, "load stopped: %,d changes in %,d transactions (%,d failed and retried)",
                 load.committedChanges(), load.committedTransactions(), load.failedTransactions()));
+        if (load.modelErrors() > 0) {
+            failures.add("the load's model of its rows was wrong in " + load.modelErrors() + " transactions (last: "
+                    + load.lastModelError() + ")");
+        }
 
         say("draining: waiting until every row is in Elasticsearch as in PostgreSQL (up to "
                 + options.drainTimeout().toSeconds() + " s)");
-        VerifyResult verify = verification.verify(options.drainTimeout());
+        VerifyResult verify;
+        try {
+            verify = verification.verify(options.drainTimeout());
+        } catch (Exception e) {
+            verify = VerifyResult.couldNotRun(e.getClass().getSimpleName() + ": " + e.getMessage());
+        }
         probe.close();
         say("verify: " + verify);
         if (!verify.inStep()) {

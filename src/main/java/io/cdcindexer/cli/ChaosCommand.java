@@ -129,6 +129,8 @@ public final class ChaosCommand implements Callable<Integer> {
         Path chartFile = chart != null ? chart : dir.resolve(DEFAULT_CHART);
         StackPorts ports = StackPorts.free();
         String[] flags = ConnectionOptions.flagsFor(ports);
+        // Read once, before up submits the job with the same file: an edit during the run cannot make them differ.
+        JoinedDocuments joined = joinedDocuments();
         emptyStackFolder(dir, out);
 
         List<String> upArgs = new ArrayList<>(List.of(flags));
@@ -158,7 +160,8 @@ public final class ChaosCommand implements Callable<Integer> {
                 args.add(table);
                 return subcommand("reindex").execute(args.toArray(String[]::new));
             };
-            ChaosRun run = new ChaosRun(dir, ports, options, wait -> verify(flags, wait), upgrade, reindex, out);
+            ChaosRun run = new ChaosRun(dir, ports, options, wait -> verify(flags, joined, wait), upgrade, reindex,
+                    out);
             result = run.run();
         } finally {
             if (!keep) {
@@ -188,13 +191,10 @@ public final class ChaosCommand implements Callable<Integer> {
      * {@link SubmitCommand#DOCUMENTS}, as {@code up} submits it) against the same document built by SQL joins; again
      * each second until in step or {@code wait} is up.
      */
-    private ChaosRun.VerifyResult verify(String[] flags, Duration wait) throws Exception {
+    private ChaosRun.VerifyResult verify(String[] flags, JoinedDocuments joined, Duration wait) throws Exception {
         ConnectionOptions connection = ConnectionOptions.parse(flags);
         ElasticsearchHttp es = connection.elasticsearchClient();
         long deadline = System.nanoTime() + wait.toNanos();
-        Path documentsFile = ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS);
-        JoinedDocuments joined = Files.isRegularFile(documentsFile) ? JoinedDocuments.load(documentsFile)
-                : JoinedDocuments.NONE;
         try (Connection db = Postgres.connect(connection)) {
             List<CapturedTable> tables = CapturedTable.withPrimaryKey(db, "public");
             TableVerifier verifier = new TableVerifier(db, es, 5, Set.of());
@@ -209,7 +209,12 @@ public final class ChaosCommand implements Callable<Integer> {
                     rootTables.add(report.table());
                 }
                 for (JoinNode root : joined.roots()) {
-                    reports.add(documentVerifier.verify(joined, root));
+                    try {
+                        reports.add(documentVerifier.verify(joined, root));
+                    } catch (DocumentVerifier.MissingTable e) { // the job builds it, so the run must check it
+                        throw new CliException("the joined document " + root.index + " cannot be verified: "
+                                + e.getMessage(), e);
+                    }
                     rootTables.add(root.table);
                 }
                 boolean inStep = reports.stream().allMatch(TableVerifier.Report::inStep);
@@ -239,6 +244,21 @@ public final class ChaosCommand implements Callable<Integer> {
                 }
                 Thread.sleep(2_000);
             }
+        }
+    }
+
+    /** The joined documents the job builds: the project's {@link SubmitCommand#DOCUMENTS}, which up submits. */
+    private static JoinedDocuments joinedDocuments() {
+        Path file = ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS);
+        if (!Files.isRegularFile(file)) {
+            return JoinedDocuments.NONE;
+        }
+        try {
+            return JoinedDocuments.load(file);
+        } catch (IOException e) {
+            throw new CliException("Cannot read " + file + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage(), e);
         }
     }
 

@@ -18,6 +18,7 @@ import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.KafkaBroker;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
@@ -30,6 +31,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.TaskManagerOptions;
 import org.apache.flink.core.execution.JobClient;
@@ -67,7 +69,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * without it, so {@code sql-updates} defaults to {@code full}, the others to {@code default}),
  * {@code --timeout-s N} (give up when Elasticsearch does not reach the final state in time, 900 by default),
  * {@code --documents FILE} (the job also builds the joined documents it declares; timed until the first document index
- * is complete too). After the job's run it prints the size of its state (a savepoint, untimed).
+ * is complete too), {@code --checkpoint-interval-ms N} (the job's checkpoint interval, its default when not given).
+ * After the job's run it prints the size of its state (a savepoint, untimed).
  *
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
@@ -293,11 +296,18 @@ public final class IndexingBenchmark {
                 "--elasticsearch.bulk.max-in-flight", args.getOrDefault("--in-flight", "2"),
                 "--kafka.max-partition-fetch-bytes", args.getOrDefault("--fetch-bytes",
                         JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES.defaultValue()),
-                "--documents", args.getOrDefault("--documents", ""));
+                "--documents", args.getOrDefault("--documents", ""),
+                "--checkpoint.interval-ms", args.getOrDefault("--checkpoint-interval-ms",
+                        JobOptions.CHECKPOINT_INTERVAL_MS.defaultValue()));
         JoinedDocuments documents = JoinedDocuments.of(options.get(JobOptions.DOCUMENTS));
         joinedIndex = documents.isEmpty() ? null : documents.roots().get(0).index;
         Configuration config = new Configuration();
         config.set(TaskManagerOptions.NUM_TASK_SLOTS, Math.max(2, parallelism));
+        // As flink-conf/config.yaml: checkpoints to files. The MiniCluster's default keeps them in the JobManager's
+        // memory, which refuses a state over 5 MB, as the joined documents' is.
+        config.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
+        Path checkpoints = Files.createTempDirectory("cdc-bench-checkpoints");
+        config.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, config);
         KafkaDeadLetterQueue deadLetters = new KafkaDeadLetterQueue(kafka.bootstrapServers(), "cdc.dlq");
         CdcIndexerJob job = new CdcIndexerJob(options, KafkaChangeSource.create(options),
@@ -313,6 +323,7 @@ public final class IndexingBenchmark {
             printStateSize(client, expectedDocs);
         } finally {
             client.cancel().get();
+            deleteTree(checkpoints);
         }
         System.out.printf("  (job: bulk max-actions %s, %s in flight, external versions, fetches of %s bytes per partition%s)%n",
                 args.getOrDefault("--bulk-actions", "2000"), args.getOrDefault("--in-flight", "2"),
@@ -336,9 +347,13 @@ public final class IndexingBenchmark {
             System.out.printf("  state: a canonical savepoint of %.1f MB, %.0f bytes per document%n",
                     bytes / 1_000_000.0, (double) bytes / Math.max(1, documents));
         } finally {
-            try (Stream<Path> files = Files.walk(savepoints)) {
-                files.sorted(Comparator.reverseOrder()).forEach(file -> file.toFile().delete());
-            }
+            deleteTree(savepoints);
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(file -> file.toFile().delete());
         }
     }
 

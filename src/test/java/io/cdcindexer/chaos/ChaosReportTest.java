@@ -62,6 +62,16 @@ class ChaosReportTest {
     }
 
     @Test
+    void aVerifyThatCouldNotRunFailsTheRunAndSaysWhy() {
+        ChaosRun.VerifyResult verify = ChaosRun.VerifyResult.couldNotRun("CliException: no table public.shop_items");
+
+        assertThat(verify.inStep()).isFalse();
+        assertThat(ChaosReport.markdown(report(List.of(TASKMANAGER), verify, List.of("verify: " + verify))))
+                .contains("- verify: could not run: CliException: no table public.shop_items")
+                .contains("- result: FAILED");
+    }
+
+    @Test
     void thePictureMarksEachFaultAndPlotsTheVisibleProbes() {
         String svg = ChaosReport.svg(report(List.of(TASKMANAGER), new ChaosRun.VerifyResult(1, 0, 0, 0, ""), List.of()));
 

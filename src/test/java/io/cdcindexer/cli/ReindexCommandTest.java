@@ -1,10 +1,14 @@
 package io.cdcindexer.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cdcindexer.elasticsearch.IndexMappingFunction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ReindexCommandTest {
 
@@ -15,6 +19,21 @@ class ReindexCommandTest {
         assertThat(ReindexCommand.nextIndex("cdc.public.users", "cdc.public.users")).isEqualTo("cdc.public.users_v1");
         // A table whose own name ends like a version is no version of another table's index.
         assertThat(ReindexCommand.nextIndex("cdc.public.t_v2", "cdc.public.t_v2_v3")).isEqualTo("cdc.public.t_v2_v4");
+    }
+
+    @Test
+    void aJoinedDocumentIndexIsRefusedWithTheTablesItIsBuiltFrom(@TempDir Path dir) throws Exception {
+        Path documents = Files.writeString(dir.resolve("documents.json"), """
+                {"documents": [{"index": "cdc.documents.users", "table": "public.users",
+                  "children": [{"field": "orders", "table": "public.orders", "foreignKey": ["user_id"]}]}]}""");
+
+        assertThatThrownBy(() -> ReindexCommand.refuseJoinedDocuments("cdc.documents.users_v1", documents))
+                .isInstanceOf(CliException.class)
+                .hasMessageContaining("cdc.documents.users holds joined documents (documents.json)")
+                .hasMessageContaining("(public.users, public.orders)");
+        // A table's name, or no declaration, is the plain reindex's business.
+        ReindexCommand.refuseJoinedDocuments("users", documents);
+        ReindexCommand.refuseJoinedDocuments("cdc.documents.users", dir.resolve("none.json"));
     }
 
     @Test
