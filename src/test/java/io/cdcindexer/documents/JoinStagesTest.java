@@ -3,11 +3,15 @@ package io.cdcindexer.documents;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterEach;
@@ -36,9 +40,18 @@ class JoinStagesTest {
 
     private KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> harness;
 
+    /** The harnesses of a rescaled stage, one per subtask. */
+    private final List<KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage>> subtasks =
+            new ArrayList<>();
+
     @AfterEach
     void close() throws Exception {
-        harness.close();
+        if (harness != null) {
+            harness.close();
+        }
+        for (KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> subtask : subtasks) {
+            subtask.close();
+        }
     }
 
     private void open(WholeTransactionsFunction stage) throws Exception {
@@ -484,5 +497,55 @@ class JoinStagesTest {
         harness.processWatermark(new Watermark(11));
 
         assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]");
+    }
+
+    @Test
+    void rescaledFromOneSubtaskToTwoEveryKeyKeepsItsRowItsChildrenAndWhatWaits() throws Exception {
+        int maxParallelism = 128;
+        int users = 20;
+        KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> one = rescaled(maxParallelism, 1, 0);
+        one.open();
+        for (int user = 1; user <= users; user++) {
+            one.processElement(row(USERS, "" + user, 100, 90, 10, "{\"id\":" + user + "}"), 0);
+            one.processElement(child(USERS, "" + user, USER_ORDERS, "" + (1000 + user), 100, 10,
+                    "{\"id\":" + (1000 + user) + "}"), 0);
+        }
+        one.processWatermark(new Watermark(11));
+        for (int user = 1; user <= users; user++) { // waiting when the snapshot is taken: due at watermark 21
+            one.processElement(row(USERS, "" + user, 200, 190, 20, "{\"id\":" + user + ",\"email\":\"new\"}"), 0);
+        }
+        OperatorSubtaskState snapshot = one.snapshot(1, 0);
+
+        Map<String, String> documents = new TreeMap<>();
+        for (int subtask = 0; subtask < 2; subtask++) {
+            KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> part =
+                    rescaled(maxParallelism, 2, subtask);
+            part.initializeState(AbstractStreamOperatorTestHarness.repartitionOperatorState(snapshot, maxParallelism,
+                    1, 2, subtask));
+            part.open();
+            part.processWatermark(new Watermark(21));
+            List<JoinMessage> sent = part.extractOutputValues();
+            assertThat(sent).as("subtask %d of 2 holds some of the keys", subtask).isNotEmpty();
+            for (JoinMessage message : sent) {
+                assertThat(documents.put(message.key, new String(message.body, StandardCharsets.UTF_8)))
+                        .as("user %s built on one subtask only", message.key).isNull();
+                assertThat(message.version).isEqualTo(200);
+            }
+        }
+        assertThat(documents).hasSize(users);
+        documents.forEach((user, document) -> assertThat(document).as("user %s", user).isEqualTo("{\"id\":" + user
+                + ",\"email\":\"new\",\"orders\":[{\"id\":" + (1000 + Integer.parseInt(user)) + "}]}"));
+    }
+
+    private KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> rescaled(int maxParallelism,
+            int parallelism, int subtask) throws Exception {
+        KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> opened =
+                new KeyedOneInputStreamOperatorTestHarness<>(new KeyedProcessOperator<>(
+                        new AssembleFunction(PLAN, USERS, DELETES_MS)), JoinMessage.KEY, Types.STRING, maxParallelism,
+                        parallelism, subtask);
+        opened.setup();
+        opened.setProcessingTime(0);
+        subtasks.add(opened);
+        return opened;
     }
 }
