@@ -20,7 +20,7 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 
 /**
- * The load of a chaos run: transactions of 1 to 50 rows over {@code users}, {@code orders} and the tables of
+ * The load of a chaos run: transactions of 1 to 50 rows (plus the orders a user's delete cascades to) over {@code users}, {@code orders} and the tables of
  * {@link ChaosSchema}, at a steady rate of committed row changes per second, that survive anything the run does to
  * PostgreSQL.
  *
@@ -50,6 +50,7 @@ public final class ChaosLoad implements AutoCloseable {
     private final long seed;
 
     private final AtomicLong changes = new AtomicLong();
+    private final AtomicLong cascaded = new AtomicLong();
     private final AtomicLong transactions = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong connectFailures = new AtomicLong();
@@ -138,6 +139,11 @@ public final class ChaosLoad implements AutoCloseable {
         return connectFailures.get();
     }
 
+    /** Orders PostgreSQL deleted by the cascade of a committed user delete: changes no statement made. */
+    public long committedCascades() {
+        return cascaded.get();
+    }
+
     /** Committed row changes by kind. */
     public Map<ChangeKind, Long> committedByKind() {
         Map<ChangeKind, Long> kinds = new EnumMap<>(ChangeKind.class);
@@ -220,6 +226,7 @@ public final class ChaosLoad implements AutoCloseable {
                 db.commit();
                 planner.committed(plan);
                 changes.addAndGet(plan.changes());
+                cascaded.addAndGet(plan.cascaded());
                 transactions.incrementAndGet();
                 plan.kinds().forEach((kind, count) -> byKind.addAndGet(kind.ordinal(), count));
                 backoff = BACKOFF_MIN_MS;

@@ -14,7 +14,8 @@ import java.util.Set;
 import java.util.random.RandomGenerator;
 
 /**
- * Plans the transactions of one {@link ChaosLoad} worker: 1 to 50 row changes each, spread over users, orders and the
+ * Plans the transactions of one {@link ChaosLoad} worker: 1 to 50 row changes each (plus the orders a user's delete
+ * cascades to), spread over users, orders and the
  * chaos tables, mixing inserts, updates, deletes and re-inserts of deleted keys. Plans are plain data (SQL and
  * parameter rows); ChaosLoad executes them.
  *
@@ -127,8 +128,11 @@ final class ChaosPlanner {
     /** One SQL statement and its parameter rows, executed as one JDBC batch; every row must change exactly one row. */
     record Step(String sql, List<Object[]> rows) {}
 
-    /** One transaction: its statements in order, the rows it changes, and how many of each kind. */
-    record Plan(List<Step> steps, int changes, Map<ChangeKind, Integer> kinds, List<long[]> inserted) {}
+    /**
+     * One transaction: its statements in order, the rows they change, and how many of each kind; plus the orders
+     * PostgreSQL deletes by the cascade of their user's delete, which no statement names and the pace does not count.
+     */
+    record Plan(List<Step> steps, int changes, Map<ChangeKind, Integer> kinds, List<long[]> inserted, int cascaded) {}
 
     private final int worker;
     private final RandomGenerator random;
@@ -316,13 +320,20 @@ final class ChaosPlanner {
         Object[] key = table.keyOf(worker, slot);
         switch (table) {
             case USERS -> {
-                // The foreign key orders.user_id → users.id: the user's orders go first, in the same transaction.
+                // The foreign key orders.user_id → users.id cascades: half the time the user's orders are deleted
+                // first, in the same transaction, else PostgreSQL deletes them with the user.
                 Set<Integer> orders = ordersOfUser.getOrDefault(slot, Set.of());
-                if (orders.size() + 1 > room) {
+                boolean cascade = random.nextBoolean();
+                if (!cascade && orders.size() + 1 > room) {
                     return;
                 }
                 for (int order : List.copyOf(orders)) {
-                    deleteOrder(order, plan);
+                    if (cascade) {
+                        forgetOrder(order);
+                        plan.cascaded++;
+                    } else {
+                        deleteOrder(order, plan);
+                    }
                 }
                 plan.add(DELETE_USER, ChangeKind.DELETE, key[0]);
                 ordersOfUser.remove(slot);
@@ -340,6 +351,11 @@ final class ChaosPlanner {
 
     private void deleteOrder(int slot, Builder plan) {
         plan.add(DELETE_ORDER, ChangeKind.DELETE, Table.ORDERS.keyOf(worker, slot)[0]);
+        forgetOrder(slot);
+    }
+
+    /** The order is gone: deleted by a statement, or by the cascade of its user's delete. */
+    private void forgetOrder(int slot) {
         keys.get(Table.ORDERS).live.remove(slot);
         Integer user = userOfOrder.remove(slot);
         if (user != null && ordersOfUser.containsKey(user)) {
@@ -467,6 +483,7 @@ final class ChaosPlanner {
         final List<long[]> inserted = new ArrayList<>();
         final Set<Long> insertedKeys = new java.util.HashSet<>();
         int changes;
+        int cascaded;
 
         boolean inserted(Table table, int slot) {
             return insertedKeys.contains(((long) table.ordinal() << 32) | slot);
@@ -484,7 +501,7 @@ final class ChaosPlanner {
         }
 
         Plan build() {
-            return new Plan(List.copyOf(steps), changes, Map.copyOf(kinds), List.copyOf(inserted));
+            return new Plan(List.copyOf(steps), changes, Map.copyOf(kinds), List.copyOf(inserted), cascaded);
         }
     }
 }

@@ -122,9 +122,14 @@ public final class ReindexCommand implements Callable<Integer> {
         es = connection.elasticsearchClient();
         Path file = config.isAbsolute() ? config : ProjectHome.dir().resolve(config);
         KafkaConnectClient.ConnectorConfig connector = KafkaConnectClient.ConnectorConfig.read(file);
-        refuseJoinedDocuments(table, ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS));
         try (Connection db = Postgres.connect(connection)) {
-            CapturedTable captured = select(db);
+            CapturedTable captured;
+            try {
+                captured = select(db);
+            } catch (CliException noSuchTable) { // a table's name wins over a document index named alike
+                refuseJoinedDocuments(table, ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS));
+                throw noSuchTable;
+            }
             String alias = captured.index();
             Optional<JsonNode> recorded = recorded(alias);
             if (abort) {
@@ -187,7 +192,7 @@ public final class ReindexCommand implements Callable<Integer> {
 
     /**
      * A joined document index is built from several tables by the job's state, not from one table's snapshot: this
-     * command cannot rebuild it yet (docs/documents.md, open points), and says so instead of looking for a table.
+     * command cannot rebuild it yet (docs/documents.md, open points), and says so when no table has the name given.
      */
     static void refuseJoinedDocuments(String name, Path documents) throws IOException {
         if (!Files.isRegularFile(documents)) {

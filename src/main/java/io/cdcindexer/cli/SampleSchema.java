@@ -29,10 +29,11 @@ public final class SampleSchema {
                 created_at timestamptz NOT NULL DEFAULT now()
             )""";
 
+    /** A user's orders go with the user (ON DELETE CASCADE): what a users document carrying its orders meets. */
     public static final String ORDERS_DDL = """
             CREATE TABLE IF NOT EXISTS public.orders (
                 id         serial PRIMARY KEY,
-                user_id    integer NOT NULL REFERENCES public.users (id),
+                user_id    integer NOT NULL REFERENCES public.users (id) ON DELETE CASCADE,
                 amount     NUMERIC(10,2) NOT NULL,
                 status     text NOT NULL DEFAULT 'pending',
                 created_at timestamptz NOT NULL DEFAULT now()

@@ -13,7 +13,8 @@ import picocli.CommandLine.Spec;
         name = "setup-db",
         mixinStandardHelpOptions = true,
         description = {
-            "Creates the sample tables public.users and public.orders (orders.user_id references users.id) and fills "
+            "Creates the sample tables public.users and public.orders (orders.user_id references users.id ON DELETE "
+                    + "CASCADE: deleting a user deletes their orders) and fills "
                     + "them with a few rows, unless they already hold rows.",
             "Both tables get REPLICA IDENTITY FULL, so that PostgreSQL logs the whole old row: Debezium's update and "
                     + "delete events then carry a complete 'before', and ./cdc consume can show what changed.",

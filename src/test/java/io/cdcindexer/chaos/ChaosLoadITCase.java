@@ -84,14 +84,15 @@ class ChaosLoadITCase {
         assertThat(kinds.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(load.committedChanges());
         assertThat(chaosRows() - rowsBefore).as("rows now in the load's key ranges")
                 .isEqualTo(kinds.get(ChangeKind.INSERT) + kinds.get(ChangeKind.REINSERT) + kinds.get(ChangeKind.LARGE_ROW)
-                        - kinds.get(ChangeKind.DELETE));
+                        - kinds.get(ChangeKind.DELETE) - load.committedCascades());
+        assertThat(load.committedCascades()).as("orders deleted by their user's cascade").isPositive();
 
         long ledger = ledgerRows() - ledgerBefore;
         assertThat(ledger).as("one ledger row per load transaction (the large row's is none)")
                 .isEqualTo(load.committedTransactions() - kinds.get(ChangeKind.LARGE_ROW));
         Replicated replicated = replicatedMessages();
-        assertThat(replicated.rowChanges()).as("I, U and D messages: the changes and the ledger rows")
-                .isEqualTo(load.committedChanges() + ledger);
+        assertThat(replicated.rowChanges()).as("I, U and D messages: the changes, the cascaded deletes and the ledger rows")
+                .isEqualTo(load.committedChanges() + load.committedCascades() + ledger);
         assertThat(replicated.count('C')).as("commits").isEqualTo(load.committedTransactions());
         assertThat(replicated.documentUpdatesWithoutBody).as("chaos_documents updates sent without the body ('u'): %s",
                         replicated.documentUpdateShapes)

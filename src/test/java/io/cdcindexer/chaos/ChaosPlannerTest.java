@@ -79,6 +79,7 @@ class ChaosPlannerTest {
         assertThat(kinds.keySet()).containsExactlyInAnyOrder(ChangeKind.INSERT, ChangeKind.REINSERT, ChangeKind.UPDATE,
                 ChangeKind.MOVE, ChangeKind.TOAST_CHANGED, ChangeKind.TOAST_UNCHANGED, ChangeKind.DELETE);
         assertThat(db.moves).as("orders the database saw move to another user").isEqualTo(kinds.get(ChangeKind.MOVE));
+        assertThat(db.cascaded).as("orders deleted with their user by the cascade").isPositive();
         assertThat(db.reinserts).as("re-inserts the database saw").isEqualTo(kinds.get(ChangeKind.REINSERT));
         assertThat(sizes).contains(1, 50);
         assertThat(tablesPerPlan).as("tables per transaction").contains(1, 5);
@@ -159,6 +160,7 @@ class ChaosPlannerTest {
         final Map<Object, Object> userOfOrder = new HashMap<>();
         int reinserts;
         int moves;
+        int cascaded;
 
         Database() {
             for (Table table : Table.values()) {
@@ -202,8 +204,15 @@ class ChaosPlannerTest {
                 }
             } else {
                 check(keys.remove(key), "no row to delete", sql, row);
-                if (table == Table.USERS) {
-                    check(!userOfOrder.containsValue(row[0]), "foreign key", sql, row);
+                if (table == Table.USERS && userOfOrder.containsValue(row[0])) { // ON DELETE CASCADE
+                    userOfOrder.entrySet().removeIf(order -> {
+                        boolean ofUser = order.getValue().equals(row[0]);
+                        if (ofUser) {
+                            rows.get(Table.ORDERS).remove(List.of(order.getKey()));
+                            cascaded++;
+                        }
+                        return ofUser;
+                    });
                 }
                 if (table == Table.ORDERS) {
                     userOfOrder.remove(row[0]);

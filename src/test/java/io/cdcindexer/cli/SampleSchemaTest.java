@@ -23,7 +23,7 @@ class SampleSchemaTest {
     @Test
     void ordersReferenceUsersAndKeepExactAmounts() {
         assertThat(SampleSchema.ORDERS_DDL)
-                .contains("user_id    integer NOT NULL REFERENCES public.users (id)")
+                .contains("user_id    integer NOT NULL REFERENCES public.users (id) ON DELETE CASCADE")
                 .contains("amount     NUMERIC(10,2)")
                 .contains("status")
                 .contains("created_at timestamptz");

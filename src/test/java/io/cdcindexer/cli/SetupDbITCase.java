@@ -53,6 +53,8 @@ class SetupDbITCase {
             assertThat(single(statement, "SELECT string_agg(relname || '=' || relreplident::text, ',' ORDER BY relname) "
                     + "FROM pg_class WHERE relname IN ('users', 'orders')")).isEqualTo("orders=f,users=f");
             assertThat(single(statement, "SELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id")).isEqualTo("8");
+            assertThat(single(statement, "SELECT confdeltype FROM pg_constraint WHERE conrelid = 'orders'::regclass "
+                    + "AND contype = 'f'")).as("ON DELETE CASCADE").isEqualTo("c");
             assertThat(single(statement, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
                     + "WHERE attrelid = 'orders'::regclass AND attname = 'amount'")).isEqualTo("numeric(10,2)");
         }

@@ -512,7 +512,8 @@ class JoinStagesTest {
         }
         one.processWatermark(new Watermark(11));
         for (int user = 1; user <= users; user++) { // waiting when the snapshot is taken: due at watermark 21
-            one.processElement(row(USERS, "" + user, 200, 190, 20, "{\"id\":" + user + ",\"email\":\"new\"}"), 0);
+            one.processElement(child(USERS, "" + user, USER_ORDERS, "" + (2000 + user), 200, 20,
+                    "{\"id\":" + (2000 + user) + "}"), 0);
         }
         OperatorSubtaskState snapshot = one.snapshot(1, 0);
 
@@ -530,11 +531,15 @@ class JoinStagesTest {
                 assertThat(documents.put(message.key, new String(message.body, StandardCharsets.UTF_8)))
                         .as("user %s built on one subtask only", message.key).isNull();
                 assertThat(message.version).isEqualTo(200);
+                assertThat(message.lsn).as("the second build of user %s: its build state came along", message.key)
+                        .isEqualTo(2);
             }
         }
         assertThat(documents).hasSize(users);
+        // The row and the first order come from the restored state only; the second order was waiting.
         documents.forEach((user, document) -> assertThat(document).as("user %s", user).isEqualTo("{\"id\":" + user
-                + ",\"email\":\"new\",\"orders\":[{\"id\":" + (1000 + Integer.parseInt(user)) + "}]}"));
+                + ",\"orders\":[{\"id\":" + (1000 + Integer.parseInt(user)) + "},{\"id\":"
+                + (2000 + Integer.parseInt(user)) + "}]}"));
     }
 
     private KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> rescaled(int maxParallelism,
