@@ -250,16 +250,7 @@ public final class ChaosCommand implements Callable<Integer> {
     /** The joined documents the job builds: the project's {@link SubmitCommand#DOCUMENTS}, which up submits. */
     private static JoinedDocuments joinedDocuments() {
         Path file = ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS);
-        if (!Files.isRegularFile(file)) {
-            return JoinedDocuments.NONE;
-        }
-        try {
-            return JoinedDocuments.load(file);
-        } catch (IOException e) {
-            throw new CliException("Cannot read " + file + ": " + e.getMessage(), e);
-        } catch (IllegalArgumentException e) {
-            throw new CliException(e.getMessage(), e);
-        }
+        return Files.isRegularFile(file) ? VerifyCommand.declaration(file) : JoinedDocuments.NONE;
     }
 
     /** Before the upgrade fault: rebuilds the job jar (Maven), unless --no-rebuild-jar. */

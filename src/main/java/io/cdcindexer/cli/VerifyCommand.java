@@ -122,6 +122,11 @@ public final class VerifyCommand implements Callable<Integer> {
         if (documents != null && documents.isBlank() || documents == null && !Files.isRegularFile(file)) {
             return JoinedDocuments.NONE;
         }
+        return declaration(file);
+    }
+
+    /** The declaration in the file, or a clear error: the file cannot be read, or what is wrong in it. */
+    static JoinedDocuments declaration(Path file) {
         try {
             return JoinedDocuments.load(file);
         } catch (IOException e) {
