@@ -20,9 +20,9 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 
 /**
- * The load of a chaos run: transactions of 1 to 50 rows (plus the orders a user's delete cascades to) over {@code users}, {@code orders} and the tables of
- * {@link ChaosSchema}, at a steady rate of committed row changes per second, that survive anything the run does to
- * PostgreSQL.
+ * The load of a chaos run: transactions of 1 to 50 rows (plus the orders a user's delete cascades to) over
+ * {@code users}, {@code orders} and the tables of {@link ChaosSchema}, at a steady rate of committed row changes per
+ * second, that survive anything the run does to PostgreSQL.
  *
  * <p>Each worker has a connection of its own and owns its own keys ({@link ChaosPlanner}): workers never wait on each
  * other's rows. On any error (PostgreSQL restarted, a connection lost, a row not as the worker believed) the worker

@@ -15,9 +15,8 @@ import java.util.random.RandomGenerator;
 
 /**
  * Plans the transactions of one {@link ChaosLoad} worker: 1 to 50 row changes each (plus the orders a user's delete
- * cascades to), spread over users, orders and the
- * chaos tables, mixing inserts, updates, deletes and re-inserts of deleted keys. Plans are plain data (SQL and
- * parameter rows); ChaosLoad executes them.
+ * cascades to), spread over users, orders and the chaos tables, mixing inserts, updates, deletes and re-inserts of
+ * deleted keys. Plans are plain data (SQL and parameter rows); ChaosLoad executes them.
  *
  * <p>Each worker owns its own keys, so workers never wait on each other's rows: in every table a worker has slots
  * 0, 1, 2 ... that map to keys no other worker's slots map to ({@link Table#keyOf}). The planner keeps which of its

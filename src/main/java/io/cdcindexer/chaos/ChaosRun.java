@@ -92,8 +92,8 @@ public final class ChaosRun {
     /** The whole run's outcome. */
     public record Report(Instant started, long startMillis, long endMillis, List<FaultResult> faults,
             List<VisibilityProbe.Sample> probes, long loadMillis, long changes, long transactions, long failedTransactions,
-            Map<ChangeKind, Long> changesByKind, VerifyResult verify, List<String> deadLetterProblems, int poisonInjected, String jobState,
-            List<String> failures) {
+            Map<ChangeKind, Long> changesByKind, VerifyResult verify, List<String> deadLetterProblems,
+            int poisonInjected, String jobState, List<String> failures) {
         public boolean passed() {
             return failures.isEmpty();
         }
@@ -204,8 +204,7 @@ public final class ChaosRun {
         }
         return new Report(started, startMillis, System.currentTimeMillis(), results, probe.samples(), loadMillis,
                 load.committedChanges(), load.committedTransactions(), load.failedTransactions(), load.committedByKind(),
-                verify,
-                deadLetterProblems, poison.size(), job.state(), failures);
+                verify, deadLetterProblems, poison.size(), job.state(), failures);
     }
 
     /** Injects one fault and waits until a change committed after it is visible; returns its figures. */

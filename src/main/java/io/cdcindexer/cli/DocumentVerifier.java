@@ -330,8 +330,7 @@ public final class DocumentVerifier {
     // Every table of the document with its primary key, checked to have one and, for a foreign key, as many columns.
     private Map<String, CapturedTable> tables(JoinedDocuments plan, JoinNode root) throws SQLException {
         Map<String, CapturedTable> tables = new HashMap<>();
-        List<JoinNode> nodes = new ArrayList<>(plan.subtree(root));
-        nodes.add(0, root);
+        List<JoinNode> nodes = plan.withSubtree(root);
         for (JoinNode node : nodes) {
             if (!tables.containsKey(node.table)) {
                 String[] schemaAndName = node.table.split("\\.", 2);

@@ -92,7 +92,7 @@ public final class DownCommand implements Callable<Integer> {
     }
 
     /** Deletes {@code dir} and everything in it. */
-    static void deleteRecursively(Path dir) throws IOException {
+    public static void deleteRecursively(Path dir) throws IOException {
         try (Stream<Path> paths = Files.walk(dir)) {
             for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(path);

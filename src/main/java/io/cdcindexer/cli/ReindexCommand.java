@@ -36,7 +36,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -206,10 +205,11 @@ public final class ReindexCommand implements Callable<Integer> {
         }
         for (JoinNode root : joined.roots()) {
             if (root.index.equals(name) || root.index.equals(name.replaceFirst("_v\\d+$", ""))) {
+                String tables = joined.withSubtree(root).stream().map(node -> node.table).distinct()
+                        .collect(Collectors.joining(", "));
                 throw new CliException(root.index + " holds joined documents (" + documents.getFileName() + "), "
                         + "which ./cdc reindex cannot rebuild yet: it reindexes one table's index at a time. Reindex "
-                        + "the tables' own indices (" + Stream.concat(Stream.of(root), joined.subtree(root).stream())
-                        .map(node -> node.table).distinct().collect(Collectors.joining(", ")) + ") as needed; see docs/documents.md#open-points");
+                        + "the tables' own indices (" + tables + ") as needed; see docs/documents.md#open-points");
             }
         }
     }

@@ -149,6 +149,13 @@ public final class JoinedDocuments implements Serializable {
         return below;
     }
 
+    /** The node and every node below it: for a root, every node of its document. */
+    public List<JoinNode> withSubtree(JoinNode node) {
+        List<JoinNode> nodes = new ArrayList<>(List.of(node));
+        nodes.addAll(subtree(node));
+        return nodes;
+    }
+
     /** The names of the fields that hang from a node's object (a column of the same name is left out of it). */
     public Set<String> fieldsBelow(JoinNode node) {
         Set<String> fields = new HashSet<>();

@@ -6,9 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.elasticsearch.IndexMapping;
 import io.cdcindexer.elasticsearch.MappingOverrides;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Deque;
-import java.util.List;
 import java.util.Set;
 
 /**
@@ -35,9 +33,7 @@ public final class JoinedMappings {
      */
     public static ObjectNode indexBody(JoinedDocuments plan, JoinNode root, MappingOverrides overrides) {
         ObjectNode settings = IndexMapping.settings(overrides.table(root.index)); // no table is named like an index
-        List<JoinNode> nodes = new ArrayList<>(List.of(root));
-        nodes.addAll(plan.subtree(root));
-        for (JoinNode node : nodes) {
+        for (JoinNode node : plan.withSubtree(root)) {
             overrides.table(node.table).settings().fields().forEachRemaining(setting -> {
                 if (setting.getKey().startsWith("index.analysis.")) {
                     settings.set(setting.getKey(), setting.getValue());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.cli.DownCommand;
 import io.cdcindexer.documents.JoinedDocuments;
 import io.cdcindexer.elasticsearch.BulkOptions;
 import io.cdcindexer.elasticsearch.ChangeEventEmitter;
@@ -18,14 +19,12 @@ import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.KafkaBroker;
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Base64;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -323,7 +322,7 @@ public final class IndexingBenchmark {
             printStateSize(client, expectedDocs);
         } finally {
             client.cancel().get();
-            deleteTree(checkpoints);
+            DownCommand.deleteRecursively(checkpoints);
         }
         System.out.printf("  (job: bulk max-actions %s, %s in flight, external versions, fetches of %s bytes per partition%s)%n",
                 args.getOrDefault("--bulk-actions", "2000"), args.getOrDefault("--in-flight", "2"),
@@ -347,13 +346,7 @@ public final class IndexingBenchmark {
             System.out.printf("  state: a canonical savepoint of %.1f MB, %.0f bytes per document%n",
                     bytes / 1_000_000.0, (double) bytes / Math.max(1, documents));
         } finally {
-            deleteTree(savepoints);
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(Comparator.reverseOrder()).forEach(file -> file.toFile().delete());
+            DownCommand.deleteRecursively(savepoints);
         }
     }
 
