@@ -36,11 +36,13 @@ import picocli.CommandLine.Spec;
         mixinStandardHelpOptions = true,
         description = {
             "Starts a local stack of its own (./cdc up --detach on free ports, in --data-dir), runs a load of inserts, "
-                    + "updates, deletes and re-inserts in transactions of 1-50 rows over users, orders and tables with a "
+                    + "updates, deletes and re-inserts in transactions of 1-50 rows over users, orders (moved between "
+                    + "users, and deleted with them) and tables with a "
                     + "composite key, a date+int key and a TOAST-sized text column, injects poison into the change "
                     + "topics, then injects the faults one after the other, each followed by recovery.",
             "At the end the load stops, the pipeline drains, and the run checks: every row in Elasticsearch as in "
-                    + "PostgreSQL (0 missing, 0 extra, 0 stale), cdc.dlq holding exactly the poison, the job RUNNING.",
+                    + "PostgreSQL (0 missing, 0 extra, 0 stale), every joined document of configs/documents.json as "
+                    + "the same SQL joins build it, cdc.dlq holding exactly the poison, the job RUNNING.",
             "Prints per fault the changes committed meanwhile, the time to recover (from the fault to the first change "
                     + "committed after it being visible), the worst commit -> visible delay, the 409s absorbed and the "
                     + "restarts; writes the same as Markdown (--report) and a picture of the delay over the run (--chart).",
