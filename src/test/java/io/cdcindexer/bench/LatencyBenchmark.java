@@ -146,21 +146,21 @@ public final class LatencyBenchmark {
         if (up != 0) {
             throw new IllegalStateException("./cdc up failed (exit " + up + "); logs in " + dir);
         }
-        if (documents != null) {
-            // The job again, with other joined documents ('' for none). Without state: Flink refuses a savepoint that
-            // holds state of stages the new job lacks, and Kafka holds only the sample rows yet.
-            List<String> submitArgs = new ArrayList<>(List.of("submit", "--without-state"));
-            submitArgs.addAll(List.of(ConnectionOptions.flagsFor(ports)));
-            submitArgs.addAll(List.of("--", "--documents", documents));
-            int submitted = Cdc.run(submitArgs.toArray(String[]::new));
-            if (submitted != 0) {
-                throw new IllegalStateException("./cdc submit --documents failed (exit " + submitted + ")");
-            }
-        }
         boolean done = false;
         Sampler sampler = new Sampler("http://localhost:" + ports.flink(), dir);
         try (Connection connection = DriverManager.getConnection("jdbc:postgresql://localhost:" + ports.postgres() + "/"
                 + PostgresServer.DATABASE, PostgresServer.USER, PostgresServer.PASSWORD)) {
+            if (documents != null) {
+                // The job again, with other joined documents ('' for none). Without state: Flink refuses a savepoint
+                // that holds state of stages the new job lacks, and Kafka holds only the sample rows yet.
+                List<String> submitArgs = new ArrayList<>(List.of("submit", "--without-state"));
+                submitArgs.addAll(List.of(ConnectionOptions.flagsFor(ports)));
+                submitArgs.addAll(List.of("--", "--documents", documents));
+                int submitted = Cdc.run(submitArgs.toArray(String[]::new));
+                if (submitted != 0) {
+                    throw new IllegalStateException("./cdc submit --documents failed (exit " + submitted + ")");
+                }
+            }
             long[] ids = seed(connection, elasticsearch);
             sampler.markCpu();
             Thread.sleep(10_000);
