@@ -560,12 +560,18 @@ public final class StatusCommand implements Callable<Integer> {
 
     private Seen indices() throws Exception {
         ElasticsearchHttp es = connection.elasticsearchClient();
+        JsonNode mappings = es.get("/_mapping");
+        Map<String, Long> topLevel = new HashMap<>();
+        for (String index : withNestedObjects(mappings)) {
+            topLevel.put(index, es.get("/" + ElasticsearchHttp.encode(index) + "/_count").path("count").asLong());
+        }
         List<String> lines = indexLines(
                 es.get("/_cat/indices?format=json&h=index,docs.count&s=index"),
                 es.get("/_alias"),
-                es.get("/_mapping"),
+                mappings,
                 es.getIfExists("/" + IndexMappingFunction.REINDEX_INDEX + "/_search?size=1000")
-                        .map(found -> found.path("hits").path("hits")).orElse(Json.array()));
+                        .map(found -> found.path("hits").path("hits")).orElse(Json.array()),
+                topLevel);
         return new Seen(true, lines.isEmpty() ? "none yet" : String.join("\n", lines));
     }
 
@@ -578,8 +584,11 @@ public final class StatusCommand implements Callable<Integer> {
      * @param aliases {@code GET _alias}
      * @param mappings {@code GET _mapping}
      * @param reindexes the hits of {@code GET cdc-indexer-reindex/_search}: the reindexes under way
+     * @param topLevelCounts by index, its {@code _count}, for the indices {@link #withNestedObjects} names: there
+     *     {@code docs.count} counts every nested object as a document too
      */
-    static List<String> indexLines(JsonNode catIndices, JsonNode aliases, JsonNode mappings, JsonNode reindexes) {
+    static List<String> indexLines(JsonNode catIndices, JsonNode aliases, JsonNode mappings, JsonNode reindexes,
+            Map<String, Long> topLevelCounts) {
         Map<String, JsonNode> reindexing = new HashMap<>();
         for (JsonNode hit : reindexes) {
             reindexing.put(hit.path("_id").asText(), hit.path("_source"));
@@ -591,6 +600,7 @@ public final class StatusCommand implements Callable<Integer> {
         for (JsonNode index : catIndices) {
             counts.put(index.path("index").asText(), index.path("docs.count").asText("?"));
         }
+        topLevelCounts.forEach((index, count) -> counts.put(index, Long.toString(count)));
         List<String> lines = new ArrayList<>();
         Set<String> shown = new HashSet<>();
         behind.forEach((alias, indices) -> {
@@ -621,10 +631,30 @@ public final class StatusCommand implements Callable<Integer> {
         return lines;
     }
 
+    /** The indices (of {@code GET _mapping}) that map a field {@code nested}, such as joined documents' children. */
+    static List<String> withNestedObjects(JsonNode mappings) {
+        List<String> indices = new ArrayList<>();
+        mappings.fields().forEachRemaining(index -> {
+            if (hasNested(index.getValue().path("mappings").path("properties"))) {
+                indices.add(index.getKey());
+            }
+        });
+        return indices;
+    }
+
+    private static boolean hasNested(JsonNode properties) {
+        for (JsonNode field : properties) {
+            if (field.path("type").asText().equals("nested") || hasNested(field.path("properties"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static String mappingOf(JsonNode index) {
         JsonNode meta = index.path("mappings").path("_meta").path(IndexMappingFunction.META);
         String mapping = meta.has("mapping") ? "mapping " + meta.path("mapping").asText()
-                : "mapping guessed by Elasticsearch";
+                : meta.has("document") ? "mapping of joined documents" : "mapping guessed by Elasticsearch";
         // InitialLoad: the documents Elasticsearch counts are the refreshed ones.
         return InitialLoad.settingsToRestore(index) == null ? mapping
                 : mapping + ", first filled by a snapshot without refresh: documents not counted or searchable until "

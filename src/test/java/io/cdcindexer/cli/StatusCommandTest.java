@@ -2,6 +2,8 @@ package io.cdcindexer.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.StackPorts;
 import io.cdcindexer.stack.SupervisorState;
@@ -426,7 +428,7 @@ class StatusCommandTest {
                         + "\"cdc.public.orders\":{\"aliases\":{}}}", "aliases"),
                 Json.parse("{\"cdc.public.users_v1\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"3f2a\"}}}},"
                         + "\"cdc.public.orders\":{\"mappings\":{\"properties\":{}}}}", "mappings"),
-                Json.array());
+                Json.array(), Map.of());
 
         assertThat(lines).containsExactly(
                 "cdc.public.users → cdc.public.users_v1 (mapping 3f2a, 3 documents)",
@@ -440,7 +442,7 @@ class StatusCommandTest {
                 Json.parse("{\"cdc.public.users_v1\":{\"aliases\":{\"cdc.public.users\":{}}}}", "aliases"),
                 Json.parse("{\"cdc.public.users_v1\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"3f2a\","
                         + "\"initialLoad\":" + record + "}}}}}", "mappings"),
-                Json.array());
+                Json.array(), Map.of());
     }
 
     @Test
@@ -471,9 +473,28 @@ class StatusCommandTest {
                         + "\"cdc.public.users_v2\":{\"mappings\":{\"_meta\":{\"cdc-indexer\":{\"mapping\":\"77b0\"}}}}}",
                         "mappings"),
                 Json.parse("[{\"_id\":\"cdc.public.users\",\"_source\":{\"to\":\"cdc.public.users_v2\","
-                        + "\"startedAt\":\"2026-11-30T16:00:00Z\"}}]", "reindexes"));
+                        + "\"startedAt\":\"2026-11-30T16:00:00Z\"}}]", "reindexes"), Map.of());
 
         assertThat(lines).containsExactly("cdc.public.users → cdc.public.users_v1 (mapping 3f2a, 30 documents); "
                 + "reindexing into cdc.public.users_v2 since 2026-11-30T16:00:00Z (mapping 77b0, 12 documents so far)");
+    }
+
+    @Test
+    void aJoinedDocumentIndexSaysSoAndCountsItsDocumentsNotTheNestedObjectsInThem() {
+        // Elasticsearch's _cat/indices counts every nested object as a document of its own: 5 users with 8 orders = 13.
+        JsonNode mappings = Json.parse("{\"cdc.documents.users_v1\":{\"mappings\":{\"dynamic\":\"strict\","
+                + "\"_meta\":{\"cdc-indexer\":{\"document\":\"cdc.documents.users\"}},\"properties\":{"
+                + "\"id\":{\"type\":\"integer\"},\"orders\":{\"type\":\"nested\",\"properties\":{}}}}},"
+                + "\"cdc.public.users_v1\":{\"mappings\":{\"properties\":{\"id\":{\"type\":\"integer\"}}}}}",
+                "mappings");
+
+        assertThat(StatusCommand.withNestedObjects(mappings)).containsExactly("cdc.documents.users_v1");
+        List<String> lines = StatusCommand.indexLines(
+                Json.parse("[{\"index\":\"cdc.documents.users_v1\",\"docs.count\":\"13\"}]", "cat"),
+                Json.parse("{\"cdc.documents.users_v1\":{\"aliases\":{\"cdc.documents.users\":{}}}}", "aliases"),
+                mappings, Json.array(), Map.of("cdc.documents.users_v1", 5L));
+
+        assertThat(lines).containsExactly(
+                "cdc.documents.users → cdc.documents.users_v1 (mapping of joined documents, 5 documents)");
     }
 }
