@@ -89,7 +89,11 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         switch (message.kind) {
             case ROW -> applyRow(message, ctx);
             case CHILD, PARENT -> {
-                String at = plan.node(message.from).path + "/" + message.source;
+                String from = pathOfSender(message);
+                if (from == null) {
+                    return;
+                }
+                String at = from + "/" + message.source;
                 StoredPart stored = below.get(at);
                 if (stored != null && stored.version > message.version) {
                     return; // older than what it replaces
@@ -98,7 +102,11 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 changed(message);
             }
             case CHILD_GONE, PARENT_GONE -> {
-                String at = plan.node(message.from).path + "/" + message.source;
+                String from = pathOfSender(message);
+                if (from == null) {
+                    return;
+                }
+                String at = from + "/" + message.source;
                 StoredPart stored = below.get(at);
                 if (stored != null && stored.version > message.version) {
                     return;
@@ -237,6 +245,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                             null, committed);
                     gone.source = key;
                     gone.from = nodeId;
+                    gone.fromPath = node.path;
                     out.collect(gone);
                 }
                 if (holder != null && (!holder.equals(state.sentTo) || !same)) {
@@ -244,6 +253,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                             committed);
                     child.source = key;
                     child.from = nodeId;
+                    child.fromPath = node.path;
                     out.collect(child);
                 }
                 state.sentTo = holder;
@@ -282,6 +292,21 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         if (below.isEmpty() && (state == null || (state.sentTo == null && !state.sent))) {
             build.clear();
         }
+    }
+
+    /**
+     * The path of the node below that sent the message, by which its object is kept; null when this node no longer
+     * has that one below (the declaration changed while the message waited in a savepoint): it is dropped.
+     */
+    private String pathOfSender(JoinMessage message) {
+        String path = message.fromPath != null ? message.fromPath
+                : message.from < plan.nodes().size() ? plan.node(message.from).path : null;
+        for (int id : node.below) {
+            if (plan.node(id).path.equals(path)) {
+                return path;
+            }
+        }
+        return null;
     }
 
     /**

@@ -43,8 +43,14 @@ public final class JoinMessage {
     public String key;
     /** The id of the row it speaks of, when that is not {@link #key}. */
     public String source;
-    /** The node it comes from (CHILD, CHILD_GONE, PARENT). */
+    /** The node it comes from (CHILD, CHILD_GONE, PARENT, PARENT_GONE). */
     public int from;
+    /**
+     * That node's path ({@code users.orders}): what a stage keeps waiting names its node by path, not by number, as a
+     * job restored under a changed declaration numbers the nodes anew. Null in a message kept by a job before paths
+     * were sent: then {@link #from} says, under the declaration it was kept with.
+     */
+    public String fromPath;
     /**
      * The highest commit position among the rows it reflects (and the removals that shaped it): a document's version
      * in Elasticsearch.
@@ -86,6 +92,7 @@ public final class JoinMessage {
         copy.key = key;
         copy.source = source;
         copy.from = from;
+        copy.fromPath = fromPath;
         copy.version = version;
         copy.lsn = lsn;
         copy.after = after;
@@ -98,7 +105,7 @@ public final class JoinMessage {
 
     @Override
     public String toString() {
-        return kind + "@" + node + "[" + key + (source == null ? "" : " from " + from + "/" + source) + " v" + version
+        return kind + "@" + node + "[" + key + (source == null ? "" : " from " + (fromPath != null ? fromPath : from) + "/" + source) + " v" + version
                 + "." + lsn + (delete ? " delete" : "") + (body == null ? "" : " " + new String(body,
                 java.nio.charset.StandardCharsets.UTF_8)) + "]";
     }

@@ -103,6 +103,7 @@ class JoinStagesTest {
         JoinMessage child = JoinMessage.of(json == null ? JoinMessage.Kind.CHILD_GONE : JoinMessage.Kind.CHILD, node,
                 holder, after);
         child.from = from;
+        child.fromPath = PLAN.node(from).path; // as its sender sets it
         child.source = id;
         child.version = version;
         child.body = json == null ? null : json.getBytes(StandardCharsets.UTF_8);
@@ -191,10 +192,10 @@ class JoinStagesTest {
         harness.processWatermark(new Watermark(31));
 
         assertThat(sent()).containsExactly(
-                "CHILD@0[1 from 1/7 v100.1 {\"id\":7,\"amount\":5}]",
-                "CHILD_GONE@0[1 from 1/7 v200.2]",
-                "CHILD@0[2 from 1/7 v200.3 {\"id\":7,\"amount\":5}]",
-                "CHILD_GONE@0[2 from 1/7 v300.4]");
+                "CHILD@0[1 from users.orders/7 v100.1 {\"id\":7,\"amount\":5}]",
+                "CHILD_GONE@0[1 from users.orders/7 v200.2]",
+                "CHILD@0[2 from users.orders/7 v200.3 {\"id\":7,\"amount\":5}]",
+                "CHILD_GONE@0[2 from users.orders/7 v300.4]");
     }
 
     @Test
@@ -238,10 +239,10 @@ class JoinStagesTest {
         harness.processWatermark(new Watermark(31));
 
         assertThat(sent()).containsExactly(
-                "PARENT@2[7 from 3/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
-                "PARENT@2[8 from 3/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
-                "PARENT@2[8 from 3/1 v170.0 delete]",
-                "PARENT_GONE@2[7 from 3/1 v170.0]");
+                "PARENT@2[7 from orders.user/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
+                "PARENT@2[8 from orders.user/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
+                "PARENT@2[8 from orders.user/1 v170.0 delete]",
+                "PARENT_GONE@2[7 from orders.user/1 v170.0]");
         JoinMessage last = toFanOut(JoinMessage.Kind.MEMBER_GONE, "8", 180, 40, null);
         harness.processElement(last, 0);
         harness.processWatermark(new Watermark(41));
@@ -433,8 +434,8 @@ class JoinStagesTest {
         harness.processElement(gone, 0);
         harness.processWatermark(new Watermark(21));
 
-        assertThat(sent()).containsExactly("PARENT@2[7 from 3/1 v100.0 {\"id\":1}]",
-                "PARENT_GONE@2[7 from 3/1 v170.0]");
+        assertThat(sent()).containsExactly("PARENT@2[7 from orders.user/1 v100.0 {\"id\":1}]",
+                "PARENT_GONE@2[7 from orders.user/1 v170.0]");
     }
 
     @Test
@@ -497,6 +498,35 @@ class JoinStagesTest {
         harness.processWatermark(new Watermark(11));
 
         assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]");
+    }
+
+    @Test
+    void whatWaitsWhenTheDeclarationChangesGoesToTheNodeItCameFromNotToTheOneNowNumberedLikeIt() throws Exception {
+        // A document declared before the others renumbers their nodes: users' orders were node 1, now users are.
+        JoinedDocuments withOneMore = JoinedDocuments.parse("""
+                {"documents": [
+                  {"index": "products", "table": "public.products"},
+                  {"index": "users", "table": "public.users",
+                   "children": [{"field": "orders", "table": "public.orders", "foreignKey": ["user_id"],
+                                 "columns": ["id", "amount"]}]}
+                ]}""", "test");
+        int usersNow = withOneMore.nodes().stream().filter(node -> node.path.equals(PLAN.node(USERS).path))
+                .findFirst().orElseThrow().id;
+        assertThat(usersNow).isNotEqualTo(USERS);
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 100, 10, "{\"id\":7}"), 0);
+        harness.processWatermark(new Watermark(11));
+        harness.processElement(child(USERS, "1", USER_ORDERS, "8", 200, 20, "{\"id\":8}"), 0); // waits
+        var snapshot = harness.snapshot(1, 0);
+        assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[{\"id\":7}]}]");
+        harness.close();
+
+        open(new AssembleFunction(withOneMore, usersNow, DELETES_MS), snapshot);
+        harness.processWatermark(new Watermark(21));
+
+        assertThat(sent()).containsExactly("DOCUMENT@" + usersNow
+                + "[1 v200.2 {\"id\":1,\"orders\":[{\"id\":7},{\"id\":8}]}]");
     }
 
     @Test
