@@ -11,6 +11,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -221,7 +222,8 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         StoredRow stored = row.value();
         JsonNode image = stored != null && stored.live() ? ForeignKeys.read(stored.image) : null;
         String key = ctx.getCurrentKey();
-        byte[] body = image == null ? null : build(image);
+        Map<String, List<StoredPart>> children = childrenByNode();
+        byte[] body = image == null ? null : build(image, children);
         long hash = body == null ? 0 : hash(body);
         boolean same = state.sentRun == run && state.sentHash == hash;
         switch (node.relation) {
@@ -245,7 +247,6 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                             null, committed);
                     gone.source = key;
                     gone.from = nodeId;
-                    gone.fromPath = node.path;
                     out.collect(gone);
                 }
                 if (holder != null && (!holder.equals(state.sentTo) || !same)) {
@@ -253,7 +254,6 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                             committed);
                     child.source = key;
                     child.from = nodeId;
-                    child.fromPath = node.path;
                     out.collect(child);
                 }
                 state.sentTo = holder;
@@ -294,13 +294,30 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         }
     }
 
+    @Override
+    JoinMessage kept(JoinMessage copy) {
+        if (copy.from >= 0 && copy.from < plan.nodes().size() && (copy.kind == JoinMessage.Kind.CHILD
+                || copy.kind == JoinMessage.Kind.CHILD_GONE || copy.kind == JoinMessage.Kind.PARENT
+                || copy.kind == JoinMessage.Kind.PARENT_GONE)) {
+            copy.fromPath = plan.node(copy.from).path; // sent under this declaration: its number means this node
+        }
+        return copy;
+    }
+
     /**
-     * The path of the node below that sent the message, by which its object is kept; null when this node no longer
-     * has that one below (the declaration changed while the message waited in a savepoint): it is dropped.
+     * The path of the node below that sent the message, by which its object is kept; null (dropped) when this node no
+     * longer has that one below: the declaration changed while the message waited in a savepoint.
      */
-    private String pathOfSender(JoinMessage message) {
-        String path = message.fromPath != null ? message.fromPath
-                : message.from < plan.nodes().size() ? plan.node(message.from).path : null;
+    String pathOfSender(JoinMessage message) {
+        String path = message.fromPath;
+        if (path == null) {
+            // Kept by a job before paths were kept: its numbers are those of the declaration it ran with, to be trusted
+            // only if this node still has its number.
+            if (message.node != nodeId || message.from < 0 || message.from >= plan.nodes().size()) {
+                return null;
+            }
+            path = plan.node(message.from).path;
+        }
         for (int id : node.below) {
             if (plan.node(id).path.equals(path)) {
                 return path;
@@ -310,10 +327,43 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     }
 
     /**
+     * The objects kept from the nodes below, in one pass: those of each child node by its path, in the order of their
+     * ids. Forgets on the way those of nodes no longer below (the declaration changed since they were kept): read by
+     * nothing, they would keep a deleted row's entry alive, and come back should a node of that path be declared again.
+     */
+    private Map<String, List<StoredPart>> childrenByNode() throws Exception {
+        Map<String, List<StoredPart>> children = new HashMap<>();
+        for (Iterator<Map.Entry<String, StoredPart>> it = below.iterator(); it.hasNext(); ) {
+            Map.Entry<String, StoredPart> entry = it.next();
+            JoinNode from = nodeBelowOf(entry.getKey());
+            if (from == null) {
+                it.remove();
+            } else if (from.relation == JoinNode.Relation.CHILDREN) {
+                children.computeIfAbsent(from.path, path -> new ArrayList<>()).add(entry.getValue());
+            }
+        }
+        for (List<StoredPart> parts : children.values()) {
+            parts.sort((a, b) -> ForeignKeys.ID_ORDER.compare(a.key, b.key));
+        }
+        return children;
+    }
+
+    // The node below whose object is kept under this key ({@code users.orders/17}); null for none.
+    private JoinNode nodeBelowOf(String at) {
+        for (int id : node.below) {
+            JoinNode next = plan.node(id);
+            if (at.length() > next.path.length() && at.charAt(next.path.length()) == '/' && at.startsWith(next.path)) {
+                return next;
+            }
+        }
+        return null;
+    }
+
+    /**
      * The row's object: its columns (all, or those named, in their order; a column the row does not have is left out),
      * then the fields of the nodes below.
      */
-    private byte[] build(JsonNode image) throws Exception {
+    private byte[] build(JsonNode image, Map<String, List<StoredPart>> children) throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
         try (JsonGenerator json = DebeziumDecoder.mapper().getFactory().createGenerator(bytes)) {
             json.writeStartObject();
@@ -339,7 +389,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 json.writeFieldName(next.field);
                 if (next.relation == JoinNode.Relation.CHILDREN) {
                     json.writeStartArray();
-                    for (StoredPart child : parts(next)) {
+                    for (StoredPart child : children.getOrDefault(next.path, List.of())) {
                         json.writeRawValue(new String(child.body, StandardCharsets.UTF_8));
                     }
                     json.writeEndArray();
@@ -356,19 +406,6 @@ public final class AssembleFunction extends WholeTransactionsFunction {
             json.writeEndObject();
         }
         return bytes.toByteArray();
-    }
-
-    // The objects of one child node's rows, in the order of their ids.
-    private List<StoredPart> parts(JoinNode child) throws Exception {
-        String prefix = child.path + "/";
-        List<StoredPart> parts = new ArrayList<>();
-        for (Map.Entry<String, StoredPart> entry : below.entries()) {
-            if (entry.getKey().startsWith(prefix)) {
-                parts.add(entry.getValue());
-            }
-        }
-        parts.sort((a, b) -> ForeignKeys.ID_ORDER.compare(a.key, b.key));
-        return parts;
     }
 
     /** 64 bits of the object's SHA-256: whether it came out the same as the one last sent. */

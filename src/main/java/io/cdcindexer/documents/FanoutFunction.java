@@ -91,7 +91,6 @@ public final class FanoutFunction extends WholeTransactionsFunction {
                 JoinMessage parent = JoinMessage.of(JoinMessage.Kind.PARENT, node.holder, holder, after);
                 parent.source = ctx.getCurrentKey();
                 parent.from = nodeId;
-                parent.fromPath = node.path;
                 parent.version = stored.version;
                 parent.delete = stored.body == null;
                 parent.body = stored.body;
@@ -102,7 +101,6 @@ public final class FanoutFunction extends WholeTransactionsFunction {
             JoinMessage gone = JoinMessage.of(JoinMessage.Kind.PARENT_GONE, node.holder, holder.getKey(), after);
             gone.source = ctx.getCurrentKey();
             gone.from = nodeId;
-            gone.fromPath = node.path;
             gone.version = Math.max(holder.getValue(), stored == null ? 0 : stored.version);
             out.collect(gone);
         }

@@ -9,9 +9,11 @@ import java.io.Serializable;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -109,7 +111,21 @@ public final class JoinedDocuments implements Serializable {
             }
             add(document, index, null, JoinNode.Relation.ROOT, -1, index, nodes, source, "document '" + index + "'");
         }
+        Map<String, JoinNode> byPath = new HashMap<>();
+        for (JoinNode node : nodes) {
+            JoinNode other = byPath.putIfAbsent(node.path, node);
+            if (other != null) { // an index with dots can spell another document's field
+                throw new IllegalArgumentException(source + ": '" + node.path + "' is the place of " + place(other)
+                        + " and of " + place(node) + ": the job names the stages of each place by it, so one would "
+                        + "take the other's state. Rename the index or the field");
+            }
+        }
         return new JoinedDocuments(nodes);
+    }
+
+    private static String place(JoinNode node) {
+        return node.field == null ? "document '" + node.index + "'"
+                : "field '" + node.field + "' of document '" + node.index + "'";
     }
 
     /** Every node of every document, each at the position of its id. */

@@ -74,13 +74,18 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
     /** Sends what the messages just applied changed, each message marked {@code after}. */
     abstract void send(long after, Context ctx, Collector<JoinMessage> out) throws Exception;
 
+    /** A message as the state keeps it until it is due (a copy, which the stage may complete). */
+    JoinMessage kept(JoinMessage copy) {
+        return copy;
+    }
+
     /** A processing-time timer of the stage's own (expiries). */
     void onProcessingTime(long timestamp, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {}
 
     @Override
     public void processElement(JoinMessage message, Context ctx, Collector<JoinMessage> out) throws Exception {
         long watermark = ctx.timerService().currentWatermark();
-        waiting.add(message.copy()); // the state keeps it; the input is not to be kept
+        waiting.add(kept(message.copy())); // the state keeps it; the input is not to be kept
         if (watermark == Long.MAX_VALUE) { // the input has ended: nothing more can come
             applyWaiting(Long.MAX_VALUE, ctx, out);
             return;

@@ -103,7 +103,6 @@ class JoinStagesTest {
         JoinMessage child = JoinMessage.of(json == null ? JoinMessage.Kind.CHILD_GONE : JoinMessage.Kind.CHILD, node,
                 holder, after);
         child.from = from;
-        child.fromPath = PLAN.node(from).path; // as its sender sets it
         child.source = id;
         child.version = version;
         child.body = json == null ? null : json.getBytes(StandardCharsets.UTF_8);
@@ -192,10 +191,10 @@ class JoinStagesTest {
         harness.processWatermark(new Watermark(31));
 
         assertThat(sent()).containsExactly(
-                "CHILD@0[1 from users.orders/7 v100.1 {\"id\":7,\"amount\":5}]",
-                "CHILD_GONE@0[1 from users.orders/7 v200.2]",
-                "CHILD@0[2 from users.orders/7 v200.3 {\"id\":7,\"amount\":5}]",
-                "CHILD_GONE@0[2 from users.orders/7 v300.4]");
+                "CHILD@0[1 from 1/7 v100.1 {\"id\":7,\"amount\":5}]",
+                "CHILD_GONE@0[1 from 1/7 v200.2]",
+                "CHILD@0[2 from 1/7 v200.3 {\"id\":7,\"amount\":5}]",
+                "CHILD_GONE@0[2 from 1/7 v300.4]");
     }
 
     @Test
@@ -239,10 +238,10 @@ class JoinStagesTest {
         harness.processWatermark(new Watermark(31));
 
         assertThat(sent()).containsExactly(
-                "PARENT@2[7 from orders.user/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
-                "PARENT@2[8 from orders.user/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
-                "PARENT@2[8 from orders.user/1 v170.0 delete]",
-                "PARENT_GONE@2[7 from orders.user/1 v170.0]");
+                "PARENT@2[7 from 3/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
+                "PARENT@2[8 from 3/1 v100.0 {\"id\":1,\"email\":\"a\"}]",
+                "PARENT@2[8 from 3/1 v170.0 delete]",
+                "PARENT_GONE@2[7 from 3/1 v170.0]");
         JoinMessage last = toFanOut(JoinMessage.Kind.MEMBER_GONE, "8", 180, 40, null);
         harness.processElement(last, 0);
         harness.processWatermark(new Watermark(41));
@@ -434,8 +433,8 @@ class JoinStagesTest {
         harness.processElement(gone, 0);
         harness.processWatermark(new Watermark(21));
 
-        assertThat(sent()).containsExactly("PARENT@2[7 from orders.user/1 v100.0 {\"id\":1}]",
-                "PARENT_GONE@2[7 from orders.user/1 v170.0]");
+        assertThat(sent()).containsExactly("PARENT@2[7 from 3/1 v100.0 {\"id\":1}]",
+                "PARENT_GONE@2[7 from 3/1 v170.0]");
     }
 
     @Test
@@ -527,6 +526,44 @@ class JoinStagesTest {
 
         assertThat(sent()).containsExactly("DOCUMENT@" + usersNow
                 + "[1 v200.2 {\"id\":1,\"orders\":[{\"id\":7},{\"id\":8}]}]");
+    }
+
+    @Test
+    void theObjectsOfANodeNoLongerDeclaredAreForgottenAndKeepNoDeletedRowAlive() throws Exception {
+        JoinedDocuments withoutOrders = JoinedDocuments.parse("""
+                {"documents": [{"index": "users", "table": "public.users"}]}""", "test");
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 100, 10, "{\"id\":7}"), 0);
+        harness.processWatermark(new Watermark(11));
+        var snapshot = harness.snapshot(1, 0);
+        sent();
+        harness.close();
+
+        open(new AssembleFunction(withoutOrders, 0, DELETES_MS), snapshot);
+        harness.processElement(row(0, "1", 200, 190, 20, "{\"id\":1,\"name\":\"a\"}"), 0);
+        harness.processWatermark(new Watermark(21));
+        harness.processElement(row(0, "1", 300, 290, 30, null), 0);
+        harness.processWatermark(new Watermark(31));
+
+        assertThat(sent()).containsExactly("DOCUMENT@0[1 v200.2 {\"id\":1,\"name\":\"a\"}]",
+                "DOCUMENT@0[1 v300.3 delete]");
+        harness.setProcessingTime(DELETES_MS + 1_000);
+        assertThat(harness.numKeyedStateEntries()).as("the order kept under users.orders went with the row").isZero();
+    }
+
+    @Test
+    void aMessageKeptBeforePathsWereKeptIsTrustedOnlyWhereItsNodeKeptItsNumber() throws Exception {
+        // Kept by a job before 2026-12-01: the numbers of the declaration it ran with, no path.
+        AssembleFunction users = new AssembleFunction(PLAN, USERS, DELETES_MS);
+        open(users);
+        JoinMessage old = child(USERS, "1", USER_ORDERS, "7", 100, 10, "{\"id\":7}");
+        assertThat(users.pathOfSender(old)).isEqualTo(PLAN.node(USER_ORDERS).path);
+        old.fromPath = PLAN.node(ORDER_USER).path;
+        assertThat(users.pathOfSender(old)).as("a node users do not have below").isNull();
+        old.fromPath = null;
+        old.node = ORDERS; // renumbered: users were node 2 when it was kept
+        assertThat(users.pathOfSender(old)).as("its numbers cannot be trusted").isNull();
     }
 
     @Test

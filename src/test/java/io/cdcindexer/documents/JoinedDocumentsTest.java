@@ -72,6 +72,7 @@ class JoinedDocumentsTest {
             a dotted field            | {"documents": [{"index": "u", "table": "public.users", "children": [{"field": "a.b", "table": "public.orders", "foreignKey": ["user_id"]}]}]} | field 'a.b': a field name is a letter
             an unknown key below      | {"documents": [{"index": "u", "table": "public.users", "children": [{"field": "o", "table": "public.orders", "foreignKey": ["user_id"], "key": 1}]}]} | document 'u', children: unknown key 'key'
             a key written twice       | {"documents": [{"index": "u", "index": "v", "table": "public.users"}]} | Duplicate field 'index'
+            two places, one path      | {"documents": [{"index": "a.b", "table": "public.users", "children": [{"field": "c", "table": "public.orders", "foreignKey": ["user_id"]}]}, {"index": "a.b.c", "table": "public.orders"}]} | 'a.b.c' is the place of field 'c' of document 'a.b' and of document 'a.b.c'
             """)
     void aMistakeIsRefusedNamingTheFileThePlaceAndTheFix(String mistake, String json, String message) {
         assertThatThrownBy(() -> parse(json)).isInstanceOf(IllegalArgumentException.class)
