@@ -19,6 +19,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** The part of Flink's REST API the CLI uses: jobs and their checkpoints, jar upload and run, stop with a savepoint. */
 final class FlinkRest {
@@ -215,9 +217,36 @@ final class FlinkRest {
         return Path.of(filename).getFileName().toString();
     }
 
-    /** Runs an uploaded jar's main class (POST /jars/{id}/run), optionally from a savepoint; returns the job id. */
-    String run(String jarId, String entryClass, List<String> programArgs, String savepointPath)
-            throws IOException, InterruptedException {
+    /**
+     * Flink refused to start a job from a savepoint or checkpoint that holds state of an operator the new job lacks
+     * ("Cannot map checkpoint/savepoint state for operator ... because the operator is not available in the new
+     * program").
+     */
+    static final class StateOfMissingOperatorException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+        private static final Pattern OPERATOR = Pattern.compile("state for operator ([0-9a-fA-F]+)");
+
+        final String operator;
+
+        StateOfMissingOperatorException(String message, String flinkAnswer) {
+            super(message);
+            Matcher matcher = OPERATOR.matcher(flinkAnswer);
+            this.operator = matcher.find() ? matcher.group(1) : "?";
+        }
+
+        static boolean isIn(String flinkAnswer) {
+            return flinkAnswer.contains("is not available in the new program");
+        }
+    }
+
+    /**
+     * Runs an uploaded jar's main class (POST /jars/{id}/run), optionally from a savepoint; returns the job id.
+     *
+     * @param allowNonRestoredState whether Flink may start from a savepoint that holds state of operators the job
+     *     lacks, dropping that state; without it, Flink refuses ({@link StateOfMissingOperatorException})
+     */
+    String run(String jarId, String entryClass, List<String> programArgs, String savepointPath,
+            boolean allowNonRestoredState) throws IOException, InterruptedException {
         ObjectNode body = Http.JSON.createObjectNode();
         body.put("entryClass", entryClass);
         body.putPOJO("programArgsList", programArgs);
@@ -225,14 +254,19 @@ final class FlinkRest {
         defaultParallelism().ifPresent(parallelism -> body.put("parallelism", parallelism));
         if (savepointPath != null) {
             body.put("savepointPath", savepointPath);
-            body.put("allowNonRestoredState", false);
+            body.put("allowNonRestoredState", allowNonRestoredState);
         }
         HttpRequest request = HttpRequest.newBuilder(URI.create(url + "/jars/" + jarId + "/run"))
                 .timeout(Duration.ofMinutes(2))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
                 .build();
-        return checked("run " + entryClass, send("run " + entryClass, request)).path("jobid").asText();
+        Http.Response response = send("run " + entryClass, request);
+        if (!response.ok() && StateOfMissingOperatorException.isIn(response.body())) {
+            throw new StateOfMissingOperatorException("Flink at " + url + " answered " + response.status() + " to run "
+                    + entryClass + ": " + abbreviate(response.body()), response.body());
+        }
+        return checked("run " + entryClass, response).path("jobid").asText();
     }
 
     /** Deletes an uploaded jar (DELETE /jars/{id}): the running job keeps its own copy of the code. */

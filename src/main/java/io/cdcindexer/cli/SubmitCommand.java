@@ -78,6 +78,12 @@ public final class SubmitCommand implements Callable<Integer> {
                     + "(--kafka.starting-offsets earliest). A running job is still stopped with a savepoint first.")
     boolean withoutState;
 
+    @Option(names = "--allow-non-restored-state",
+            description = "Start from the state even though it holds state of stages the new job lacks: those of a "
+                    + "joined document, or of a table of one, removed from the declaration (configs/documents.json). "
+                    + "Their state is dropped; every other stage is restored. Without it, submit refuses such a start.")
+    boolean allowNonRestoredState;
+
     @Parameters(paramLabel = "JOB_OPTION", description = "More job options, after --.")
     List<String> jobOptions = new ArrayList<>();
 
@@ -90,6 +96,10 @@ public final class SubmitCommand implements Callable<Integer> {
         if (withoutState && resumeFrom != null) {
             throw new CliException("--without-state and --resume-from exclude each other");
         }
+        if (withoutState && allowNonRestoredState) {
+            throw new CliException("--without-state and --allow-non-restored-state exclude each other: without state "
+                    + "there is nothing to restore");
+        }
         Path jarFile = jar != null ? jar : ProjectHome.dir().resolve(JOB_JAR);
         List<String> args = new ArrayList<>(List.of(
                 "--" + JobOptions.KAFKA_BOOTSTRAP_SERVERS.name(), jobKafka != null ? jobKafka : connection.kafka,
@@ -97,7 +107,8 @@ public final class SubmitCommand implements Callable<Integer> {
         args.addAll(securityOptions(connection, jobElasticsearch == null, jobKafka == null));
         args.addAll(jobOptions); // last: they win over the ones above
         submit(out, new FlinkRest(connection.flink), CommittedOffsets.in(connection.kafkaClient()), jarFile, args,
-                withoutState ? Start.WITHOUT_STATE : Start.resumingFrom(resumeFrom),
+                withoutState ? Start.WITHOUT_STATE : Start.resumingFrom(resumeFrom).allowingNonRestoredState(
+                        allowNonRestoredState),
                 List.of(JobStop.Dependency.elasticsearch(connection.elasticsearchClient()),
                         JobStop.Dependency.kafka(connection.kafkaClient())));
         return 0;
@@ -105,23 +116,35 @@ public final class SubmitCommand implements Callable<Integer> {
 
     /**
      * Where the new job starts: from the state of the last job ({@code resumeFrom}, a savepoint handed in, is used when
-     * no job of the name runs), or without state, which only the user asks for.
+     * no job of the name runs), or without state, which only the user asks for. {@code allowNonRestoredState}: the
+     * state may hold stages the new job lacks (joined documents removed from the declaration), whose state is dropped.
      */
-    record Start(String resumeFrom, boolean withoutState) {
-        static final Start WITHOUT_STATE = new Start(null, true);
-        static final Start FROM_LAST_JOB = new Start(null, false);
+    record Start(String resumeFrom, boolean withoutState, boolean allowNonRestoredState) {
+        static final Start WITHOUT_STATE = new Start(null, true, false);
+        static final Start FROM_LAST_JOB = new Start(null, false, false);
 
         static Start resumingFrom(String savepoint) {
-            return new Start(savepoint, false);
+            return new Start(savepoint, false, false);
+        }
+
+        Start allowingNonRestoredState(boolean allow) {
+            return new Start(resumeFrom, withoutState, allow);
         }
     }
 
-    /** Submit refuses to start without state: the transactions the last job held would be lost. */
+    /**
+     * Submit refuses to start without state, or without the state of a stage the new job lacks, which only the user can
+     * decide: the transactions the last job held, or that stage's state, would be lost.
+     */
     static final class StateWouldBeLostException extends CliException {
         private static final long serialVersionUID = 1L;
 
         StateWouldBeLostException(String message) {
             super(message);
+        }
+
+        StateWouldBeLostException(String message, Throwable cause) {
+            super(message, cause);
         }
     }
 
@@ -194,7 +217,20 @@ public final class SubmitCommand implements Callable<Integer> {
                             start.resumeFrom());
             String jobId;
             try {
-                jobId = flink.run(jarId, MAIN_CLASS, args, state == null ? null : state.path());
+                jobId = flink.run(jarId, MAIN_CLASS, args, state == null ? null : state.path(),
+                        state != null && start.allowNonRestoredState());
+            } catch (FlinkRest.StateOfMissingOperatorException e) {
+                // The stack is fine (./cdc up keeps it running); only the user can decide to drop that state.
+                throw new StateWouldBeLostException("could not start job " + name + " from " + state.description() + ", "
+                        + state.path() + ": it holds state of a stage the new job lacks (operator " + e.operator
+                        + "; Flink names the first it meets): a stage of joined documents the declaration no longer "
+                        + "has (a document, or a table of one, removed from " + (documents >= 0 && !args.get(documents
+                        + 1).isBlank() ? args.get(documents + 1) : "the documents file") + " since), or a stage an "
+                        + "older version of the job named otherwise. No job was started, and the old one is stopped: "
+                        + "nothing is indexed until one starts. If the removal is meant: ./cdc submit "
+                        + "--allow-non-restored-state --resume-from " + state.path() + " starts from it without "
+                        + "the state of every stage the new job lacks, "
+                        + "restoring all the others. If not, put the document back and submit again", e);
             } catch (IllegalStateException e) {
                 if (state == null) {
                     throw e;
@@ -204,7 +240,9 @@ public final class SubmitCommand implements Callable<Integer> {
                         + "without it. " + ALTERNATIVES, e);
             }
             out.println("submit: job " + name + " submitted as " + jobId
-                    + (state == null ? "" : ", restored from " + state.path()));
+                    + (state == null ? "" : ", restored from " + state.path()
+                            + (start.allowNonRestoredState() ? " (the state of any stage the new job lacks left "
+                                    + "out, as asked: --allow-non-restored-state)" : "")));
             if (state != null && documents >= 0 && !args.get(documents + 1).isBlank()) {
                 // The stages of a document the state does not hold start empty; the restored offsets skip the rows.
                 out.println("submit: joined documents (" + args.get(documents + 1) + ") go on from the state; a "

@@ -163,6 +163,8 @@ final class FakeFlinkRest implements AutoCloseable {
     final List<Request> requests = new ArrayList<>();
     /** When set, POST /jars/{id}/run with a savepointPath answers 500 with this message. */
     String runFromStateFailure;
+    /** With {@link #runFromStateFailure}: a run that allows non-restored state starts all the same, as Flink's does. */
+    boolean failureSkippedByNonRestoredState;
     private final HttpServer server;
     private int submitted;
 
@@ -202,7 +204,9 @@ final class FakeFlinkRest implements AutoCloseable {
             if (method.equals("POST") && path.equals("/jars/upload")) {
                 answer(exchange, 200, "{\"filename\":\"/tmp/flink-web-upload/abc_cdc-indexer-job.jar\",\"status\":\"success\"}");
             } else if (method.equals("POST") && parts[0].equals("jars") && path.endsWith("/run")) {
-                if (runFromStateFailure != null && Http.JSON.readTree(body).has("savepointPath")) {
+                JsonNode run = Http.JSON.readTree(body);
+                if (runFromStateFailure != null && run.has("savepointPath")
+                        && !(failureSkippedByNonRestoredState && run.path("allowNonRestoredState").asBoolean())) {
                     answer(exchange, 500, "{\"errors\":[\"" + runFromStateFailure + "\"]}");
                 } else {
                     String id = "new-job-" + (++submitted);

@@ -68,7 +68,7 @@ class SubmitCommandITCase {
                 SubmitCommand.Start.FROM_LAST_JOB);
         awaitCompletedCheckpoint(first);
         Path savepoints = FlinkCluster.savepointDir(dir.resolve("flink"));
-        Files.deleteIfExists(savepoints);
+        DownCommand.deleteRecursively(savepoints); // another test's savepoints may be there
         Files.writeString(savepoints, "a file where the savepoint folder should be");
 
         StringWriter printed = new StringWriter();
@@ -122,6 +122,44 @@ class SubmitCommandITCase {
                 "down: canceling job cdc-indexer (" + job + ") instead",
                 "down: the next ./cdc up resumes from retained checkpoint " + latest.path("completed").path("id").asLong()
                         + " of job " + job + ": " + retained);
+    }
+
+    @Test
+    void aDocumentRemovedSinceTheSavepointIsRefusedAndItsStateDroppedOnlyWhenAsked() throws Exception {
+        Path jar = ProjectHome.dir().resolve(SubmitCommand.JOB_JAR);
+        List<String> common = List.of("--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--elasticsearch.hosts", "http://localhost:" + FreePorts.next(), // no records arrive: never called
+                "--kafka.group-id", "documents-it", "--checkpoint.interval-ms", "1000", "--parallelism", "1",
+                "--kafka.topic-pattern", "documents-it\\.none", "--job.name", "documents-it");
+        List<String> withDocuments = new java.util.ArrayList<>(common);
+        withDocuments.addAll(List.of("--documents", ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS).toString()));
+        List<String> withoutDocuments = new java.util.ArrayList<>(common);
+        withoutDocuments.addAll(List.of("--documents", ""));
+        CommittedOffsets committed = CommittedOffsets.in(kafka.bootstrapServers());
+        String first = SubmitCommand.submit(new PrintWriter(new StringWriter()), rest(), committed, jar, withDocuments,
+                SubmitCommand.Start.FROM_LAST_JOB);
+        awaitCompletedCheckpoint(first);
+
+        StringWriter refused = new StringWriter();
+        Throwable refusal = org.assertj.core.api.Assertions.catchThrowable(() -> SubmitCommand.submit(
+                new PrintWriter(refused, true), rest(), committed, jar, withoutDocuments,
+                SubmitCommand.Start.FROM_LAST_JOB));
+        String savepoint = refused.toString().lines().filter(line -> line.startsWith("submit: savepoint "))
+                .map(line -> line.substring("submit: savepoint ".length())).findFirst().orElseThrow();
+        assertThat(refusal).isInstanceOf(SubmitCommand.StateWouldBeLostException.class)
+                .hasMessageContaining("holds state of a stage the new job lacks")
+                .hasMessageContaining("./cdc submit --allow-non-restored-state --resume-from " + savepoint + " starts");
+        assertThat(rest().liveJob("documents-it")).as("no job was started without the state").isEmpty();
+
+        // What the refusal says to run:
+        StringWriter printed = new StringWriter();
+        String second = SubmitCommand.submit(new PrintWriter(printed, true), rest(), committed, jar, withoutDocuments,
+                SubmitCommand.Start.resumingFrom(savepoint).allowingNonRestoredState(true));
+
+        assertThat(restored(second).path("external_path").asText()).as(printed.toString()).isEqualTo(savepoint);
+        assertThat(printed.toString()).contains("(the state of any stage the new job lacks left out, as asked");
+        awaitCompletedCheckpoint(second);
+        rest().cancel(second, Duration.ofMinutes(1));
     }
 
     private static FlinkRest rest() {

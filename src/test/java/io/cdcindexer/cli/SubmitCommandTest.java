@@ -251,6 +251,41 @@ class SubmitCommandTest {
     }
 
     @Test
+    void stateOfAStageTheNewJobLacksIsRefusedAndDroppedOnlyWhenAsked() throws Exception {
+        // Flink's answer, cut: a document removed from the declaration since the savepoint
+        flink.runFromStateFailure = "org.apache.flink.runtime.rest.handler.RestHandlerException: Could not execute "
+                + "application.\\n\\tat ...\\nCaused by: java.lang.IllegalStateException: Failed to rollback to "
+                + "checkpoint/savepoint file:/data/savepoints/savepoint-down. Cannot map checkpoint/savepoint state for "
+                + "operator 2a0e8a1b4c7a1f5e0c2d3b4a5f6e7d8c to the new program, because the operator is not available "
+                + "in the new program. If you want to allow to skip this, you can set the --allowNonRestoredState "
+                + "option on the CLI.";
+        flink.failureSkippedByNonRestoredState = true;
+        SubmitCommand.Start fromDown = SubmitCommand.Start.resumingFrom("file:/data/savepoints/savepoint-down");
+
+        assertThatThrownBy(() -> submit(fromDown))
+                .isInstanceOf(SubmitCommand.StateWouldBeLostException.class) // ./cdc up keeps the stack running
+                .hasMessageContaining("holds state of a stage the new job lacks (operator "
+                        + "2a0e8a1b4c7a1f5e0c2d3b4a5f6e7d8c; Flink names the first it meets)")
+                .hasMessageContaining("a document, or a table of one, removed from "
+                        + ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS) + " since")
+                .hasMessageContaining("the old one is stopped: nothing is indexed until one starts")
+                .hasMessageContaining("./cdc submit --allow-non-restored-state --resume-from "
+                        + "file:/data/savepoints/savepoint-down starts from it without the state of every stage the new "
+                        + "job lacks");
+        assertThat(flink.runs()).singleElement()
+                .satisfies(run -> assertThat(run.path("allowNonRestoredState").asBoolean()).isFalse());
+
+        submit(fromDown.allowingNonRestoredState(true));
+
+        assertThat(flink.runs()).hasSize(2).last().satisfies(run -> {
+            assertThat(run.path("savepointPath").asText()).isEqualTo("file:/data/savepoints/savepoint-down");
+            assertThat(run.path("allowNonRestoredState").asBoolean()).isTrue();
+        });
+        assertThat(printed()).contains("restored from file:/data/savepoints/savepoint-down (the state of any stage the "
+                + "new job lacks left out, as asked: --allow-non-restored-state)");
+    }
+
+    @Test
     void resumesFromTheNewestCompleteSavepoint() throws Exception {
         Path savepoints = dir.resolve("savepoints");
         state(savepoints.resolve("savepoint-old"), Instant.now().minusSeconds(600));
