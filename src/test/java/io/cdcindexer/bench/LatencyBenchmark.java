@@ -54,6 +54,7 @@ public final class LatencyBenchmark {
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
     private static final String INDEX = "cdc.public.users";
+    private static final long SETTLING_WINDOW_S = 30;
 
     /** One transaction's row and value, and when its commit returned (monotonic and wall-clock). */
     private record Probe(long id, long seq, long committedNanos, long committedMillis, boolean measured) {
@@ -81,8 +82,8 @@ public final class LatencyBenchmark {
 
     private LatencyBenchmark(Map<String, String> args) {
         this.rate = Integer.parseInt(args.getOrDefault("--rate", "1000"));
-        this.durationSeconds = Integer.parseInt(args.getOrDefault("--duration", "120"));
-        this.warmupSeconds = Integer.parseInt(args.getOrDefault("--warmup", "60"));
+        this.durationSeconds = Integer.parseInt(args.getOrDefault("--duration", "360"));
+        this.warmupSeconds = Integer.parseInt(args.getOrDefault("--warmup", "240"));
         this.txSize = Integer.parseInt(args.getOrDefault("--tx-size", "5"));
         this.rows = Integer.parseInt(args.getOrDefault("--rows", "1000"));
         this.pollMs = Integer.parseInt(args.getOrDefault("--poll-ms", "10"));
@@ -270,6 +271,7 @@ public final class LatencyBenchmark {
         print("commit → in Kafka", toKafka);
         print("in Kafka → visible", inKafka.stream().mapToLong(s -> 1_000_000L
                 * (s.visibleMillis() - kafkaTimestamps.get(s.probe().key()))).sorted().toArray());
+        printSettling(all, started);
         if (lateProbes[0] > 0) {
             System.out.printf("  %d transactions were not visible 60 s after the load ended%n", lateProbes[0]);
         }
@@ -297,6 +299,25 @@ public final class LatencyBenchmark {
         System.out.printf("  picture: %s%n", svg);
         return new Result(run, transactions * txSize / seconds, visible, toKafka, duringWarmup, checkpoints.size(),
                 checkpoints.stream().mapToLong(c -> c.completedMs() - c.triggeredMs()).max().orElse(0), cores);
+    }
+
+    /**
+     * p99 and max commit → visible for each 30 s of load, warm-up included: shows when a freshly started stack has
+     * settled (its JVMs compile their hot paths for minutes on a small machine).
+     */
+    private static void printSettling(List<Seen> all, long startedNanos) {
+        java.util.TreeMap<Long, List<Long>> byWindow = new java.util.TreeMap<>();
+        for (Seen s : all) {
+            long window = TimeUnit.NANOSECONDS.toSeconds(s.probe().committedNanos() - startedNanos) / SETTLING_WINDOW_S;
+            byWindow.computeIfAbsent(window, w -> new ArrayList<>()).add(s.visibleNanos() - s.probe().committedNanos());
+        }
+        StringBuilder line = new StringBuilder("  p99 / max by " + SETTLING_WINDOW_S + " s of load:");
+        byWindow.forEach((window, delays) -> {
+            long[] sorted = delays.stream().mapToLong(Long::longValue).sorted().toArray();
+            line.append(String.format(" %d–%d s %d/%d ms;", window * SETTLING_WINDOW_S, (window + 1) * SETTLING_WINDOW_S,
+                    percentile(sorted, 99), sorted[sorted.length - 1] / 1_000_000));
+        });
+        System.out.println(line);
     }
 
     private static void print(String what, long[] sorted) {
