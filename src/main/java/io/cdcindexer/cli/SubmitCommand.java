@@ -212,6 +212,7 @@ public final class SubmitCommand implements Callable<Integer> {
         String jarId = flink.uploadJar(jar);
         try {
             JobStop stop = new JobStop(out, "submit", flink, dependencies);
+            boolean stopsLiveJob = flink.liveJob(name).isPresent();
             FlinkRest.State state = start.withoutState() ? stopForAStartWithoutState(out, flink, stop, name)
                     : stateToResume(out, flink, stop, committed, name, options.get(JobOptions.KAFKA_GROUP_ID),
                             start.resumeFrom());
@@ -226,10 +227,10 @@ public final class SubmitCommand implements Callable<Integer> {
                         + "; Flink names the first it meets): a stage of joined documents the declaration no longer "
                         + "has (a document, or a table of one, removed from " + (documents >= 0 && !args.get(documents
                         + 1).isBlank() ? args.get(documents + 1) : "the documents file") + " since), or a stage an "
-                        + "older version of the job named otherwise. No job was started, and the old one is stopped: "
-                        + "nothing is indexed until one starts. If the removal is meant: ./cdc submit "
-                        + "--allow-non-restored-state --resume-from " + state.path() + " starts from it without "
-                        + "the state of every stage the new job lacks, "
+                        + "older version of the job named otherwise. No job was started" + (stopsLiveJob ? ", and "
+                        + "the old one is stopped: nothing is indexed until one starts" : "") + ". If the removal is "
+                        + "meant: ./cdc submit --allow-non-restored-state --resume-from " + state.path() + " (and the "
+                        + "same job options) starts from it without the state of every stage the new job lacks, "
                         + "restoring all the others. If not, put the document back and submit again", e);
             } catch (IllegalStateException e) {
                 if (state == null) {

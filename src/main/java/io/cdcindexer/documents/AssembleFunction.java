@@ -222,8 +222,10 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         StoredRow stored = row.value();
         JsonNode image = stored != null && stored.live() ? ForeignKeys.read(stored.image) : null;
         String key = ctx.getCurrentKey();
-        Map<String, List<StoredPart>> children = childrenByNode();
-        byte[] body = image == null ? null : build(image, children);
+        byte[] body = image == null ? null : build(image, childrenByNode(true));
+        if (image == null) {
+            childrenByNode(false); // only what is no longer below goes
+        }
         long hash = body == null ? 0 : hash(body);
         boolean same = state.sentRun == run && state.sentHash == hash;
         switch (node.relation) {
@@ -306,7 +308,9 @@ public final class AssembleFunction extends WholeTransactionsFunction {
 
     /**
      * The path of the node below that sent the message, by which its object is kept; null (dropped) when this node no
-     * longer has that one below: the declaration changed while the message waited in a savepoint.
+     * longer has that one below: the declaration changed while the message waited in a savepoint. A message kept by a
+     * job before b419796 has only numbers: dropped where this node was renumbered; a sender renumbered under an
+     * unchanged holder cannot be told apart (documents.md: upgrade with the declaration unchanged first).
      */
     String pathOfSender(JoinMessage message) {
         String path = message.fromPath;
@@ -331,14 +335,17 @@ public final class AssembleFunction extends WholeTransactionsFunction {
      * ids. Forgets on the way those of nodes no longer below (the declaration changed since they were kept): read by
      * nothing, they would keep a deleted row's entry alive, and come back should a node of that path be declared again.
      */
-    private Map<String, List<StoredPart>> childrenByNode() throws Exception {
+    private Map<String, List<StoredPart>> childrenByNode(boolean collect) throws Exception {
+        if (below.isEmpty()) {
+            return Map.of();
+        }
         Map<String, List<StoredPart>> children = new HashMap<>();
         for (Iterator<Map.Entry<String, StoredPart>> it = below.iterator(); it.hasNext(); ) {
             Map.Entry<String, StoredPart> entry = it.next();
             JoinNode from = nodeBelowOf(entry.getKey());
             if (from == null) {
                 it.remove();
-            } else if (from.relation == JoinNode.Relation.CHILDREN) {
+            } else if (collect && from.relation == JoinNode.Relation.CHILDREN) {
                 children.computeIfAbsent(from.path, path -> new ArrayList<>()).add(entry.getValue());
             }
         }

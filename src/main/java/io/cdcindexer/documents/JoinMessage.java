@@ -46,9 +46,10 @@ public final class JoinMessage {
     /** The node it comes from (CHILD, CHILD_GONE, PARENT, PARENT_GONE). */
     public int from;
     /**
-     * That node's path ({@code users.orders}), set by the stage that keeps the message waiting (never sent): the state
-     * names the node by path, not by number, as a job restored under a changed declaration numbers the nodes anew. Null
-     * in a message kept by a job before 2026-12-01: then {@link #from} says, under the declaration it was kept with.
+     * That node's path ({@code users.orders}), set by the stage that keeps the message waiting (senders leave it
+     * null): the state names the node by path, not by number, as a job restored under a changed declaration numbers the
+     * nodes anew. Null in a message kept by a job before b419796: then {@link #from} says, under the declaration it was
+     * kept with.
      */
     public String fromPath;
     /**

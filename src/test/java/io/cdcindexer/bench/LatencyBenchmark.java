@@ -47,7 +47,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
  * java -cp target/test-classes:target/classes:$(cat target/test.classpath) io.cdcindexer.bench.LatencyBenchmark \
- *     --rate 1000 --duration 60
+ *     --rate 1000 --runs 5
  * </pre>
  */
 public final class LatencyBenchmark {

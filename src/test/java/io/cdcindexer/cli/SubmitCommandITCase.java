@@ -72,8 +72,14 @@ class SubmitCommandITCase {
         Files.writeString(savepoints, "a file where the savepoint folder should be");
 
         StringWriter printed = new StringWriter();
-        String second = SubmitCommand.submit(new PrintWriter(printed, true), rest(), committed, jar, args,
-                SubmitCommand.Start.FROM_LAST_JOB);
+        String second;
+        try {
+            second = SubmitCommand.submit(new PrintWriter(printed, true), rest(), committed, jar, args,
+                    SubmitCommand.Start.FROM_LAST_JOB);
+        } finally {
+            Files.delete(savepoints); // the folder back, for the other tests
+            Files.createDirectories(savepoints);
+        }
 
         assertThat(jobState(first)).isEqualTo("CANCELED");
         String retained = checkpoints(first).path("latest").path("completed").path("external_path").asText();
@@ -148,7 +154,9 @@ class SubmitCommandITCase {
                 .map(line -> line.substring("submit: savepoint ".length())).findFirst().orElseThrow();
         assertThat(refusal).isInstanceOf(SubmitCommand.StateWouldBeLostException.class)
                 .hasMessageContaining("holds state of a stage the new job lacks")
-                .hasMessageContaining("./cdc submit --allow-non-restored-state --resume-from " + savepoint + " starts");
+                .hasMessageContaining("the old one is stopped: nothing is indexed until one starts")
+                .hasMessageContaining("./cdc submit --allow-non-restored-state --resume-from " + savepoint
+                        + " (and the same job options) starts");
         assertThat(rest().liveJob("documents-it")).as("no job was started without the state").isEmpty();
 
         // What the refusal says to run:

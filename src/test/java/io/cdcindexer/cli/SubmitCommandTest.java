@@ -268,10 +268,10 @@ class SubmitCommandTest {
                         + "2a0e8a1b4c7a1f5e0c2d3b4a5f6e7d8c; Flink names the first it meets)")
                 .hasMessageContaining("a document, or a table of one, removed from "
                         + ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS) + " since")
-                .hasMessageContaining("the old one is stopped: nothing is indexed until one starts")
+                .hasMessageContaining("No job was started. If the removal is meant") // none was running
                 .hasMessageContaining("./cdc submit --allow-non-restored-state --resume-from "
-                        + "file:/data/savepoints/savepoint-down starts from it without the state of every stage the new "
-                        + "job lacks");
+                        + "file:/data/savepoints/savepoint-down (and the same job options) starts from it without the "
+                        + "state of every stage the new job lacks");
         assertThat(flink.runs()).singleElement()
                 .satisfies(run -> assertThat(run.path("allowNonRestoredState").asBoolean()).isFalse());
 

@@ -553,8 +553,8 @@ class JoinStagesTest {
     }
 
     @Test
-    void aMessageKeptBeforePathsWereKeptIsTrustedOnlyWhereItsNodeKeptItsNumber() throws Exception {
-        // Kept by a job before 2026-12-01: the numbers of the declaration it ran with, no path.
+    void aMessageKeptBeforePathsWereKeptIsDroppedWhereItsNodeWasRenumbered() throws Exception {
+        // Kept by a job before b419796: the numbers of the declaration it ran with, no path.
         AssembleFunction users = new AssembleFunction(PLAN, USERS, DELETES_MS);
         open(users);
         JoinMessage old = child(USERS, "1", USER_ORDERS, "7", 100, 10, "{\"id\":7}");
