@@ -563,7 +563,7 @@ public final class StatusCommand implements Callable<Integer> {
         JsonNode mappings = es.get("/_mapping");
         Map<String, Long> topLevel = new HashMap<>();
         for (String index : withNestedObjects(mappings)) {
-            topLevel.put(index, es.get("/" + ElasticsearchHttp.encode(index) + "/_count").path("count").asLong());
+            topLevel.put(index, es.count(index));
         }
         List<String> lines = indexLines(
                 es.get("/_cat/indices?format=json&h=index,docs.count&s=index"),

@@ -197,6 +197,7 @@ public final class SubmitCommand implements Callable<Integer> {
             }
         }
         int documents = args.lastIndexOf("--" + JobOptions.DOCUMENTS.name());
+        String documentsFile = documents >= 0 && !args.get(documents + 1).isBlank() ? args.get(documents + 1) : null;
         if (documents >= 0) {
             try { // a mistake in the declaration fails now, naming the place, instead of inside the JobManager
                 JoinedDocuments.of(args.get(documents + 1));
@@ -225,8 +226,8 @@ public final class SubmitCommand implements Callable<Integer> {
                 throw new StateWouldBeLostException("could not start job " + name + " from " + state.description() + ", "
                         + state.path() + ": it holds state of a stage the new job lacks (operator " + e.operator
                         + "; Flink names the first it meets): a stage of joined documents the declaration no longer "
-                        + "has (a document, or a table of one, removed from " + (documents >= 0 && !args.get(documents
-                        + 1).isBlank() ? args.get(documents + 1) : "the documents file") + " since), or a stage an "
+                        + "has (a document, or a table of one, removed from " + (documentsFile != null ? documentsFile
+                        : "the documents file") + " since), or a stage an "
                         + "older version of the job named otherwise. No job was started" + (stopsLiveJob ? ", and "
                         + "the old one is stopped: nothing is indexed until one starts" : "") + ". If the removal is "
                         + "meant: ./cdc submit --allow-non-restored-state --resume-from " + state.path() + " (and the "
@@ -244,9 +245,9 @@ public final class SubmitCommand implements Callable<Integer> {
                     + (state == null ? "" : ", restored from " + state.path()
                             + (start.allowNonRestoredState() ? " (the state of any stage the new job lacks left "
                                     + "out, as asked: --allow-non-restored-state)" : "")));
-            if (state != null && documents >= 0 && !args.get(documents + 1).isBlank()) {
+            if (state != null && documentsFile != null) {
                 // The stages of a document the state does not hold start empty; the restored offsets skip the rows.
-                out.println("submit: joined documents (" + args.get(documents + 1) + ") go on from the state; a "
+                out.println("submit: joined documents (" + documentsFile + ") go on from the state; a "
                         + "document or table added to them since needs ./cdc snapshot --table <its tables> "
                         + "(docs/documents.md)");
             }

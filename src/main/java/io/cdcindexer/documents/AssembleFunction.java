@@ -89,7 +89,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     void apply(JoinMessage message, Context ctx) throws Exception {
         switch (message.kind) {
             case ROW -> applyRow(message, ctx);
-            case CHILD, PARENT -> {
+            case CHILD, PARENT, CHILD_GONE, PARENT_GONE -> {
                 String from = pathOfSender(message);
                 if (from == null) {
                     return;
@@ -99,20 +99,12 @@ public final class AssembleFunction extends WholeTransactionsFunction {
                 if (stored != null && stored.version > message.version) {
                     return; // older than what it replaces
                 }
-                below.put(at, StoredPart.of(message.source, message.delete ? null : message.body, message.version));
-                changed(message);
-            }
-            case CHILD_GONE, PARENT_GONE -> {
-                String from = pathOfSender(message);
-                if (from == null) {
-                    return;
+                if (message.kind == JoinMessage.Kind.CHILD || message.kind == JoinMessage.Kind.PARENT) {
+                    below.put(at, StoredPart.of(message.source, message.delete ? null : message.body,
+                            message.version));
+                } else {
+                    below.remove(at);
                 }
-                String at = from + "/" + message.source;
-                StoredPart stored = below.get(at);
-                if (stored != null && stored.version > message.version) {
-                    return;
-                }
-                below.remove(at);
                 changed(message);
             }
             default -> throw new IllegalStateException("The assembly of " + node + " was sent " + message);
@@ -222,10 +214,9 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         StoredRow stored = row.value();
         JsonNode image = stored != null && stored.live() ? ForeignKeys.read(stored.image) : null;
         String key = ctx.getCurrentKey();
-        byte[] body = image == null ? null : build(image, childrenByNode(true));
-        if (image == null) {
-            childrenByNode(false); // only what is no longer below goes
-        }
+        // A deleted row's are not built, but what is no longer below goes all the same.
+        Map<String, List<StoredPart>> children = childrenByNode(image != null);
+        byte[] body = image == null ? null : build(image, children);
         long hash = body == null ? 0 : hash(body);
         boolean same = state.sentRun == run && state.sentHash == hash;
         switch (node.relation) {

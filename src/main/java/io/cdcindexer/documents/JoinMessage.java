@@ -106,7 +106,8 @@ public final class JoinMessage {
 
     @Override
     public String toString() {
-        return kind + "@" + node + "[" + key + (source == null ? "" : " from " + (fromPath != null ? fromPath : from) + "/" + source) + " v" + version
+        return kind + "@" + node + "[" + key
+                + (source == null ? "" : " from " + (fromPath != null ? fromPath : from) + "/" + source) + " v" + version
                 + "." + lsn + (delete ? " delete" : "") + (body == null ? "" : " " + new String(body,
                 java.nio.charset.StandardCharsets.UTF_8)) + "]";
     }

@@ -198,6 +198,21 @@ class JoinStagesTest {
     }
 
     @Test
+    void aChildThatLeavesItsHolderLeavesTheHoldersDocument() throws Exception {
+        open(new AssembleFunction(PLAN, USERS, DELETES_MS));
+        harness.processElement(row(USERS, "1", 100, 90, 10, "{\"id\":1}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 100, 10, "{\"id\":7}"), 0);
+        harness.processElement(child(USERS, "1", USER_ORDERS, "8", 100, 10, "{\"id\":8}"), 0);
+        harness.processWatermark(new Watermark(11));
+        harness.processElement(child(USERS, "1", USER_ORDERS, "7", 200, 20, null), 0); // moved or deleted
+        harness.processWatermark(new Watermark(21));
+
+        assertThat(sent()).containsExactly(
+                "DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[{\"id\":7},{\"id\":8}]}]",
+                "DOCUMENT@0[1 v200.2 {\"id\":1,\"orders\":[{\"id\":8}]}]");
+    }
+
+    @Test
     void theLinkRemembersWhichParentAHolderRowPointsToSoAMoveNeedsNoBeforeImage() throws Exception {
         open(new LinkFunction(PLAN, ORDER_USER, DELETES_MS));
         harness.processElement(as(JoinMessage.Kind.HOLDER_ROW, row(ORDER_USER, "7", 100, 90, 10,
