@@ -30,7 +30,8 @@ import org.apache.flink.util.Collector;
  * per transaction ({@link WholeTransactionsFunction}). The root's object is the document; a child's goes to the holder
  * row its foreign key names (and away from the one it named before, when the key moved); a parent's goes to its
  * fan-out, which hands it to every holder row that points to it. An object that came out the same as the one last sent
- * is not sent again (a column it does not carry changed).
+ * is not sent again (a column it does not carry changed), except a document after a snapshot read of its root row: a
+ * snapshot writes every document again (so {@code ./cdc reindex} fills a document's next index).
  *
  * <p>The objects of parent rows stay until their fan-out takes them back: one that comes before the row it is for, or
  * for a row that points elsewhere for a moment, is kept and shown whenever the row points to it.
@@ -61,6 +62,8 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     /** What the messages of the current batch changed. */
     private transient boolean changed;
     private transient boolean rowDeleted;
+    /** The batch applied a snapshot read of the row: the root sends its document even if it came out the same. */
+    private transient boolean snapshotRead;
     /**
      * This run's number: an object is skipped as unchanged only if this run sent the one it matches. After a restore,
      * what was sent after the checkpoint may not have reached Elasticsearch.
@@ -137,6 +140,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
             }
         }
         row.update(next);
+        snapshotRead |= message.snapshotRead;
         changed(message);
     }
 
@@ -208,6 +212,8 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         changed = false;
         boolean deletedNow = rowDeleted;
         rowDeleted = false;
+        boolean read = snapshotRead;
+        snapshotRead = false;
         long committed = commitTime;
         commitTime = 0;
         BuildState state = build.value();
@@ -222,7 +228,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         switch (node.relation) {
             case ROOT -> {
                 if (body != null) {
-                    if (!state.sent || !same) {
+                    if (!state.sent || !same || read) {
                         out.collect(message(JoinMessage.Kind.DOCUMENT, nodeId, key, after, state, body, committed));
                     }
                     state.sent = true;

@@ -72,6 +72,11 @@ public final class JoinMessage {
     public String[] unavailableColumns;
     /** When the newest change it reflects was committed, epoch ms; 0 when not known. */
     public long commitTime;
+    /**
+     * ROW: a read of a snapshot (Debezium's {@code op} r), not a change: the root sends its document even if it comes
+     * out the same ({@code ./cdc reindex} fills a document's next index so).
+     */
+    public boolean snapshotRead;
 
     /** For Flink's POJO serializer. */
     public JoinMessage() {}
@@ -101,6 +106,7 @@ public final class JoinMessage {
         copy.body = body;
         copy.unavailableColumns = unavailableColumns;
         copy.commitTime = commitTime;
+        copy.snapshotRead = snapshotRead;
         return copy;
     }
 

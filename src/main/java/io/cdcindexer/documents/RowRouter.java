@@ -80,6 +80,7 @@ public final class RowRouter extends ProcessFunction<ChangeEvent, JoinMessage> {
         message.body = message.delete ? null : change.document;
         message.unavailableColumns = change.unavailableColumns;
         message.commitTime = change.commitTime;
+        message.snapshotRead = "r".equals(change.op);
         return message;
     }
 }
