@@ -57,6 +57,8 @@ import picocli.CommandLine.Spec;
  * {@code ./cdc reindex <table>}: builds the table's next index with the mapping the job derives now, fills it from
  * PostgreSQL while the job keeps writing live changes into it, flips the alias in one step, and removes the old index
  * once nothing writes or reads it. docs/mappings.md, "Reindexing", tells why each step is safe.
+ * {@code ./cdc reindex <document index>} does the same for a joined document's index, whose documents the job builds
+ * again from snapshots of its tables ({@link #reindexDocuments}; docs/documents.md, "Reindexing").
  */
 @Command(
         name = "reindex",
@@ -69,6 +71,9 @@ import picocli.CommandLine.Spec;
                     + "no write reaches it and no search reads it any more.",
             "Searches on the alias keep working throughout. Versions hold as always: a snapshot row never overwrites "
                     + "a newer change.",
+            "A joined document's index (./cdc reindex cdc.documents.users) is rebuilt the same way: the job maps its "
+                    + "next index, blocking snapshots of the tables below the root refresh what it keeps of them, then "
+                    + "one of the root table builds every document again, into both indices.",
             "Needs the job running with derived mappings (the default). Exit code: 0 done, 1 failed (the alias "
                     + "is not moved; run it again after --abort).",
         })
@@ -88,7 +93,8 @@ public final class ReindexCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "TABLE", description = "The table: users or public.users.")
+    @Parameters(paramLabel = "TABLE", description = "The table: users or public.users; or the index of a joined "
+            + "document (cdc.documents.users).")
     String table;
 
     @Option(names = "--abort", description = "Abandon a reindex of the table that did not finish: the job stops "
@@ -108,6 +114,11 @@ public final class ReindexCommand implements Callable<Integer> {
                     + "is resolved against the repository root (default ${DEFAULT-VALUE}).")
     Path config;
 
+    @Option(names = "--documents", paramLabel = "FILE",
+            description = "The joined documents the job builds, to reindex one of them by its index's name (default: "
+                    + "the project's configs/documents.json, as ./cdc up passes it to the job).")
+    String documents;
+
     @Option(names = "--group", paramLabel = "ID", defaultValue = "cdc-indexer",
             description = "The job's Kafka consumer group (default ${DEFAULT-VALUE}).")
     String group;
@@ -126,25 +137,20 @@ public final class ReindexCommand implements Callable<Integer> {
             try {
                 captured = select(db);
             } catch (CliException noSuchTable) { // a table's name wins over a document index named alike
-                refuseJoinedDocuments(table, ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS));
-                throw noSuchTable;
+                Optional<JoinNode> root = joinedRoot(table, joinedDocuments());
+                if (root.isEmpty()) {
+                    throw noSuchTable;
+                }
+                return reindexDocuments(db, connector, file, root.get());
             }
             String alias = captured.index();
             Optional<JsonNode> recorded = recorded(alias);
             if (abort) {
                 return abort(alias, recorded);
             }
-            if (recorded.isPresent()) {
-                throw new CliException("A reindex of " + alias + " into " + recorded.get().path("to").asText()
-                        + " is recorded as under way since " + recorded.get().path("startedAt").asText()
-                        + ". If it is not running any more: ./cdc reindex " + table + " --abort, then again");
-            }
-            String current = currentIndex(alias);
-            String next = nextIndex(alias, current);
-            if (es.getIfExists("/" + ElasticsearchHttp.encode(next)).isPresent()) {
-                throw new CliException(next + " exists already, behind no alias (left by an earlier reindex?): delete "
-                        + "it (curl -X DELETE .../" + next + ") and run the reindex again");
-            }
+            Indices indices = indices(alias, recorded);
+            String current = indices.current();
+            String next = indices.next();
             requireRunningJob();
             say("reindex: " + alias + " → " + current + "; building " + next);
 
@@ -158,29 +164,139 @@ public final class ReindexCommand implements Callable<Integer> {
             // 3. Fill the next index from PostgreSQL: a blocking snapshot, asked for under a lock that waits for every
             //    transaction writing the table (one that wrote before the position included) and holds off new ones.
             long deadline = System.nanoTime() + timeout.toNanos();
-            String tableTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
-                    + captured.schema() + "." + captured.name();
-            Map<TopicPartition, Long> before = endOffsets(tableTopic);
-            Signalled signalled = snapshot(db, connector, file, captured, deadline);
-            say("  asked Debezium for a blocking snapshot of " + captured.displayName() + " ("
-                    + Plural.of(signalled.rows(), "row") + ")");
-            awaitCopied(connector, tableTopic, before, signalled, next, deadline);
+            copy(db, connector, file, captured, next, deadline);
             // 4. The next index holds every document of the current one whose row exists: move the alias in one step.
             awaitComplete(current, next, ids -> rowsWithIds(db, captured, ids), deadline);
-            es.refresh(next);
-            flip(alias, current, next);
-            es.delete("/" + IndexMappingFunction.REINDEX_INDEX + "/_doc/" + ElasticsearchHttp.encode(alias)
-                    + "?refresh=true");
-            say("  alias " + alias + " → " + next + " (moved in one step)");
-            // 5. The old index goes once nothing writes or reads it.
-            if (keepOld || current.equals(alias)) {
-                say(current.equals(alias) ? "  the old index " + alias + " was replaced by the alias in the same step"
-                        : "  kept the old index " + current + " (--keep-old)");
-            } else if (retire(current)) {
-                say("  deleted the old index " + current);
-            }
+            // 5. The alias moves in one step; the old index goes once nothing writes or reads it.
+            finish(alias, current, next);
             say("reindex: done; ./cdc verify --table " + captured.displayName() + " checks the result");
             return 0;
+        }
+    }
+
+    /**
+     * Reindexes a joined document's index. Its documents come from the job's state of several tables, not from one
+     * table's snapshot, so the steps differ from a table's (docs/documents.md, "Reindexing"):
+     * <ol>
+     *   <li>the record names the next index: the job makes it with the document's fields and maps into it the columns
+     *       of every table of the document as their changes come, before any document may go there;
+     *   <li>a blocking snapshot of each table below the root: its rows come again, each with its table's schema, which
+     *       the job maps into the next index, and the job's state of them is what the table holds now (a column
+     *       dropped since is gone from it);
+     *   <li>the record says "writing": every document built from then on is written into the next index too;
+     *   <li>a blocking snapshot of the root table: the job builds every document again (a snapshot read of its root row
+     *       sends it even if it came out the same);
+     *   <li>then the same check, flip and retirement as for a table's index.
+     * </ol>
+     */
+    private int reindexDocuments(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, JoinNode root)
+            throws Exception {
+        JoinedDocuments joined = joinedDocuments();
+        String alias = root.index;
+        Optional<JsonNode> recorded = recorded(alias);
+        if (abort) {
+            return abort(alias, recorded);
+        }
+        CapturedTable rootTable = null;
+        List<CapturedTable> below = new ArrayList<>();
+        for (JoinNode node : joined.withSubtree(root)) {
+            String[] schemaAndName = node.table.split("\\.", 2);
+            CapturedTable each = CapturedTable.withPrimaryKey(db, schemaAndName[0]).stream()
+                    .filter(t -> t.name().equals(schemaAndName[1])).findFirst().orElseThrow(() -> new CliException(
+                            alias + " is built from " + node.table + ", which this database lacks (or it has no "
+                                    + "primary key)"));
+            if (node == root) {
+                rootTable = each;
+            } else if (!node.table.equals(root.table) && !below.contains(each)) {
+                below.add(each);
+            }
+        }
+        Indices indices = indices(alias, recorded);
+        String current = indices.current();
+        String next = indices.next();
+        requireRunningJob();
+        say("reindex: " + alias + " → " + current + "; building " + next + " (joined documents of "
+                + rootTable.displayName() + (below.isEmpty() ? "" : " with " + below.stream()
+                        .map(CapturedTable::displayName).collect(Collectors.joining(", "))) + ")");
+
+        // 1. Record the reindex: the job maps every table of the document into the next index as their changes come.
+        ObjectNode record = Json.object();
+        record.put("alias", alias);
+        record.put("document", root.table);
+        record.put("from", current);
+        record.put("to", next);
+        create(alias, record);
+        say("  the job maps the columns of every table of the document into " + next + " as their changes come");
+        TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
+        // 2. The tables below the root come again: their schemas are mapped, the job's state of them is fresh.
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (CapturedTable table : below) {
+            copy(db, connector, file, table, null, deadline);
+        }
+        // 3. From now on every document built goes to the next index too.
+        ObjectNode writing = Json.object();
+        writing.putObject("doc").put("writing", true);
+        es.post("/" + IndexMappingFunction.REINDEX_INDEX + "/_update/" + ElasticsearchHttp.encode(alias)
+                + "?refresh=true", writing);
+        TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
+        say("  the job writes every document it builds into " + next + " too");
+        // 4. The root table comes again: every document is built again, and so reaches the next index.
+        copy(db, connector, file, rootTable, next, deadline);
+        // 5. As for a table: the next index holds every document of the current one whose root row exists.
+        CapturedTable roots = rootTable;
+        awaitComplete(current, next, ids -> rowsWithIds(db, roots, ids), deadline);
+        finish(alias, current, next);
+        say("reindex: done; ./cdc verify checks the result (every table, and the joined documents)");
+        return 0;
+    }
+
+    /**
+     * A blocking snapshot of the table, waited for until the job has taken every row of it.
+     *
+     * @param into the index whose documents show the progress; null: the rows read show it
+     */
+    private void copy(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
+            String into, long deadline) throws Exception {
+        String tableTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
+                + table.schema() + "." + table.name();
+        Map<TopicPartition, Long> before = endOffsets(tableTopic);
+        Signalled signalled = snapshot(db, connector, file, table, deadline);
+        say("  asked Debezium for a blocking snapshot of " + table.displayName() + " ("
+                + Plural.of(signalled.rows(), "row") + ")");
+        awaitCopied(connector, tableTopic, before, signalled, into, deadline);
+    }
+
+    /** The index behind the alias and the one a reindex builds. */
+    record Indices(String current, String next) {}
+
+    /** The indices of a reindex about to start; refused while one is recorded, or the next index is there already. */
+    private Indices indices(String alias, Optional<JsonNode> recorded) {
+        if (recorded.isPresent()) {
+            throw new CliException("A reindex of " + alias + " into " + recorded.get().path("to").asText()
+                    + " is recorded as under way since " + recorded.get().path("startedAt").asText()
+                    + ". If it is not running any more: ./cdc reindex " + table + " --abort, then again");
+        }
+        String current = currentIndex(alias);
+        String next = nextIndex(alias, current);
+        if (es.getIfExists("/" + ElasticsearchHttp.encode(next)).isPresent()) {
+            throw new CliException(next + " exists already, behind no alias (left by an earlier reindex?): delete "
+                    + "it (curl -X DELETE .../" + next + ") and run the reindex again");
+        }
+        return new Indices(current, next);
+    }
+
+    /** Moves the alias in one step, removes the record, and deletes the old index once nothing writes or reads it. */
+    private void finish(String alias, String current, String next) throws Exception {
+        es.refresh(next);
+        flip(alias, current, next);
+        es.delete("/" + IndexMappingFunction.REINDEX_INDEX + "/_doc/" + ElasticsearchHttp.encode(alias)
+                + "?refresh=true");
+        say("  alias " + alias + " → " + next + " (moved in one step)");
+        if (keepOld || current.equals(alias)) {
+            say(current.equals(alias) ? "  the old index " + alias + " was replaced by the alias in the same step"
+                    : "  kept the old index " + current + " (--keep-old)");
+        } else if (retire(current)) {
+            say("  deleted the old index " + current);
         }
     }
 
@@ -189,29 +305,20 @@ public final class ReindexCommand implements Callable<Integer> {
         out.flush();
     }
 
-    /**
-     * A joined document index is built from several tables by the job's state, not from one table's snapshot: this
-     * command cannot rebuild it yet (docs/documents.md, open points), and says so when no table has the name given.
-     */
-    static void refuseJoinedDocuments(String name, Path documents) throws IOException {
-        if (!Files.isRegularFile(documents)) {
-            return;
+    /** The joined documents declared: the file given, or the project's (as ./cdc up passes it to the job). */
+    private JoinedDocuments joinedDocuments() {
+        Path file = documents != null ? Path.of(documents) : ProjectHome.dir().resolve(SubmitCommand.DOCUMENTS);
+        if (documents != null && documents.isBlank() || documents == null && !Files.isRegularFile(file)) {
+            return JoinedDocuments.NONE;
         }
-        JoinedDocuments joined;
-        try {
-            joined = JoinedDocuments.load(documents);
-        } catch (IllegalArgumentException e) {
-            return; // not this command's business: submit and verify say what is wrong with it
-        }
-        for (JoinNode root : joined.roots()) {
-            if (root.index.equals(name) || root.index.equals(name.replaceFirst("_v\\d+$", ""))) {
-                String tables = joined.withSubtree(root).stream().map(node -> node.table).distinct()
-                        .collect(Collectors.joining(", "));
-                throw new CliException(root.index + " holds joined documents (" + documents.getFileName() + "), "
-                        + "which ./cdc reindex cannot rebuild yet: it reindexes one table's index at a time. Reindex "
-                        + "the tables' own indices (" + tables + ") as needed; see docs/documents.md#open-points");
-            }
-        }
+        return VerifyCommand.declaration(file);
+    }
+
+    /** The root of the joined document whose index (or a physical index of it, {@code <index>_v2}) has this name. */
+    static Optional<JoinNode> joinedRoot(String name, JoinedDocuments joined) {
+        return joined.roots().stream()
+                .filter(root -> root.index.equals(name) || root.index.equals(name.replaceFirst("_v\\d+$", "")))
+                .findFirst();
     }
 
     private CapturedTable select(Connection db) throws SQLException {
@@ -237,10 +344,14 @@ public final class ReindexCommand implements Callable<Integer> {
         doc.put("from", current);
         doc.put("to", next);
         doc.put("fromLsn", fromLsn);
-        doc.put("startedAt", Instant.now().toString());
+        create(alias, doc);
+    }
+
+    private void create(String alias, ObjectNode record) {
+        record.put("startedAt", Instant.now().toString());
         try {
             es.put("/" + IndexMappingFunction.REINDEX_INDEX + "/_create/" + ElasticsearchHttp.encode(alias)
-                    + "?refresh=true", doc);
+                    + "?refresh=true", record);
         } catch (ElasticsearchHttp.ErrorResponse e) {
             if (e.status() == 409) {
                 throw new CliException("Another reindex of " + alias + " started a moment ago; let it finish");
@@ -401,7 +512,7 @@ public final class ReindexCommand implements Callable<Integer> {
             Signalled signalled, String next, long deadline) throws Exception {
         String signalTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
                 + SignalTable.of(connector, config).name();
-        Progress progress = new Progress(signalled.rows());
+        Progress progress = new Progress(signalled.rows(), next);
         byte[] fenceBytes = signalled.fence().getBytes(StandardCharsets.UTF_8);
         long fencedAt = 0;
         long lastSnapshotRowAt = 0;
@@ -424,6 +535,7 @@ public final class ReindexCommand implements Callable<Integer> {
                     String snapshot = snapshotMarker(record.value());
                     if (snapshot != null) {
                         sawSnapshotRow = true;
+                        progress.read++;
                         lastSnapshotRowAt = System.nanoTime();
                         last |= snapshot.equals("last");
                     }
@@ -443,7 +555,7 @@ public final class ReindexCommand implements Callable<Integer> {
                     }
                     break; // the table was empty when Debezium read it
                 }
-                progress.show(next);
+                progress.show();
                 if (System.nanoTime() > deadline) {
                     throw new CliException("The snapshot did not finish within " + timeout.toSeconds() + " s (is the "
                             + "connector running? ./cdc status); the alias is not moved: ./cdc reindex " + table
@@ -462,7 +574,7 @@ public final class ReindexCommand implements Callable<Integer> {
                 if (past) {
                     return;
                 }
-                progress.show(next);
+                progress.show();
                 if (System.nanoTime() > deadline) {
                     throw new CliException("The job did not take the snapshot within " + timeout.toSeconds() + " s "
                             + "(./cdc status); the alias is not moved: ./cdc reindex " + table + " --abort, then again");
@@ -515,30 +627,38 @@ public final class ReindexCommand implements Callable<Integer> {
     /** Rows copied, rate and time left, every few seconds. */
     private final class Progress {
         private final long rows;
+        /** The index whose documents count as copied; null: the snapshot rows read count. */
+        private final String index;
         private final long started = System.nanoTime();
         private long shownAt;
+        /** Snapshot rows seen in the table's topic so far. */
+        long read;
 
-        Progress(long rows) {
+        Progress(long rows, String index) {
             this.rows = rows;
+            this.index = index;
         }
 
-        void show(String next) {
+        void show() {
             long now = System.nanoTime();
             if (now - shownAt < PROGRESS_EVERY.toNanos()) {
                 return;
             }
             shownAt = now;
-            long copied;
-            try {
-                copied = es.count(next);
-            } catch (CliException e) {
-                copied = 0; // not made yet, or too new for its shards to answer
+            long copied = read;
+            if (index != null) {
+                try {
+                    copied = es.count(index);
+                } catch (CliException e) {
+                    copied = 0; // not made yet, or too new for its shards to answer
+                }
             }
             double seconds = (now - started) / 1e9;
             double rate = copied / Math.max(seconds, 0.001);
             String left = rate <= 0 || copied >= rows ? "" : String.format(Locale.ROOT, ", about %.0f s left",
                     (rows - copied) / rate);
-            say(String.format(Locale.ROOT, "  copied %,d of about %,d rows (%,.0f rows/s%s)", copied, rows, rate, left));
+            say(String.format(Locale.ROOT, "  %s %,d of about %,d rows (%,.0f rows/s%s)",
+                    index == null ? "read" : "copied", copied, rows, rate, left));
         }
     }
 

@@ -1,5 +1,8 @@
 package io.cdcindexer.elasticsearch;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.debezium.DebeziumDecoder;
+import io.cdcindexer.job.JobOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.Serializable;
@@ -33,7 +36,11 @@ import org.apache.http.Header;
 import org.apache.http.HttpHost;
 import org.apache.http.conn.ssl.NoopHostnameVerifier;
 import org.apache.http.message.BasicHeader;
+import org.apache.http.util.EntityUtils;
+import org.elasticsearch.client.ResponseException;
 import org.elasticsearch.client.RestClient;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * How to reach Elasticsearch: its addresses, the credentials, and the CA that signed its certificate.
@@ -54,6 +61,8 @@ public record ElasticsearchConnection(
     public static final String PASSWORD_ENV = "ELASTICSEARCH_PASSWORD";
     /** The environment variable holding an API key (the {@code encoded} value Elasticsearch returns), where no file is given. */
     public static final String API_KEY_ENV = "ELASTICSEARCH_API_KEY";
+
+    private static final Logger LOG = LoggerFactory.getLogger(ElasticsearchConnection.class);
 
     public ElasticsearchConnection {
         hosts = List.copyOf(hosts);
@@ -301,5 +310,69 @@ public record ElasticsearchConnection(
             }
         }
         return Optional.empty();
+    }
+
+    /** A request to Elasticsearch, for {@link #retrying}. */
+    public interface Call<T> {
+        T call() throws Exception;
+    }
+
+    /**
+     * Runs the call, trying again while Elasticsearch cannot be reached, for {@code limitMs} at most
+     * ({@link Long#MAX_VALUE}: for as long as it takes); a refusal (4xx) fails at once, with the reason, and so does a
+     * TLS problem no retry fixes.
+     *
+     * @param what what the call does, for messages ("look up the index of ...")
+     */
+    public <T> T retrying(String what, long limitMs, Call<T> call) throws Exception {
+        long deadline = limitMs == Long.MAX_VALUE ? Long.MAX_VALUE : System.currentTimeMillis() + limitMs;
+        long pause = 500;
+        while (true) {
+            try {
+                return call.call();
+            } catch (IOException e) {
+                // A cluster_block_exception (403: a read-only cluster or index, the disk flood stage) clears by itself.
+                if (e instanceof ResponseException response && statusOf(response) / 100 == 4
+                        && statusOf(response) != 429 && statusOf(response) != 408
+                        && !reasonOf(response).startsWith("cluster_block_exception:")) {
+                    if (statusOf(response) == 401 || statusOf(response) == 403) {
+                        // The writer's words (ElasticsearchIndexWriter), which ./cdc status recognizes.
+                        throw new IOException("Elasticsearch at " + where() + " refused the job's request "
+                                + "(authentication or authorization): " + reasonOf(response).replaceFirst("^\\w+: ", "")
+                                + " (to " + what + "). Check the credentials and the role's privileges on the indices; "
+                                + "the job restarts and tries again.", e);
+                    }
+                    throw new IOException("Elasticsearch at " + where() + " refused to " + what + ": "
+                            + reasonOf(response), e);
+                }
+                var tls = tlsProblem(where(), e, "--" + JobOptions.ELASTICSEARCH_CA_FILE.name(),
+                        "--" + JobOptions.ELASTICSEARCH_VERIFY_HOSTNAME.name() + " false");
+                if (tls.isPresent()) {
+                    throw new IOException(tls.get() + " (while trying to " + what + ")", e);
+                }
+                if (System.currentTimeMillis() > deadline) {
+                    throw new IOException("Elasticsearch could not be reached for " + limitMs / 1000
+                            + " s to " + what + ": " + e.getMessage(), e);
+                }
+                LOG.warn("Could not {} ({}); trying again in {} ms", what, e.toString(), pause);
+                Thread.sleep(pause);
+                pause = Math.min(pause * 2, 10_000);
+            }
+        }
+    }
+
+    static int statusOf(ResponseException e) {
+        return e.getResponse().getStatusLine().getStatusCode();
+    }
+
+    /** The error's type and reason as Elasticsearch gave them ("mapper_parsing_exception: ..."). */
+    static String reasonOf(ResponseException e) {
+        try {
+            JsonNode error = DebeziumDecoder.mapper().readTree(EntityUtils.toByteArray(e.getResponse().getEntity()))
+                    .path("error");
+            return error.path("type").asText() + ": " + error.path("reason").asText();
+        } catch (IOException | RuntimeException unreadable) {
+            return e.getMessage();
+        }
     }
 }

@@ -1,5 +1,8 @@
 package io.cdcindexer.elasticsearch;
 
+import static io.cdcindexer.elasticsearch.ElasticsearchConnection.reasonOf;
+import static io.cdcindexer.elasticsearch.ElasticsearchConnection.statusOf;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.ChangeEvent;
@@ -106,7 +109,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      */
     public static final long ROUTES_MAX_AGE_MS = 2_000;
     /** How long it tries while Elasticsearch cannot be reached before it fails the task (which restarts it). */
-    static final long RETRY_LIMIT_MS = 300_000;
+    public static final long RETRY_LIMIT_MS = 300_000;
     /**
      * How often it looks for indices still filled without refresh, and puts their refresh back when nothing was indexed
      * into one since the last look (a snapshot that ended without its last read, a job restarted after it).
@@ -126,10 +129,16 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient MappingOverrides overrides;
     /** The nodes of joined documents by their table. */
     private transient Map<String, List<JoinNode>> joinedNodes;
-    /** Which joined node's mapping is put for which row schema (by content, as {@link #byContent}). */
+    /**
+     * Which joined node's mapping is put for which row schema in which index ({@code <index>/<node>/<fingerprint>}: the
+     * document's alias, or the next index of its reindex).
+     */
     private transient Set<String> joinedMapped;
-    /** Row schema instances whose columns are put at every place of their table (as {@link #known}). */
-    private transient Map<JsonNode, Boolean> joinedSchemas;
+    /**
+     * Row schema instances whose columns are put at every place of their table (as {@link #known}), with the next
+     * indices of reindexes under way they were put in as well (comma-separated).
+     */
+    private transient Map<JsonNode, String> joinedSchemas;
     private transient RestClient client;
     /** By index: each schema instance seen, and why its changes cannot be indexed (empty: they can). */
     private transient Map<String, Map<JsonNode, String>> known;
@@ -403,7 +412,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         routes.putIfAbsent(alias, null);
         List<String> aliases = List.copyOf(routes.keySet());
         long asked = System.nanoTime(); // the answer is at least this old
-        Map<String, Route> fresh = retrying("look up the index of " + alias + (aliases.size() > 1 ? " and "
+        Map<String, Route> fresh = connection.retrying("look up the index of " + alias + (aliases.size() > 1 ? " and "
                 + (aliases.size() - 1) + " other tables" : ""), limitMs, () -> fetchRoutes(aliases));
         routeLookups.inc();
         routes.putAll(fresh);
@@ -417,32 +426,14 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
         known.keySet().retainAll(live);
         byContent.keySet().removeIf(key -> !live.contains(key.substring(0, key.lastIndexOf('/'))));
+        joinedMapped.removeIf(key -> !live.contains(key.substring(0, key.indexOf('/'))));
         return routes.get(alias);
     }
 
     private Map<String, Route> fetchRoutes(List<String> aliases) throws IOException {
         // The reindex records first, then the aliases: ./cdc reindex moves the alias before it deletes the record, so
         // a record not found comes with the alias as it is after the move, never with the old index alone.
-        Map<String, JsonNode> reindexes = new HashMap<>();
-        ObjectNode ids = DebeziumDecoder.mapper().createObjectNode();
-        aliases.forEach(ids.putArray("ids")::add);
-        JsonNode docs = post(REINDEX_INDEX + "/_mget", ids);
-        if (docs != null) {
-            for (JsonNode doc : docs.path("docs")) {
-                if (doc.path("error").path("type").asText().equals("index_not_found_exception")) {
-                    continue; // no reindex ever ran
-                }
-                if (doc.has("error") || !doc.has("found")) {
-                    // A record that cannot be read now (its shard not started after a restart) is not "no reindex":
-                    // taken so, the next index would miss changes. Tried again, holding the change back.
-                    throw new IOException("the reindex record of " + doc.path("_id").asText() + " could not be read: "
-                            + doc.path("error"));
-                }
-                if (doc.path("found").asBoolean()) {
-                    reindexes.put(doc.path("_id").asText(), doc.path("_source"));
-                }
-            }
-        }
+        Map<String, JsonNode> reindexes = reindexRecords(client, aliases);
         Map<String, String> physical = new HashMap<>();
         // In batches: Elasticsearch refuses a request line over 4 KB.
         for (List<String> batch : batches(aliases, 3_000)) {
@@ -468,6 +459,41 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                     reindex == null ? Long.MAX_VALUE : reindex.path("fromLsn").asLong(Long.MAX_VALUE)));
         }
         return routes;
+    }
+
+    /**
+     * The records of the reindexes under way ({@link #REINDEX_INDEX}) of these aliases, by alias. A record that cannot
+     * be read now (its shard not started after a restart) is not "no reindex": taken so, the next index would miss
+     * writes; it fails with an IOException, to be tried again.
+     */
+    public static Map<String, JsonNode> reindexRecords(RestClient client, List<String> aliases) throws IOException {
+        Map<String, JsonNode> reindexes = new HashMap<>();
+        ObjectNode ids = DebeziumDecoder.mapper().createObjectNode();
+        aliases.forEach(ids.putArray("ids")::add);
+        Request request = new Request("POST", "/" + REINDEX_INDEX + "/_mget");
+        request.setEntity(new StringEntity(ids.toString(), ContentType.APPLICATION_JSON));
+        JsonNode docs;
+        try {
+            docs = DebeziumDecoder.mapper().readTree(EntityUtils.toByteArray(client.performRequest(request).getEntity()));
+        } catch (ResponseException e) {
+            if (statusOf(e) == 404) {
+                return reindexes; // no reindex ever ran
+            }
+            throw e;
+        }
+        for (JsonNode doc : docs.path("docs")) {
+            if (doc.path("error").path("type").asText().equals("index_not_found_exception")) {
+                continue; // no reindex ever ran
+            }
+            if (doc.has("error") || !doc.has("found")) {
+                throw new IOException("the reindex record of " + doc.path("_id").asText() + " could not be read: "
+                        + doc.path("error"));
+            }
+            if (doc.path("found").asBoolean()) {
+                reindexes.put(doc.path("_id").asText(), doc.path("_source"));
+            }
+        }
+        return reindexes;
     }
 
     /** The names in groups whose comma-joined length stays under {@code maxChars}. */
@@ -517,7 +543,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         ObjectNode mappings = (ObjectNode) body.get("mappings");
         mappings.putObject("_meta").putObject(META).put("mapping", IndexMapping.fingerprint(body));
         boolean[] existed = {false};
-        return retrying("prepare index " + index + " for " + table, retryLimitMs, () -> {
+        return connection.retrying("prepare index " + index + " for " + table, retryLimitMs, () -> {
             while (true) {
                 JsonNode current = get(index + "/_mapping");
                 if (current != null) {
@@ -783,53 +809,6 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         notBefore.remove(index);
     }
 
-    /** What a request to Elasticsearch answers. */
-    private interface Call<T> {
-        T call() throws Exception;
-    }
-
-    /**
-     * Runs the call, trying again while Elasticsearch cannot be reached, for {@code limitMs} at most; a refusal (4xx)
-     * fails at once.
-     */
-    private <T> T retrying(String what, long limitMs, Call<T> call) throws Exception {
-        long deadline = limitMs == Long.MAX_VALUE ? Long.MAX_VALUE : System.currentTimeMillis() + limitMs;
-        long pause = 500;
-        while (true) {
-            try {
-                return call.call();
-            } catch (IOException e) {
-                // A cluster_block_exception (403: a read-only cluster or index, the disk flood stage) clears by itself.
-                if (e instanceof ResponseException response && statusOf(response) / 100 == 4
-                        && statusOf(response) != 429 && statusOf(response) != 408
-                        && !reasonOf(response).startsWith("cluster_block_exception:")) {
-                    if (statusOf(response) == 401 || statusOf(response) == 403) {
-                        // The writer's words (ElasticsearchIndexWriter), which ./cdc status recognizes.
-                        throw new IOException("Elasticsearch at " + connection.where() + " refused the job's request "
-                                + "(authentication or authorization): " + reasonOf(response).replaceFirst("^\\w+: ", "")
-                                + " (to " + what + "). Check the credentials and the role's privileges on the indices; "
-                                + "the job restarts and tries again.", e);
-                    }
-                    throw new IOException("Elasticsearch at " + connection.where() + " refused to " + what + ": "
-                            + reasonOf(response), e);
-                }
-                var tls = ElasticsearchConnection.tlsProblem(connection.where(), e,
-                        "--" + JobOptions.ELASTICSEARCH_CA_FILE.name(),
-                        "--" + JobOptions.ELASTICSEARCH_VERIFY_HOSTNAME.name() + " false");
-                if (tls.isPresent()) {
-                    throw new IOException(tls.get() + " (while trying to " + what + ")", e);
-                }
-                if (System.currentTimeMillis() > deadline) {
-                    throw new IOException("Elasticsearch could not be reached for " + limitMs / 1000
-                            + " s to " + what + ": " + e.getMessage(), e);
-                }
-                LOG.warn("Could not {} ({}); trying again in {} ms", what, e.toString(), pause);
-                Thread.sleep(pause);
-                pause = Math.min(pause * 2, 10_000);
-            }
-        }
-    }
-
     private String extend(String index, String table, JsonNode current, ObjectNode properties) throws IOException {
         IndexMapping.MappingDiff diff = IndexMapping.compare(table, current, properties);
         boolean ours = IndexMapping.mappingsOf(current).path("_meta").has(META);
@@ -859,47 +838,72 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      * Puts the change's columns at every place its table takes in a joined document, once per schema: creating the
      * document's index first if there is none. A column the index maps as another type is left as it is, with a
      * warning: documents that carry the new type are refused by Elasticsearch and dead-lettered by the writer.
+     *
+     * <p>While {@code ./cdc reindex} rebuilds a document's index, its next index takes them too (made here, with the
+     * document's fields, when the first change of one of its tables comes after the reindex was recorded): a schema
+     * mapped before the reindex began is mapped again for it.
      */
     private void mapJoined(ChangeEvent change) throws Exception {
         List<JoinNode> nodes = joinedNodes.get(change.table);
-        if (nodes == null || joinedSchemas.containsKey(change.rowSchema)) {
+        if (nodes == null) {
+            return;
+        }
+        List<String[]> targets = new ArrayList<>(nodes.size()); // by node: its document's indices
+        StringBuilder nextIndices = new StringBuilder();
+        for (JoinNode node : nodes) {
+            JoinNode root = documents.root(node);
+            Route route = route(root.index);
+            targets.add(route.next == null ? new String[] {root.index} : new String[] {root.index, route.next});
+            if (route.next != null) {
+                nextIndices.append(route.next).append(',');
+            }
+        }
+        if (nextIndices.toString().equals(joinedSchemas.get(change.rowSchema))) {
             return;
         }
         String fingerprint = IndexMapping.fingerprint(change.rowSchema);
-        for (JoinNode node : nodes) {
-            if (joinedMapped.contains(node.id + "/" + fingerprint)) {
-                continue;
-            }
+        for (int n = 0; n < nodes.size(); n++) {
+            JoinNode node = nodes.get(n);
             JoinNode root = documents.root(node);
-            ObjectNode put = JoinedMappings.putMappingBody(documents, node,
-                    IndexMapping.properties(change.rowSchema, overrides.table(change.table)));
-            lookups.inc();
-            retrying("map " + change.table + " in the documents of " + root.index, retryLimitMs, () -> {
-                if (get(root.index + "/_mapping") == null
-                        && create(root.index + FIRST_VERSION, root.index,
-                                JoinedMappings.indexBody(documents, root, overrides))) {
-                    created.inc();
-                    LOG.info("Created index {}{} behind alias {} for joined documents", root.index, FIRST_VERSION,
-                            root.index);
+            for (String index : targets.get(n)) {
+                String key = index + "/" + node.id + "/" + fingerprint;
+                if (joinedMapped.contains(key)) {
+                    continue;
                 }
-                try {
-                    send("PUT", root.index + "/_mapping", put);
-                } catch (ResponseException e) {
-                    if (statusOf(e) != 400) {
-                        throw e;
+                boolean next = !index.equals(root.index);
+                ObjectNode put = JoinedMappings.putMappingBody(documents, node,
+                        IndexMapping.properties(change.rowSchema, overrides.table(change.table)));
+                lookups.inc();
+                connection.retrying("map " + change.table + " in the documents of " + index, retryLimitMs, () -> {
+                    if (get(index + "/_mapping") == null && create(next ? index : index + FIRST_VERSION,
+                            next ? null : index, JoinedMappings.indexBody(documents, root, overrides))) {
+                        created.inc();
+                        if (next) {
+                            LOG.info("Created index {} for the reindex of the joined documents {}", index, root.index);
+                        } else {
+                            LOG.info("Created index {}{} behind alias {} for joined documents", index, FIRST_VERSION,
+                                    index);
+                        }
                     }
-                    LOG.warn("Index {} cannot take {}'s columns at {}: {}. Its documents that carry them are refused "
-                            + "and dead-lettered", root.index, change.table, node.path, reasonOf(e));
+                    try {
+                        send("PUT", index + "/_mapping", put);
+                    } catch (ResponseException e) {
+                        if (statusOf(e) != 400) {
+                            throw e;
+                        }
+                        LOG.warn("Index {} cannot take {}'s columns at {}: {}. Its documents that carry them are "
+                                + "refused and dead-lettered", index, change.table, node.path, reasonOf(e));
+                    }
+                    return null;
+                });
+                if (joinedMapped.size() >= 256) {
+                    joinedMapped.clear();
                 }
-                return null;
-            });
-            if (joinedMapped.size() >= 256) {
-                joinedMapped.clear();
+                joinedMapped.add(key);
             }
-            joinedMapped.add(node.id + "/" + fingerprint);
         }
         forgetIfMany(joinedSchemas);
-        joinedSchemas.put(change.rowSchema, true);
+        joinedSchemas.put(change.rowSchema, nextIndices.toString());
     }
 
     // The index's mapping answer, or null when there is no such index (or alias).
@@ -932,38 +936,10 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
     }
 
-    // The answer to a POST, or null when the index is not there.
-    private JsonNode post(String path, ObjectNode body) throws IOException {
-        Request request = new Request("POST", "/" + path);
-        request.setEntity(new StringEntity(body.toString(), ContentType.APPLICATION_JSON));
-        try {
-            return DebeziumDecoder.mapper().readTree(EntityUtils.toByteArray(client.performRequest(request).getEntity()));
-        } catch (ResponseException e) {
-            if (statusOf(e) == 404) {
-                return null;
-            }
-            throw e;
-        }
-    }
-
     private void send(String method, String path, ObjectNode body) throws IOException {
         Request request = new Request(method, "/" + path);
         request.setEntity(new StringEntity(body.toString(), ContentType.APPLICATION_JSON));
         client.performRequest(request);
-    }
-
-    private static int statusOf(ResponseException e) {
-        return e.getResponse().getStatusLine().getStatusCode();
-    }
-
-    private static String reasonOf(ResponseException e) {
-        try {
-            JsonNode error = DebeziumDecoder.mapper().readTree(EntityUtils.toByteArray(e.getResponse().getEntity()))
-                    .path("error");
-            return error.path("type").asText() + ": " + error.path("reason").asText();
-        } catch (IOException | RuntimeException unreadable) {
-            return e.getMessage();
-        }
     }
 
     /** A change Elasticsearch cannot take, as a dead letter of the Elasticsearch stage (the writer's too). */

@@ -169,6 +169,8 @@ public final class CdcIndexerJob {
      * to the same version check and sink as every other write.
      */
     private DataStream<ChangeEvent> joinedDocuments(DataStream<ChangeEvent> collapsed, JoinedDocuments documents) {
+        // ./cdc reindex needs the mapping step, which maps a document's next index before its documents go there.
+        boolean derivedMappings = options.get(JobOptions.ELASTICSEARCH_MAPPINGS).equals("derived");
         long deleteMemoryMs = options.getLong(JobOptions.REMEMBER_DELETES_MS);
         SingleOutputStreamOperator<JoinMessage> rows = collapsed
                 .process(new RowRouter(documents))
@@ -205,7 +207,9 @@ public final class CdcIndexerJob {
                 built.put(id, assembled);
                 continue;
             }
-            DataStream<ChangeEvent> document = assembled.map(new DocumentChange(documents))
+            DataStream<ChangeEvent> document = assembled
+                    .map(new DocumentChange(documents, derivedMappings ? BulkOptions.connection(options) : null,
+                            IndexMappingFunction.RETRY_LIMIT_MS))
                     .name("Documents of " + node.index);
             written = written == null ? document : written.union(document);
         }

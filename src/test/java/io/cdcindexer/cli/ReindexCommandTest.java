@@ -3,12 +3,10 @@ package io.cdcindexer.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cdcindexer.documents.JoinedDocuments;
 import io.cdcindexer.elasticsearch.IndexMappingFunction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 class ReindexCommandTest {
 
@@ -22,18 +20,16 @@ class ReindexCommandTest {
     }
 
     @Test
-    void aJoinedDocumentIndexIsRefusedWithTheTablesItIsBuiltFrom(@TempDir Path dir) throws Exception {
-        Path documents = Files.writeString(dir.resolve("documents.json"), """
+    void aJoinedDocumentIsFoundByItsIndexOrAPhysicalIndexOfIt() {
+        JoinedDocuments joined = JoinedDocuments.parse("""
                 {"documents": [{"index": "cdc.documents.users", "table": "public.users",
-                  "children": [{"field": "orders", "table": "public.orders", "foreignKey": ["user_id"]}]}]}""");
+                  "children": [{"field": "orders", "table": "public.orders", "foreignKey": ["user_id"]}]}]}""", "test");
 
-        assertThatThrownBy(() -> ReindexCommand.refuseJoinedDocuments("cdc.documents.users_v1", documents))
-                .isInstanceOf(CliException.class)
-                .hasMessageContaining("cdc.documents.users holds joined documents (documents.json)")
-                .hasMessageContaining("(public.users, public.orders)");
-        // A table's name, or no declaration, is the plain reindex's business.
-        ReindexCommand.refuseJoinedDocuments("users", documents);
-        ReindexCommand.refuseJoinedDocuments("cdc.documents.users", dir.resolve("none.json"));
+        assertThat(ReindexCommand.joinedRoot("cdc.documents.users", joined)).get()
+                .extracting(root -> root.table).isEqualTo("public.users");
+        assertThat(ReindexCommand.joinedRoot("cdc.documents.users_v1", joined)).isPresent();
+        assertThat(ReindexCommand.joinedRoot("users", joined)).isEmpty();
+        assertThat(ReindexCommand.joinedRoot("cdc.documents.users", JoinedDocuments.NONE)).isEmpty();
     }
 
     @Test
