@@ -7,6 +7,7 @@ import static io.cdcindexer.job.DebeziumJson.tombstone;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.DebeziumFixtures;
 import io.cdcindexer.elasticsearch.BulkOptions;
 import io.cdcindexer.elasticsearch.ChangeEventEmitter;
@@ -258,6 +259,89 @@ class CdcIndexerJobElasticsearchITCase {
                 + "}},{\"term\":{\"orders.amount\":" + amounts.get(order) + "}}]}}}}}").json();
         assertThat(owner.path("hits").path("hits")).extracting(hit -> hit.path("_id").asText()).as("a nested query")
                 .containsExactly(Integer.toString(owners.get(order)));
+        assertThat(deadLetters.letters()).isEmpty();
+    }
+
+    /**
+     * ./cdc reindex of a joined document, as the job sees it: a record names the next index of each document. The
+     * job makes it with the document's fields and maps into it the columns of the tables it meets (captured events,
+     * with their schemas), and writes the documents there too only where the record says "writing". A snapshot read
+     * of a root row writes its document again though it came out the same: that is how the reindex fills the rest.
+     */
+    @Test
+    void aDocumentUnderReindexGetsItsNextIndexMappedAndWrittenOnceTheRecordSaysWriting(TestInfo test)
+            throws Exception {
+        String name = name(test);
+        String users = name + "-shop";
+        String orders = name + "-shop-orders";
+        for (String alias : List.of(users, orders)) {
+            Http.Response recorded = Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url()
+                            + "/cdc-indexer-reindex/_doc/" + alias + "?refresh=true"))
+                    .header("Content-Type", "application/json")
+                    .PUT(HttpRequest.BodyPublishers.ofString("{\"alias\":\"" + alias + "\",\"from\":\"" + alias
+                            + "_v1\",\"to\":\"" + alias + "_v2\"" + (alias.equals(users) ? ",\"writing\":true" : "")
+                            + "}"))
+                    .build());
+            assertThat(recorded.status()).isBetween(200, 201);
+        }
+        Path documents = Files.writeString(dir.resolve(name + ".json"), """
+                {"documents": [
+                  {"index": "%s", "table": "public.shop_users",
+                   "children": [{"field": "orders", "table": "public.shop_orders", "foreignKey": ["user_id"]}]},
+                  {"index": "%s", "table": "public.shop_orders",
+                   "parents": [{"field": "user", "table": "public.shop_users", "foreignKey": ["user_id"]}]}
+                ]}""".formatted(users, orders));
+        // User 2 read again by a snapshot after the move, as the reindex's snapshot of the root table reads it.
+        ObjectNode read = (ObjectNode) DebeziumFixtures.json("captured/joined-insert-user-2");
+        ObjectNode payload = (ObjectNode) read.path("value").path("payload");
+        payload.put("op", "r");
+        payload.putNull("transaction");
+        ((ObjectNode) payload.path("source")).put("snapshot", "true").put("lsn", 26_300_000L);
+        List<KafkaRecord> shopUsers = new ArrayList<>(List.of(
+                at(1_000, DebeziumFixtures.record("captured/joined-insert-user-1")),
+                at(1_000, DebeziumFixtures.record("captured/joined-insert-user-2"))));
+        // Records the job ignores, so that the read comes after the move's watermark: built on its own, not with it.
+        for (int i = 0; i < 400; i++) {
+            shopUsers.add(at(2_500, tombstone("pad", i)));
+        }
+        shopUsers.add(at(3_000, DebeziumJson.raw("cdc.public.shop_users", read.path("key").toString(),
+                read.path("value").toString())));
+        List<KafkaRecord> rest = List.of(at(1_000, DebeziumFixtures.record("captured/joined-insert-end")),
+                at(1_000, DebeziumFixtures.record("captured/joined-insert-order-10")),
+                at(1_000, DebeziumFixtures.record("captured/joined-insert-order-11")),
+                at(2_000, DebeziumFixtures.record("captured/joined-move-end")),
+                at(2_000, DebeziumFixtures.record("captured/joined-move-order-10")),
+                at(2_600, tombstone("pad", 100)));
+
+        CollectingDeadLetterQueue deadLetters = run(name, List.of(shopUsers, rest), 400, 1_000,
+                List.of("--documents", documents.toString()));
+
+        Http.post(elasticsearch.url() + "/" + name + "-shop*/_refresh", "");
+        JsonNode next = Http.get(elasticsearch.url() + "/" + users + "_v2/_mapping").json().path(users + "_v2")
+                .path("mappings");
+        assertThat(next.path("dynamic").asText()).isEqualTo("strict");
+        assertThat(next.at("/properties/orders/type").asText()).isEqualTo("nested");
+        assertThat(next.at("/properties/name/type").asText()).as(next.toString()).isNotEmpty();
+        assertThat(next.at("/properties/orders/properties/amount/type").asText()).as(next.toString()).isNotEmpty();
+        Map<String, String> written = new TreeMap<>();
+        for (JsonNode hit : search(users, 10)) {
+            written.put(hit.path("_id").asText(), hit.path("_source").toString());
+        }
+        Map<String, String> inNext = new TreeMap<>();
+        for (JsonNode hit : search(users + "_v2", 10)) {
+            inNext.put(hit.path("_id").asText(), hit.path("_source").toString());
+        }
+        assertThat(written).hasSize(2);
+        assertThat(inNext).as("the documents of the index under reindex").isEqualTo(written);
+        assertThat(Http.get(elasticsearch.url() + "/" + users + "/_doc/2").json().path("_version").asLong())
+                .as("user 2's document written again by the snapshot read").isEqualTo(26_300_000L);
+
+        JsonNode orderNext = Http.get(elasticsearch.url() + "/" + orders + "_v2/_mapping").json()
+                .path(orders + "_v2").path("mappings");
+        assertThat(orderNext.at("/properties/user/properties/name/type").asText()).as(orderNext.toString())
+                .isNotEmpty();
+        assertThat(search(orders, 10)).hasSize(2);
+        assertThat(search(orders + "_v2", 10)).as("not written before the record says so").isEmpty();
         assertThat(deadLetters.letters()).isEmpty();
     }
 
