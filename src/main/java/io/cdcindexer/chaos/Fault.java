@@ -75,7 +75,7 @@ public enum Fault {
             context.upgrade().submit();
         }
     },
-    REINDEX("a column retyped, then ./cdc reindex, searched all along") {
+    REINDEX("a column retyped, then ./cdc reindex of its table and of the users' joined documents, searched all along") {
         @Override
         void inject(Context context) throws Exception {
             context.reindexUnderLoad().run(context::say).forEach(context::fail);

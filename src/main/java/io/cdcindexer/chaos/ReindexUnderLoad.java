@@ -23,7 +23,9 @@ import java.util.stream.LongStream;
  * to the dead-letter queue: the index maps the column as {@code integer}), and {@code ./cdc reindex chaos_documents}
  * runs while the load goes on. All along, a searcher asks the alias every 100 ms for a set of sentinel rows (their
  * keys outside the load's, half of them with a TOASTed body) that exist throughout: no search may fail, and none may
- * find fewer than all of them. Afterwards the run's verify must find the table in step.
+ * find fewer than all of them. Then the same for the users' joined documents ({@code ./cdc reindex
+ * cdc.documents.users}, sentinel users with an order each, found by a nested query). Afterwards the run's verify must
+ * find the tables and the documents in step.
  */
 public final class ReindexUnderLoad {
 
@@ -36,6 +38,10 @@ public final class ReindexUnderLoad {
     static final String ALIAS = "cdc.public.chaos_documents";
     static final long SENTINEL_BASE = 4_000_000_000L;
     static final int SENTINELS = 200;
+    /** The joined documents reindexed next, and their sentinel users (ids fit users.id, an integer). */
+    static final String DOCUMENTS = "cdc.documents.users";
+    static final long SENTINEL_USER_BASE = 2_000_000_000L;
+    static final int SENTINEL_USERS = 100;
     private static final long SEARCH_EVERY_MS = 100;
 
     private final Supplier<Connection> db;
@@ -77,40 +83,59 @@ public final class ReindexUnderLoad {
             }
         }
         Thread.sleep(3_000); // changes of the new type are refused (dead-lettered) meanwhile: the reindex writes them
-        Searcher searcher = new Searcher();
-        Thread thread = new Thread(searcher, "reindex-searcher");
-        thread.setDaemon(true);
-        thread.start();
-        int exit;
-        try {
-            exit = command.run(TABLE);
-        } finally {
-            searcher.stop.set(true);
-            thread.join();
-        }
-        say.accept(String.format(Locale.ROOT, "searches on %s during the reindex: %,d, failed %,d, with a sentinel "
-                + "missing %,d", ALIAS, searcher.searches.get(), searcher.failed.get(), searcher.incomplete.get()));
-        if (exit != 0) {
-            problems.add("reindex: ./cdc reindex " + TABLE + " exited with " + exit);
-        }
-        if (searcher.failed.get() > 0) {
-            problems.add("reindex: " + searcher.failed.get() + " searches on " + ALIAS + " failed; first: "
-                    + searcher.firstFailure.get());
-        }
-        if (searcher.incomplete.get() > 0) {
-            problems.add("reindex: " + searcher.incomplete.get() + " searches on " + ALIAS + " missed sentinel rows; "
-                    + "first: " + searcher.firstIncomplete.get());
-        }
-        JsonNode alias = Http.get(elasticsearch + "/_alias/" + ALIAS).json();
-        if (alias.has(ALIAS + "_v1") || alias.size() != 1) {
-            problems.add("reindex: the alias did not move to a new index: " + alias);
-        }
+        new Searcher(ALIAS, idsQuery(SENTINEL_BASE, SENTINELS), SENTINELS).during(command, TABLE, problems, say);
         String revision = revisionType();
         say.accept("revision is mapped as " + revision + " now (integer before)");
         if (!revision.equals("long")) {
             problems.add("reindex: the new index maps revision as " + revision + ", not long");
         }
+        reindexDocuments(problems, say);
         return problems;
+    }
+
+    /**
+     * Then the joined documents of users (configs/documents.json): {@code ./cdc reindex cdc.documents.users} while the
+     * load moves orders between users and deletes users with their orders, searched all along for sentinel users
+     * (keys outside the load's) that each carry an order. The run's final verify compares every document with the
+     * SQL join.
+     */
+    private void reindexDocuments(List<String> problems, Consumer<String> say) throws Exception {
+        try (Connection connection = db.get();
+                PreparedStatement user = connection.prepareStatement("INSERT INTO public.users (id, username, email) "
+                        + "VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING");
+                PreparedStatement order = connection.prepareStatement("INSERT INTO public.orders (id, user_id, amount) "
+                        + "VALUES (?, ?, 1.50) ON CONFLICT (id) DO NOTHING")) {
+            for (int i = 1; i <= SENTINEL_USERS; i++) {
+                user.setLong(1, SENTINEL_USER_BASE + i);
+                user.setString(2, "sentinel " + i);
+                user.setString(3, "sentinel" + i + "@example.com");
+                user.addBatch();
+                order.setLong(1, SENTINEL_USER_BASE + i);
+                order.setLong(2, SENTINEL_USER_BASE + i);
+                order.addBatch();
+            }
+            user.executeBatch();
+            order.executeBatch();
+        }
+        String query = sentinelUsersWithAnOrder();
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (found(DOCUMENTS, query) < SENTINEL_USERS) {
+            if (System.currentTimeMillis() > deadline) {
+                problems.add("reindex: the " + SENTINEL_USERS + " sentinel users with their orders were not "
+                        + "searchable in " + DOCUMENTS + " within 120 s");
+                return;
+            }
+            Thread.sleep(500);
+        }
+        say.accept(SENTINEL_USERS + " sentinel users with an order each are searchable in " + DOCUMENTS
+                + "; reindexing it");
+        new Searcher(DOCUMENTS, query, SENTINEL_USERS).during(command, DOCUMENTS, problems, say);
+    }
+
+    // The sentinel users whose document carries their order: an ids query and a nested one.
+    private static String sentinelUsersWithAnOrder() {
+        return "{\"bool\":{\"filter\":[" + idsQuery(SENTINEL_USER_BASE, SENTINEL_USERS) + ",{\"nested\":{\"path\":"
+                + "\"orders\",\"query\":{\"exists\":{\"field\":\"orders.id\"}}}}]}}";
     }
 
     /** A dead letter of a change of the retyped column, refused by the index until the reindex: expected. */
@@ -127,22 +152,34 @@ public final class ReindexUnderLoad {
     }
 
     private long sentinelsFound() throws Exception {
-        Http.Response response = search();
+        return found(ALIAS, idsQuery(SENTINEL_BASE, SENTINELS));
+    }
+
+    private static String idsQuery(long base, int count) {
+        String ids = LongStream.rangeClosed(base + 1, base + count).mapToObj(Long::toString)
+                .collect(Collectors.joining("\",\""));
+        return "{\"ids\":{\"values\":[\"" + ids + "\"]}}";
+    }
+
+    // How many documents the query finds in the alias; -1 when the search fails.
+    private long found(String alias, String query) throws Exception {
+        Http.Response response = search(alias, query);
         return response.status() == 200 ? response.json().path("hits").path("total").path("value").asLong() : -1;
     }
 
-    private Http.Response search() throws Exception {
-        String ids = LongStream.rangeClosed(SENTINEL_BASE + 1, SENTINEL_BASE + SENTINELS).mapToObj(Long::toString)
-                .collect(Collectors.joining("\",\""));
-        return Http.send(HttpRequest.newBuilder(URI.create(elasticsearch + "/" + ALIAS + "/_search"))
+    private Http.Response search(String alias, String query) throws Exception {
+        return Http.send(HttpRequest.newBuilder(URI.create(elasticsearch + "/" + alias + "/_search"))
                 .header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString("{\"size\":0,\"track_total_hits\":true,"
-                        + "\"query\":{\"ids\":{\"values\":[\"" + ids + "\"]}}}"))
+                .POST(HttpRequest.BodyPublishers.ofString("{\"size\":0,\"track_total_hits\":true,\"query\":" + query
+                        + "}"))
                 .build());
     }
 
-    /** Searches the alias until stopped, counting failures and answers that miss a sentinel. */
+    /** Searches an alias until stopped, counting failures and answers that miss a sentinel. */
     private final class Searcher implements Runnable {
+        final String alias;
+        final String query;
+        final long expected;
         final AtomicBoolean stop = new AtomicBoolean();
         final AtomicLong searches = new AtomicLong();
         final AtomicLong failed = new AtomicLong();
@@ -150,20 +187,27 @@ public final class ReindexUnderLoad {
         final AtomicReference<String> firstFailure = new AtomicReference<>();
         final AtomicReference<String> firstIncomplete = new AtomicReference<>();
 
+        /** @param query a query that finds the {@code expected} sentinels */
+        Searcher(String alias, String query, long expected) {
+            this.alias = alias;
+            this.query = query;
+            this.expected = expected;
+        }
+
         @Override
         public void run() {
             while (!stop.get()) {
                 searches.incrementAndGet();
                 try {
-                    Http.Response response = search();
+                    Http.Response response = search(alias, query);
                     if (response.status() != 200) {
                         failed.incrementAndGet();
                         firstFailure.compareAndSet(null, response.status() + " " + response.body());
                     } else {
                         long found = response.json().path("hits").path("total").path("value").asLong();
-                        if (found != SENTINELS) {
+                        if (found != expected) {
                             incomplete.incrementAndGet();
-                            firstIncomplete.compareAndSet(null, found + " of " + SENTINELS + " found");
+                            firstIncomplete.compareAndSet(null, found + " of " + expected + " found");
                         }
                     }
                     Thread.sleep(SEARCH_EVERY_MS);
@@ -174,6 +218,37 @@ public final class ReindexUnderLoad {
                     failed.incrementAndGet();
                     firstFailure.compareAndSet(null, e.toString());
                 }
+            }
+        }
+
+        /** Runs the command while searching; its exit code and what the searches found wrong go to problems. */
+        void during(Command command, String what, List<String> problems, Consumer<String> say) throws Exception {
+            Thread thread = new Thread(this, "reindex-searcher");
+            thread.setDaemon(true);
+            thread.start();
+            int exit;
+            try {
+                exit = command.run(what);
+            } finally {
+                stop.set(true);
+                thread.join();
+            }
+            say.accept(String.format(Locale.ROOT, "searches on %s during the reindex: %,d, failed %,d, with a sentinel "
+                    + "missing %,d", alias, searches.get(), failed.get(), incomplete.get()));
+            if (exit != 0) {
+                problems.add("reindex: ./cdc reindex " + what + " exited with " + exit);
+            }
+            if (failed.get() > 0) {
+                problems.add("reindex: " + failed.get() + " searches on " + alias + " failed; first: "
+                        + firstFailure.get());
+            }
+            if (incomplete.get() > 0) {
+                problems.add("reindex: " + incomplete.get() + " searches on " + alias + " missed sentinels; first: "
+                        + firstIncomplete.get());
+            }
+            JsonNode behind = Http.get(elasticsearch + "/_alias/" + alias).json();
+            if (behind.has(alias + "_v1") || behind.size() != 1) {
+                problems.add("reindex: the alias " + alias + " did not move to a new index: " + behind);
             }
         }
     }

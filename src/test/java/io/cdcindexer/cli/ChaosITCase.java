@@ -47,7 +47,7 @@ class ChaosITCase {
         assertThat(Files.readString(report))
                 .contains("| kill -9 of a TaskManager |")
                 .contains("| Elasticsearch stopped, then started again |")
-                .contains("| a column retyped, then ./cdc reindex, searched all along |")
+                .contains("| a column retyped, then ./cdc reindex of its table and of the users' joined documents, searched all along |")
                 .doesNotContain("not recovered");
         assertThat(Files.readString(chart)).startsWith("<svg").contains("1 taskmanager").contains("2 elasticsearch");
         assertThat(Stack.running(dir.resolve("stack"))).as("the run stops its stack").isEmpty();
