@@ -5,8 +5,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import io.cdcindexer.documents.JoinNode;
 import io.cdcindexer.documents.JoinedDocuments;
+import io.cdcindexer.documents.JoinedMappings;
 import io.cdcindexer.elasticsearch.IndexMappingFunction;
 import io.cdcindexer.elasticsearch.InitialLoad;
+import io.cdcindexer.elasticsearch.MappingOverrides;
 import io.cdcindexer.stack.ProjectHome;
 
 import java.io.IOException;
@@ -33,6 +35,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -137,11 +140,18 @@ public final class ReindexCommand implements Callable<Integer> {
             try {
                 captured = select(db);
             } catch (CliException noSuchTable) { // a table's name wins over a document index named alike
-                Optional<JoinNode> root = joinedRoot(table, joinedDocuments());
-                if (root.isEmpty()) {
-                    throw noSuchTable;
+                JoinedDocuments joined = joinedDocuments();
+                Optional<JoinNode> root = joinedRoot(table, joined);
+                if (root.isPresent()) {
+                    return reindexDocuments(db, connector, file, root.get());
                 }
-                return reindexDocuments(db, connector, file, root.get());
+                Optional<JsonNode> recorded = recorded(table);
+                if (abort && recorded.isPresent()) {
+                    return abort(table, recorded); // a document since removed from the declaration
+                }
+                throw joined.isEmpty() ? noSuchTable : new CliException(noSuchTable.getMessage() + "; nor is it "
+                        + "the index of a joined document (" + joined.roots().stream().map(r -> r.index).toList()
+                        + ")");
             }
             String alias = captured.index();
             Optional<JsonNode> recorded = recorded(alias);
@@ -219,20 +229,29 @@ public final class ReindexCommand implements Callable<Integer> {
                 + rootTable.displayName() + (below.isEmpty() ? "" : " with " + below.stream()
                         .map(CapturedTable::displayName).collect(Collectors.joining(", "))) + ")");
 
-        // 1. Record the reindex: the job maps every table of the document into the next index as their changes come.
+        // 1. Record the reindex: the job maps every table of the document into the next index as their changes from
+        //    this WAL position on come.
+        long fromLsn = walPosition(db);
         ObjectNode record = Json.object();
         record.put("alias", alias);
         record.put("document", root.table);
         record.put("from", current);
         record.put("to", next);
+        record.put("fromLsn", fromLsn);
         create(alias, record);
-        say("  the job maps the columns of every table of the document into " + next + " as their changes come");
+        say("  the job maps the columns of every table of the document into " + next + " as their changes from WAL "
+                + "position " + fromLsn + " on come");
         TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
-        // 2. The tables below the root come again: their schemas are mapped, the job's state of them is fresh.
+        // 2. The tables below the root come again: their schemas are mapped, and what the job keeps of their rows is
+        //    what they hold now. One row of the root table brings its schema.
         long deadline = System.nanoTime() + timeout.toNanos();
         for (CapturedTable table : below) {
             copy(db, connector, file, table, null, deadline);
         }
+        copy(db, connector, file, rootTable, oneRow(rootTable), null, deadline);
+        // Made by the job at the first row of them; made here with the document's fields if no table had one.
+        createIfMissing(current, next,
+                () -> (ObjectNode) JoinedMappings.indexBody(joined, root, MappingOverrides.NONE).get("mappings"));
         // 3. From now on every document built goes to the next index too.
         ObjectNode writing = Json.object();
         writing.putObject("doc").put("writing", true);
@@ -257,12 +276,18 @@ public final class ReindexCommand implements Callable<Integer> {
      */
     private void copy(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
             String into, long deadline) throws Exception {
+        copy(db, connector, file, table, null, into, deadline);
+    }
+
+    /** The same, of the rows the filter selects (null: every row). */
+    private void copy(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
+            String filter, String into, long deadline) throws Exception {
         String tableTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
                 + table.schema() + "." + table.name();
         Map<TopicPartition, Long> before = endOffsets(tableTopic);
-        Signalled signalled = snapshot(db, connector, file, table, deadline);
-        say("  asked Debezium for a blocking snapshot of " + table.displayName() + " ("
-                + Plural.of(signalled.rows(), "row") + ")");
+        Signalled signalled = snapshot(db, connector, file, table, filter, deadline);
+        say("  asked Debezium for a blocking snapshot of " + table.displayName() + (filter == null ? "" : ", one row")
+                + " (" + Plural.of(signalled.rows(), "row") + ")");
         awaitCopied(connector, tableTopic, before, signalled, into, deadline);
     }
 
@@ -283,6 +308,12 @@ public final class ReindexCommand implements Callable<Integer> {
                     + "it (curl -X DELETE .../" + next + ") and run the reindex again");
         }
         return new Indices(current, next);
+    }
+
+    /** An SQL condition that selects one row of the table, by its key (none of an empty table). */
+    static String oneRow(CapturedTable table) {
+        String key = table.keyColumns().stream().map(CapturedTable::quote).collect(Collectors.joining(", "));
+        return "(" + key + ") IN (SELECT " + key + " FROM " + table.quotedName() + " LIMIT 1)";
     }
 
     /** Moves the alias in one step, removes the record, and deletes the old index once nothing writes or reads it. */
@@ -481,16 +512,28 @@ public final class ReindexCommand implements Callable<Integer> {
      */
     Signalled snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
             long deadline) throws Exception {
+        return snapshot(db, connector, file, table, null, deadline);
+    }
+
+    /** The same, of the rows the filter (an SQL condition; null: every row) selects. */
+    Signalled snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
+            String filter, long deadline) throws Exception {
         SignalTable signals = SignalTable.of(connector, file);
         signals.create(db);
         long rows;
         try (Statement statement = db.createStatement();
-                ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName())) {
+                ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName()
+                        + (filter == null ? "" : " WHERE " + filter))) {
             rs.next();
             rows = rs.getLong(1); // for the progress: outside the lock, which must be short
         }
+        String collection = table.schema() + "." + table.name();
+        ObjectNode data = (ObjectNode) Json.parse(SnapshotCommand.signalData(List.of(collection)), "a signal");
+        if (filter != null) {
+            data.putArray("additional-conditions").addObject().put("data-collection", collection).put("filter", filter);
+        }
         signals.insertUnderLock(db, List.of(table), "cdc-reindex-" + UUID.randomUUID(), "execute-snapshot",
-                SnapshotCommand.signalData(List.of(table.schema() + "." + table.name())), deadline, this::say);
+                Json.compact(data), deadline, this::say);
         String fence = "cdc-reindex-fence-" + UUID.randomUUID();
         ObjectNode log = Json.object();
         log.put("message", "cdc-indexer reindex of " + table.schema() + "." + table.name() + ": the snapshot was "
@@ -675,19 +718,23 @@ public final class ReindexCommand implements Callable<Integer> {
         return false;
     }
 
-    /**
-     * Waits until every document of the current index is in the next one as well (a row whose change is still on its
-     * way shows as missing for a moment, so those are looked at again until none is left).
-     */
     /** Which of some document ids a row of the table has now. */
     interface RowLookup {
         Set<String> existing(Set<String> ids) throws SQLException;
     }
 
+    /**
+     * Waits until every document of the current index is in the next one as well (a row whose change is still on its
+     * way shows as missing for a moment, so those are looked at again until none is left).
+     */
     void awaitComplete(String current, String next, RowLookup rows, long deadline) throws Exception {
-        if (es.getIfExists("/" + ElasticsearchHttp.encode(next)).isEmpty()) {
-            createEmpty(current, next); // no change and no snapshot row came: an empty table
-        }
+        // No change and no snapshot row came (an empty table): strict and without fields, for the job to extend.
+        createIfMissing(current, next, () -> {
+            ObjectNode mappings = Json.object();
+            mappings.put("dynamic", "strict");
+            mappings.putObject("_meta").putObject(IndexMappingFunction.META).put("mapping", "none yet");
+            return mappings;
+        });
         es.refresh(current);
         es.refresh(next);
         Set<String> missing = ids(current);
@@ -718,10 +765,14 @@ public final class ReindexCommand implements Callable<Integer> {
     }
 
     /**
-     * The next index of a table that had no row: with the current index's settings and a strict mapping without fields,
-     * which the job extends with the first change's columns (the mapping step puts them as new columns).
+     * Makes the next index if the job has not: with the current index's settings and these mappings (for a table that
+     * had no row, strict without fields; for a document, its fields), which the job extends with the first change's
+     * columns (the mapping step puts them as new columns).
      */
-    private void createEmpty(String current, String next) {
+    private void createIfMissing(String current, String next, Supplier<ObjectNode> mappings) {
+        if (es.getIfExists("/" + ElasticsearchHttp.encode(next)).isPresent()) {
+            return;
+        }
         JsonNode index = es.get("/" + ElasticsearchHttp.encode(current) + "/_settings").path(current).path("settings")
                 .path("index");
         // An index still filled with bulk-loading settings hands on the settings it is to have after.
@@ -737,9 +788,7 @@ public final class ReindexCommand implements Callable<Integer> {
                 settings.set(name, index.get(name));
             }
         }
-        ObjectNode mappings = body.putObject("mappings");
-        mappings.put("dynamic", "strict");
-        mappings.putObject("_meta").putObject(IndexMappingFunction.META).put("mapping", "none yet");
+        body.set("mappings", mappings.get());
         try {
             es.put("/" + ElasticsearchHttp.encode(next), body);
         } catch (ElasticsearchHttp.ErrorResponse e) {

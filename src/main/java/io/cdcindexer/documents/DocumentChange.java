@@ -30,7 +30,7 @@ public final class DocumentChange extends RichMapFunction<JoinMessage, ChangeEve
     public static final String TOPIC_PREFIX = "joined:";
 
     private final JoinedDocuments plan;
-    /** Where the reindex records are read; null: never routed to a next index (tests without Elasticsearch). */
+    /** Where the reindex records are read; null: never routed to a next index (a job without derived mappings). */
     private final ElasticsearchConnection connection;
     private final long retryLimitMs;
 
@@ -38,8 +38,9 @@ public final class DocumentChange extends RichMapFunction<JoinMessage, ChangeEve
     private transient List<String> aliases;
     /** By document alias: the indices its documents go to now. */
     private transient Map<String, String[]> indices;
-    /** When the records were read ({@link System#nanoTime}); 0 before the first read. */
+    /** When the records were read ({@link System#nanoTime}). */
     private transient long readAt;
+    private transient boolean read;
 
     /**
      * @param connection where to read the reindex records; null for none
@@ -59,7 +60,7 @@ public final class DocumentChange extends RichMapFunction<JoinMessage, ChangeEve
         for (String alias : aliases) {
             indices.put(alias, new String[] {alias});
         }
-        readAt = 0;
+        read = false;
     }
 
     @Override
@@ -87,11 +88,11 @@ public final class DocumentChange extends RichMapFunction<JoinMessage, ChangeEve
     }
 
     private String[] indices(String alias) throws Exception {
-        if (client != null && System.nanoTime() - readAt > TimeUnit.MILLISECONDS.toNanos(
-                IndexMappingFunction.ROUTES_MAX_AGE_MS)) {
+        if (client != null && (!read || System.nanoTime() - readAt > TimeUnit.MILLISECONDS.toNanos(
+                IndexMappingFunction.ROUTES_MAX_AGE_MS))) {
             long asked = System.nanoTime(); // the answer is at least this old
             Map<String, JsonNode> records = connection.retrying("look up the reindexes of the joined documents",
-                    readAt == 0 ? retryLimitMs : Long.MAX_VALUE,
+                    read ? Long.MAX_VALUE : retryLimitMs,
                     () -> IndexMappingFunction.reindexRecords(client, aliases));
             for (String each : aliases) {
                 JsonNode record = records.get(each);
@@ -100,6 +101,7 @@ public final class DocumentChange extends RichMapFunction<JoinMessage, ChangeEve
                 indices.put(each, next == null ? new String[] {each} : new String[] {each, next});
             }
             readAt = asked;
+            read = true;
         }
         return indices.get(alias);
     }

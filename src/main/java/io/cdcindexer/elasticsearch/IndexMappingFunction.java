@@ -131,12 +131,12 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Map<String, List<JoinNode>> joinedNodes;
     /**
      * Which joined node's mapping is put for which row schema in which index ({@code <index>/<node>/<fingerprint>}: the
-     * document's alias, or the next index of its reindex).
+     * document's physical index, or its alias while there is none, or the next index of its reindex).
      */
     private transient Set<String> joinedMapped;
     /**
-     * Row schema instances whose columns are put at every place of their table (as {@link #known}), with the next
-     * indices of reindexes under way they were put in as well (comma-separated).
+     * Row schema instances whose columns are put at every place of their table (as {@link #known}), with the indices
+     * they were put in (the documents' indices, and next indices with their reindex).
      */
     private transient Map<JsonNode, String> joinedSchemas;
     private transient RestClient client;
@@ -365,17 +365,23 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         final String current;
         final String next;
         final long fromLsn;
+        /**
+         * Which reindex the next index is for (when it was recorded): a reindex aborted and run again makes an index of
+         * the same name, which knows nothing yet.
+         */
+        final String reindex;
         final String[] currentOnly;
         final String[] nextOnly;
         final String[] both;
 
         private final String alias;
 
-        Route(String alias, String current, String next, long fromLsn) {
+        Route(String alias, String current, String next, long fromLsn, String reindex) {
             this.alias = alias;
             this.current = current;
             this.next = next == null || next.equals(current) ? null : next;
             this.fromLsn = fromLsn;
+            this.reindex = this.next == null ? null : reindex;
             this.currentOnly = new String[] {current()};
             this.nextOnly = this.next == null ? currentOnly : new String[] {this.next};
             this.both = this.next == null ? currentOnly : new String[] {current(), this.next};
@@ -415,6 +421,13 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         Map<String, Route> fresh = connection.retrying("look up the index of " + alias + (aliases.size() > 1 ? " and "
                 + (aliases.size() - 1) + " other tables" : ""), limitMs, () -> fetchRoutes(aliases));
         routeLookups.inc();
+        fresh.forEach((name, route) -> {
+            Route before = routes.get(name);
+            if (before != null && before.next != null
+                    && !(before.next.equals(route.next) && before.reindex.equals(route.reindex))) {
+                forgetIndex(before.next); // aborted, done, or run again: an index of that name knows nothing yet
+            }
+        });
         routes.putAll(fresh);
         routesFetchedAt = asked;
         Set<String> live = new HashSet<>(routes.keySet());
@@ -428,6 +441,13 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         byContent.keySet().removeIf(key -> !live.contains(key.substring(0, key.lastIndexOf('/'))));
         joinedMapped.removeIf(key -> !live.contains(key.substring(0, key.indexOf('/'))));
         return routes.get(alias);
+    }
+
+    // What was learnt of the index: asked again when met again.
+    private void forgetIndex(String index) {
+        known.remove(index);
+        byContent.keySet().removeIf(key -> key.startsWith(index + '/'));
+        joinedMapped.removeIf(key -> key.startsWith(index + '/'));
     }
 
     private Map<String, Route> fetchRoutes(List<String> aliases) throws IOException {
@@ -456,7 +476,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         for (String alias : aliases) {
             JsonNode reindex = reindexes.get(alias);
             routes.put(alias, new Route(alias, physical.get(alias), reindex == null ? null : reindex.path("to").asText(null),
-                    reindex == null ? Long.MAX_VALUE : reindex.path("fromLsn").asLong(Long.MAX_VALUE)));
+                    reindex == null ? Long.MAX_VALUE : reindex.path("fromLsn").asLong(Long.MAX_VALUE),
+                    reindex == null ? null : reindex.path("startedAt").asText("")));
         }
         return routes;
     }
@@ -839,51 +860,53 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      * document's index first if there is none. A column the index maps as another type is left as it is, with a
      * warning: documents that carry the new type are refused by Elasticsearch and dead-lettered by the writer.
      *
-     * <p>While {@code ./cdc reindex} rebuilds a document's index, its next index takes them too (made here, with the
-     * document's fields, when the first change of one of its tables comes after the reindex was recorded): a schema
-     * mapped before the reindex began is mapped again for it.
+     * <p>While {@code ./cdc reindex} rebuilds a document's index, its next index takes the columns of the changes at or
+     * after the recorded WAL position too (made here, with the document's fields, at the first of them): a schema mapped
+     * before the reindex began is mapped again for it, and an older change, which may carry a schema since replaced
+     * (a retyped column's old type), is not mapped there.
      */
     private void mapJoined(ChangeEvent change) throws Exception {
         List<JoinNode> nodes = joinedNodes.get(change.table);
         if (nodes == null) {
             return;
         }
-        List<String[]> targets = new ArrayList<>(nodes.size()); // by node: its document's indices
-        StringBuilder nextIndices = new StringBuilder();
+        // By node: its document's index (the physical one, or the alias while there is none), and the next index of a
+        // reindex under way for changes at or after its position (an older change may carry a schema since replaced).
+        List<String[]> targets = new ArrayList<>(nodes.size());
+        StringBuilder seen = new StringBuilder();
         for (JoinNode node : nodes) {
-            JoinNode root = documents.root(node);
-            Route route = route(root.index);
-            targets.add(route.next == null ? new String[] {root.index} : new String[] {root.index, route.next});
-            if (route.next != null) {
-                nextIndices.append(route.next).append(',');
-            }
+            Route route = route(documents.root(node).index);
+            boolean toNext = route.next != null && change.lsn >= route.fromLsn;
+            targets.add(toNext ? new String[] {route.current(), route.next} : new String[] {route.current()});
+            seen.append(route.current()).append(toNext ? "+" + route.next + "@" + route.reindex : "").append(',');
         }
-        if (nextIndices.toString().equals(joinedSchemas.get(change.rowSchema))) {
+        if (seen.toString().equals(joinedSchemas.get(change.rowSchema))) {
             return;
         }
         String fingerprint = IndexMapping.fingerprint(change.rowSchema);
         for (int n = 0; n < nodes.size(); n++) {
             JoinNode node = nodes.get(n);
             JoinNode root = documents.root(node);
-            for (String index : targets.get(n)) {
+            for (int t = 0; t < targets.get(n).length; t++) {
+                String index = targets.get(n)[t];
+                boolean next = t == 1;
                 String key = index + "/" + node.id + "/" + fingerprint;
                 if (joinedMapped.contains(key)) {
                     continue;
                 }
-                boolean next = !index.equals(root.index);
                 ObjectNode put = JoinedMappings.putMappingBody(documents, node,
                         IndexMapping.properties(change.rowSchema, overrides.table(change.table)));
                 lookups.inc();
                 connection.retrying("map " + change.table + " in the documents of " + index, retryLimitMs, () -> {
-                    if (get(index + "/_mapping") == null && create(next ? index : index + FIRST_VERSION,
-                            next ? null : index, JoinedMappings.indexBody(documents, root, overrides))) {
+                    if (next && get(index + "/_mapping") == null
+                            && create(index, null, JoinedMappings.indexBody(documents, root, overrides))) {
                         created.inc();
-                        if (next) {
-                            LOG.info("Created index {} for the reindex of the joined documents {}", index, root.index);
-                        } else {
-                            LOG.info("Created index {}{} behind alias {} for joined documents", index, FIRST_VERSION,
-                                    index);
-                        }
+                        LOG.info("Created index {} for the reindex of the joined documents {}", index, root.index);
+                    } else if (index.equals(root.index) && get(index + "/_mapping") == null
+                            && create(index + FIRST_VERSION, index, JoinedMappings.indexBody(documents, root, overrides))) {
+                        created.inc();
+                        LOG.info("Created index {}{} behind alias {} for joined documents", index, FIRST_VERSION,
+                                index);
                     }
                     try {
                         send("PUT", index + "/_mapping", put);
@@ -903,7 +926,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             }
         }
         forgetIfMany(joinedSchemas);
-        joinedSchemas.put(change.rowSchema, nextIndices.toString());
+        joinedSchemas.put(change.rowSchema, seen.toString());
     }
 
     // The index's mapping answer, or null when there is no such index (or alias).

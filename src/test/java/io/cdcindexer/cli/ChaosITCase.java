@@ -35,8 +35,15 @@ class ChaosITCase {
 
         assertThat(chaos.exitCode()).as(chaos.toString()).isZero();
         assertThat(chaos.out())
-                .contains("failed 0, with a sentinel missing 0")
+                .containsPattern("searches on cdc.public.chaos_documents during the reindex: [1-9][\\d,]*, failed 0, "
+                        + "with a sentinel missing 0")
                 .contains("revision is mapped as long now")
+                // The users' joined documents reindexed next: the orders read again, one user for its schema, then
+                // every user; searched all along for sentinel users that carry an order.
+                .contains("asked Debezium for a blocking snapshot of orders (")
+                .contains("asked Debezium for a blocking snapshot of users, one row (1 row)")
+                .containsPattern("searches on cdc.documents.users during the reindex: [1-9][\\d,]*, failed 0, "
+                        + "with a sentinel missing 0")
                 .contains("verify: 0 missing, 0 extra, 0 stale")
                 // The joined documents (users carrying their orders, orders their user) are verified too, and the
                 // load moved orders between users under those faults.

@@ -108,8 +108,13 @@ class ReindexRoutingITCase {
     }
 
     private static void recordReindex(String alias, String next, long fromLsn) throws Exception {
+        recordReindex(alias, next, fromLsn, java.time.Instant.now().toString());
+    }
+
+    private static void recordReindex(String alias, String next, long fromLsn, String startedAt) throws Exception {
         assertThat(send("PUT", IndexMappingFunction.REINDEX_INDEX + "/_doc/" + alias + "?refresh=true",
-                "{\"alias\":\"" + alias + "\",\"to\":\"" + next + "\",\"fromLsn\":" + fromLsn + "}"))
+                "{\"alias\":\"" + alias + "\",\"to\":\"" + next + "\",\"fromLsn\":" + fromLsn
+                        + ",\"startedAt\":\"" + startedAt + "\"}"))
                 .isBetween(200, 201);
     }
 
@@ -262,6 +267,33 @@ class ReindexRoutingITCase {
 
             assertThat(lastIndices(harness)).contains("rerun-products_v2");
             assertThat(Http.get(elasticsearch.url() + "/rerun-products_v2").status())
+                    .as("the next index the change is routed to exists").isEqualTo(200);
+        }
+    }
+
+    /**
+     * The same, when the subtask routes no change while the reindex is aborted (its partitions were quiet): it never
+     * sees the route without the next index, so only the record's start tells the second reindex from the first.
+     */
+    @Test
+    void aReindexRunAgainAfterAnAbortItNeverSawGetsItsNextIndexMadeAgain() throws Exception {
+        try (var harness = harness(elasticsearch.url(), "quiet", 30_000)) {
+            harness.processElement(at(100, change("schema-0-insert")), 0);
+            recordReindex("quiet-products", "quiet-products_v2", 200, "first");
+            waitForRoutes();
+            harness.processElement(at(300, change("schema-0-insert")), 0);
+            assertThat(Http.get(elasticsearch.url() + "/quiet-products_v2").status()).isEqualTo(200);
+
+            // ./cdc reindex products --abort, then ./cdc reindex products: no change meanwhile
+            assertThat(send("DELETE", IndexMappingFunction.REINDEX_INDEX + "/_doc/quiet-products?refresh=true", null))
+                    .isEqualTo(200);
+            assertThat(send("DELETE", "quiet-products_v2", null)).isEqualTo(200);
+            recordReindex("quiet-products", "quiet-products_v2", 500, "second");
+            waitForRoutes();
+            harness.processElement(at(600, change("schema-0-insert")), 0);
+
+            assertThat(lastIndices(harness)).contains("quiet-products_v2");
+            assertThat(Http.get(elasticsearch.url() + "/quiet-products_v2").status())
                     .as("the next index the change is routed to exists").isEqualTo(200);
         }
     }
