@@ -188,11 +188,12 @@ public final class ReindexCommand implements Callable<Integer> {
      * Reindexes a joined document's index. Its documents come from the job's state of several tables, not from one
      * table's snapshot, so the steps differ from a table's (docs/documents.md, "Reindexing"):
      * <ol>
-     *   <li>the record names the next index: the job makes it with the document's fields and maps into it the columns
-     *       of every table of the document as their changes come, before any document may go there;
+     *   <li>the record names the next index and the WAL position now: the job makes it with the document's fields and
+     *       maps into it the columns of every table of the document as their changes from that position on come,
+     *       before any document may go there;
      *   <li>a blocking snapshot of each table below the root: its rows come again, each with its table's schema, which
      *       the job maps into the next index, and the job's state of them is what the table holds now (a column
-     *       dropped since is gone from it);
+     *       dropped since is gone from it); then one row of the root table, for its schema;
      *   <li>the record says "writing": every document built from then on is written into the next index too;
      *   <li>a blocking snapshot of the root table: the job builds every document again (a snapshot read of its root row
      *       sends it even if it came out the same);
