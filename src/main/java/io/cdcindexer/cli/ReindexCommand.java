@@ -247,12 +247,11 @@ public final class ReindexCommand implements Callable<Integer> {
         //    what they hold now. One row of the root table brings its schema.
         long deadline = System.nanoTime() + timeout.toNanos();
         for (CapturedTable table : below) {
-            copy(db, connector, file, table, null, deadline);
+            copy(db, connector, file, table, null, null, true, deadline);
         }
-        copy(db, connector, file, rootTable, oneRow(rootTable), null, deadline);
-        // Made by the job at the first row of them; made here with the document's fields if no table had one.
-        createIfMissing(current, next,
-                () -> (ObjectNode) JoinedMappings.indexBody(joined, root, MappingOverrides.NONE).get("mappings"));
+        copy(db, connector, file, rootTable, oneRow(rootTable), null, true, deadline);
+        // Made by the job at the first row of them; made here as the job would if no table had one.
+        createIfMissing(next, () -> JoinedMappings.indexBody(joined, root, overrides()));
         // 3. From now on every document built goes to the next index too.
         ObjectNode writing = Json.object();
         writing.putObject("doc").put("writing", true);
@@ -261,7 +260,7 @@ public final class ReindexCommand implements Callable<Integer> {
         TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
         say("  the job writes every document it builds into " + next + " too");
         // 4. The root table comes again: every document is built again, and so reaches the next index.
-        copy(db, connector, file, rootTable, next, deadline);
+        copy(db, connector, file, rootTable, null, next, true, deadline);
         // 5. As for a table: the next index holds every document of the current one whose root row exists.
         CapturedTable roots = rootTable;
         awaitComplete(current, next, ids -> rowsWithIds(db, roots, ids), deadline);
@@ -277,19 +276,25 @@ public final class ReindexCommand implements Callable<Integer> {
      */
     private void copy(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
             String into, long deadline) throws Exception {
-        copy(db, connector, file, table, null, into, deadline);
+        copy(db, connector, file, table, null, into, false, deadline);
     }
 
-    /** The same, of the rows the filter selects (null: every row). */
+    /**
+     * The same, of the rows a statement selects (null: every row).
+     *
+     * @param everyRow a snapshot that sends none of the rows counted failed (for a table's reindex, rows deleted
+     *     meanwhile are told apart later, by the check before the flip; a document's has no such check for the tables
+     *     below the root, nor for the one row of the root)
+     */
     private void copy(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
-            String filter, String into, long deadline) throws Exception {
+            String select, String into, boolean everyRow, long deadline) throws Exception {
         String tableTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
                 + table.schema() + "." + table.name();
         Map<TopicPartition, Long> before = endOffsets(tableTopic);
-        Signalled signalled = snapshot(db, connector, file, table, filter, deadline);
-        say("  asked Debezium for a blocking snapshot of " + table.displayName() + (filter == null ? "" : ", one row")
+        Signalled signalled = snapshot(db, connector, file, table, select, deadline);
+        say("  asked Debezium for a blocking snapshot of " + table.displayName() + (select == null ? "" : ", one row")
                 + " (" + Plural.of(signalled.rows(), "row") + ")");
-        awaitCopied(connector, tableTopic, before, signalled, into, deadline);
+        awaitCopied(connector, tableTopic, before, signalled, into, everyRow, deadline);
     }
 
     /** The index behind the alias and the one a reindex builds. */
@@ -311,10 +316,12 @@ public final class ReindexCommand implements Callable<Integer> {
         return new Indices(current, next);
     }
 
-    /** An SQL condition that selects one row of the table, by its key (none of an empty table). */
+    /**
+     * The statement that reads one row of the table (none of an empty table). A blocking snapshot takes its
+     * {@code additional-conditions} filter as the whole SELECT it reads the table with, not as a condition.
+     */
     static String oneRow(CapturedTable table) {
-        String key = table.keyColumns().stream().map(CapturedTable::quote).collect(Collectors.joining(", "));
-        return "(" + key + ") IN (SELECT " + key + " FROM " + table.quotedName() + " LIMIT 1)";
+        return "SELECT * FROM " + table.quotedName() + " LIMIT 1";
     }
 
     /** Moves the alias in one step, removes the record, and deletes the old index once nothing writes or reads it. */
@@ -512,26 +519,20 @@ public final class ReindexCommand implements Callable<Integer> {
      * again after the snapshot.
      */
     Signalled snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
-            long deadline) throws Exception {
-        return snapshot(db, connector, file, table, null, deadline);
-    }
-
-    /** The same, of the rows the filter (an SQL condition; null: every row) selects. */
-    Signalled snapshot(Connection db, KafkaConnectClient.ConnectorConfig connector, Path file, CapturedTable table,
-            String filter, long deadline) throws Exception {
+            String select, long deadline) throws Exception {
         SignalTable signals = SignalTable.of(connector, file);
         signals.create(db);
         long rows;
         try (Statement statement = db.createStatement();
-                ResultSet rs = statement.executeQuery("SELECT count(*) FROM " + table.quotedName()
-                        + (filter == null ? "" : " WHERE " + filter))) {
+                ResultSet rs = statement.executeQuery("SELECT count(*) FROM "
+                        + (select == null ? table.quotedName() : "(" + select + ") AS selected"))) {
             rs.next();
             rows = rs.getLong(1); // for the progress: outside the lock, which must be short
         }
         String collection = table.schema() + "." + table.name();
         ObjectNode data = (ObjectNode) Json.parse(SnapshotCommand.signalData(List.of(collection)), "a signal");
-        if (filter != null) {
-            data.putArray("additional-conditions").addObject().put("data-collection", collection).put("filter", filter);
+        if (select != null) {
+            data.putArray("additional-conditions").addObject().put("data-collection", collection).put("filter", select);
         }
         signals.insertUnderLock(db, List.of(table), "cdc-reindex-" + UUID.randomUUID(), "execute-snapshot",
                 Json.compact(data), deadline, this::say);
@@ -554,6 +555,15 @@ public final class ReindexCommand implements Callable<Integer> {
      */
     void awaitCopied(KafkaConnectClient.ConnectorConfig connector, String tableTopic, Map<TopicPartition, Long> before,
             Signalled signalled, String next, long deadline) throws Exception {
+        awaitCopied(connector, tableTopic, before, signalled, next, false, deadline);
+    }
+
+    /**
+     * The same; with {@code everyRow}, a snapshot that sent no row though the table had some when it was asked for
+     * fails (Debezium logs "Error while executing requested blocking snapshot" and streams on).
+     */
+    void awaitCopied(KafkaConnectClient.ConnectorConfig connector, String tableTopic, Map<TopicPartition, Long> before,
+            Signalled signalled, String next, boolean everyRow, long deadline) throws Exception {
         String signalTopic = connector.config().path("topic.prefix").asText(CapturedTable.TOPIC_PREFIX) + "."
                 + SignalTable.of(connector, config).name();
         Progress progress = new Progress(signalled.rows(), next);
@@ -595,6 +605,13 @@ public final class ReindexCommand implements Callable<Integer> {
                         throw new CliException("Debezium sent rows of the snapshot but not its last one, and streams "
                                 + "on: the snapshot stopped half way (the connector's log says why: ./cdc status, "
                                 + ".cdc/connect/connect.log); the alias is not moved: ./cdc reindex " + table
+                                + " --abort, then again");
+                    }
+                    if (everyRow && signalled.rows() > 0) {
+                        throw new CliException("Debezium sent none of the " + Plural.of(signalled.rows(), "row")
+                                + " of " + tableTopic + " it was asked for, and streams on: the snapshot failed (the "
+                                + "connector's log says why: ./cdc status, .cdc/connect/connect.log; or the rows were "
+                                + "deleted meanwhile); the alias is not moved: ./cdc reindex " + table
                                 + " --abort, then again");
                     }
                     break; // the table was empty when Debezium read it
@@ -729,13 +746,7 @@ public final class ReindexCommand implements Callable<Integer> {
      * way shows as missing for a moment, so those are looked at again until none is left).
      */
     void awaitComplete(String current, String next, RowLookup rows, long deadline) throws Exception {
-        // No change and no snapshot row came (an empty table): strict and without fields, for the job to extend.
-        createIfMissing(current, next, () -> {
-            ObjectNode mappings = Json.object();
-            mappings.put("dynamic", "strict");
-            mappings.putObject("_meta").putObject(IndexMappingFunction.META).put("mapping", "none yet");
-            return mappings;
-        });
+        createIfMissing(next, () -> emptyLike(current)); // no change and no snapshot row came: an empty table
         es.refresh(current);
         es.refresh(next);
         Set<String> missing = ids(current);
@@ -765,15 +776,25 @@ public final class ReindexCommand implements Callable<Integer> {
         say("  " + next + " holds every document of " + current + " whose row exists");
     }
 
-    /**
-     * Makes the next index if the job has not: with the current index's settings and these mappings (for a table that
-     * had no row, strict without fields; for a document, its fields), which the job extends with the first change's
-     * columns (the mapping step puts them as new columns).
-     */
-    private void createIfMissing(String current, String next, Supplier<ObjectNode> mappings) {
+    /** Makes the next index with this body if the job has not made it. */
+    private void createIfMissing(String next, Supplier<ObjectNode> body) {
         if (es.getIfExists("/" + ElasticsearchHttp.encode(next)).isPresent()) {
             return;
         }
+        try {
+            es.put("/" + ElasticsearchHttp.encode(next), body.get());
+        } catch (ElasticsearchHttp.ErrorResponse e) {
+            if (e.status() != 400 || !e.getMessage().contains("already_exists")) {
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * The next index of a table that had no row: the current index's settings and a strict mapping without fields,
+     * which the job extends with the first change's columns (the mapping step puts them as new columns).
+     */
+    private ObjectNode emptyLike(String current) {
         JsonNode index = es.get("/" + ElasticsearchHttp.encode(current) + "/_settings").path(current).path("settings")
                 .path("index");
         // An index still filled with bulk-loading settings hands on the settings it is to have after.
@@ -789,13 +810,22 @@ public final class ReindexCommand implements Callable<Integer> {
                 settings.set(name, index.get(name));
             }
         }
-        body.set("mappings", mappings.get());
+        ObjectNode mappings = body.putObject("mappings");
+        mappings.put("dynamic", "strict");
+        mappings.putObject("_meta").putObject(IndexMappingFunction.META).put("mapping", "none yet");
+        return body;
+    }
+
+    /** The overrides the job reads ({@code ./cdc submit} passes the project's file), for an index made here. */
+    private static MappingOverrides overrides() {
+        Path file = ProjectHome.dir().resolve(SubmitCommand.MAPPING_OVERRIDES);
+        if (!Files.isRegularFile(file)) {
+            return MappingOverrides.NONE;
+        }
         try {
-            es.put("/" + ElasticsearchHttp.encode(next), body);
-        } catch (ElasticsearchHttp.ErrorResponse e) {
-            if (e.status() != 400 || !e.getMessage().contains("already_exists")) {
-                throw e;
-            }
+            return MappingOverrides.load(file);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new CliException("Cannot read " + file + ": " + e.getMessage(), e);
         }
     }
 

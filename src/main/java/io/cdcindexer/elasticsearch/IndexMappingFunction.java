@@ -70,8 +70,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>It asks Elasticsearch once per index and schema in each subtask (the decoder hands every change of a schema the
- * same schema instance), so the cost is a request or two per table at start and at each schema change, a few more for
- * an index a snapshot fills, and one small look every minute (every 10 s while a first fill is known). While
+ * same schema instance; for joined documents, once per place of the table too), so the cost is a request or two per
+ * table at start, at each schema change and at each reindex, a few more for an index a snapshot fills, and one small
+ * look every minute (every 10 s while a first fill is known). While
  * Elasticsearch cannot be reached it waits and tries again, holding the change back, as the sink would.
  */
 public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, ChangeEvent> {
@@ -92,8 +93,10 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     static final String FIRST_VERSION = "_v1";
     /**
      * The index where {@code ./cdc reindex} records a reindex under way: one document per alias, {@code {"to": <next
-     * physical index>, "fromLsn": <WAL position>, ...}}. Every change of the table at that position or later is written
-     * to the next index as well.
+     * physical index>, "fromLsn": <WAL position>, "startedAt": ..., ...}}. Every change of the table at that position or
+     * later is written to the next index as well. For a joined document's alias ({@code "document": <root table>}), the
+     * changes of its tables from that position on are mapped there, and its documents are written there too once the
+     * record says {@code "writing": true} ({@code DocumentChange}).
      */
     public static final String REINDEX_INDEX = "cdc-indexer-reindex";
     /**
@@ -856,8 +859,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     }
 
     /**
-     * Puts the change's columns at every place its table takes in a joined document, once per schema: creating the
-     * document's index first if there is none. A column the index maps as another type is left as it is, with a
+     * Puts the change's columns at every place its table takes in a joined document, once per index, node and schema
+     * (again after the index behind the alias changed): creating the document's index first if there is none. A column the index maps as another type is left as it is, with a
      * warning: documents that carry the new type are refused by Elasticsearch and dead-lettered by the writer.
      *
      * <p>While {@code ./cdc reindex} rebuilds a document's index, its next index takes the columns of the changes at or

@@ -149,7 +149,7 @@ class ReindexSnapshotITCase {
                     .filter(t -> t.name().equals("t")).findFirst().orElseThrow();
             CompletableFuture<Object> signalled = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return command.snapshot(db, connector, file, table, System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+                    return command.snapshot(db, connector, file, table, null, System.nanoTime() + TimeUnit.SECONDS.toNanos(60));
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
