@@ -608,8 +608,8 @@ public final class ReindexCommand implements Callable<Integer> {
                                 + " --abort, then again");
                     }
                     if (everyRow && signalled.rows() > 0) {
-                        throw new CliException("Debezium sent none of the " + Plural.of(signalled.rows(), "row")
-                                + " of " + tableTopic + " it was asked for, and streams on: the snapshot failed (the "
+                        throw new CliException("Debezium sent no row of the snapshot of " + tableTopic + " ("
+                                + Plural.of(signalled.rows(), "row") + " asked for), and streams on: it failed (the "
                                 + "connector's log says why: ./cdc status, .cdc/connect/connect.log; or the rows were "
                                 + "deleted meanwhile); the alias is not moved: ./cdc reindex " + table
                                 + " --abort, then again");
