@@ -78,6 +78,11 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     }
 
     @Override
+    JoinNode declared() {
+        return plan.node(nodeId);
+    }
+
+    @Override
     void openState() {
         node = plan.node(nodeId);
         run = new java.util.Random().nextLong() | 1; // never 0, which no state holds before the first send

@@ -41,6 +41,11 @@ public final class FanoutFunction extends WholeTransactionsFunction {
     }
 
     @Override
+    JoinNode declared() {
+        return plan.node(nodeId);
+    }
+
+    @Override
     void openState() {
         node = plan.node(nodeId);
         value = getRuntimeContext().getState(new ValueStateDescriptor<>("value", TypeInformation.of(StoredPart.class)));

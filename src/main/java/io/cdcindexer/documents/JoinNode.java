@@ -61,6 +61,15 @@ public final class JoinNode implements Serializable {
         this.path = path;
     }
 
+    /**
+     * What the state of the node's stages is of, in words: its table, its relation to its holder and the foreign key.
+     * The columns it carries are not part of it: the stages keep whole rows.
+     */
+    public String declaration() {
+        return "table " + table + ", " + relation.name().toLowerCase(java.util.Locale.ROOT)
+                + (foreignKey == null ? "" : ", foreign key " + java.util.Arrays.toString(foreignKey));
+    }
+
     @Override
     public String toString() {
         return path + " (" + relation + " " + table + (foreignKey.length == 0 ? "" : " by " + Arrays.toString(foreignKey))

@@ -31,6 +31,11 @@ public final class LinkFunction extends WholeTransactionsFunction {
     }
 
     @Override
+    JoinNode declared() {
+        return plan.node(nodeId);
+    }
+
+    @Override
     void openState() {
         node = plan.node(nodeId);
         link = getRuntimeContext().getState(new ValueStateDescriptor<>("link", TypeInformation.of(StoredRow.class)));

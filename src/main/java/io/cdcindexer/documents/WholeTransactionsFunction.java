@@ -11,6 +11,9 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple3;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.TimeDomain;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
@@ -34,7 +37,8 @@ import org.apache.flink.util.Collector;
  * where messages due at once are applied together after {@link #OVERDUE_BATCH_MS}. Right after a restore, before any
  * watermark has come, it waits {@link #FIRST_WATERMARK_LOOKS} times as long: the source is still starting.
  */
-abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, JoinMessage, JoinMessage> {
+abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, JoinMessage, JoinMessage>
+        implements CheckpointedFunction {
 
     private static final long serialVersionUID = 1L;
 
@@ -54,6 +58,39 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
     private transient ValueState<Tuple3<Long, Long, Integer>> standing;
     /** When messages that came due are applied (processing time); null while none wait for that. */
     private transient ValueState<Long> overdueAt;
+    /** What the node was when the state was kept ({@link JoinNode#declaration}), in every subtask's checkpoint. */
+    private transient ListState<String> declaration;
+
+    /** The node whose state the stage keeps: its stages are named by its place, whatever else it is declared as. */
+    abstract JoinNode declared();
+
+    /**
+     * Refuses a state kept for a node declared otherwise under the same place (another table, relation or foreign key):
+     * Flink restores a stage by its name, which is the place, and the state would be read as the new node's. A state
+     * kept before this check carries no declaration, and is taken as it is.
+     */
+    @Override
+    public void initializeState(FunctionInitializationContext context) throws Exception {
+        declaration = context.getOperatorStateStore().getUnionListState(
+                new ListStateDescriptor<>("declaration", Types.STRING));
+        JoinNode node = declared();
+        String now = node.declaration();
+        for (String kept : declaration.get()) {
+            if (!kept.equals(now)) {
+                throw new IllegalStateException("The state of the joined documents' node " + node.path + " was kept "
+                        + "when it was " + kept + "; it is declared now as " + now + " (the documents file changed "
+                        + "under the same place). Restored, the state would be read as the new node's rows. Give the "
+                        + "node a new field name (a new place, which starts empty), or start without the state: "
+                        + "./cdc submit --without-state, then ./cdc snapshot of the document's tables "
+                        + "(docs/documents.md)");
+            }
+        }
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext context) throws Exception {
+        declaration.update(List.of(declared().declaration()));
+    }
 
     @Override
     public void open(Configuration parameters) throws Exception {

@@ -25,14 +25,15 @@ class JoinStagesTest {
 
     private static final long DELETES_MS = 60_000;
 
-    static final JoinedDocuments PLAN = JoinedDocuments.parse("""
+    static final String PLAN_JSON = """
             {"documents": [
               {"index": "users", "table": "public.users",
                "children": [{"field": "orders", "table": "public.orders", "foreignKey": ["user_id"],
                              "columns": ["id", "amount"]}]},
               {"index": "orders", "table": "public.orders", "columns": ["id", "amount"],
                "parents": [{"field": "user", "table": "public.users", "foreignKey": ["user_id"]}]}
-            ]}""", "test");
+            ]}""";
+    static final JoinedDocuments PLAN = JoinedDocuments.parse(PLAN_JSON, "test");
     private static final int USERS = 0;
     private static final int USER_ORDERS = 1;
     private static final int ORDERS = 2;
@@ -517,6 +518,40 @@ class JoinStagesTest {
         harness.processWatermark(new Watermark(11));
 
         assertThat(sent()).containsExactly("DOCUMENT@0[1 v100.1 {\"id\":1,\"orders\":[]}]");
+    }
+
+    /**
+     * A node declared anew under the same place (its table or foreign key changed, the field name kept): its stages'
+     * names are the place, so Flink hands them the old node's state, which would be read as the new table's rows.
+     * The restore is refused, saying what changed; a change that leaves the state meaningful (the columns carried, a
+     * node added elsewhere) is not.
+     */
+    @Test
+    void aStageRestoredForANodeDeclaredAnewUnderTheSamePlaceRefusesTheOldState() throws Exception {
+        open(new AssembleFunction(PLAN, USER_ORDERS, DELETES_MS));
+        harness.processElement(row(USER_ORDERS, "7", 100, 90, 10, "{\"id\":7,\"user_id\":1}"), 0);
+        var snapshot = harness.snapshot(1, 0);
+        harness.close();
+        harness = null;
+        JoinedDocuments movedKey = JoinedDocuments.parse("""
+                {"documents": [
+                  {"index": "users", "table": "public.users",
+                   "children": [{"field": "orders", "table": "public.orders", "foreignKey": ["buyer_id"],
+                                 "columns": ["id", "amount"]}]},
+                  {"index": "orders", "table": "public.orders", "columns": ["id", "amount"],
+                   "parents": [{"field": "user", "table": "public.users", "foreignKey": ["user_id"]}]}
+                ]}""", "test");
+        JoinedDocuments otherColumns = JoinedDocuments.parse(PLAN_JSON.replace("\"id\", \"amount\"]}]}",
+                "\"id\"]}]}"), "test");
+
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                        () -> open(new AssembleFunction(movedKey, USER_ORDERS, DELETES_MS), snapshot))
+                .hasStackTraceContaining("users.orders")
+                .hasStackTraceContaining("foreign key [user_id]")
+                .hasStackTraceContaining("foreign key [buyer_id]")
+                .hasStackTraceContaining("--without-state");
+        harness = null;
+        open(new AssembleFunction(otherColumns, USER_ORDERS, DELETES_MS), snapshot); // restores
     }
 
     @Test
