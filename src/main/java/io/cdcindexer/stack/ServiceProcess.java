@@ -221,7 +221,17 @@ public final class ServiceProcess implements AutoCloseable {
     private static String commandLine(ProcessHandle process) {
         Path proc = Path.of("/proc", Long.toString(process.pid()), "cmdline");
         try {
-            return new String(Files.readAllBytes(proc), StandardCharsets.UTF_8).replace('\0', ' ');
+            // It reads empty for a moment while the process execs (setsid becoming the service): asked again.
+            for (int tries = 0; ; tries++) {
+                byte[] line = Files.readAllBytes(proc);
+                if (line.length > 0 || tries == 20 || !process.isAlive()) {
+                    return new String(line, StandardCharsets.UTF_8).replace('\0', ' ');
+                }
+                Thread.sleep(5);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "";
         } catch (IOException | RuntimeException e) {
             return process.info().commandLine().orElse("");
         }
