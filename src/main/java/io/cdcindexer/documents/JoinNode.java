@@ -62,12 +62,32 @@ public final class JoinNode implements Serializable {
     }
 
     /**
-     * What the state of the node's stages is of, in words: its table, its relation to its holder and the foreign key.
-     * The columns it carries are not part of it: the stages keep whole rows.
+     * What the state of the node's stages is of: its table, its relation to its holder and the foreign key, as
+     * {@code v1|<table>|<RELATION>|<column>,<column>} with each name quoted (JSON), so that no two declarations read
+     * alike. Kept in checkpoints and compared on restore: its form never changes (a new form gets a new version, and the
+     * old one is still read). The columns carried are not part of it: changing them leaves the state meaningful, and
+     * documents show the new columns as their rows change (or after a {@code ./cdc snapshot}).
      */
     public String declaration() {
-        return "table " + table + ", " + relation.name().toLowerCase(java.util.Locale.ROOT)
-                + (foreignKey == null ? "" : ", foreign key " + java.util.Arrays.toString(foreignKey));
+        StringBuilder key = new StringBuilder();
+        for (String column : foreignKey) {
+            key.append(key.length() == 0 ? "" : ",").append(quoted(column));
+        }
+        return "v1|" + quoted(table) + "|" + relation.name() + "|" + key;
+    }
+
+    private static String quoted(String name) {
+        return com.fasterxml.jackson.databind.node.TextNode.valueOf(name).toString();
+    }
+
+    /** The declaration in words, for messages: "table public.orders, children, foreign key [user_id]". */
+    public static String describe(String declaration) {
+        String[] parts = declaration.split("\\|", 4);
+        if (parts.length < 4 || !parts[0].equals("v1")) {
+            return declaration;
+        }
+        return "table " + parts[1].replace("\"", "") + ", " + parts[2].toLowerCase(java.util.Locale.ROOT)
+                + (parts[3].isEmpty() ? "" : ", foreign key [" + parts[3].replace("\"", "") + "]");
     }
 
     @Override

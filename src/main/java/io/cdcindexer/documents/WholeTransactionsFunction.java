@@ -11,6 +11,7 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple3;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.execution.SuppressRestartsException;
 import org.apache.flink.runtime.state.FunctionInitializationContext;
 import org.apache.flink.runtime.state.FunctionSnapshotContext;
 import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
@@ -77,12 +78,17 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
         String now = node.declaration();
         for (String kept : declaration.get()) {
             if (!kept.equals(now)) {
-                throw new IllegalStateException("The state of the joined documents' node " + node.path + " was kept "
-                        + "when it was " + kept + "; it is declared now as " + now + " (the documents file changed "
-                        + "under the same place). Restored, the state would be read as the new node's rows. Give the "
-                        + "node a new field name (a new place, which starts empty), or start without the state: "
-                        + "./cdc submit --without-state, then ./cdc snapshot of the document's tables "
-                        + "(docs/documents.md)");
+                String way = node.relation == JoinNode.Relation.ROOT
+                        ? "give the document a new index (and delete the old one by hand)"
+                        : "give the node a new field name (a new place, which starts empty)";
+                // Not worth a restart: the same savepoint would be refused again, for good.
+                throw new SuppressRestartsException(new IllegalStateException("The state of the joined documents' "
+                        + "node " + node.path + " was kept when it was " + JoinNode.describe(kept) + "; it is declared "
+                        + "now as " + JoinNode.describe(now) + " (the documents file changed under the same place). "
+                        + "Restored, the state would be read as the new node's rows, so the job stops. Either " + way
+                        + ", then ./cdc submit --allow-non-restored-state (the old place's state is left out); or "
+                        + "delete the document's index and start without state: ./cdc submit --without-state, then "
+                        + "./cdc snapshot of the document's tables (docs/documents.md)"));
             }
         }
     }
