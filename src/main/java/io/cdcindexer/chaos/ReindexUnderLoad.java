@@ -69,12 +69,8 @@ public final class ReindexUnderLoad {
                 }
                 insert.executeBatch();
             }
-            long deadline = System.currentTimeMillis() + 120_000;
-            while (sentinelsFound() < SENTINELS) {
-                if (System.currentTimeMillis() > deadline) {
-                    return List.of("reindex: the " + SENTINELS + " sentinel rows were not searchable within 120 s");
-                }
-                Thread.sleep(500);
+            if (!searchable(ALIAS, idsQuery(SENTINEL_BASE, SENTINELS), SENTINELS)) {
+                return List.of("reindex: the " + SENTINELS + " sentinel rows were not searchable within 120 s");
             }
             say.accept(SENTINELS + " sentinel rows of " + TABLE + " are searchable; the index maps revision as "
                     + revisionType() + "; retyping it to bigint");
@@ -118,14 +114,10 @@ public final class ReindexUnderLoad {
             order.executeBatch();
         }
         String query = sentinelUsersWithAnOrder();
-        long deadline = System.currentTimeMillis() + 120_000;
-        while (found(DOCUMENTS, query) < SENTINEL_USERS) {
-            if (System.currentTimeMillis() > deadline) {
-                problems.add("reindex: the " + SENTINEL_USERS + " sentinel users with their orders were not "
-                        + "searchable in " + DOCUMENTS + " within 120 s");
-                return;
-            }
-            Thread.sleep(500);
+        if (!searchable(DOCUMENTS, query, SENTINEL_USERS)) {
+            problems.add("reindex: the " + SENTINEL_USERS + " sentinel users with their orders were not "
+                    + "searchable in " + DOCUMENTS + " within 120 s");
+            return;
         }
         say.accept(SENTINEL_USERS + " sentinel users with an order each are searchable in " + DOCUMENTS
                 + "; reindexing it");
@@ -151,8 +143,16 @@ public final class ReindexUnderLoad {
                 .asText("(none)");
     }
 
-    private long sentinelsFound() throws Exception {
-        return found(ALIAS, idsQuery(SENTINEL_BASE, SENTINELS));
+    // Whether the query finds the expected sentinels in the alias within 120 s.
+    private boolean searchable(String alias, String query, long expected) throws Exception {
+        long deadline = System.currentTimeMillis() + 120_000;
+        while (found(alias, query) < expected) {
+            if (System.currentTimeMillis() > deadline) {
+                return false;
+            }
+            Thread.sleep(500);
+        }
+        return true;
     }
 
     private static String idsQuery(long base, int count) {

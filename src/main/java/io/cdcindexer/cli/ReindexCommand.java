@@ -166,7 +166,7 @@ public final class ReindexCommand implements Callable<Integer> {
 
             // 1. Record the reindex: every change from this WAL position on goes to the next index as well.
             long fromLsn = walPosition(db);
-            record(alias, current, next, fromLsn, captured);
+            record(alias, current, next, fromLsn, "table", captured.schema() + "." + captured.name());
             say("  the job writes every change of " + captured.displayName() + " from WAL position " + fromLsn
                     + " on into " + next + " too");
             // 2. Wait until every route the job makes sees it.
@@ -233,13 +233,7 @@ public final class ReindexCommand implements Callable<Integer> {
         // 1. Record the reindex: the job maps every table of the document into the next index as their changes from
         //    this WAL position on come.
         long fromLsn = walPosition(db);
-        ObjectNode record = Json.object();
-        record.put("alias", alias);
-        record.put("document", root.table);
-        record.put("from", current);
-        record.put("to", next);
-        record.put("fromLsn", fromLsn);
-        create(alias, record);
+        record(alias, current, next, fromLsn, "document", root.table);
         say("  the job maps the columns of every table of the document into " + next + " as their changes from WAL "
                 + "position " + fromLsn + " on come");
         TimeUnit.MILLISECONDS.sleep(ROUTES_SETTLE.toMillis());
@@ -376,21 +370,18 @@ public final class ReindexCommand implements Callable<Integer> {
                 .filter(doc -> doc.path("found").asBoolean()).map(doc -> doc.path("_source"));
     }
 
-    private void record(String alias, String current, String next, long fromLsn, CapturedTable captured) {
+    /** Records the reindex: {@code source} names what the alias holds ({@code "table"} or {@code "document"}). */
+    private void record(String alias, String current, String next, long fromLsn, String source, String name) {
         ObjectNode doc = Json.object();
         doc.put("alias", alias);
-        doc.put("table", captured.schema() + "." + captured.name());
+        doc.put(source, name);
         doc.put("from", current);
         doc.put("to", next);
         doc.put("fromLsn", fromLsn);
-        create(alias, doc);
-    }
-
-    private void create(String alias, ObjectNode record) {
-        record.put("startedAt", Instant.now().toString());
+        doc.put("startedAt", Instant.now().toString());
         try {
             es.put("/" + IndexMappingFunction.REINDEX_INDEX + "/_create/" + ElasticsearchHttp.encode(alias)
-                    + "?refresh=true", record);
+                    + "?refresh=true", doc);
         } catch (ElasticsearchHttp.ErrorResponse e) {
             if (e.status() == 409) {
                 throw new CliException("Another reindex of " + alias + " started a moment ago; let it finish");

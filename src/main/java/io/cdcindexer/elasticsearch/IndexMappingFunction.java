@@ -887,9 +887,11 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             return;
         }
         String fingerprint = IndexMapping.fingerprint(change.rowSchema);
+        ObjectNode properties = IndexMapping.properties(change.rowSchema, overrides.table(change.table));
         for (int n = 0; n < nodes.size(); n++) {
             JoinNode node = nodes.get(n);
             JoinNode root = documents.root(node);
+            ObjectNode put = JoinedMappings.putMappingBody(documents, node, properties);
             for (int t = 0; t < targets.get(n).length; t++) {
                 String index = targets.get(n)[t];
                 boolean next = t == 1;
@@ -897,19 +899,16 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 if (joinedMapped.contains(key)) {
                     continue;
                 }
-                ObjectNode put = JoinedMappings.putMappingBody(documents, node,
-                        IndexMapping.properties(change.rowSchema, overrides.table(change.table)));
                 lookups.inc();
                 connection.retrying("map " + change.table + " in the documents of " + index, retryLimitMs, () -> {
-                    if (next && get(index + "/_mapping") == null
-                            && create(index, null, JoinedMappings.indexBody(documents, root, overrides))) {
-                        created.inc();
-                        LOG.info("Created index {} for the reindex of the joined documents {}", index, root.index);
-                    } else if (index.equals(root.index) && get(index + "/_mapping") == null
-                            && create(index + FIRST_VERSION, index, JoinedMappings.indexBody(documents, root, overrides))) {
-                        created.inc();
-                        LOG.info("Created index {}{} behind alias {} for joined documents", index, FIRST_VERSION,
-                                index);
+                    // Made here: the next index of a reindex, or the first index behind the alias while there is none.
+                    if ((next || index.equals(root.index)) && get(index + "/_mapping") == null) {
+                        ObjectNode body = JoinedMappings.indexBody(documents, root, overrides);
+                        if (next ? create(index, null, body) : create(index + FIRST_VERSION, index, body)) {
+                            created.inc();
+                            LOG.info("Created index {} for joined documents {}", next ? index : index + FIRST_VERSION,
+                                    root.index);
+                        }
                     }
                     try {
                         send("PUT", index + "/_mapping", put);
