@@ -2,10 +2,14 @@ package io.cdcindexer.chaos;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.Http;
+import io.cdcindexer.stack.Stack;
+import io.cdcindexer.stack.StackException;
 import io.cdcindexer.stack.StackPorts;
 import io.cdcindexer.stack.SupervisorState;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -29,6 +33,8 @@ import java.util.Set;
  * exactly the poison, and that the job runs. {@link #run()} returns the {@link Report}.
  */
 public final class ChaosRun {
+
+    private static final String JOB_NAME = "cdc-indexer";
 
     /** What to run. */
     public record Options(double rate, int workers, List<Fault> faults, Duration settle, Duration outage,
@@ -134,7 +140,7 @@ public final class ChaosRun {
         ChaosLoad load = new ChaosLoad(this::connectUnchecked, options.workers(), options.rate(), options.seed());
         VisibilityProbe probe = new VisibilityProbe(this::connectUnchecked, "http://localhost:" + ports.elasticsearch(),
                 "cdc", 100);
-        JobWatch job = new JobWatch("http://localhost:" + ports.flink(), "cdc-indexer");
+        JobWatch job = new JobWatch("http://localhost:" + ports.flink(), JOB_NAME);
         try {
             job.start();
             probe.start();
@@ -224,7 +230,7 @@ public final class ChaosRun {
             deadline = System.currentTimeMillis() + options.recoveryTimeout().toMillis();
         } catch (Exception e) {
             // The stack did not heal (a part not started again, a failed resubmit): a failed fault, still reported.
-            say("  " + fault.cliName() + ": " + e.getMessage());
+            say("  " + fault.cliName() + ": " + (e.getMessage() != null ? e.getMessage() : e));
             deadline = System.currentTimeMillis();
         }
         long over = System.currentTimeMillis();
@@ -263,7 +269,7 @@ public final class ChaosRun {
                 try {
                     for (JsonNode job : Http.get(url).json().path("jobs")) {
                         JsonNode tasks = job.path("tasks");
-                        if (job.path("name").asText().equals("cdc-indexer") && job.path("state").asText().equals("RUNNING")
+                        if (job.path("name").asText().equals(JOB_NAME) && job.path("state").asText().equals("RUNNING")
                                 && tasks.path("running").asInt() == tasks.path("total").asInt()) {
                             return System.currentTimeMillis();
                         }
@@ -311,6 +317,27 @@ public final class ChaosRun {
             public ReindexUnderLoad reindexUnderLoad() {
                 return new ReindexUnderLoad(ChaosRun.this::connectUnchecked,
                         "http://localhost:" + ports.elasticsearch(), reindex);
+            }
+
+            @Override
+            public String taskManagerRunningTheJob() throws Exception {
+                // Each TaskManager's Prometheus endpoint names the jobs of the tasks it runs; a spare one names none.
+                // The stack's own record of its ports: they are its, whatever the command line was given.
+                List<Integer> metricsPorts = Stack.readPorts(dataDir).orElse(ports).flinkMetrics();
+                List<String> asked = new ArrayList<>();
+                for (int index = 1; index <= FlinkCluster.TASK_MANAGERS; index++) {
+                    String url = "http://localhost:" + metricsPorts.get(index) + "/metrics";
+                    try {
+                        Http.Response metrics = Http.get(url);
+                        if (metrics.ok() && metrics.body().contains("job_name=\"" + JOB_NAME + "\"")) {
+                            return FlinkCluster.taskManagerName(index);
+                        }
+                        asked.add(url + " (HTTP " + metrics.status() + ", no task of the job)");
+                    } catch (IOException e) {
+                        asked.add(url + " (" + e + ")");
+                    }
+                }
+                throw new StackException("No TaskManager runs a task of the job " + JOB_NAME + ": " + asked);
             }
 
             @Override

@@ -18,10 +18,11 @@ import java.util.List;
  */
 public enum Fault {
 
-    TASKMANAGER("kill -9 of a TaskManager") {
+    TASKMANAGER("kill -9 of the TaskManager running the job") {
         @Override
         void inject(Context context) throws Exception {
-            context.killAndAwaitRestart("flink/taskmanager-1");
+            // The job runs in one slot of one TaskManager (parallelism.default 1); the other is the spare it restarts on.
+            context.killAndAwaitRestart("flink/" + context.taskManagerRunningTheJob());
         }
     },
     JOBMANAGER("kill -9 of the JobManager") {
@@ -99,6 +100,9 @@ public enum Fault {
 
         /** Records something the fault found wrong: the run fails with it. */
         void fail(String problem);
+
+        /** The process name of a TaskManager that runs tasks of the job ({@code taskmanager-2}). */
+        String taskManagerRunningTheJob() throws Exception;
 
         /** SIGKILL to a process of the stack, then waits until the supervisor has it running again. */
         default void killAndAwaitRestart(String process) throws InterruptedException {

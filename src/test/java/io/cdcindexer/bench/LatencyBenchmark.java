@@ -221,6 +221,8 @@ public final class LatencyBenchmark {
         long transactions = 0;
         long next = started;
         int row = 0;
+        Map<String, JsonNode> statsAtMeasure = new ConcurrentHashMap<>();
+        boolean statsTaken = false;
         try (PreparedStatement update = connection.prepareStatement("UPDATE users SET email = ? WHERE id = ?")) {
             connection.setAutoCommit(false);
             while (next < end) {
@@ -229,6 +231,10 @@ public final class LatencyBenchmark {
                     TimeUnit.NANOSECONDS.sleep(wait);
                 }
                 long seq = ++transactions;
+                if (next >= measureFrom && !statsTaken) {
+                    statsTaken = true;
+                    new Thread(() -> statsAtMeasure.putAll(indexStats(elasticsearch)), "index-stats").start();
+                }
                 long probeId = ids[row];
                 for (int i = 0; i < txSize; i++) {
                     update.setString(1, "v" + seq + "@example.com");
@@ -245,6 +251,7 @@ public final class LatencyBenchmark {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         String cores = sampler.coresSinceStart(seconds);
+        printIndexWork(statsAtMeasure, indexStats(elasticsearch), durationSeconds - warmupSeconds);
         committed.add(new Probe(-1, -1, 0, 0, false)); // tells the poller that no more will come
         poller.join(TimeUnit.SECONDS.toMillis(60));
         poller.interrupt();
@@ -410,6 +417,40 @@ public final class LatencyBenchmark {
             }
         }
         return seqs;
+    }
+
+    /** Each index's refresh, merge and get statistics (index name → its {@code total} section). */
+    private static Map<String, JsonNode> indexStats(String elasticsearch) {
+        try {
+            Http.Response response = Http.get(elasticsearch + "/cdc.*/_stats/refresh,merge,get,indexing");
+            Map<String, JsonNode> stats = new HashMap<>();
+            response.json().path("indices").fields()
+                    .forEachRemaining(index -> stats.put(index.getKey(), index.getValue().path("total")));
+            return stats;
+        } catch (Exception e) {
+            throw new IllegalStateException("Reading index statistics failed", e);
+        }
+    }
+
+    /**
+     * What Elasticsearch did for each index in the measured part of the load: refreshes (the poller's realtime
+     * {@code _mget} forces one whenever it asks for a document changed since the last), merges and their time.
+     */
+    private static void printIndexWork(Map<String, JsonNode> from, Map<String, JsonNode> to, int seconds) {
+        to.forEach((index, now) -> {
+            JsonNode then = from.get(index);
+            if (then == null) {
+                return;
+            }
+            System.out.printf("  %s over the measured %d s: %.1f refreshes/s, %d docs indexed, %d merges of %d docs"
+                    + " in %d ms of merge time, %d gets%n", index, seconds,
+                    (now.at("/refresh/total").asLong() - then.at("/refresh/total").asLong()) / (double) seconds,
+                    now.at("/indexing/index_total").asLong() - then.at("/indexing/index_total").asLong(),
+                    now.at("/merges/total").asLong() - then.at("/merges/total").asLong(),
+                    now.at("/merges/total_docs").asLong() - then.at("/merges/total_docs").asLong(),
+                    now.at("/merges/total_time_in_millis").asLong() - then.at("/merges/total_time_in_millis").asLong(),
+                    now.at("/get/total").asLong() - then.at("/get/total").asLong());
+        });
     }
 
     private static long count(String elasticsearch) throws Exception {

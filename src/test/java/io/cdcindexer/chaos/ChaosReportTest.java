@@ -40,7 +40,7 @@ class ChaosReportTest {
                 new ChaosRun.VerifyResult(8_000, 900, 0, 0, 0, "", Map.of()), List.of()));
 
         assertThat(markdown)
-                .contains("| kill -9 of a TaskManager | 30.0 s | 12,345 | 25.0 s | 24.0 s | 25 | 2 | 4 | 1 | 0 |")
+                .contains("| kill -9 of the TaskManager running the job | 30.0 s | 12,345 | 25.0 s | 24.0 s | 25 | 2 | 4 | 1 | 0 |")
                 .contains("- load: 50,000 changes in 7 transactions over 100.0 s (500 changes/s)")
                 .contains("- probes: 3 committed, 2 seen in Elasticsearch")
                 .contains("- changes by kind: 1,000 insert, 1,001 reinsert, 1,002 update, 1,003 move, 1,004 toast changed, "
@@ -76,7 +76,7 @@ class ChaosReportTest {
         String svg = ChaosReport.svg(report(List.of(TASKMANAGER), new ChaosRun.VerifyResult(1, 0, 0, 0, ""), List.of()));
 
         assertThat(svg).startsWith("<svg").endsWith("</svg>\n")
-                .contains("<title>kill -9 of a TaskManager</title>").contains(">1 taskmanager</text>")
+                .contains("<title>kill -9 of the TaskManager running the job</title>").contains(">1 taskmanager</text>")
                 .contains("passed");
         // Two visible probes are drawn (one short mark each); the unseen one is not.
         assertThat(svg.split("h1.5", -1)).hasSize(3);

@@ -274,7 +274,7 @@ class LocalStackITCase {
                 .forEach(vertex -> parallelism.add(vertex.path("parallelism").asInt()));
 
         assertThat(parallelism).as("parallelism of each vertex: parallelism.default of flink-conf/config.yaml")
-                .isNotEmpty().containsOnly(2);
+                .isNotEmpty().containsOnly(1);
     }
 
     /** Waits until the cdc-indexer job and all its tasks run (a savepoint needs them all); returns its id. */

@@ -307,8 +307,8 @@ class ConfigurationConsistencyTest {
         int parallelism = Integer.parseInt(flinkConf.getOrDefault("parallelism.default", "0"));
         List<String> taskManagers = taskManagers();
         SoftAssertions softly = new SoftAssertions();
-        softly.assertThat(parallelism).as("parallelism.default in %s: the job runs at parallelism 2 in both stacks",
-                FLINK_CONF).isEqualTo(2);
+        softly.assertThat(parallelism).as("parallelism.default in %s: the job runs at parallelism 1 in both stacks, one "
+                + "TaskManager a spare (docs/performance.md, \"Parallelism 1\")", FLINK_CONF).isEqualTo(1);
         softly.assertThat(JobOptions.fromArgs(submitterCommand().programArgs.toArray(String[]::new))
                         .overrides()).as("the submitter's job arguments must leave the parallelism to parallelism.default")
                 .doesNotContainKey("parallelism");
