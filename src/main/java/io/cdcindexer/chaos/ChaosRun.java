@@ -2,6 +2,7 @@ package io.cdcindexer.chaos;
 
 import com.fasterxml.jackson.databind.JsonNode;
 
+import io.cdcindexer.job.JobOptions;
 import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.Stack;
@@ -34,7 +35,9 @@ import java.util.Set;
  */
 public final class ChaosRun {
 
-    private static final String JOB_NAME = "cdc-indexer";
+    private static final String JOB_NAME = JobOptions.JOB_NAME.defaultValue();
+    /** How long Flink's REST API may show a job metric from before (metrics.fetcher.update-interval, 10 s), and some. */
+    private static final long METRICS_LAG_MS = 15_000;
 
     /** What to run. */
     public record Options(double rate, int workers, List<Fault> faults, Duration settle, Duration outage,
@@ -234,6 +237,10 @@ public final class ChaosRun {
             deadline = System.currentTimeMillis();
         }
         long over = System.currentTimeMillis();
+        if (fault == Fault.TASKMANAGER) {
+            // Its tasks may still show as running for the seconds the JobManager takes to find the TaskManager gone.
+            awaitFailoverSince(started, deadline);
+        }
         // Recovered once the job runs whole again (after a JobManager loss: the resumed job, not the old tasks that
         // run on until their TaskManager notices) and a change committed after that is visible.
         long whole = awaitJobWhole(fault == Fault.JOBMANAGER ? jobResumes(before) + 1 : 0, deadline);
@@ -246,6 +253,12 @@ public final class ChaosRun {
         long until = recoveredAt > 0 ? recoveredAt : System.currentTimeMillis();
         long changesDuring = load.committedChanges() - changesBefore;
         job.sampleOnce();
+        // The REST API's metrics can be 10 s old: a restart just made may not be counted yet.
+        for (long countedBy = System.currentTimeMillis() + METRICS_LAG_MS; fault == Fault.TASKMANAGER
+                && job.total("numRestarts") == restartsBefore && System.currentTimeMillis() < countedBy; ) {
+            Thread.sleep(1000);
+            job.sampleOnce();
+        }
         SupervisorState after = SupervisorState.read(dataDir).orElse(null);
         FaultResult result = new FaultResult(fault, started, over, recoveredAt, changesDuring,
                 probe.worstDelayMillis(started, until), job.total("staleWritesSkipped") - conflictsBefore,
@@ -263,24 +276,56 @@ public final class ChaosRun {
      * resumed the job that often); returns when, or 0 at the deadline.
      */
     private long awaitJobWhole(int resumes, long deadline) throws InterruptedException {
-        String url = "http://localhost:" + ports.flink() + "/jobs/overview";
         while (System.currentTimeMillis() < deadline) {
-            if (resumes == 0 || jobResumes(SupervisorState.read(dataDir).orElse(null)) >= resumes) {
-                try {
-                    for (JsonNode job : Http.get(url).json().path("jobs")) {
-                        JsonNode tasks = job.path("tasks");
-                        if (job.path("name").asText().equals(JOB_NAME) && job.path("state").asText().equals("RUNNING")
-                                && tasks.path("running").asInt() == tasks.path("total").asInt()) {
-                            return System.currentTimeMillis();
-                        }
-                    }
-                } catch (Exception e) {
-                    // the JobManager is not back yet
-                }
+            if ((resumes == 0 || jobResumes(SupervisorState.read(dataDir).orElse(null)) >= resumes)
+                    && wholeJobId() != null) {
+                return System.currentTimeMillis();
             }
             Thread.sleep(500);
         }
         return 0;
+    }
+
+    /** The id of the job of the name that is RUNNING with every task running; null for none (or no JobManager). */
+    private String wholeJobId() {
+        try {
+            for (JsonNode job : Http.get("http://localhost:" + ports.flink() + "/jobs/overview").json().path("jobs")) {
+                JsonNode tasks = job.path("tasks");
+                if (job.path("name").asText().equals(JOB_NAME) && job.path("state").asText().equals("RUNNING")
+                        && tasks.path("running").asInt() == tasks.path("total").asInt()) {
+                    return job.path("jid").asText();
+                }
+            }
+        } catch (Exception e) {
+            // the JobManager is not back yet
+        }
+        return null;
+    }
+
+    /**
+     * Waits until the job's failure history (which Flink records as it fails over, unlike its metrics) has an entry
+     * from {@code since} on, or the deadline.
+     */
+    private void awaitFailoverSince(long since, long deadline) throws InterruptedException {
+        while (System.currentTimeMillis() < deadline) {
+            try {
+                for (JsonNode job : Http.get("http://localhost:" + ports.flink() + "/jobs/overview").json()
+                        .path("jobs")) {
+                    if (!job.path("name").asText().equals(JOB_NAME)) {
+                        continue;
+                    }
+                    for (JsonNode entry : Http.get("http://localhost:" + ports.flink() + "/jobs/"
+                            + job.path("jid").asText() + "/exceptions").json().path("exceptionHistory").path("entries")) {
+                        if (entry.path("timestamp").asLong() >= since) {
+                            return;
+                        }
+                    }
+                }
+            } catch (Exception e) {
+                // the JobManager does not answer for a moment
+            }
+            Thread.sleep(200);
+        }
     }
 
     private static int serviceRestarts(SupervisorState state) {
@@ -321,23 +366,33 @@ public final class ChaosRun {
 
             @Override
             public String taskManagerRunningTheJob() throws Exception {
-                // Each TaskManager's Prometheus endpoint names the jobs of the tasks it runs; a spare one names none.
-                // The stack's own record of its ports: they are its, whatever the command line was given.
+                // Each TaskManager's Prometheus endpoint labels the metrics of its tasks with their job's id; a spare
+                // one has none. After a failover the old tasks may linger on one for a moment: exactly one must have
+                // the running job's. The ports are the stack's own record, whatever the command line was given.
                 List<Integer> metricsPorts = Stack.readPorts(dataDir).orElse(ports).flinkMetrics();
-                List<String> asked = new ArrayList<>();
-                for (int index = 1; index <= FlinkCluster.TASK_MANAGERS; index++) {
-                    String url = "http://localhost:" + metricsPorts.get(index) + "/metrics";
-                    try {
-                        Http.Response metrics = Http.get(url);
-                        if (metrics.ok() && metrics.body().contains("job_name=\"" + JOB_NAME + "\"")) {
-                            return FlinkCluster.taskManagerName(index);
+                long deadline = System.currentTimeMillis() + 60_000;
+                List<String> found = List.of();
+                while (System.currentTimeMillis() < deadline) {
+                    String job = wholeJobId();
+                    found = new ArrayList<>();
+                    for (int index = 1; job != null && index <= FlinkCluster.TASK_MANAGERS; index++) {
+                        String url = "http://localhost:" + metricsPorts.get(index) + "/metrics";
+                        try {
+                            Http.Response metrics = Http.get(url);
+                            if (metrics.ok() && metrics.body().contains("job_id=\"" + job + "\"")) {
+                                found.add(FlinkCluster.taskManagerName(index));
+                            }
+                        } catch (IOException e) {
+                            // not started yet, or being restarted: it runs nothing
                         }
-                        asked.add(url + " (HTTP " + metrics.status() + ", no task of the job)");
-                    } catch (IOException e) {
-                        asked.add(url + " (" + e + ")");
                     }
+                    if (found.size() == 1) {
+                        return found.get(0);
+                    }
+                    Thread.sleep(500);
                 }
-                throw new StackException("No TaskManager runs a task of the job " + JOB_NAME + ": " + asked);
+                throw new StackException("Not one TaskManager found running the job " + JOB_NAME + " within 60 s: "
+                        + (found.isEmpty() ? "none" : String.join(" and ", found)));
             }
 
             @Override

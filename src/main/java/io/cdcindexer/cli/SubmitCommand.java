@@ -40,7 +40,7 @@ import picocli.CommandLine.Spec;
             "With no state to start from where a job ran before (the consumer group has committed offsets), submit "
                     + "refuses: the transactions the old job held would be lost. --without-state starts anyway, "
                     + "re-reading all Kafka still holds.",
-            "Job options go after --, e.g. ./cdc submit -- --parallelism 1 (see JobOptions for the list).",
+            "Job options go after --, e.g. ./cdc submit -- --parallelism 2 (see JobOptions for the list).",
         })
 public final class SubmitCommand implements Callable<Integer> {
 

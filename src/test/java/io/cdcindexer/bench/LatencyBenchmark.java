@@ -222,7 +222,7 @@ public final class LatencyBenchmark {
         long next = started;
         int row = 0;
         Map<String, JsonNode> statsAtMeasure = new ConcurrentHashMap<>();
-        boolean statsTaken = false;
+        Thread statsTaker = null;
         try (PreparedStatement update = connection.prepareStatement("UPDATE users SET email = ? WHERE id = ?")) {
             connection.setAutoCommit(false);
             while (next < end) {
@@ -231,9 +231,9 @@ public final class LatencyBenchmark {
                     TimeUnit.NANOSECONDS.sleep(wait);
                 }
                 long seq = ++transactions;
-                if (next >= measureFrom && !statsTaken) {
-                    statsTaken = true;
-                    new Thread(() -> statsAtMeasure.putAll(indexStats(elasticsearch)), "index-stats").start();
+                if (next >= measureFrom && statsTaker == null) { // off the writer's thread: it keeps the pace
+                    statsTaker = new Thread(() -> statsAtMeasure.putAll(indexStats(elasticsearch)), "index-stats");
+                    statsTaker.start();
                 }
                 long probeId = ids[row];
                 for (int i = 0; i < txSize; i++) {
@@ -251,6 +251,9 @@ public final class LatencyBenchmark {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         String cores = sampler.coresSinceStart(seconds);
+        if (statsTaker != null) {
+            statsTaker.join(10_000);
+        }
         printIndexWork(statsAtMeasure, indexStats(elasticsearch), durationSeconds - warmupSeconds);
         committed.add(new Probe(-1, -1, 0, 0, false)); // tells the poller that no more will come
         poller.join(TimeUnit.SECONDS.toMillis(60));
@@ -419,17 +422,19 @@ public final class LatencyBenchmark {
         return seqs;
     }
 
-    /** Each index's refresh, merge and get statistics (index name → its {@code total} section). */
+    /**
+     * Each index's refresh, merge and get statistics (index name → its {@code total} section); none, with a word, when
+     * Elasticsearch does not give them: they are context, not the measurement.
+     */
     private static Map<String, JsonNode> indexStats(String elasticsearch) {
+        Map<String, JsonNode> stats = new HashMap<>();
         try {
-            Http.Response response = Http.get(elasticsearch + "/cdc.*/_stats/refresh,merge,get,indexing");
-            Map<String, JsonNode> stats = new HashMap<>();
-            response.json().path("indices").fields()
+            Http.get(elasticsearch + "/cdc.*/_stats/refresh,merge,get,indexing").json().path("indices").fields()
                     .forEachRemaining(index -> stats.put(index.getKey(), index.getValue().path("total")));
-            return stats;
         } catch (Exception e) {
-            throw new IllegalStateException("Reading index statistics failed", e);
+            System.out.printf("  index statistics not read: %s%n", e);
         }
+        return stats;
     }
 
     /**

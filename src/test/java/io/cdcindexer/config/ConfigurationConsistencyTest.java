@@ -317,6 +317,10 @@ class ConfigurationConsistencyTest {
                         + " parallelism.default %d: the job should restart at once on the others", taskManagers, slots,
                         parallelism)
                 .isGreaterThanOrEqualTo(parallelism);
+        softly.assertThat(flinkConf.get("heartbeat.interval"))
+                .as("heartbeat.interval in %s: with the job in one TaskManager, the JobManager finds it lost by two failed "
+                        + "heartbeats; docs/docker.md and local-stack.md say 2 s apart", FLINK_CONF)
+                .isEqualTo("2s");
         softly.assertAll();
     }
 

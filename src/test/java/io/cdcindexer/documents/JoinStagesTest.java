@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
@@ -711,6 +712,61 @@ class JoinStagesTest {
         }
         assertThat(documents).hasSize(users);
         // The row and the first order come from the restored state only; the second order was waiting.
+        documents.forEach((user, document) -> assertThat(document).as("user %s", user).isEqualTo("{\"id\":" + user
+                + ",\"orders\":[{\"id\":" + (1000 + Integer.parseInt(user)) + "},{\"id\":"
+                + (2000 + Integer.parseInt(user)) + "}]}"));
+    }
+
+    /**
+     * The other way, as a stack that ran at parallelism 2 goes to 1 (the default since 2026-12-01): both subtasks'
+     * keys, rows, children and waiting messages come to the one, and the declaration each kept is accepted.
+     */
+    @Test
+    void rescaledFromTwoSubtasksToOneEveryKeyKeepsItsRowItsChildrenAndWhatWaits() throws Exception {
+        int maxParallelism = 128;
+        int users = 20;
+        List<OperatorSubtaskState> snapshots = new ArrayList<>();
+        for (int subtask = 0; subtask < 2; subtask++) {
+            KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> part =
+                    rescaled(maxParallelism, 2, subtask);
+            part.open();
+            int own = 0;
+            for (int user = 1; user <= users; user++) {
+                if (KeyGroupRangeAssignment.assignKeyToParallelOperator("" + user, maxParallelism, 2) != subtask) {
+                    continue; // another subtask's key
+                }
+                own++;
+                part.processElement(row(USERS, "" + user, 100, 90, 10, "{\"id\":" + user + "}"), 0);
+                part.processElement(child(USERS, "" + user, USER_ORDERS, "" + (1000 + user), 100, 10,
+                        "{\"id\":" + (1000 + user) + "}"), 0);
+            }
+            assertThat(own).as("subtask %d of 2 holds some of the keys", subtask).isPositive();
+            part.processWatermark(new Watermark(11));
+            for (int user = 1; user <= users; user++) { // waiting when the snapshot is taken: due at watermark 21
+                if (KeyGroupRangeAssignment.assignKeyToParallelOperator("" + user, maxParallelism, 2) == subtask) {
+                    part.processElement(child(USERS, "" + user, USER_ORDERS, "" + (2000 + user), 200, 20,
+                            "{\"id\":" + (2000 + user) + "}"), 0);
+                }
+            }
+            snapshots.add(part.snapshot(1, 0));
+        }
+
+        KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> one = rescaled(maxParallelism, 1, 0);
+        one.initializeState(AbstractStreamOperatorTestHarness.repartitionOperatorState(
+                AbstractStreamOperatorTestHarness.repackageState(snapshots.toArray(OperatorSubtaskState[]::new)),
+                maxParallelism, 2, 1, 0));
+        one.open();
+        one.processWatermark(new Watermark(21));
+
+        Map<String, String> documents = new TreeMap<>();
+        for (JoinMessage message : one.extractOutputValues()) {
+            assertThat(documents.put(message.key, new String(message.body, StandardCharsets.UTF_8)))
+                    .as("user %s built once", message.key).isNull();
+            assertThat(message.version).isEqualTo(200);
+            assertThat(message.lsn).as("the second build of user %s: its build state came along", message.key)
+                    .isEqualTo(2);
+        }
+        assertThat(documents).hasSize(users);
         documents.forEach((user, document) -> assertThat(document).as("user %s", user).isEqualTo("{\"id\":" + user
                 + ",\"orders\":[{\"id\":" + (1000 + Integer.parseInt(user)) + "},{\"id\":"
                 + (2000 + Integer.parseInt(user)) + "}]}"));
