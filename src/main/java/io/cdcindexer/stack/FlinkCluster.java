@@ -156,9 +156,11 @@ public final class FlinkCluster implements AutoCloseable {
         overrides.put("rest.port", Integer.toString(restPort));
         // Every process's port (a list Flink reads like a range); each process is started with its own (-D).
         overrides.put(PROMETHEUS_PORT, metricsPorts.stream().map(String::valueOf).collect(Collectors.joining(",")));
-        // Smaller than the Docker stack's containers: the whole local stack shares one laptop.
+        // Smaller than the Docker stack's containers: the whole local stack shares one laptop. One TaskManager holds all
+        // of the job's state (parallelism 1): about 1,090 MB of task heap (docs/design.md, "Memory"); the spare's
+        // stays mostly untouched until a restart moves the job there.
         overrides.put("jobmanager.memory.process.size", "768m");
-        overrides.put("taskmanager.memory.process.size", "1280m");
+        overrides.put("taskmanager.memory.process.size", "2048m");
         overrides.put("io.tmp.dirs", dir.resolve("tmp").toString());
         overrides.put("web.tmpdir", dir.resolve("tmp/web").toString());
         overrides.put("blob.storage.directory", dir.resolve("tmp/blob").toString());
