@@ -702,16 +702,25 @@ class JoinStagesTest {
             part.processWatermark(new Watermark(21));
             List<JoinMessage> sent = part.extractOutputValues();
             assertThat(sent).as("subtask %d of 2 holds some of the keys", subtask).isNotEmpty();
-            for (JoinMessage message : sent) {
-                assertThat(documents.put(message.key, new String(message.body, StandardCharsets.UTF_8)))
-                        .as("user %s built on one subtask only", message.key).isNull();
-                assertThat(message.version).isEqualTo(200);
-                assertThat(message.lsn).as("the second build of user %s: its build state came along", message.key)
-                        .isEqualTo(2);
-            }
+            collectRestoredBuilds(sent, documents);
         }
+        assertEveryUserHasItsRowAndBothOrders(documents, users);
+    }
+
+    /** Adds each build to {@code documents}: the user's second build, made once, at the waiting order's version. */
+    private static void collectRestoredBuilds(List<JoinMessage> sent, Map<String, String> documents) {
+        for (JoinMessage message : sent) {
+            assertThat(documents.put(message.key, new String(message.body, StandardCharsets.UTF_8)))
+                    .as("user %s built once, on one subtask", message.key).isNull();
+            assertThat(message.version).isEqualTo(200);
+            assertThat(message.lsn).as("the second build of user %s: its build state came along", message.key)
+                    .isEqualTo(2);
+        }
+    }
+
+    // The row and the first order come from the restored state only; the second order was waiting.
+    private static void assertEveryUserHasItsRowAndBothOrders(Map<String, String> documents, int users) {
         assertThat(documents).hasSize(users);
-        // The row and the first order come from the restored state only; the second order was waiting.
         documents.forEach((user, document) -> assertThat(document).as("user %s", user).isEqualTo("{\"id\":" + user
                 + ",\"orders\":[{\"id\":" + (1000 + Integer.parseInt(user)) + "},{\"id\":"
                 + (2000 + Integer.parseInt(user)) + "}]}"));
@@ -759,17 +768,8 @@ class JoinStagesTest {
         one.processWatermark(new Watermark(21));
 
         Map<String, String> documents = new TreeMap<>();
-        for (JoinMessage message : one.extractOutputValues()) {
-            assertThat(documents.put(message.key, new String(message.body, StandardCharsets.UTF_8)))
-                    .as("user %s built once", message.key).isNull();
-            assertThat(message.version).isEqualTo(200);
-            assertThat(message.lsn).as("the second build of user %s: its build state came along", message.key)
-                    .isEqualTo(2);
-        }
-        assertThat(documents).hasSize(users);
-        documents.forEach((user, document) -> assertThat(document).as("user %s", user).isEqualTo("{\"id\":" + user
-                + ",\"orders\":[{\"id\":" + (1000 + Integer.parseInt(user)) + "},{\"id\":"
-                + (2000 + Integer.parseInt(user)) + "}]}"));
+        collectRestoredBuilds(one.extractOutputValues(), documents);
+        assertEveryUserHasItsRowAndBothOrders(documents, users);
     }
 
     private KeyedOneInputStreamOperatorTestHarness<String, JoinMessage, JoinMessage> rescaled(int maxParallelism,
