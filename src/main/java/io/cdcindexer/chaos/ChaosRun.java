@@ -289,10 +289,8 @@ public final class ChaosRun {
     /** The id of the job of the name that is RUNNING with every task running; null for none (or no JobManager). */
     private String wholeJobId() {
         try {
-            for (JsonNode job : Http.get("http://localhost:" + ports.flink() + "/jobs/overview").json().path("jobs")) {
-                JsonNode tasks = job.path("tasks");
-                if (job.path("name").asText().equals(JOB_NAME) && job.path("state").asText().equals("RUNNING")
-                        && tasks.path("running").asInt() == tasks.path("total").asInt()) {
+            for (JsonNode job : jobsOfTheName()) {
+                if (isWhole(job)) {
                     return job.path("jid").asText();
                 }
             }
@@ -302,6 +300,23 @@ public final class ChaosRun {
         return null;
     }
 
+    /** The jobs of the name the JobManager lists (its {@code /jobs/overview} entries). */
+    private List<JsonNode> jobsOfTheName() throws IOException, InterruptedException {
+        List<JsonNode> named = new ArrayList<>();
+        for (JsonNode job : Http.get("http://localhost:" + ports.flink() + "/jobs/overview").json().path("jobs")) {
+            if (job.path("name").asText().equals(JOB_NAME)) {
+                named.add(job);
+            }
+        }
+        return named;
+    }
+
+    private static boolean isWhole(JsonNode job) {
+        JsonNode tasks = job.path("tasks");
+        return job.path("state").asText().equals("RUNNING")
+                && tasks.path("running").asInt() == tasks.path("total").asInt();
+    }
+
     /**
      * Waits until the job fails over: it no longer runs whole, or its failure history (which Flink records as it fails
      * over, unlike its metrics, but serves from a cache up to 3 s old) has an entry from {@code since} on; or the
@@ -309,15 +324,17 @@ public final class ChaosRun {
      */
     private void awaitFailoverSince(long since, long deadline) throws InterruptedException {
         while (System.currentTimeMillis() < deadline) {
-            if (wholeJobId() == null) {
+            List<JsonNode> jobs;
+            try {
+                jobs = jobsOfTheName(); // one read for both signs
+            } catch (Exception e) {
+                return; // not whole: the JobManager does not answer
+            }
+            if (jobs.stream().noneMatch(ChaosRun::isWhole)) {
                 return;
             }
             try {
-                for (JsonNode job : Http.get("http://localhost:" + ports.flink() + "/jobs/overview").json()
-                        .path("jobs")) {
-                    if (!job.path("name").asText().equals(JOB_NAME)) {
-                        continue;
-                    }
+                for (JsonNode job : jobs) {
                     for (JsonNode entry : Http.get("http://localhost:" + ports.flink() + "/jobs/"
                             + job.path("jid").asText() + "/exceptions").json().path("exceptionHistory").path("entries")) {
                         if (entry.path("timestamp").asLong() >= since) {
