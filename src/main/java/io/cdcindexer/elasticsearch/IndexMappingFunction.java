@@ -289,6 +289,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             endInitialLoad(route.current(), InitialLoad.isSnapshotRead(change) ? "its snapshot's last read came"
                     : "a change after its snapshot came");
         }
+        if (!loading.isEmpty() && !InitialLoad.isSnapshotRead(change)) {
+            endDocumentLoads(change.table);
+        }
         boolean toNext = route.next != null && change.lsn >= route.fromLsn;
         // A delete writes no field, but it must find the index made (above): Elasticsearch lets a delete with an
         // external version create a missing index, which would then map the documents that follow by guessing.
@@ -696,7 +699,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                     continue;
                 }
                 if (refresh == null) {
-                    refresh = get(names.pattern() + "/_settings/index.refresh_interval?flat_settings=true"
+                    refresh = get(lookPattern() + "/_settings/index.refresh_interval?flat_settings=true"
                             + "&ignore_unavailable=true&allow_no_indices=true");
                 }
                 boolean off = refresh != null && InitialLoad.refreshOff(refresh, index.getKey());
@@ -755,7 +758,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     /** By index of the job's that carries a record (under way, or ended a short while ago): its mapping's _meta. */
     private Map<String, JsonNode> recordsInElasticsearch() throws IOException {
-        JsonNode metas = get(names.pattern() + "/_mapping?ignore_unavailable=true&allow_no_indices=true"
+        JsonNode metas = get(lookPattern() + "/_mapping?ignore_unavailable=true&allow_no_indices=true"
                 + "&filter_path=*.mappings._meta");
         Map<String, JsonNode> records = new HashMap<>();
         if (metas != null) {
@@ -777,6 +780,39 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             }
         });
         return indices;
+    }
+
+    /**
+     * A change of a joined document's table after the snapshot: the index of every document the table is part of is
+     * filled, and its documents are built as their changes come. (A table's last snapshot read does not end it: the
+     * document's other tables may still be read, and each read builds its documents again.)
+     */
+    private void endDocumentLoads(String table) throws Exception {
+        List<JoinNode> nodes = joinedNodes.get(table);
+        if (nodes == null) {
+            return;
+        }
+        for (JoinNode node : nodes) {
+            String alias = documents.root(node).index;
+            Route route = route(alias);
+            // Until the routes are asked again, a document index this step has just made is known by its alias.
+            String index = route.current == null ? alias + FIRST_VERSION : route.current;
+            if (loading.contains(index) && !endFailed.contains(index)) {
+                endInitialLoad(index, "a change after its snapshot came");
+            }
+        }
+    }
+
+    /**
+     * The indices a look searches for records of a load: those the index name template names, and the joined
+     * documents' physical indices, which it need not name.
+     */
+    private String lookPattern() {
+        StringBuilder pattern = new StringBuilder(names.pattern());
+        for (JoinNode root : documents.roots()) {
+            pattern.append(',').append(root.index).append("_v*");
+        }
+        return pattern.toString();
     }
 
     /** The snapshot's last read: every index still loading is filled. */
@@ -886,6 +922,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         if (seen.toString().equals(joinedSchemas.get(change.rowSchema))) {
             return;
         }
+        // A document's index is filled by the snapshot of all its tables: its load ends with the snapshot's last read,
+        // not with a table's (see endDocumentLoads).
+        boolean snapshotRead = InitialLoad.isSnapshotRead(change) && !InitialLoad.endsSnapshot(change);
         String fingerprint = IndexMapping.fingerprint(change.rowSchema);
         ObjectNode properties = IndexMapping.properties(change.rowSchema, overrides.table(change.table));
         for (int n = 0; n < nodes.size(); n++) {
@@ -908,6 +947,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                             created.inc();
                             LOG.info("Created index {} for joined documents {}", next ? index : index + FIRST_VERSION,
                                     root.index);
+                            if (!next && snapshotRead) {
+                                startInitialLoad(index + FIRST_VERSION);
+                            }
                         }
                     }
                     try {

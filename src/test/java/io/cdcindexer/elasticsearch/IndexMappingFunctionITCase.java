@@ -634,6 +634,84 @@ class IndexMappingFunctionITCase {
         }
     }
 
+    // Issue 12: a first load of 1,000,000 users rows refreshed the joined documents' index every second (89 refreshes
+    // and 13 merges against the table index's 7 and none), the rule covered only the tables' own indices.
+    private static OneInputStreamOperatorTestHarness<ChangeEvent, ChangeEvent> documentsHarness(String prefix,
+            String documentIndex, long quietMs) throws Exception {
+        JoinedDocuments documents = JoinedDocuments.parse("{\"documents\": [{\"index\": \"" + documentIndex
+                + "\", \"table\": \"public.users\", \"children\": [{\"field\": \"orders\", \"table\": "
+                + "\"public.orders\", \"foreignKey\": [\"user_id\"]}]}]}", "test");
+        return ProcessFunctionTestHarnesses.forProcessFunction(new IndexMappingFunction(
+                ElasticsearchConnection.plain(List.of(elasticsearch.url())), new IndexNames(prefix + ".{table}"), "",
+                "test overrides", 30_000, quietMs).joining(documents));
+    }
+
+    /** Refresh back to Elasticsearch's default, the record marked ended, the mark of the document's index kept. */
+    private static void assertDocumentLoadEnded(String alias) throws Exception {
+        assertThat(settings(alias).has("index.refresh_interval")).as(settings(alias).toString()).isFalse();
+        assertThat(meta(alias).path(InitialLoad.RECORD).has("endedAt")).as(meta(alias).toString()).isTrue();
+        assertThat(meta(alias).path("document").asText()).as("the document's mark stays").isEqualTo(alias);
+    }
+
+    @Test
+    void aJoinedDocumentsIndexASnapshotFirstFillsIsNotRefreshedUntilTheSnapshotsLastRead() throws Exception {
+        try (var harness = documentsHarness("docload", "docload-users", 30_000)) {
+            harness.processElement(readOf("users", "first"), 0);
+            harness.processElement(readOf("users", "true"), 0);
+            assertLoading("docload-users");
+            assertThat(put("docload-users/_doc/1", "{}")).isBetween(200, 201);
+            Thread.sleep(1_500);
+            assertThat(searchable("docload-users")).as("no refresh, no search sees it").isZero();
+
+            harness.processElement(readOf("users", "last_in_data_collection"), 0);
+            harness.processElement(readOf("orders", "first_in_data_collection"), 0);
+
+            assertLoadEnded("docload.users", null);
+            assertLoading("docload-users"); // its documents are still built from the snapshot's other tables
+
+            harness.processElement(readOf("orders", "last"), 0);
+
+            assertDocumentLoadEnded("docload-users");
+            assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+                while (searchable("docload-users") != 1) {
+                    Thread.sleep(100);
+                }
+            });
+        }
+    }
+
+    @Test
+    void aChangeOfAJoinedDocumentsTableAfterTheSnapshotEndsTheLoadOfItsIndex() throws Exception {
+        try (var harness = documentsHarness("docchange", "docchange-users", 30_000)) {
+            harness.processElement(readOf("users", "first"), 0);
+            assertLoading("docchange-users");
+
+            ChangeEvent insert = change("schema-0-insert");
+            insert.topic = "cdc.public.orders";
+            insert.table = "public.orders";
+            harness.processElement(insert, 0);
+
+            assertDocumentLoadEnded("docchange-users");
+        }
+    }
+
+    @Test
+    void aJobStartedAgainPutsRefreshBackOnAJoinedDocumentsIndexLeftLoadingOutsideTheIndexNamePattern()
+            throws Exception {
+        try (var first = documentsHarness("docleft", "left-documents", 1_000)) {
+            first.processElement(readOf("users", "first"), 0);
+        }
+        assertLoading("left-documents");
+        try (var restarted = documentsHarness("docleft", "left-documents", 1_000)) {
+            restarted.setProcessingTime(0);
+            restarted.setProcessingTime(6_000);
+            assertLoading("left-documents");
+
+            restarted.setProcessingTime(7_000);
+            assertDocumentLoadEnded("left-documents");
+        }
+    }
+
     @Test
     void aBadOverridesFileIsRefusedWhenTheJobIsBuilt() {
         assertThatThrownBy(() -> new IndexMappingFunction(List.of(elasticsearch.url()), new IndexNames("{topic}"),
