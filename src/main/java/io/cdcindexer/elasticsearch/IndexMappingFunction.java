@@ -66,7 +66,9 @@ import org.slf4j.LoggerFactory;
  *       takes in a document when its schema is first met, before any of its rows reaches the documents.
  *   <li>An index that a snapshot read makes is filled without refresh ({@link InitialLoad}) until the table's
  *       snapshot is over: its last read or the snapshot's, any other change of the table, or two looks
- *       {@code initialLoadQuietMs} apart with nothing indexed into it in between, whichever comes first.
+ *       {@code initialLoadQuietMs} apart with nothing indexed into it in between, whichever comes first. A joined
+ *       document's index likewise, until the snapshot's last read, a change of one of its tables after the snapshot,
+ *       or two looks with nothing indexed into it or its tables' indices.
  * </ul>
  *
  * <p>It asks Elasticsearch once per index and schema in each subtask (the decoder hands every change of a schema the
@@ -157,6 +159,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Counter extended;
     private transient Counter deadLettered;
     private transient Counter mappingRefused;
+    /** By table met: its index's alias (a joined document's load counts what is indexed into its tables' indices). */
+    private transient Map<String, String> tableAliases;
     /** Indices known to be filled with bulk-loading settings: their last snapshot read or other change ends that. */
     private transient Set<String> loading;
     /** By index still loading: how many documents Elasticsearch said it had indexed at the last look. */
@@ -248,6 +252,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         mappingRefused = getRuntimeContext().getMetricGroup().addGroup("reason", MAPPING_REFUSED)
                 .counter("deadLetters");
         loading = new HashSet<>();
+        tableAliases = new HashMap<>();
         indexedAtLastLook = new HashMap<>();
         endFailed = new HashSet<>();
         notBefore = new HashMap<>();
@@ -273,6 +278,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
         mapJoined(change);
         String alias = names.of(change.topic, change.table);
+        tableAliases.put(change.table, alias);
         Route route = route(alias);
         String refusal = refusal(route.current(), alias, change);
         if (route.current == null) {
@@ -699,7 +705,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                     continue;
                 }
                 if (refresh == null) {
-                    refresh = get(lookPattern() + "/_settings/index.refresh_interval?flat_settings=true"
+                    refresh = getOfLookPatterns("/_settings/index.refresh_interval?flat_settings=true"
                             + "&ignore_unavailable=true&allow_no_indices=true");
                 }
                 boolean off = refresh != null && InitialLoad.refreshOff(refresh, index.getKey());
@@ -744,21 +750,33 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
     }
 
-    // Nothing indexed into it since the last look; a deleted index is forgotten.
+    /**
+     * Nothing indexed into it since the last look; a deleted index is forgotten. For a joined document's index, into
+     * its tables' indices neither: while a child table is read before its root, the children wait for their holder
+     * rows and the document's index gets nothing, but the load is not over.
+     */
     private boolean quietSinceLastLook(String index) throws IOException {
-        JsonNode stats = get(index + "/_stats/indexing?filter_path=_all.primaries.indexing.index_total");
+        String filter = "/_stats/indexing?filter_path=_all.primaries.indexing.index_total";
+        JsonNode stats = get(index + filter);
         if (stats == null) {
             forget(index);
             return false;
         }
         long indexed = stats.at("/_all/primaries/indexing/index_total").asLong();
+        List<String> tables = tableIndicesOfDocument(index);
+        if (!tables.isEmpty()) {
+            for (List<String> batch : batches(tables, 3_000)) {
+                JsonNode more = get(String.join(",", batch) + filter + "&ignore_unavailable=true&allow_no_indices=true");
+                indexed += more == null ? 0 : more.at("/_all/primaries/indexing/index_total").asLong();
+            }
+        }
         Long before = indexedAtLastLook.put(index, indexed);
         return before != null && before == indexed;
     }
 
     /** By index of the job's that carries a record (under way, or ended a short while ago): its mapping's _meta. */
     private Map<String, JsonNode> recordsInElasticsearch() throws IOException {
-        JsonNode metas = get(lookPattern() + "/_mapping?ignore_unavailable=true&allow_no_indices=true"
+        JsonNode metas = getOfLookPatterns("/_mapping?ignore_unavailable=true&allow_no_indices=true"
                 + "&filter_path=*.mappings._meta");
         Map<String, JsonNode> records = new HashMap<>();
         if (metas != null) {
@@ -803,16 +821,47 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         }
     }
 
-    /**
-     * The indices a look searches for records of a load: those the index name template names, and the joined
-     * documents' physical indices, which it need not name.
-     */
-    private String lookPattern() {
-        StringBuilder pattern = new StringBuilder(names.pattern());
+    /** The indices of the tables met of the joined document whose physical index this is; empty for another index. */
+    private List<String> tableIndicesOfDocument(String index) {
+        List<String> tables = new ArrayList<>();
         for (JoinNode root : documents.roots()) {
-            pattern.append(',').append(root.index).append("_v*");
+            String prefix = root.index + "_v";
+            if (index.startsWith(prefix) && index.length() > prefix.length()
+                    && index.substring(prefix.length()).chars().allMatch(Character::isDigit)) {
+                for (JoinNode node : documents.withSubtree(root)) {
+                    String alias = tableAliases.get(node.table);
+                    if (alias != null && !tables.contains(alias)) {
+                        tables.add(alias);
+                    }
+                }
+            }
         }
-        return pattern.toString();
+        return tables;
+    }
+
+    /**
+     * The indices a look searches for records of a load, in requests short enough for Elasticsearch (it refuses a
+     * request line over 4 KB): those the index name template names, and the joined documents' physical indices, which
+     * it need not name.
+     */
+    private List<String> lookPatterns() {
+        List<String> patterns = new ArrayList<>(List.of(names.pattern()));
+        for (JoinNode root : documents.roots()) {
+            patterns.add(root.index + "_v*");
+        }
+        return batches(patterns, 3_000).stream().map(batch -> String.join(",", batch)).toList();
+    }
+
+    /** The answers of a GET of each of {@link #lookPatterns()} with this path after it, in one object. */
+    private ObjectNode getOfLookPatterns(String path) throws IOException {
+        ObjectNode all = DebeziumDecoder.mapper().createObjectNode();
+        for (String pattern : lookPatterns()) {
+            JsonNode answer = get(pattern + path);
+            if (answer instanceof ObjectNode object) {
+                all.setAll(object);
+            }
+        }
+        return all;
     }
 
     /** The snapshot's last read: every index still loading is filled. */
@@ -941,7 +990,13 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 lookups.inc();
                 connection.retrying("map " + change.table + " in the documents of " + index, retryLimitMs, () -> {
                     // Made here: the next index of a reindex, or the first index behind the alias while there is none.
-                    if ((next || index.equals(root.index)) && get(index + "/_mapping") == null) {
+                    JsonNode existing = get(index + "/_mapping");
+                    if (!next && existing != null && InitialLoad.settingsToRestore(existing) != null) {
+                        // Left loading by another subtask, or before a restart: a change of its tables ends it here.
+                        loading.add(existing.fieldNames().next());
+                        scheduleLook();
+                    }
+                    if ((next || index.equals(root.index)) && existing == null) {
                         ObjectNode body = JoinedMappings.indexBody(documents, root, overrides);
                         if (next ? create(index, null, body) : create(index + FIRST_VERSION, index, body)) {
                             created.inc();

@@ -38,6 +38,8 @@ import java.util.concurrent.TimeUnit;
 public final class SnapshotBenchmark {
 
     private static final String INDEX = "cdc.public.users";
+    /** The joined documents' index of the users rows, as ./cdc up ships them (configs/documents.json). */
+    private static final String DOCUMENTS = "cdc.documents.users";
 
     private final int rows;
     private final int runs;
@@ -55,8 +57,8 @@ public final class SnapshotBenchmark {
     }
 
     /** One run's times, in seconds from the start of {@code up}. */
-    private record Result(long rows, double upReturned, double firstIndexed, double allSearchable, long refreshes,
-            String cores) {
+    private record Result(long rows, double upReturned, double firstIndexed, double allSearchable,
+            double documentsSearchable, long refreshes, long documentRefreshes, String cores) {
         double rate() {
             return rows / (allSearchable - firstIndexed);
         }
@@ -69,13 +71,15 @@ public final class SnapshotBenchmark {
             results.add(run());
         }
         System.out.printf("%n%d runs, users table of %d rows (plus the sample rows)%n", runs, rows);
-        System.out.println("| run | up returned | first indexed | all searchable | rows/s (first indexed → all searchable)"
-                + " | refreshes | cores over the window |");
-        System.out.println("|---|---|---|---|---|---|---|");
+        System.out.println("| run | up returned | first indexed | all searchable | of which documents searchable"
+                + " | rows/s (first indexed → all searchable) | refreshes (table / documents) | cores over the window |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
         for (int i = 0; i < results.size(); i++) {
             Result r = results.get(i);
-            System.out.printf("| %d | %.1f s | %.1f s | %.1f s | %.0f | %d | %s |%n", i + 1, r.upReturned(),
-                    r.firstIndexed(), r.allSearchable(), r.rate(), r.refreshes(), r.cores());
+            System.out.printf("| %d | %.1f s | %.1f s | %.1f s | %s | %.0f | %d / %s | %s |%n", i + 1, r.upReturned(),
+                    r.firstIndexed(), r.allSearchable(), r.documentsSearchable() < 0 ? "no documents"
+                            : String.format("%.1f s", r.documentsSearchable()), r.rate(), r.refreshes(),
+                    r.documentRefreshes() < 0 ? "-" : String.valueOf(r.documentRefreshes()), r.cores());
         }
     }
 
@@ -101,15 +105,15 @@ public final class SnapshotBenchmark {
             watcher.join(TimeUnit.MINUTES.toMillis(20));
             if (watcher.allSearchable < 0) {
                 watcher.interrupt();
-                throw new IllegalStateException("After 20 minutes: " + count(elasticsearch) + " of " + expected
+                throw new IllegalStateException("After 20 minutes: " + count(elasticsearch, INDEX) + " of " + expected
                         + " rows searchable");
             }
             Result result = new Result(expected, upReturned, watcher.firstIndexed, watcher.allSearchable,
-                    Http.get(elasticsearch + "/" + INDEX + "/_stats/refresh").json()
-                            .at("/_all/primaries/refresh/total").asLong(), watcher.cores);
+                    watcher.documentsSearchable, refreshes(elasticsearch, INDEX), refreshes(elasticsearch, DOCUMENTS),
+                    watcher.cores);
             System.out.printf("  up returned after %.1f s; first document indexed at %.1f s; all %d rows searchable at "
-                    + "%.1f s: %.0f rows/s%n", upReturned, result.firstIndexed(), expected, result.allSearchable(),
-                    result.rate());
+                    + "%.1f s (their documents at %.1f s): %.0f rows/s%n", upReturned, result.firstIndexed(), expected,
+                    result.allSearchable(), result.documentsSearchable(), result.rate());
             System.out.printf("  %d refreshes; index settings at the end: %s%n", result.refreshes(),
                     Http.get(elasticsearch + "/" + INDEX + "/_settings?flat_settings=true").json().elements().next()
                             .path("settings"));
@@ -145,9 +149,16 @@ public final class SnapshotBenchmark {
         }
     }
 
+    /** The index's refreshes so far; -1 when there is no such index. */
+    private static long refreshes(String elasticsearch, String index) throws Exception {
+        Http.Response stats = Http.get(elasticsearch + "/" + index + "/_stats/refresh");
+        return stats.ok() ? stats.json().at("/_all/primaries/refresh/total").asLong() : -1;
+    }
+
     /**
      * Notes when Elasticsearch first indexed a document of the table (its indexing stats), and when all rows are
-     * searchable ({@code _count}), with the cores each process used in between.
+     * searchable ({@code _count}) in the table's index and, when there is one, in the joined documents' index, with the
+     * cores each process used in between.
      */
     private static final class Watcher extends Thread {
         private final String elasticsearch;
@@ -156,6 +167,8 @@ public final class SnapshotBenchmark {
         private final Sampler sampler;
         volatile double firstIndexed = -1;
         volatile double allSearchable = -1;
+        volatile double documentsSearchable = -1;
+        private double rowsSearchable = -1;
         volatile String cores = "";
 
         Watcher(String elasticsearch, long started, long expected, Sampler sampler) {
@@ -177,10 +190,20 @@ public final class SnapshotBenchmark {
                             firstIndexed = seconds(started);
                             sampler.markCpu();
                         }
-                    } else if (count(elasticsearch) >= expected) {
-                        allSearchable = seconds(started);
-                        cores = sampler.coresSinceStart(allSearchable - firstIndexed);
-                        return;
+                    } else {
+                        if (rowsSearchable < 0 && count(elasticsearch, INDEX) >= expected) {
+                            rowsSearchable = seconds(started);
+                        }
+                        if (documentsSearchable < 0 && count(elasticsearch, DOCUMENTS) >= expected) {
+                            documentsSearchable = seconds(started);
+                        }
+                        boolean documents = documentsSearchable >= 0
+                                || Http.get(elasticsearch + "/" + DOCUMENTS + "/_count").status() != 404;
+                        if (rowsSearchable >= 0 && (documentsSearchable >= 0 || !documents)) {
+                            allSearchable = Math.max(rowsSearchable, documentsSearchable);
+                            cores = sampler.coresSinceStart(allSearchable - firstIndexed);
+                            return;
+                        }
                     }
                 } catch (InterruptedException e) {
                     return;
@@ -196,8 +219,8 @@ public final class SnapshotBenchmark {
         }
     }
 
-    private static long count(String elasticsearch) throws Exception {
-        Http.Response response = Http.get(elasticsearch + "/" + INDEX + "/_count");
+    private static long count(String elasticsearch, String index) throws Exception {
+        Http.Response response = Http.get(elasticsearch + "/" + index + "/_count");
         JsonNode json = response.ok() ? response.json() : null;
         return json == null ? 0 : json.path("count").asLong();
     }

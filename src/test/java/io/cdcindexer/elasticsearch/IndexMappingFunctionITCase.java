@@ -712,6 +712,44 @@ class IndexMappingFunctionITCase {
         }
     }
 
+    // Review of 18895ef: the shipped connector reads public.orders before public.users; the orders' reads make the
+    // document's index while its documents wait for their users, and two quiet looks ended the load before the users
+    // came.
+    @Test
+    void aJoinedDocumentsIndexStaysLoadingWhileAChildTableIsReadBeforeItsRoot() throws Exception {
+        try (var harness = documentsHarness("docchild", "docchild-users", 1_000)) {
+            harness.setProcessingTime(0);
+            harness.processElement(readOf("orders", "first"), 0);
+            assertLoading("docchild-users");
+            for (int look = 1; look <= 3; look++) {
+                // The sink writes each read into the orders' own index; the document's index gets nothing yet.
+                assertThat(put("docchild.orders/_doc/" + look, "{}")).isBetween(200, 201);
+                harness.setProcessingTime(look * 1_000);
+                assertLoading("docchild-users");
+            }
+
+            harness.setProcessingTime(4_000); // nothing indexed since the last look, into either
+
+            assertDocumentLoadEnded("docchild-users");
+        }
+    }
+
+    @Test
+    void aJobStartedAgainLearnsOfAJoinedDocumentsLoadFromItsIndexAndAChangeOfItsTablesEndsIt() throws Exception {
+        try (var first = documentsHarness("dochanded", "dochanded-users", 30_000)) {
+            first.processElement(readOf("users", "first"), 0);
+        }
+        assertLoading("dochanded-users");
+        try (var restarted = documentsHarness("dochanded", "dochanded-users", 30_000)) {
+            ChangeEvent insert = change("schema-0-insert");
+            insert.topic = "cdc.public.users";
+            insert.table = "public.users";
+            restarted.processElement(insert, 0);
+
+            assertDocumentLoadEnded("dochanded-users");
+        }
+    }
+
     @Test
     void aBadOverridesFileIsRefusedWhenTheJobIsBuilt() {
         assertThatThrownBy(() -> new IndexMappingFunction(List.of(elasticsearch.url()), new IndexNames("{topic}"),
