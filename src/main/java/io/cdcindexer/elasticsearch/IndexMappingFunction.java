@@ -159,6 +159,12 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Counter extended;
     private transient Counter deadLettered;
     private transient Counter mappingRefused;
+    /**
+     * Joined documents' indices whose load this subtask started and whose root table's snapshot it has not seen end: a
+     * change of another of their tables does not end it, as the topics are read side by side and the root's reads may
+     * still be on their way.
+     */
+    private transient Set<String> awaitingRoot;
     /** By table met: its index's alias (a joined document's load counts what is indexed into its tables' indices). */
     private transient Map<String, String> tableAliases;
     /** Indices known to be filled with bulk-loading settings: their last snapshot read or other change ends that. */
@@ -253,6 +259,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 .counter("deadLetters");
         loading = new HashSet<>();
         tableAliases = new HashMap<>();
+        awaitingRoot = new HashSet<>();
         indexedAtLastLook = new HashMap<>();
         endFailed = new HashSet<>();
         notBefore = new HashMap<>();
@@ -295,8 +302,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             endInitialLoad(route.current(), InitialLoad.isSnapshotRead(change) ? "its snapshot's last read came"
                     : "a change after its snapshot came");
         }
-        if (!loading.isEmpty() && !InitialLoad.isSnapshotRead(change)) {
-            endDocumentLoads(change.table);
+        if (!loading.isEmpty() && InitialLoad.endsTable(change)) {
+            endDocumentLoads(change);
         }
         boolean toNext = route.next != null && change.lsn >= route.fromLsn;
         // A delete writes no field, but it must find the index made (above): Elasticsearch lets a delete with an
@@ -801,12 +808,13 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     }
 
     /**
-     * A change of a joined document's table after the snapshot: the index of every document the table is part of is
-     * filled, and its documents are built as their changes come. (A table's last snapshot read does not end it: the
-     * document's other tables may still be read, and each read builds its documents again.)
+     * A change that ends its table's snapshot (its last read, or a change after it). Of the root table, the root's
+     * snapshot is over. A change after the snapshot ends the load of the index of every document the table is part of,
+     * once its root's snapshot is over: its documents are built as their changes come. (A table's last read does not
+     * end it: the document's other tables may still be read, and each read builds its documents again.)
      */
-    private void endDocumentLoads(String table) throws Exception {
-        List<JoinNode> nodes = joinedNodes.get(table);
+    private void endDocumentLoads(ChangeEvent change) throws Exception {
+        List<JoinNode> nodes = joinedNodes.get(change.table);
         if (nodes == null) {
             return;
         }
@@ -815,7 +823,11 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             Route route = route(alias);
             // Until the routes are asked again, a document index this step has just made is known by its alias.
             String index = route.current == null ? alias + FIRST_VERSION : route.current;
-            if (loading.contains(index) && !endFailed.contains(index)) {
+            if (node.relation == JoinNode.Relation.ROOT) {
+                awaitingRoot.remove(index);
+            }
+            if (!InitialLoad.isSnapshotRead(change) && !awaitingRoot.contains(index) && loading.contains(index)
+                    && !endFailed.contains(index)) {
                 endInitialLoad(index, "a change after its snapshot came");
             }
         }
@@ -913,6 +925,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     private void forget(String index) {
         loading.remove(index);
+        awaitingRoot.remove(index);
         indexedAtLastLook.remove(index);
         endFailed.remove(index);
         notBefore.remove(index);
@@ -1004,6 +1017,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                                     root.index);
                             if (!next && snapshotRead) {
                                 startInitialLoad(index + FIRST_VERSION);
+                                if (node != root || !InitialLoad.endsTable(change)) {
+                                    awaitingRoot.add(index + FIRST_VERSION);
+                                }
                             }
                         }
                     }

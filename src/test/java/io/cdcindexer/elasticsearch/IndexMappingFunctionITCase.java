@@ -680,18 +680,52 @@ class IndexMappingFunctionITCase {
         }
     }
 
+    private static ChangeEvent insertInto(String table) throws Exception {
+        ChangeEvent insert = change("schema-0-insert");
+        insert.topic = "cdc.public." + table;
+        insert.table = "public." + table;
+        return insert;
+    }
+
     @Test
     void aChangeOfAJoinedDocumentsTableAfterTheSnapshotEndsTheLoadOfItsIndex() throws Exception {
         try (var harness = documentsHarness("docchange", "docchange-users", 30_000)) {
             harness.processElement(readOf("users", "first"), 0);
+            harness.processElement(readOf("users", "last_in_data_collection"), 0);
             assertLoading("docchange-users");
 
-            ChangeEvent insert = change("schema-0-insert");
-            insert.topic = "cdc.public.orders";
-            insert.table = "public.orders";
-            harness.processElement(insert, 0);
+            harness.processElement(insertInto("orders"), 0);
 
             assertDocumentLoadEnded("docchange-users");
+        }
+    }
+
+    // Second review of the joined first fill: the job reads the topics side by side, so a change of the orders made
+    // after the snapshot can come while the users' reads are still on their way.
+    @Test
+    void aChildTablesChangeWhileTheRootTableIsStillReadLeavesTheDocumentsIndexLoading() throws Exception {
+        try (var harness = documentsHarness("docearly", "docearly-users", 30_000)) {
+            harness.processElement(readOf("users", "first"), 0);
+
+            harness.processElement(insertInto("orders"), 0);
+            harness.processElement(readOf("users", "true"), 0);
+
+            assertLoading("docearly-users");
+            harness.processElement(readOf("users", "last_in_data_collection"), 0);
+            assertLoading("docearly-users"); // a read: the users' documents are still built
+            harness.processElement(insertInto("orders"), 0);
+            assertDocumentLoadEnded("docearly-users");
+        }
+    }
+
+    // Second review: a one-row table is marked last_in_data_collection on its only read (FINDINGS.md), which may be the
+    // read that makes the document's index.
+    @Test
+    void aOneRowTablesOnlyReadThatMakesAJoinedDocumentsIndexStartsItsLoad() throws Exception {
+        try (var harness = documentsHarness("doconerow", "doconerow-users", 30_000)) {
+            harness.processElement(readOf("orders", "last_in_data_collection"), 0);
+
+            assertLoading("doconerow-users");
         }
     }
 
@@ -741,10 +775,7 @@ class IndexMappingFunctionITCase {
         }
         assertLoading("dochanded-users");
         try (var restarted = documentsHarness("dochanded", "dochanded-users", 30_000)) {
-            ChangeEvent insert = change("schema-0-insert");
-            insert.topic = "cdc.public.users";
-            insert.table = "public.users";
-            restarted.processElement(insert, 0);
+            restarted.processElement(insertInto("users"), 0);
 
             assertDocumentLoadEnded("dochanded-users");
         }
