@@ -160,11 +160,12 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Counter deadLettered;
     private transient Counter mappingRefused;
     /**
-     * Joined documents' indices whose load this subtask started and whose root table's snapshot it has not seen end: a
-     * change of another of their tables does not end it, as the topics are read side by side and the root's reads may
-     * still be on their way.
+     * Joined documents' indices whose load this subtask started and whose root table's snapshot it has not seen end, with
+     * when it last saw a read of the root (or started the load): a change of another of their tables does not end it,
+     * as the topics are read side by side and the root's reads may still be on their way. A look forgets an entry once
+     * no read of the root came for a quiet period (its last read lost, or read by another subtask).
      */
-    private transient Set<String> awaitingRoot;
+    private transient Map<String, Long> awaitingRoot;
     /** By table met: its index's alias (a joined document's load counts what is indexed into its tables' indices). */
     private transient Map<String, String> tableAliases;
     /** Indices known to be filled with bulk-loading settings: their last snapshot read or other change ends that. */
@@ -259,7 +260,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 .counter("deadLetters");
         loading = new HashSet<>();
         tableAliases = new HashMap<>();
-        awaitingRoot = new HashSet<>();
+        awaitingRoot = new HashMap<>();
         indexedAtLastLook = new HashMap<>();
         endFailed = new HashSet<>();
         notBefore = new HashMap<>();
@@ -302,7 +303,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             endInitialLoad(route.current(), InitialLoad.isSnapshotRead(change) ? "its snapshot's last read came"
                     : "a change after its snapshot came");
         }
-        if (!loading.isEmpty() && InitialLoad.endsTable(change)) {
+        if (!loading.isEmpty() && (InitialLoad.endsTable(change) || !awaitingRoot.isEmpty())) {
             endDocumentLoads(change);
         }
         boolean toNext = route.next != null && change.lsn >= route.fromLsn;
@@ -702,6 +703,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      */
     private void lookForLoadingIndices() {
         nextLookAt = Long.MIN_VALUE;
+        awaitingRoot.values().removeIf(seen -> now() - seen >= initialLoadQuietMs);
         try {
             Map<String, JsonNode> records = recordsInElasticsearch();
             JsonNode refresh = null;
@@ -808,10 +810,11 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     }
 
     /**
-     * A change that ends its table's snapshot (its last read, or a change after it). Of the root table, the root's
-     * snapshot is over. A change after the snapshot ends the load of the index of every document the table is part of,
-     * once its root's snapshot is over: its documents are built as their changes come. (A table's last read does not
-     * end it: the document's other tables may still be read, and each read builds its documents again.)
+     * A change of a joined document's table: a read of the root says the root's snapshot goes on, its last read or a
+     * change after it that it is over. A change after the snapshot ends the load of the index of every document the
+     * table is part of, once its root's snapshot is over (or no read of the root came for a quiet period): its documents
+     * are built as their changes come. (A table's last read does not end it: the document's other tables may still be
+     * read, and each read builds its documents again.)
      */
     private void endDocumentLoads(ChangeEvent change) throws Exception {
         List<JoinNode> nodes = joinedNodes.get(change.table);
@@ -823,10 +826,14 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             Route route = route(alias);
             // Until the routes are asked again, a document index this step has just made is known by its alias.
             String index = route.current == null ? alias + FIRST_VERSION : route.current;
-            if (node.relation == JoinNode.Relation.ROOT) {
-                awaitingRoot.remove(index);
+            if (node.relation == JoinNode.Relation.ROOT && awaitingRoot.containsKey(index)) {
+                if (InitialLoad.endsTable(change)) {
+                    awaitingRoot.remove(index);
+                } else {
+                    awaitingRoot.put(index, now()); // a read of the root: its snapshot goes on
+                }
             }
-            if (!InitialLoad.isSnapshotRead(change) && !awaitingRoot.contains(index) && loading.contains(index)
+            if (!InitialLoad.isSnapshotRead(change) && !awaitingRoot.containsKey(index) && loading.contains(index)
                     && !endFailed.contains(index)) {
                 endInitialLoad(index, "a change after its snapshot came");
             }
@@ -1017,8 +1024,9 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                                     root.index);
                             if (!next && snapshotRead) {
                                 startInitialLoad(index + FIRST_VERSION);
-                                if (node != root || !InitialLoad.endsTable(change)) {
-                                    awaitingRoot.add(index + FIRST_VERSION);
+                                if (loading.contains(index + FIRST_VERSION)
+                                        && (node != root || !InitialLoad.endsTable(change))) {
+                                    awaitingRoot.put(index + FIRST_VERSION, now());
                                 }
                             }
                         }

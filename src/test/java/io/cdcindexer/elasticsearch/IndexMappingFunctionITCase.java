@@ -718,6 +718,30 @@ class IndexMappingFunctionITCase {
         }
     }
 
+    // Third review: with the root's last read lost (or read by another subtask) and the snapshot's last read lost too,
+    // a root that does not change would have kept the load on while its children stream.
+    @Test
+    void aChildTablesChangeEndsTheLoadOnceNoReadOfTheRootCameForAQuietPeriod() throws Exception {
+        try (var harness = documentsHarness("docstale", "docstale-users", 1_000)) {
+            harness.setProcessingTime(0);
+            harness.processElement(readOf("users", "first"), 0);
+            harness.setProcessingTime(500);
+            harness.processElement(readOf("users", "true"), 0);
+            harness.setProcessingTime(1_000); // a look: the root was read 500 ms ago
+            harness.processElement(insertInto("orders"), 0);
+            assertLoading("docstale-users");
+            // The orders stream on: the look finds the load not quiet.
+            assertThat(put("docstale.orders/_doc/1", "{}")).isBetween(200, 201);
+
+            harness.setProcessingTime(1_999);
+            harness.setProcessingTime(2_000); // the next look: no read of the root for 1.5 s
+            assertLoading("docstale-users");
+
+            harness.processElement(insertInto("orders"), 0);
+            assertDocumentLoadEnded("docstale-users");
+        }
+    }
+
     // Second review: a one-row table is marked last_in_data_collection on its only read (FINDINGS.md), which may be the
     // read that makes the document's index.
     @Test
