@@ -67,8 +67,8 @@ import org.slf4j.LoggerFactory;
  *   <li>An index that a snapshot read makes is filled without refresh ({@link InitialLoad}) until the table's
  *       snapshot is over: its last read or the snapshot's, any other change of the table, or two looks
  *       {@code initialLoadQuietMs} apart with nothing indexed into it in between, whichever comes first. A joined
- *       document's index likewise, until the snapshot's last read, a change of one of its tables after the snapshot,
- *       or two looks with nothing indexed into it or its tables' indices.
+ *       document's index likewise, until the snapshot's last read, a change of one of its tables after the snapshot
+ *       once the root's snapshot is over, or two looks with nothing indexed into it or its tables' indices.
  * </ul>
  *
  * <p>It asks Elasticsearch once per index and schema in each subtask (the decoder hands every change of a schema the
