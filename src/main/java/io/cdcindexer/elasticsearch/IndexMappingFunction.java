@@ -588,10 +588,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             while (true) {
                 JsonNode current = get(index + "/_mapping");
                 if (current != null) {
-                    if (InitialLoad.settingsToRestore(current) != null) {
-                        loading.add(current.fieldNames().next()); // left loading by another subtask, or before a restart
-                        scheduleLook();
-                    }
+                    learnLoad(current);
                     return extend(index, table, current, (ObjectNode) mappings.get("properties"));
                 }
                 if (alias == null) {
@@ -637,6 +634,17 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     /** How long the record of an ended load is kept: looks put refresh back if a late start turned it off meanwhile. */
     static final long ENDED_KEPT_MS = 3_600_000;
+
+    /**
+     * Knows the index as loading when its mapping answer ({@code GET <index>/_mapping}) carries the record of a load
+     * under way: one another subtask, or the job before a restart, left.
+     */
+    private void learnLoad(JsonNode mappingAnswer) {
+        if (InitialLoad.settingsToRestore(mappingAnswer) != null) {
+            loading.add(mappingAnswer.fieldNames().next());
+            scheduleLook();
+        }
+    }
 
     /**
      * Records the index's refresh interval in its mapping, then turns refresh off. Best effort: should Elasticsearch
@@ -1011,10 +1019,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
                 connection.retrying("map " + change.table + " in the documents of " + index, retryLimitMs, () -> {
                     // Made here: the next index of a reindex, or the first index behind the alias while there is none.
                     JsonNode existing = get(index + "/_mapping");
-                    if (!next && existing != null && InitialLoad.settingsToRestore(existing) != null) {
-                        // Left loading by another subtask, or before a restart: a change of its tables ends it here.
-                        loading.add(existing.fieldNames().next());
-                        scheduleLook();
+                    if (!next && existing != null) {
+                        learnLoad(existing); // a change of its tables ends it here
                     }
                     if ((next || index.equals(root.index)) && existing == null) {
                         ObjectNode body = JoinedMappings.indexBody(documents, root, overrides);
