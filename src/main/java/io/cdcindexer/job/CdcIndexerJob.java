@@ -1,6 +1,7 @@
 package io.cdcindexer.job;
 
 import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.ChangeEventSerializer;
 import io.cdcindexer.debezium.DecodeFunction;
 import io.cdcindexer.documents.AssembleFunction;
 import io.cdcindexer.documents.DocumentChange;
@@ -115,6 +116,7 @@ public final class CdcIndexerJob {
                         options.get(JobOptions.KAFKA_TRANSACTION_TOPIC),
                         options.get(JobOptions.KAFKA_TOPIC_PATTERN),
                         options.get(JobOptions.UNAVAILABLE_VALUE_PLACEHOLDER)))
+                .returns(ChangeEventSerializer.TYPE)
                 .name("Decode Debezium events")
                 .uid("decode");
         DataStream<ChangeEvent> changes = decoded;
@@ -130,6 +132,7 @@ public final class CdcIndexerJob {
             // Chained to the decoder: the index has the row schema's mapping before any document of it can be written.
             SingleOutputStreamOperator<ChangeEvent> mapped = decoded
                     .process(IndexMappingFunction.of(options))
+                    .returns(ChangeEventSerializer.TYPE)
                     .name("Index mappings")
                     .uid("index-mappings");
             changes = mapped;
@@ -146,6 +149,7 @@ public final class CdcIndexerJob {
                         .keyBy(TransactionCollapseFunction.END_KEY, Types.STRING))
                 .process(new TransactionCollapseFunction(options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS),
                         options.getLong(JobOptions.TRANSACTION_MAX_HELD_CHANGES)))
+                .returns(ChangeEventSerializer.TYPE)
                 .name("Collapse transactions")
                 .uid("collapse-transactions");
         JoinedDocuments documents = JoinedDocuments.of(options.get(JobOptions.DOCUMENTS));
@@ -155,6 +159,7 @@ public final class CdcIndexerJob {
         writes.keyBy(DocumentVersionFunction.DOCUMENT_KEY, Types.STRING)
                 .process(new DocumentVersionFunction(options.getLong(JobOptions.REMEMBER_WRITES_MS),
                         options.getLong(JobOptions.REMEMBER_DELETES_MS), options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS)))
+                .returns(ChangeEventSerializer.TYPE)
                 .name("Drop stale changes")
                 .uid("document-versions")
                 .sinkTo(documentSink)
@@ -210,6 +215,7 @@ public final class CdcIndexerJob {
             DataStream<ChangeEvent> document = assembled
                     .map(new DocumentChange(documents, derivedMappings ? BulkOptions.connection(options) : null,
                             IndexMappingFunction.RETRY_LIMIT_MS))
+                    .returns(ChangeEventSerializer.TYPE)
                     .name("Documents of " + node.index);
             written = written == null ? document : written.union(document);
         }

@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
 
 import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.ChangeEventSerializer;
 import io.cdcindexer.kafka.CollectingDeadLetterQueue;
 import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.DeadLetterSink;
@@ -18,10 +19,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.graph.StreamNode;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
@@ -77,6 +80,25 @@ class CdcIndexerJobITCase {
 
         assertThatThrownBy(() -> job.build(env)).hasMessageContaining("operator chaining")
                 .hasMessageContaining("--elasticsearch.mappings none");
+    }
+
+    @Test
+    void changesCrossEveryExchangeWithTheirOwnSerializerNotFlinksPojoSerializer() {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        new CdcIndexerJob(JobOptions.fromArgs("--documents", "configs/documents.json"),
+                PartitionedRecordsSource.of(List.of(List.of()), 1), new VersionedIndexSink("serializers", 0),
+                new DeadLetterSink(new CollectingDeadLetterQueue("serializers"))).build(env);
+
+        List<TypeSerializer<?>> ofChanges = new ArrayList<>();
+        for (StreamNode node : env.getStreamGraph(false).getStreamNodes()) {
+            List<TypeSerializer<?>> serializers = new ArrayList<>(List.of(node.getTypeSerializersIn()));
+            serializers.add(node.getTypeSerializerOut());
+            serializers.stream().filter(s -> s != null && s.createInstance() instanceof ChangeEvent)
+                    .forEach(ofChanges::add);
+        }
+
+        // Decoder and mappings out; collapse in and out; each document's change out; version check in and out; sink in.
+        assertThat(ofChanges).hasSizeGreaterThanOrEqualTo(8).allMatch(s -> s instanceof ChangeEventSerializer);
     }
 
     @Test

@@ -1,0 +1,275 @@
+package io.cdcindexer.debezium;
+
+import java.io.IOException;
+import java.util.Arrays;
+import org.apache.flink.api.common.ExecutionConfig;
+import org.apache.flink.api.common.serialization.SerializerConfig;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
+import org.apache.flink.core.memory.DataInputView;
+import org.apache.flink.core.memory.DataOutputView;
+import org.apache.flink.types.StringValue;
+
+/**
+ * How a {@link ChangeEvent} crosses the job's network exchanges: its fields written one after the other, with one mask
+ * for the ones that are null. Flink's POJO serializer, which it replaces there, reads and writes every field through
+ * reflection with a null flag of its own; between the decoder and the collapse, and between the collapse and the
+ * writer, every change pays that twice.
+ *
+ * <p>Only the streams use it ({@link #TYPE}, set in the job). The state that holds changes keeps Flink's POJO
+ * serializer, so checkpoints and savepoints of earlier versions restore as they are.
+ */
+public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
+
+    private static final long serialVersionUID = 1L;
+
+    public static final ChangeEventSerializer INSTANCE = new ChangeEventSerializer();
+
+    /** The type to give every stream of changes. */
+    public static final TypeInformation<ChangeEvent> TYPE = new Type();
+
+    private static final ChangeEvent.Action[] ACTIONS = ChangeEvent.Action.values();
+
+    // Which fields are null, one bit each; the action and the partial flag share the first byte with them.
+    private static final int OP = 1;
+    private static final int TOPIC = 1 << 1;
+    private static final int TABLE = 1 << 2;
+    private static final int DOCUMENT_ID = 1 << 3;
+    private static final int DOCUMENT = 1 << 4;
+    private static final int UNAVAILABLE = 1 << 5;
+    private static final int TRANSACTION = 1 << 6;
+    private static final int KEY = 1 << 7;
+    private static final int INDICES = 1 << 8;
+    private static final int ACTION = 1 << 9;
+    private static final int PARTIAL = 1 << 10;
+
+    private ChangeEventSerializer() {}
+
+    @Override
+    public void serialize(ChangeEvent e, DataOutputView out) throws IOException {
+        int nulls = (e.op == null ? OP : 0) | (e.topic == null ? TOPIC : 0) | (e.table == null ? TABLE : 0)
+                | (e.documentId == null ? DOCUMENT_ID : 0) | (e.document == null ? DOCUMENT : 0)
+                | (e.unavailableColumns == null ? UNAVAILABLE : 0) | (e.transactionId == null ? TRANSACTION : 0)
+                | (e.key == null ? KEY : 0) | (e.indices == null ? INDICES : 0) | (e.action == null ? ACTION : 0)
+                | (e.partial ? PARTIAL : 0);
+        out.writeShort(nulls);
+        if (e.action != null) {
+            out.writeByte(e.action.ordinal());
+        }
+        writeString(e.op, out);
+        writeString(e.topic, out);
+        out.writeInt(e.partition);
+        out.writeLong(e.offset);
+        writeString(e.table, out);
+        writeString(e.documentId, out);
+        out.writeLong(e.version);
+        out.writeLong(e.lsn);
+        writeBytes(e.document, out);
+        writeStrings(e.unavailableColumns, out);
+        writeString(e.transactionId, out);
+        out.writeLong(e.kafkaTime);
+        out.writeLong(e.commitTime);
+        writeBytes(e.key, out);
+        writeStrings(e.indices, out);
+    }
+
+    @Override
+    public ChangeEvent deserialize(DataInputView in) throws IOException {
+        return deserialize(new ChangeEvent(), in);
+    }
+
+    @Override
+    public ChangeEvent deserialize(ChangeEvent e, DataInputView in) throws IOException {
+        int nulls = in.readUnsignedShort();
+        e.action = (nulls & ACTION) != 0 ? null : ACTIONS[in.readUnsignedByte()];
+        e.partial = (nulls & PARTIAL) != 0;
+        e.op = (nulls & OP) != 0 ? null : StringValue.readString(in);
+        e.topic = (nulls & TOPIC) != 0 ? null : StringValue.readString(in);
+        e.partition = in.readInt();
+        e.offset = in.readLong();
+        e.table = (nulls & TABLE) != 0 ? null : StringValue.readString(in);
+        e.documentId = (nulls & DOCUMENT_ID) != 0 ? null : StringValue.readString(in);
+        e.version = in.readLong();
+        e.lsn = in.readLong();
+        e.document = (nulls & DOCUMENT) != 0 ? null : readBytes(in);
+        e.unavailableColumns = (nulls & UNAVAILABLE) != 0 ? null : readStrings(in);
+        e.transactionId = (nulls & TRANSACTION) != 0 ? null : StringValue.readString(in);
+        e.kafkaTime = in.readLong();
+        e.commitTime = in.readLong();
+        e.key = (nulls & KEY) != 0 ? null : readBytes(in);
+        e.indices = (nulls & INDICES) != 0 ? null : readStrings(in);
+        // Not serialized (only there in the decoder's chain): a reused instance must not keep an earlier event's.
+        e.rowSchema = null;
+        e.snapshot = null;
+        return e;
+    }
+
+    private static void writeString(String s, DataOutputView out) throws IOException {
+        if (s != null) {
+            StringValue.writeString(s, out);
+        }
+    }
+
+    private static void writeBytes(byte[] bytes, DataOutputView out) throws IOException {
+        if (bytes != null) {
+            out.writeInt(bytes.length);
+            out.write(bytes);
+        }
+    }
+
+    private static byte[] readBytes(DataInputView in) throws IOException {
+        byte[] bytes = new byte[in.readInt()];
+        in.readFully(bytes);
+        return bytes;
+    }
+
+    /** An array of strings, none of them null (unavailable columns, index names). */
+    private static void writeStrings(String[] strings, DataOutputView out) throws IOException {
+        if (strings != null) {
+            out.writeInt(strings.length);
+            for (String s : strings) {
+                StringValue.writeString(s, out);
+            }
+        }
+    }
+
+    private static String[] readStrings(DataInputView in) throws IOException {
+        String[] strings = new String[in.readInt()];
+        for (int i = 0; i < strings.length; i++) {
+            strings[i] = StringValue.readString(in);
+        }
+        return strings;
+    }
+
+    @Override
+    public void copy(DataInputView source, DataOutputView target) throws IOException {
+        serialize(deserialize(source), target);
+    }
+
+    /** A copy that shares nothing mutable with the original (arrays copied; strings are immutable). */
+    @Override
+    public ChangeEvent copy(ChangeEvent from) {
+        ChangeEvent c = from.copy();
+        c.document = from.document == null ? null : from.document.clone();
+        c.unavailableColumns = from.unavailableColumns == null ? null : from.unavailableColumns.clone();
+        c.key = from.key == null ? null : from.key.clone();
+        c.indices = from.indices == null ? null : from.indices.clone();
+        return c;
+    }
+
+    @Override
+    public ChangeEvent copy(ChangeEvent from, ChangeEvent reuse) {
+        return copy(from);
+    }
+
+    @Override
+    public ChangeEvent createInstance() {
+        return new ChangeEvent();
+    }
+
+    @Override
+    public boolean isImmutableType() {
+        return false;
+    }
+
+    @Override
+    public TypeSerializer<ChangeEvent> duplicate() {
+        return this; // stateless
+    }
+
+    @Override
+    public int getLength() {
+        return -1;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ChangeEventSerializer;
+    }
+
+    @Override
+    public int hashCode() {
+        return ChangeEventSerializer.class.hashCode();
+    }
+
+    @Override
+    public TypeSerializerSnapshot<ChangeEvent> snapshotConfiguration() {
+        return new Snapshot();
+    }
+
+    /** What a checkpoint records of this serializer (only in-flight data could carry it: the state does not). */
+    public static final class Snapshot extends SimpleTypeSerializerSnapshot<ChangeEvent> {
+        public Snapshot() {
+            super(() -> INSTANCE);
+        }
+    }
+
+    /** {@link ChangeEvent} as a type of Flink's, serialized by {@link ChangeEventSerializer}. */
+    private static final class Type extends TypeInformation<ChangeEvent> {
+
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        public boolean isBasicType() {
+            return false;
+        }
+
+        @Override
+        public boolean isTupleType() {
+            return false;
+        }
+
+        @Override
+        public int getArity() {
+            return 1;
+        }
+
+        @Override
+        public int getTotalFields() {
+            return 1;
+        }
+
+        @Override
+        public Class<ChangeEvent> getTypeClass() {
+            return ChangeEvent.class;
+        }
+
+        @Override
+        public boolean isKeyType() {
+            return false;
+        }
+
+        @Override
+        public TypeSerializer<ChangeEvent> createSerializer(SerializerConfig config) {
+            return INSTANCE;
+        }
+
+        @Override
+        @SuppressWarnings("deprecation")
+        public TypeSerializer<ChangeEvent> createSerializer(ExecutionConfig config) {
+            return INSTANCE;
+        }
+
+        @Override
+        public String toString() {
+            return "ChangeEvent";
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Type;
+        }
+
+        @Override
+        public int hashCode() {
+            return Type.class.hashCode();
+        }
+
+        @Override
+        public boolean canEqual(Object o) {
+            return o instanceof Type;
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package io.cdcindexer.debezium;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
+import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
+import org.junit.jupiter.api.Test;
+
+class ChangeEventSerializerTest {
+
+    private final TypeSerializer<ChangeEvent> serializer = ChangeEventSerializer.TYPE.createSerializer(
+            new org.apache.flink.api.common.serialization.SerializerConfigImpl());
+
+    /** Every field Flink's POJO serializer would carry: the public fields that are not transient. */
+    private static List<Field> carriedFields() {
+        List<Field> fields = new ArrayList<>();
+        for (Field field : ChangeEvent.class.getFields()) {
+            if (!Modifier.isStatic(field.getModifiers()) && !Modifier.isTransient(field.getModifiers())) {
+                fields.add(field);
+            }
+        }
+        return fields;
+    }
+
+    /** A change with every carried field set to a value no default has, so a field left out cannot pass. */
+    private static ChangeEvent everyFieldSet() {
+        ChangeEvent e = new ChangeEvent();
+        e.action = ChangeEvent.Action.DELETE;
+        e.op = "d";
+        e.topic = "cdc.public.users";
+        e.partition = 7;
+        e.offset = 1L << 40;
+        e.table = "public.users";
+        e.documentId = "42|é€😀";
+        e.version = 123_456_789_012L;
+        e.lsn = 123_456_789_013L;
+        e.document = "{\"id\":42,\"name\":\"Zoë\"}".getBytes(StandardCharsets.UTF_8);
+        e.unavailableColumns = new String[] {"bio", "avatar"};
+        e.transactionId = "771";
+        e.partial = true;
+        e.kafkaTime = 1_700_000_000_123L;
+        e.commitTime = 1_700_000_000_100L;
+        e.key = new byte[] {0, 1, 2, (byte) 0xff};
+        e.indices = new String[] {"cdc.public.users_v1", "cdc.public.users_v2"};
+        return e;
+    }
+
+    private ChangeEvent roundTrip(ChangeEvent e, ChangeEvent reuse) throws Exception {
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        serializer.serialize(e, out);
+        DataInputDeserializer in = new DataInputDeserializer(out.getCopyOfBuffer());
+        ChangeEvent read = reuse == null ? serializer.deserialize(in) : serializer.deserialize(reuse, in);
+        assertThat(in.available()).as("every byte written is read back").isZero();
+        return read;
+    }
+
+    @Test
+    void everyFieldTheJobCarriesSurvivesTheExchange() throws Exception {
+        ChangeEvent e = everyFieldSet();
+        ChangeEvent fresh = new ChangeEvent();
+        for (Field field : carriedFields()) {
+            assertThat(field.get(e)).as("the fixture sets %s", field.getName()).isNotEqualTo(field.get(fresh));
+        }
+
+        ChangeEvent read = roundTrip(e, null);
+
+        for (Field field : carriedFields()) {
+            assertThat(field.get(read)).as(field.getName()).usingRecursiveComparison().isEqualTo(field.get(e));
+        }
+        assertThat(read).isEqualTo(e);
+    }
+
+    @Test
+    void nullFieldsStayNull() throws Exception {
+        ChangeEvent e = new ChangeEvent();
+
+        ChangeEvent read = roundTrip(e, null);
+
+        for (Field field : carriedFields()) {
+            assertThat(field.get(read)).as(field.getName()).isEqualTo(field.get(e));
+        }
+        for (ChangeEvent.Action action : ChangeEvent.Action.values()) {
+            e.action = action;
+            assertThat(roundTrip(e, null).action).isEqualTo(action);
+        }
+    }
+
+    @Test
+    void aReusedInstanceKeepsNothingOfTheEventItHeldBefore() throws Exception {
+        ChangeEvent reuse = everyFieldSet();
+        reuse.rowSchema = JsonNodeFactory.instance.objectNode();
+        reuse.snapshot = "true";
+        ChangeEvent e = new ChangeEvent();
+        e.action = ChangeEvent.Action.UPSERT;
+        e.documentId = "1";
+
+        ChangeEvent read = roundTrip(e, reuse);
+
+        for (Field field : carriedFields()) {
+            assertThat(field.get(read)).as(field.getName()).isEqualTo(field.get(e));
+        }
+        assertThat(read.rowSchema).isNull();
+        assertThat(read.snapshot).isNull();
+    }
+
+    @Test
+    void aCopySharesNoArrayWithTheOriginal() {
+        ChangeEvent e = everyFieldSet();
+
+        ChangeEvent copy = serializer.copy(e);
+
+        assertThat(copy).isEqualTo(e);
+        assertThat(copy.document).isNotSameAs(e.document);
+        assertThat(copy.key).isNotSameAs(e.key);
+        assertThat(copy.unavailableColumns).isNotSameAs(e.unavailableColumns);
+        assertThat(copy.indices).isNotSameAs(e.indices);
+    }
+
+    @Test
+    void itsSnapshotRestoresAnEqualSerializer() throws Exception {
+        TypeSerializerSnapshot<ChangeEvent> snapshot = serializer.snapshotConfiguration();
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        TypeSerializerSnapshot.writeVersionedSnapshot(out, snapshot);
+
+        TypeSerializerSnapshot<ChangeEvent> read = TypeSerializerSnapshot.readVersionedSnapshot(
+                new DataInputDeserializer(out.getCopyOfBuffer()), getClass().getClassLoader());
+
+        assertThat(read.restoreSerializer()).isEqualTo(serializer);
+        TypeSerializerSchemaCompatibility<ChangeEvent> compatibility =
+                serializer.snapshotConfiguration().resolveSchemaCompatibility(read);
+        assertThat(compatibility.isCompatibleAsIs()).isTrue();
+    }
+}
