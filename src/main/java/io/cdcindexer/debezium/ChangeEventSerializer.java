@@ -19,7 +19,9 @@ import org.apache.flink.types.StringValue;
  * writer, every change pays that twice.
  *
  * <p>Only the streams use it ({@link #TYPE}, set in the job). The state that holds changes keeps Flink's POJO
- * serializer, so checkpoints and savepoints of earlier versions restore as they are.
+ * serializer, so checkpoints and savepoints of earlier versions restore as they are. Never use it for state: its format
+ * has no version, and a snapshot of it says only that it is this serializer. Checkpoints are aligned, so they hold no
+ * records in this format either (an unaligned checkpoint would, and Flink checks nothing when it restores those).
  */
 public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
 
@@ -199,7 +201,7 @@ public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
         return new Snapshot();
     }
 
-    /** What a checkpoint records of this serializer (only in-flight data could carry it: the state does not). */
+    /** What Flink records of this serializer: only that it is this one. */
     public static final class Snapshot extends SimpleTypeSerializerSnapshot<ChangeEvent> {
         public Snapshot() {
             super(() -> INSTANCE);

@@ -113,12 +113,14 @@ class ChangeEventSerializerTest {
     }
 
     @Test
-    void aCopySharesNoArrayWithTheOriginal() {
+    void aCopyHasEveryFieldAndSharesNoArrayWithTheOriginal() throws Exception {
         ChangeEvent e = everyFieldSet();
 
         ChangeEvent copy = serializer.copy(e);
 
-        assertThat(copy).isEqualTo(e);
+        for (Field field : carriedFields()) {
+            assertThat(field.get(copy)).as(field.getName()).usingRecursiveComparison().isEqualTo(field.get(e));
+        }
         assertThat(copy.document).isNotSameAs(e.document);
         assertThat(copy.key).isNotSameAs(e.key);
         assertThat(copy.unavailableColumns).isNotSameAs(e.unavailableColumns);
