@@ -24,6 +24,7 @@ import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -100,9 +101,15 @@ class PrometheusMetricsITCase {
         try {
             produce();
 
-            // The reporter reads the metrics when scraped: no fetch interval to wait for, only the job to catch up.
+            // The reporter reads the metrics when scraped: no fetch interval to wait for, only the job to catch up. A
+            // scrape reads one family after another while the writer goes on, and a table's histogram is registered at
+            // its first write: wait until every family asserted on below has caught up in the same scrape.
             List<Sample> scraped = awaitScrape(samples -> sum(samples, OPERATOR + "documentsIndexed", Map.of())
-                    >= USERS + ORDERS && sum(samples, OPERATOR + "reason_deadLetters", Map.of("reason", "malformed")) >= 1);
+                    >= USERS + ORDERS && sum(samples, OPERATOR + "reason_deadLetters", Map.of("reason", "malformed")) >= 1
+                    && sum(samples, OPERATOR + "commitToAcknowledgedMs_count", Map.of()) >= USERS + ORDERS
+                    && Stream.of("public.users", "public.orders").allMatch(table -> !matching(samples,
+                            OPERATOR + "table_commitToAcknowledgedMs", Map.of("table", table, "quantile", "0.99"))
+                            .isEmpty()));
 
             assertThat(sum(scraped, OPERATOR + "documentsIndexed", Map.of())).isEqualTo(USERS + ORDERS);
             assertThat(sum(scraped, OPERATOR + "table_changesDecoded", Map.of("table", "public.users")))
