@@ -70,28 +70,18 @@ final class ColumnConversions {
         return new ColumnConversions(byColumn, structSchema);
     }
 
-    /** The conversion of a column, or null when its values stay as they are. */
-    Conversion of(String column) {
-        return byColumn.get(column);
-    }
-
     /** Converts the columns of a row in place. */
     void apply(ObjectNode row) throws MalformedChangeException {
         for (Map.Entry<String, Conversion> entry : byColumn.entrySet()) {
             JsonNode raw = row.get(entry.getKey());
             if (raw != null && !raw.isNull()) {
-                row.set(entry.getKey(), convert(entry.getKey(), entry.getValue(), raw));
+                try {
+                    row.set(entry.getKey(), entry.getValue().apply(raw));
+                } catch (MalformedChangeException | RuntimeException e) {
+                    throw new MalformedChangeException("column '" + entry.getKey() + "' = " + raw
+                            + " could not be converted: " + e.getMessage());
+                }
             }
-        }
-    }
-
-    /** A column's value (not null), converted; a value the conversion refuses makes the change malformed. */
-    static JsonNode convert(String column, Conversion conversion, JsonNode raw) throws MalformedChangeException {
-        try {
-            return conversion.apply(raw);
-        } catch (MalformedChangeException | RuntimeException e) {
-            throw new MalformedChangeException("column '" + column + "' = " + raw + " could not be converted: "
-                    + e.getMessage());
         }
     }
 

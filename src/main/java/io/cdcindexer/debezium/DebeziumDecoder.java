@@ -16,9 +16,11 @@ import io.cdcindexer.debezium.DebeziumEnvelope.Source;
 import io.cdcindexer.debezium.DebeziumEnvelope.Transaction;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -38,14 +40,16 @@ public final class DebeziumDecoder {
             .enable(StreamWriteFeature.WRITE_BIGDECIMAL_AS_PLAIN)
             .build();
 
-    private final RowTranscoder rows;
+    private final String placeholder;
+    private final String placeholderBase64;
     private final Map<String, CachedConversions> valueConversions = new HashMap<>();
     private final Map<String, CachedConversions> keyConversions = new HashMap<>();
 
     /** @param unavailableValuePlaceholder Debezium's {@code unavailable.value.placeholder} */
     public DebeziumDecoder(String unavailableValuePlaceholder) {
-        this.rows = new RowTranscoder(MAPPER, unavailableValuePlaceholder,
-                Base64.getEncoder().encodeToString(unavailableValuePlaceholder.getBytes(StandardCharsets.UTF_8)));
+        this.placeholder = unavailableValuePlaceholder;
+        this.placeholderBase64 =
+                Base64.getEncoder().encodeToString(unavailableValuePlaceholder.getBytes(StandardCharsets.UTF_8));
     }
 
     /** The mapper the adapter reads and writes JSON with: exact decimals, never in exponent notation. */
@@ -106,23 +110,27 @@ public final class DebeziumDecoder {
         if (raw.beforeNotObject || raw.afterNotObject) {
             throw new MalformedChangeException("'" + (raw.beforeNotObject ? "before" : "after") + "' is not a JSON object");
         }
-        if (op != Op.DELETE && raw.afterStart < 0) {
+        ObjectNode before = raw.before;
+        ObjectNode after = raw.after;
+        if (op != Op.DELETE && after == null) {
             throw new MalformedChangeException("op '" + op.code + "' has no after image");
         }
 
         ObjectNode keyNode = key(topic, key);
-        String[] keyColumns = RowTranscoder.columnsOf(keyNode);
 
+        List<String> unavailable = after == null ? List.of() : removeUnavailable(after);
         ColumnConversions conversions =
                 conversions(valueConversions, topic, value, unwrapped, DebeziumDecoder::rowSchemaOfEnvelope);
-        RowTranscoder.Row before = raw.beforeStart < 0 ? null
-                : rows.write(value, raw.beforeStart, raw.beforeEnd, "before", conversions, keyColumns, false);
-        RowTranscoder.Row after = raw.afterStart < 0 ? null
-                : rows.write(value, raw.afterStart, raw.afterEnd, "after", conversions, keyColumns, true);
+        if (before != null) {
+            conversions.apply(before);
+        }
+        if (after != null) {
+            conversions.apply(after);
+        }
         // Both sides converted alike: a date key is "2022-01-08" in the key and in the row, not 19000 in one of them.
-        checkKeyMatches(keyNode, keyColumns, op == Op.DELETE ? before : after);
-        return new DebeziumEnvelope(op, keyNode, before == null ? null : before.json, after == null ? null : after.json,
-                source, transaction, raw.tsMs, after == null ? List.of() : after.unavailable, conversions.rowSchema());
+        checkKeyMatches(keyNode, op == Op.DELETE ? before : after);
+        return new DebeziumEnvelope(op, keyNode, before, after, source, transaction, raw.tsMs, unavailable,
+                conversions.rowSchema());
     }
 
     /**
@@ -223,22 +231,46 @@ public final class DebeziumDecoder {
         return keyNode;
     }
 
-    private static void checkKeyMatches(ObjectNode key, String[] columns, RowTranscoder.Row row)
-            throws MalformedChangeException {
+    private static void checkKeyMatches(ObjectNode key, ObjectNode row) throws MalformedChangeException {
         if (row == null) {
             return; // a delete without before image (REPLICA IDENTITY NOTHING): the key is all there is
         }
-        for (int i = 0; i < columns.length; i++) {
-            JsonNode value = row.keyValues[i];
+        for (Iterator<Map.Entry<String, JsonNode>> it = key.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> column = it.next();
+            JsonNode value = row.get(column.getKey());
             if (value == null) {
                 throw new MalformedChangeException("the key " + key + " does not match the row: it has no column '"
-                        + columns[i] + "'");
+                        + column.getKey() + "'");
             }
-            if (!value.equals(key.get(columns[i]))) {
-                throw new MalformedChangeException("the key " + key + " does not match the row: " + columns[i]
+            if (!value.equals(column.getValue())) {
+                throw new MalformedChangeException("the key " + key + " does not match the row: " + column.getKey()
                         + "=" + value);
             }
         }
+    }
+
+    // Debezium writes the placeholder as text, as base64 bytes (bytea) or as a one-element array.
+    private List<String> removeUnavailable(ObjectNode after) {
+        List<String> unavailable = null;
+        for (Iterator<Map.Entry<String, JsonNode>> it = after.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> column = it.next();
+            if (isPlaceholder(column.getValue())) {
+                if (unavailable == null) {
+                    unavailable = new ArrayList<>(2);
+                }
+                unavailable.add(column.getKey());
+                it.remove();
+            }
+        }
+        return unavailable == null ? List.of() : unavailable;
+    }
+
+    private boolean isPlaceholder(JsonNode value) {
+        if (value.isTextual()) {
+            String text = value.textValue();
+            return text.equals(placeholder) || text.equals(placeholderBase64);
+        }
+        return value.isArray() && value.size() == 1 && value.get(0).isTextual() && isPlaceholder(value.get(0));
     }
 
     private static Source source(EnvelopeReader.Raw raw) throws MalformedChangeException {

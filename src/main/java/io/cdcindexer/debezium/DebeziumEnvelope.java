@@ -2,8 +2,6 @@ package io.cdcindexer.debezium;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.List;
 
 /**
@@ -11,8 +9,6 @@ import java.util.List;
  * JSON), the source block and the transaction block. A tombstone has op {@link Op#TOMBSTONE} and nothing else but its key.
  *
  * @param key the primary key columns (converted), or null for a tombstone whose key could not be read
- * @param beforeJson the row before the change, as JSON; null when the event has none
- * @param afterJson the row after the change as the document Elasticsearch receives; null for a delete
  * @param unavailableColumns columns of {@code after} that carried Debezium's unavailable-value placeholder; they are
  *     removed from {@code after}
  * @param rowSchema the Connect schema of the row ({@code after}'s struct schema), one instance per schema as the
@@ -21,8 +17,8 @@ import java.util.List;
 public record DebeziumEnvelope(
         Op op,
         ObjectNode key,
-        byte[] beforeJson,
-        byte[] afterJson,
+        ObjectNode before,
+        ObjectNode after,
         Source source,
         Transaction transaction,
         Long tsMs,
@@ -82,27 +78,6 @@ public record DebeziumEnvelope(
         /** The txId part of the id: the part BEGIN, END and data events agree on. */
         public String transactionId() {
             return DebeziumDecoder.transactionIdOf(id);
-        }
-    }
-
-    /** The row before the change as a tree (read from {@link #beforeJson()} at each call); null when there is none. */
-    public ObjectNode before() {
-        return tree(beforeJson);
-    }
-
-    /** The row after the change as a tree (read from {@link #afterJson()} at each call); null when there is none. */
-    public ObjectNode after() {
-        return tree(afterJson);
-    }
-
-    private static ObjectNode tree(byte[] json) {
-        if (json == null) {
-            return null;
-        }
-        try {
-            return (ObjectNode) DebeziumDecoder.mapper().readTree(json);
-        } catch (IOException e) {
-            throw new UncheckedIOException("A row the decoder wrote could not be read back", e);
         }
     }
 

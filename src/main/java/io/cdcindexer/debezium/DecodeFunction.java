@@ -173,8 +173,8 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         change.documentId = DocumentIds.of(envelope.key());
         change.lsn = envelope.source().lsn();
         change.version = change.lsn;
-        if (change.action == ChangeEvent.Action.UPSERT) {
-            change.document = envelope.afterJson();
+        if (envelope.after() != null && change.action == ChangeEvent.Action.UPSERT) {
+            change.document = DebeziumDecoder.toJson(envelope.after());
         }
         if (!envelope.unavailableColumns().isEmpty()) {
             change.unavailableColumns = envelope.unavailableColumns().toArray(String[]::new);

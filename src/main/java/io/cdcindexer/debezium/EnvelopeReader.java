@@ -3,13 +3,13 @@ package io.cdcindexer.debezium;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 
 /**
- * Reads the payload of a change event with a streaming parser. The {@code source} and {@code transaction} blocks, which
- * make up most of the payload, are read field by field; of {@code before} and {@code after} only where they lie is
- * kept ({@link RowTranscoder} writes them once the record is known to be a change the job indexes); every other field
- * is skipped.
+ * Reads the payload of a change event with a streaming parser. Only {@code before} and {@code after} become JSON trees
+ * (they are converted and written out again); the {@code source} and {@code transaction} blocks, which make up most of
+ * the payload, are read field by field, and every other field is skipped.
  */
 final class EnvelopeReader {
 
@@ -17,13 +17,9 @@ final class EnvelopeReader {
     static final class Raw {
         String op;
         boolean opPresent;
-        /** Where the {@code before} object lies in the record's bytes, {@code [beforeStart, beforeEnd)}; -1 if null. */
-        int beforeStart = -1;
-        int beforeEnd;
+        ObjectNode before;
         boolean beforeNotObject;
-        /** Where the {@code after} object lies, likewise. */
-        int afterStart = -1;
-        int afterEnd;
+        ObjectNode after;
         boolean afterNotObject;
         boolean sourcePresent;
         String db;
@@ -44,7 +40,7 @@ final class EnvelopeReader {
 
     private EnvelopeReader() {}
 
-    /** Reads {@code bytes[start, end)}, which holds one JSON object; the row positions are in {@code bytes}. */
+    /** Reads {@code bytes[start, end)}, which holds one JSON object. */
     static Raw read(ObjectMapper mapper, byte[] bytes, int start, int end) throws IOException {
         Raw raw = new Raw();
         try (JsonParser parser = mapper.createParser(bytes, start, end - start)) {
@@ -55,9 +51,7 @@ final class EnvelopeReader {
                 switch (field) {
                     case "before":
                         if (value == JsonToken.START_OBJECT) {
-                            raw.beforeStart = start + (int) parser.currentTokenLocation().getByteOffset();
-                            parser.skipChildren();
-                            raw.beforeEnd = start + (int) parser.currentLocation().getByteOffset();
+                            raw.before = mapper.readTree(parser);
                         } else if (value != JsonToken.VALUE_NULL) {
                             raw.beforeNotObject = true;
                             parser.skipChildren();
@@ -65,9 +59,7 @@ final class EnvelopeReader {
                         break;
                     case "after":
                         if (value == JsonToken.START_OBJECT) {
-                            raw.afterStart = start + (int) parser.currentTokenLocation().getByteOffset();
-                            parser.skipChildren();
-                            raw.afterEnd = start + (int) parser.currentLocation().getByteOffset();
+                            raw.after = mapper.readTree(parser);
                         } else if (value != JsonToken.VALUE_NULL) {
                             raw.afterNotObject = true;
                             parser.skipChildren();

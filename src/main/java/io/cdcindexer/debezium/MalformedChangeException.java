@@ -7,7 +7,7 @@ public final class MalformedChangeException extends Exception {
 
     /** The reason's kind when none is given: the record is not a change event the job understands. */
     public static final String MALFORMED = "malformed";
-    /** The reason's kind when decoding failed on a bug or a limit of ours rather than on the record. */
+    /** The reason's kind when decoding failed on a bug of ours rather than on the record. */
     public static final String DECODER_ERROR = "decoder_error";
 
     /** A record without key (a table without primary key). */

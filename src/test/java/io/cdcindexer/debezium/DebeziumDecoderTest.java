@@ -158,7 +158,7 @@ class DebeziumDecoderTest {
         DebeziumEnvelope first = decode("users-insert");
         DebeziumEnvelope second = decode("users-insert"); // the fast path: the cached schema's bytes match
 
-        assertThat(second).usingRecursiveComparison().isEqualTo(first);
+        assertThat(second).isEqualTo(first);
         KafkaRecord record = record("users-insert");
         String value = new String(record.value, java.nio.charset.StandardCharsets.UTF_8);
         String extraField = value.substring(0, value.length() - 1) + ",\"extra\":1}";

@@ -207,8 +207,7 @@ class DecodeFunctionTest {
 
     /**
      * numeric allows 16383 digits after the point (1e-10000 is a valid value); Jackson refuses to write a decimal of
-     * scale above 9999 in plain notation: a limit of the job (a decoder error, not a malformed record), met after the
-     * transaction is known.
+     * scale above 9999 in plain notation: an unexpected error, after the transaction is known.
      */
     @Test
     void unexpectedErrorWhileDecodingAChangeOfATransactionLeavesACountingStandIn() throws Exception {
@@ -217,9 +216,7 @@ class DecodeFunctionTest {
         harness.processElement(record, 0);
 
         assertThat(harness.getSideOutput(DecodeFunction.DEAD_LETTERS).poll().getValue().reason)
-                .startsWith("column 'ratio' = ").contains("could not be written");
-        assertThat(metrics.count("flink_taskmanager_job_task_operator_reason_deadLetters{reason=decoder_error}"))
-                .isEqualTo(1);
+                .startsWith("unexpected error while decoding: ");
         assertThat(harness.extractOutputValues()).extracting(c -> c.action + " " + c.table + " tx " + c.transactionId
                 + " " + c.documentId).containsExactly("SKIP public.all_types tx 766 @" + CapturedEventsTest.lsn("types-insert"));
     }
