@@ -75,12 +75,41 @@ final class ColumnConversions {
         for (Map.Entry<String, Conversion> entry : byColumn.entrySet()) {
             JsonNode raw = row.get(entry.getKey());
             if (raw != null && !raw.isNull()) {
-                try {
-                    row.set(entry.getKey(), entry.getValue().apply(raw));
-                } catch (MalformedChangeException | RuntimeException e) {
-                    throw new MalformedChangeException("column '" + entry.getKey() + "' = " + raw
-                            + " could not be converted: " + e.getMessage());
-                }
+                row.set(entry.getKey(), convert(entry.getKey(), entry.getValue(), raw));
+            }
+        }
+    }
+
+    // A column's value (not null), converted; a value the conversion refuses makes the change malformed.
+    private static JsonNode convert(String column, Conversion conversion, JsonNode raw) throws MalformedChangeException {
+        try {
+            return conversion.apply(raw);
+        } catch (MalformedChangeException | RuntimeException e) {
+            throw new MalformedChangeException("column '" + column + "' = " + raw + " could not be converted: "
+                    + e.getMessage());
+        }
+    }
+
+    /**
+     * Converts the columns of a {@code before} image in place. It decides nothing but, for a delete, through its key
+     * columns: a value that cannot be converted stays as it came, unless its column is one of {@code decisive}.
+     *
+     * @param decisive the columns whose values must convert (a delete's key), or null for none
+     */
+    void applyToBefore(ObjectNode row, ObjectNode decisive) throws MalformedChangeException {
+        for (Map.Entry<String, Conversion> entry : byColumn.entrySet()) {
+            JsonNode raw = row.get(entry.getKey());
+            if (raw == null || raw.isNull()) {
+                continue;
+            }
+            if (decisive != null && decisive.has(entry.getKey())) {
+                row.set(entry.getKey(), convert(entry.getKey(), entry.getValue(), raw));
+                continue;
+            }
+            try {
+                row.set(entry.getKey(), entry.getValue().apply(raw));
+            } catch (MalformedChangeException | RuntimeException e) {
+                // kept as it came: the image is shown, not written
             }
         }
     }

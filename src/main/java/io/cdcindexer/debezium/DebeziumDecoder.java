@@ -122,7 +122,8 @@ public final class DebeziumDecoder {
         ColumnConversions conversions =
                 conversions(valueConversions, topic, value, unwrapped, DebeziumDecoder::rowSchemaOfEnvelope);
         if (before != null) {
-            conversions.apply(before);
+            // Only a delete's key columns decide anything in before (the key check below); the rest is only shown.
+            conversions.applyToBefore(before, op == Op.DELETE ? keyNode : null);
         }
         if (after != null) {
             conversions.apply(after);

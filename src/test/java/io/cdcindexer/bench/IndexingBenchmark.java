@@ -71,6 +71,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * is complete too), {@code --checkpoint-interval-ms N} (the job's checkpoint interval, its default when not given).
  * After the job's run it prints the size of its state (a savepoint, untimed).
  *
+ * <p>Every scenario also reports its second half: from the first look that finds half the documents in their final
+ * state to the last. By then the JIT compilers of the pipeline and of Elasticsearch have done most of their work, as in
+ * a pipeline that has been running for a while; the first half holds the warm-up of a fresh JVM.
+ *
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
  * java -Xmx2g -cp target/test-classes:target/classes:$(cat target/test.classpath) \
@@ -394,6 +398,12 @@ public final class IndexingBenchmark {
         long compilingAtFirstVisible = 0;
         long firstVisible = 0;
         long visibleAtFirst = 0;
+        // The second half of the backlog: the JIT compilers of the pipeline and Elasticsearch have done most of their
+        // work by then, as in a pipeline that has been running for a while.
+        long[] cpuAtHalf = new long[pids.length];
+        long compilingAtHalf = 0;
+        long half = 0;
+        long visibleAtHalf = 0;
         String doneQuery = scenario.endsWith("updates") ? "seq:" + updates : "*:*";
         while (true) {
             Thread.sleep(250);
@@ -406,6 +416,14 @@ public final class IndexingBenchmark {
                     cpuAtFirstVisible[i] = cpuNanos(pids[i]);
                 }
                 compilingAtFirstVisible = compilingMillis();
+            }
+            if (visible >= expectedDocs / 2 && half == 0) {
+                half = System.nanoTime();
+                visibleAtHalf = visible;
+                for (int i = 0; i < pids.length; i++) {
+                    cpuAtHalf[i] = cpuNanos(pids[i]);
+                }
+                compilingAtHalf = compilingMillis();
             }
             // With joined documents, done when the first document index holds its final state too.
             if (visible >= expectedDocs && (joinedIndex == null || pipelinePid != ProcessHandle.current().pid()
@@ -443,6 +461,24 @@ public final class IndexingBenchmark {
             double compiling = (compilingMillis() - compilingAtFirstVisible) / 1e3;
             System.out.printf("    of which JIT compiling: %.1f µs (%.1f s); without it: %.1f µs%n",
                     compiling * 1e6 / windowEvents, compiling, (pipelineCpu - compiling) * 1e6 / windowEvents);
+        }
+        // The second half: the same figures, from the first look that found half the documents in their final state.
+        double halfSeconds = (done - half) / 1e9;
+        double halfEvents = (double) events * (expectedDocs - visibleAtHalf) / expectedDocs;
+        double halfCpu = (cpuNanos(pids[0]) - cpuAtHalf[0]) / 1e9;
+        StringBuilder halfCores = new StringBuilder();
+        for (int i = 0; i < pids.length; i++) {
+            halfCores.append(String.format("%s%s %.2f", i == 0 ? "" : ", ", names[i],
+                    (cpuNanos(pids[i]) - cpuAtHalf[i]) / 1e9 / halfSeconds));
+        }
+        System.out.printf("  second half (warm):      %.1f s, %.0f events/s (%.0f docs/s); cores: %s%n", halfSeconds,
+                halfEvents / halfSeconds, (expectedDocs - visibleAtHalf) / halfSeconds, halfCores);
+        if (pipelinePid == ProcessHandle.current().pid()) {
+            double compiling = (compilingMillis() - compilingAtHalf) / 1e3;
+            System.out.printf("    pipeline CPU per event: %.1f µs, of which JIT compiling %.1f µs%n",
+                    halfCpu * 1e6 / halfEvents, compiling * 1e6 / halfEvents);
+        } else {
+            System.out.printf("    pipeline CPU per event: %.1f µs%n", halfCpu * 1e6 / halfEvents);
         }
         System.out.println("  document 1: " + Http.get(elasticsearch.url() + "/" + index + "/_doc/1").json().path("_source"));
     }
@@ -483,10 +519,19 @@ public final class IndexingBenchmark {
         }
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
         long started = System.nanoTime();
+        // When the first look found half the documents, and how many it found: the second half is timed from there.
+        long[] half = new long[3];
         Thread poller = new Thread(() -> {
             try {
                 while (true) {
-                    count(elasticsearch, INDEX, "*:*");
+                    long visible = count(elasticsearch, INDEX, "*:*");
+                    synchronized (half) {
+                        if (visible >= events / 2 && half[0] == 0) {
+                            half[0] = System.nanoTime();
+                            half[1] = visible;
+                            half[2] = cpuNanos(elasticsearch.process().pid());
+                        }
+                    }
                     Thread.sleep(250);
                 }
             } catch (InterruptedException e) {
@@ -526,9 +571,17 @@ public final class IndexingBenchmark {
         while (count(elasticsearch, INDEX, "*:*") < events) {
             Thread.sleep(250);
         }
-        double searchable = (System.nanoTime() - started) / 1e9;
+        long done = System.nanoTime();
+        double searchable = (done - started) / 1e9;
         poller.interrupt();
+        poller.join();
         System.out.printf("  until all searchable, polled as the pipelines are: %.1f s, %.0f docs/s%n", searchable,
                 events / searchable);
+        if (half[0] > 0) {
+            double halfSeconds = (done - half[0]) / 1e9;
+            System.out.printf("  second half (warm):      %.1f s, %.0f docs/s; Elasticsearch %.2f cores%n", halfSeconds,
+                    (events - half[1]) / halfSeconds,
+                    (cpuNanos(elasticsearch.process().pid()) - half[2]) / 1e9 / halfSeconds);
+        }
     }
 }

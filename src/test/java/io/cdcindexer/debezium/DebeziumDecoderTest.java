@@ -235,6 +235,36 @@ class DebeziumDecoderTest {
                 .hasMessageContaining("it has no column 'uid'");
     }
 
+    /**
+     * PostgreSQL's json takes a number of any length; the job's JSON reader refuses one of over 1000 digits. Under
+     * REPLICA IDENTITY FULL such a value is in {@code before}: the delete of that row, or an update that replaces the
+     * value, must still reach the index. Only the key columns of a delete's before image decide anything.
+     */
+    @Test
+    void aValueOfBeforeTheJobCannotConvertHoldsBackNeitherADeleteNorAnUpdate() throws Exception {
+        String schema = "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"struct\",\"field\":\"before\","
+                + "\"fields\":[{\"type\":\"int32\",\"name\":\"io.debezium.time.Date\",\"field\":\"id\"},"
+                + "{\"type\":\"string\",\"name\":\"io.debezium.data.Json\",\"field\":\"j\"}]}]},\"payload\":";
+        String huge = "{\\\"n\\\":" + "1".repeat(1001) + "}";
+        String key = "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"name\":\"io.debezium.time.Date\","
+                + "\"field\":\"id\"}]},\"payload\":{\"id\":19000}}";
+        String source = ",\"source\":{\"schema\":\"public\",\"table\":\"t\",\"lsn\":5}}}";
+
+        DebeziumEnvelope delete = decode("cdc.public.t", key, schema + "{\"op\":\"d\",\"before\":{\"id\":19000,"
+                + "\"j\":\"" + huge + "\"},\"after\":null" + source);
+        DebeziumEnvelope update = decode("cdc.public.t", key, schema + "{\"op\":\"u\",\"before\":{\"id\":19000,"
+                + "\"j\":\"" + huge + "\"},\"after\":{\"id\":19000,\"j\":\"{}\"}" + source);
+
+        assertThat(delete.op()).isEqualTo(Op.DELETE);
+        assertThat(delete.before().get("id").textValue()).as("the key column, converted").isEqualTo("2022-01-08");
+        assertThat(delete.before().get("j").isTextual()).as("kept as it came").isTrue();
+        assertThat(update.after()).hasToString("{\"id\":\"2022-01-08\",\"j\":{}}");
+        assertThatThrownBy(() -> decode("cdc.public.t", key, schema + "{\"op\":\"d\",\"before\":{\"id\":\"x\","
+                + "\"j\":null},\"after\":null" + source))
+                .as("a key column of a delete's before image that cannot be converted still refuses it")
+                .hasMessageContaining("column 'id' = \"x\" could not be converted");
+    }
+
     @Test
     void noKey() {
         assertThatThrownBy(() -> decode("cdc.public.users", null, "{\"op\":\"c\",\"after\":{\"id\":1}," + SOURCE + "}"))
