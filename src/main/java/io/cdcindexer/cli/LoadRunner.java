@@ -13,6 +13,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -111,10 +112,11 @@ public final class LoadRunner {
         });
         try {
             List<Future<?>> running = new ArrayList<>();
+            CountDownLatch loaded = new CountDownLatch(workers);
             for (int worker = 0; worker < workers; worker++) {
                 int share = worker;
                 running.add(pool.submit(() -> {
-                    work(share, start, end, budget);
+                    work(share, start, end, budget, loaded);
                     return null;
                 }));
             }
@@ -143,9 +145,17 @@ public final class LoadRunner {
         return new Progress(changes.get(), transactions.get(), failed.get(), Duration.ofNanos(System.nanoTime() - start));
     }
 
-    private void work(int share, long start, long end, long budget) throws SQLException {
-        Connection db = connections.get();
+    /**
+     * One connection's load. It first loads its share of the users (by id) and their orders, then waits until every
+     * connection has: one that loaded later would also take as its own the users another had created meanwhile whose
+     * ids fall in its share, and two planners owning one user close an account that the other goes on placing orders
+     * for. {@code loaded} counts the connections that have loaded (or given up).
+     */
+    private void work(int share, long start, long end, long budget, CountDownLatch loaded) throws SQLException {
+        boolean counted = false;
+        Connection db = null;
         try {
+            db = connections.get();
             SequenceIds ids;
             LoadPlanner planner;
             while (true) {
@@ -165,6 +175,11 @@ public final class LoadRunner {
                         return;
                     }
                 }
+            }
+            loaded.countDown();
+            counted = true;
+            if (!awaitEveryShare(loaded, end)) {
+                return;
             }
             while (stoppedEarly.get() == null && !over) {
                 LoadPlanner.Plan plan;
@@ -208,9 +223,22 @@ public final class LoadRunner {
                 }
             }
         } finally {
+            if (!counted) {
+                loaded.countDown(); // gave up before loading: the others need not wait for it
+            }
             if (db != null) {
                 closeQuietly(db);
             }
+        }
+    }
+
+    /** Waits until every connection has loaded its share; false when the load's time ran out or it was stopped. */
+    private static boolean awaitEveryShare(CountDownLatch loaded, long end) {
+        try {
+            return loaded.await(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 

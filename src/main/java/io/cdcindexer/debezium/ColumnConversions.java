@@ -107,7 +107,8 @@ final class ColumnConversions {
                 continue;
             }
             try {
-                row.set(entry.getKey(), entry.getValue().apply(raw));
+                // Arrays and structs are converted in place: a copy, so that one refused part way stays as it came.
+                row.set(entry.getKey(), entry.getValue().apply(raw.isContainerNode() ? raw.deepCopy() : raw));
             } catch (MalformedChangeException | RuntimeException e) {
                 // kept as it came: the image is shown, not written
             }

@@ -6,7 +6,8 @@ import java.util.List;
 
 /**
  * A decoded Debezium change event: the op, the row before and after (values already converted to Elasticsearch-friendly
- * JSON), the source block and the transaction block. A tombstone has op {@link Op#TOMBSTONE} and nothing else but its key.
+ * JSON; in {@code before}, a value that could not be converted stays as Debezium wrote it, unless it is a delete's key
+ * column), the source block and the transaction block. A tombstone has op {@link Op#TOMBSTONE} and nothing else but its key.
  *
  * @param key the primary key columns (converted), or null for a tombstone whose key could not be read
  * @param unavailableColumns columns of {@code after} that carried Debezium's unavailable-value placeholder; they are

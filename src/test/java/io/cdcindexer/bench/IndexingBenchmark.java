@@ -417,7 +417,7 @@ public final class IndexingBenchmark {
                 }
                 compilingAtFirstVisible = compilingMillis();
             }
-            if (visible >= expectedDocs / 2 && half == 0) {
+            if (visible > 0 && visible >= expectedDocs / 2 && half == 0) {
                 half = System.nanoTime();
                 visibleAtHalf = visible;
                 for (int i = 0; i < pids.length; i++) {
@@ -462,7 +462,12 @@ public final class IndexingBenchmark {
             System.out.printf("    of which JIT compiling: %.1f µs (%.1f s); without it: %.1f µs%n",
                     compiling * 1e6 / windowEvents, compiling, (pipelineCpu - compiling) * 1e6 / windowEvents);
         }
+        System.out.println("  document 1: " + Http.get(elasticsearch.url() + "/" + index + "/_doc/1").json().path("_source"));
         // The second half: the same figures, from the first look that found half the documents in their final state.
+        if (visibleAtHalf >= expectedDocs) {
+            System.out.println("  second half (warm):      n/a (one look found half and all; run more events)");
+            return;
+        }
         double halfSeconds = (done - half) / 1e9;
         double halfEvents = (double) events * (expectedDocs - visibleAtHalf) / expectedDocs;
         double halfCpu = (cpuNanos(pids[0]) - cpuAtHalf[0]) / 1e9;
@@ -480,7 +485,6 @@ public final class IndexingBenchmark {
         } else {
             System.out.printf("    pipeline CPU per event: %.1f µs%n", halfCpu * 1e6 / halfEvents);
         }
-        System.out.println("  document 1: " + Http.get(elasticsearch.url() + "/" + index + "/_doc/1").json().path("_source"));
     }
 
     /** Time this JVM's JIT compiler threads have spent compiling so far (their CPU time, near enough). */

@@ -244,20 +244,23 @@ class DebeziumDecoderTest {
     void aValueOfBeforeTheJobCannotConvertHoldsBackNeitherADeleteNorAnUpdate() throws Exception {
         String schema = "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"struct\",\"field\":\"before\","
                 + "\"fields\":[{\"type\":\"int32\",\"name\":\"io.debezium.time.Date\",\"field\":\"id\"},"
-                + "{\"type\":\"string\",\"name\":\"io.debezium.data.Json\",\"field\":\"j\"}]}]},\"payload\":";
+                + "{\"type\":\"string\",\"name\":\"io.debezium.data.Json\",\"field\":\"j\"},{\"type\":\"array\","
+                + "\"items\":{\"type\":\"string\",\"name\":\"io.debezium.data.Json\"},\"field\":\"ja\"}]}]},\"payload\":";
         String huge = "{\\\"n\\\":" + "1".repeat(1001) + "}";
         String key = "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"name\":\"io.debezium.time.Date\","
                 + "\"field\":\"id\"}]},\"payload\":{\"id\":19000}}";
         String source = ",\"source\":{\"schema\":\"public\",\"table\":\"t\",\"lsn\":5}}}";
 
         DebeziumEnvelope delete = decode("cdc.public.t", key, schema + "{\"op\":\"d\",\"before\":{\"id\":19000,"
-                + "\"j\":\"" + huge + "\"},\"after\":null" + source);
+                + "\"j\":\"" + huge + "\",\"ja\":[\"{}\",\"" + huge + "\"]},\"after\":null" + source);
         DebeziumEnvelope update = decode("cdc.public.t", key, schema + "{\"op\":\"u\",\"before\":{\"id\":19000,"
                 + "\"j\":\"" + huge + "\"},\"after\":{\"id\":19000,\"j\":\"{}\"}" + source);
 
         assertThat(delete.op()).isEqualTo(Op.DELETE);
         assertThat(delete.before().get("id").textValue()).as("the key column, converted").isEqualTo("2022-01-08");
         assertThat(delete.before().get("j").isTextual()).as("kept as it came").isTrue();
+        assertThat(delete.before().get("ja").get(0).isTextual()).as("an array refused part way: all of it as it came")
+                .isTrue();
         assertThat(update.after()).hasToString("{\"id\":\"2022-01-08\",\"j\":{}}");
         assertThatThrownBy(() -> decode("cdc.public.t", key, schema + "{\"op\":\"d\",\"before\":{\"id\":\"x\","
                 + "\"j\":null},\"after\":null" + source))
