@@ -19,6 +19,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * Turns Kafka Connect and Debezium logical types into JSON that Elasticsearch maps well, driven by the schema that the
@@ -70,24 +71,9 @@ final class ColumnConversions {
         return new ColumnConversions(byColumn, structSchema);
     }
 
-    /** Converts the columns of a row in place. */
+    /** Converts the columns of a row in place; a value that cannot be converted makes the change malformed. */
     void apply(ObjectNode row) throws MalformedChangeException {
-        for (Map.Entry<String, Conversion> entry : byColumn.entrySet()) {
-            JsonNode raw = row.get(entry.getKey());
-            if (raw != null && !raw.isNull()) {
-                row.set(entry.getKey(), convert(entry.getKey(), entry.getValue(), raw));
-            }
-        }
-    }
-
-    // A column's value (not null), converted; a value the conversion refuses makes the change malformed.
-    private static JsonNode convert(String column, Conversion conversion, JsonNode raw) throws MalformedChangeException {
-        try {
-            return conversion.apply(raw);
-        } catch (MalformedChangeException | RuntimeException e) {
-            throw new MalformedChangeException("column '" + column + "' = " + raw + " could not be converted: "
-                    + e.getMessage());
-        }
+        apply(row, column -> true);
     }
 
     /**
@@ -97,20 +83,31 @@ final class ColumnConversions {
      * @param decisive the columns whose values must convert (a delete's key), or null for none
      */
     void applyToBefore(ObjectNode row, ObjectNode decisive) throws MalformedChangeException {
+        apply(row, column -> decisive != null && decisive.has(column));
+    }
+
+    // Converts in place; a value of a strict column that cannot be converted makes the change malformed, one of
+    // another column stays as it came (arrays and structs convert in place, so a copy of them is converted).
+    private void apply(ObjectNode row, Predicate<String> strict) throws MalformedChangeException {
         for (Map.Entry<String, Conversion> entry : byColumn.entrySet()) {
-            JsonNode raw = row.get(entry.getKey());
+            String column = entry.getKey();
+            JsonNode raw = row.get(column);
             if (raw == null || raw.isNull()) {
                 continue;
             }
-            if (decisive != null && decisive.has(entry.getKey())) {
-                row.set(entry.getKey(), convert(entry.getKey(), entry.getValue(), raw));
-                continue;
-            }
-            try {
-                // Arrays and structs are converted in place: a copy, so that one refused part way stays as it came.
-                row.set(entry.getKey(), entry.getValue().apply(raw.isContainerNode() ? raw.deepCopy() : raw));
-            } catch (MalformedChangeException | RuntimeException e) {
-                // kept as it came: the image is shown, not written
+            if (strict.test(column)) {
+                try {
+                    row.set(column, entry.getValue().apply(raw));
+                } catch (MalformedChangeException | RuntimeException e) {
+                    throw new MalformedChangeException("column '" + column + "' = " + raw + " could not be converted: "
+                            + e.getMessage());
+                }
+            } else {
+                try {
+                    row.set(column, entry.getValue().apply(raw.isContainerNode() ? raw.deepCopy() : raw));
+                } catch (MalformedChangeException | RuntimeException e) {
+                    // kept as it came: the image is shown, not written
+                }
             }
         }
     }

@@ -444,13 +444,7 @@ public final class IndexingBenchmark {
         System.out.printf("  from job start:          %.1f s, %.0f events/s%n", total, events / total);
         System.out.printf("  from first doc visible:  %.1f s, %.0f events/s (%.0f docs/s)%n", steady, events / steady,
                 expectedDocs / steady);
-        String[] names = {"pipeline", "Elasticsearch", "Kafka"};
-        StringBuilder cores = new StringBuilder("  cores used meanwhile:   ");
-        for (int i = 0; i < pids.length; i++) {
-            cores.append(String.format("%s%s %.2f", i == 0 ? "" : ", ", names[i],
-                    (cpuNanos(pids[i]) - cpuAtFirstVisible[i]) / 1e9 / steady));
-        }
-        System.out.println(cores);
+        System.out.println("  cores used meanwhile:   " + cores(pids, cpuAtFirstVisible, steady));
         // The events the window covers: those of the documents not yet in their final state when it opened.
         double windowEvents = (double) events * (expectedDocs - visibleAtFirst) / expectedDocs;
         double pipelineCpu = (cpuNanos(pids[0]) - cpuAtFirstVisible[0]) / 1e9;
@@ -471,13 +465,9 @@ public final class IndexingBenchmark {
         double halfSeconds = (done - half) / 1e9;
         double halfEvents = (double) events * (expectedDocs - visibleAtHalf) / expectedDocs;
         double halfCpu = (cpuNanos(pids[0]) - cpuAtHalf[0]) / 1e9;
-        StringBuilder halfCores = new StringBuilder();
-        for (int i = 0; i < pids.length; i++) {
-            halfCores.append(String.format("%s%s %.2f", i == 0 ? "" : ", ", names[i],
-                    (cpuNanos(pids[i]) - cpuAtHalf[i]) / 1e9 / halfSeconds));
-        }
         System.out.printf("  second half (warm):      %.1f s, %.0f events/s (%.0f docs/s); cores: %s%n", halfSeconds,
-                halfEvents / halfSeconds, (expectedDocs - visibleAtHalf) / halfSeconds, halfCores);
+                halfEvents / halfSeconds, (expectedDocs - visibleAtHalf) / halfSeconds,
+                cores(pids, cpuAtHalf, halfSeconds));
         if (pipelinePid == ProcessHandle.current().pid()) {
             double compiling = (compilingMillis() - compilingAtHalf) / 1e3;
             System.out.printf("    pipeline CPU per event: %.1f µs, of which JIT compiling %.1f µs%n",
@@ -487,7 +477,18 @@ public final class IndexingBenchmark {
         }
     }
 
-    /** Time this JVM's JIT compiler threads have spent compiling so far (their CPU time, near enough). */
+    /** The cores the pipeline, Elasticsearch and Kafka ({@code pids}) used since {@code cpuAt}, over {@code seconds}. */
+    private static String cores(long[] pids, long[] cpuAt, double seconds) {
+        String[] names = {"pipeline", "Elasticsearch", "Kafka"};
+        StringBuilder cores = new StringBuilder();
+        for (int i = 0; i < pids.length; i++) {
+            cores.append(String.format("%s%s %.2f", i == 0 ? "" : ", ", names[i],
+                    (cpuNanos(pids[i]) - cpuAt[i]) / 1e9 / seconds));
+        }
+        return cores.toString();
+    }
+
+        /** Time this JVM's JIT compiler threads have spent compiling so far (their CPU time, near enough). */
     private static long compilingMillis() {
         return java.lang.management.ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
     }
