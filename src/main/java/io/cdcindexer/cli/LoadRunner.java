@@ -103,8 +103,8 @@ public final class LoadRunner {
     /** Runs the load, calling {@code progress} about once a second from the calling thread; returns when done. */
     public Result run(Consumer<Progress> progress) throws Exception {
         long budget = (long) Math.ceil(rate * duration.toNanos() / 1e9);
-        long start = System.nanoTime();
-        long end = start + duration.toNanos();
+        long loadEnd = System.nanoTime() + duration.toNanos();
+        AtomicLong paceStart = new AtomicLong();
         ExecutorService pool = Executors.newFixedThreadPool(workers, runnable -> {
             Thread thread = new Thread(runnable, "cdc-produce");
             thread.setDaemon(true);
@@ -116,7 +116,7 @@ public final class LoadRunner {
             for (int worker = 0; worker < workers; worker++) {
                 int share = worker;
                 running.add(pool.submit(() -> {
-                    work(share, start, end, budget, loaded);
+                    work(share, loadEnd, budget, loaded, paceStart);
                     return null;
                 }));
             }
@@ -126,7 +126,7 @@ public final class LoadRunner {
                         future.get(1, TimeUnit.SECONDS);
                         break;
                     } catch (java.util.concurrent.TimeoutException e) {
-                        progress.accept(progress(start));
+                        progress.accept(progress(paceStart));
                     } catch (java.util.concurrent.ExecutionException e) {
                         throw e.getCause() instanceof Exception cause ? cause : e;
                     }
@@ -138,20 +138,24 @@ public final class LoadRunner {
         }
         Map<LoadPlanner.Kind, Long> kinds = new EnumMap<>(LoadPlanner.Kind.class);
         byKind.forEach((kind, count) -> kinds.put(kind, count.get()));
-        return new Result(progress(start), kinds, lastFailure.get(), stoppedEarly.get());
+        return new Result(progress(paceStart), kinds, lastFailure.get(), stoppedEarly.get());
     }
 
-    private Progress progress(long start) {
-        return new Progress(changes.get(), transactions.get(), failed.get(), Duration.ofNanos(System.nanoTime() - start));
+    // Counted from when the load's pace started (every connection had loaded its share); zero until then.
+    private Progress progress(AtomicLong paceStart) {
+        long from = paceStart.get();
+        return new Progress(changes.get(), transactions.get(), failed.get(),
+                from == 0 ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - from));
     }
 
     /**
      * One connection's load. It first loads its share of the users (by id) and their orders, then waits until every
      * connection has: one that loaded later would also take as its own the users another had created meanwhile whose
      * ids fall in its share, and two planners owning one user close an account that the other goes on placing orders
-     * for. {@code loaded} counts the connections that have loaded (or given up).
+     * for. {@code loaded} counts the connections that have loaded (or given up); loading must end by {@code loadEnd}.
      */
-    private void work(int share, long start, long end, long budget, CountDownLatch loaded) throws SQLException {
+    private void work(int share, long loadEnd, long budget, CountDownLatch loaded, AtomicLong paceStart)
+            throws SQLException {
         boolean counted = false;
         Connection db = null;
         try {
@@ -170,7 +174,7 @@ public final class LoadRunner {
                     if (db.isValid(2)) {
                         throw e;
                     }
-                    db = reconnect(db, e, end);
+                    db = reconnect(db, e, loadEnd);
                     if (db == null) {
                         return;
                     }
@@ -178,9 +182,14 @@ public final class LoadRunner {
             }
             loaded.countDown();
             counted = true;
-            if (!awaitEveryShare(loaded, end)) {
+            if (!awaitEveryShare(loaded, loadEnd)) {
                 return;
             }
+            // The load's pace and time count from here: counted from the start, the time spent loading would be made
+            // up in a burst at the rate's expense, and taken from the load's duration.
+            paceStart.compareAndSet(0, System.nanoTime());
+            long paced = paceStart.get();
+            long end = paced + duration.toNanos();
             while (stoppedEarly.get() == null && !over) {
                 LoadPlanner.Plan plan;
                 try {
@@ -197,7 +206,7 @@ public final class LoadRunner {
                     continue;
                 }
                 long before = reserved.getAndAdd(plan.changes());
-                long due = start + (long) (before / rate * 1e9);
+                long due = paced + (long) (before / rate * 1e9);
                 // Bounded in count and in time: a load that falls behind its rate still stops at the end.
                 if (before >= budget || due >= end || System.nanoTime() >= end) {
                     rollbackQuietly(db); // the sequences may have handed out ids in a transaction of their own

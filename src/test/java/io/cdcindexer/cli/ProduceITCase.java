@@ -131,6 +131,33 @@ class ProduceITCase {
     }
 
     @Test
+    void theRateCountsFromWhenEveryConnectionHasLoadedItsShare() throws Exception {
+        AtomicInteger opened = new AtomicInteger();
+        Supplier<Connection> connections = () -> {
+            if (opened.getAndIncrement() == 1) {
+                LockSupport.parkNanos(Duration.ofMillis(1_500).toNanos()); // the second connection comes late
+            }
+            try {
+                return SharedServices.connect(postgres, database);
+            } catch (SQLException e) {
+                throw new IllegalStateException(e);
+            }
+        };
+
+        long started = System.nanoTime();
+        LoadRunner.Result result = new LoadRunner(connections, 2, 200, Duration.ofSeconds(3), 12).run(progress -> { });
+        Duration ran = Duration.ofNanos(System.nanoTime() - started);
+
+        // Counted from the start, the 1.5 s spent waiting for the late connection would be made up in a burst, and the
+        // load would end 3 s after the start with half its time gone; counted from the barrier, it runs 3 s after it.
+        assertThat(ran).as("how long the load ran").isGreaterThanOrEqualTo(Duration.ofMillis(4_400));
+        assertThat(result.totals().elapsed()).as("the load's own time, from the barrier")
+                .isBetween(Duration.ofMillis(2_900), ran.minusMillis(1_400));
+        assertThat(result.totals().changes()).as("changes").isGreaterThan(400);
+        assertThat(result.totals().failed()).as("failed transactions; the last: %s", result.lastFailure()).isZero();
+    }
+
+    @Test
     void aLoadSaysWhenPostgresStopsAnsweringAndCarriesOnOnceItIsBack() throws Exception {
         try (CuttableProxy proxy = new CuttableProxy(postgres.port())) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
