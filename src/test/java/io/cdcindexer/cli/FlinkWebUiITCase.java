@@ -85,8 +85,8 @@ class FlinkWebUiITCase {
     /** With {@code -Dcdc.update-readme-images=true} the screenshots replace the README's. */
     private static final String UPDATE_README_IMAGES = "cdc.update-readme-images";
     private static final Path README_IMAGES = ProjectHome.dir().resolve("docs/images");
-    /** The graph's zoom in the screenshot: as large as fits, where the page first shows it smaller. */
-    private static final double GRAPH_ZOOM = 1.1;
+    /** How much of its pane the graph fills in the screenshot: as large as fits, with a margin. */
+    private static final double GRAPH_FILL = 0.95;
     /** The web UI's zoom slider: from 0.1 to 5, in steps of 0.01. */
     private static final double ZOOM_MIN = 0.1;
     private static final double ZOOM_MAX = 5;
@@ -178,10 +178,10 @@ class FlinkWebUiITCase {
                     page.findElement(By.cssSelector("flink-job-chart")));
             Path metrics = browser.screenshot(TARGET.resolve("flink-web-ui-metrics.png"));
 
-            // The graph once the job idles (every change indexed), zoomed so that its labels read well.
+            // The graph once the job idles (every change indexed), as large as its pane holds it whole.
             closeVertexPanel(page);
             graphNodes(page, label -> busy(label) < IDLE_BUSY_PERCENT);
-            zoomGraph(page, GRAPH_ZOOM);
+            zoomGraphToFit(page);
             Path graph = browser.screenshot(TARGET.resolve("flink-web-ui-job-graph.png"));
 
             if (Boolean.getBoolean(UPDATE_README_IMAGES)) {
@@ -270,28 +270,37 @@ class FlinkWebUiITCase {
     }
 
     /**
-     * Sets the job graph's zoom with its slider (the mouse wheel does not zoom it; the page fits the graph into its
-     * pane at first, smaller than life here), then drags the graph back to the middle of the pane, as the zoom does not
-     * keep it there.
+     * Sets the job graph's zoom with its slider so that the whole graph fills its pane (the mouse wheel does not zoom
+     * it), then drags the graph back to the middle of the pane, as the zoom does not keep it there.
      */
-    private static void zoomGraph(WebDriver page, double zoom) {
+    private static void zoomGraphToFit(WebDriver page) {
         WebElement handle = page.findElement(By.cssSelector("flink-dagre nz-slider .ant-slider-handle"));
         handle.click(); // focuses the handle, and sets the zoom to about where it was
-        int steps = (int) Math.round((zoom - sliderValue(handle)) / ZOOM_STEP);
+        double zoom = sliderValue(handle);
+        Rectangle area = page.findElement(By.cssSelector("flink-dagre flink-svg-container")).getRect();
+        Rectangle graph = graphBounds(page);
+        double fit = zoom * GRAPH_FILL * Math.min((double) area.getWidth() / graph.getWidth(),
+                (double) area.getHeight() / graph.getHeight());
+        int steps = (int) Math.floor((Math.min(ZOOM_MAX, Math.max(ZOOM_MIN, fit)) - zoom) / ZOOM_STEP);
         new Actions(page).sendKeys(String.join("", Collections.nCopies(Math.abs(steps),
                 steps > 0 ? Keys.ARROW_UP : Keys.ARROW_DOWN))).perform();
-        WebElement pane = page.findElement(By.cssSelector("flink-dagre flink-svg-container"));
+        graph = graphBounds(page);
+        int dx = area.getX() + area.getWidth() / 2 - (graph.getX() + graph.getWidth() / 2);
+        int dy = area.getY() + area.getHeight() / 2 - (graph.getY() + graph.getHeight() / 2);
+        // A drag pans the graph; it is no click, so it opens no vertex even where it starts on a node.
+        new Actions(page).moveToElement(page.findElement(By.cssSelector("flink-dagre flink-svg-container")))
+                .clickAndHold().moveByOffset(dx, dy).release().perform();
+    }
+
+    /** The rectangle that holds every node of the job graph, as the page shows it now. */
+    private static Rectangle graphBounds(WebDriver page) {
         List<Rectangle> nodes = page.findElements(By.cssSelector("flink-dagre g.node-group")).stream()
                 .map(WebElement::getRect).toList();
         int left = nodes.stream().mapToInt(Rectangle::getX).min().orElseThrow();
         int right = nodes.stream().mapToInt(node -> node.getX() + node.getWidth()).max().orElseThrow();
         int top = nodes.stream().mapToInt(Rectangle::getY).min().orElseThrow();
         int bottom = nodes.stream().mapToInt(node -> node.getY() + node.getHeight()).max().orElseThrow();
-        Rectangle area = pane.getRect();
-        int dx = area.getX() + area.getWidth() / 2 - (left + right) / 2;
-        int dy = area.getY() + area.getHeight() / 2 - (top + bottom) / 2;
-        // A drag pans the graph; it is no click, so it opens no vertex even where it starts on a node.
-        new Actions(page).moveToElement(pane).clickAndHold().moveByOffset(dx, dy).release().perform();
+        return new Rectangle(left, top, bottom - top, right - left);
     }
 
     /** The zoom the graph's slider is at: its handle stands at {@code bottom: <percent>%} of its range. */
