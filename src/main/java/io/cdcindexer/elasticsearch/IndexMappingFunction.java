@@ -121,6 +121,13 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      */
     static final long INITIAL_LOAD_QUIET_MS = 10_000;
 
+    /**
+     * How long a schema the index refused (a retyped column, or a new column past the index's field limit) is refused
+     * without asking Elasticsearch again: once the index is changed to take it, its changes are indexed again within
+     * this time.
+     */
+    static final long REFUSAL_ASKED_AGAIN_MS = 60_000;
+
     private final ElasticsearchConnection connection;
     private final IndexNames names;
     /** The overrides file's text and name: parsed (checked) here, and again in each subtask. */
@@ -149,6 +156,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Map<String, Map<JsonNode, String>> known;
     /** The same by index and schema content (its fingerprint). */
     private transient Map<String, String> byContent;
+    /** By key of {@link #byContent} refused: when Elasticsearch was asked (processing time). */
+    private transient Map<String, Long> refusedAt;
     /** By alias: its route, as Elasticsearch said at {@link #routesFetchedAt} ({@link System#nanoTime}). */
     private transient Map<String, Route> routes;
     private transient long routesFetchedAt;
@@ -242,6 +251,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         known = new HashMap<>();
         routes = new HashMap<>();
         byContent = new HashMap<>();
+        refusedAt = new HashMap<>();
         overrides = overrides();
         joinedNodes = new HashMap<>();
         for (JoinNode node : documents.nodes()) {
@@ -344,17 +354,25 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private String refusal(String index, String alias, ChangeEvent change) throws Exception {
         Map<JsonNode, String> schemas = known.computeIfAbsent(index, i -> new IdentityHashMap<>());
         String refusal = schemas.get(change.rowSchema);
-        if (refusal == null) {
+        if (refusal == null || !refusal.isEmpty()) {
             // A schema instance not seen: the same schema may come back as a new instance (the decoder parses a
             // topic's schema again whenever it differs from the last one, as records of two schemas interleave
-            // during a change), so its content decides whether Elasticsearch is asked.
+            // during a change), so its content decides whether Elasticsearch is asked. A refused one is asked again
+            // once its time is up: the index may have been changed to take it.
             String key = index + '/' + IndexMapping.fingerprint(change.rowSchema);
             refusal = byContent.get(key);
-            if (refusal == null) {
+            if (refusal == null
+                    || (!refusal.isEmpty() && now() - refusedAt.getOrDefault(key, Long.MIN_VALUE / 2) >= REFUSAL_ASKED_AGAIN_MS)) {
                 refusal = Objects.requireNonNullElse(ensure(index, alias, change.table, change.rowSchema,
                         InitialLoad.isSnapshotRead(change) && !InitialLoad.endsTable(change)), "");
                 forgetIfMany(byContent);
                 byContent.put(key, refusal);
+                forgetIfMany(refusedAt);
+                if (refusal.isEmpty()) {
+                    refusedAt.remove(key);
+                } else {
+                    refusedAt.put(key, now());
+                }
             }
             forgetIfMany(schemas);
             schemas.put(change.rowSchema, refusal);
@@ -950,7 +968,23 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         IndexMapping.MappingDiff diff = IndexMapping.compare(table, current, properties);
         boolean ours = IndexMapping.mappingsOf(current).path("_meta").has(META);
         if (diff.newFields().size() > 0) {
-            send("PUT", index + "/_mapping", diff.putMappingBody());
+            try {
+                send("PUT", index + "/_mapping", diff.putMappingBody());
+            } catch (ResponseException e) {
+                if (statusOf(e) != 400) {
+                    throw e;
+                }
+                // The index refuses the new columns (past its index.mapping.total_fields.limit, say): their changes
+                // go to the dead-letter queue, and the index is asked again later; a failed task would meet the same
+                // change again on restart, and every table would stop.
+                String refused = "Elasticsearch refused to add the new columns of " + table + " ("
+                        + String.join(", ", (Iterable<String>) diff.newFields()::fieldNames) + ") to index " + index
+                        + ": " + reasonOf(e) + ". Once the index takes them, its changes are indexed again within "
+                        + REFUSAL_ASKED_AGAIN_MS / 1000 + " s; ./cdc snapshot --table " + table
+                        + " then sends the rows refused meanwhile again";
+                LOG.warn(refused);
+                return refused;
+            }
             extended.inc();
             LOG.info("Index {}: added the mappings of {} for {}'s schema", index,
                     String.join(", ", (Iterable<String>) diff.newFields()::fieldNames), table);

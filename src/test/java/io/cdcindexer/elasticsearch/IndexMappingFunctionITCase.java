@@ -208,6 +208,50 @@ class IndexMappingFunctionITCase {
         }
     }
 
+    // Review finding (2026-12-02): any other refusal of a new column (the index's field limit, say) failed the task,
+    // and the restart met the same change: every table stopped, for ever.
+    @Test
+    void aNewColumnTheIndexRefusesSendsItsChangesToTheDeadLetterQueueAndIsAskedAgainLater() throws Exception {
+        MetricsRecorder metrics = new MetricsRecorder();
+        try (var harness = new OneInputStreamOperatorTestHarness<>(new ProcessOperator<>(function("limited")),
+                metrics.environment())) {
+            harness.open();
+            harness.setProcessingTime(1_000);
+            harness.processElement(change("schema-0-insert"), 0);
+            // As many fields as the index has now: the added column would pass the limit.
+            int fields = IndexMapping.mappingsOf(get("limited-products/_mapping")).path("properties").size();
+            assertThat(put("limited-products/_settings", "{\"index.mapping.total_fields.limit\":" + fields + "}"))
+                    .isEqualTo(200);
+
+            ChangeEvent added = change("schema-1-added-column");
+            harness.processElement(added, 0);
+
+            List<ChangeEvent> out = harness.extractOutputValues();
+            assertThat(out).extracting(c -> c.action).containsExactly(ChangeEvent.Action.UPSERT, ChangeEvent.Action.SKIP);
+            assertThat(out.get(1).transactionId).as("it still counts towards its transaction")
+                    .isEqualTo(added.transactionId);
+            ConcurrentLinkedQueue<?> letters = harness.getSideOutput(IndexMappingFunction.DEAD_LETTERS);
+            assertThat(letters).hasSize(1);
+            DeadLetter letter = (DeadLetter) ((org.apache.flink.streaming.runtime.streamrecord.StreamRecord<?>)
+                    letters.peek()).getValue();
+            assertThat(letter.reason).contains("color").contains("Limit of total fields")
+                    .contains("./cdc snapshot --table public.products");
+            assertThat(metrics.count("flink_taskmanager_job_task_operator_reason_deadLetters{reason=mapping_refused}"))
+                    .isEqualTo(1);
+
+            // The limit raised: within a minute the index is asked again, and takes the column.
+            assertThat(put("limited-products/_settings", "{\"index.mapping.total_fields.limit\":1000}")).isEqualTo(200);
+            harness.processElement(change("schema-1-added-column"), 0);
+            assertThat(harness.extractOutputValues()).hasSize(3).last().extracting(c -> c.action)
+                    .as("asked again only once the time is up").isEqualTo(ChangeEvent.Action.SKIP);
+            harness.setProcessingTime(1_000 + IndexMappingFunction.REFUSAL_ASKED_AGAIN_MS);
+            harness.processElement(change("schema-1-added-column"), 0);
+            assertThat(harness.extractOutputValues()).hasSize(4).last().extracting(c -> c.action)
+                    .isEqualTo(ChangeEvent.Action.UPSERT);
+            assertThat(IndexMapping.mappingsOf(get("limited-products/_mapping")).path("properties").has("color")).isTrue();
+        }
+    }
+
     @Test
     void anIndexElasticsearchMappedByItselfIsAdoptedAsItIs() throws Exception {
         // An install from before derived mappings: the index exists, mapped dynamically, qty guessed as long.
