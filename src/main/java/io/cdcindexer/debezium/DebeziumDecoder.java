@@ -1,5 +1,6 @@
 package io.cdcindexer.debezium;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -10,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.cfg.JsonNodeFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamWriteFeature;
 import io.cdcindexer.debezium.DebeziumEnvelope.Op;
 import io.cdcindexer.debezium.DebeziumEnvelope.Source;
@@ -34,11 +36,21 @@ import java.util.Map;
  */
 public final class DebeziumDecoder {
 
-    private static final ObjectMapper MAPPER = JsonMapper.builder()
-            .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-            .configure(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false)
-            .enable(StreamWriteFeature.WRITE_BIGDECIMAL_AS_PLAIN)
-            .build();
+    /**
+     * The longest number read, in characters: more than PostgreSQL's longest numeric (131,072 digits before the point,
+     * 16,383 after), which a numeric or jsonb column can hold. Jackson's default (1,000) refused such values.
+     */
+    static final int MAX_NUMBER_LENGTH = 200_000;
+    /** How deeply a record's JSON (and a json column's value in it) may nest: Jackson's default. */
+    static final int MAX_RECORD_DEPTH = 1_000;
+    /**
+     * How deeply a document read back may nest: deeper than any record the decoder takes, since a document holds a json
+     * column's value a level down, and a joined document holds rows further down.
+     */
+    static final int MAX_DOCUMENT_DEPTH = 2 * MAX_RECORD_DEPTH;
+
+    private static final ObjectMapper MAPPER = mapper(MAX_RECORD_DEPTH);
+    private static final ObjectMapper DOCUMENTS = mapper(MAX_DOCUMENT_DEPTH);
 
     private final String placeholder;
     private final String placeholderBase64;
@@ -52,9 +64,25 @@ public final class DebeziumDecoder {
                 Base64.getEncoder().encodeToString(unavailableValuePlaceholder.getBytes(StandardCharsets.UTF_8));
     }
 
-    /** The mapper the adapter reads and writes JSON with: exact decimals, never in exponent notation. */
+    /**
+     * The mapper the job reads documents back and writes JSON with: exact decimals, never in exponent notation; it reads
+     * whatever the decoder wrote (a change completed from an earlier image of its row, the document Elasticsearch
+     * stores), where a read that failed would fail the task on the same records after every restart.
+     */
     public static ObjectMapper mapper() {
-        return MAPPER;
+        return DOCUMENTS;
+    }
+
+    private static ObjectMapper mapper(int maxDepth) {
+        JsonFactory factory = JsonFactory.builder()
+                .streamReadConstraints(StreamReadConstraints.builder().maxNumberLength(MAX_NUMBER_LENGTH)
+                        .maxNestingDepth(maxDepth).build())
+                .build();
+        return JsonMapper.builder(factory)
+                .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+                .configure(JsonNodeFeature.STRIP_TRAILING_BIGDECIMAL_ZEROES, false)
+                .enable(StreamWriteFeature.WRITE_BIGDECIMAL_AS_PLAIN)
+                .build();
     }
 
     /**

@@ -6,9 +6,13 @@ import static io.cdcindexer.debezium.DebeziumFixtures.record;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.debezium.DebeziumEnvelope.Op;
 import io.cdcindexer.kafka.KafkaRecord;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.util.Base64;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -236,7 +240,7 @@ class DebeziumDecoderTest {
     }
 
     /**
-     * PostgreSQL's json takes a number of any length; the job's JSON reader refuses one of over 1000 digits. Under
+     * PostgreSQL's json takes a number of any length; the job's JSON reader refuses one of over 200,000 characters. Under
      * REPLICA IDENTITY FULL such a value is in {@code before}: the delete of that row, or an update that replaces the
      * value, must still reach the index. Only the key columns of a delete's before image decide anything.
      */
@@ -246,7 +250,7 @@ class DebeziumDecoderTest {
                 + "\"fields\":[{\"type\":\"int32\",\"name\":\"io.debezium.time.Date\",\"field\":\"id\"},"
                 + "{\"type\":\"string\",\"name\":\"io.debezium.data.Json\",\"field\":\"j\"},{\"type\":\"array\","
                 + "\"items\":{\"type\":\"string\",\"name\":\"io.debezium.data.Json\"},\"field\":\"ja\"}]}]},\"payload\":";
-        String huge = "{\\\"n\\\":" + "1".repeat(1001) + "}";
+        String huge = "{\\\"n\\\":" + "1".repeat(DebeziumDecoder.MAX_NUMBER_LENGTH + 1) + "}";
         String key = "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"int32\",\"name\":\"io.debezium.time.Date\","
                 + "\"field\":\"id\"}]},\"payload\":{\"id\":19000}}";
         String source = ",\"source\":{\"schema\":\"public\",\"table\":\"t\",\"lsn\":5}}}";
@@ -266,6 +270,33 @@ class DebeziumDecoderTest {
                 + "\"j\":null},\"after\":null" + source))
                 .as("a key column of a delete's before image that cannot be converted still refuses it")
                 .hasMessageContaining("column 'id' = \"x\" could not be converted");
+    }
+
+    // Review finding (2026-12-02): a numeric of over 1000 digits was written into the document, and reading the
+    // document back (to complete a later change of the row from it) failed Jackson's default limit: the task failed,
+    // and met the same records again on restart.
+    @Test
+    void aNumericOfMoreDigitsThanJacksonsDefaultLimitIsReadBackWhenALaterChangeIsCompletedFromIt() throws Exception {
+        String schema = "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"type\":\"struct\",\"field\":\"after\","
+                + "\"fields\":[{\"type\":\"int32\",\"field\":\"id\"},{\"type\":\"struct\","
+                + "\"name\":\"io.debezium.data.VariableScaleDecimal\",\"field\":\"n\"},"
+                + "{\"type\":\"string\",\"field\":\"body\"}]}]},\"payload\":";
+        BigInteger digits = new BigInteger("1".repeat(1_100));
+        String n = "{\"scale\":1100,\"value\":\"" + Base64.getEncoder().encodeToString(digits.toByteArray())
+                + "\"}";
+        DebeziumEnvelope insert = decode("cdc.public.users", KEY, schema + "{\"op\":\"c\",\"after\":{\"id\":1,"
+                + "\"n\":" + n + ",\"body\":\"long text\"}," + SOURCE + "}}");
+        DebeziumEnvelope update = decode("cdc.public.users", KEY, schema + "{\"op\":\"u\",\"after\":{\"id\":1,"
+                + "\"n\":" + n + ",\"body\":\"__debezium_unavailable_value\"}," + SOURCE + "}}");
+        KafkaRecord record = record("users-update");
+        ChangeEvent older = DecodeFunction.toChange(record, insert);
+        ChangeEvent newer = DecodeFunction.toChange(record, update);
+
+        ChangeEvent completed = ChangeEvent.collapse(older, newer);
+
+        JsonNode document = DebeziumDecoder.mapper().readTree(completed.document);
+        assertThat(document.get("body").textValue()).isEqualTo("long text");
+        assertThat(document.get("n").decimalValue()).isEqualTo(new BigDecimal(digits, 1_100));
     }
 
     @Test
