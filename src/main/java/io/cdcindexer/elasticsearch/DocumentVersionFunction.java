@@ -1,6 +1,7 @@
 package io.cdcindexer.elasticsearch;
 
 import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.transaction.RunningClock;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.Iterator;
@@ -17,6 +18,9 @@ import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.api.java.tuple.Tuple3;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
 
@@ -44,7 +48,8 @@ import org.apache.flink.util.Collector;
  * for too (the source held up by back-pressure has not read the previous change yet), for up to {@link #MAX_HOLD_MS};
  * the hold is looked at every {@code holdLimitMs}.
  */
-public final class DocumentVersionFunction extends KeyedProcessFunction<String, ChangeEvent, ChangeEvent> {
+public final class DocumentVersionFunction extends KeyedProcessFunction<String, ChangeEvent, ChangeEvent>
+        implements CheckpointedFunction {
 
     private static final long serialVersionUID = 1L;
 
@@ -63,7 +68,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     private final long holdLimitMs;
 
     /**
-     * The version, WAL position and expiry (processing time) of the last change let through for the document, while it
+     * The version, WAL position and expiry ({@link #clock}) of the last change let through for the document, while it
      * needs remembering: a delete, or a write of a partly flushed transaction. A timer clears it at its expiry (Flink's
      * state time-to-live was tried first: its incremental cleanup walked the state on every access and took three
      * quarters of the sink task's time).
@@ -77,8 +82,13 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      */
     private transient ValueState<Long> holdDeadline;
     private transient ValueState<Long> holdWatermark;
-    /** When the document's current hold began (processing time). */
+    /** When the document's current hold began ({@link #clock}). */
     private transient ValueState<Long> holdSince;
+    /**
+     * The clock of the memories and of a hold's longest wait: processing time less the time the job was down, since
+     * nothing moves meanwhile (the change older than a remembered delete, held upstream, is still to come).
+     */
+    private transient RunningClock clock;
     /** When this instance first ran (processing time); not state: it starts again with every restore. */
     private transient long startedAt;
     private transient Counter stale;
@@ -131,7 +141,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 long deadline = ctx.timerService().currentProcessingTime() + holdLimitMs;
                 holdDeadline.update(deadline);
                 holdWatermark.update(ctx.timerService().currentWatermark());
-                holdSince.update(ctx.timerService().currentProcessingTime());
+                holdSince.update(clock.now(ctx.timerService().currentProcessingTime()));
                 ctx.timerService().registerProcessingTimeTimer(deadline);
             }
             heldBack.inc();
@@ -144,16 +154,23 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<ChangeEvent> out) throws Exception {
         boolean watermark = ctx.timeDomain() == TimeDomain.EVENT_TIME;
         if (!watermark) {
+            // A restored timer fires when the job starts again, however long after its time: what it set again counts
+            // from now, and the memories from the time the job ran.
+            long now = ctx.timerService().currentProcessingTime();
+            long running = clock.now(now);
             Tuple3<Long, Long, Long> last = remembered.value();
-            if (last != null && last.f2 <= timestamp) {
+            if (last != null && last.f2 <= running) {
                 if (held.isEmpty()) {
                     remembered.clear(); // its memory is over
                 } else {
                     // Held changes are still to be compared with it: it is remembered until they leave.
-                    long until = timestamp + 1_000;
+                    long until = running + 1_000;
                     remembered.update(Tuple3.of(last.f0, last.f1, until));
-                    ctx.timerService().registerProcessingTimeTimer(until);
+                    ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
                 }
+            } else if (last != null) {
+                // Its time is not up (the job was down meanwhile): its timer is set again, at the time it now ends.
+                ctx.timerService().registerProcessingTimeTimer(clock.processingTime(last.f2));
             }
             Long deadline = holdDeadline.value();
             if (deadline == null || timestamp < deadline) {
@@ -162,19 +179,19 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             // The hold limit waits, like the collapse's timeout, while the watermark still moves towards the held
             // changes (catching up on a backlog), once for a first watermark after a (re)start, and while it stands
             // still (the source held up by back-pressure) for up to MAX_HOLD_MS.
-            long now = ctx.timerService().currentWatermark();
+            long current = ctx.timerService().currentWatermark();
             Long then = holdWatermark.value();
             Long since = holdSince.value();
             if (since == null) { // a hold restored from a savepoint of a job that did not keep its start
-                since = timestamp;
+                since = running;
                 holdSince.update(since);
             }
-            boolean noWatermarkYet = now == Long.MIN_VALUE && timestamp < startedAt(ctx) + holdLimitMs;
-            boolean standingStillNotLong = timestamp < since + MAX_HOLD_MS;
-            if (noWatermarkYet || (then != null && now > then) || standingStillNotLong) {
-                holdWatermark.update(now);
-                holdDeadline.update(timestamp + holdLimitMs);
-                ctx.timerService().registerProcessingTimeTimer(timestamp + holdLimitMs);
+            boolean noWatermarkYet = current == Long.MIN_VALUE && timestamp < startedAt(ctx) + holdLimitMs;
+            boolean standingStillNotLong = running < since + MAX_HOLD_MS;
+            if (noWatermarkYet || (then != null && current > then) || standingStillNotLong) {
+                holdWatermark.update(current);
+                holdDeadline.update(now + holdLimitMs);
+                ctx.timerService().registerProcessingTimeTimer(now + holdLimitMs);
                 return;
             }
         }
@@ -189,7 +206,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         if (held.isEmpty()) {
             Long deadline = holdDeadline.value();
             Tuple3<Long, Long, Long> last = remembered.value();
-            if (deadline != null && (last == null || last.f2.longValue() != deadline)) { // one timer may serve both
+            if (deadline != null && (last == null || clock.processingTime(last.f2) != deadline)) { // one timer may serve both
                 ctx.timerService().deleteProcessingTimeTimer(deadline);
             }
             holdDeadline.clear();
@@ -228,15 +245,16 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         boolean delete = change.action == ChangeEvent.Action.DELETE;
         if (delete || change.partial) {
             // Expiry rounded up to the second: fewer distinct timers.
-            long now = ctx.timerService().currentProcessingTime();
+            long now = clock.now(ctx.timerService().currentProcessingTime());
             long until = ((now + (delete ? deleteMemoryMs : writeMemoryMs)) / 1000 + 1) * 1000;
             if (last != null && last.f2 != until) {
                 deleteExpiryTimer(last.f2, ctx);
             }
             remembered.update(Tuple3.of(change.version, change.lsn, until));
-            ctx.timerService().registerProcessingTimeTimer(until);
+            ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
         } else if (last != null) {
             remembered.clear(); // a live document: Elasticsearch refuses anything older itself
+            clock.now(ctx.timerService().currentProcessingTime());
             deleteExpiryTimer(last.f2, ctx);
         }
         out.collect(change);
@@ -249,11 +267,24 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         return startedAt;
     }
 
-    // A memory's expiry timer, unless the same timer also ends the hold limit.
+    // A memory's expiry timer (its time on the clock), unless the same timer also ends the hold limit. One set before
+    // a restore stays, and finds nothing to clear.
     private void deleteExpiryTimer(long expiry, Context ctx) throws Exception {
         Long deadline = holdDeadline.value();
-        if (deadline == null || deadline != expiry) {
-            ctx.timerService().deleteProcessingTimeTimer(expiry);
+        long timer = clock.processingTime(expiry);
+        if (deadline == null || deadline != timer) {
+            ctx.timerService().deleteProcessingTimeTimer(timer);
         }
+    }
+
+    @Override
+    public void snapshotState(FunctionSnapshotContext context) throws Exception {
+        clock.snapshot(context);
+    }
+
+    @Override
+    public void initializeState(FunctionInitializationContext context) throws Exception {
+        clock = new RunningClock();
+        clock.initialize(context);
     }
 }

@@ -76,6 +76,8 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     private transient ListState<Long> pendingState;
     private transient long pending;
     private transient long startedAt;
+    /** The clock of the flushed transactions' memory: it stops while the job is down. */
+    private transient RunningClock clock;
 
     private transient Counter passedThrough;
     private transient Counter collapsedAway;
@@ -154,7 +156,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
                 flushEarly.inc();
                 emitHeld(tx, out, true);
                 tx.flushed = true;
-                tx.flushedAt = ctx.timerService().currentProcessingTime();
+                tx.flushedAt = clock.now(ctx.timerService().currentProcessingTime());
             }
         }
         storeOrEmit(tx, ctx, out);
@@ -192,15 +194,20 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         }
         long watermark = ctx.timerService().currentWatermark();
         boolean readPast = watermark >= saturatedAdd(tx.eventTime, timeoutMs);
+        // A restored timer fires when the job starts again, however long after its time: the next period counts from
+        // now, not from its time (which would fire it again at once, once per period the job was down).
+        long now = ctx.timerService().currentProcessingTime();
+        long running = clock.now(now);
         if (tx.flushed) {
             // Forgotten only once every partition has been read past it: a watermark that stands still (the job
-            // back-pressured by an Elasticsearch outage, say) does not mean that its late changes are not coming.
-            if (readPast || timestamp - tx.flushedAt >= FLUSHED_MEMORY_MS) {
+            // back-pressured by an Elasticsearch outage, say) does not mean that its late changes are not coming. Nor
+            // does the time the job was down: the hour counts the time it ran.
+            if (readPast || running - tx.flushedAt >= FLUSHED_MEMORY_MS) {
                 LOG.info("Transaction {} flushed at its timeout is forgotten ({}, watermark {})",
                         ctx.getCurrentKey(), tx, watermark);
                 forget(tx, ctx);
             } else {
-                waitAnotherPeriod(tx, timestamp, watermark, ctx);
+                waitAnotherPeriod(tx, now, watermark, ctx);
             }
             return;
         }
@@ -208,7 +215,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         if (noWatermarkYet || (watermark > tx.watermark && !readPast)) {
             // Still catching up: the partitions move, but have not all been read past this transaction yet. Or the job
             // was just (re)started and has read nothing yet (no watermark): give the source one period to start.
-            waitAnotherPeriod(tx, timestamp, watermark, ctx);
+            waitAnotherPeriod(tx, now, watermark, ctx);
             deferred.inc();
             return;
         }
@@ -218,8 +225,8 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         timedOut.inc();
         // Keep what is known of it (its END, its counts) for its late changes.
         tx.flushed = true;
-        tx.flushedAt = timestamp;
-        waitAnotherPeriod(tx, timestamp, watermark, ctx);
+        tx.flushedAt = running;
+        waitAnotherPeriod(tx, now, watermark, ctx);
     }
 
     private void waitAnotherPeriod(TransactionProgress tx, long now, long watermark, OnTimerContext ctx)
@@ -291,6 +298,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
         pendingState.update(List.of(pending));
+        clock.snapshot(context);
     }
 
     @Override
@@ -298,6 +306,8 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         pendingState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("pending", Types.LONG));
         pending = 0;
         startedAt = Long.MIN_VALUE;
+        clock = new RunningClock();
+        clock.initialize(context);
         for (Long restored : pendingState.get()) {
             pending += restored;
         }

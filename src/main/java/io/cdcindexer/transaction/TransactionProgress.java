@@ -19,7 +19,7 @@ public final class TransactionProgress {
      * once with the same version as the flushed part.
      */
     public boolean flushed;
-    /** Processing time of that flush. */
+    /** When it was flushed, on the {@link RunningClock} (processing time less the time the job was down). */
     public long flushedAt;
     /** Rows held (changes of distinct rows), counted towards an early flush. */
     public long held;

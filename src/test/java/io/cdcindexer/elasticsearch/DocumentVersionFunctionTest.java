@@ -84,6 +84,23 @@ class DocumentVersionFunctionTest {
         assertThat(output()).as("forgotten after its time").hasSize(2);
     }
 
+    // Review finding (2026-12-02): the memory counted processing time, so after the job was down for longer than it,
+    // the restored timer cleared it at once, and an older change still held upstream (a transaction waiting for a
+    // lagging partition, restored with the job) brought the deleted row back.
+    @Test
+    void aDeleteIsRememberedForTheTimeTheJobRanNotForTheTimeItWasDown() throws Exception {
+        harness.setProcessingTime(1_000);
+        harness.processElement(delete("users", "1", 300, "t2"), 0);
+        restore(harness.snapshot(1, 2_000));
+        harness.setProcessingTime(2_000 + 2 * DELETES_MS); // down for twice the memory
+
+        harness.processElement(upsert("users", "1", 200, "{\"id\":1}", "t1"), 0);
+        assertThat(output()).as("older than the delete, which it still remembers").isEmpty();
+
+        harness.setProcessingTime(2_000 + 3 * DELETES_MS + 1_000); // as long again as it ran: its time is up
+        assertThat(harness.numKeyedStateEntries()).as("its memory is gone with it").isZero();
+    }
+
     @Test
     void aRowDeletedThenInsertedAgainLivesAndWritesToALiveDocumentAreLeftToElasticsearch() throws Exception {
         harness.processElement(upsert("users", "1", 100, "{\"v\":1}", null), 0);

@@ -328,6 +328,25 @@ class TransactionCollapseFunctionTest {
         assertNothingHeld();
     }
 
+    // Review finding (2026-12-02): the memory of a flushed transaction counted processing time, so after the job was
+    // down for over an hour its restored timer forgot the transaction at once (firing again and again, a period after
+    // its own time each, until the hour was used up), and a late change of it left with its own, lower position: it
+    // lost against the older state it replaces.
+    @Test
+    void aFlushedTransactionIsRememberedForTheTimeTheJobRanNotForTheTimeItWasDown() throws Exception {
+        harness.processElement2(endAt("742", 400, "users", 2), 1_500);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
+        harness.setProcessingTime(1_000 + TIMEOUT); // the watermark stood still: flushed
+        var snapshot = harness.snapshot(1, 1_000 + TIMEOUT);
+        restoreFrom(snapshot);
+        harness.setProcessingTime(1_000 + TIMEOUT + 2 * TransactionCollapseFunction.FLUSHED_MEMORY_MS); // two hours later
+        assertThat(harness.numProcessingTimeTimers()).as("one timer, not a burst of them").isEqualTo(1);
+
+        harness.processElement1(upsert("users", "2", 110, "{\"v\":2}", "742"), 1_600);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/2 v400 lsn110 {\"v\":2}");
+    }
+
     @Test
     void aRestoredTimerWaitsForTheSourceInsteadOfFlushing() throws Exception {
         harness.processBothWatermarks(new Watermark(1_000));
