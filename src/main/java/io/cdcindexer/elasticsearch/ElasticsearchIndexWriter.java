@@ -71,7 +71,8 @@ import org.slf4j.LoggerFactory;
  * <p>Whole-request failures: a request too large (413) or refused as a whole (400) is split in halves until the action
  * at fault is alone, and that one goes to the dead-letter queue; 401 and 403 fail the job with the reason (credentials
  * are not something a retry fixes); anything else (connection refused, 429, 5xx) is retried. Actions waiting for a retry
- * count towards the buffer's capacity, so during an outage {@link #write} blocks (back-pressure) instead of piling up.
+ * count towards the buffer's capacity, in actions and in bytes, so during an outage {@link #write} blocks
+ * (back-pressure) instead of piling up: large documents hold the memory of a few requests' worth, not of thousands.
  *
  * <p>Requests go out through Elasticsearch's low-level REST client, written and read by {@link BulkProtocol}, so each
  * document reaches Elasticsearch byte for byte. All state is touched only by the task thread: answers from the HTTP
@@ -146,10 +147,14 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final DeadLetterQueue.Writer deadLetters;
     /** Buffered actions, their successors and actions waiting for a retry, beyond which {@link #write} waits. */
     private final int capacity;
+    /** The same in bytes: a request's worth for each slot, and one more. */
+    private final long byteCapacity;
 
     /** Actions not yet sent, one per document (with its successors), in the order their documents first came. */
     private final LinkedHashMap<String, Pending> buffer = new LinkedHashMap<>();
     private long bufferBytes;
+    /** The bytes of the actions waiting for a retry (or for their document), with their successors. */
+    private long waitingForRetryBytes;
     /** Documents with an action in a request under way or waiting for a retry. */
     private final Set<String> busy = new HashSet<>();
     /** Buffered actions whose document is busy: they wait for it. */
@@ -193,6 +198,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.time = time;
         this.deadLetters = deadLetters;
         this.capacity = options.maxActions() * (options.maxInFlight() + 1);
+        this.byteCapacity = options.maxBytes() * (options.maxInFlight() + 1);
         this.client = options.connection().open(120_000);
         this.indexed = metrics.counter("documentsIndexed");
         this.deleted = metrics.counter("documentsDeleted");
@@ -233,7 +239,8 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     @Override
     public void write(ChangeEvent change, Context context) throws IOException, InterruptedException {
-        while (buffer.size() + successors + waitingForRetry >= capacity) {
+        while (buffer.size() + successors + waitingForRetry >= capacity
+                || bufferBytes + waitingForRetryBytes >= byteCapacity) {
             // Back-pressure: Elasticsearch is slow or away, and retries are piling up. Send what can go meanwhile.
             if (!(inFlight < options.maxInFlight() && send())) {
                 mailbox.yield();
@@ -852,9 +859,16 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     // The actions go back to the buffer after the delay, ahead of what came for their documents meanwhile; their
     // documents stay busy until then.
     private void putBackAfter(List<Pending> actions, long delayMs) {
+        long bytes = 0;
+        for (Pending action : actions) {
+            bytes += bytesOf(action);
+        }
+        long waitingBytes = bytes;
         waitingForRetry += actions.size();
+        waitingForRetryBytes += waitingBytes;
         time.registerTimer(time.getCurrentProcessingTime() + delayMs, timestamp -> {
             waitingForRetry -= actions.size();
+            waitingForRetryBytes -= waitingBytes;
             for (Pending action : actions) {
                 busy.remove(action.document);
                 Pending later = buffer.get(action.document);

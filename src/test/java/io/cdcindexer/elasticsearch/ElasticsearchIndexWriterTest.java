@@ -416,6 +416,31 @@ class ElasticsearchIndexWriterTest {
         writeEveryRowAndFlush(writer, 1_000, 10, 10, 10, 10, 1_000, 10);
     }
 
+    // Review finding (2026-12-02): the capacity counted actions only. During an outage, retries of large documents
+    // piled up to maxActions x (maxInFlight + 1) of them (6,000 with the defaults: 1.2 GB at 200 KB each, more than the
+    // TaskManager's heap) before write() blocked.
+    @Test
+    void retriesOfLargeDocumentsBlockTheNextWriteByTheirBytesNotOnlyByTheirCount() throws Exception {
+        // Requests of at most 100 actions or 2,000 bytes, one under way: 200 actions or 4,000 bytes held at most.
+        ElasticsearchIndexWriter writer = writer(100, 2_000, 100, 1, 1_000);
+        statuses = new int[] {503, 503, 503, 503}; // an outage: the first four requests fail, retried after 1 s
+        latencies = new long[] {10};
+
+        for (int id = 1; id <= 8; id++) {
+            writer.write(row(id, 1_000), null);
+        }
+
+        assertThat(now).as("the writes waited until Elasticsearch took the retries of the first rows")
+                .isGreaterThanOrEqualTo(1_000);
+        writer.flush(false);
+        String sent = String.join("", written);
+        for (int id = 1; id <= 8; id++) {
+            assertThat(sent).as("row %d written", id).contains("\"_id\":\"" + id + "\"");
+        }
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
     @Test
     void actionsElasticsearchPushesBackWith429AreCountedApartFromOtherRetries() throws Exception {
         ElasticsearchIndexWriter writer = writer(2, 1_000, 100, 1, 50);
