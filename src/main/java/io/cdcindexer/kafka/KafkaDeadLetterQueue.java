@@ -5,11 +5,14 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Queue;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -64,6 +67,22 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
         return new ProducerRecord<>(topic, null, letter.key, letter.value, headers);
     }
 
+    /** The dead letter without its value, with the reason saying why and where the record is. */
+    static DeadLetter withoutValue(DeadLetter letter) {
+        DeadLetter without = new DeadLetter();
+        without.stage = letter.stage;
+        without.topic = letter.topic;
+        without.partition = letter.partition;
+        without.offset = letter.offset;
+        without.key = letter.key;
+        without.index = letter.index;
+        without.documentId = letter.documentId;
+        without.reason = letter.reason + "; its value (" + letter.value.length + " bytes) is left out, too large for the "
+                + "dead-letter topic (its max.message.bytes): the record is " + letter.topic + "/" + letter.partition
+                + "@" + letter.offset;
+        return without;
+    }
+
     private static void header(RecordHeaders headers, String name, String value) {
         if (value != null) {
             headers.add(name, value.getBytes(StandardCharsets.UTF_8));
@@ -88,6 +107,8 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
         private final KafkaProducer<byte[], byte[]> producer;
         private final String topic;
         private final AtomicReference<Exception> failure = new AtomicReference<>();
+        /** Dead letters the topic refused as too large: sent again without their value, from the task's thread. */
+        private final Queue<DeadLetter> tooLarge = new ConcurrentLinkedQueue<>();
 
         ProducerWriter(KafkaProducer<byte[], byte[]> producer, String topic) {
             this.producer = producer;
@@ -96,9 +117,12 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
 
         @Override
         public void send(DeadLetter letter) throws IOException {
+            sendTooLargeWithoutValue();
             rethrow();
             producer.send(toProducerRecord(topic, letter), (metadata, error) -> {
-                if (error != null) {
+                if (error instanceof RecordTooLargeException && letter.value != null) {
+                    tooLarge.add(letter);
+                } else if (error != null) {
                     failure.compareAndSet(null, error);
                 }
             });
@@ -107,7 +131,26 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
         @Override
         public void flush() throws IOException {
             producer.flush();
+            if (!tooLarge.isEmpty()) {
+                sendTooLargeWithoutValue();
+                producer.flush();
+            }
             rethrow();
+        }
+
+        /**
+         * A dead letter larger than the topic takes (its {@code max.message.bytes}, 1 MB by a broker's default) goes
+         * without its value, and says where the record is: failing the checkpoint instead would only meet the same
+         * record again after the restart, and stop every table.
+         */
+        private void sendTooLargeWithoutValue() {
+            for (DeadLetter letter = tooLarge.poll(); letter != null; letter = tooLarge.poll()) {
+                producer.send(toProducerRecord(topic, withoutValue(letter)), (metadata, error) -> {
+                    if (error != null) {
+                        failure.compareAndSet(null, error);
+                    }
+                });
+            }
         }
 
         // A dead letter that could not be written must fail the checkpoint, or it would be lost.

@@ -12,9 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
 import java.util.concurrent.ExecutionException;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -84,6 +87,30 @@ class LargeRecordsITCase {
         assertThat(letter.value).isEqualTo(value);
     }
 
+    // Review finding (2026-12-02): a dead-letter topic that takes smaller records than the job read (a broker's
+    // default max.message.bytes is 1 MB) refused the dead letter, which failed the checkpoint; the restarted job met
+    // the same record again, and every table stopped.
+    @Test
+    void aDeadLetterTooLargeForItsTopicGoesWithoutItsValueAndSaysWhereTheRecordIs() throws Exception {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", kafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic("small.dlq", 1, (short) 1)
+                    .configs(Map.of("max.message.bytes", "100000")))).all().get();
+        }
+        KafkaRecord read = new KafkaRecord(TOPIC, 1, 42, 0, "{\"id\":7}".getBytes(), new byte[500_000]);
+
+        try (DeadLetterQueue.Writer writer = new KafkaDeadLetterQueue(kafka.bootstrapServers(), "small.dlq").open()) {
+            writer.send(DeadLetter.undecodable(read, "a reason"));
+            writer.flush();
+        }
+
+        ConsumerRecord<byte[], byte[]> letter = readOneRecord("small.dlq", 0, 0, new Properties());
+        assertThat(letter.value()).isNull();
+        assertThat(letter.key()).isEqualTo(read.key);
+        assertThat(new String(letter.headers().lastHeader(KafkaDeadLetterQueue.HEADER_REASON).value()))
+                .startsWith("a reason").contains("500000 bytes").contains(TOPIC + "/1@42");
+        assertThat(new String(letter.headers().lastHeader(KafkaDeadLetterQueue.HEADER_OFFSET).value())).isEqualTo("42");
+    }
+
     @Test
     void withoutTheConnectorsOverrideTheProducerRefusesIt() {
         try (KafkaProducer<byte[], byte[]> plain = producer(new Properties())) {
@@ -113,7 +140,8 @@ class LargeRecordsITCase {
         return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
     }
 
-    private static KafkaRecord readOne(String topic, int partition, long offset, Properties settings) {
+    private static ConsumerRecord<byte[], byte[]> readOneRecord(String topic, int partition, long offset,
+            Properties settings) {
         Properties props = new Properties();
         props.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         props.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -126,11 +154,16 @@ class LargeRecordsITCase {
             long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(500))) {
-                    return new KafkaRecord(record.topic(), record.partition(), record.offset(), record.timestamp(),
-                            record.key(), record.value());
+                    return record;
                 }
             }
         }
         throw new AssertionError("nothing read from " + topic + "/" + partition + "@" + offset);
+    }
+
+    private static KafkaRecord readOne(String topic, int partition, long offset, Properties settings) {
+        ConsumerRecord<byte[], byte[]> record = readOneRecord(topic, partition, offset, settings);
+        return new KafkaRecord(record.topic(), record.partition(), record.offset(), record.timestamp(), record.key(),
+                record.value());
     }
 }
