@@ -135,8 +135,8 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         next.lsn = message.lsn;
         if (message.delete) {
             next.deleted = true;
-            next.forgetAt = ((ctx.timerService().currentProcessingTime() + deleteMemoryMs) / 1000 + 1) * 1000;
-            ctx.timerService().registerProcessingTimeTimer(next.forgetAt);
+            next.forgetAt = ((runningNow(ctx) + deleteMemoryMs) / 1000 + 1) * 1000;
+            registerTimerAt(next.forgetAt, ctx);
             rowDeleted = true;
         } else {
             next.image = message.body;
@@ -288,7 +288,11 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     @Override
     void onProcessingTime(long timestamp, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {
         StoredRow stored = row.value();
-        if (stored == null || stored.live() || stored.forgetAt > timestamp) {
+        if (stored == null || stored.live()) {
+            return;
+        }
+        if (stored.forgetAt > runningNow(ctx)) {
+            registerTimerAt(stored.forgetAt, ctx); // the job was down meanwhile: its time is not up yet
             return;
         }
         row.clear(); // the delete's memory is over; parents' objects are their fan-outs' to take back

@@ -12,7 +12,10 @@ public final class StoredRow {
     public long version;
     public long lsn;
     public boolean deleted;
-    /** A delete is remembered until then (processing time), to drop older changes of the row that come after it. */
+    /**
+     * A delete is remembered until then (on the {@code RunningClock}: processing time less the time the job was down),
+     * to drop older changes of the row that come after it.
+     */
     public long forgetAt;
     /** LinkFunction: the parent row the holder row references (its id), as last sent; null for none. */
     public String parent;

@@ -1,5 +1,6 @@
 package io.cdcindexer.documents;
 
+import io.cdcindexer.transaction.RunningClock;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -61,6 +62,8 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
     private transient ValueState<Long> overdueAt;
     /** What the node was when the state was kept ({@link JoinNode#declaration}), in every subtask's checkpoint. */
     private transient ListState<String> declaration;
+    /** The clock of the stage's memories (a delete's): processing time less the time the job was down. */
+    private transient RunningClock clock;
 
     /** The node whose state the stage keeps: its stages are named by its place, whatever else it is declared as. */
     abstract JoinNode declared();
@@ -74,6 +77,8 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
     public void initializeState(FunctionInitializationContext context) throws Exception {
         declaration = context.getOperatorStateStore().getUnionListState(
                 new ListStateDescriptor<>("declaration", Types.STRING));
+        clock = new RunningClock();
+        clock.initialize(context);
         JoinNode node = declared();
         String now = node.declaration();
         for (String kept : declaration.get()) {
@@ -96,6 +101,17 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
         declaration.update(List.of(declared().declaration()));
+        clock.snapshot();
+    }
+
+    /** Now on the {@link RunningClock}: the time the job ran; a memory's end is kept on it. */
+    long runningNow(Context ctx) {
+        return clock.now(ctx.timerService().currentProcessingTime());
+    }
+
+    /** Sets a processing-time timer at a time on the {@link RunningClock} (after {@link #runningNow}). */
+    void registerTimerAt(long runningTime, Context ctx) {
+        ctx.timerService().registerProcessingTimeTimer(clock.processingTime(runningTime));
     }
 
     @Override
@@ -105,6 +121,7 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
         standing = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("standing", Types.TUPLE(Types.LONG, Types.LONG, Types.INT)));
         overdueAt = getRuntimeContext().getState(new ValueStateDescriptor<>("overdue-at", Types.LONG));
+        clock.start(getRuntimeContext());
         openState();
     }
 
@@ -122,7 +139,10 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
         return copy;
     }
 
-    /** A processing-time timer of the stage's own (expiries). */
+    /**
+     * A processing-time timer of the stage's own (expiries, on the {@link RunningClock}: a timer restored after the job
+     * was down fires before the memory's time is up, and is set again). Called for every processing-time timer.
+     */
     void onProcessingTime(long timestamp, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {}
 
     @Override
@@ -166,7 +186,9 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
         if (look != null && look.f0 <= timestamp) {
             boolean noWatermarkYet = watermark == Long.MIN_VALUE && look.f2 + 1 < FIRST_WATERMARK_LOOKS;
             if (look.f1 < watermark || noWatermarkYet) { // it moves, or a restored job's source is still starting
-                long lookAt = secondAfter(timestamp + STANDING_STILL_MS);
+                // From now: a look restored after the job was down fires late, and the next ones must still be apart.
+                long lookAt = secondAfter(Math.max(timestamp, ctx.timerService().currentProcessingTime())
+                        + STANDING_STILL_MS);
                 standing.update(Tuple3.of(lookAt, watermark, watermark == Long.MIN_VALUE ? look.f2 + 1 : 0));
                 ctx.timerService().registerProcessingTimeTimer(lookAt);
             } else {

@@ -117,6 +117,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         startedAt = Long.MIN_VALUE;
         stale = getRuntimeContext().getMetricGroup().counter("staleChangesDropped");
         heldBack = getRuntimeContext().getMetricGroup().counter("changesHeldForTheWatermark");
+        clock.start(getRuntimeContext());
     }
 
     @Override
@@ -279,7 +280,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
 
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
-        clock.snapshot(context);
+        clock.snapshot();
     }
 
     @Override

@@ -21,7 +21,6 @@ import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
@@ -152,12 +151,10 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      */
     private transient Map<JsonNode, String> joinedSchemas;
     private transient RestClient client;
-    /** By index: each schema instance seen, and why its changes cannot be indexed (empty: they can). */
-    private transient Map<String, Map<JsonNode, String>> known;
+    /** By index: each schema instance seen, and whether the index takes its changes. */
+    private transient Map<String, Map<JsonNode, Answer>> known;
     /** The same by index and schema content (its fingerprint). */
-    private transient Map<String, String> byContent;
-    /** By key of {@link #byContent} refused: when Elasticsearch was asked (processing time). */
-    private transient Map<String, Long> refusedAt;
+    private transient Map<String, Answer> byContent;
     /** By alias: its route, as Elasticsearch said at {@link #routesFetchedAt} ({@link System#nanoTime}). */
     private transient Map<String, Route> routes;
     private transient long routesFetchedAt;
@@ -251,7 +248,6 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         known = new HashMap<>();
         routes = new HashMap<>();
         byContent = new HashMap<>();
-        refusedAt = new HashMap<>();
         overrides = overrides();
         joinedNodes = new HashMap<>();
         for (JoinNode node : documents.nodes()) {
@@ -352,37 +348,58 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      *     which is created on its own (./cdc reindex adds it to the alias when it is complete)
      */
     private String refusal(String index, String alias, ChangeEvent change) throws Exception {
-        Map<JsonNode, String> schemas = known.computeIfAbsent(index, i -> new IdentityHashMap<>());
-        String refusal = schemas.get(change.rowSchema);
-        if (refusal == null || !refusal.isEmpty()) {
+        Map<JsonNode, Answer> schemas = known.computeIfAbsent(index, i -> new IdentityHashMap<>());
+        Answer answer = schemas.get(change.rowSchema);
+        if (answer == null || answer.dueAgain(now())) {
             // A schema instance not seen: the same schema may come back as a new instance (the decoder parses a
             // topic's schema again whenever it differs from the last one, as records of two schemas interleave
             // during a change), so its content decides whether Elasticsearch is asked. A refused one is asked again
             // once its time is up: the index may have been changed to take it.
             String key = index + '/' + IndexMapping.fingerprint(change.rowSchema);
-            refusal = byContent.get(key);
-            if (refusal == null
-                    || (!refusal.isEmpty() && now() - refusedAt.getOrDefault(key, Long.MIN_VALUE / 2) >= REFUSAL_ASKED_AGAIN_MS)) {
-                refusal = Objects.requireNonNullElse(ensure(index, alias, change.table, change.rowSchema,
-                        InitialLoad.isSnapshotRead(change) && !InitialLoad.endsTable(change)), "");
+            Answer before = byContent.get(key);
+            answer = before;
+            if (before == null || before.dueAgain(now())) {
+                answer = ask(index, alias, change, before);
                 forgetIfMany(byContent);
-                byContent.put(key, refusal);
-                forgetIfMany(refusedAt);
-                if (refusal.isEmpty()) {
-                    refusedAt.remove(key);
-                } else {
-                    refusedAt.put(key, now());
-                }
+                byContent.put(key, answer);
             }
             forgetIfMany(schemas);
-            schemas.put(change.rowSchema, refusal);
+            schemas.put(change.rowSchema, answer);
         }
-        return refusal;
+        return answer.refusal();
+    }
+
+    // Asks Elasticsearch whether the index takes the schema, making it ready; a refusal asked again whose answer does
+    // not come at once (Elasticsearch out of reach) stays as it was, until it is asked again.
+    private Answer ask(String index, String alias, ChangeEvent change, Answer before) throws Exception {
+        boolean snapshotRead = InitialLoad.isSnapshotRead(change) && !InitialLoad.endsTable(change);
+        String refusal;
+        try {
+            refusal = ensure(index, alias, change.table, change.rowSchema, snapshotRead,
+                    before == null ? retryLimitMs : 0);
+        } catch (IOException e) {
+            if (before == null) {
+                throw e;
+            }
+            LOG.warn("Index {}: could not ask again whether it takes {}'s schema ({}); still refused", index,
+                    change.table, e.toString());
+            return new Answer(before.refusal(), now());
+        }
+        return refusal == null ? Answer.TAKEN : new Answer(refusal, now());
+    }
+
+    /** Whether an index takes a schema: the refusal's reason ({@code ""}: it does), and when it was asked. */
+    record Answer(String refusal, long askedAt) {
+        static final Answer TAKEN = new Answer("", Long.MIN_VALUE);
+
+        boolean dueAgain(long now) {
+            return !refusal.isEmpty() && now - askedAt >= REFUSAL_ASKED_AGAIN_MS;
+        }
     }
 
     // What was learnt of an index by its alias, kept under its physical name.
     private void rename(String alias, String physical) {
-        Map<JsonNode, String> schemas = known.remove(alias);
+        Map<JsonNode, Answer> schemas = known.remove(alias);
         if (schemas != null) {
             known.put(physical, schemas);
         }
@@ -595,14 +612,14 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
      * @param snapshotRead the change is a read of the table's snapshot, not its last: a new index behind the alias is
      *     filled without refresh
      */
-    private String ensure(String index, String alias, String table, JsonNode rowSchema, boolean snapshotRead)
-            throws Exception {
+    private String ensure(String index, String alias, String table, JsonNode rowSchema, boolean snapshotRead,
+            long limitMs) throws Exception {
         lookups.inc();
         ObjectNode body = IndexMapping.indexBody(rowSchema, overrides.table(table));
         ObjectNode mappings = (ObjectNode) body.get("mappings");
         mappings.putObject("_meta").putObject(META).put("mapping", IndexMapping.fingerprint(body));
         boolean[] existed = {false};
-        return connection.retrying("prepare index " + index + " for " + table, retryLimitMs, () -> {
+        return connection.retrying("prepare index " + index + " for " + table, limitMs, () -> {
             while (true) {
                 JsonNode current = get(index + "/_mapping");
                 if (current != null) {

@@ -114,6 +114,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         lateChanges = metrics.counter("lateChanges");
         flushEarly = metrics.counter("transactionsFlushedEarly");
         metrics.gauge("transactionsPending", () -> pending);
+        clock.start(getRuntimeContext());
     }
 
     @Override
@@ -298,7 +299,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
         pendingState.update(List.of(pending));
-        clock.snapshot(context);
+        clock.snapshot();
     }
 
     @Override

@@ -91,13 +91,13 @@ class DocumentVersionFunctionTest {
     void aDeleteIsRememberedForTheTimeTheJobRanNotForTheTimeItWasDown() throws Exception {
         harness.setProcessingTime(1_000);
         harness.processElement(delete("users", "1", 300, "t2"), 0);
-        restore(harness.snapshot(1, 2_000));
-        harness.setProcessingTime(2_000 + 2 * DELETES_MS); // down for twice the memory
+        restore(harness.snapshot(1, 1_000), 1_000 + 2 * DELETES_MS); // down for twice the memory
+        harness.setProcessingTime(1_000 + 2 * DELETES_MS + 1); // the restored timer fires
 
         harness.processElement(upsert("users", "1", 200, "{\"id\":1}", "t1"), 0);
         assertThat(output()).as("older than the delete, which it still remembers").isEmpty();
 
-        harness.setProcessingTime(2_000 + 3 * DELETES_MS + 1_000); // as long again as it ran: its time is up
+        harness.setProcessingTime(1_000 + 3 * DELETES_MS + 1_000); // as long again as it ran: its time is up
         assertThat(harness.numKeyedStateEntries()).as("its memory is gone with it").isZero();
     }
 
@@ -127,11 +127,16 @@ class DocumentVersionFunctionTest {
 
     /** Replaces the harness with a new one restored from the snapshot, as after a failure. */
     private void restore(OperatorSubtaskState snapshot) throws Exception {
+        restore(snapshot, 0);
+    }
+
+    /** The same, the job starting again at processing time {@code at}. */
+    private void restore(OperatorSubtaskState snapshot, long at) throws Exception {
         harness.close();
         harness = new KeyedOneInputStreamOperatorTestHarness<>(
                 new KeyedProcessOperator<>(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS)),
                 DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
-        harness.setProcessingTime(0);
+        harness.setProcessingTime(at);
         harness.initializeState(snapshot);
         harness.open();
     }

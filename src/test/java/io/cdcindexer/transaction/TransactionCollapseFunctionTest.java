@@ -46,15 +46,21 @@ class TransactionCollapseFunctionTest {
 
     /** Replaces the harness with a new one, restored from the snapshot (or empty, with no watermark yet). */
     private void restoreFrom(OperatorSubtaskState snapshot) throws Exception {
+        restoreFrom(snapshot, 0);
+        harness.setProcessingTime(1_000);
+    }
+
+    /** The same, the job starting again at processing time {@code at}. */
+    private void restoreFrom(OperatorSubtaskState snapshot, long at) throws Exception {
         harness.close();
         harness = new KeyedTwoInputStreamOperatorTestHarness<>(
                 new KeyedCoProcessOperator<>(new TransactionCollapseFunction(TIMEOUT, MAX_HELD)),
                 TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+        harness.setProcessingTime(at);
         if (snapshot != null) {
             harness.initializeState(snapshot);
         }
         harness.open();
-        harness.setProcessingTime(1_000);
     }
 
     /** A transaction flushed before it was complete is kept for repeats and late changes until read past. */
@@ -338,8 +344,8 @@ class TransactionCollapseFunctionTest {
         harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
         harness.setProcessingTime(1_000 + TIMEOUT); // the watermark stood still: flushed
         var snapshot = harness.snapshot(1, 1_000 + TIMEOUT);
-        restoreFrom(snapshot);
-        harness.setProcessingTime(1_000 + TIMEOUT + 2 * TransactionCollapseFunction.FLUSHED_MEMORY_MS); // two hours later
+        restoreFrom(snapshot, 1_000 + TIMEOUT + 2 * TransactionCollapseFunction.FLUSHED_MEMORY_MS); // two hours later
+        harness.setProcessingTime(1_000 + TIMEOUT + 2 * TransactionCollapseFunction.FLUSHED_MEMORY_MS + 1);
         assertThat(harness.numProcessingTimeTimers()).as("one timer, not a burst of them").isEqualTo(1);
 
         harness.processElement1(upsert("users", "2", 110, "{\"v\":2}", "742"), 1_600);
