@@ -4,7 +4,6 @@ import java.io.Serializable;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * Names the index of a change from a template: {@code {topic}}, {@code {schema}} and {@code {table}} are replaced. The
@@ -14,15 +13,11 @@ import java.util.regex.Pattern;
  * So that they never share an index (and collide on ids), an upper-case letter in a replaced name is written as
  * {@code ~} and the letter in lower case, and {@code ~} itself as {@code ~~}: {@code "Users"} → {@code ~users},
  * {@code users} → {@code users}. Names that are lower-case already stay as they are. The template's own text must be
- * lower-case. And so that a table never writes into the index behind another table's alias ({@code <alias>_v1}), a name
- * ending in {@code _v<digits>} gets a {@code ~} at its end: table {@code users_v1} → {@code cdc.public.users_v1~}.
+ * lower-case.
  */
 public final class IndexNames implements Serializable {
 
     private static final long serialVersionUID = 1L;
-
-    /** How the physical indices behind an alias are named: {@code <alias>_v<n>}. */
-    private static final Pattern VERSIONED = Pattern.compile(".*_v[0-9]+");
 
     private final String template;
     private transient Map<String, String> byTopic;
@@ -58,12 +53,9 @@ public final class IndexNames implements Serializable {
 
     private String render(String topic, String table) {
         int dot = table.indexOf('.');
-        String name = template.replace("{topic}", lowerCase(topic))
+        return template.replace("{topic}", lowerCase(topic))
                 .replace("{schema}", dot < 0 ? "" : lowerCase(table.substring(0, dot)))
                 .replace("{table}", lowerCase(table.substring(dot + 1)));
-        // A name that ends like the physical index behind an alias (<alias>_v<n>) gets a mark no other name ends with
-        // (a lone ~, which lowerCase never leaves): the alias of table users_v1 must not be the index behind users'.
-        return VERSIONED.matcher(name).matches() ? name + "~" : name;
     }
 
     /** A name in lower case that tells apart names differing only in case: {@code A} → {@code ~a}, {@code ~} → {@code ~~}. */
