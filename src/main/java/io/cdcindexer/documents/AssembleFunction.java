@@ -291,7 +291,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         if (stored == null || stored.live()) {
             return;
         }
-        if (stored.forgetAt > runningNow(ctx)) {
+        if (stored.forgetAt > runningNow(timestamp, ctx)) {
             registerTimerAt(stored.forgetAt, ctx); // the job was down meanwhile: its time is not up yet
             return;
         }

@@ -89,7 +89,7 @@ public final class LinkFunction extends WholeTransactionsFunction {
     void onProcessingTime(long timestamp, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {
         StoredRow stored = link.value();
         if (stored != null && stored.deleted) {
-            if (stored.forgetAt <= runningNow(ctx)) {
+            if (stored.forgetAt <= runningNow(timestamp, ctx)) {
                 link.clear(); // the delete's memory is over
             } else {
                 registerTimerAt(stored.forgetAt, ctx); // the job was down meanwhile: its time is not up yet

@@ -109,6 +109,14 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
         return clock.now(ctx.timerService().currentProcessingTime());
     }
 
+    /**
+     * The same in a timer of time {@code timestamp}: never before it (a clock that stepped back would set the same timer
+     * again, and fire it again at once).
+     */
+    long runningNow(long timestamp, Context ctx) {
+        return clock.now(Math.max(timestamp, ctx.timerService().currentProcessingTime()));
+    }
+
     /** Sets a processing-time timer at a time on the {@link RunningClock} (after {@link #runningNow}). */
     void registerTimerAt(long runningTime, Context ctx) {
         ctx.timerService().registerProcessingTimeTimer(clock.processingTime(runningTime));

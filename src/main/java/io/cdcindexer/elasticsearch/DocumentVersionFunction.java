@@ -156,8 +156,9 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         boolean watermark = ctx.timeDomain() == TimeDomain.EVENT_TIME;
         if (!watermark) {
             // A restored timer fires when the job starts again, however long after its time: what it set again counts
-            // from now, and the memories from the time the job ran.
-            long now = ctx.timerService().currentProcessingTime();
+            // from now, and the memories from the time the job ran. Never before the timer's own time (a clock that
+            // stepped back would set the same timer again, and fire it again at once).
+            long now = Math.max(timestamp, ctx.timerService().currentProcessingTime());
             long running = clock.now(now);
             Tuple3<Long, Long, Long> last = remembered.value();
             if (last != null && last.f2 <= running) {

@@ -197,8 +197,10 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.mailbox = mailbox;
         this.time = time;
         this.deadLetters = deadLetters;
-        this.capacity = options.maxActions() * (options.maxInFlight() + 1);
-        this.byteCapacity = options.maxBytes() * (options.maxInFlight() + 1);
+        // Saturated: a limit set very high stands for none.
+        this.capacity = (int) Math.min(Integer.MAX_VALUE, (long) options.maxActions() * (options.maxInFlight() + 1));
+        this.byteCapacity = options.maxBytes() > Long.MAX_VALUE / (options.maxInFlight() + 1) ? Long.MAX_VALUE
+                : options.maxBytes() * (options.maxInFlight() + 1);
         this.client = options.connection().open(120_000);
         this.indexed = metrics.counter("documentsIndexed");
         this.deleted = metrics.counter("documentsDeleted");

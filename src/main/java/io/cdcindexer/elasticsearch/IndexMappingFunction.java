@@ -155,6 +155,8 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Map<String, Map<JsonNode, Answer>> known;
     /** The same by index and schema content (its fingerprint). */
     private transient Map<String, Answer> byContent;
+    /** By alias: why its table's first index cannot be made (its name is another table's alias). */
+    private transient Map<String, String> nameTaken;
     /** By alias: its route, as Elasticsearch said at {@link #routesFetchedAt} ({@link System#nanoTime}). */
     private transient Map<String, Route> routes;
     private transient long routesFetchedAt;
@@ -248,6 +250,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         known = new HashMap<>();
         routes = new HashMap<>();
         byContent = new HashMap<>();
+        nameTaken = new HashMap<>();
         overrides = overrides();
         joinedNodes = new HashMap<>();
         for (JoinNode node : documents.nodes()) {
@@ -294,7 +297,20 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         String alias = names.of(change.topic, change.table);
         tableAliases.put(change.table, alias);
         Route route = route(alias);
+        if (route.takenBy != null) {
+            // Written there, the two tables' rows would share one index and collide on ids, and this table's deletes
+            // would delete the other's documents.
+            nameTaken(change, alias, "the index name " + alias + " of " + change.table + " is the name of the index "
+                    + "behind alias " + route.takenBy + " (another table's): the two tables would share one index", ctx, out);
+            return;
+        }
         String refusal = refusal(route.current(), alias, change);
+        String taken = nameTaken.get(alias);
+        if (taken != null) {
+            // Its first index cannot be made: a delete written by the alias's name would make an index mapped by guessing.
+            nameTaken(change, alias, taken, ctx, out);
+            return;
+        }
         if (route.current == null) {
             // It has just made the index (or found it made): written by its physical name, and known by it.
             route = refreshRoutes(alias, retryLimitMs);
@@ -341,6 +357,18 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         out.collect(change);
     }
 
+    // Dead-letters a change of a table whose index name another table's index or alias has, deletes too.
+    private void nameTaken(ChangeEvent change, String alias, String why, Context ctx, Collector<ChangeEvent> out) {
+        deadLettered.inc();
+        mappingRefused.inc();
+        ctx.output(DEAD_LETTERS, deadLetter(change, alias, why + ". Give the table an index of its own with the job's --"
+                + JobOptions.ELASTICSEARCH_INDEX.name() + " template (e.g. {topic}-idx), then ./cdc snapshot --table "
+                + change.table));
+        if (change.transactionId != null) {
+            out.collect(skipped(change)); // it still counts towards its transaction's END
+        }
+    }
+
     /**
      * Why the index cannot take the change's schema ("" when it can), asking Elasticsearch once per index and schema.
      *
@@ -378,8 +406,10 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             refusal = ensure(index, alias, change.table, change.rowSchema, snapshotRead,
                     before == null ? retryLimitMs : 0);
         } catch (IOException e) {
-            if (before == null) {
-                throw e;
+            if (before == null || (e.getCause() instanceof ResponseException response
+                    && (statusOf(response) == 401 || statusOf(response) == 403)
+                    && !reasonOf(response).startsWith("cluster_block_exception:"))) {
+                throw e; // refused credentials: the writer's words, and the task restarts
             }
             LOG.warn("Index {}: could not ask again whether it takes {}'s schema ({}); still refused", index,
                     change.table, e.toString());
@@ -428,11 +458,14 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         final String[] currentOnly;
         final String[] nextOnly;
         final String[] both;
+        /** The alias whose index has this route's name (another table's): its changes are not written there. */
+        final String takenBy;
 
         private final String alias;
 
-        Route(String alias, String current, String next, long fromLsn, String reindex) {
+        Route(String alias, String current, String next, long fromLsn, String reindex, String takenBy) {
             this.alias = alias;
+            this.takenBy = takenBy;
             this.current = current;
             this.next = next == null || next.equals(current) ? null : next;
             this.fromLsn = fromLsn;
@@ -510,6 +543,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         // a record not found comes with the alias as it is after the move, never with the old index alone.
         Map<String, JsonNode> reindexes = reindexRecords(client, aliases);
         Map<String, String> physical = new HashMap<>();
+        Map<String, String> takenBy = new HashMap<>();
         // In batches: Elasticsearch refuses a request line over 4 KB.
         for (List<String> batch : batches(aliases, 3_000)) {
             JsonNode answer = get(String.join(",", batch) + "/_alias?ignore_unavailable=true&allow_no_indices=true");
@@ -519,6 +553,17 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             answer.fields().forEachRemaining(index -> {
                 if (batch.contains(index.getKey())) {
                     physical.put(index.getKey(), index.getKey()); // an index made before the job used aliases
+                    // Unless it is the index behind another table's alias (<alias>_v<n>): table users_v1's name is
+                    // that of the index behind users'.
+                    String owner = index.getKey().replaceFirst("_v[0-9]+$", "");
+                    if (!owner.equals(index.getKey()) && index.getValue().path("aliases").has(owner)) {
+                        takenBy.put(index.getKey(), owner);
+                    }
+                    reindexes.forEach((reindexed, record) -> {
+                        if (index.getKey().equals(record.path("to").asText(null))) {
+                            takenBy.put(index.getKey(), reindexed); // the next index of another table's reindex
+                        }
+                    });
                 }
                 index.getValue().path("aliases").fieldNames().forEachRemaining(name -> {
                     if (batch.contains(name)) {
@@ -532,7 +577,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             JsonNode reindex = reindexes.get(alias);
             routes.put(alias, new Route(alias, physical.get(alias), reindex == null ? null : reindex.path("to").asText(null),
                     reindex == null ? Long.MAX_VALUE : reindex.path("fromLsn").asLong(Long.MAX_VALUE),
-                    reindex == null ? null : reindex.path("startedAt").asText("")));
+                    reindex == null ? null : reindex.path("startedAt").asText(""), takenBy.get(alias)));
         }
         return routes;
     }
@@ -619,6 +664,21 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         ObjectNode mappings = (ObjectNode) body.get("mappings");
         mappings.putObject("_meta").putObject(META).put("mapping", IndexMapping.fingerprint(body));
         boolean[] existed = {false};
+        try {
+            String refusal = prepare(index, alias, table, body, mappings, snapshotRead, existed, limitMs);
+            nameTaken.remove(alias == null ? index : alias);
+            return refusal;
+        } catch (NameTakenException e) {
+            String why = "the index " + e.name + " the job would make for " + table + " has the name of another "
+                    + "table's alias";
+            LOG.warn("{}: its changes go to the dead-letter queue", why);
+            nameTaken.put(alias == null ? index : alias, why);
+            return why;
+        }
+    }
+
+    private String prepare(String index, String alias, String table, ObjectNode body, ObjectNode mappings,
+            boolean snapshotRead, boolean[] existed, long limitMs) throws Exception {
         return connection.retrying("prepare index " + index + " for " + table, limitMs, () -> {
             while (true) {
                 JsonNode current = get(index + "/_mapping");
@@ -1132,10 +1192,24 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             send("PUT", physical, withAlias);
             return true;
         } catch (ResponseException e) {
+            if (statusOf(e) == 400 && reasonOf(e).contains("already exists as alias")) {
+                throw new NameTakenException(physical); // another table's alias (table users_v1's, for users)
+            }
             if (statusOf(e) == 400 && reasonOf(e).contains("already exists")) {
                 return false;
             }
             throw e;
+        }
+    }
+
+    /** An index the job would make has the name of an alias. */
+    private static final class NameTakenException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final String name;
+
+        NameTakenException(String name) {
+            super(name);
+            this.name = name;
         }
     }
 

@@ -78,8 +78,9 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
         without.index = letter.index;
         without.documentId = letter.documentId;
         without.reason = letter.reason + "; its value (" + letter.value.length + " bytes) is left out, too large for the "
-                + "dead-letter topic (its max.message.bytes): the record is " + letter.topic + "/" + letter.partition
-                + "@" + letter.offset;
+                + "dead-letter topic (its max.message.bytes): " + (letter.stage == DeadLetter.Stage.ELASTICSEARCH
+                        ? "the document " + letter.index + "/" + letter.documentId + " is its row's in PostgreSQL"
+                        : "the record is " + letter.topic + "/" + letter.partition + "@" + letter.offset);
         return without;
     }
 

@@ -39,7 +39,10 @@ public final class RunningClock {
         down = 0;
         restoredCheckpointAt = Long.MIN_VALUE;
         for (Tuple2<Long, Long> restored : state.get()) {
-            restoredCheckpointAt = Math.max(restoredCheckpointAt, restored.f0);
+            // The earliest of the subtasks' times of that checkpoint: a TaskManager whose clock runs ahead could only
+            // make the time down longer (memories last longer), never shorter.
+            restoredCheckpointAt = restoredCheckpointAt == Long.MIN_VALUE ? restored.f0
+                    : Math.min(restoredCheckpointAt, restored.f0);
             down = Math.max(down, restored.f1);
         }
     }

@@ -197,7 +197,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         boolean readPast = watermark >= saturatedAdd(tx.eventTime, timeoutMs);
         // A restored timer fires when the job starts again, however long after its time: the next period counts from
         // now, not from its time (which would fire it again at once, once per period the job was down).
-        long now = ctx.timerService().currentProcessingTime();
+        long now = Math.max(timestamp, ctx.timerService().currentProcessingTime()); // a clock stepped back: its time
         long running = clock.now(now);
         if (tx.flushed) {
             // Forgotten only once every partition has been read past it: a watermark that stands still (the job

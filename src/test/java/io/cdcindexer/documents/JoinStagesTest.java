@@ -192,6 +192,9 @@ class JoinStagesTest {
         harness.processElement(row(USERS, "1", 200, 190, 30, "{\"id\":1,\"late\":true}"), 0);
         harness.processWatermark(new Watermark(31));
         assertThat(sent()).as("older than the delete, which it still remembers").isEmpty();
+
+        harness.setProcessingTime(3 * DELETES_MS + 1_000); // as long again as it ran: its time is up
+        assertThat(harness.numKeyedStateEntries()).as("nothing kept once the delete is forgotten").isZero();
     }
 
     @Test
@@ -213,6 +216,9 @@ class JoinStagesTest {
                 "{\"id\":7,\"user_id\":2}")), 0);
         harness.processWatermark(new Watermark(31));
         assertThat(sent()).as("older than the delete, which it still remembers").isEmpty();
+
+        harness.setProcessingTime(3 * DELETES_MS + 1_000); // as long again as it ran: its time is up
+        assertThat(harness.numKeyedStateEntries()).as("nothing kept once the delete is forgotten").isZero();
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.cdcindexer.elasticsearch;
 
 import static io.cdcindexer.debezium.ChangeEvents.upsert;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,6 +19,7 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Proxy;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -439,6 +441,15 @@ class ElasticsearchIndexWriterTest {
         }
         assertNothingLeft(writer);
         writer.close();
+    }
+
+    // Review finding (2026-12-02): the capacity in bytes overflowed for a limit set very high (meant as none), and the
+    // first write() waited for ever.
+    @Test
+    void aByteLimitSetVeryHighStandsForNone() throws Exception {
+        ElasticsearchIndexWriter writer = writer(2, Long.MAX_VALUE, 100, 1, 50);
+
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> writeEveryRowAndFlush(writer, 10, 10, 10));
     }
 
     @Test

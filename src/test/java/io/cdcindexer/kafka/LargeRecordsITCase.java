@@ -98,8 +98,16 @@ class LargeRecordsITCase {
         }
         KafkaRecord read = new KafkaRecord(TOPIC, 1, 42, 0, "{\"id\":7}".getBytes(), new byte[500_000]);
 
+        DeadLetter refused = new DeadLetter(); // Elasticsearch refused a document: its value is the document
+        refused.stage = DeadLetter.Stage.ELASTICSEARCH;
+        refused.reason = "refused";
+        refused.topic = "joined:cdc.documents.users";
+        refused.index = "cdc.documents.users_v1";
+        refused.documentId = "7";
+        refused.value = new byte[500_000];
         try (DeadLetterQueue.Writer writer = new KafkaDeadLetterQueue(kafka.bootstrapServers(), "small.dlq").open()) {
             writer.send(DeadLetter.undecodable(read, "a reason"));
+            writer.send(refused);
             writer.flush();
         }
 
@@ -109,6 +117,10 @@ class LargeRecordsITCase {
         assertThat(new String(letter.headers().lastHeader(KafkaDeadLetterQueue.HEADER_REASON).value()))
                 .startsWith("a reason").contains("500000 bytes").contains(TOPIC + "/1@42");
         assertThat(new String(letter.headers().lastHeader(KafkaDeadLetterQueue.HEADER_OFFSET).value())).isEqualTo("42");
+        ConsumerRecord<byte[], byte[]> document = readOneRecord("small.dlq", 0, 1, new Properties());
+        assertThat(new String(document.headers().lastHeader(KafkaDeadLetterQueue.HEADER_REASON).value()))
+                .as("a document's pointer is its index and id, not a record").startsWith("refused")
+                .contains("the document cdc.documents.users_v1/7");
     }
 
     @Test
