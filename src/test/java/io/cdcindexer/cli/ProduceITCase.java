@@ -104,6 +104,21 @@ class ProduceITCase {
         assertThat(messages.get('U')).as("updates").isPositive();
     }
 
+    /** Connections to the test's database, the second of which comes 1.5 s late. */
+    private Supplier<Connection> secondConnectionLate() {
+        AtomicInteger opened = new AtomicInteger();
+        return () -> {
+            if (opened.getAndIncrement() == 1) {
+                LockSupport.parkNanos(Duration.ofMillis(1_500).toNanos());
+            }
+            try {
+                return SharedServices.connect(postgres, database);
+            } catch (SQLException e) {
+                throw new IllegalStateException(e);
+            }
+        };
+    }
+
     /**
      * Each connection owns a share of the users (by id) and the users it creates. A connection that loaded its share
      * only after another had been creating users for a while also took those of them whose ids fell in its share: two
@@ -112,17 +127,7 @@ class ProduceITCase {
      */
     @Test
     void aConnectionThatStartsLateTakesNoUserAnotherOneCreated() throws Exception {
-        AtomicInteger opened = new AtomicInteger();
-        Supplier<Connection> connections = () -> {
-            if (opened.getAndIncrement() == 1) {
-                LockSupport.parkNanos(Duration.ofMillis(1_500).toNanos()); // the second connection comes late
-            }
-            try {
-                return SharedServices.connect(postgres, database);
-            } catch (SQLException e) {
-                throw new IllegalStateException(e);
-            }
-        };
+        Supplier<Connection> connections = secondConnectionLate();
 
         LoadRunner.Result result = new LoadRunner(connections, 2, 400, Duration.ofSeconds(5), 11).run(progress -> { });
 
@@ -132,17 +137,7 @@ class ProduceITCase {
 
     @Test
     void theRateCountsFromWhenEveryConnectionHasLoadedItsShare() throws Exception {
-        AtomicInteger opened = new AtomicInteger();
-        Supplier<Connection> connections = () -> {
-            if (opened.getAndIncrement() == 1) {
-                LockSupport.parkNanos(Duration.ofMillis(1_500).toNanos()); // the second connection comes late
-            }
-            try {
-                return SharedServices.connect(postgres, database);
-            } catch (SQLException e) {
-                throw new IllegalStateException(e);
-            }
-        };
+        Supplier<Connection> connections = secondConnectionLate();
 
         long started = System.nanoTime();
         LoadRunner.Result result = new LoadRunner(connections, 2, 200, Duration.ofSeconds(3), 12).run(progress -> { });
