@@ -22,6 +22,8 @@ import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.apache.flink.util.Collector;
@@ -99,6 +101,53 @@ class DocumentVersionFunctionTest {
 
         harness.setProcessingTime(1_000 + 3 * DELETES_MS + 1_000); // as long again as it ran: its time is up
         assertThat(harness.numKeyedStateEntries()).as("its memory is gone with it").isZero();
+    }
+
+    /**
+     * Rescaled from two subtasks to one, the time down counts from the earlier of the two subtasks' checkpoint times: a
+     * TaskManager whose clock ran ahead could only make memories last longer, never end them early.
+     */
+    @Test
+    void rescaledTheTimeDownCountsFromTheEarliestSubtasksCheckpoint() throws Exception {
+        int maxParallelism = 128;
+        List<OperatorSubtaskState> snapshots = new ArrayList<>();
+        long[] checkpointAt = {1_000, 5_000}; // subtask 1's clock runs 4 s ahead
+        for (int subtask = 0; subtask < 2; subtask++) {
+            KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> part = rescaled(maxParallelism, 2,
+                    subtask, 1_000);
+            ChangeEvent delete = delete("users", "1", 300, "t2");
+            if (KeyGroupRangeAssignment.assignKeyToParallelOperator(delete.documentKey(), maxParallelism, 2) == subtask) {
+                part.processElement(delete, 0); // remembered until running time 602,000 (1,000 + 600,000, rounded up)
+            }
+            part.setProcessingTime(checkpointAt[subtask]);
+            snapshots.add(part.snapshot(1, 0));
+            part.close();
+        }
+        harness.close();
+        harness = rescaled(maxParallelism, 1, 0, 10_000); // down from 1,000 to 10,000: 9 s
+        harness.initializeState(AbstractStreamOperatorTestHarness.repartitionOperatorState(
+                AbstractStreamOperatorTestHarness.repackageState(snapshots.toArray(OperatorSubtaskState[]::new)),
+                maxParallelism, 2, 1, 0));
+        harness.open();
+
+        harness.setProcessingTime(602_000 + 8_000); // still remembered: counted from 5,000 it would be over
+        assertThat(harness.numKeyedStateEntries()).as("the delete's memory").isPositive();
+        harness.setProcessingTime(602_000 + 9_000);
+        assertThat(harness.numKeyedStateEntries()).as("its time is up").isZero();
+    }
+
+    private static KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> rescaled(
+            int maxParallelism, int parallelism, int subtask, long at) throws Exception {
+        KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> opened =
+                new KeyedOneInputStreamOperatorTestHarness<>(
+                        new KeyedProcessOperator<>(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS)),
+                        DocumentVersionFunction.DOCUMENT_KEY, Types.STRING, maxParallelism, parallelism, subtask);
+        opened.setup();
+        opened.setProcessingTime(at);
+        if (parallelism == 2) {
+            opened.open();
+        }
+        return opened;
     }
 
     @Test
