@@ -155,8 +155,6 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
     private transient Map<String, Map<JsonNode, Answer>> known;
     /** The same by index and schema content (its fingerprint). */
     private transient Map<String, Answer> byContent;
-    /** By alias: why its table's first index cannot be made (its name is another table's alias). */
-    private transient Map<String, String> nameTaken;
     /** By alias: its route, as Elasticsearch said at {@link #routesFetchedAt} ({@link System#nanoTime}). */
     private transient Map<String, Route> routes;
     private transient long routesFetchedAt;
@@ -250,7 +248,6 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         known = new HashMap<>();
         routes = new HashMap<>();
         byContent = new HashMap<>();
-        nameTaken = new HashMap<>();
         overrides = overrides();
         joinedNodes = new HashMap<>();
         for (JoinNode node : documents.nodes()) {
@@ -300,17 +297,18 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         if (route.takenBy != null) {
             // Written there, the two tables' rows would share one index and collide on ids, and this table's deletes
             // would delete the other's documents.
-            nameTaken(change, alias, "the index name " + alias + " of " + change.table + " is the name of the index "
-                    + "behind alias " + route.takenBy + " (another table's): the two tables would share one index", ctx, out);
+            refuse(change, alias, "the index name " + alias + " of " + change.table + " is the name of the index "
+                    + "behind alias " + route.takenBy + " (another table's): the two tables would share one index"
+                    + ownIndexHint(change.table), ctx, out);
             return;
         }
-        String refusal = refusal(route.current(), alias, change);
-        String taken = nameTaken.get(alias);
-        if (taken != null) {
+        Answer answer = answer(route.current(), alias, change);
+        if (answer.deletesToo()) {
             // Its first index cannot be made: a delete written by the alias's name would make an index mapped by guessing.
-            nameTaken(change, alias, taken, ctx, out);
+            refuse(change, alias, answer.refusal(), ctx, out);
             return;
         }
+        String refusal = answer.refusal();
         if (route.current == null) {
             // It has just made the index (or found it made): written by its physical name, and known by it.
             route = refreshRoutes(alias, retryLimitMs);
@@ -332,7 +330,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         // A delete writes no field, but it must find the index made (above): Elasticsearch lets a delete with an
         // external version create a missing index, which would then map the documents that follow by guessing.
         boolean delete = change.action == ChangeEvent.Action.DELETE;
-        String nextRefusal = toNext ? refusal(route.next, null, change) : null;
+        String nextRefusal = toNext ? answer(route.next, null, change).refusal() : null;
         if (refusal.isEmpty() || delete) {
             change.indices = toNext && (nextRefusal.isEmpty() || delete) ? route.both : route.currentOnly;
         } else if (toNext && nextRefusal.isEmpty()) {
@@ -340,42 +338,45 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             change.indices = route.nextOnly;
             leftToReindex.inc();
         } else {
-            deadLettered.inc();
-            mappingRefused.inc();
-            ctx.output(DEAD_LETTERS, deadLetter(change, alias, toNext ? nextRefusal : refusal));
-            if (change.transactionId != null) {
-                out.collect(skipped(change)); // it still counts towards its transaction's END
-            }
+            refuse(change, alias, toNext ? nextRefusal : refusal, ctx, out);
             return;
         }
         if (toNext && !nextRefusal.isEmpty() && !delete) {
             // The next index cannot take it (retyped again during the reindex): the current one has it.
-            deadLettered.inc();
-            mappingRefused.inc();
-            ctx.output(DEAD_LETTERS, deadLetter(change, route.next, nextRefusal));
+            sendToDeadLetters(change, route.next, nextRefusal, ctx);
         }
         out.collect(change);
     }
 
-    // Dead-letters a change of a table whose index name another table's index or alias has, deletes too.
-    private void nameTaken(ChangeEvent change, String alias, String why, Context ctx, Collector<ChangeEvent> out) {
+    // The change to the dead-letter queue, with the reason its index refused it.
+    private void sendToDeadLetters(ChangeEvent change, String index, String reason, Context ctx) {
         deadLettered.inc();
         mappingRefused.inc();
-        ctx.output(DEAD_LETTERS, deadLetter(change, alias, why + ". Give the table an index of its own with the job's --"
-                + JobOptions.ELASTICSEARCH_INDEX.name() + " template (e.g. {topic}-idx), then ./cdc snapshot --table "
-                + change.table));
+        ctx.output(DEAD_LETTERS, deadLetter(change, index, reason));
+    }
+
+    // The same, writing nothing of it: a stand-in still counts towards its transaction's END.
+    private void refuse(ChangeEvent change, String index, String reason, Context ctx, Collector<ChangeEvent> out) {
+        sendToDeadLetters(change, index, reason, ctx);
         if (change.transactionId != null) {
-            out.collect(skipped(change)); // it still counts towards its transaction's END
+            out.collect(skipped(change));
         }
     }
 
+    // What to do about a table whose index name another table's index or alias has.
+    private static String ownIndexHint(String table) {
+        return ". Give the table an index of its own with the job's --" + JobOptions.ELASTICSEARCH_INDEX.name()
+                + " template (e.g. {topic}-idx), then ./cdc snapshot --table " + table;
+    }
+
     /**
-     * Why the index cannot take the change's schema ("" when it can), asking Elasticsearch once per index and schema.
+     * Whether the index takes the change's schema (why not, when it does not), asking Elasticsearch once per index and
+     * schema.
      *
      * @param alias the alias to create the index behind when there is none yet; null for the next index of a reindex,
      *     which is created on its own (./cdc reindex adds it to the alias when it is complete)
      */
-    private String refusal(String index, String alias, ChangeEvent change) throws Exception {
+    private Answer answer(String index, String alias, ChangeEvent change) throws Exception {
         Map<JsonNode, Answer> schemas = known.computeIfAbsent(index, i -> new IdentityHashMap<>());
         Answer answer = schemas.get(change.rowSchema);
         if (answer == null || answer.dueAgain(now())) {
@@ -394,7 +395,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             forgetIfMany(schemas);
             schemas.put(change.rowSchema, answer);
         }
-        return answer.refusal();
+        return answer;
     }
 
     // Asks Elasticsearch whether the index takes the schema, making it ready; a refusal asked again whose answer does
@@ -405,6 +406,11 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         try {
             refusal = ensure(index, alias, change.table, change.rowSchema, snapshotRead,
                     before == null ? retryLimitMs : 0);
+        } catch (NameTakenException e) {
+            String why = "the index " + e.name + " the job would make for " + change.table + " has the name of another "
+                    + "table's alias";
+            LOG.warn("{}: its changes go to the dead-letter queue", why);
+            return new Answer(why + ownIndexHint(change.table), now(), true);
         } catch (IOException e) {
             if (before == null || (e.getCause() instanceof ResponseException response
                     && (statusOf(response) == 401 || statusOf(response) == 403)
@@ -413,14 +419,17 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
             }
             LOG.warn("Index {}: could not ask again whether it takes {}'s schema ({}); still refused", index,
                     change.table, e.toString());
-            return new Answer(before.refusal(), now());
+            return new Answer(before.refusal(), now(), before.deletesToo());
         }
-        return refusal == null ? Answer.TAKEN : new Answer(refusal, now());
+        return refusal == null ? Answer.TAKEN : new Answer(refusal, now(), false);
     }
 
-    /** Whether an index takes a schema: the refusal's reason ({@code ""}: it does), and when it was asked. */
-    record Answer(String refusal, long askedAt) {
-        static final Answer TAKEN = new Answer("", Long.MIN_VALUE);
+    /**
+     * Whether an index takes a schema: the refusal's reason ({@code ""}: it does), when it was asked, and whether the
+     * table's deletes are refused too (its index cannot be made: its name is another table's alias).
+     */
+    record Answer(String refusal, long askedAt, boolean deletesToo) {
+        static final Answer TAKEN = new Answer("", Long.MIN_VALUE, false);
 
         boolean dueAgain(long now) {
             return !refusal.isEmpty() && now - askedAt >= REFUSAL_ASKED_AGAIN_MS;
@@ -664,21 +673,6 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
         ObjectNode mappings = (ObjectNode) body.get("mappings");
         mappings.putObject("_meta").putObject(META).put("mapping", IndexMapping.fingerprint(body));
         boolean[] existed = {false};
-        try {
-            String refusal = prepare(index, alias, table, body, mappings, snapshotRead, existed, limitMs);
-            nameTaken.remove(alias == null ? index : alias);
-            return refusal;
-        } catch (NameTakenException e) {
-            String why = "the index " + e.name + " the job would make for " + table + " has the name of another "
-                    + "table's alias";
-            LOG.warn("{}: its changes go to the dead-letter queue", why);
-            nameTaken.put(alias == null ? index : alias, why);
-            return why;
-        }
-    }
-
-    private String prepare(String index, String alias, String table, ObjectNode body, ObjectNode mappings,
-            boolean snapshotRead, boolean[] existed, long limitMs) throws Exception {
         return connection.retrying("prepare index " + index + " for " + table, limitMs, () -> {
             while (true) {
                 JsonNode current = get(index + "/_mapping");
