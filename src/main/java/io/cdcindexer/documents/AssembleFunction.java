@@ -135,8 +135,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
         next.lsn = message.lsn;
         if (message.delete) {
             next.deleted = true;
-            next.forgetAt = ((runningNow(ctx) + deleteMemoryMs) / 1000 + 1) * 1000;
-            registerTimerAt(next.forgetAt, ctx);
+            next.forgetAt = rememberDelete(deleteMemoryMs, ctx);
             rowDeleted = true;
         } else {
             next.image = message.body;
@@ -288,11 +287,7 @@ public final class AssembleFunction extends WholeTransactionsFunction {
     @Override
     void onProcessingTime(long timestamp, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {
         StoredRow stored = row.value();
-        if (stored == null || stored.live()) {
-            return;
-        }
-        if (stored.forgetAt > runningNow(timestamp, ctx)) {
-            registerTimerAt(stored.forgetAt, ctx); // the job was down meanwhile: its time is not up yet
+        if (stored == null || stored.live() || !forgotten(stored.forgetAt, timestamp, ctx)) {
             return;
         }
         row.clear(); // the delete's memory is over; parents' objects are their fan-outs' to take back

@@ -59,8 +59,7 @@ public final class LinkFunction extends WholeTransactionsFunction {
         next.lsn = message.lsn;
         if (message.delete) {
             next.deleted = true;
-            next.forgetAt = ((runningNow(ctx) + deleteMemoryMs) / 1000 + 1) * 1000;
-            registerTimerAt(next.forgetAt, ctx);
+            next.forgetAt = rememberDelete(deleteMemoryMs, ctx);
         } else if (stored != null && stored.parent != null && unavailable(message, node.foreignKey)) {
             next.parent = stored.parent; // the key's columns were left alone (unchanged TOASTed values)
         } else {
@@ -88,12 +87,8 @@ public final class LinkFunction extends WholeTransactionsFunction {
     @Override
     void onProcessingTime(long timestamp, OnTimerContext ctx, Collector<JoinMessage> out) throws Exception {
         StoredRow stored = link.value();
-        if (stored != null && stored.deleted) {
-            if (stored.forgetAt <= runningNow(timestamp, ctx)) {
-                link.clear(); // the delete's memory is over
-            } else {
-                registerTimerAt(stored.forgetAt, ctx); // the job was down meanwhile: its time is not up yet
-            }
+        if (stored != null && stored.deleted && forgotten(stored.forgetAt, timestamp, ctx)) {
+            link.clear(); // the delete's memory is over
         }
     }
 

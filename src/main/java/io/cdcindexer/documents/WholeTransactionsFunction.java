@@ -104,22 +104,27 @@ abstract class WholeTransactionsFunction extends KeyedProcessFunction<String, Jo
         clock.snapshot();
     }
 
-    /** Now on the {@link RunningClock}: the time the job ran; a memory's end is kept on it. */
-    long runningNow(Context ctx) {
-        return clock.now(ctx.timerService().currentProcessingTime());
+    /**
+     * Remembers a delete for {@code memoryMs} of the job running ({@link RunningClock}): returns when it is forgotten,
+     * rounded up to the second (fewer distinct timers), and sets the timer that {@link #forgotten} then answers.
+     */
+    long rememberDelete(long memoryMs, Context ctx) {
+        long forgetAt = ((clock.now(ctx.timerService().currentProcessingTime()) + memoryMs) / 1000 + 1) * 1000;
+        ctx.timerService().registerProcessingTimeTimer(clock.processingTime(forgetAt));
+        return forgetAt;
     }
 
     /**
-     * The same in a timer of time {@code timestamp}: never before it (a clock that stepped back would set the same timer
-     * again, and fire it again at once).
+     * In a processing-time timer of time {@code timestamp}: whether a delete remembered until {@code forgetAt} is over.
+     * A timer restored after the job was down fires before that: it is set again. Never counted from before the
+     * timer's own time (a clock that stepped back would set the same timer again, and fire it again at once).
      */
-    long runningNow(long timestamp, Context ctx) {
-        return clock.now(Math.max(timestamp, ctx.timerService().currentProcessingTime()));
-    }
-
-    /** Sets a processing-time timer at a time on the {@link RunningClock} (after {@link #runningNow}). */
-    void registerTimerAt(long runningTime, Context ctx) {
-        ctx.timerService().registerProcessingTimeTimer(clock.processingTime(runningTime));
+    boolean forgotten(long forgetAt, long timestamp, Context ctx) {
+        if (forgetAt <= clock.now(Math.max(timestamp, ctx.timerService().currentProcessingTime()))) {
+            return true;
+        }
+        ctx.timerService().registerProcessingTimeTimer(clock.processingTime(forgetAt));
+        return false;
     }
 
     @Override

@@ -861,11 +861,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     // The actions go back to the buffer after the delay, ahead of what came for their documents meanwhile; their
     // documents stay busy until then.
     private void putBackAfter(List<Pending> actions, long delayMs) {
-        long bytes = 0;
-        for (Pending action : actions) {
-            bytes += bytesOf(action);
-        }
-        long waitingBytes = bytes;
+        long waitingBytes = actions.stream().mapToLong(ElasticsearchIndexWriter::bytesOf).sum();
         waitingForRetry += actions.size();
         waitingForRetryBytes += waitingBytes;
         time.registerTimer(time.getCurrentProcessingTime() + delayMs, timestamp -> {
