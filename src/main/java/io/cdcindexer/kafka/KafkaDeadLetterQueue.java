@@ -123,8 +123,8 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
             producer.send(toProducerRecord(topic, letter), (metadata, error) -> {
                 if (error instanceof RecordTooLargeException && letter.value != null) {
                     tooLarge.add(letter);
-                } else if (error != null) {
-                    failure.compareAndSet(null, error);
+                } else {
+                    failed(error);
                 }
             });
         }
@@ -146,11 +146,14 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
          */
         private void sendTooLargeWithoutValue() {
             for (DeadLetter letter = tooLarge.poll(); letter != null; letter = tooLarge.poll()) {
-                producer.send(toProducerRecord(topic, withoutValue(letter)), (metadata, error) -> {
-                    if (error != null) {
-                        failure.compareAndSet(null, error);
-                    }
-                });
+                producer.send(toProducerRecord(topic, withoutValue(letter)), (metadata, error) -> failed(error));
+            }
+        }
+
+        // A send's outcome, from the producer's thread: the first failure is kept for rethrow().
+        private void failed(Exception error) {
+            if (error != null) {
+                failure.compareAndSet(null, error);
             }
         }
 
