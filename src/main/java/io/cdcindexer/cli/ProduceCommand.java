@@ -48,7 +48,8 @@ public final class ProduceCommand implements Callable<Integer> {
     Double rate;
 
     @Option(names = "--duration", paramLabel = "DURATION", defaultValue = "10s", converter = DurationConverter.class,
-            description = "How long the load runs (default ${DEFAULT-VALUE}, at most 1h).")
+            description = "How long the load runs (default ${DEFAULT-VALUE}, at most 1h), counted once every connection "
+                    + "has read the users it will change.")
     Duration duration;
 
     @Option(names = "--connections", paramLabel = "N", defaultValue = "2",
