@@ -18,9 +18,11 @@ import org.apache.flink.types.StringValue;
  * reflection with a null flag of its own; between the decoder and the collapse, and between the collapse and the
  * writer, every change pays that twice.
  *
- * <p>Only the streams use it ({@link #TYPE}, set in the job). The state that holds changes keeps Flink's POJO
- * serializer, so checkpoints and savepoints of earlier versions restore as they are. Never use it for state: its format
- * has no version, and a snapshot of it says only that it is this serializer. Checkpoints are aligned, so they hold no
+ * <p>The streams use it ({@link #TYPE}, set in the job). The keyed state that holds changes keeps Flink's POJO
+ * serializer, so checkpoints and savepoints of earlier versions restore as they are. Never use it as a state's
+ * serializer: its format has no version, and a snapshot of it says only that it is this serializer. The one exception
+ * is the Elasticsearch writer's state, which writes changes in this format under a version of its own
+ * ({@code AwaitingDocument.Serializer}): a change to this format needs a new version there. Checkpoints are aligned, so they hold no
  * records in this format either (an unaligned checkpoint would, and Flink checks nothing when it restores those).
  */
 public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {

@@ -38,15 +38,16 @@ public final class ChangeEventEmitter implements ElasticsearchEmitter<ChangeEven
             return; // its record is in the dead-letter queue; the collapse never lets one through
         }
         if (change.indices == null) {
-            emit(change, indexNames.of(change.topic, change.table), indexer);
+            emitTo(change, indexNames.of(change.topic, change.table), indexer);
             return;
         }
         for (String index : change.indices) {
-            emit(change, index, indexer);
+            emitTo(change, index, indexer);
         }
     }
 
-    private static void emit(ChangeEvent change, String index, RequestIndexer indexer) {
+    /** The change's write to one index. */
+    static void emitTo(ChangeEvent change, String index, RequestIndexer indexer) {
         if (change.action == ChangeEvent.Action.DELETE) {
             indexer.add(new DeleteRequest(index, change.documentId)
                     .version(change.version)

@@ -3,10 +3,15 @@ package io.cdcindexer.elasticsearch;
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.kafka.DeadLetterQueue;
 import java.io.IOException;
+import java.util.Collection;
+import java.util.List;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
+import org.apache.flink.api.connector.sink2.SupportsWriterState;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.connector.elasticsearch.sink.ElasticsearchEmitter;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
 
 /**
  * Writes changes to Elasticsearch: the connector's {@link ElasticsearchEmitter} turns each change into requests, and
@@ -15,8 +20,11 @@ import org.apache.flink.connector.elasticsearch.sink.ElasticsearchEmitter;
  *
  * <p>The connector's own Sink V2 writer (3.0.1) fails the job on any failed item, a 409 from a stale write included, and
  * has no failure hook; that is why the writer is ours while the emitter contract is the connector's.
+ *
+ * <p>Its state holds only the changes that were waiting, at a checkpoint, for their document's first write
+ * ({@link AwaitingDocument}); it is usually empty. A job of a version whose writer had no state restores with none.
  */
-public final class ElasticsearchIndexSink implements Sink<ChangeEvent> {
+public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, SupportsWriterState<ChangeEvent, AwaitingDocument> {
 
     private static final long serialVersionUID = 1L;
 
@@ -38,14 +46,25 @@ public final class ElasticsearchIndexSink implements Sink<ChangeEvent> {
     }
 
     @Override
-    public SinkWriter<ChangeEvent> createWriter(WriterInitContext context) throws IOException {
+    public StatefulSinkWriter<ChangeEvent, AwaitingDocument> createWriter(WriterInitContext context) throws IOException {
+        return restoreWriter(context, List.of());
+    }
+
+    @Override
+    public StatefulSinkWriter<ChangeEvent, AwaitingDocument> restoreWriter(WriterInitContext context,
+            Collection<AwaitingDocument> recoveredState) throws IOException {
         try {
             return new ElasticsearchIndexWriter(emitter, options, context.getMailboxExecutor(),
-                    context.getProcessingTimeService(), context.metricGroup(), deadLetterQueue.open());
+                    context.getProcessingTimeService(), context.metricGroup(), deadLetterQueue.open(), recoveredState);
         } catch (IOException e) {
             throw e;
         } catch (Exception e) {
             throw new IOException("Could not open the Elasticsearch writer", e);
         }
+    }
+
+    @Override
+    public SimpleVersionedSerializer<AwaitingDocument> getWriterStateSerializer() {
+        return AwaitingDocument.Serializer.INSTANCE;
     }
 }

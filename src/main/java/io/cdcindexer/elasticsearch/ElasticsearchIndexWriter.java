@@ -13,6 +13,7 @@ import io.cdcindexer.metrics.LabeledMetric;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -21,7 +22,7 @@ import java.util.Set;
 import java.util.function.LongSupplier;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
-import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
 import org.apache.flink.connector.elasticsearch.sink.ElasticsearchEmitter;
 import org.apache.flink.connector.elasticsearch.sink.RequestIndexer;
 import org.apache.flink.metrics.Counter;
@@ -78,7 +79,7 @@ import org.slf4j.LoggerFactory;
  * document reaches Elasticsearch byte for byte. All state is touched only by the task thread: answers from the HTTP
  * client come back through the mailbox.
  */
-final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, RequestIndexer {
+final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, AwaitingDocument>, RequestIndexer {
 
     private static final Logger LOG = LoggerFactory.getLogger(ElasticsearchIndexWriter.class);
     private static final ContentType NDJSON = ContentType.create("application/x-ndjson");
@@ -162,8 +163,15 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     /** Actions waiting as successors (buffered, under way or waiting for a retry behind their document's action). */
     private int successors;
     private boolean flushScheduled;
-    /** In {@link #flush}: a change lacking columns no longer waits for its document. */
+    /** In {@link #flush}: nothing more comes until it returns. */
     private boolean flushing;
+    /** In {@link #flush} at the end of the input: a change lacking columns no longer waits for its document. */
+    private boolean endOfInput;
+    /**
+     * In a checkpoint's {@link #flush}: changes lacking columns still waiting for their document (with the changes of
+     * it behind them), for {@link #snapshotState}. Their documents stay busy.
+     */
+    private final List<Pending> parked = new ArrayList<>();
     private int inFlight;
     private int waitingForRetry;
     private ChangeEvent current;
@@ -189,9 +197,10 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     private final LabeledMetric<Counter> retriedByStatus;
     private final LabeledMetric<Counter> deadLetteredByReason;
 
+    /** @param restored the changes that were waiting for their documents at the checkpoint restored from */
     ElasticsearchIndexWriter(ElasticsearchEmitter<ChangeEvent> emitter, BulkOptions options, MailboxExecutor mailbox,
-            ProcessingTimeService time, SinkWriterMetricGroup metrics, DeadLetterQueue.Writer deadLetters)
-            throws Exception {
+            ProcessingTimeService time, SinkWriterMetricGroup metrics, DeadLetterQueue.Writer deadLetters,
+            Collection<AwaitingDocument> restored) throws Exception {
         this.emitter = emitter;
         this.options = options;
         this.mailbox = mailbox;
@@ -237,6 +246,22 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
         this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"))
                 .withValues(DOCUMENT_REFUSED, TOO_LARGE, REQUEST_REFUSED, UNREADABLE_DOCUMENT);
         emitter.open();
+        restore(restored);
+    }
+
+    // The changes wait on for their documents, for what was left of their wait.
+    private void restore(Collection<AwaitingDocument> restored) {
+        long now = time.getCurrentProcessingTime();
+        for (AwaitingDocument awaiting : restored) {
+            for (ChangeEvent change : awaiting.changes()) {
+                current = change;
+                ChangeEventEmitter.emitTo(change, awaiting.index(), this);
+            }
+            current = null;
+            buffer.get(awaiting.index() + '/' + awaiting.changes().get(0).documentId).waitingSince =
+                    now - awaiting.waitedMs();
+        }
+        flushLater();
     }
 
     @Override
@@ -269,6 +294,7 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
     @Override
     public void flush(boolean endOfInput) throws IOException, InterruptedException {
         flushing = true;
+        this.endOfInput = endOfInput;
         try {
             while (!buffer.isEmpty() || inFlight > 0 || waitingForRetry > 0) {
                 if (!(inFlight < options.maxInFlight() && send())) {
@@ -277,8 +303,34 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
             }
         } finally {
             flushing = false;
+            this.endOfInput = false;
         }
         deadLetters.flush();
+    }
+
+    /**
+     * The changes a checkpoint's {@link #flush} found waiting for their documents, which then wait on. Called right
+     * after that flush, in the same step of the task (nothing comes in between).
+     */
+    @Override
+    public List<AwaitingDocument> snapshotState(long checkpointId) {
+        if (parked.isEmpty()) {
+            return List.of();
+        }
+        long now = time.getCurrentProcessingTime();
+        List<AwaitingDocument> state = new ArrayList<>(parked.size());
+        for (Pending first : parked) {
+            List<ChangeEvent> changes = new ArrayList<>();
+            for (Pending next = first; next != null; next = next.successor) {
+                changes.add(next.change);
+            }
+            state.add(new AwaitingDocument(first.request.index(), now - first.waitingSince, changes));
+        }
+        List<Pending> waiting = new ArrayList<>(parked);
+        parked.clear();
+        awaitingDocument.inc(waiting.size());
+        putBackAfter(waiting, DOCUMENT_WAIT_STEP_MS);
+        return state;
     }
 
     @Override
@@ -522,6 +574,12 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
                     // back to the buffer at once, to go with it.
                     followed.add(pending);
                     rest.remove(pending);
+                } else if (!found.path(i).path("found").asBoolean() && flushing && !endOfInput
+                        && waitsForItsDocument(pending, now)) {
+                    // A checkpoint's flush: nothing more comes before it. It waits in the checkpoint, not written
+                    // without its columns.
+                    park(pending);
+                    rest.remove(pending);
                 } else if (!found.path(i).path("found").asBoolean()
                         && (buffer.containsKey(pending.document) || waitsForItsDocument(pending, now))) {
                     // Its document is not there: a change of it that came meanwhile and lacks columns too goes with
@@ -572,16 +630,31 @@ final class ElasticsearchIndexWriter implements SinkWriter<ChangeEvent>, Request
 
     /**
      * Whether a change that lacks columns, whose document is not there, waits for it: an update of a row whose insert
-     * has not been written yet (its transaction completed later on another subtask). Up to {@link #DOCUMENT_WAIT_MS},
-     * and not through a checkpoint's flush, which must not stall the task (the insert could not come meanwhile); after
-     * that it is written without those columns (a row Elasticsearch never had, as when the job started without the
-     * snapshot).
+     * has not been written yet (its transaction completed later on another subtask, or is still held in the collapse).
+     * Up to {@link #DOCUMENT_WAIT_MS} of the time the job runs: through a checkpoint in its state ({@link #park}), not
+     * through the end of the input, after which nothing comes. After that it is written without those columns (a row
+     * Elasticsearch never had, as when the job started without the snapshot).
      */
     private boolean waitsForItsDocument(Pending pending, long now) {
         if (pending.waitingSince == Long.MIN_VALUE) {
             pending.waitingSince = now;
         }
-        return !flushing && now - pending.waitingSince < DOCUMENT_WAIT_MS;
+        return !endOfInput && now - pending.waitingSince < DOCUMENT_WAIT_MS;
+    }
+
+    // In a checkpoint's flush, a change waiting for its document waits in the checkpoint (snapshotState): the task
+    // must not stall, and written without its columns it would blank them out for good (the older insert bringing
+    // them is refused after it). A change of the document buffered meanwhile (lacking columns too) waits behind it.
+    private void park(Pending pending) {
+        Pending later = buffer.remove(pending.document);
+        if (later != null) {
+            bufferBytes -= bytesOf(later);
+            bufferedBehindBusy--;
+            long since = pending.waitingSince;
+            pending = folded(pending, later);
+            pending.waitingSince = Math.max(pending.waitingSince, since);
+        }
+        parked.add(pending);
     }
 
     private void complete(Pending pending, JsonNode stored) {

@@ -20,11 +20,16 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.runtime.jobgraph.SavepointConfigOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.source.SourceFunction;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -528,6 +533,109 @@ class ElasticsearchIndexSinkITCase {
             assertThatThrownBy(() -> job.getJobExecutionResult().get(2, TimeUnit.MINUTES))
                     .hasStackTraceContaining("refused the job's request (authentication or authorization): the multi-get")
                     .hasStackTraceContaining("is unauthorized for user [indexer]");
+        }
+    }
+
+    /**
+     * An update that leaves the body alone, whose row's insert is still held upstream (its transaction waits in the
+     * collapse) when a savepoint is taken: the writer used to write it without the body at the savepoint's flush, and
+     * the insert, older, was then refused. It goes into the sink's state instead, and the job restored from the
+     * savepoint completes it from the insert, which the collapse sends again.
+     */
+    @Test
+    void aChangeWaitingForItsDocumentAtASavepointIsCompletedFromItsInsertAfterTheRestore(@TempDir Path savepoints)
+            throws Exception {
+        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("awaiting");
+        ChangesThenIdle.emitted = false;
+        StreamExecutionEnvironment first = StreamExecutionEnvironment.getExecutionEnvironment();
+        toElasticsearch(first, new ChangesThenIdle(200, "{\"id\":1,\"n\":1}", "body"), deadLetters);
+        JobClient job = first.executeAsync("awaiting, first run");
+        while (!ChangesThenIdle.emitted) {
+            Thread.sleep(20);
+        }
+        String savepoint = stopWithSavepoint(job, savepoints);
+        assertThat(get("awaiting-articles", "1").path("found").asBoolean()).as("not written without its body")
+                .isFalse();
+
+        Configuration restore = new Configuration();
+        restore.set(SavepointConfigOptions.SAVEPOINT_PATH, savepoint);
+        StreamExecutionEnvironment second = StreamExecutionEnvironment.getExecutionEnvironment(restore);
+        toElasticsearch(second, new ChangesThenIdle(100, "{\"id\":1,\"n\":0,\"body\":\"b0\"}"), deadLetters);
+        JobClient restored = second.executeAsync("awaiting, restored");
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (get("awaiting-articles", "1").path("_version").asLong() < 200 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+        } finally {
+            restored.cancel().get(1, TimeUnit.MINUTES);
+        }
+
+        JsonNode document = get("awaiting-articles", "1");
+        assertThat(document.path("_source").toString()).isEqualTo("{\"id\":1,\"n\":1,\"body\":\"b0\"}");
+        assertThat(document.path("_version").asLong()).isEqualTo(200);
+        assertThat(deadLetters.letters()).isEmpty();
+    }
+
+    /** Stops the job with a savepoint once every task runs (the sink's may still be starting). */
+    private static String stopWithSavepoint(JobClient job, Path savepoints) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                return job.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
+                        .get(1, TimeUnit.MINUTES);
+            } catch (ExecutionException e) {
+                if (System.nanoTime() > deadline || !String.valueOf(e.getMessage()).contains("not being executed")) {
+                    throw e;
+                }
+                Thread.sleep(200);
+            }
+        }
+    }
+
+    private static void toElasticsearch(StreamExecutionEnvironment env, ChangesThenIdle source,
+            CollectingDeadLetterQueue deadLetters) {
+        env.setParallelism(1);
+        env.addSource(source, "changes", TypeInformation.of(ChangeEvent.class)).uid("changes")
+                .sinkTo(new ElasticsearchIndexSink(options(elasticsearch.port()),
+                        new ChangeEventEmitter(new IndexNames("awaiting-{table}")), deadLetters))
+                .uid("elasticsearch-sink");
+    }
+
+    /** Sends one change of articles/1, then runs until it is stopped, as the job's stream does. */
+    private static final class ChangesThenIdle implements SourceFunction<ChangeEvent> {
+
+        private static final long serialVersionUID = 1L;
+        /** Set once the change is sent (the test and the MiniCluster share this JVM). */
+        static volatile boolean emitted;
+
+        private final long version;
+        private final String document;
+        private final String[] unavailable;
+        private volatile boolean running = true;
+
+        ChangesThenIdle(long version, String document, String... unavailable) {
+            this.version = version;
+            this.document = document;
+            this.unavailable = unavailable;
+        }
+
+        @Override
+        public void run(SourceContext<ChangeEvent> context) throws InterruptedException {
+            ChangeEvent change = upsert("articles", "1", version, document, null);
+            change.unavailableColumns = unavailable.length == 0 ? null : unavailable;
+            synchronized (context.getCheckpointLock()) {
+                context.collect(change);
+            }
+            emitted = true;
+            while (running) {
+                Thread.sleep(20);
+            }
+        }
+
+        @Override
+        public void cancel() {
+            running = false;
         }
     }
 }

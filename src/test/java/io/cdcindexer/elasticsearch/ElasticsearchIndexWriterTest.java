@@ -103,6 +103,8 @@ class ElasticsearchIndexWriterTest {
     /** Per bulk request (1 = first): its status and its latency (virtual ms). Unlisted requests: 200 after 10 ms. */
     private int[] statuses = {};
     private long[] latencies = {};
+    /** The options of the last writer made, for one restored after it. */
+    private BulkOptions options;
     /** Per bulk request answered 200: its body, when not {@code {"errors":false}}. */
     private String[] bodies = {};
 
@@ -329,10 +331,21 @@ class ElasticsearchIndexWriterTest {
     private ElasticsearchIndexWriter writer(int maxActions, long maxBytes, long intervalMs, int maxInFlight,
             long backoffMs) throws Exception {
         startServer();
-        BulkOptions options = new BulkOptions(List.of("http://127.0.0.1:" + server.getAddress().getPort()), maxActions,
-                maxBytes, intervalMs, maxInFlight, backoffMs, backoffMs);
+        options = new BulkOptions(List.of("http://127.0.0.1:" + server.getAddress().getPort()), maxActions, maxBytes,
+                intervalMs, maxInFlight, backoffMs, backoffMs);
         return new ElasticsearchIndexWriter(new ChangeEventEmitter(new IndexNames("{table}")), options, mailbox, time,
-                metrics(), deadLetters.open());
+                metrics(), deadLetters.open(), List.of());
+    }
+
+    /**
+     * A writer restored from the given state, with the options of the last one, after that one's task went away: its
+     * timers and mail are gone with it (the fake Elasticsearch keeps what it was sent).
+     */
+    private ElasticsearchIndexWriter restoredWriter(List<AwaitingDocument> state) throws Exception {
+        timers.clear();
+        mail.clear();
+        return new ElasticsearchIndexWriter(new ChangeEventEmitter(new IndexNames("{table}")), options, mailbox, time,
+                metrics(), deadLetters.open(), state);
     }
 
     private static ChangeEvent row(int id, int bodyBytes) {
@@ -654,6 +667,116 @@ class ElasticsearchIndexWriterTest {
     }
 
     /**
+     * A change lacking a column whose document is not there yet waits for the document's first write (its insert,
+     * still held upstream in its transaction). A checkpoint's flush used to end that wait and write the change without
+     * the column: the insert, older, was then refused (409), and the body was gone until the row's next full write.
+     * It goes into the checkpoint instead, and waits on after it.
+     */
+    @Test
+    void aChangeWaitingForItsDocumentAtACheckpointGoesIntoTheCheckpointNotIntoTheIndexWithoutItsColumn()
+            throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 50);
+
+        writer.write(leaving(200, "{\"id\":1,\"n\":1}", "body"), null); // no stored document: its insert is held
+        writer.flush(false);
+
+        assertThat(sourceOf("articles", "1")).as("not written without its body").isNull();
+        assertThat(writer.snapshotState(1)).singleElement().satisfies(awaiting -> {
+            assertThat(awaiting.index()).isEqualTo("articles");
+            assertThat(awaiting.changes()).extracting(change -> change.version).containsExactly(200L);
+        });
+        writer.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\"}", null), null); // the insert
+        writer.flush(false);
+
+        assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"n\":1,\"body\":\"b0\"}");
+        assertThat(counters.get("unavailableColumnsWithoutStoredValue").getCount()).isZero();
+        assertThat(writer.snapshotState(2)).as("nothing waits any more").isEmpty();
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    /**
+     * The same after a failure: the writer restored from the checkpoint's state (through the sink's serializer) still
+     * holds both changes waiting for the document, each lacking another column, and completes them from the insert
+     * the collapse sends again.
+     */
+    @Test
+    void changesWaitingForTheirDocumentAreRestoredFromTheCheckpointAndCompletedFromItsFirstWrite() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 50);
+        writer.write(leaving(200, "{\"id\":1,\"n\":1,\"summary\":\"s1\"}", "body"), null);
+        writer.write(leaving(300, "{\"id\":1,\"n\":2,\"body\":\"b2\"}", "summary"), null);
+        writer.flush(false);
+        List<AwaitingDocument> state = new ArrayList<>();
+        for (AwaitingDocument awaiting : writer.snapshotState(1)) {
+            AwaitingDocument.Serializer serializer = AwaitingDocument.Serializer.INSTANCE;
+            state.add(serializer.deserialize(serializer.getVersion(), serializer.serialize(awaiting)));
+        }
+        writer.close();
+        assertThat(sourceOf("articles", "1")).isNull();
+
+        ElasticsearchIndexWriter restored = restoredWriter(state);
+        restored.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\",\"summary\":\"s0\"}", null),
+                null);
+        restored.flush(false);
+
+        assertThat(JSON.readTree(sourceOf("articles", "1")))
+                .isEqualTo(JSON.readTree("{\"id\":1,\"n\":2,\"body\":\"b2\",\"summary\":\"s1\"}"));
+        assertNothingLeft(restored);
+        restored.close();
+    }
+
+    /**
+     * A restored change waits only what was left of its wait at the checkpoint, not the whole wait again, and the time
+     * the job was down does not count: after a restart loop, a change whose insert never comes (the job started
+     * without the table's snapshot) is still written.
+     */
+    @Test
+    void aRestoredChangeWaitsOnlyWhatWasLeftOfItsWait() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 50);
+        writer.write(leaving(200, "{\"id\":1,\"n\":1}", "body"), null);
+        while (now < 2_000) {
+            mailbox.yield(); // it looks for its document every DOCUMENT_WAIT_STEP_MS
+        }
+        writer.flush(false);
+        // It began to wait when its first multi-get found no document, after the flush interval (100 ms).
+        assertThat(writer.snapshotState(1)).singleElement().satisfies(awaiting -> assertThat(awaiting.waitedMs())
+                .isBetween(1_800L, 2_000L + ElasticsearchIndexWriter.DOCUMENT_WAIT_STEP_MS));
+        writer.close();
+
+        now += 3_600_000; // the job was down for an hour
+        long restoredAt = now;
+        long waited = ElasticsearchIndexWriter.DOCUMENT_WAIT_MS - 5_000;
+        ElasticsearchIndexWriter restored = restoredWriter(List.of(new AwaitingDocument("articles", waited,
+                List.of(leaving(200, "{\"id\":1,\"n\":1}", "body")))));
+        while (sourceOf("articles", "1") == null) {
+            mailbox.yield();
+        }
+
+        assertThat(now - restoredAt).as("what was left of the wait (virtual ms)")
+                .isBetween(5_000L, 5_000L + 2 * ElasticsearchIndexWriter.DOCUMENT_WAIT_STEP_MS);
+        assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"n\":1}");
+        assertThat(counters.get("unavailableColumnsWithoutStoredValue").getCount()).isEqualTo(1);
+        restored.flush(false);
+        assertNothingLeft(restored);
+        restored.close();
+    }
+
+    /** At the end of the input (a bounded job, a stop that drains) nothing more comes: the change is written as it is. */
+    @Test
+    void atTheEndOfTheInputAChangeWaitingForItsDocumentIsWrittenWithoutItsColumn() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 50);
+
+        writer.write(leaving(200, "{\"id\":1,\"n\":1}", "body"), null);
+        writer.flush(true);
+
+        assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"n\":1}");
+        assertThat(counters.get("unavailableColumnsWithoutStoredValue").getCount()).isEqualTo(1);
+        assertThat(writer.snapshotState(1)).isEmpty();
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    /**
      * A multi-get answers a document it could not read with an error of its own (a shard not yet started after a
      * restart, a rejected execution), not with the whole request failing. That is not "no stored document": written
      * then, the change blanked out the body for good.
@@ -799,7 +922,11 @@ class ElasticsearchIndexWriterTest {
                 mailbox.yield();
             }
         }
+        // A checkpoint, then the end of the input: a change that came after its row's delete (which upstream drops)
+        // and waits for its document goes into the checkpoint, and is written (refused as stale) at the end.
         writer.flush(false);
+        writer.snapshotState(1);
+        writer.flush(true);
 
         for (int id = 1; id <= 3; id++) {
             String actual = sourceOf("articles", Integer.toString(id));

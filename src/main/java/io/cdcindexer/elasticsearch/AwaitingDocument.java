@@ -1,0 +1,69 @@
+package io.cdcindexer.elasticsearch;
+
+import io.cdcindexer.debezium.ChangeEvent;
+import io.cdcindexer.debezium.ChangeEventSerializer;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
+
+/**
+ * The writer's checkpointed state: changes that lack columns (unchanged TOASTed values) and were waiting, at the
+ * checkpoint, for their document's first write ({@link ElasticsearchIndexWriter}). Written then without those columns,
+ * they would blank them out for good: the older insert that brings them, still held upstream, would be refused as
+ * stale after them. So they go into the checkpoint and wait on after it, or after a restore.
+ *
+ * @param index the index the changes are written to (a change routed to two indices during a reindex waits in each
+ *     on its own)
+ * @param waitedMs how long the first change had waited for the document (the time the job was down does not count)
+ * @param changes the first change, then the later ones of the same document waiting behind it, in order
+ */
+record AwaitingDocument(String index, long waitedMs, List<ChangeEvent> changes) {
+
+    /**
+     * Version 1: the index, the time waited, the number of changes, then each change in {@link ChangeEventSerializer}'s
+     * format. That format has no version of its own: a change to it needs version 2 here, with a reader of version 1
+     * ({@code AwaitingDocumentTest} holds the bytes of version 1).
+     */
+    static final class Serializer implements SimpleVersionedSerializer<AwaitingDocument> {
+
+        static final Serializer INSTANCE = new Serializer();
+
+        @Override
+        public int getVersion() {
+            return 1;
+        }
+
+        @Override
+        public byte[] serialize(AwaitingDocument state) throws IOException {
+            DataOutputSerializer out = new DataOutputSerializer(256);
+            out.writeUTF(state.index());
+            out.writeLong(state.waitedMs());
+            out.writeInt(state.changes().size());
+            for (ChangeEvent change : state.changes()) {
+                ChangeEventSerializer.INSTANCE.serialize(change, out);
+            }
+            return out.getCopyOfBuffer();
+        }
+
+        @Override
+        public AwaitingDocument deserialize(int version, byte[] serialized) throws IOException {
+            if (version != 1) {
+                throw new IOException("The Elasticsearch writer's state has version " + version + ", which this version "
+                        + "of the job does not know (it reads version 1): restore it with the version of the job that "
+                        + "wrote it, or a later one");
+            }
+            DataInputDeserializer in = new DataInputDeserializer(serialized);
+            String index = in.readUTF();
+            long waitedMs = in.readLong();
+            int count = in.readInt();
+            List<ChangeEvent> changes = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                changes.add(ChangeEventSerializer.INSTANCE.deserialize(in));
+            }
+            return new AwaitingDocument(index, waitedMs, changes);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package io.cdcindexer.elasticsearch;
+
+import static io.cdcindexer.debezium.ChangeEvents.upsert;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.cdcindexer.debezium.ChangeEvent;
+import java.io.IOException;
+import java.util.HexFormat;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The writer's state in checkpoints and savepoints: its format must stay readable by later versions of the job. */
+class AwaitingDocumentTest {
+
+    /** Version 1 of two changes waiting for articles/1 in index articles_v1, as the serializer wrote them. */
+    private static final String VERSION_1 = "000b61727469636c65735f763100000000000004d2000000020000000275146364632e7075626c69632e61727469636c"
+            + "65730000000000000000000000c8107075626c69632e61727469636c6573023100000000000000c800000000000000c8"
+            + "0000000e7b226964223a312c226e223a317d0000000105626f64790574782d3700000000000000000000000000000000"
+            + "000000087b226964223a317d000000020c61727469636c65735f76310c61727469636c65735f76320100000275146364"
+            + "632e7075626c69632e61727469636c657300000000000000000000012c107075626c69632e61727469636c6573023100"
+            + "0000000000012c000000000000012c000000197b226964223a312c226e223a322c22626f6479223a2262227d00000001"
+            + "0873756d6d6172790574782d3800000000000000000000000000000000000000087b226964223a317d";
+
+    private static AwaitingDocument twoChanges() {
+        ChangeEvent first = upsert("articles", "1", 200, "{\"id\":1,\"n\":1}", "tx-7");
+        first.unavailableColumns = new String[] {"body"};
+        first.indices = new String[] {"articles_v1", "articles_v2"};
+        ChangeEvent second = upsert("articles", "1", 300, "{\"id\":1,\"n\":2,\"body\":\"b\"}", "tx-8");
+        second.unavailableColumns = new String[] {"summary"};
+        return new AwaitingDocument("articles_v1", 1_234, List.of(first, second));
+    }
+
+    @Test
+    void theBytesOfVersion1AreReadAsTheyWereWritten() throws IOException {
+        AwaitingDocument.Serializer serializer = AwaitingDocument.Serializer.INSTANCE;
+
+        assertThat(serializer.getVersion()).isEqualTo(1);
+        assertThat(HexFormat.of().formatHex(serializer.serialize(twoChanges())))
+                .as("a change here (or in ChangeEventSerializer's format) needs version 2, with a reader of 1")
+                .isEqualTo(VERSION_1);
+        AwaitingDocument read = serializer.deserialize(1, HexFormat.of().parseHex(VERSION_1));
+        assertThat(read.index()).isEqualTo("articles_v1");
+        assertThat(read.waitedMs()).isEqualTo(1_234);
+        assertThat(read.changes()).usingRecursiveFieldByFieldElementComparator()
+                .containsExactlyElementsOf(twoChanges().changes());
+    }
+
+    @Test
+    void aVersionItDoesNotKnowIsRefusedSayingWhy() {
+        assertThatThrownBy(() -> AwaitingDocument.Serializer.INSTANCE.deserialize(2, new byte[0]))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("has version 2, which this version of the job does not know");
+    }
+}
