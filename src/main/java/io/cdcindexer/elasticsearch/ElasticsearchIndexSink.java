@@ -5,6 +5,8 @@ import io.cdcindexer.kafka.DeadLetterQueue;
 import java.io.IOException;
 import java.util.Collection;
 import java.util.List;
+import java.util.function.Predicate;
+import org.apache.flink.api.common.TaskInfo;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.sink2.SinkWriter;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
@@ -12,6 +14,7 @@ import org.apache.flink.api.connector.sink2.SupportsWriterState;
 import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.connector.elasticsearch.sink.ElasticsearchEmitter;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
 
 /**
  * Writes changes to Elasticsearch: the connector's {@link ElasticsearchEmitter} turns each change into requests, and
@@ -22,7 +25,10 @@ import org.apache.flink.core.io.SimpleVersionedSerializer;
  * has no failure hook; that is why the writer is ours while the emitter contract is the connector's.
  *
  * <p>Its state holds only the changes that were waiting, at a checkpoint, for their document's first write
- * ({@link AwaitingDocument}); it is usually empty. A job of a version whose writer had no state restores with none.
+ * ({@link AwaitingDocument}); it is usually empty. A job of a version whose writer had no state restores with none;
+ * a job of such a version restored from this one's savepoint drops it (those changes are then missing until their
+ * rows change again). It must run right after a stream keyed by {@link DocumentVersionFunction#DOCUMENT_KEY}, at the
+ * same parallelism, as in the job: a restored change whose key is another subtask's is written at once.
  */
 public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, SupportsWriterState<ChangeEvent, AwaitingDocument> {
 
@@ -54,8 +60,15 @@ public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, Supports
     public StatefulSinkWriter<ChangeEvent, AwaitingDocument> restoreWriter(WriterInitContext context,
             Collection<AwaitingDocument> recoveredState) throws IOException {
         try {
+            TaskInfo task = context.getTaskInfo();
+            // The writer runs right after the version check, keyed by document: the subtask of a document's key is
+            // the one its changes reach.
+            Predicate<ChangeEvent> owned = change -> KeyGroupRangeAssignment.assignKeyToParallelOperator(
+                    change.documentKey(), task.getMaxNumberOfParallelSubtasks(), // DocumentVersionFunction.DOCUMENT_KEY
+                    task.getNumberOfParallelSubtasks()) == task.getIndexOfThisSubtask();
             return new ElasticsearchIndexWriter(emitter, options, context.getMailboxExecutor(),
-                    context.getProcessingTimeService(), context.metricGroup(), deadLetterQueue.open(), recoveredState);
+                    context.getProcessingTimeService(), context.metricGroup(), deadLetterQueue.open(), recoveredState,
+                    owned);
         } catch (IOException e) {
             throw e;
         } catch (Exception e) {

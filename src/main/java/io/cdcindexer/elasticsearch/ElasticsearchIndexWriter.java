@@ -20,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Set;
 import java.util.function.LongSupplier;
+import java.util.function.Predicate;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
@@ -197,10 +198,14 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     private final LabeledMetric<Counter> retriedByStatus;
     private final LabeledMetric<Counter> deadLetteredByReason;
 
-    /** @param restored the changes that were waiting for their documents at the checkpoint restored from */
+    /**
+     * @param restored the changes that were waiting for their documents at the checkpoint restored from
+     * @param owned whether this subtask gets the later changes of a change's document (after a rescale, a restored
+     *     change may not: see {@link #restore})
+     */
     ElasticsearchIndexWriter(ElasticsearchEmitter<ChangeEvent> emitter, BulkOptions options, MailboxExecutor mailbox,
             ProcessingTimeService time, SinkWriterMetricGroup metrics, DeadLetterQueue.Writer deadLetters,
-            Collection<AwaitingDocument> restored) throws Exception {
+            Collection<AwaitingDocument> restored, Predicate<ChangeEvent> owned) throws Exception {
         this.emitter = emitter;
         this.options = options;
         this.mailbox = mailbox;
@@ -246,20 +251,56 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"))
                 .withValues(DOCUMENT_REFUSED, TOO_LARGE, REQUEST_REFUSED, UNREADABLE_DOCUMENT);
         emitter.open();
-        restore(restored);
+        restore(restored, owned);
     }
 
-    // The changes wait on for their documents, for what was left of their wait.
-    private void restore(Collection<AwaitingDocument> restored) {
+    /**
+     * The changes wait on for their documents, for what was left of their wait. Except after a rescale, where a change
+     * can land on another subtask than its document's later changes: waiting there, it would be completed from the
+     * stored document out of their order (a later change taking a column from the insert before this change's value
+     * is written), or written after the row's delete had been forgotten. It goes out at once instead, as every such
+     * change did at a checkpoint before the writer had state: completed from the stored document if there is one,
+     * else written without those columns; the later changes then come after it.
+     */
+    private void restore(Collection<AwaitingDocument> restored, Predicate<ChangeEvent> owned) {
         long now = time.getCurrentProcessingTime();
         for (AwaitingDocument awaiting : restored) {
+            ChangeEvent first = awaiting.changes().get(0);
+            // Through the sink's emitter, keeping only the write to the index the change was waiting in.
+            RequestIndexer toThatIndex = new RequestIndexer() {
+                @Override
+                public void add(DeleteRequest... requests) {
+                    throw new IllegalStateException("A delete never waits for its document");
+                }
+
+                @Override
+                public void add(IndexRequest... requests) {
+                    for (IndexRequest request : requests) {
+                        if (request.index().equals(awaiting.index())) {
+                            ElasticsearchIndexWriter.this.add(request);
+                        }
+                    }
+                }
+
+                @Override
+                public void add(UpdateRequest... requests) {
+                    ElasticsearchIndexWriter.this.add(requests);
+                }
+            };
             for (ChangeEvent change : awaiting.changes()) {
                 current = change;
-                ChangeEventEmitter.emitTo(change, awaiting.index(), this);
+                emitter.emit(change, null, toThatIndex);
             }
             current = null;
-            buffer.get(awaiting.index() + '/' + awaiting.changes().get(0).documentId).waitingSince =
-                    now - awaiting.waitedMs();
+            Pending head = buffer.get(awaiting.index() + '/' + first.documentId);
+            if (owned.test(first)) {
+                head.waitingSince = now - awaiting.waitedMs();
+            } else {
+                head.waitingSince = now - DOCUMENT_WAIT_MS;
+                LOG.warn("{}/{}: restored on another subtask than its document's changes (a rescale): its "
+                        + "unavailable columns {} are taken from the stored document now, or left out",
+                        awaiting.index(), first.documentId, String.join(", ", first.unavailableColumns));
+            }
         }
         flushLater();
     }

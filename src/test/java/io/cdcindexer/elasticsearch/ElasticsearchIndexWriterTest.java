@@ -32,6 +32,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import java.util.stream.LongStream;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
@@ -334,7 +335,7 @@ class ElasticsearchIndexWriterTest {
         options = new BulkOptions(List.of("http://127.0.0.1:" + server.getAddress().getPort()), maxActions, maxBytes,
                 intervalMs, maxInFlight, backoffMs, backoffMs);
         return new ElasticsearchIndexWriter(new ChangeEventEmitter(new IndexNames("{table}")), options, mailbox, time,
-                metrics(), deadLetters.open(), List.of());
+                metrics(), deadLetters.open(), List.of(), change -> true);
     }
 
     /**
@@ -342,10 +343,16 @@ class ElasticsearchIndexWriterTest {
      * timers and mail are gone with it (the fake Elasticsearch keeps what it was sent).
      */
     private ElasticsearchIndexWriter restoredWriter(List<AwaitingDocument> state) throws Exception {
+        return restoredWriter(state, change -> true);
+    }
+
+    /** The same, on a subtask that gets the later changes only of the documents {@code owned} says. */
+    private ElasticsearchIndexWriter restoredWriter(List<AwaitingDocument> state, Predicate<ChangeEvent> owned)
+            throws Exception {
         timers.clear();
         mail.clear();
         return new ElasticsearchIndexWriter(new ChangeEventEmitter(new IndexNames("{table}")), options, mailbox, time,
-                metrics(), deadLetters.open(), state);
+                metrics(), deadLetters.open(), state, owned);
     }
 
     private static ChangeEvent row(int id, int bodyBytes) {
@@ -761,6 +768,57 @@ class ElasticsearchIndexWriterTest {
         restored.close();
     }
 
+    /**
+     * After a rescale, a restored change may land on another subtask than its document's later changes: waiting there,
+     * a later change on the document's own subtask could be completed from the insert before this change's value is
+     * written. It goes out at once instead, as before the writer had state (completed from the stored document if
+     * there is one).
+     */
+    @Test
+    void aChangeRestoredOnAnotherSubtaskThanItsDocumentsGoesOutAtOnce() throws Exception {
+        writer(10, 100_000, 100, 1, 50).close();
+        long restoredAt = now;
+
+        ElasticsearchIndexWriter restored = restoredWriter(List.of(new AwaitingDocument("articles", 1_000,
+                List.of(leaving(200, "{\"id\":1,\"n\":1,\"summary\":\"s1\"}", "body")))), change -> false);
+        restored.flush(false);
+
+        assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"n\":1,\"summary\":\"s1\"}");
+        assertThat(now - restoredAt).as("virtual ms: no wait").isLessThan(ElasticsearchIndexWriter.DOCUMENT_WAIT_STEP_MS);
+        assertThat(restored.snapshotState(1)).isEmpty();
+        assertNothingLeft(restored);
+        restored.close();
+    }
+
+    /**
+     * A change of the document that came while the waiting one's multi-get was out waits behind it in the checkpoint,
+     * in order, and both are completed from the insert after it.
+     */
+    @Test
+    void aChangeBufferedBehindOneWaitingForItsDocumentGoesIntoTheCheckpointBehindIt() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 50);
+        latencies = new long[] {50}; // the multi-get
+
+        writer.write(leaving(200, "{\"id\":1,\"n\":1,\"summary\":\"s1\"}", "body"), null);
+        while (inFlight() == 0) {
+            mailbox.yield(); // its multi-get goes out at the flush interval
+        }
+        writer.write(leaving(300, "{\"id\":1,\"n\":2,\"body\":\"b2\"}", "summary"), null);
+        writer.flush(false);
+
+        assertThat(sourceOf("articles", "1")).isNull();
+        assertThat(writer.snapshotState(1)).singleElement().satisfies(awaiting -> assertThat(awaiting.changes())
+                .extracting(change -> change.version).containsExactly(200L, 300L));
+        writer.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\",\"summary\":\"s0\"}", null),
+                null);
+        writer.flush(false);
+
+        assertThat(JSON.readTree(sourceOf("articles", "1")))
+                .isEqualTo(JSON.readTree("{\"id\":1,\"n\":2,\"body\":\"b2\",\"summary\":\"s1\"}"));
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
     /** At the end of the input (a bounded job, a stop that drains) nothing more comes: the change is written as it is. */
     @Test
     void atTheEndOfTheInputAChangeWaitingForItsDocumentIsWrittenWithoutItsColumn() throws Exception {
@@ -950,7 +1008,7 @@ class ElasticsearchIndexWriterTest {
             field.setAccessible(true);
             assertThat(((Number) field.get(writer)).longValue()).as(name).isZero();
         }
-        for (String name : List.of("buffer", "busy")) {
+        for (String name : List.of("buffer", "busy", "parked")) {
             Field field = ElasticsearchIndexWriter.class.getDeclaredField(name);
             field.setAccessible(true);
             assertThat(field.get(writer).toString()).as(name).isIn("{}", "[]");
