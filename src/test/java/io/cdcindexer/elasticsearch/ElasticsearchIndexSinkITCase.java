@@ -550,10 +550,16 @@ class ElasticsearchIndexSinkITCase {
         StreamExecutionEnvironment first = StreamExecutionEnvironment.getExecutionEnvironment();
         toElasticsearch(first, new ChangesThenIdle(200, "{\"id\":1,\"n\":1}", "body"), deadLetters);
         JobClient job = first.executeAsync("awaiting, first run");
-        while (!ChangesThenIdle.emitted) {
-            Thread.sleep(20);
+        String savepoint;
+        try {
+            while (!ChangesThenIdle.emitted) {
+                Thread.sleep(20);
+            }
+            savepoint = stopWithSavepoint(job, savepoints);
+        } catch (Exception | AssertionError e) {
+            job.cancel(); // the other tests need the slot
+            throw e;
         }
-        String savepoint = stopWithSavepoint(job, savepoints);
         assertThat(get("awaiting-articles", "1").path("found").asBoolean()).as("not written without its body")
                 .isFalse();
 
