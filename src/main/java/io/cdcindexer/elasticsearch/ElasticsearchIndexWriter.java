@@ -291,8 +291,20 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                 current = change;
                 emitter.emit(change, null, toThatIndex);
             }
-            current = null;
             Pending head = buffer.get(awaiting.index() + '/' + first.documentId);
+            if (head == null) {
+                // The job no longer writes the table to that index (its index pattern changed): the changes go where
+                // it writes now, and wait there afresh.
+                LOG.warn("{}/{}: restored waiting for its document, but the job no longer writes it to that index; "
+                        + "it goes to the job's index for it now", awaiting.index(), first.documentId);
+                for (ChangeEvent change : awaiting.changes()) {
+                    current = change;
+                    emitter.emit(change, null, this);
+                }
+                current = null;
+                continue;
+            }
+            current = null;
             if (owned.test(first)) {
                 head.waitingSince = now - awaiting.waitedMs();
             } else {

@@ -791,6 +791,26 @@ class ElasticsearchIndexWriterTest {
     }
 
     /**
+     * Restored by a job that writes the table to another index now (its index pattern changed on the upgrade): the
+     * change goes to that index and waits for its document there. Looking for it in the saved index, the restore
+     * found nothing it had buffered and failed, and so did every restart.
+     */
+    @Test
+    void aChangeRestoredAfterTheIndexPatternChangedWaitsInTheIndexTheJobWritesNow() throws Exception {
+        writer(10, 100_000, 100, 1, 50).close();
+
+        ElasticsearchIndexWriter restored = restoredWriter(List.of(new AwaitingDocument("old-articles", 1_000,
+                List.of(leaving(200, "{\"id\":1,\"n\":1}", "body")))));
+        restored.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\"}", null), null);
+        restored.flush(false);
+
+        assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"n\":1,\"body\":\"b0\"}");
+        assertThat(sourceOf("old-articles", "1")).isNull();
+        assertNothingLeft(restored);
+        restored.close();
+    }
+
+    /**
      * A change of the document that came while the waiting one's multi-get was out waits behind it in the checkpoint,
      * in order, and both are completed from the insert after it.
      */
