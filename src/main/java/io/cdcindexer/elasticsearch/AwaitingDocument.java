@@ -15,15 +15,17 @@ import org.apache.flink.core.memory.DataOutputSerializer;
  * they would blank them out for good: the older insert that brings them, still held upstream, would be refused as
  * stale after them. So they go into the checkpoint and wait on after it, or after a restore.
  *
+ * @param checkpointId the checkpoint that holds it: one restored from a later checkpoint was carried along unread by a
+ *     version of the job without the writer's state (a rollback), and is over
  * @param index the index the changes are written to (a change routed to two indices during a reindex waits in each
  *     on its own)
  * @param waitedMs how long the first change had waited for the document (the time the job was down does not count)
  * @param changes the first change, then the later ones of the same document waiting behind it, in order
  */
-record AwaitingDocument(String index, long waitedMs, List<ChangeEvent> changes) {
+record AwaitingDocument(long checkpointId, String index, long waitedMs, List<ChangeEvent> changes) {
 
     /**
-     * Version 1: the index, the time waited, the number of changes, then each change in {@link ChangeEventSerializer}'s
+     * Version 1: the checkpoint, the index, the time waited, the number of changes, then each change in {@link ChangeEventSerializer}'s
      * format. That format has no version of its own: a change to it needs version 2 here, with a reader of version 1
      * ({@code AwaitingDocumentTest} holds the bytes of version 1).
      */
@@ -39,6 +41,7 @@ record AwaitingDocument(String index, long waitedMs, List<ChangeEvent> changes) 
         @Override
         public byte[] serialize(AwaitingDocument state) throws IOException {
             DataOutputSerializer out = new DataOutputSerializer(256);
+            out.writeLong(state.checkpointId());
             out.writeUTF(state.index());
             out.writeLong(state.waitedMs());
             out.writeInt(state.changes().size());
@@ -56,6 +59,7 @@ record AwaitingDocument(String index, long waitedMs, List<ChangeEvent> changes) 
                         + "wrote it, or a later one");
             }
             DataInputDeserializer in = new DataInputDeserializer(serialized);
+            long checkpointId = in.readLong();
             String index = in.readUTF();
             long waitedMs = in.readLong();
             int count = in.readInt();
@@ -63,7 +67,7 @@ record AwaitingDocument(String index, long waitedMs, List<ChangeEvent> changes) 
             for (int i = 0; i < count; i++) {
                 changes.add(ChangeEventSerializer.INSTANCE.deserialize(in));
             }
-            return new AwaitingDocument(index, waitedMs, changes);
+            return new AwaitingDocument(checkpointId, index, waitedMs, changes);
         }
     }
 }

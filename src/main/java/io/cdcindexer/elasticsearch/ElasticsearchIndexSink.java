@@ -3,8 +3,10 @@ package io.cdcindexer.elasticsearch;
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.kafka.DeadLetterQueue;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.function.Predicate;
 import org.apache.flink.api.common.TaskInfo;
 import org.apache.flink.api.connector.sink2.Sink;
@@ -15,6 +17,8 @@ import org.apache.flink.api.connector.sink2.WriterInitContext;
 import org.apache.flink.connector.elasticsearch.sink.ElasticsearchEmitter;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Writes changes to Elasticsearch: the connector's {@link ElasticsearchEmitter} turns each change into requests, and
@@ -26,13 +30,14 @@ import org.apache.flink.runtime.state.KeyGroupRangeAssignment;
  *
  * <p>Its state holds only the changes that were waiting, at a checkpoint, for their document's first write
  * ({@link AwaitingDocument}); it is usually empty. A job of a version whose writer had no state restores with none;
- * a job of such a version restored from this one's savepoint drops it (those changes are then missing until their
- * rows change again). It must run right after a stream keyed by {@link DocumentVersionFunction#DOCUMENT_KEY}, at the
- * same parallelism, as in the job: a restored change whose key is another subtask's is written at once.
+ * a job of such a version restored from this one's savepoint ignores it (those changes are then missing until their
+ * rows change again), and a later upgrade drops it ({@link #ofTheCheckpoint}). It must run right after a stream keyed
+ * by {@link DocumentVersionFunction#DOCUMENT_KEY}, at the same parallelism, as in the job ({@link #owned}).
  */
 public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, SupportsWriterState<ChangeEvent, AwaitingDocument> {
 
     private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(ElasticsearchIndexSink.class);
 
     private final BulkOptions options;
     private final ElasticsearchEmitter<ChangeEvent> emitter;
@@ -61,19 +66,45 @@ public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, Supports
             Collection<AwaitingDocument> recoveredState) throws IOException {
         try {
             TaskInfo task = context.getTaskInfo();
-            // The writer runs right after the version check, keyed by document: the subtask of a document's key is
-            // the one its changes reach.
-            Predicate<ChangeEvent> owned = change -> KeyGroupRangeAssignment.assignKeyToParallelOperator(
-                    change.documentKey(), task.getMaxNumberOfParallelSubtasks(), // DocumentVersionFunction.DOCUMENT_KEY
-                    task.getNumberOfParallelSubtasks()) == task.getIndexOfThisSubtask();
             return new ElasticsearchIndexWriter(emitter, options, context.getMailboxExecutor(),
-                    context.getProcessingTimeService(), context.metricGroup(), deadLetterQueue.open(), recoveredState,
-                    owned);
+                    context.getProcessingTimeService(), context.metricGroup(), deadLetterQueue.open(),
+                    ofTheCheckpoint(recoveredState, context.getRestoredCheckpointId()),
+                    owned(task.getIndexOfThisSubtask(), task.getNumberOfParallelSubtasks(),
+                            task.getMaxNumberOfParallelSubtasks()));
         } catch (IOException e) {
             throw e;
         } catch (Exception e) {
             throw new IOException("Could not open the Elasticsearch writer", e);
         }
+    }
+
+    /**
+     * The restored changes that the checkpoint restored from took. A version of the job whose sink had no state
+     * (restored from this one's savepoint, a rollback) carries the state along unread into its own checkpoints: what a
+     * later upgrade finds there from an earlier checkpoint is over (its rows changed since), and written now it could
+     * bring a deleted row back.
+     */
+    static List<AwaitingDocument> ofTheCheckpoint(Collection<AwaitingDocument> restored, OptionalLong checkpointId) {
+        List<AwaitingDocument> current = new ArrayList<>();
+        for (AwaitingDocument awaiting : restored) {
+            if (checkpointId.isPresent() && awaiting.checkpointId() == checkpointId.getAsLong()) {
+                current.add(awaiting);
+            } else {
+                LOG.warn("{}/{}: a change restored from checkpoint {} while restoring checkpoint {}, carried along by "
+                        + "a version of the job without the writer's state: dropped", awaiting.index(),
+                        awaiting.changes().get(0).documentId, awaiting.checkpointId(), checkpointId);
+            }
+        }
+        return current;
+    }
+
+    /**
+     * Whether a change's document is this subtask's: the writer runs right after the version check, keyed by
+     * {@link DocumentVersionFunction#DOCUMENT_KEY}, so the subtask of a document's key is the one its changes reach.
+     */
+    static Predicate<ChangeEvent> owned(int subtask, int parallelism, int maxParallelism) {
+        return change -> KeyGroupRangeAssignment.assignKeyToParallelOperator(change.documentKey(), maxParallelism,
+                parallelism) == subtask;
     }
 
     @Override

@@ -110,6 +110,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     static final String REQUEST_REFUSED = "request_refused";
     /** The stored document, needed to complete unavailable (TOASTed) columns, cannot be read for good. */
     static final String UNREADABLE_DOCUMENT = "unreadable_document";
+    /** Restored after a rescale away from its document's changes, whose document is not there (see restore). */
+    static final String RESTORED_ELSEWHERE = "restored_elsewhere";
 
     // Retry statuses (label status of actionsRetried) besides HTTP status codes.
     /** No HTTP answer: connection refused or lost, a timeout. */
@@ -126,6 +128,11 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         int attempts;
         /** When it first found its document missing while it lacked columns (processing time). */
         long waitingSince = Long.MIN_VALUE;
+        /**
+         * Restored after a rescale on another subtask than its document's changes ({@link #restore}): it never waits
+         * for its document, and never writes it first.
+         */
+        boolean restoredElsewhere;
         /**
          * A newer action of the same document with unavailable columns, waiting until this one has settled: it is then
          * completed from the stored document. It may have a successor of its own: one that lacks a column this one has
@@ -176,6 +183,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     private int inFlight;
     private int waitingForRetry;
     private ChangeEvent current;
+    /** In {@link #restore}: the changes being restored are another subtask's documents'. */
+    private boolean restoringElsewhere;
 
     private final Counter indexed;
     private final Counter deleted;
@@ -249,23 +258,24 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         this.retriedByStatus = new LabeledMetric<>(metrics, "status", group -> group.counter("actionsRetried"))
                 .withValues("429", "503", CONNECTION, READ_ERROR);
         this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"))
-                .withValues(DOCUMENT_REFUSED, TOO_LARGE, REQUEST_REFUSED, UNREADABLE_DOCUMENT);
+                .withValues(DOCUMENT_REFUSED, TOO_LARGE, REQUEST_REFUSED, UNREADABLE_DOCUMENT, RESTORED_ELSEWHERE);
         emitter.open();
         restore(restored, owned);
     }
 
     /**
      * The changes wait on for their documents, for what was left of their wait. Except after a rescale, where a change
-     * can land on another subtask than its document's later changes: waiting there, it would be completed from the
-     * stored document out of their order (a later change taking a column from the insert before this change's value
-     * is written), or written after the row's delete had been forgotten. It goes out at once instead, as every such
-     * change did at a checkpoint before the writer had state: completed from the stored document if there is one,
-     * else written without those columns; the later changes then come after it.
+     * can land on another subtask than its document's later changes ({@code owned}): waiting there, it would be
+     * completed from the stored document out of their order (a later change taking a column from the insert before
+     * this change's value is written), or written after the row's delete had been forgotten. Such a change is
+     * completed from the stored document at once if it is there; if not, it goes to the dead-letter queue, not into
+     * the index, where it could land after the row's later changes ({@link Pending#restoredElsewhere}).
      */
     private void restore(Collection<AwaitingDocument> restored, Predicate<ChangeEvent> owned) {
         long now = time.getCurrentProcessingTime();
         for (AwaitingDocument awaiting : restored) {
             ChangeEvent first = awaiting.changes().get(0);
+            restoringElsewhere = !owned.test(first);
             // Through the sink's emitter, keeping only the write to the index the change was waiting in.
             RequestIndexer toThatIndex = new RequestIndexer() {
                 @Override
@@ -301,19 +311,16 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     current = change;
                     emitter.emit(change, null, this);
                 }
-                current = null;
-                continue;
-            }
-            current = null;
-            if (owned.test(first)) {
+            } else if (!restoringElsewhere) {
                 head.waitingSince = now - awaiting.waitedMs();
             } else {
-                head.waitingSince = now - DOCUMENT_WAIT_MS;
-                LOG.warn("{}/{}: restored on another subtask than its document's changes (a rescale): its "
-                        + "unavailable columns {} are taken from the stored document now, or left out",
-                        awaiting.index(), first.documentId, String.join(", ", first.unavailableColumns));
+                LOG.warn("{}/{}: restored on another subtask than its document's changes (a rescale) while it "
+                        + "waited for the document: completed from it now if it is there, else dead-lettered",
+                        awaiting.index(), first.documentId);
             }
+            current = null;
         }
+        restoringElsewhere = false;
         flushLater();
     }
 
@@ -377,11 +384,10 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
             for (Pending next = first; next != null; next = next.successor) {
                 changes.add(next.change);
             }
-            state.add(new AwaitingDocument(first.request.index(), now - first.waitingSince, changes));
+            state.add(new AwaitingDocument(checkpointId, first.request.index(), now - first.waitingSince, changes));
         }
         List<Pending> waiting = new ArrayList<>(parked);
         parked.clear();
-        awaitingDocument.inc(waiting.size());
         putBackAfter(waiting, DOCUMENT_WAIT_STEP_MS);
         return state;
     }
@@ -396,7 +402,9 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     @Override
     public void add(IndexRequest... requests) {
         for (IndexRequest request : requests) {
-            buffer(new Pending(request, current, 64 + request.source().length()));
+            Pending pending = new Pending(request, current, 64 + request.source().length());
+            pending.restoredElsewhere = restoringElsewhere;
+            buffer(pending);
         }
     }
 
@@ -620,6 +628,14 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     deadLetter(pending, UNREADABLE_DOCUMENT, "Elasticsearch could not read the stored document to complete the unavailable "
                             + "(TOASTed) columns " + String.join(", ", pending.change.unavailableColumns) + " ("
                             + error.path("type").asText() + "): " + error.path("reason").asText());
+                    settled(pending);
+                    rest.remove(pending);
+                } else if (!found.path(i).path("found").asBoolean() && pending.restoredElsewhere) {
+                    deadLetter(pending, RESTORED_ELSEWHERE, "Restored after a rescale on another subtask than the "
+                            + "changes of its row, while it waited for the row's first write to complete its "
+                            + "unavailable (TOASTed) columns " + String.join(", ", pending.change.unavailableColumns)
+                            + " from it; the document is not there, and written now it could land after the row's "
+                            + "later changes. Replay it once the row is in the index");
                     settled(pending);
                     rest.remove(pending);
                 } else if (!found.path(i).path("found").asBoolean() && completes(buffer.get(pending.document))) {

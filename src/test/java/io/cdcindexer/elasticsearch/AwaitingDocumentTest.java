@@ -13,14 +13,15 @@ import org.junit.jupiter.api.Test;
 /** The writer's state in checkpoints and savepoints: its format must stay readable by later versions of the job. */
 class AwaitingDocumentTest {
 
-    /** Version 1 of two changes waiting for articles/1 in index articles_v1, as the serializer wrote them. */
-    private static final String VERSION_1 = "000b61727469636c65735f763100000000000004d2000000020000000275146364632e7075626c69632e61727469636c"
-            + "65730000000000000000000000c8107075626c69632e61727469636c6573023100000000000000c800000000000000c8"
-            + "0000000e7b226964223a312c226e223a317d0000000105626f64790574782d3700000000000000000000000000000000"
-            + "000000087b226964223a317d000000020c61727469636c65735f76310c61727469636c65735f76320100000275146364"
-            + "632e7075626c69632e61727469636c657300000000000000000000012c107075626c69632e61727469636c6573023100"
-            + "0000000000012c000000000000012c000000197b226964223a312c226e223a322c22626f6479223a2262227d00000001"
-            + "0873756d6d6172790574782d3800000000000000000000000000000000000000087b226964223a317d";
+    /** Version 1 of two changes waiting for articles/1 in index articles_v1 at checkpoint 42, as the serializer wrote them. */
+    private static final String VERSION_1 = "000000000000002a000b61727469636c65735f763100000000000004d2000000020000000275146364632e7075626c69"
+            + "632e61727469636c65730000000000000000000000c8107075626c69632e61727469636c6573023100000000000000c8"
+            + "00000000000000c80000000e7b226964223a312c226e223a317d0000000105626f64790574782d370000000000000000"
+            + "0000000000000000000000087b226964223a317d000000020c61727469636c65735f76310c61727469636c65735f7632"
+            + "0100000275146364632e7075626c69632e61727469636c657300000000000000000000012c107075626c69632e617274"
+            + "69636c65730231000000000000012c000000000000012c000000197b226964223a312c226e223a322c22626f6479223a"
+            + "2262227d000000010873756d6d6172790574782d3800000000000000000000000000000000000000087b226964223a31"
+            + "7d";
 
     private static AwaitingDocument twoChanges() {
         ChangeEvent first = upsert("articles", "1", 200, "{\"id\":1,\"n\":1}", "tx-7");
@@ -28,7 +29,7 @@ class AwaitingDocumentTest {
         first.indices = new String[] {"articles_v1", "articles_v2"};
         ChangeEvent second = upsert("articles", "1", 300, "{\"id\":1,\"n\":2,\"body\":\"b\"}", "tx-8");
         second.unavailableColumns = new String[] {"summary"};
-        return new AwaitingDocument("articles_v1", 1_234, List.of(first, second));
+        return new AwaitingDocument(42, "articles_v1", 1_234, List.of(first, second));
     }
 
     @Test
@@ -40,6 +41,7 @@ class AwaitingDocumentTest {
                 .as("a change here (or in ChangeEventSerializer's format) needs version 2, with a reader of 1")
                 .isEqualTo(VERSION_1);
         AwaitingDocument read = serializer.deserialize(1, HexFormat.of().parseHex(VERSION_1));
+        assertThat(read.checkpointId()).isEqualTo(42);
         assertThat(read.index()).isEqualTo("articles_v1");
         assertThat(read.waitedMs()).isEqualTo(1_234);
         assertThat(read.changes()).usingRecursiveFieldByFieldElementComparator()

@@ -22,14 +22,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.connector.datagen.source.GeneratorFunction;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.jobgraph.SavepointConfigOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.streaming.api.functions.source.SourceFunction;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -548,7 +551,7 @@ class ElasticsearchIndexSinkITCase {
         CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("awaiting");
         ChangesThenIdle.emitted = false;
         StreamExecutionEnvironment first = StreamExecutionEnvironment.getExecutionEnvironment();
-        toElasticsearch(first, new ChangesThenIdle(200, "{\"id\":1,\"n\":1}", "body"), deadLetters);
+        toElasticsearch(first, "changes", ChangesThenIdle.of(200, "{\"id\":1,\"n\":1}", "body"), deadLetters);
         JobClient job = first.executeAsync("awaiting, first run");
         String savepoint;
         try {
@@ -565,8 +568,9 @@ class ElasticsearchIndexSinkITCase {
 
         Configuration restore = new Configuration();
         restore.set(SavepointConfigOptions.SAVEPOINT_PATH, savepoint);
+        restore.set(SavepointConfigOptions.SAVEPOINT_IGNORE_UNCLAIMED_STATE, true); // the first source's
         StreamExecutionEnvironment second = StreamExecutionEnvironment.getExecutionEnvironment(restore);
-        toElasticsearch(second, new ChangesThenIdle(100, "{\"id\":1,\"n\":0,\"body\":\"b0\"}"), deadLetters);
+        toElasticsearch(second, "insert", ChangesThenIdle.of(100, "{\"id\":1,\"n\":0,\"body\":\"b0\"}"), deadLetters);
         JobClient restored = second.executeAsync("awaiting, restored");
         try {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -599,49 +603,39 @@ class ElasticsearchIndexSinkITCase {
         }
     }
 
-    private static void toElasticsearch(StreamExecutionEnvironment env, ChangesThenIdle source,
-            CollectingDeadLetterQueue deadLetters) {
+    /** @param sourceUid a new one for a source that must start from its first change again after a restore */
+    private static void toElasticsearch(StreamExecutionEnvironment env, String sourceUid,
+            DataGeneratorSource<ChangeEvent> source, CollectingDeadLetterQueue deadLetters) {
         env.setParallelism(1);
-        env.addSource(source, "changes", TypeInformation.of(ChangeEvent.class)).uid("changes")
+        env.fromSource(source, WatermarkStrategy.noWatermarks(), "changes").uid(sourceUid)
                 .sinkTo(new ElasticsearchIndexSink(options(elasticsearch.port()),
                         new ChangeEventEmitter(new IndexNames("awaiting-{table}")), deadLetters))
                 .uid("elasticsearch-sink");
     }
 
-    /** Sends one change of articles/1, then runs until it is stopped, as the job's stream does. */
-    private static final class ChangesThenIdle implements SourceFunction<ChangeEvent> {
+    /**
+     * Sends one change of articles/1, then runs until it is stopped, as the job's stream does (a source of Flink's new
+     * interface, as the job's Kafka source: a stop with a savepoint takes it before the operators finish, while the
+     * writer's timers still run). What it sends after the change, a few times a second, the writer skips.
+     */
+    private static final class ChangesThenIdle {
 
-        private static final long serialVersionUID = 1L;
         /** Set once the change is sent (the test and the MiniCluster share this JVM). */
         static volatile boolean emitted;
 
-        private final long version;
-        private final String document;
-        private final String[] unavailable;
-        private volatile boolean running = true;
-
-        ChangesThenIdle(long version, String document, String... unavailable) {
-            this.version = version;
-            this.document = document;
-            this.unavailable = unavailable;
-        }
-
-        @Override
-        public void run(SourceContext<ChangeEvent> context) throws InterruptedException {
-            ChangeEvent change = upsert("articles", "1", version, document, null);
-            change.unavailableColumns = unavailable.length == 0 ? null : unavailable;
-            synchronized (context.getCheckpointLock()) {
-                context.collect(change);
-            }
-            emitted = true;
-            while (running) {
-                Thread.sleep(20);
-            }
-        }
-
-        @Override
-        public void cancel() {
-            running = false;
+        static DataGeneratorSource<ChangeEvent> of(long version, String document, String... unavailable) {
+            GeneratorFunction<Long, ChangeEvent> changes = index -> {
+                ChangeEvent change = upsert("articles", "1", version, document, null);
+                change.unavailableColumns = unavailable.length == 0 ? null : unavailable;
+                if (index > 0) {
+                    change.action = ChangeEvent.Action.SKIP;
+                } else {
+                    emitted = true;
+                }
+                return change;
+            };
+            return new DataGeneratorSource<>(changes, Long.MAX_VALUE, RateLimiterStrategy.perSecond(5),
+                    TypeInformation.of(ChangeEvent.class));
         }
     }
 }
