@@ -63,6 +63,10 @@ record AwaitingDocument(long checkpointId, String index, long waitedMs, List<Cha
             String index = in.readUTF();
             long waitedMs = in.readLong();
             int count = in.readInt();
+            if (count <= 0) {
+                throw new IOException("The Elasticsearch writer's state holds a document waiting with " + count
+                        + " changes: it is damaged");
+            }
             List<ChangeEvent> changes = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
                 changes.add(ChangeEventSerializer.INSTANCE.deserialize(in));

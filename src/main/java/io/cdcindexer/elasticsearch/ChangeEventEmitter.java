@@ -47,7 +47,7 @@ public final class ChangeEventEmitter implements ElasticsearchEmitter<ChangeEven
     }
 
     /** The change's write to one index. */
-    static void emitTo(ChangeEvent change, String index, RequestIndexer indexer) {
+    private static void emitTo(ChangeEvent change, String index, RequestIndexer indexer) {
         if (change.action == ChangeEvent.Action.DELETE) {
             indexer.add(new DeleteRequest(index, change.documentId)
                     .version(change.version)

@@ -92,7 +92,8 @@ public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, Supports
             } else {
                 LOG.warn("{}/{}: a change restored from checkpoint {} while restoring checkpoint {}, carried along by "
                         + "a version of the job without the writer's state: dropped", awaiting.index(),
-                        awaiting.changes().get(0).documentId, awaiting.checkpointId(), checkpointId);
+                        awaiting.changes().get(0).documentId, awaiting.checkpointId(),
+                        checkpointId.isPresent() ? checkpointId.getAsLong() : "none");
             }
         }
         return current;

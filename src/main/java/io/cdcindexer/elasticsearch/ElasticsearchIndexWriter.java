@@ -110,7 +110,7 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     static final String REQUEST_REFUSED = "request_refused";
     /** The stored document, needed to complete unavailable (TOASTed) columns, cannot be read for good. */
     static final String UNREADABLE_DOCUMENT = "unreadable_document";
-    /** Restored after a rescale away from its document's changes, whose document is not there (see restore). */
+    /** Restored after a rescale away from its document's changes, whose document did not come (see restore). */
     static final String RESTORED_ELSEWHERE = "restored_elsewhere";
 
     // Retry statuses (label status of actionsRetried) besides HTTP status codes.
@@ -129,8 +129,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         /** When it first found its document missing while it lacked columns (processing time). */
         long waitingSince = Long.MIN_VALUE;
         /**
-         * Restored after a rescale on another subtask than its document's changes ({@link #restore}): it never waits
-         * for its document, and never writes it first.
+         * Restored after a rescale on another subtask than its document's changes ({@link #restore}): never written
+         * without its columns (at the end of its wait, or of the input, it is dead-lettered instead).
          */
         boolean restoredElsewhere;
         /**
@@ -260,16 +260,25 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"))
                 .withValues(DOCUMENT_REFUSED, TOO_LARGE, REQUEST_REFUSED, UNREADABLE_DOCUMENT, RESTORED_ELSEWHERE);
         emitter.open();
-        restore(restored, owned);
+        try {
+            restore(restored, owned);
+        } catch (RuntimeException e) {
+            try {
+                close(); // the writer is nobody's yet: its client threads and producer would outlive every restart
+            } catch (Exception closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
+        }
     }
 
     /**
-     * The changes wait on for their documents, for what was left of their wait. Except after a rescale, where a change
-     * can land on another subtask than its document's later changes ({@code owned}): waiting there, it would be
-     * completed from the stored document out of their order (a later change taking a column from the insert before
-     * this change's value is written), or written after the row's delete had been forgotten. Such a change is
-     * completed from the stored document at once if it is there; if not, it goes to the dead-letter queue, not into
-     * the index, where it could land after the row's later changes ({@link Pending#restoredElsewhere}).
+     * The changes wait on for their documents, for what was left of their wait. After a rescale a change can land on
+     * another subtask than its document's later changes ({@code owned}): it is then never written without its columns
+     * (there it could land after the row's later changes, or bring a deleted row back once Elasticsearch forgot the
+     * delete). It is completed from the document if that comes within the wait, else dead-lettered
+     * ({@link Pending#restoredElsewhere}). A later change of the row completed from the insert before it still takes
+     * the column from the insert: a review found that no choice here avoids that, and waiting loses it least often.
      */
     private void restore(Collection<AwaitingDocument> restored, Predicate<ChangeEvent> owned) {
         long now = time.getCurrentProcessingTime();
@@ -311,12 +320,13 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     current = change;
                     emitter.emit(change, null, this);
                 }
-            } else if (!restoringElsewhere) {
-                head.waitingSince = now - awaiting.waitedMs();
             } else {
-                LOG.warn("{}/{}: restored on another subtask than its document's changes (a rescale) while it "
-                        + "waited for the document: completed from it now if it is there, else dead-lettered",
-                        awaiting.index(), first.documentId);
+                head.waitingSince = now - awaiting.waitedMs();
+                if (restoringElsewhere) {
+                    LOG.warn("{}/{}: restored on another subtask than its document's changes (a rescale) while it "
+                            + "waited for the document: completed from it if it comes, else dead-lettered",
+                            awaiting.index(), first.documentId);
+                }
             }
             current = null;
         }
@@ -630,14 +640,6 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                             + error.path("type").asText() + "): " + error.path("reason").asText());
                     settled(pending);
                     rest.remove(pending);
-                } else if (!found.path(i).path("found").asBoolean() && pending.restoredElsewhere) {
-                    deadLetter(pending, RESTORED_ELSEWHERE, "Restored after a rescale on another subtask than the "
-                            + "changes of its row, while it waited for the row's first write to complete its "
-                            + "unavailable (TOASTed) columns " + String.join(", ", pending.change.unavailableColumns)
-                            + " from it; the document is not there, and written now it could land after the row's "
-                            + "later changes. Replay it once the row is in the index");
-                    settled(pending);
-                    rest.remove(pending);
                 } else if (!found.path(i).path("found").asBoolean() && completes(buffer.get(pending.document))) {
                     // Its document is not there, but a change of it that came meanwhile gives it whole (the insert):
                     // back to the buffer at once, to go with it.
@@ -654,6 +656,9 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     // Its document is not there: a change of it that came meanwhile and lacks columns too goes with
                     // it after a while, else it waits a while for one.
                     waiting.add(pending);
+                    rest.remove(pending);
+                } else if (!found.path(i).path("found").asBoolean() && pending.restoredElsewhere) {
+                    deadLetterRestoredElsewhere(pending);
                     rest.remove(pending);
                 } else {
                     complete(pending, found.path(i));
@@ -689,6 +694,24 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
             retryLater(batch);
             flushLater();
         });
+    }
+
+    // A change restored away from its document's changes whose wait is over, the document never there: written
+    // without its columns it could land after the row's later changes (or bring a deleted row back), so it goes to the
+    // dead-letter queue, and so does each change of its document waiting behind it (completed from a document that
+    // came meanwhile, it would take the columns the first one was to set from the row before it).
+    private void deadLetterRestoredElsewhere(Pending first) throws IOException {
+        for (Pending next = first; next != null; next = next.successor) {
+            deadLetter(next, RESTORED_ELSEWHERE, "Restored after a rescale on another subtask than the changes of its "
+                    + "row, while it waited for the row's first write to complete its unavailable (TOASTed) columns "
+                    + String.join(", ", next.change.unavailableColumns) + " from it; the document never came, and "
+                    + "written without them the change could land after the row's later changes");
+            if (next != first) {
+                successors--;
+            }
+        }
+        first.successor = null;
+        settled(first);
     }
 
     // A buffered change that writes its document whole (a full row, or a delete): the change waiting for the document
