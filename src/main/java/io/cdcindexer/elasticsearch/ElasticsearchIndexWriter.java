@@ -634,30 +634,29 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
             for (int i = 0; i < incomplete.size(); i++) {
                 Pending pending = incomplete.get(i);
                 JsonNode error = found.path(i).path("error");
+                boolean missing = !found.path(i).path("found").asBoolean();
                 if (UNREADABLE_FOR_GOOD.contains(error.path("type").asText())) {
                     deadLetter(pending, UNREADABLE_DOCUMENT, "Elasticsearch could not read the stored document to complete the unavailable "
                             + "(TOASTed) columns " + String.join(", ", pending.change.unavailableColumns) + " ("
                             + error.path("type").asText() + "): " + error.path("reason").asText());
                     settled(pending);
                     rest.remove(pending);
-                } else if (!found.path(i).path("found").asBoolean() && completes(buffer.get(pending.document))) {
+                } else if (missing && completes(buffer.get(pending.document))) {
                     // Its document is not there, but a change of it that came meanwhile gives it whole (the insert):
                     // back to the buffer at once, to go with it.
                     followed.add(pending);
                     rest.remove(pending);
-                } else if (!found.path(i).path("found").asBoolean() && flushing && !endOfInput
-                        && waitsForItsDocument(pending, now)) {
+                } else if (missing && flushing && !endOfInput && waitsForItsDocument(pending, now)) {
                     // A checkpoint's flush: nothing more comes before it. It waits in the checkpoint, not written
                     // without its columns.
                     park(pending);
                     rest.remove(pending);
-                } else if (!found.path(i).path("found").asBoolean()
-                        && (buffer.containsKey(pending.document) || waitsForItsDocument(pending, now))) {
+                } else if (missing && (buffer.containsKey(pending.document) || waitsForItsDocument(pending, now))) {
                     // Its document is not there: a change of it that came meanwhile and lacks columns too goes with
                     // it after a while, else it waits a while for one.
                     waiting.add(pending);
                     rest.remove(pending);
-                } else if (!found.path(i).path("found").asBoolean() && pending.restoredElsewhere) {
+                } else if (missing && pending.restoredElsewhere) {
                     deadLetterRestoredElsewhere(pending);
                     rest.remove(pending);
                 } else {
