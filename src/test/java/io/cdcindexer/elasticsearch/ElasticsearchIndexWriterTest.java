@@ -591,6 +591,20 @@ class ElasticsearchIndexWriterTest {
         return change;
     }
 
+    /** Article 1's insert, both TOASTed columns with it. */
+    private static ChangeEvent insertWithBothColumns() {
+        return upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\",\"summary\":\"s0\"}", null);
+    }
+
+    /** Two changes of article 1 that each leave the other TOASTed column alone: a new summary, then a new body. */
+    private static List<ChangeEvent> eachLeavingTheOtherColumnAlone() {
+        return List.of(leaving(200, "{\"id\":1,\"n\":1,\"summary\":\"s1\"}", "body"),
+                leaving(300, "{\"id\":1,\"n\":2,\"body\":\"b2\"}", "summary"));
+    }
+
+    /** Article 1 after its insert and those two changes. */
+    private static final String AFTER_BOTH = "{\"id\":1,\"n\":2,\"body\":\"b2\",\"summary\":\"s1\"}";
+
     /**
      * A table with two TOASTed columns. Change 200 gives the body a new value and leaves the summary alone; change 300
      * leaves both alone. Both wait behind change 100 of the document: 300 must still get 200's body, though only the
@@ -600,7 +614,7 @@ class ElasticsearchIndexWriterTest {
     void aChangeLeavingTwoColumnsAloneGetsTheBodyThatTheChangeBeforeItWaitingWithItSet() throws Exception {
         ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 50);
 
-        writer.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\",\"summary\":\"s0\"}", null), null);
+        writer.write(insertWithBothColumns(), null);
         writer.write(leaving(200, "{\"id\":1,\"n\":1,\"body\":\"b1\"}", "summary"), null);
         writer.write(leaving(300, "{\"id\":1,\"n\":2}", "body", "summary"), null);
         writer.flush(false);
@@ -619,7 +633,7 @@ class ElasticsearchIndexWriterTest {
         ElasticsearchIndexWriter writer = writer(1, 100_000, 100, 1, 50);
         latencies = new long[] {1_000}; // the first write is under way while the others come
 
-        writer.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\",\"summary\":\"s0\"}", null), null);
+        writer.write(insertWithBothColumns(), null);
         writer.write(upsert("articles", "1", 150, "{\"id\":1,\"n\":1,\"body\":\"b0\",\"summary\":\"s0\"}", null), null);
         writer.write(leaving(200, "{\"id\":1,\"n\":2,\"body\":\"b1\"}", "summary"), null);
         writer.write(leaving(300, "{\"id\":1,\"n\":3}", "body", "summary"), null);
@@ -639,7 +653,7 @@ class ElasticsearchIndexWriterTest {
         ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
         statuses = new int[] {429};
 
-        writer.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\",\"summary\":\"s0\"}", null), null);
+        writer.write(insertWithBothColumns(), null);
         while (inFlight() == 0) {
             mailbox.yield(); // change 100 goes out at the flush interval
         }
@@ -711,8 +725,9 @@ class ElasticsearchIndexWriterTest {
     @Test
     void changesWaitingForTheirDocumentAreRestoredFromTheCheckpointAndCompletedFromItsFirstWrite() throws Exception {
         ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 50);
-        writer.write(leaving(200, "{\"id\":1,\"n\":1,\"summary\":\"s1\"}", "body"), null);
-        writer.write(leaving(300, "{\"id\":1,\"n\":2,\"body\":\"b2\"}", "summary"), null);
+        for (ChangeEvent change : eachLeavingTheOtherColumnAlone()) {
+            writer.write(change, null);
+        }
         writer.flush(false);
         List<AwaitingDocument> state = new ArrayList<>();
         for (AwaitingDocument awaiting : writer.snapshotState(1)) {
@@ -723,12 +738,11 @@ class ElasticsearchIndexWriterTest {
         assertThat(sourceOf("articles", "1")).isNull();
 
         ElasticsearchIndexWriter restored = restoredWriter(state);
-        restored.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\",\"summary\":\"s0\"}", null),
-                null);
+        restored.write(insertWithBothColumns(), null);
         restored.flush(false);
 
         assertThat(JSON.readTree(sourceOf("articles", "1")))
-                .isEqualTo(JSON.readTree("{\"id\":1,\"n\":2,\"body\":\"b2\",\"summary\":\"s1\"}"));
+                .isEqualTo(JSON.readTree(AFTER_BOTH));
         assertNothingLeft(restored);
         restored.close();
     }
@@ -783,8 +797,7 @@ class ElasticsearchIndexWriterTest {
 
         ElasticsearchIndexWriter restored = restoredWriter(List.of(new AwaitingDocument(1, "articles",
                 ElasticsearchIndexWriter.DOCUMENT_WAIT_MS - 1_000,
-                List.of(leaving(200, "{\"id\":1,\"n\":1,\"summary\":\"s1\"}", "body"),
-                        leaving(300, "{\"id\":1,\"n\":2,\"body\":\"b2\"}", "summary")))), change -> false);
+                eachLeavingTheOtherColumnAlone())), change -> false);
         while (deadLetters.letters().size() < 2) {
             mailbox.yield();
         }
@@ -826,12 +839,11 @@ class ElasticsearchIndexWriterTest {
         long restoredAt = now;
 
         ElasticsearchIndexWriter restored = restoredWriter(List.of(new AwaitingDocument(1, "articles", 1_000,
-                List.of(leaving(200, "{\"id\":1,\"n\":1,\"summary\":\"s1\"}", "body"),
-                        leaving(300, "{\"id\":1,\"n\":2,\"body\":\"b2\"}", "summary")))), change -> false);
+                eachLeavingTheOtherColumnAlone())), change -> false);
         restored.flush(false);
 
         assertThat(JSON.readTree(sourceOf("articles", "1")))
-                .isEqualTo(JSON.readTree("{\"id\":1,\"n\":2,\"body\":\"b2\",\"summary\":\"s1\"}"));
+                .isEqualTo(JSON.readTree(AFTER_BOTH));
         assertThat(deadLetters.letters()).isEmpty();
         assertThat(now - restoredAt).as("virtual ms: no wait").isLessThan(ElasticsearchIndexWriter.DOCUMENT_WAIT_STEP_MS);
         assertNothingLeft(restored);
@@ -877,12 +889,11 @@ class ElasticsearchIndexWriterTest {
         assertThat(sourceOf("articles", "1")).isNull();
         assertThat(writer.snapshotState(1)).singleElement().satisfies(awaiting -> assertThat(awaiting.changes())
                 .extracting(change -> change.version).containsExactly(200L, 300L));
-        writer.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\",\"summary\":\"s0\"}", null),
-                null);
+        writer.write(insertWithBothColumns(), null);
         writer.flush(false);
 
         assertThat(JSON.readTree(sourceOf("articles", "1")))
-                .isEqualTo(JSON.readTree("{\"id\":1,\"n\":2,\"body\":\"b2\",\"summary\":\"s1\"}"));
+                .isEqualTo(JSON.readTree(AFTER_BOTH));
         assertNothingLeft(writer);
         writer.close();
     }
@@ -961,7 +972,7 @@ class ElasticsearchIndexWriterTest {
         ElasticsearchIndexWriter writer = writer(1, 100_000, 100, 1, 50); // capacity 1 x (1 + 1) = 2
         latencies = new long[] {1_000};
 
-        writer.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\",\"summary\":\"s0\"}", null), null);
+        writer.write(insertWithBothColumns(), null);
         writer.write(leaving(200, "{\"id\":1,\"n\":1,\"body\":\"b1\"}", "summary"), null);
         writer.write(leaving(300, "{\"id\":1,\"n\":2,\"summary\":\"s2\"}", "body"), null);
         assertThat(now).as("two changes wait behind the write under way: at capacity").isZero();
