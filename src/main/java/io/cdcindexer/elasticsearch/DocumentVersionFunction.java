@@ -66,6 +66,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     private final long writeMemoryMs;
     private final long deleteMemoryMs;
     private final long holdLimitMs;
+    /** Its input comes unshuffled from the collapse, in the same chain ({@link #inOneChain}). */
+    private boolean inOneChain;
 
     /**
      * The version, WAL position and expiry ({@link #clock}) of the last change let through for the document, while it
@@ -105,8 +107,25 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         this.holdLimitMs = holdLimitMs;
     }
 
+    /**
+     * Its input comes straight from the collapse in the same chain, not keyed by a network exchange: the job builds it so
+     * at parallelism 1 when it writes no joined documents, where every document belongs to the one subtask. It then
+     * refuses to run on more than one, where a document's changes would meet on a subtask that does not hold its state.
+     */
+    public DocumentVersionFunction inOneChain() {
+        this.inOneChain = true;
+        return this;
+    }
+
     @Override
     public void open(Configuration parameters) {
+        int subtasks = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
+        if (inOneChain && subtasks > 1) {
+            throw new IllegalStateException("The job was built to run at parallelism 1, its version check in the "
+                    + "collapse's chain with no exchange keyed by document before it, but it runs on " + subtasks
+                    + " subtasks (rescaled by the scheduler?). Submit the job again at the parallelism it should run at: "
+                    + "it is then built with the exchange");
+        }
         remembered = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("remembered", Types.TUPLE(Types.LONG, Types.LONG, Types.LONG)));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,

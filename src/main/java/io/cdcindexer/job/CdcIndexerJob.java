@@ -38,6 +38,7 @@ import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.DataStreamUtils;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
@@ -156,9 +157,16 @@ public final class CdcIndexerJob {
         DataStream<ChangeEvent> writes = documents.isEmpty() ? collapsed
                 : collapsed.union(joinedDocuments(collapsed, documents));
         // From here on keyed by document: one subtask, and one writer, sees every write of a document.
-        writes.keyBy(DocumentVersionFunction.DOCUMENT_KEY, Types.STRING)
-                .process(new DocumentVersionFunction(options.getLong(JobOptions.REMEMBER_WRITES_MS),
-                        options.getLong(JobOptions.REMEMBER_DELETES_MS), options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS)))
+        DocumentVersionFunction versions = new DocumentVersionFunction(options.getLong(JobOptions.REMEMBER_WRITES_MS),
+                options.getLong(JobOptions.REMEMBER_DELETES_MS), options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS));
+        // At parallelism 1 every document is the one subtask's: the version check then joins the collapse's chain, with
+        // no network exchange between them. Not behind the union with the joined documents: an operator with two
+        // inputs starts a chain of its own in any case.
+        boolean inCollapsesChain = env.getParallelism() == 1 && documents.isEmpty();
+        (inCollapsesChain
+                ? DataStreamUtils.reinterpretAsKeyedStream(writes, DocumentVersionFunction.DOCUMENT_KEY, Types.STRING)
+                : writes.keyBy(DocumentVersionFunction.DOCUMENT_KEY, Types.STRING))
+                .process(inCollapsesChain ? versions.inOneChain() : versions)
                 .returns(ChangeEventSerializer.TYPE)
                 .name("Drop stale changes")
                 .uid("document-versions")

@@ -3,6 +3,7 @@ package io.cdcindexer.elasticsearch;
 import static io.cdcindexer.debezium.ChangeEvents.delete;
 import static io.cdcindexer.debezium.ChangeEvents.upsert;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.cdcindexer.debezium.ChangeEvent;
 import java.util.ArrayList;
@@ -54,6 +55,26 @@ class DocumentVersionFunctionTest {
 
     private List<String> output() {
         return harness.extractOutputValues().stream().map(ChangeEvent::toString).toList();
+    }
+
+    @Test
+    void builtIntoTheCollapsesChainItRefusesToRunOnSeveralSubtasks() throws Exception {
+        KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> onTwo =
+                new KeyedOneInputStreamOperatorTestHarness<>(
+                        new KeyedProcessOperator<>(new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS).inOneChain()),
+                        DocumentVersionFunction.DOCUMENT_KEY, Types.STRING, 128, 2, 0);
+
+        assertThatThrownBy(onTwo::open).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("built to run at parallelism 1").hasMessageContaining("runs on 2 subtasks")
+                .hasMessageContaining("Submit the job again");
+
+        // On one subtask it runs as ever.
+        harness.close();
+        harness = ProcessFunctionTestHarnesses.forKeyedProcessFunction(
+                new DocumentVersionFunction(WRITES_MS, DELETES_MS, HOLD_MS).inOneChain(), DocumentVersionFunction.DOCUMENT_KEY,
+                Types.STRING);
+        harness.processElement(upsert("users", "1", 100, "{\"id\":1}", null), 0);
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v100 {\"id\":1}");
     }
 
     /** A change of a transaction flushed before it was complete, at its own position {@code lsn}. */

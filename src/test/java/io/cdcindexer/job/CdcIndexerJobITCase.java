@@ -6,8 +6,10 @@ import static io.cdcindexer.job.DebeziumJson.end;
 import static io.cdcindexer.job.DebeziumJson.raw;
 import static io.cdcindexer.job.DebeziumJson.tombstone;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.as;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
+import static org.assertj.core.api.InstanceOfAssertFactories.STRING;
 
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.ChangeEventSerializer;
@@ -99,6 +101,33 @@ class CdcIndexerJobITCase {
 
         // Decoder and mappings out; collapse in and out; each document's change out; version check in and out; sink in.
         assertThat(ofChanges).hasSizeGreaterThanOrEqualTo(8).allMatch(s -> s instanceof ChangeEventSerializer);
+    }
+
+    /** The job's tasks as Flink runs them: each task's chained operators, by name. */
+    private static List<String> tasks(int parallelism, String documents) {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        new CdcIndexerJob(JobOptions.fromArgs("--parallelism", Integer.toString(parallelism), "--documents", documents),
+                PartitionedRecordsSource.of(List.of(List.of()), 1), new VersionedIndexSink("chains", 0),
+                new DeadLetterSink(new CollectingDeadLetterQueue("chains"))).build(env);
+        List<String> tasks = new ArrayList<>();
+        env.getStreamGraph(false).getJobGraph().getVertices().forEach(vertex -> tasks.add(vertex.getName()));
+        return tasks;
+    }
+
+    @Test
+    void atParallelism1TheVersionCheckAndTheWriterRunInTheCollapsesTaskWithNoExchange() {
+        assertThat(tasks(1, "")).filteredOn(task -> task.contains("Collapse transactions"))
+                .singleElement(as(STRING))
+                .contains("Drop stale changes", "Elasticsearch");
+        // With joined documents the version check has two inputs (the tables' changes and the documents'), which an
+        // exchange always separates.
+        assertThat(tasks(1, "configs/documents.json")).filteredOn(task -> task.contains("Collapse transactions"))
+                .singleElement(as(STRING))
+                .doesNotContain("Drop stale changes");
+        // On several subtasks each document's changes are sent to its subtask by a network exchange.
+        assertThat(tasks(2, "")).filteredOn(task -> task.contains("Collapse transactions"))
+                .singleElement(as(STRING))
+                .doesNotContain("Drop stale changes");
     }
 
     @Test
