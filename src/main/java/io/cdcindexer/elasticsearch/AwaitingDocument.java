@@ -2,6 +2,7 @@ package io.cdcindexer.elasticsearch;
 
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.ChangeEventSerializer;
+import java.io.EOFException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,13 +64,23 @@ record AwaitingDocument(long checkpointId, String index, long waitedMs, List<Cha
             String index = in.readUTF();
             long waitedMs = in.readLong();
             int count = in.readInt();
-            if (count <= 0) {
-                throw new IOException("The Elasticsearch writer's state holds a document waiting with " + count
-                        + " changes: it is damaged");
+            if (count <= 0 || waitedMs < 0) {
+                throw new IOException("The Elasticsearch writer's state holds a document that waited " + waitedMs
+                        + " ms with " + count + " changes: it is damaged");
             }
-            List<ChangeEvent> changes = new ArrayList<>(count);
-            for (int i = 0; i < count; i++) {
-                changes.add(ChangeEventSerializer.INSTANCE.deserialize(in));
+            // Not sized by the count: a damaged one would ask for gigabytes before the bytes ran out.
+            List<ChangeEvent> changes = new ArrayList<>(Math.min(count, 16));
+            try {
+                for (int i = 0; i < count; i++) {
+                    changes.add(ChangeEventSerializer.INSTANCE.deserialize(in));
+                }
+            } catch (EOFException e) {
+                throw new IOException("The Elasticsearch writer's state of a document ends before its " + count
+                        + " changes: it is damaged", e);
+            }
+            if (in.available() > 0) {
+                throw new IOException("The Elasticsearch writer's state of a document has " + in.available() + " byte"
+                        + (in.available() == 1 ? "" : "s") + " after its changes: it is damaged");
             }
             return new AwaitingDocument(checkpointId, index, waitedMs, changes);
         }

@@ -35,6 +35,10 @@ import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.configuration.JobManagerOptions;
+import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.configuration.SchedulerExecutionMode;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -160,9 +164,10 @@ public final class CdcIndexerJob {
         DocumentVersionFunction versions = new DocumentVersionFunction(options.getLong(JobOptions.REMEMBER_WRITES_MS),
                 options.getLong(JobOptions.REMEMBER_DELETES_MS), options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS));
         // At parallelism 1 every document is the one subtask's: the version check then joins the collapse's chain, with
-        // no network exchange between them. Not behind the union with the joined documents: an operator with two
-        // inputs starts a chain of its own in any case.
-        boolean inCollapsesChain = env.getParallelism() == 1 && documents.isEmpty();
+        // no network exchange between them, unless the cluster may rescale the job without building it again. Not
+        // behind the union with the joined documents: the union's several incoming edges start a chain in any case.
+        boolean inCollapsesChain = env.getParallelism() == 1 && documents.isEmpty()
+                && !rescaledByTheCluster(env.getConfiguration());
         (inCollapsesChain
                 ? DataStreamUtils.reinterpretAsKeyedStream(writes, DocumentVersionFunction.DOCUMENT_KEY, Types.STRING)
                 : writes.keyBy(DocumentVersionFunction.DOCUMENT_KEY, Types.STRING))
@@ -173,6 +178,17 @@ public final class CdcIndexerJob {
                 .sinkTo(documentSink)
                 .name("Elasticsearch")
                 .uid("elasticsearch-sink");
+    }
+
+    /**
+     * Whether the cluster may change the parallelism of the job's stages without building the job again: the adaptive
+     * scheduler (its reactive mode, its rescaling through the REST API) or parallelism overrides per vertex (an
+     * autoscaler's). A stage chained at parallelism 1 without its exchange would then refuse to run.
+     */
+    static boolean rescaledByTheCluster(ReadableConfig config) {
+        return config.get(JobManagerOptions.SCHEDULER) == JobManagerOptions.SchedulerType.Adaptive
+                || config.get(JobManagerOptions.SCHEDULER_MODE) == SchedulerExecutionMode.REACTIVE
+                || !config.get(PipelineOptions.PARALLELISM_OVERRIDES).isEmpty();
     }
 
     /**
@@ -241,7 +257,8 @@ public final class CdcIndexerJob {
         env.getCheckpointConfig().setTolerableCheckpointFailureNumber(
                 options.getInt(JobOptions.TOLERABLE_FAILED_CHECKPOINTS));
         env.setBufferTimeout(options.getLong(JobOptions.BUFFER_TIMEOUT_MS));
-        // Functions never keep or change the records they are given, so chained operators may pass them without copies.
+        // Chained operators pass records without copies: no function touches a record again once it has emitted it (the
+        // collapse emits what it held, then clears it), so the next may keep or change what it is given.
         env.getConfig().enableObjectReuse();
         env.getConfig().disableGenericTypes();
     }

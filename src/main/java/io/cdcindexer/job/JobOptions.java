@@ -33,7 +33,7 @@ public final class JobOptions implements Serializable {
             define("network.buffer-timeout-ms", "10",
                     "Longest a record waits in a network buffer between two of the job's stages before the buffer is "
                             + "sent half full (Flink's execution.buffer-timeout.interval, 100 ms by default). Under load "
-                            + "buffers fill first; at a steady trickle this bounds the wait at each of the job's two "
+                            + "buffers fill first; at a steady trickle this bounds the wait at each of the job's "
                             + "exchanges; 0 sends every record on its own, which costs throughput (docs/performance.md).");
     public static final Option TOLERABLE_FAILED_CHECKPOINTS =
             define("checkpoint.tolerable-failures", "100",

@@ -49,6 +49,30 @@ class AwaitingDocumentTest {
     }
 
     @Test
+    void damagedStateIsRefusedSayingSoNotReadIntoMemory() {
+        // Version 1's layout: checkpoint id (8 bytes), the index (2 + 11), the time waited (8), the number of changes (4).
+        String waited = VERSION_1.substring(42, 58);
+        String count = VERSION_1.substring(58, 66);
+        assertThat(waited).isEqualTo("00000000000004d2");
+        assertThat(count).isEqualTo("00000002");
+
+        assertThatThrownBy(() -> read(VERSION_1.substring(0, 58) + "7fffffff" + VERSION_1.substring(66)))
+                .isInstanceOf(IOException.class).hasMessageContaining("ends before its 2147483647 changes")
+                .hasMessageContaining("damaged");
+        assertThatThrownBy(() -> read(VERSION_1.substring(0, 42) + "fffffffffffffffe" + VERSION_1.substring(58)))
+                .isInstanceOf(IOException.class).hasMessageContaining("waited -2 ms").hasMessageContaining("damaged");
+        assertThatThrownBy(() -> read(VERSION_1.substring(0, 58) + "00000000" + VERSION_1.substring(66)))
+                .isInstanceOf(IOException.class).hasMessageContaining("0 changes").hasMessageContaining("damaged");
+        assertThatThrownBy(() -> read(VERSION_1 + "00"))
+                .isInstanceOf(IOException.class).hasMessageContaining("1 byte after its changes")
+                .hasMessageContaining("damaged");
+    }
+
+    private static AwaitingDocument read(String hex) throws IOException {
+        return AwaitingDocument.Serializer.INSTANCE.deserialize(1, HexFormat.of().parseHex(hex));
+    }
+
+    @Test
     void aVersionItDoesNotKnowIsRefusedSayingWhy() {
         assertThatThrownBy(() -> AwaitingDocument.Serializer.INSTANCE.deserialize(2, new byte[0]))
                 .isInstanceOf(IOException.class)

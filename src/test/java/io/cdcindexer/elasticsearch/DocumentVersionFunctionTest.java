@@ -66,7 +66,8 @@ class DocumentVersionFunctionTest {
 
         assertThatThrownBy(onTwo::open).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("built to run at parallelism 1").hasMessageContaining("runs on 2 subtasks")
-                .hasMessageContaining("Submit the job again");
+                .hasMessageContaining("Submit the job again with --parallelism 2");
+        onTwo.close();
 
         // On one subtask it runs as ever.
         harness.close();

@@ -23,7 +23,10 @@ import java.util.List;
 import java.util.Map;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.JobManagerOptions;
+import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.SchedulerExecutionMode;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.graph.StreamNode;
@@ -105,7 +108,11 @@ class CdcIndexerJobITCase {
 
     /** The job's tasks as Flink runs them: each task's chained operators, by name. */
     private static List<String> tasks(int parallelism, String documents) {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        return tasks(parallelism, documents, new Configuration());
+    }
+
+    private static List<String> tasks(int parallelism, String documents, Configuration cluster) {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(cluster);
         new CdcIndexerJob(JobOptions.fromArgs("--parallelism", Integer.toString(parallelism), "--documents", documents),
                 PartitionedRecordsSource.of(List.of(List.of()), 1), new VersionedIndexSink("chains", 0),
                 new DeadLetterSink(new CollectingDeadLetterQueue("chains"))).build(env);
@@ -128,6 +135,23 @@ class CdcIndexerJobITCase {
         assertThat(tasks(2, "")).filteredOn(task -> task.contains("Collapse transactions"))
                 .singleElement(as(STRING))
                 .doesNotContain("Drop stale changes");
+    }
+
+    @Test
+    void whereTheClusterMayRescaleTheJobWithoutBuildingItAgainTheVersionCheckKeepsItsExchange() {
+        Configuration adaptive = new Configuration();
+        adaptive.set(JobManagerOptions.SCHEDULER, JobManagerOptions.SchedulerType.Adaptive);
+        Configuration reactive = new Configuration();
+        reactive.set(JobManagerOptions.SCHEDULER_MODE, SchedulerExecutionMode.REACTIVE);
+        Configuration overrides = new Configuration();
+        overrides.set(PipelineOptions.PARALLELISM_OVERRIDES, Map.of("bc764cd8ddf7a0cff126f51c16239658", "2"));
+
+        for (Configuration cluster : List.of(adaptive, reactive, overrides)) {
+            assertThat(tasks(1, "", cluster)).as(cluster.toString())
+                    .filteredOn(task -> task.contains("Collapse transactions"))
+                    .singleElement(as(STRING))
+                    .doesNotContain("Drop stale changes");
+        }
     }
 
     @Test
