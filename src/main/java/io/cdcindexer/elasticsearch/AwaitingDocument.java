@@ -60,29 +60,29 @@ record AwaitingDocument(long checkpointId, String index, long waitedMs, List<Cha
                         + "wrote it, or a later one");
             }
             DataInputDeserializer in = new DataInputDeserializer(serialized);
-            long checkpointId = in.readLong();
-            String index = in.readUTF();
-            long waitedMs = in.readLong();
-            int count = in.readInt();
-            if (count <= 0 || waitedMs < 0) {
-                throw new IOException("The Elasticsearch writer's state holds a document that waited " + waitedMs
-                        + " ms with " + count + " changes: it is damaged");
-            }
-            // Not sized by the count: a damaged one would ask for gigabytes before the bytes ran out.
-            List<ChangeEvent> changes = new ArrayList<>(Math.min(count, 16));
             try {
+                long checkpointId = in.readLong();
+                String index = in.readUTF();
+                // Negative when the wall clock stepped back while it waited: it then waits its whole wait again.
+                long waitedMs = Math.max(0, in.readLong());
+                int count = in.readInt();
+                if (count <= 0) {
+                    throw new IOException("The Elasticsearch writer's state holds a document waiting with " + count
+                            + " changes: it is damaged");
+                }
+                // Not sized by the count: a damaged one would ask for gigabytes before the bytes ran out.
+                List<ChangeEvent> changes = new ArrayList<>(Math.min(count, 16));
                 for (int i = 0; i < count; i++) {
                     changes.add(ChangeEventSerializer.INSTANCE.deserialize(in));
                 }
+                if (in.available() > 0) {
+                    throw new IOException("The Elasticsearch writer's state of a document has " + in.available()
+                            + " byte" + (in.available() == 1 ? "" : "s") + " after its changes: it is damaged");
+                }
+                return new AwaitingDocument(checkpointId, index, waitedMs, changes);
             } catch (EOFException e) {
-                throw new IOException("The Elasticsearch writer's state of a document ends before its " + count
-                        + " changes: it is damaged", e);
+                throw new IOException("The Elasticsearch writer's state of a document ends early: it is damaged", e);
             }
-            if (in.available() > 0) {
-                throw new IOException("The Elasticsearch writer's state of a document has " + in.available() + " byte"
-                        + (in.available() == 1 ? "" : "s") + " after its changes: it is damaged");
-            }
-            return new AwaitingDocument(checkpointId, index, waitedMs, changes);
         }
     }
 }

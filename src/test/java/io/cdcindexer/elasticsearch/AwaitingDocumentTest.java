@@ -49,23 +49,32 @@ class AwaitingDocumentTest {
     }
 
     @Test
-    void damagedStateIsRefusedSayingSoNotReadIntoMemory() {
+    void damagedStateIsRefusedSayingSo() {
         // Version 1's layout: checkpoint id (8 bytes), the index (2 + 11), the time waited (8), the number of changes (4).
-        String waited = VERSION_1.substring(42, 58);
         String count = VERSION_1.substring(58, 66);
-        assertThat(waited).isEqualTo("00000000000004d2");
         assertThat(count).isEqualTo("00000002");
 
         assertThatThrownBy(() -> read(VERSION_1.substring(0, 58) + "7fffffff" + VERSION_1.substring(66)))
-                .isInstanceOf(IOException.class).hasMessageContaining("ends before its 2147483647 changes")
-                .hasMessageContaining("damaged");
-        assertThatThrownBy(() -> read(VERSION_1.substring(0, 42) + "fffffffffffffffe" + VERSION_1.substring(58)))
-                .isInstanceOf(IOException.class).hasMessageContaining("waited -2 ms").hasMessageContaining("damaged");
+                .as("a count far beyond the bytes: not a list sized by it first").isInstanceOf(IOException.class)
+                .hasMessageContaining("ends early").hasMessageContaining("damaged");
+        assertThatThrownBy(() -> read(VERSION_1.substring(0, 30)))
+                .isInstanceOf(IOException.class).hasMessageContaining("ends early").hasMessageContaining("damaged");
         assertThatThrownBy(() -> read(VERSION_1.substring(0, 58) + "00000000" + VERSION_1.substring(66)))
                 .isInstanceOf(IOException.class).hasMessageContaining("0 changes").hasMessageContaining("damaged");
         assertThatThrownBy(() -> read(VERSION_1 + "00"))
                 .isInstanceOf(IOException.class).hasMessageContaining("1 byte after its changes")
                 .hasMessageContaining("damaged");
+    }
+
+    @Test
+    void aWaitWrittenNegativeByAClockSteppedBackIsReadAsNoneNotRefused() throws IOException {
+        String waited = VERSION_1.substring(42, 58);
+        assertThat(waited).isEqualTo("00000000000004d2");
+
+        AwaitingDocument read = read(VERSION_1.substring(0, 42) + "fffffffffffffffe" + VERSION_1.substring(58));
+
+        assertThat(read.waitedMs()).isZero();
+        assertThat(read.changes()).hasSize(2);
     }
 
     private static AwaitingDocument read(String hex) throws IOException {

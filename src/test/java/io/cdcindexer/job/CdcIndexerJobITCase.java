@@ -126,8 +126,8 @@ class CdcIndexerJobITCase {
         assertThat(tasks(1, "")).filteredOn(task -> task.contains("Collapse transactions"))
                 .singleElement(as(STRING))
                 .contains("Drop stale changes", "Elasticsearch");
-        // With joined documents the version check has two inputs (the tables' changes and the documents'), which an
-        // exchange always separates.
+        // With joined documents the version check has several incoming edges (the union of the tables' changes and the
+        // documents'), which always start a chain.
         assertThat(tasks(1, "configs/documents.json")).filteredOn(task -> task.contains("Collapse transactions"))
                 .singleElement(as(STRING))
                 .doesNotContain("Drop stale changes");
