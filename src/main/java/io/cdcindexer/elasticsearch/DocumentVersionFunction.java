@@ -124,8 +124,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             throw new IllegalStateException("The job was built to run at parallelism 1, its version check in the "
                     + "collapse's chain with no exchange keyed by document before it, but it runs on " + subtasks
                     + " subtasks: the cluster rescaled it without building it again. Submit the job again with "
-                    + "--parallelism " + subtasks + ": it is then built with the exchange (it is also when the cluster's "
-                    + "configuration has the adaptive scheduler or parallelism overrides)");
+                    + "--parallelism " + subtasks + ": it is then built with the exchange, as it also is whenever the "
+                    + "configuration it is built with names the adaptive scheduler or parallelism overrides");
         }
         remembered = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("remembered", Types.TUPLE(Types.LONG, Types.LONG, Types.LONG)));
