@@ -31,6 +31,7 @@ import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.graph.StreamNode;
 import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.assertj.core.api.AbstractStringAssert;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -87,12 +88,18 @@ class CdcIndexerJobITCase {
                 .hasMessageContaining("--elasticsearch.mappings none");
     }
 
+    /** The job's topology in an environment of that configuration, built with those options and never run. */
+    private static StreamExecutionEnvironment built(Configuration config, String... args) {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(config);
+        new CdcIndexerJob(JobOptions.fromArgs(args), PartitionedRecordsSource.of(List.of(List.of()), 1),
+                new VersionedIndexSink("topology", 0), new DeadLetterSink(new CollectingDeadLetterQueue("topology")))
+                .build(env);
+        return env;
+    }
+
     @Test
     void changesCrossEveryExchangeWithTheirOwnSerializerNotFlinksPojoSerializer() {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        new CdcIndexerJob(JobOptions.fromArgs("--documents", "configs/documents.json"),
-                PartitionedRecordsSource.of(List.of(List.of()), 1), new VersionedIndexSink("serializers", 0),
-                new DeadLetterSink(new CollectingDeadLetterQueue("serializers"))).build(env);
+        StreamExecutionEnvironment env = built(new Configuration(), "--documents", "configs/documents.json");
 
         List<TypeSerializer<?>> ofChanges = new ArrayList<>();
         for (StreamNode node : env.getStreamGraph(false).getStreamNodes()) {
@@ -106,35 +113,26 @@ class CdcIndexerJobITCase {
         assertThat(ofChanges).hasSizeGreaterThanOrEqualTo(8).allMatch(s -> s instanceof ChangeEventSerializer);
     }
 
-    /** The job's tasks as Flink runs them: each task's chained operators, by name. */
-    private static List<String> tasks(int parallelism, String documents) {
-        return tasks(parallelism, documents, new Configuration());
-    }
-
-    private static List<String> tasks(int parallelism, String documents, Configuration cluster) {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(cluster);
-        new CdcIndexerJob(JobOptions.fromArgs("--parallelism", Integer.toString(parallelism), "--documents", documents),
-                PartitionedRecordsSource.of(List.of(List.of()), 1), new VersionedIndexSink("chains", 0),
-                new DeadLetterSink(new CollectingDeadLetterQueue("chains"))).build(env);
+    /** The task the collapse runs in, as Flink runs the job: its chained operators' names. */
+    private static AbstractStringAssert<?> assertThatTheCollapsesTask(Configuration cluster, int parallelism,
+            String documents) {
+        StreamExecutionEnvironment env = built(cluster, "--parallelism", Integer.toString(parallelism),
+                "--documents", documents);
         List<String> tasks = new ArrayList<>();
         env.getStreamGraph(false).getJobGraph().getVertices().forEach(vertex -> tasks.add(vertex.getName()));
-        return tasks;
+        return assertThat(tasks).as("%s", cluster).filteredOn(task -> task.contains("Collapse transactions"))
+                .singleElement(as(STRING));
     }
 
     @Test
     void atParallelism1TheVersionCheckAndTheWriterRunInTheCollapsesTaskWithNoExchange() {
-        assertThat(tasks(1, "")).filteredOn(task -> task.contains("Collapse transactions"))
-                .singleElement(as(STRING))
-                .contains("Drop stale changes", "Elasticsearch");
+        assertThatTheCollapsesTask(new Configuration(), 1, "").contains("Drop stale changes", "Elasticsearch");
         // With joined documents the version check has several incoming edges (the union of the tables' changes and the
         // documents'), which always start a chain.
-        assertThat(tasks(1, "configs/documents.json")).filteredOn(task -> task.contains("Collapse transactions"))
-                .singleElement(as(STRING))
+        assertThatTheCollapsesTask(new Configuration(), 1, "configs/documents.json")
                 .doesNotContain("Drop stale changes");
         // On several subtasks each document's changes are sent to its subtask by a network exchange.
-        assertThat(tasks(2, "")).filteredOn(task -> task.contains("Collapse transactions"))
-                .singleElement(as(STRING))
-                .doesNotContain("Drop stale changes");
+        assertThatTheCollapsesTask(new Configuration(), 2, "").doesNotContain("Drop stale changes");
     }
 
     @Test
@@ -147,23 +145,14 @@ class CdcIndexerJobITCase {
         overrides.set(PipelineOptions.PARALLELISM_OVERRIDES, Map.of("bc764cd8ddf7a0cff126f51c16239658", "2"));
 
         for (Configuration cluster : List.of(adaptive, reactive, overrides)) {
-            assertThat(tasks(1, "", cluster)).as(cluster.toString())
-                    .filteredOn(task -> task.contains("Collapse transactions"))
-                    .singleElement(as(STRING))
-                    .doesNotContain("Drop stale changes");
+            assertThatTheCollapsesTask(cluster, 1, "").doesNotContain("Drop stale changes");
         }
     }
 
     @Test
     void recordsWaitInANetworkBufferAtMostTheBufferTimeout() {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-        new CdcIndexerJob(JobOptions.defaults(), PartitionedRecordsSource.of(List.of(List.of()), 1),
-                new VersionedIndexSink("buffers", 0), new DeadLetterSink(new CollectingDeadLetterQueue("buffers")))
-                .build(env);
-        StreamExecutionEnvironment flushAtOnce = StreamExecutionEnvironment.getExecutionEnvironment();
-        new CdcIndexerJob(JobOptions.fromArgs("--network.buffer-timeout-ms", "0"),
-                PartitionedRecordsSource.of(List.of(List.of()), 1), new VersionedIndexSink("buffers", 0),
-                new DeadLetterSink(new CollectingDeadLetterQueue("buffers"))).build(flushAtOnce);
+        StreamExecutionEnvironment env = built(new Configuration());
+        StreamExecutionEnvironment flushAtOnce = built(new Configuration(), "--network.buffer-timeout-ms", "0");
 
         assertThat(env.getBufferTimeout()).as("not Flink's 100 ms").isEqualTo(10);
         assertThat(flushAtOnce.getBufferTimeout()).isZero();
