@@ -63,6 +63,12 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      */
     static final long MAX_HOLD_MS = 3_600_000;
 
+    /**
+     * How far the watermark must be past a remembered change, beyond the transaction timeout, before its memory ends:
+     * Kafka times are Connect's wall clock, which may step back.
+     */
+    static final long CLOCK_SLACK_MS = 10_000;
+
     private final long writeMemoryMs;
     private final long deleteMemoryMs;
     private final long holdLimitMs;
@@ -76,6 +82,11 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      * quarters of the sink task's time).
      */
     private transient ValueState<Tuple3<Long, Long, Long>> remembered;
+    /**
+     * The watermark at which that memory ends earlier ({@link #forgetsAt}), when the change has a Kafka time; an
+     * event-time timer then. Absent in state written before it (2026-12-02): such memories end by their clock.
+     */
+    private transient ValueState<Long> rememberedUntilWatermark;
     /** Changes with unavailable columns waiting for the watermark, by the time they may leave. */
     private transient MapState<Long, List<ChangeEvent>> held;
     /**
@@ -129,6 +140,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         }
         remembered = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("remembered", Types.TUPLE(Types.LONG, Types.LONG, Types.LONG)));
+        rememberedUntilWatermark = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("remembered-until-watermark", Types.LONG));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
         holdDeadline = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG));
@@ -184,6 +197,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             if (last != null && last.f2 <= running) {
                 if (held.isEmpty()) {
                     remembered.clear(); // its memory is over
+                    forgetWatermarkTimer(ctx);
                 } else {
                     // Held changes are still to be compared with it: it is remembered until they leave.
                     long until = running + 1_000;
@@ -226,6 +240,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             }
         }
         if (held.isEmpty()) {
+            held.clear(); // the iterator leaves an empty map behind, an entry for good
             Long deadline = holdDeadline.value();
             Tuple3<Long, Long, Long> last = remembered.value();
             if (deadline != null && (last == null || clock.processingTime(last.f2) != deadline)) { // one timer may serve both
@@ -239,6 +254,43 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         due.sort(Comparator.<ChangeEvent>comparingLong(c -> c.version).thenComparingLong(c -> c.lsn));
         for (ChangeEvent change : due) {
             writeIfNewer(change, ctx, out);
+        }
+        forgetIfTheWatermarkIsPast(ctx);
+    }
+
+    /**
+     * The watermark past which nothing older than a change can still come, so that its memory may end: every partition
+     * read past its Kafka time, and past it by the transaction timeout, the longest the collapse holds a transaction
+     * (older ones included) while the watermark moves; {@link #CLOCK_SLACK_MS} more for Connect's clock. Then a mass
+     * delete, or a transaction of millions of rows flushed early, is remembered for a window of Kafka time, not whole
+     * for an hour. {@code Long.MIN_VALUE} without a Kafka time (a joined document's write): by the clock only.
+     */
+    long forgetsAt(ChangeEvent change) {
+        return change.kafkaTime > 0 ? change.kafkaTime + holdLimitMs + CLOCK_SLACK_MS : Long.MIN_VALUE;
+    }
+
+    /** Ends the memory when the watermark is past it and no held change is still to be compared with it. */
+    private void forgetIfTheWatermarkIsPast(OnTimerContext ctx) throws Exception {
+        Long until = rememberedUntilWatermark.value();
+        if (until == null || until > ctx.timerService().currentWatermark() || !held.isEmpty()) {
+            return;
+        }
+        Tuple3<Long, Long, Long> last = remembered.value();
+        remembered.clear();
+        rememberedUntilWatermark.clear();
+        if (last != null) {
+            deleteExpiryTimer(last.f2, ctx);
+        }
+    }
+
+    /** The memory's end by the watermark is gone with it (its timer too, unless held changes are due then). */
+    private void forgetWatermarkTimer(Context ctx) throws Exception {
+        Long until = rememberedUntilWatermark.value();
+        if (until != null) {
+            rememberedUntilWatermark.clear();
+            if (!held.contains(until)) {
+                ctx.timerService().deleteEventTimeTimer(until);
+            }
         }
     }
 
@@ -274,10 +326,17 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             }
             remembered.update(Tuple3.of(change.version, change.lsn, until));
             ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
+            forgetWatermarkTimer(ctx);
+            long untilWatermark = forgetsAt(change);
+            if (untilWatermark != Long.MIN_VALUE) {
+                rememberedUntilWatermark.update(untilWatermark);
+                ctx.timerService().registerEventTimeTimer(untilWatermark);
+            }
         } else if (last != null) {
             remembered.clear(); // a live document: Elasticsearch refuses anything older itself
             clock.now(ctx.timerService().currentProcessingTime());
             deleteExpiryTimer(last.f2, ctx);
+            forgetWatermarkTimer(ctx);
         }
         out.collect(change);
     }

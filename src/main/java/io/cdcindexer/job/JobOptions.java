@@ -132,12 +132,16 @@ public final class JobOptions implements Serializable {
     public static final Option REMEMBER_WRITES_MS =
             define("elasticsearch.remember-writes-ms", "600000",
                     "How long the job remembers the version of a write from a transaction flushed before it was "
-                            + "complete (timeout, early flush), whose later changes share its version, to keep them in order.");
+                            + "complete (timeout, early flush), whose later changes share its version, to keep them in order. "
+                            + "At most: it is forgotten once the job has read every partition past it by "
+                            + "transaction.timeout-ms and 10 s more.");
     public static final Option REMEMBER_DELETES_MS =
             define("elasticsearch.remember-deletes-ms", "3600000",
                     "How long the job remembers a deleted document's version. Elasticsearch forgets it after "
                             + "index.gc_deletes (60 s), after which an older upsert arriving late would re-create the "
-                            + "document; the job drops it instead. Keep it above the longest a transaction can be held.");
+                            + "document; the job drops it instead. Keep it above the longest a transaction can be held. "
+                            + "At most: it is forgotten once the job has read every partition past the delete by "
+                            + "transaction.timeout-ms and 10 s more, so that a mass delete is not held whole.");
 
     public static final Option TRANSACTION_TIMEOUT_MS =
             define("transaction.timeout-ms", "30000",
