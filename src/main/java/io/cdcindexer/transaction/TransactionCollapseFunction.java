@@ -18,6 +18,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.runtime.state.FunctionInitializationContext;
 import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.TimeDomain;
 import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.util.Collector;
@@ -47,7 +48,10 @@ import org.slf4j.LoggerFactory;
  * Kafka time plus the timeout, its missing part can still arrive: the timeout is deferred by another period. When the
  * watermark stands still (a quiet stream, a source without timestamps) or is past, the transaction is flushed. Right
  * after a restore there is no watermark yet: a restored timer then waits one more period instead of flushing every
- * transaction that straddled the checkpoint.
+ * transaction that straddled the checkpoint. An incomplete transaction is also flushed as soon as the watermark is past
+ * its Kafka time plus the timeout (an event-time timer, {@link TransactionProgress#flushAtWatermark}), before that
+ * watermark goes on: no transaction leaves after a watermark past it by the timeout, which the version check relies on
+ * to forget a delete ({@code DocumentVersionFunction#forgetsAt}).
  *
  * <p>Changes without transaction metadata (snapshot reads, or a connector without {@code provide.transaction.metadata})
  * are keyed by document and pass straight through without touching state.
@@ -156,6 +160,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
                         ctx.getCurrentKey(), tx.held);
                 flushEarly.inc();
                 emitHeld(tx, out, true);
+                noFlushAtTheWatermark(tx, ctx);
                 tx.flushed = true;
                 tx.flushedAt = clock.now(ctx.timerService().currentProcessingTime());
             }
@@ -183,13 +188,39 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         } else {
             // A flushed transaction is kept until its timer says every partition was read past it, even once its counts
             // are met: a change sent again (a connector restart) counts too, and its real last change may still come.
+            flushAtTheWatermark(tx, ctx);
             progress.update(tx);
+        }
+    }
+
+    /**
+     * Sets the event-time timer that flushes an incomplete transaction once the watermark is past its Kafka time plus
+     * the timeout, unless it has one or has no Kafka time (then only the processing-time timer flushes it).
+     */
+    private void flushAtTheWatermark(TransactionProgress tx, Context ctx) {
+        if (!tx.flushed && tx.flushAtWatermark == Long.MIN_VALUE && tx.eventTime != Long.MIN_VALUE) {
+            tx.flushAtWatermark = saturatedAdd(tx.eventTime, timeoutMs);
+            ctx.timerService().registerEventTimeTimer(tx.flushAtWatermark);
+        }
+    }
+
+    // A flushed or forgotten transaction needs its event-time timer no more.
+    private static void noFlushAtTheWatermark(TransactionProgress tx, Context ctx) {
+        if (tx.flushAtWatermark != Long.MIN_VALUE) {
+            ctx.timerService().deleteEventTimeTimer(tx.flushAtWatermark);
+            tx.flushAtWatermark = Long.MIN_VALUE;
         }
     }
 
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<ChangeEvent> out) throws Exception {
         TransactionProgress tx = progress.value();
+        if (ctx.timeDomain() == TimeDomain.EVENT_TIME) {
+            if (tx != null && tx.flushAtWatermark == timestamp) {
+                flushByTheWatermark(tx, ctx, out);
+            }
+            return;
+        }
         if (tx == null || tx.timeoutAt != timestamp) {
             return;
         }
@@ -220,14 +251,38 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
             deferred.inc();
             return;
         }
+        flush(tx, watermark, running, ctx, out);
+        waitAnotherPeriod(tx, now, watermark, ctx);
+    }
+
+    // Every partition has been read past the transaction by the timeout: flushed now, before the watermark goes on,
+    // then kept a period for its late changes, as when its processing-time timer flushes it. A Kafka time that grew
+    // since the timer was set: set again.
+    private void flushByTheWatermark(TransactionProgress tx, OnTimerContext ctx, Collector<ChangeEvent> out)
+            throws Exception {
+        tx.flushAtWatermark = Long.MIN_VALUE;
+        long watermark = ctx.timerService().currentWatermark();
+        if (watermark < saturatedAdd(tx.eventTime, timeoutMs)) {
+            flushAtTheWatermark(tx, ctx);
+            progress.update(tx);
+            return;
+        }
+        long now = ctx.timerService().currentProcessingTime();
+        flush(tx, watermark, clock.now(now), ctx, out);
+        ctx.timerService().deleteProcessingTimeTimer(tx.timeoutAt);
+        waitAnotherPeriod(tx, now, watermark, ctx);
+    }
+
+    private void flush(TransactionProgress tx, long watermark, long running, Context ctx, Collector<ChangeEvent> out)
+            throws Exception {
         LOG.warn("Transaction {} incomplete at its timeout ({} ms, watermark {}): {}; flushing its {} changes anyway",
                 ctx.getCurrentKey(), timeoutMs, watermark, tx, tx.receivedTotal());
         emitHeld(tx, out, true);
         timedOut.inc();
+        noFlushAtTheWatermark(tx, ctx);
         // Keep what is known of it (its END, its counts) for its late changes.
         tx.flushed = true;
         tx.flushedAt = running;
-        waitAnotherPeriod(tx, now, watermark, ctx);
     }
 
     private void waitAnotherPeriod(TransactionProgress tx, long now, long watermark, OnTimerContext ctx)
@@ -235,6 +290,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         tx.watermark = watermark;
         tx.timeoutAt = now + timeoutMs;
         ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
+        flushAtTheWatermark(tx, ctx); // one restored from a checkpoint made before it had this timer
         progress.update(tx);
     }
 
@@ -293,6 +349,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         changes.clear();
         progress.clear();
         ctx.timerService().deleteProcessingTimeTimer(tx.timeoutAt);
+        noFlushAtTheWatermark(tx, ctx);
         pending = Math.max(0, pending - 1);
     }
 

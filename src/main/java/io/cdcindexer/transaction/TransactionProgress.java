@@ -29,6 +29,11 @@ public final class TransactionProgress {
     public long timeoutAt;
     /** The latest Kafka timestamp among its events: when Connect wrote its most recent part. */
     public long eventTime = Long.MIN_VALUE;
+    /**
+     * The event-time timer that flushes it, incomplete, once the watermark is past {@link #eventTime} plus the timeout;
+     * {@code Long.MIN_VALUE} when none is set (complete, flushed, no Kafka time, or restored from before it had one).
+     */
+    public long flushAtWatermark = Long.MIN_VALUE;
     /** The watermark (how far every partition has been read) when it started, then at each deferred timeout. */
     public long watermark = Long.MIN_VALUE;
 

@@ -74,6 +74,7 @@ class TransactionCollapseFunctionTest {
     private void assertNothingHeld() {
         assertThat(harness.numKeyedStateEntries()).as("keyed state entries").isZero();
         assertThat(harness.numProcessingTimeTimers()).as("timers").isZero();
+        assertThat(harness.numEventTimeTimers()).as("event-time timers").isZero();
     }
 
     @Test
@@ -249,13 +250,40 @@ class TransactionCollapseFunctionTest {
         harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 4_000);
         harness.processBothWatermarks(new Watermark(4_000 + TIMEOUT));
 
-        harness.setProcessingTime(1_000 + TIMEOUT);
-
-        assertThat(output()).as("every partition was read past it: its END is not coming")
-                .containsExactly("UPSERT cdc.public.users/1 v100 {\"v\":1}");
+        assertThat(output()).as("every partition was read past it by the timeout: its END is not coming; flushed then,"
+                        + " not at its timer's next look").containsExactly("UPSERT cdc.public.users/1 v100 {\"v\":1}");
+        harness.setProcessingTime(1_000 + TIMEOUT - 1);
         assertThat(harness.numProcessingTimeTimers()).as("kept one period for late changes").isEqualTo(1);
-        harness.setProcessingTime(1_000 + 2 * TIMEOUT);
+        harness.setProcessingTime(1_000 + TIMEOUT);
         assertNothingHeld();
+    }
+
+    @Test
+    void aTransactionWhosePartsCameLaterInKafkaTimeIsFlushedOnlyOnceTheWatermarkIsPastItsLatestPart() throws Exception {
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 4_000);
+        harness.processElement2(end("742", "users", 1, "orders", 1), 9_000); // its END, written 5 s later
+        harness.processBothWatermarks(new Watermark(4_000 + TIMEOUT));
+        assertThat(output()).as("its END is not yet read past by the timeout").isEmpty();
+
+        harness.processBothWatermarks(new Watermark(9_000 + TIMEOUT));
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v100 {\"v\":1}");
+    }
+
+    @Test
+    void aTransactionFlushedByTheWatermarkIsKeptAPeriodForItsLateChanges() throws Exception {
+        harness.processElement2(endAt("742", 400, "users", 2), 4_000);
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 4_000);
+        harness.setProcessingTime(1_000 + TIMEOUT - 1); // just before its timer
+        harness.processBothWatermarks(new Watermark(4_000 + TIMEOUT));
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}");
+        harness.setProcessingTime(1_000 + TIMEOUT); // its first timer: no more than a millisecond after the flush
+
+        harness.processElement1(upsert("users", "1", 300, "{\"v\":2}", "742"), 4_000);
+
+        assertThat(output()).as("still known: a late change of it leaves at once, with its commit position")
+                .containsExactly("UPSERT cdc.public.users/1 v400 lsn100 {\"v\":1}",
+                        "UPSERT cdc.public.users/1 v400 lsn300 {\"v\":2}");
     }
 
     @Test
