@@ -7,6 +7,8 @@ import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.api.common.state.ListState;
+import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -72,6 +74,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     private final long writeMemoryMs;
     private final long deleteMemoryMs;
     private final long holdLimitMs;
+    private final long fullCount;
     /** Its input comes unshuffled from the collapse, in the same chain ({@link #inOneChain}). */
     private boolean inOneChain;
 
@@ -83,10 +86,19 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      */
     private transient ValueState<Tuple3<Long, Long, Long>> remembered;
     /**
-     * The watermark at which that memory ends earlier ({@link #forgetsAt}), when the change has a Kafka time; an
-     * event-time timer then. Absent in state written before it (2026-12-02): such memories end by their clock.
+     * The Kafka time of a memory past the subtask's full count, which ends once the watermark is past it
+     * ({@link #forgetsAt}, an event-time timer); absent for the others, which end by their clock only.
      */
-    private transient ValueState<Long> rememberedUntilWatermark;
+    private transient ValueState<Long> rememberedKafkaTime;
+    /** How many memories the subtask holds (an estimate after a rescale), and its operator state. */
+    private transient long memories;
+    private transient ListState<Long> memoriesState;
+    /**
+     * The largest transaction timeout the job ran with, in every subtask's state: a transaction restored from a run with
+     * a longer one may still leave the collapse that much past the watermark.
+     */
+    private transient long largestTimeoutMs;
+    private transient ListState<Long> timeoutsState;
     /** Changes with unavailable columns waiting for the watermark, by the time they may leave. */
     private transient MapState<Long, List<ChangeEvent>> held;
     /**
@@ -110,12 +122,16 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     /**
      * @param writeMemoryMs how long the version of a document's last write is remembered
      * @param deleteMemoryMs how long the version of a delete is remembered (longer: Elasticsearch forgets it)
-     * @param holdLimitMs the longest a change with unavailable columns waits for the watermark
+     * @param holdLimitMs the transaction timeout: how often a change with unavailable columns looks whether its wait for
+     *     the watermark may end, and how far past the watermark the collapse may still hold a transaction
+     * @param fullCount how many memories a subtask keeps for their full time; past that (a mass delete, a huge
+     *     transaction), a memory of a change with a Kafka time ends once the watermark is past it ({@link #forgetsAt})
      */
-    public DocumentVersionFunction(long writeMemoryMs, long deleteMemoryMs, long holdLimitMs) {
+    public DocumentVersionFunction(long writeMemoryMs, long deleteMemoryMs, long holdLimitMs, long fullCount) {
         this.writeMemoryMs = writeMemoryMs;
         this.deleteMemoryMs = deleteMemoryMs;
         this.holdLimitMs = holdLimitMs;
+        this.fullCount = fullCount;
     }
 
     /**
@@ -140,8 +156,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         }
         remembered = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("remembered", Types.TUPLE(Types.LONG, Types.LONG, Types.LONG)));
-        rememberedUntilWatermark = getRuntimeContext().getState(
-                new ValueStateDescriptor<>("remembered-until-watermark", Types.LONG));
+        rememberedKafkaTime = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("remembered-kafka-time", Types.LONG));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
         holdDeadline = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG));
@@ -150,6 +166,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         startedAt = Long.MIN_VALUE;
         stale = getRuntimeContext().getMetricGroup().counter("staleChangesDropped");
         heldBack = getRuntimeContext().getMetricGroup().counter("changesHeldForTheWatermark");
+        getRuntimeContext().getMetricGroup().gauge("versionsRemembered", () -> memories);
         clock.start(getRuntimeContext());
     }
 
@@ -197,6 +214,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             if (last != null && last.f2 <= running) {
                 if (held.isEmpty()) {
                     remembered.clear(); // its memory is over
+                    memories = Math.max(0, memories - 1);
                     forgetWatermarkTimer(ctx);
                 } else {
                     // Held changes are still to be compared with it: it is remembered until they leave.
@@ -259,25 +277,38 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     }
 
     /**
-     * The watermark past which nothing older than a change can still come, so that its memory may end: every partition
-     * read past its Kafka time, and past it by the transaction timeout, the longest the collapse holds a transaction
-     * (older ones included) while the watermark moves; {@link #CLOCK_SLACK_MS} more for Connect's clock. Then a mass
-     * delete, or a transaction of millions of rows flushed early, is remembered for a window of Kafka time, not whole
-     * for an hour. {@code Long.MIN_VALUE} without a Kafka time (a joined document's write): by the clock only.
+     * The watermark past which nothing older than a change written to Kafka at {@code kafkaTime} can still come, so that
+     * its memory may end: every partition read past it, and past it by the transaction timeout, at which the collapse
+     * flushes every transaction still incomplete (older ones included) before the watermark goes on; the largest
+     * timeout the job ran with, for transactions restored from a run with a longer one; {@link #CLOCK_SLACK_MS} more for
+     * Connect's clock. Only for memories past the full count: Connect, restarted, sends again what followed its last
+     * stored offset with new Kafka times, which the watermark says nothing of, and the hour drops those.
      */
-    long forgetsAt(ChangeEvent change) {
-        return change.kafkaTime > 0 ? change.kafkaTime + holdLimitMs + CLOCK_SLACK_MS : Long.MIN_VALUE;
+    long forgetsAt(long kafkaTime) {
+        return kafkaTime + largestTimeoutMs + CLOCK_SLACK_MS;
     }
 
-    /** Ends the memory when the watermark is past it and no held change is still to be compared with it. */
+    /**
+     * Ends a memory past the full count when the watermark is past it and no held change is still to be compared with
+     * it; sets its timer again when its end moved (a longer timeout since a restore).
+     */
     private void forgetIfTheWatermarkIsPast(OnTimerContext ctx) throws Exception {
-        Long until = rememberedUntilWatermark.value();
-        if (until == null || until > ctx.timerService().currentWatermark() || !held.isEmpty()) {
+        Long kafkaTime = rememberedKafkaTime.value();
+        if (kafkaTime == null) {
             return;
+        }
+        long end = forgetsAt(kafkaTime);
+        if (end > ctx.timerService().currentWatermark()) {
+            ctx.timerService().registerEventTimeTimer(end);
+            return;
+        }
+        if (!held.isEmpty()) {
+            return; // the hold's own timers come back here
         }
         Tuple3<Long, Long, Long> last = remembered.value();
         remembered.clear();
-        rememberedUntilWatermark.clear();
+        rememberedKafkaTime.clear();
+        memories = Math.max(0, memories - 1);
         if (last != null) {
             deleteExpiryTimer(last.f2, ctx);
         }
@@ -285,11 +316,12 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
 
     /** The memory's end by the watermark is gone with it (its timer too, unless held changes are due then). */
     private void forgetWatermarkTimer(Context ctx) throws Exception {
-        Long until = rememberedUntilWatermark.value();
-        if (until != null) {
-            rememberedUntilWatermark.clear();
-            if (!held.contains(until)) {
-                ctx.timerService().deleteEventTimeTimer(until);
+        Long kafkaTime = rememberedKafkaTime.value();
+        if (kafkaTime != null) {
+            rememberedKafkaTime.clear();
+            long end = forgetsAt(kafkaTime);
+            if (!held.contains(end)) {
+                ctx.timerService().deleteEventTimeTimer(end);
             }
         }
     }
@@ -324,16 +356,20 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             if (last != null && last.f2 != until) {
                 deleteExpiryTimer(last.f2, ctx);
             }
+            if (last == null) {
+                memories++;
+            }
             remembered.update(Tuple3.of(change.version, change.lsn, until));
             ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
             forgetWatermarkTimer(ctx);
-            long untilWatermark = forgetsAt(change);
-            if (untilWatermark != Long.MIN_VALUE) {
-                rememberedUntilWatermark.update(untilWatermark);
-                ctx.timerService().registerEventTimeTimer(untilWatermark);
+            if (memories > fullCount && change.kafkaTime > 0) {
+                // Past the full count (a mass delete, a huge transaction): ends by the watermark, so memory stays bounded.
+                rememberedKafkaTime.update(change.kafkaTime);
+                ctx.timerService().registerEventTimeTimer(forgetsAt(change.kafkaTime));
             }
         } else if (last != null) {
             remembered.clear(); // a live document: Elasticsearch refuses anything older itself
+            memories = Math.max(0, memories - 1);
             clock.now(ctx.timerService().currentProcessingTime());
             deleteExpiryTimer(last.f2, ctx);
             forgetWatermarkTimer(ctx);
@@ -361,11 +397,24 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
         clock.snapshot();
+        memoriesState.update(List.of(memories));
+        timeoutsState.update(List.of(largestTimeoutMs));
     }
 
     @Override
     public void initializeState(FunctionInitializationContext context) throws Exception {
         clock = new RunningClock();
         clock.initialize(context);
+        memoriesState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("memories", Types.LONG));
+        memories = 0;
+        for (Long count : memoriesState.get()) {
+            memories += count; // after a rescale, this subtask's share of the counts: an estimate
+        }
+        timeoutsState = context.getOperatorStateStore().getUnionListState(
+                new ListStateDescriptor<>("transaction-timeouts", Types.LONG));
+        largestTimeoutMs = holdLimitMs;
+        for (Long timeout : timeoutsState.get()) {
+            largestTimeoutMs = Math.max(largestTimeoutMs, timeout);
+        }
     }
 }

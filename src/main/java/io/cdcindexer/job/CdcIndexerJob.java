@@ -162,7 +162,8 @@ public final class CdcIndexerJob {
                 : collapsed.union(joinedDocuments(collapsed, documents));
         // From here on keyed by document: one subtask, and one writer, sees every write of a document.
         DocumentVersionFunction versions = new DocumentVersionFunction(options.getLong(JobOptions.REMEMBER_WRITES_MS),
-                options.getLong(JobOptions.REMEMBER_DELETES_MS), options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS));
+                options.getLong(JobOptions.REMEMBER_DELETES_MS), options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS),
+                options.getLong(JobOptions.REMEMBER_FULL_COUNT));
         // At parallelism 1 every document is the one subtask's: the version check then joins the collapse's chain, with
         // no network exchange between them, unless the cluster may rescale the job without building it again. Not
         // behind the union with the joined documents: the union's several incoming edges start a chain in any case.

@@ -132,16 +132,19 @@ public final class JobOptions implements Serializable {
     public static final Option REMEMBER_WRITES_MS =
             define("elasticsearch.remember-writes-ms", "600000",
                     "How long the job remembers the version of a write from a transaction flushed before it was "
-                            + "complete (timeout, early flush), whose later changes share its version, to keep them in order. "
-                            + "At most: it is forgotten once the job has read every partition past it by "
-                            + "transaction.timeout-ms and 10 s more.");
+                            + "complete (timeout, early flush), whose later changes share its version, to keep them in order.");
     public static final Option REMEMBER_DELETES_MS =
             define("elasticsearch.remember-deletes-ms", "3600000",
                     "How long the job remembers a deleted document's version. Elasticsearch forgets it after "
                             + "index.gc_deletes (60 s), after which an older upsert arriving late would re-create the "
-                            + "document; the job drops it instead. Keep it above the longest a transaction can be held. "
-                            + "At most: it is forgotten once the job has read every partition past the delete by "
-                            + "transaction.timeout-ms and 10 s more, so that a mass delete is not held whole.");
+                            + "document; the job drops it instead. Keep it above the longest a transaction can be held.");
+    public static final Option REMEMBER_FULL_COUNT =
+            define("elasticsearch.remember-full-count", "100000",
+                    "How many remembered versions (deletes, writes of transactions flushed incomplete) each subtask keeps "
+                            + "for their full time. Past that, as in a mass delete or a transaction of millions of rows, "
+                            + "each further one is forgotten once the job has read every partition past it by "
+                            + "transaction.timeout-ms and 10 s more, so that memory stays bounded (about 300 bytes "
+                            + "each, 450 past the count).");
 
     public static final Option TRANSACTION_TIMEOUT_MS =
             define("transaction.timeout-ms", "30000",
@@ -250,7 +253,8 @@ public final class JobOptions implements Serializable {
         for (Option option : OPTIONS.values()) {
             if (option.defaultValue().matches("\\d+")) {
                 long value = getLong(option);
-                boolean mayBeZero = option == PARALLELISM || option == BULK_INTERVAL_MS || option == BUFFER_TIMEOUT_MS;
+                boolean mayBeZero = option == PARALLELISM || option == BULK_INTERVAL_MS || option == BUFFER_TIMEOUT_MS
+                        || option == REMEMBER_FULL_COUNT;
                 if (value < 0 || (value == 0 && !mayBeZero)) {
                     throw new IllegalArgumentException("Option --" + option.name() + " must be "
                             + (mayBeZero ? "0 or more" : "positive") + ", got " + value);

@@ -198,7 +198,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
      * the timeout, unless it has one or has no Kafka time (then only the processing-time timer flushes it).
      */
     private void flushAtTheWatermark(TransactionProgress tx, Context ctx) {
-        if (!tx.flushed && tx.flushAtWatermark == Long.MIN_VALUE && tx.eventTime != Long.MIN_VALUE) {
+        if (!tx.flushed && tx.flushAtWatermark == 0 && tx.eventTime != Long.MIN_VALUE) {
             tx.flushAtWatermark = saturatedAdd(tx.eventTime, timeoutMs);
             ctx.timerService().registerEventTimeTimer(tx.flushAtWatermark);
         }
@@ -206,9 +206,9 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
 
     // A flushed or forgotten transaction needs its event-time timer no more.
     private static void noFlushAtTheWatermark(TransactionProgress tx, Context ctx) {
-        if (tx.flushAtWatermark != Long.MIN_VALUE) {
+        if (tx.flushAtWatermark != 0) {
             ctx.timerService().deleteEventTimeTimer(tx.flushAtWatermark);
-            tx.flushAtWatermark = Long.MIN_VALUE;
+            tx.flushAtWatermark = 0;
         }
     }
 
@@ -260,7 +260,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     // since the timer was set: set again.
     private void flushByTheWatermark(TransactionProgress tx, OnTimerContext ctx, Collector<ChangeEvent> out)
             throws Exception {
-        tx.flushAtWatermark = Long.MIN_VALUE;
+        tx.flushAtWatermark = 0;
         long watermark = ctx.timerService().currentWatermark();
         if (watermark < saturatedAdd(tx.eventTime, timeoutMs)) {
             flushAtTheWatermark(tx, ctx);

@@ -31,9 +31,9 @@ public final class TransactionProgress {
     public long eventTime = Long.MIN_VALUE;
     /**
      * The event-time timer that flushes it, incomplete, once the watermark is past {@link #eventTime} plus the timeout;
-     * {@code Long.MIN_VALUE} when none is set (complete, flushed, no Kafka time, or restored from before it had one).
+     * 0 when none is set (complete, flushed, no Kafka time), as a transaction restored from before it had one reads.
      */
-    public long flushAtWatermark = Long.MIN_VALUE;
+    public long flushAtWatermark;
     /** The watermark (how far every partition has been read) when it started, then at each deferred timeout. */
     public long watermark = Long.MIN_VALUE;
 

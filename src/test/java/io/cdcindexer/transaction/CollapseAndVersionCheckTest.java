@@ -24,9 +24,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The collapse and the version check chained as in the job, on operator harnesses: what the collapse emits, records
- * and watermarks in their order, goes to the version check. A delete's memory there ends once the watermark is past it
- * by the transaction timeout; that is only sound if no transaction older than the delete can leave the collapse after
- * that watermark, which these hold the two to.
+ * and watermarks in their order, goes to the version check. Past its full count (here 0: always), a delete's memory
+ * there ends once the watermark is past it by the transaction timeout; that is only sound if no transaction older than
+ * the delete can leave the collapse after that watermark, which these hold the two to.
  */
 class CollapseAndVersionCheckTest {
 
@@ -45,7 +45,7 @@ class CollapseAndVersionCheckTest {
                 new KeyedCoProcessOperator<>(new TransactionCollapseFunction(timeoutMs, 10_000)),
                 TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
         versions = new KeyedOneInputStreamOperatorTestHarness<>(
-                new KeyedProcessOperator<>(new DocumentVersionFunction(600_000, MEMORY_MS, timeoutMs)),
+                new KeyedProcessOperator<>(new DocumentVersionFunction(600_000, MEMORY_MS, timeoutMs, 0)),
                 DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
         collapse.setProcessingTime(at);
         versions.setProcessingTime(at);
