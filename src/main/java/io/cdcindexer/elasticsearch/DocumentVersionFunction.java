@@ -90,12 +90,15 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      * ({@link #forgetsAt}, an event-time timer); absent for the others, which end by their clock only.
      */
     private transient ValueState<Long> rememberedKafkaTime;
-    /** How many memories the subtask holds (an estimate after a rescale), and its operator state. */
-    private transient long memories;
-    private transient ListState<Long> memoriesState;
     /**
-     * The largest transaction timeout the job ran with, in every subtask's state: a transaction restored from a run with
-     * a longer one may still leave the collapse that much past the watermark.
+     * How many memories of this run the subtask holds. Not state: restored memories are not counted (after a rescale a
+     * count could not be split by key), so a restored job keeps up to that many more for their full time.
+     */
+    private transient long memories;
+    /**
+     * The transaction timeout the memories count with: the longer one of the run restored from, in every subtask's
+     * state, until the collapse has looked at every restored transaction again (within that timeout of running, when
+     * it sets its flush to the timeout it runs with), then the job's own.
      */
     private transient long largestTimeoutMs;
     private transient ListState<Long> timeoutsState;
@@ -176,6 +179,10 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             return; // its record is in the dead-letter queue: nothing to write
         }
         startedAt(ctx);
+        if (largestTimeoutMs > holdLimitMs
+                && ctx.timerService().currentProcessingTime() - startedAt >= largestTimeoutMs + CLOCK_SLACK_MS) {
+            largestTimeoutMs = holdLimitMs; // every transaction restored with the longer timeout has been looked at again
+        }
         long due = dueTime(change, ctx.timestamp());
         if (change.hasUnavailableColumns() && due != Long.MIN_VALUE && ctx.timerService().currentWatermark() < due) {
             Tuple3<Long, Long, Long> last = remembered.value();
@@ -279,9 +286,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     /**
      * The watermark past which nothing older than a change written to Kafka at {@code kafkaTime} can still come, so that
      * its memory may end: every partition read past it, and past it by the transaction timeout, at which the collapse
-     * flushes every transaction still incomplete (older ones included) before the watermark goes on; the largest
-     * timeout the job ran with, for transactions restored from a run with a longer one; {@link #CLOCK_SLACK_MS} more for
-     * Connect's clock. Only for memories past the full count: Connect, restarted, sends again what followed its last
+     * flushes every transaction still incomplete (older ones included) before the watermark goes on (a longer timeout
+     * for a while after a restore, {@link #largestTimeoutMs}); {@link #CLOCK_SLACK_MS} more for Connect's clock. Only for memories past the full count: Connect, restarted, sends again what followed its last
      * stored offset with new Kafka times, which the watermark says nothing of, and the hour drops those.
      */
     long forgetsAt(long kafkaTime) {
@@ -397,7 +403,6 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     @Override
     public void snapshotState(FunctionSnapshotContext context) throws Exception {
         clock.snapshot();
-        memoriesState.update(List.of(memories));
         timeoutsState.update(List.of(largestTimeoutMs));
     }
 
@@ -405,11 +410,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     public void initializeState(FunctionInitializationContext context) throws Exception {
         clock = new RunningClock();
         clock.initialize(context);
-        memoriesState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("memories", Types.LONG));
         memories = 0;
-        for (Long count : memoriesState.get()) {
-            memories += count; // after a rescale, this subtask's share of the counts: an estimate
-        }
         timeoutsState = context.getOperatorStateStore().getUnionListState(
                 new ListStateDescriptor<>("transaction-timeouts", Types.LONG));
         largestTimeoutMs = holdLimitMs;

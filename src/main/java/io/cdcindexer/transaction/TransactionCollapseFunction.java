@@ -290,7 +290,10 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         tx.watermark = watermark;
         tx.timeoutAt = now + timeoutMs;
         ctx.timerService().registerProcessingTimeTimer(tx.timeoutAt);
-        flushAtTheWatermark(tx, ctx); // one restored from a checkpoint made before it had this timer
+        if (tx.flushAtWatermark > saturatedAdd(tx.eventTime, timeoutMs)) {
+            noFlushAtTheWatermark(tx, ctx); // restored from a run with a longer timeout: the one it runs with now
+        }
+        flushAtTheWatermark(tx, ctx); // and one restored from a checkpoint made before it had this timer
         progress.update(tx);
     }
 

@@ -400,6 +400,26 @@ class TransactionCollapseFunctionTest {
         assertNothingHeld();
     }
 
+    // Review finding (2026-12-02): a transaction restored from a run with a longer timeout kept that run's flush at the
+    // watermark, later than the version check (which counts with the largest timeout only for a while) expects.
+    @Test
+    void aTransactionRestoredFromARunWithALongerTimeoutIsFlushedAtTheShorterOneFromItsFirstLook() throws Exception {
+        harness.close();
+        harness = ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(
+                new TransactionCollapseFunction(4 * TIMEOUT, MAX_HELD), TransactionCollapseFunction.CHANGE_KEY,
+                TransactionCollapseFunction.END_KEY, Types.STRING);
+        harness.setProcessingTime(1_000);
+        harness.processBothWatermarks(new Watermark(1_000));
+        harness.processElement1(upsert("users", "1", 100, "{\"v\":1}", "742"), 1_500);
+        restoreFrom(harness.snapshot(1, 1_500), 1_000); // the timeout lowered to TIMEOUT
+        harness.setProcessingTime(1_000 + 4 * TIMEOUT); // its restored timer: no watermark yet, it waits a period
+
+        harness.processBothWatermarks(new Watermark(1_500 + TIMEOUT));
+
+        assertThat(output()).as("flushed at the timeout it runs with now").containsExactly(
+                "UPSERT cdc.public.users/1 v100 {\"v\":1}");
+    }
+
     @Test
     void aRepeatedDeadLetterStandInDoesNotCountTwice() throws Exception {
         harness.processElement2(end("742", "audit_log", 2), 0);
