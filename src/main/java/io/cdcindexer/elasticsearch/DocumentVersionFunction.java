@@ -220,8 +220,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             Tuple3<Long, Long, Long> last = remembered.value();
             if (last != null && last.f2 <= running) {
                 if (held.isEmpty()) {
-                    remembered.clear(); // its memory is over
-                    memories = Math.max(0, memories - 1);
+                    forgetMemory(); // its memory is over
                     forgetWatermarkTimer(ctx);
                 } else {
                     // Held changes are still to be compared with it: it is remembered until they leave.
@@ -287,8 +286,9 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      * The watermark past which nothing older than a change written to Kafka at {@code kafkaTime} can still come, so that
      * its memory may end: every partition read past it, and past it by the transaction timeout, at which the collapse
      * flushes every transaction still incomplete (older ones included) before the watermark goes on (a longer timeout
-     * for a while after a restore, {@link #largestTimeoutMs}); {@link #CLOCK_SLACK_MS} more for Connect's clock. Only for memories past the full count: Connect, restarted, sends again what followed its last
-     * stored offset with new Kafka times, which the watermark says nothing of, and the hour drops those.
+     * for a while after a restore, {@link #largestTimeoutMs}); {@link #CLOCK_SLACK_MS} more for Connect's clock. Only
+     * for memories past the full count: Connect, restarted, sends again what followed its last stored offset with new
+     * Kafka times, which the watermark says nothing of, and the hour drops those.
      */
     long forgetsAt(long kafkaTime) {
         return kafkaTime + largestTimeoutMs + CLOCK_SLACK_MS;
@@ -312,12 +312,17 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             return; // the hold's own timers come back here
         }
         Tuple3<Long, Long, Long> last = remembered.value();
-        remembered.clear();
+        forgetMemory();
         rememberedKafkaTime.clear();
-        memories = Math.max(0, memories - 1);
         if (last != null) {
             deleteExpiryTimer(last.f2, ctx);
         }
+    }
+
+    // A memory ends: it no longer counts towards the full count.
+    private void forgetMemory() {
+        remembered.clear();
+        memories = Math.max(0, memories - 1);
     }
 
     /** The memory's end by the watermark is gone with it (its timer too, unless held changes are due then). */
@@ -374,8 +379,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 ctx.timerService().registerEventTimeTimer(forgetsAt(change.kafkaTime));
             }
         } else if (last != null) {
-            remembered.clear(); // a live document: Elasticsearch refuses anything older itself
-            memories = Math.max(0, memories - 1);
+            forgetMemory(); // a live document: Elasticsearch refuses anything older itself
             clock.now(ctx.timerService().currentProcessingTime());
             deleteExpiryTimer(last.f2, ctx);
             forgetWatermarkTimer(ctx);
