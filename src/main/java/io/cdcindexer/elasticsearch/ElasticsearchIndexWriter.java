@@ -128,6 +128,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         int attempts;
         /** When it first found its document missing while it lacked columns (processing time). */
         long waitingSince = Long.MIN_VALUE;
+        /** Counted in {@code unavailableColumnsAwaitingDocument} (once, however often it looks for its document). */
+        boolean countedAwaiting;
         /**
          * Restored after a rescale on another subtask than its document's changes ({@link #restore}): never written
          * without its columns (at the end of its wait, or of the input, it is dead-lettered instead).
@@ -664,11 +666,11 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                 }
             }
             if (!followed.isEmpty()) {
-                awaitingDocument.inc(followed.size());
+                countAwaiting(followed);
                 putBackAfter(followed, 0);
             }
             if (!waiting.isEmpty()) {
-                awaitingDocument.inc(waiting.size());
+                countAwaiting(waiting);
                 putBackAfter(waiting, DOCUMENT_WAIT_STEP_MS);
             }
             if (rest.isEmpty()) {
@@ -693,6 +695,15 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
             retryLater(batch);
             flushLater();
         });
+    }
+
+    private void countAwaiting(List<Pending> found) {
+        for (Pending pending : found) {
+            if (!pending.countedAwaiting) {
+                pending.countedAwaiting = true;
+                awaitingDocument.inc();
+            }
+        }
     }
 
     // A change restored away from its document's changes whose wait is over, the document never there: written

@@ -718,6 +718,27 @@ class ElasticsearchIndexWriterTest {
     }
 
     /**
+     * {@code unavailableColumnsAwaitingDocument} counts the changes that waited for their document, not the looks: a
+     * change that looks for its document every {@link ElasticsearchIndexWriter#DOCUMENT_WAIT_STEP_MS} for 2 s is one.
+     */
+    @Test
+    void aChangeWaitingForItsDocumentIsCountedOnceHoweverOftenItLooks() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 50);
+        writer.write(leaving(200, "{\"id\":1,\"n\":1}", "body"), null); // no stored document: its insert is held
+        while (now < 2_000) {
+            mailbox.yield(); // about ten looks
+        }
+        assertThat(requests).as("multi-gets so far").isGreaterThan(5);
+        writer.write(upsert("articles", "1", 100, "{\"id\":1,\"n\":0,\"body\":\"b0\"}", null), null);
+        writer.flush(false);
+
+        assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"n\":1,\"body\":\"b0\"}");
+        assertThat(counters.get("unavailableColumnsAwaitingDocument").getCount()).isEqualTo(1);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    /**
      * The same after a failure: the writer restored from the checkpoint's state (through the sink's serializer) still
      * holds both changes waiting for the document, each lacking another column, and completes them from the insert
      * the collapse sends again.
