@@ -1,5 +1,6 @@
 package io.cdcindexer.debezium;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.util.Arrays;
 import org.apache.flink.api.common.ExecutionConfig;
@@ -123,10 +124,39 @@ public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
         }
     }
 
+    /** Lengths up to this are allocated at once; longer ones grow with what is read (a damaged one ends early). */
+    private static final int ALLOCATED_AT_ONCE = 1 << 20;
+
     private static byte[] readBytes(DataInputView in) throws IOException {
-        byte[] bytes = new byte[in.readInt()];
-        in.readFully(bytes);
+        int length = in.readInt();
+        if (length < 0) {
+            throw damaged("a length of " + length + " bytes");
+        }
+        if (length <= ALLOCATED_AT_ONCE) {
+            byte[] bytes = new byte[length];
+            in.readFully(bytes);
+            return bytes;
+        }
+        byte[] bytes = new byte[ALLOCATED_AT_ONCE];
+        int read = 0;
+        try {
+            while (read < length) {
+                if (read == bytes.length) {
+                    bytes = Arrays.copyOf(bytes, (int) Math.min(length, 2L * bytes.length));
+                }
+                int chunk = Math.min(bytes.length, length) - read;
+                in.readFully(bytes, read, chunk);
+                read += chunk;
+            }
+        } catch (EOFException e) {
+            throw damaged("a length of " + length + " bytes, but only " + read + " there");
+        }
         return bytes;
+    }
+
+    private static IOException damaged(String what) {
+        return new IOException("A change read back (from a checkpoint, or between the job's tasks) has " + what
+                + ": it is damaged");
     }
 
     /** An array of strings, none of them null (unavailable columns, index names). */
@@ -140,9 +170,21 @@ public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
     }
 
     private static String[] readStrings(DataInputView in) throws IOException {
-        String[] strings = new String[in.readInt()];
-        for (int i = 0; i < strings.length; i++) {
-            strings[i] = StringValue.readString(in);
+        int count = in.readInt();
+        if (count < 0) {
+            throw damaged("a count of " + count + " names");
+        }
+        // Not sized by a large count: each name takes a byte at least, so a damaged count ends early.
+        String[] strings = new String[Math.min(count, 1_024)];
+        try {
+            for (int i = 0; i < count; i++) {
+                if (i == strings.length) {
+                    strings = Arrays.copyOf(strings, (int) Math.min(count, 2L * strings.length));
+                }
+                strings[i] = StringValue.readString(in);
+            }
+        } catch (EOFException e) {
+            throw damaged("a count of " + count + " names, more than there are");
         }
         return strings;
     }

@@ -1,8 +1,10 @@
 package io.cdcindexer.debezium;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import java.io.IOException;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
@@ -52,6 +54,59 @@ class ChangeEventSerializerTest {
         e.key = new byte[] {0, 1, 2, (byte) 0xff};
         e.indices = new String[] {"cdc.public.users_v1", "cdc.public.users_v2"};
         return e;
+    }
+
+    /**
+     * A damaged length (state read back from a damaged checkpoint) is refused saying so, not taken as the size of an
+     * array to allocate: 2^31 - 1 bytes, or strings, would fail the restore with an out-of-memory error instead.
+     */
+    @Test
+    void aDamagedLengthIsRefusedAsDamagedNotAllocated() throws Exception {
+        ChangeEvent e = everyFieldSet();
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        serializer.serialize(e, out);
+        byte[] written = out.getCopyOfBuffer();
+        int document = indexOf(written, e.document);
+        for (int lengthAt : new int[] {document - 4, document + e.document.length}) { // the document's, the columns'
+            for (int damaged : new int[] {Integer.MAX_VALUE, -1}) {
+                byte[] bytes = written.clone();
+                bytes[lengthAt] = (byte) (damaged >>> 24);
+                bytes[lengthAt + 1] = (byte) (damaged >>> 16);
+                bytes[lengthAt + 2] = (byte) (damaged >>> 8);
+                bytes[lengthAt + 3] = (byte) damaged;
+                assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(bytes)))
+                        .as("length %d at %d", damaged, lengthAt)
+                        .isInstanceOf(IOException.class)
+                        .hasMessageContaining("damaged");
+            }
+        }
+    }
+
+    /** Lengths past what is allocated at once are read as they grow: a large document and many names, whole. */
+    @Test
+    void aLargeDocumentAndManyNamesAreReadWhole() throws Exception {
+        ChangeEvent e = everyFieldSet();
+        e.document = new byte[3 * (1 << 20) + 5];
+        for (int i = 0; i < e.document.length; i++) {
+            e.document[i] = (byte) i;
+        }
+        e.unavailableColumns = new String[2_500];
+        for (int i = 0; i < e.unavailableColumns.length; i++) {
+            e.unavailableColumns[i] = "c" + i;
+        }
+        ChangeEvent read = roundTrip(e, new ChangeEvent());
+        assertThat(read.document).isEqualTo(e.document);
+        assertThat(read.unavailableColumns).containsExactly(e.unavailableColumns);
+        assertThat(read.indices).containsExactly(e.indices);
+    }
+
+    private static int indexOf(byte[] in, byte[] part) {
+        for (int i = 0; i + part.length <= in.length; i++) {
+            if (java.util.Arrays.equals(in, i, i + part.length, part, 0, part.length)) {
+                return i;
+            }
+        }
+        throw new AssertionError("not written");
     }
 
     private ChangeEvent roundTrip(ChangeEvent e, ChangeEvent reuse) throws Exception {
