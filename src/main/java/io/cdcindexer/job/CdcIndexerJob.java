@@ -26,7 +26,6 @@ import io.cdcindexer.kafka.KafkaDeadLetterQueue;
 import io.cdcindexer.kafka.KafkaRecord;
 import io.cdcindexer.kafka.PartitionProgress;
 import io.cdcindexer.transaction.TransactionCollapseFunction;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -57,14 +56,13 @@ public final class CdcIndexerJob {
 
     /**
      * Event time is the Kafka timestamp (when Connect wrote the event); the watermark, the least of the partitions'
-     * ({@link PartitionProgress}; idle ones aside), tells how far every topic has been read: the collapse's timeout
+     * ({@link PartitionProgress}; idle ones, read to their end, aside), tells how far every topic has been read: the collapse's timeout
      * waits while the job catches up, and a change with unavailable columns waits until the change before it of its
      * row can have arrived.
      */
     static final WatermarkStrategy<KafkaRecord> PARTITION_PROGRESS = WatermarkStrategy
             .forGenerator(PartitionProgress.perPartition())
-            .withTimestampAssigner((record, previous) -> record.timestamp)
-            .withIdleness(Duration.ofSeconds(5));
+            .withTimestampAssigner((record, previous) -> record.timestamp);
 
     private final JobOptions options;
     private final Source<KafkaRecord, ?, ?> source;

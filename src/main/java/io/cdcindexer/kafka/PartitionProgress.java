@@ -5,6 +5,7 @@ import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkGeneratorSupplier;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.util.clock.RelativeClock;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * The watermark of one Kafka partition: how far it has been read, by Kafka time. A watermark {@code w} says that no
@@ -13,12 +14,21 @@ import org.apache.flink.util.clock.RelativeClock;
  * <ul>
  *   <li>While records come: the newest timestamp minus 1 ms. Connect writes hundreds of records in one millisecond
  *       after a restart, so another record of the newest millisecond may be next.
- *   <li>Quiet for {@link #QUIET_MS}: the newest timestamp, so that a change that waits for its own millisecond (the
- *       job holds changes with unavailable columns until then) does not wait for the partition's next write.
- *   <li>Quiet for {@link #SUBTASK_QUIET_MS}: the newest timestamp read from any partition of its source subtask. At
- *       the end of a burst every partition falls idle in the same check, and Flink then keeps the least of their
- *       watermarks; without this, a change newer than that would wait for the next write.
+ *   <li>Quiet for {@link #QUIET_MS} and read to its end: the newest timestamp, so that a change that waits for its own
+ *       millisecond (the job holds changes with unavailable columns until then) does not wait for the partition's next
+ *       write.
+ *   <li>Quiet for {@link #SUBTASK_QUIET_MS} and read to its end: the newest timestamp read from any partition of its
+ *       source subtask. At the end of a burst every partition falls idle in the same check, and Flink then keeps the
+ *       least of their watermarks; without this, a change newer than that would wait for the next write.
+ *   <li>Quiet for {@link #IDLE_MS} and read to its end: idle, left out of the subtask's watermark until its next record
+ *       (a table nobody writes must not hold every other back). One that has read nothing yet, once every partition of
+ *       its subtask that has read nothing is read to its end.
  * </ul>
+ *
+ * <p>Read to its end as {@link PartitionEnds} says: the offset after its last record has reached the end Kafka gave at a
+ * recent look. Quiet alone is not enough: a partition the consumer leaves out of its fetches with records waiting (its
+ * broker slow, Kafka away and back, a restart on a backlog) is quiet too, and a watermark past its records would let a
+ * change it holds go before them. A source that gives no ends (a test's) counts every quiet partition read to its end.
  *
  * <p>Quiet by the split's input-activity clock, which Flink stops while the source is back-pressured: a source held up by
  * a slow sink is not quiet, only not read, and claims no more than it has read.
@@ -32,6 +42,8 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
      * which Flink counts it idle and stops listening to it.
      */
     static final long SUBTASK_QUIET_MS = 3_000;
+    /** How long a partition read to its end must have been quiet before it counts as idle. */
+    static final long IDLE_MS = 5_000;
 
     /** The newest Kafka time one source subtask has read from any of its partitions. */
     static final class SubtaskNewest {
@@ -40,12 +52,18 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
 
     private final RelativeClock activity;
     private final SubtaskNewest subtask;
+    /** Null for a source that gives no ends. */
+    private final PartitionEnds ends;
+    /** How far its partition is read, from its first record on. */
+    private PartitionEnds.Read read;
     private long newest = Long.MIN_VALUE;
     private long lastRecordAt;
 
-    PartitionProgress(RelativeClock activity, SubtaskNewest subtask) {
+    PartitionProgress(RelativeClock activity, SubtaskNewest subtask, PartitionEnds ends) {
         this.activity = activity;
         this.subtask = subtask;
+        this.ends = ends;
+        this.lastRecordAt = activity.relativeTimeMillis();
     }
 
     /** The generators of one source subtask's partitions, sharing what the subtask has read. */
@@ -63,7 +81,7 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
             if (subtask == null) {
                 subtask = new SubtaskNewest();
             }
-            return new PartitionProgress(context.getInputActivityClock(), subtask);
+            return new PartitionProgress(context.getInputActivityClock(), subtask, PartitionEnds.ofThisTask());
         }
     }
 
@@ -72,16 +90,30 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
         newest = Math.max(newest, timestamp);
         subtask.value = Math.max(subtask.value, timestamp);
         lastRecordAt = activity.relativeTimeMillis();
+        if (ends != null) {
+            if (read == null) {
+                read = ends.reading(new TopicPartition(record.topic, record.partition));
+            }
+            read.next = Math.max(read.next, record.offset + 1);
+        }
     }
 
     @Override
     public void onPeriodicEmit(WatermarkOutput output) {
-        if (newest == Long.MIN_VALUE) {
-            return; // nothing read yet: no claim
-        }
         long quietFor = activity.relativeTimeMillis() - lastRecordAt;
-        long watermark = quietFor >= SUBTASK_QUIET_MS ? Math.max(newest, subtask.value)
-                : quietFor >= QUIET_MS ? newest : newest - 1;
-        output.emitWatermark(new Watermark(watermark));
+        if (quietFor < QUIET_MS) {
+            if (newest != Long.MIN_VALUE) {
+                output.emitWatermark(new Watermark(newest - 1));
+            }
+            return;
+        }
+        boolean readToItsEnd = ends == null || (read == null ? ends.unreadCaughtUp() : ends.caughtUp(read));
+        if (quietFor >= IDLE_MS && readToItsEnd) {
+            output.markIdle();
+        } else if (newest != Long.MIN_VALUE) {
+            long watermark = !readToItsEnd ? newest - 1
+                    : quietFor >= SUBTASK_QUIET_MS ? Math.max(newest, subtask.value) : newest;
+            output.emitWatermark(new Watermark(watermark));
+        } // nothing read yet, and not idle: no claim, which holds the subtask's watermark back
     }
 }

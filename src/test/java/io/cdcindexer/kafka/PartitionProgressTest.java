@@ -3,11 +3,15 @@ package io.cdcindexer.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.util.clock.ManualClock;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 
 /** One partition's watermark: what it claims while records come, and once it is quiet. */
@@ -15,8 +19,10 @@ class PartitionProgressTest {
 
     private final ManualClock activity = new ManualClock();
     private final PartitionProgress.SubtaskNewest subtask = new PartitionProgress.SubtaskNewest();
-    private final PartitionProgress progress = new PartitionProgress(activity, subtask);
+    private final PartitionProgress progress = new PartitionProgress(activity, subtask, null);
     private final List<Long> emitted = new ArrayList<>();
+    /** When it was marked idle: how many watermarks had been emitted then. */
+    private final List<Integer> idle = new ArrayList<>();
     private final WatermarkOutput output = new WatermarkOutput() {
         @Override
         public void emitWatermark(Watermark watermark) {
@@ -24,7 +30,9 @@ class PartitionProgressTest {
         }
 
         @Override
-        public void markIdle() {}
+        public void markIdle() {
+            idle.add(emitted.size());
+        }
 
         @Override
         public void markActive() {}
@@ -83,7 +91,7 @@ class PartitionProgressTest {
     @Test
     void aPartitionQuietForAWhileClaimsTheNewestTimeOfItsSubtask() {
         ManualClock otherActivity = new ManualClock();
-        PartitionProgress other = new PartitionProgress(otherActivity, subtask);
+        PartitionProgress other = new PartitionProgress(otherActivity, subtask, null);
         read(1_000);
         other.onEvent(new KafkaRecord("t", 1, 0, 1_500, null, null), 1_500, output);
 
@@ -91,5 +99,135 @@ class PartitionProgressTest {
         assertThat(emit()).as("quiet: its own newest").isEqualTo(1_000);
         activity.advanceTime(PartitionProgress.SUBTASK_QUIET_MS - PartitionProgress.QUIET_MS, TimeUnit.MILLISECONDS);
         assertThat(emit()).as("quiet for longer: the subtask's newest").isEqualTo(1_500);
+    }
+
+    // --- read to its end (PartitionEnds) -----------------------------------------------------------------------------
+
+    private static final TopicPartition P0 = new TopicPartition("t", 0);
+    private static final TopicPartition P1 = new TopicPartition("t", 1);
+
+    /** The ends Kafka gives, by partition; a marker's start resolves to 0. */
+    private final Map<TopicPartition, Long> kafkaEnds = new HashMap<>();
+    private final PartitionEnds.Lookup lookup = new PartitionEnds.Lookup() {
+        @Override
+        public Map<TopicPartition, Long> ends(Collection<TopicPartition> partitions) {
+            Map<TopicPartition, Long> ends = new HashMap<>();
+            partitions.forEach(p -> ends.put(p, kafkaEnds.getOrDefault(p, 0L)));
+            return ends;
+        }
+
+        @Override
+        public Map<TopicPartition, Long> starts(Map<TopicPartition, Long> markers) {
+            Map<TopicPartition, Long> starts = new HashMap<>();
+            markers.keySet().forEach(p -> starts.put(p, 0L));
+            return starts;
+        }
+    };
+    private final ManualClock wall = new ManualClock();
+    private final PartitionEnds ends = new PartitionEnds(() -> lookup, () -> wall.relativeTimeMillis());
+    private final PartitionProgress p0 = new PartitionProgress(activity, subtask, ends);
+
+    private void read(PartitionProgress partition, long offset, long kafkaTime) {
+        partition.onEvent(new KafkaRecord("t", 0, offset, kafkaTime, null, null), kafkaTime, output);
+    }
+
+    /** Quiet for as long as a check needs, with a look at the ends every second of it. */
+    private void quietFor(long ms) throws Exception {
+        for (long passed = 0; passed < ms; passed += 1_000) {
+            long step = Math.min(1_000, ms - passed);
+            activity.advanceTime(step, TimeUnit.MILLISECONDS);
+            wall.advanceTime(step, TimeUnit.MILLISECONDS);
+            ends.lookNow(lookup);
+        }
+    }
+
+    private void emitFrom(PartitionProgress partition) {
+        partition.onPeriodicEmit(output);
+    }
+
+    /**
+     * The open hole of docs/reliability.md until 2026-12-02: a partition the consumer leaves out of its fetches with
+     * records waiting is quiet as well. Quiet but not read to its end, it claims no more than it has read, however long,
+     * and never counts idle (which would let the subtask's watermark pass its records).
+     */
+    @Test
+    void aQuietPartitionWithRecordsStillToReadClaimsOnlyWhatItReadAndIsNeverIdle() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 5L); // records at offsets 2-4 wait
+        read(p0, 0, 1_000);
+        read(p0, 1, 1_001);
+        other(1_500);
+
+        quietFor(60_000);
+        emitFrom(p0);
+
+        assertThat(idle).isEmpty();
+        assertThat(emitted).last().isEqualTo(1_000L);
+    }
+
+    @Test
+    void aQuietPartitionReadToItsEndClaimsItsNewestThenTheSubtasksThenIsIdle() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 2L);
+        read(p0, 0, 1_000);
+        read(p0, 1, 1_001);
+        other(1_500);
+
+        quietFor(PartitionProgress.QUIET_MS);
+        emitFrom(p0);
+        assertThat(emitted).last().isEqualTo(1_001L);
+        quietFor(PartitionProgress.SUBTASK_QUIET_MS - PartitionProgress.QUIET_MS);
+        emitFrom(p0);
+        assertThat(emitted).last().isEqualTo(1_500L);
+        assertThat(idle).isEmpty();
+        quietFor(PartitionProgress.IDLE_MS - PartitionProgress.SUBTASK_QUIET_MS);
+        emitFrom(p0);
+        assertThat(idle).hasSize(1);
+    }
+
+    /** Kafka out of reach: no look is fresh, so nothing counts as read to its end (the watermark waits). */
+    @Test
+    void withoutAFreshLookNoPartitionIsReadToItsEnd() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 2L);
+        read(p0, 0, 1_000);
+        read(p0, 1, 1_001);
+        ends.lookNow(lookup);
+
+        activity.advanceTime(PartitionProgress.IDLE_MS, TimeUnit.MILLISECONDS);
+        wall.advanceTime(PartitionEnds.FRESH_MS + 1, TimeUnit.MILLISECONDS); // no look since
+        emitFrom(p0);
+
+        assertThat(idle).isEmpty();
+        assertThat(emitted).last().isEqualTo(1_000L);
+    }
+
+    /**
+     * A partition nothing was read from does not know which it is: it counts idle once every such partition of its
+     * subtask starts at its end (here one starting at a marker, resolved by the look), not while one has records.
+     */
+    @Test
+    void aPartitionThatReadNothingIsIdleOnceEveryUnreadPartitionStartsAtItsEnd() throws Exception {
+        PartitionProgress unread = new PartitionProgress(activity, subtask, ends);
+        ends.assigned(P0, 0);
+        ends.assigned(P1, org.apache.flink.connector.kafka.source.split.KafkaPartitionSplit.COMMITTED_OFFSET);
+        kafkaEnds.put(P0, 0L);
+        kafkaEnds.put(P1, 3L); // three records wait in partition 1
+
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(unread);
+        assertThat(idle).as("partition 1 has records to read").isEmpty();
+        assertThat(emitted).as("and nothing read: no claim").isEmpty();
+
+        kafkaEnds.put(P1, 0L);
+        quietFor(1_000);
+        emitFrom(unread);
+        assertThat(idle).hasSize(1);
+    }
+
+    /** Another partition of the subtask reads a record of this Kafka time. */
+    private void other(long kafkaTime) {
+        new PartitionProgress(new ManualClock(), subtask, null).onEvent(
+                new KafkaRecord("t", 9, 0, kafkaTime, null, null), kafkaTime, output);
     }
 }
