@@ -21,8 +21,10 @@ import org.apache.kafka.common.TopicPartition;
  *       source subtask. At the end of a burst every partition falls idle in the same check, and Flink then keeps the
  *       least of their watermarks; without this, a change newer than that would wait for the next write.
  *   <li>Quiet for {@link #IDLE_MS} and read to its end: idle, left out of the subtask's watermark until its next record
- *       (a table nobody writes must not hold every other back). One that has read nothing yet, once every partition of
- *       its subtask that has read nothing is read to its end.
+ *       (a table nobody writes must not hold every other back). One that has read nothing yet is idle after
+ *       {@link #QUIET_MS} already, once every partition of its subtask that has read nothing is read to its end: it has
+ *       no time to claim first, and idle later, in the same check as the last partition read, it would leave the
+ *       subtask's watermark where it was (Flink keeps it while every partition is idle).
  * </ul>
  *
  * <p>Read to its end as {@link PartitionEnds} says: the offset after its last record has reached the end Kafka gave at a
@@ -108,7 +110,7 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
             return;
         }
         boolean readToItsEnd = ends == null || (read == null ? ends.unreadCaughtUp() : ends.caughtUp(read));
-        if (quietFor >= IDLE_MS && readToItsEnd) {
+        if (readToItsEnd && (quietFor >= IDLE_MS || (newest == Long.MIN_VALUE && ends != null))) {
             output.markIdle();
         } else if (newest != Long.MIN_VALUE) {
             long watermark = !readToItsEnd ? newest - 1

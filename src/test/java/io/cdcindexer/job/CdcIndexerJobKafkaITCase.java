@@ -18,10 +18,15 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.BooleanSupplier;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.apache.flink.util.Collector;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -114,6 +119,56 @@ class CdcIndexerJobKafkaITCase {
                 await("a topic created while the job runs is read",
                         () -> index.documents().containsKey("cdc.public.created_later/1"));
                 assertThat(index.documents()).doesNotContainKey("other.public.users/9");
+            } finally {
+                job.cancel().get();
+            }
+        }
+    }
+
+    /** What the watermark test's function saw: each record's Kafka time and the watermark it came after. */
+    private static final Queue<long[]> WATERMARKS = new ConcurrentLinkedQueue<>();
+
+    /**
+     * The watermark against a real broker ({@link io.cdcindexer.kafka.PartitionEnds}): a quiet partition counts as read
+     * to its end only when Kafka's end says so. Partition 1 of the topic holds nothing, and the group has no committed
+     * offset (its split starts at a marker the look resolves to the beginning); partition 0 holds two records. Once both
+     * are read to their end, the watermark reaches the newest record's time; had the look failed, partition 1 would hold
+     * it where nothing was claimed, and partition 0 one millisecond short.
+     */
+    @Test
+    void theWatermarkReachesTheNewestRecordOnceKafkaSaysEveryPartitionIsReadToItsEnd() throws Exception {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
+                KafkaProducer<byte[], byte[]> producer = producer()) {
+            admin.createTopics(List.of(new NewTopic("wm.public.items", 2, (short) 1))).all().get();
+            long first = System.currentTimeMillis() - 60_000;
+            producer.send(new ProducerRecord<>("wm.public.items", 0, first, null, "a".getBytes(StandardCharsets.UTF_8)));
+            producer.send(new ProducerRecord<>("wm.public.items", 0, first + 1, null,
+                    "b".getBytes(StandardCharsets.UTF_8)));
+            producer.flush();
+
+            JobOptions options = JobOptions.fromArgs("--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                    "--kafka.group-id", "watermark-group", "--kafka.topic-pattern", "wm\\.public\\..*",
+                    "--kafka.transaction-topic", "");
+            StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+            env.setParallelism(1);
+            env.fromSource(KafkaChangeSource.create(options), CdcIndexerJob.PARTITION_PROGRESS, "kafka")
+                    .process(new ProcessFunction<KafkaRecord, Void>() {
+                        @Override
+                        public void processElement(KafkaRecord record, Context ctx, Collector<Void> out) {
+                            WATERMARKS.add(new long[] {record.timestamp, ctx.timerService().currentWatermark()});
+                        }
+                    })
+                    .sinkTo(new DiscardingSink<>());
+            JobClient job = env.executeAsync("watermark");
+            try {
+                await("both records read", () -> WATERMARKS.size() == 2);
+                Thread.sleep(4_000); // quiet past the 3 s after which a partition read to its end claims its subtask's newest time
+                producer.send(new ProducerRecord<>("wm.public.items", 0, first + 2, null,
+                        "c".getBytes(StandardCharsets.UTF_8)));
+                producer.flush();
+                await("the third record read", () -> WATERMARKS.size() == 3);
+                assertThat(List.copyOf(WATERMARKS).get(2)[1]).as("the watermark the third record came after")
+                        .isEqualTo(first + 1);
             } finally {
                 job.cancel().get();
             }

@@ -225,6 +225,25 @@ class PartitionProgressTest {
         assertThat(idle).hasSize(1);
     }
 
+    /**
+     * One that read nothing and starts at its end has no time to claim: it is idle after {@link
+     * PartitionProgress#QUIET_MS}, so that it is not idle only in the same check as the partitions read, when Flink
+     * would keep the subtask's watermark where it was (every partition idle).
+     */
+    @Test
+    void aPartitionThatReadNothingAndStartsAtItsEndIsIdleOnceQuietNotOnlyAfterTheIdleTime() throws Exception {
+        PartitionProgress unread = new PartitionProgress(activity, subtask, ends);
+        ends.assigned(P1, 4);
+        kafkaEnds.put(P1, 4L);
+
+        quietFor(PartitionProgress.QUIET_MS - 1);
+        emitFrom(unread);
+        assertThat(idle).isEmpty();
+        quietFor(1);
+        emitFrom(unread);
+        assertThat(idle).hasSize(1);
+    }
+
     /** Another partition of the subtask reads a record of this Kafka time. */
     private void other(long kafkaTime) {
         new PartitionProgress(new ManualClock(), subtask, null).onEvent(
