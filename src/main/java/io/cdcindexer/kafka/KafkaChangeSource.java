@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Pattern;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.connector.source.Boundedness;
@@ -22,6 +23,8 @@ import org.apache.flink.connector.kafka.source.enumerator.KafkaSourceEnumState;
 import org.apache.flink.connector.kafka.source.split.KafkaPartitionSplit;
 import org.apache.flink.core.io.InputStatus;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
+import org.apache.flink.streaming.api.lineage.LineageVertex;
+import org.apache.flink.streaming.api.lineage.LineageVertexProvider;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 
@@ -36,7 +39,7 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
  * checkpoint or savepoint of either restores in the other.
  */
 public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartitionSplit, KafkaSourceEnumState>,
-        ResultTypeQueryable<KafkaRecord> {
+        ResultTypeQueryable<KafkaRecord>, LineageVertexProvider {
 
     private static final long serialVersionUID = 1L;
 
@@ -94,7 +97,9 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
     public SourceReader<KafkaRecord, KafkaPartitionSplit> createReader(SourceReaderContext context) throws Exception {
         Properties own = new Properties();
         own.putAll(lookup);
-        own.put("client.id", lookup.getProperty("client.id") + "-" + context.getIndexOfSubtask());
+        // Its own per reader: a restart in the same process may make the next before the last is closed.
+        own.put("client.id", lookup.getProperty("client.id") + "-" + context.getIndexOfSubtask() + "-"
+                + Long.toHexString(ThreadLocalRandom.current().nextLong() & 0xffffffL));
         // Before the Kafka reader: made on the task thread, where the watermark generators find it.
         PartitionEnds ends = PartitionEnds.forThisTask(() -> new PartitionEnds.FromKafka(own));
         try {
@@ -130,6 +135,12 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
     @Override
     public TypeInformation<KafkaRecord> getProducedType() {
         return kafka.getProducedType();
+    }
+
+    /** The Kafka source's topics, for lineage listeners. */
+    @Override
+    public LineageVertex getLineageVertex() {
+        return kafka.getLineageVertex();
     }
 
     /** The Kafka reader, telling {@link PartitionEnds} the splits it is given. */

@@ -4,18 +4,26 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 import org.apache.flink.connector.kafka.source.split.KafkaPartitionSplit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListOffsetsOptions;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.OffsetOutOfRangeException;
+import org.apache.kafka.common.IsolationLevel;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -25,34 +33,62 @@ import org.slf4j.LoggerFactory;
  * more than it has read ({@link PartitionProgress}). Flink's idleness counts a partition idle once nothing came from it
  * for a while; a partition the consumer leaves out of its fetches with records waiting (its broker slow, Kafka away
  * and back, a restart on a backlog) is quiet too, and the watermark would pass its records. So a partition counts as
- * read to its end only when the offset after its last record read has reached the end Kafka gave at a look at most
- * {@link #FRESH_MS} old; a partition nothing was read from yet, when its split's start has.
+ * read to its end only against a look at Kafka at most {@link #FRESH_MS} old:
  *
- * <p>A thread of its own asks Kafka for the ends every {@link #LOOK_EVERY_MS} (one small request); the task thread
- * only compares. Made by the source's reader on the task thread ({@link #forThisTask}), where the watermark generators
- * of that task find it ({@link #ofThisTask}).
+ * <ul>
+ *   <li>where the reader is: the offset after the last record read, or for a partition nothing was read from yet its
+ *       split's start (markers resolved as the reader resolves them); outside the partition's range (a topic deleted
+ *       and made again, a log truncated, records removed by retention) the reader starts again from its beginning, and
+ *       so does the look;
+ *   <li>read to its end when that is the partition's end, or when only transaction markers lie between (a topic
+ *       written with transactions ends with a commit marker, which no consumer hands on): a small read of the look's
+ *       own from there says so;
+ *   <li>a partition whose topic is gone has nothing more to read.
+ * </ul>
+ *
+ * <p>What it cannot see: a record Connect's producer has not got into the log yet (retrying, Kafka away) keeps the
+ * time Connect gave it, older than what the partition claims meanwhile. The watermark's claims stay as they were for
+ * that; this closes the consumer's side.
+ *
+ * <p>A thread of its own looks every {@link #LOOK_EVERY_MS} (two small requests, and a small read per quiet partition
+ * short of its end); the task thread only compares. Made by the source's reader on the task thread
+ * ({@link #forThisTask}), where the watermark generators of that task find it ({@link #ofThisTask}).
  */
 public final class PartitionEnds implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(PartitionEnds.class);
 
-    /** How often it asks Kafka for the ends. */
+    /** How often it looks. */
     static final long LOOK_EVERY_MS = 1_000;
     /** How old a look may be to count: past it (Kafka out of reach), no partition counts as read to its end. */
     static final long FRESH_MS = 3_000;
 
     private static final ThreadLocal<PartitionEnds> OF_TASK = new ThreadLocal<>();
 
-    /** Where the ends, and the starts of splits given by a marker, are found: Kafka, or a test's partitions. */
+    /** A partition's offsets: its first record's (or where it would be) and the one its next record will take. */
+    public record Range(long beginning, long end) {
+        /** A topic gone: nothing to read. */
+        public static final Range GONE = new Range(0, 0);
+
+        /** Where a reader at this offset reads from: outside the range, the consumer starts again at the beginning. */
+        long readFrom(long offset) {
+            return offset < beginning || offset > end ? beginning : offset;
+        }
+    }
+
+    /** Where the ranges, the group's offsets and what lies past an offset are found: Kafka, or a test's partitions. */
     public interface Lookup extends AutoCloseable {
-        /** Each partition's end: the offset its next record will take. */
-        Map<TopicPartition, Long> ends(Collection<TopicPartition> partitions) throws Exception;
+        /** Each partition's range; {@link Range#GONE} for a topic that is gone; left out where Kafka did not say. */
+        Map<TopicPartition, Range> ranges(Collection<TopicPartition> partitions) throws Exception;
+
+        /** The group's committed offsets, where there are. */
+        Map<TopicPartition, Long> committed(Collection<TopicPartition> partitions) throws Exception;
 
         /**
-         * Where splits whose start is a marker ({@link KafkaPartitionSplit#EARLIEST_OFFSET},
-         * {@link KafkaPartitionSplit#COMMITTED_OFFSET}) start, found as the reader finds it; left out where it cannot say.
+         * By partition asked: the offset up to which nothing but transaction markers lies from the gap's start (at
+         * most its end), or -1 where a record lies there (or it could not say).
          */
-        Map<TopicPartition, Long> starts(Map<TopicPartition, Long> markers) throws Exception;
+        Map<TopicPartition, Long> recordlessUpTo(Map<TopicPartition, Gap> gaps) throws Exception;
 
         @Override
         default void close() throws Exception {}
@@ -68,8 +104,14 @@ public final class PartitionEnds implements AutoCloseable {
         }
     }
 
-    /** The ends Kafka gave, and when they were asked for. */
-    private record Look(Map<TopicPartition, Long> ends, long askedAtMs) {}
+    /** Between where a quiet partition is read to and its end. */
+    public record Gap(long from, long end) {}
+
+    /** The ranges Kafka gave, and when they were asked for. */
+    private record Look(Map<TopicPartition, Range> ranges, long askedAtMs) {}
+
+    /** From {@code from}, nothing but markers up to {@code upTo} ({@code -1}: a record lies there). */
+    private record Recordless(long from, long upTo) {}
 
     private final Supplier<Lookup> lookups;
     private final LongSupplier clockMs;
@@ -77,6 +119,9 @@ public final class PartitionEnds implements AutoCloseable {
     private final Map<TopicPartition, Long> assigned = new ConcurrentHashMap<>();
     /** Markers resolved by a look. */
     private final Map<TopicPartition, Long> resolvedStarts = new ConcurrentHashMap<>();
+    /** Quiet partitions short of their end, with where they are: for the next look to read on from there. */
+    private final Map<TopicPartition, Gap> toReadOn = new ConcurrentHashMap<>();
+    private final Map<TopicPartition, Recordless> readOn = new ConcurrentHashMap<>();
     /** By partition read from: how far. The task thread's only. */
     private final Map<TopicPartition, Read> read = new HashMap<>();
     private volatile Look last;
@@ -110,36 +155,51 @@ public final class PartitionEnds implements AutoCloseable {
         return read.computeIfAbsent(partition, Read::new);
     }
 
-    /** Whether the partition has been read to the end of a fresh look. */
+    /** Whether the partition has been read to its end, by a fresh look. */
     boolean caughtUp(Read partition) {
+        Look look = fresh();
+        return look != null && caughtUp(partition.partition, partition.next, look);
+    }
+
+    /**
+     * Whether every partition assigned that nothing was read from yet starts at its end, by a fresh look (true when
+     * none is assigned: a subtask without splits has nothing to read). A generator does not know its partition before
+     * its first record, so one that has read nothing asks this of them all.
+     */
+    boolean unreadCaughtUp() {
+        if (assigned.isEmpty()) {
+            return true;
+        }
         Look look = fresh();
         if (look == null) {
             return false;
         }
-        Long end = look.ends.get(partition.partition);
-        return end != null && partition.next >= end;
-    }
-
-    /**
-     * Whether every partition assigned that nothing was read from yet has its start at the end of a fresh look. A
-     * generator does not know its partition before its first record, so one that has read nothing asks this of them all.
-     */
-    boolean unreadCaughtUp() {
-        Look look = fresh();
-        if (look == null || assigned.isEmpty()) {
-            return false;
-        }
+        boolean all = true;
         for (Map.Entry<TopicPartition, Long> split : assigned.entrySet()) {
             if (read.containsKey(split.getKey())) {
                 continue;
             }
             Long start = split.getValue() >= 0 ? split.getValue() : resolvedStarts.get(split.getKey());
-            Long end = look.ends.get(split.getKey());
-            if (start == null || end == null || start < end) {
-                return false;
-            }
+            all &= start != null && caughtUp(split.getKey(), start, look); // each one short asks for a read on
         }
-        return true;
+        return all;
+    }
+
+    private boolean caughtUp(TopicPartition partition, long offset, Look look) {
+        Range range = look.ranges.get(partition);
+        if (range == null) {
+            return false;
+        }
+        long from = range.readFrom(offset);
+        if (from >= range.end) {
+            return true;
+        }
+        Recordless markers = readOn.get(partition);
+        if (markers != null && markers.from == from && markers.upTo >= range.end) {
+            return true;
+        }
+        toReadOn.put(partition, new Gap(from, range.end));
+        return false;
     }
 
     private Look fresh() {
@@ -147,7 +207,7 @@ public final class PartitionEnds implements AutoCloseable {
         return look != null && clockMs.getAsLong() - look.askedAtMs <= FRESH_MS ? look : null;
     }
 
-    /** One look: the markers not resolved yet, then the ends of every partition assigned. */
+    /** One look: the markers not resolved yet, the ranges of every partition assigned, then the reads on asked for. */
     void lookNow(Lookup lookup) throws Exception {
         Map<TopicPartition, Long> markers = new HashMap<>();
         assigned.forEach((partition, start) -> {
@@ -155,15 +215,55 @@ public final class PartitionEnds implements AutoCloseable {
                 markers.put(partition, start);
             }
         });
+        Exception unresolved = null;
         if (!markers.isEmpty()) {
-            resolvedStarts.putAll(lookup.starts(markers));
+            try {
+                resolvedStarts.putAll(starts(lookup, markers));
+            } catch (Exception e) {
+                unresolved = e; // the group's coordinator away: the ranges of the rest still count
+            }
         }
         Set<TopicPartition> partitions = new HashSet<>(assigned.keySet());
-        if (partitions.isEmpty()) {
-            return;
+        if (!partitions.isEmpty()) {
+            long askedAt = clockMs.getAsLong();
+            last = new Look(Map.copyOf(lookup.ranges(partitions)), askedAt);
         }
-        long askedAt = clockMs.getAsLong();
-        last = new Look(Map.copyOf(lookup.ends(partitions)), askedAt);
+        if (!toReadOn.isEmpty()) {
+            Map<TopicPartition, Gap> gaps = new HashMap<>(toReadOn);
+            gaps.keySet().forEach(toReadOn::remove);
+            lookup.recordlessUpTo(gaps).forEach((partition, upTo) ->
+                    readOn.put(partition, new Recordless(gaps.get(partition).from, upTo)));
+        }
+        if (unresolved != null) {
+            throw unresolved;
+        }
+    }
+
+    /**
+     * As the reader resolves a split's marker: earliest, the partition's beginning; committed, the group's offset, else
+     * the beginning (the job resets to the earliest); the latest is not known here (the reader's look came earlier), so
+     * nothing counts such a partition read to its end before it has read a record.
+     */
+    private static Map<TopicPartition, Long> starts(Lookup lookup, Map<TopicPartition, Long> markers) throws Exception {
+        Set<TopicPartition> committed = new HashSet<>();
+        markers.forEach((partition, marker) -> {
+            if (marker == KafkaPartitionSplit.COMMITTED_OFFSET) {
+                committed.add(partition);
+            }
+        });
+        Map<TopicPartition, Long> offsets = committed.isEmpty() ? Map.of() : lookup.committed(committed);
+        Map<TopicPartition, Range> ranges = lookup.ranges(markers.keySet());
+        Map<TopicPartition, Long> starts = new HashMap<>();
+        markers.forEach((partition, marker) -> {
+            Range range = ranges.get(partition);
+            if (marker == KafkaPartitionSplit.COMMITTED_OFFSET && offsets.containsKey(partition)) {
+                starts.put(partition, offsets.get(partition));
+            } else if (range != null && (marker == KafkaPartitionSplit.COMMITTED_OFFSET
+                    || marker == KafkaPartitionSplit.EARLIEST_OFFSET)) {
+                starts.put(partition, range.beginning);
+            }
+        });
+        return starts;
     }
 
     /** Starts the thread that looks. */
@@ -174,15 +274,21 @@ public final class PartitionEnds implements AutoCloseable {
     }
 
     private void lookUntilClosed() {
-        try (Lookup lookup = lookups.get()) {
-            boolean failing = false;
+        Lookup lookup = null;
+        boolean failing = false;
+        try {
             while (!closed) {
                 try {
+                    if (lookup == null) {
+                        lookup = lookups.get(); // again after a failure: the clients may not be made at first
+                    }
                     lookNow(lookup);
                     if (failing) {
-                        LOG.info("The partitions' ends could be looked up again");
+                        LOG.info("The partitions' ends can be looked up again");
                         failing = false;
                     }
+                } catch (InterruptedException e) {
+                    throw e;
                 } catch (Exception e) {
                     if (closed) {
                         break;
@@ -197,9 +303,13 @@ public final class PartitionEnds implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (Exception e) {
-            if (!closed) {
-                LOG.warn("The look-up of the partitions' ends stopped", e);
+        } finally {
+            if (lookup != null) {
+                try {
+                    lookup.close();
+                } catch (Exception e) {
+                    LOG.debug("Closing the look-up of the partitions' ends", e);
+                }
             }
         }
     }
@@ -216,58 +326,114 @@ public final class PartitionEnds implements AutoCloseable {
         }
     }
 
-    /** The ends and starts from Kafka, by a consumer of its own (it joins no group and reads no record). */
+    /**
+     * The look at Kafka: ranges by the admin client (one answer per partition, so a topic gone or a partition without
+     * a leader does not lose the others'), the group's offsets and the reads on by a consumer of its own (it joins no
+     * group and commits nothing).
+     */
     static final class FromKafka implements Lookup {
         private static final Duration TIMEOUT = Duration.ofSeconds(5);
+        private final Admin admin;
         private final KafkaConsumer<byte[], byte[]> consumer;
+        private final IsolationLevel isolation;
 
         FromKafka(Properties properties) {
-            Properties own = new Properties();
-            own.putAll(properties);
-            own.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-            own.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
-            own.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-            this.consumer = new KafkaConsumer<>(own);
-        }
-
-        @Override
-        public Map<TopicPartition, Long> ends(Collection<TopicPartition> partitions) {
-            return consumer.endOffsets(partitions, TIMEOUT);
-        }
-
-        /** Earliest: the partition's beginning; committed: the group's offset, else the beginning (as the job resets). */
-        @Override
-        public Map<TopicPartition, Long> starts(Map<TopicPartition, Long> markers) {
-            Set<TopicPartition> committed = new HashSet<>();
-            Set<TopicPartition> earliest = new HashSet<>();
-            markers.forEach((partition, marker) -> {
-                if (marker == KafkaPartitionSplit.COMMITTED_OFFSET) {
-                    committed.add(partition);
-                } else if (marker == KafkaPartitionSplit.EARLIEST_OFFSET) {
-                    earliest.add(partition);
-                } // the latest: not known here (the reader's look came earlier); nothing counts it read to its end
-            });
-            Map<TopicPartition, Long> starts = new HashMap<>();
-            if (!committed.isEmpty()) {
-                for (Map.Entry<TopicPartition, OffsetAndMetadata> offset : consumer.committed(committed, TIMEOUT)
-                        .entrySet()) {
-                    if (offset.getValue() != null) {
-                        starts.put(offset.getKey(), offset.getValue().offset());
-                    } else {
-                        earliest.add(offset.getKey());
-                    }
+            Properties admin = new Properties();
+            Properties consumer = new Properties();
+            properties.forEach((key, value) -> {
+                if (AdminClientConfig.configNames().contains((String) key)) {
+                    admin.put(key, value);
                 }
-                committed.stream().filter(p -> !starts.containsKey(p)).forEach(earliest::add);
+                if (ConsumerConfig.configNames().contains((String) key)) {
+                    consumer.put(key, value);
+                }
+            });
+            consumer.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+            consumer.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+            consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+            consumer.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
+            consumer.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, "1024"); // a marker or a record: enough
+            consumer.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
+            this.isolation = IsolationLevel.valueOf(consumer.getProperty(ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                    "read_uncommitted").toUpperCase(Locale.ROOT));
+            this.admin = Admin.create(admin);
+            try {
+                this.consumer = new KafkaConsumer<>(consumer);
+            } catch (RuntimeException e) {
+                this.admin.close(Duration.ZERO);
+                throw e;
             }
-            if (!earliest.isEmpty()) {
-                starts.putAll(consumer.beginningOffsets(List.copyOf(earliest), TIMEOUT));
+        }
+
+        @Override
+        public Map<TopicPartition, Range> ranges(Collection<TopicPartition> partitions) throws InterruptedException {
+            Map<TopicPartition, OffsetSpec> earliest = new HashMap<>();
+            Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+            partitions.forEach(p -> {
+                earliest.put(p, OffsetSpec.earliest());
+                latest.put(p, OffsetSpec.latest());
+            });
+            ListOffsetsOptions options = new ListOffsetsOptions(isolation).timeoutMs((int) TIMEOUT.toMillis());
+            ListOffsetsResult beginnings = admin.listOffsets(earliest, options);
+            ListOffsetsResult ends = admin.listOffsets(latest, options);
+            Map<TopicPartition, Range> ranges = new HashMap<>();
+            for (TopicPartition partition : partitions) {
+                try {
+                    ranges.put(partition, new Range(beginnings.partitionResult(partition).get().offset(),
+                            ends.partitionResult(partition).get().offset()));
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof UnknownTopicOrPartitionException) {
+                        ranges.put(partition, Range.GONE);
+                    } // else not known at this look (no leader, Kafka slow): not read to its end
+                }
             }
-            return starts;
+            return ranges;
+        }
+
+        @Override
+        public Map<TopicPartition, Long> committed(Collection<TopicPartition> partitions) {
+            Map<TopicPartition, Long> offsets = new HashMap<>();
+            consumer.committed(new HashSet<>(partitions), TIMEOUT).forEach((partition, offset) -> {
+                if (offset != null) {
+                    offsets.put(partition, offset.offset());
+                }
+            });
+            return offsets;
+        }
+
+        /**
+         * Reads on from each gap's start, a record or a marker at a time, for a second at most: a record, or a
+         * position short of the end, and it is not only markers.
+         */
+        @Override
+        public Map<TopicPartition, Long> recordlessUpTo(Map<TopicPartition, Gap> gaps) {
+            consumer.assign(gaps.keySet());
+            gaps.forEach((partition, gap) -> consumer.seek(partition, gap.from()));
+            Set<TopicPartition> pending = new HashSet<>(gaps.keySet());
+            Set<TopicPartition> withRecords = new HashSet<>();
+            long until = System.nanoTime() + TIMEOUT.toNanos() / 5;
+            try {
+                while (!pending.isEmpty() && System.nanoTime() < until) {
+                    consumer.poll(Duration.ofMillis(100)).partitions().forEach(withRecords::add);
+                    pending.removeAll(withRecords);
+                    pending.removeIf(p -> consumer.position(p, TIMEOUT) >= gaps.get(p).end());
+                }
+                Map<TopicPartition, Long> upTo = new HashMap<>();
+                for (TopicPartition partition : gaps.keySet()) {
+                    upTo.put(partition, withRecords.contains(partition) ? -1L : consumer.position(partition, TIMEOUT));
+                }
+                return upTo;
+            } catch (OffsetOutOfRangeException e) {
+                return Map.of(); // the log moved meanwhile: the next look says where
+            } finally {
+                consumer.assign(Set.of());
+            }
         }
 
         @Override
         public void close() {
             consumer.close(Duration.ofSeconds(1));
+            admin.close(Duration.ofSeconds(1));
         }
     }
 }

@@ -21,10 +21,11 @@ import java.util.Properties;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Pattern;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -125,50 +126,71 @@ class CdcIndexerJobKafkaITCase {
         }
     }
 
-    /** What the watermark test's function saw: each record's Kafka time and the watermark it came after. */
+    /** What the watermark tests' function saw: each record's Kafka time and the watermark it came after. */
     private static final Queue<long[]> WATERMARKS = new ConcurrentLinkedQueue<>();
 
     /**
      * The watermark against a real broker ({@link io.cdcindexer.kafka.PartitionEnds}): a quiet partition counts as read
      * to its end only when Kafka's end says so. Partition 1 of the topic holds nothing, and the group has no committed
-     * offset (its split starts at a marker the look resolves to the beginning); partition 0 holds two records. Once both
-     * are read to their end, the watermark reaches the newest record's time; had the look failed, partition 1 would hold
-     * it where nothing was claimed, and partition 0 one millisecond short.
+     * offset (its split starts at a marker the look resolves to the beginning); partition 0 holds two records. Quiet
+     * for a few seconds after they were read, the watermark is at the newest record's time: partition 0 claims it,
+     * partition 1, which read nothing and starts at its end, is idle. Had the look failed, partition 1 would hold the
+     * watermark where nothing was claimed. (That the source hands its look to the watermark:
+     * {@code KafkaChangeSourceTest}.)
      */
     @Test
     void theWatermarkReachesTheNewestRecordOnceKafkaSaysEveryPartitionIsReadToItsEnd() throws Exception {
+        assertThat(watermarkAfterAQuietSpell("wm.public.items", 2, 1)).isEqualTo(watermarkFirst + 1);
+    }
+
+    /**
+     * More source subtasks than partitions: the one given none has nothing to read and is idle, or the watermark after
+     * the exchange (by key) would wait for it for good (review finding).
+     */
+    @Test
+    void aSourceSubtaskWithoutPartitionsDoesNotHoldTheWatermark() throws Exception {
+        assertThat(watermarkAfterAQuietSpell("wm.public.one", 1, 2)).isEqualTo(watermarkFirst + 1);
+    }
+
+    private static long watermarkFirst;
+
+    /**
+     * Two records in partition 0 of a new topic, read by the job's source and watermark at the parallelism given,
+     * then a quiet 4 s, then a third: the watermark the third came after, past an exchange by key.
+     */
+    private static long watermarkAfterAQuietSpell(String topic, int partitions, int parallelism) throws Exception {
+        WATERMARKS.clear();
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
                 KafkaProducer<byte[], byte[]> producer = producer()) {
-            admin.createTopics(List.of(new NewTopic("wm.public.items", 2, (short) 1))).all().get();
-            long first = System.currentTimeMillis() - 60_000;
-            producer.send(new ProducerRecord<>("wm.public.items", 0, first, null, "a".getBytes(StandardCharsets.UTF_8)));
-            producer.send(new ProducerRecord<>("wm.public.items", 0, first + 1, null,
-                    "b".getBytes(StandardCharsets.UTF_8)));
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
+            watermarkFirst = System.currentTimeMillis() - 60_000;
+            for (int i = 0; i < 2; i++) {
+                producer.send(new ProducerRecord<>(topic, 0, watermarkFirst + i, null, new byte[] {(byte) i}));
+            }
             producer.flush();
 
             JobOptions options = JobOptions.fromArgs("--kafka.bootstrap-servers", kafka.bootstrapServers(),
-                    "--kafka.group-id", "watermark-group", "--kafka.topic-pattern", "wm\\.public\\..*",
+                    "--kafka.group-id", "watermark-" + topic, "--kafka.topic-pattern", Pattern.quote(topic),
                     "--kafka.transaction-topic", "");
             StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-            env.setParallelism(1);
+            env.setParallelism(parallelism);
             env.fromSource(KafkaChangeSource.create(options), CdcIndexerJob.PARTITION_PROGRESS, "kafka")
-                    .process(new ProcessFunction<KafkaRecord, Void>() {
+                    .keyBy(record -> record.partition)
+                    .process(new KeyedProcessFunction<Integer, KafkaRecord, Void>() {
                         @Override
                         public void processElement(KafkaRecord record, Context ctx, Collector<Void> out) {
                             WATERMARKS.add(new long[] {record.timestamp, ctx.timerService().currentWatermark()});
                         }
                     })
                     .sinkTo(new DiscardingSink<>());
-            JobClient job = env.executeAsync("watermark");
+            JobClient job = env.executeAsync("watermark of " + topic);
             try {
                 await("both records read", () -> WATERMARKS.size() == 2);
-                Thread.sleep(4_000); // quiet past the 3 s after which a partition read to its end claims its subtask's newest time
-                producer.send(new ProducerRecord<>("wm.public.items", 0, first + 2, null,
-                        "c".getBytes(StandardCharsets.UTF_8)));
+                Thread.sleep(4_000);
+                producer.send(new ProducerRecord<>(topic, 0, watermarkFirst + 2, null, new byte[] {2}));
                 producer.flush();
                 await("the third record read", () -> WATERMARKS.size() == 3);
-                assertThat(List.copyOf(WATERMARKS).get(2)[1]).as("the watermark the third record came after")
-                        .isEqualTo(first + 1);
+                return List.copyOf(WATERMARKS).get(2)[1];
             } finally {
                 job.cancel().get();
             }

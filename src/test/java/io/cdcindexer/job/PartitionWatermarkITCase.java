@@ -67,20 +67,28 @@ class PartitionWatermarkITCase {
         return new TopicPartition(splitId.substring(0, dash), Integer.parseInt(splitId.substring(dash + 1)));
     }
 
-    /** The partitions' ends, as Kafka would give them: each holds the records above from offset 0. */
+    /** The partitions' ranges, as Kafka would give them: each holds the records above from offset 0. */
     private static final PartitionEnds.Lookup ENDS = new PartitionEnds.Lookup() {
         @Override
-        public Map<TopicPartition, Long> ends(Collection<TopicPartition> partitions) {
-            Map<TopicPartition, Long> ends = new HashMap<>();
+        public Map<TopicPartition, PartitionEnds.Range> ranges(Collection<TopicPartition> partitions) {
+            Map<TopicPartition, PartitionEnds.Range> ranges = new HashMap<>();
             for (TopicPartition partition : partitions) {
-                ends.put(partition, (long) PARTITIONS.get(partition.topic() + "-" + partition.partition()).size());
+                ranges.put(partition, new PartitionEnds.Range(0,
+                        PARTITIONS.get(partition.topic() + "-" + partition.partition()).size()));
             }
-            return ends;
+            return ranges;
         }
 
         @Override
-        public Map<TopicPartition, Long> starts(Map<TopicPartition, Long> markers) {
+        public Map<TopicPartition, Long> committed(Collection<TopicPartition> partitions) {
             return Map.of();
+        }
+
+        @Override
+        public Map<TopicPartition, Long> recordlessUpTo(Map<TopicPartition, PartitionEnds.Gap> gaps) {
+            Map<TopicPartition, Long> upTo = new HashMap<>();
+            gaps.keySet().forEach(partition -> upTo.put(partition, -1L)); // records lie in every gap
+            return upTo;
         }
     };
 

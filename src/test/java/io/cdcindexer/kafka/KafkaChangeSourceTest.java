@@ -7,7 +7,15 @@ import io.cdcindexer.job.JobOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import org.apache.flink.api.connector.source.SourceEvent;
+import org.apache.flink.api.connector.source.SourceReader;
+import org.apache.flink.api.connector.source.SourceReaderContext;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.kafka.source.split.KafkaPartitionSplit;
+import org.apache.flink.metrics.groups.SourceReaderMetricGroup;
+import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
+import org.apache.flink.util.SimpleUserCodeClassLoader;
+import org.apache.flink.util.UserCodeClassLoader;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
@@ -53,5 +61,59 @@ class KafkaChangeSourceTest {
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining(line.substring(0, line.indexOf('=')));
         }
+    }
+
+    /**
+     * The reader the job's source makes hands its {@link PartitionEnds} to the watermark generators of its task (made
+     * on the same thread), which would otherwise count a quiet partition idle by quiet alone; closed, it takes it back.
+     */
+    @Test
+    void itsReaderHandsThePartitionsEndsToTheWatermarkOfItsTask() throws Exception {
+        KafkaChangeSource source = KafkaChangeSource.create(JobOptions.defaults());
+        SourceReaderContext context = new SourceReaderContext() {
+            @Override
+            public SourceReaderMetricGroup metricGroup() {
+                return UnregisteredMetricsGroup.createSourceReaderMetricGroup();
+            }
+
+            @Override
+            public Configuration getConfiguration() {
+                return new Configuration();
+            }
+
+            @Override
+            public String getLocalHostName() {
+                return "localhost";
+            }
+
+            @Override
+            public int getIndexOfSubtask() {
+                return 0;
+            }
+
+            @Override
+            public void sendSplitRequest() {}
+
+            @Override
+            public void sendSourceEventToCoordinator(SourceEvent sourceEvent) {}
+
+            @Override
+            public UserCodeClassLoader getUserCodeClassLoader() {
+                return SimpleUserCodeClassLoader.create(getClass().getClassLoader());
+            }
+
+            @Override
+            public int currentParallelism() {
+                return 1;
+            }
+        };
+
+        SourceReader<KafkaRecord, KafkaPartitionSplit> reader = source.createReader(context);
+        try {
+            assertThat(PartitionEnds.ofThisTask()).isNotNull();
+        } finally {
+            reader.close();
+        }
+        assertThat(PartitionEnds.ofThisTask()).isNull();
     }
 }

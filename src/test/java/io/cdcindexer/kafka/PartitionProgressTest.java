@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
@@ -106,21 +108,31 @@ class PartitionProgressTest {
     private static final TopicPartition P0 = new TopicPartition("t", 0);
     private static final TopicPartition P1 = new TopicPartition("t", 1);
 
-    /** The ends Kafka gives, by partition; a marker's start resolves to 0. */
+    /** The ends Kafka gives, by partition (each begins at 0); a committed offset for none. */
     private final Map<TopicPartition, Long> kafkaEnds = new HashMap<>();
+    /** Where Kafka says only transaction markers lie up to, by partition read on from (absent: a record lies there). */
+    private final Map<TopicPartition, Long> markersUpTo = new HashMap<>();
+    /** Topics gone. */
+    private final Set<TopicPartition> gone = new HashSet<>();
     private final PartitionEnds.Lookup lookup = new PartitionEnds.Lookup() {
         @Override
-        public Map<TopicPartition, Long> ends(Collection<TopicPartition> partitions) {
-            Map<TopicPartition, Long> ends = new HashMap<>();
-            partitions.forEach(p -> ends.put(p, kafkaEnds.getOrDefault(p, 0L)));
-            return ends;
+        public Map<TopicPartition, PartitionEnds.Range> ranges(Collection<TopicPartition> partitions) {
+            Map<TopicPartition, PartitionEnds.Range> ranges = new HashMap<>();
+            partitions.forEach(p -> ranges.put(p, gone.contains(p) ? PartitionEnds.Range.GONE
+                    : new PartitionEnds.Range(0, kafkaEnds.getOrDefault(p, 0L))));
+            return ranges;
         }
 
         @Override
-        public Map<TopicPartition, Long> starts(Map<TopicPartition, Long> markers) {
-            Map<TopicPartition, Long> starts = new HashMap<>();
-            markers.keySet().forEach(p -> starts.put(p, 0L));
-            return starts;
+        public Map<TopicPartition, Long> committed(Collection<TopicPartition> partitions) {
+            return Map.of();
+        }
+
+        @Override
+        public Map<TopicPartition, Long> recordlessUpTo(Map<TopicPartition, PartitionEnds.Gap> gaps) {
+            Map<TopicPartition, Long> upTo = new HashMap<>();
+            gaps.keySet().forEach(p -> upTo.put(p, markersUpTo.getOrDefault(p, -1L)));
+            return upTo;
         }
     };
     private final ManualClock wall = new ManualClock();
@@ -248,5 +260,73 @@ class PartitionProgressTest {
     private void other(long kafkaTime) {
         new PartitionProgress(new ManualClock(), subtask, null).onEvent(
                 new KafkaRecord("t", 9, 0, kafkaTime, null, null), kafkaTime, output);
+    }
+
+    /**
+     * A subtask given no partition (more subtasks than partitions) has nothing to read: its generator, which reads
+     * nothing, is idle once quiet, or the job's watermark would wait for it for good (review finding).
+     */
+    @Test
+    void aSubtaskWithoutPartitionsIsIdleOnceQuiet() throws Exception {
+        PartitionProgress main = new PartitionProgress(activity, subtask, ends);
+
+        quietFor(PartitionProgress.QUIET_MS);
+        emitFrom(main);
+
+        assertThat(idle).hasSize(1);
+    }
+
+    /**
+     * A split whose start is past the partition's end (its topic deleted and made again, its log truncated): the
+     * reader starts again from the beginning, so records wait; it is not read to its end (review finding).
+     */
+    @Test
+    void aStartPastThePartitionsEndIsReadFromItsBeginningSoRecordsWait() throws Exception {
+        PartitionProgress unread = new PartitionProgress(activity, subtask, ends);
+        ends.assigned(P1, 10);
+        kafkaEnds.put(P1, 3L);
+
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(unread);
+
+        assertThat(idle).isEmpty();
+    }
+
+    /**
+     * A topic written with transactions ends with a commit marker, which no consumer hands on: read to its last record,
+     * the partition is short of its end by the marker. It is read to its end once a read on from there finds only
+     * markers up to the end; while a record lies there, it is not (review finding).
+     */
+    @Test
+    void onlyTransactionMarkersLeftCountAsReadToTheEnd() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 3L); // records at 0 and 1, a commit marker at 2
+        read(p0, 0, 1_000);
+        read(p0, 1, 1_001);
+
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(p0);
+        assertThat(idle).as("a record may lie at 2").isEmpty();
+
+        markersUpTo.put(P0, 3L);
+        quietFor(2_000); // a look asks, the next answers
+        emitFrom(p0);
+        assertThat(idle).hasSize(1);
+    }
+
+    /** A topic deleted while its split is still assigned has nothing more to read. */
+    @Test
+    void aPartitionWhoseTopicIsGoneIsReadToItsEnd() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 5L);
+        read(p0, 0, 1_000);
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(p0);
+        assertThat(idle).isEmpty();
+
+        gone.add(P0);
+        quietFor(1_000);
+        emitFrom(p0);
+        assertThat(idle).hasSize(1);
     }
 }
