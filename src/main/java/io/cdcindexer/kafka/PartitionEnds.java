@@ -4,7 +4,6 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
@@ -39,12 +38,17 @@ import org.slf4j.LoggerFactory;
  *   <li>where the reader is: the offset after the last record read, or for a partition nothing was read from yet its
  *       split's start (markers resolved as the reader resolves them); outside the partition's range (a topic deleted
  *       and made again, a log truncated, records removed by retention) the reader starts again from its beginning, and
- *       so does the look;
- *   <li>read to its end when that is the partition's end, or when only transaction markers lie between (a topic
- *       written with transactions ends with a commit marker, which no consumer hands on): a small read of the look's
- *       own from there says so;
+ *       so does the look, unless the look was asked before the read (then it cannot say);
+ *   <li>read to its end when that is the log's end (not the last stable offset: to a reader of committed records,
+ *       an open transaction's records are still to come), or when only transaction markers, or records of transactions
+ *       aborted that such a reader skips, lie between: a small read of the look's own from there, reading as the
+ *       reader does, says so;
  *   <li>a partition whose topic is gone has nothing more to read.
  * </ul>
+ *
+ * <p>Each look also notes how far the subtask had read when it was asked: a partition it finds read to its end claims
+ * no more of its subtask's newest time (a record appended to it after the look may be older than what other partitions
+ * read since).
  *
  * <p>What it cannot see: a record Connect's producer has not got into the log yet (retrying, Kafka away) keeps the
  * time Connect gave it, older than what the partition claims meanwhile. The watermark's claims stay as they were for
@@ -94,24 +98,36 @@ public final class PartitionEnds implements AutoCloseable {
         default void close() throws Exception {}
     }
 
-    /** What one partition's generator has read: the offset after its last record. */
+    /**
+     * What one partition's generator has read: the offset after its last record (a partition read again from its
+     * beginning goes back), and when a check first saw it there.
+     */
     static final class Read {
         final TopicPartition partition;
         long next;
+        private long checkedNext = -1;
+        private long checkedAtMs;
 
         Read(TopicPartition partition) {
             this.partition = partition;
         }
     }
 
-    /** Between where a quiet partition is read to and its end. */
+    /** Between where a quiet partition is read to and its end: what a read on reads. */
     public record Gap(long from, long end) {}
 
-    /** The ranges Kafka gave, and when they were asked for. */
-    private record Look(Map<TopicPartition, Range> ranges, long askedAtMs) {}
+    /**
+     * The ranges Kafka gave, when they were asked for, and the newest Kafka time the subtask had read before: what a
+     * partition read to its end by this look may claim of its subtask's (a record appended to it after the look may be
+     * older than what other partitions read meanwhile).
+     */
+    record Look(Map<TopicPartition, Range> ranges, long askedAtMs, long subtaskNewest) {}
 
     /** From {@code from}, nothing but markers up to {@code upTo} ({@code -1}: a record lies there). */
     private record Recordless(long from, long upTo) {}
+
+    /** A read on asked for: from where the partition is read to, going on at {@code at} (markers read before). */
+    private record ReadOn(long from, long at, long end) {}
 
     private final Supplier<Lookup> lookups;
     private final LongSupplier clockMs;
@@ -120,10 +136,12 @@ public final class PartitionEnds implements AutoCloseable {
     /** Markers resolved by a look. */
     private final Map<TopicPartition, Long> resolvedStarts = new ConcurrentHashMap<>();
     /** Quiet partitions short of their end, with where they are: for the next look to read on from there. */
-    private final Map<TopicPartition, Gap> toReadOn = new ConcurrentHashMap<>();
+    private final Map<TopicPartition, ReadOn> toReadOn = new ConcurrentHashMap<>();
     private final Map<TopicPartition, Recordless> readOn = new ConcurrentHashMap<>();
     /** By partition read from: how far. The task thread's only. */
     private final Map<TopicPartition, Read> read = new HashMap<>();
+    /** The newest Kafka time read from any partition of the subtask: written by its generators, read by each look. */
+    final PartitionProgress.SubtaskNewest subtaskNewest = new PartitionProgress.SubtaskNewest();
     private volatile Look last;
     private volatile boolean closed;
     private Thread looker;
@@ -155,10 +173,17 @@ public final class PartitionEnds implements AutoCloseable {
         return read.computeIfAbsent(partition, Read::new);
     }
 
-    /** Whether the partition has been read to its end, by a fresh look. */
-    boolean caughtUp(Read partition) {
+    /** The fresh look by which the partition has been read to its end; null when it has not. */
+    Look caughtUp(Read partition) {
         Look look = fresh();
-        return look != null && caughtUp(partition.partition, partition.next, look);
+        if (look == null) {
+            return null;
+        }
+        if (partition.next != partition.checkedNext) {
+            partition.checkedNext = partition.next;
+            partition.checkedAtMs = clockMs.getAsLong();
+        }
+        return caughtUp(partition.partition, partition.next, partition.checkedAtMs, look) ? look : null;
     }
 
     /**
@@ -180,14 +205,19 @@ public final class PartitionEnds implements AutoCloseable {
                 continue;
             }
             Long start = split.getValue() >= 0 ? split.getValue() : resolvedStarts.get(split.getKey());
-            all &= start != null && caughtUp(split.getKey(), start, look); // each one short asks for a read on
+            all &= start != null && caughtUp(split.getKey(), start, Long.MIN_VALUE, look); // each short reads on
         }
         return all;
     }
 
-    private boolean caughtUp(TopicPartition partition, long offset, Look look) {
+    /**
+     * Read to its end at {@code offset}, where the reader was at {@code readAtMs}: past the end of a look asked before
+     * that, the look is only older than the read and cannot say; past the end of a later one, the log is behind what
+     * was read (truncated, its topic made again) and the reader starts again from its beginning.
+     */
+    private boolean caughtUp(TopicPartition partition, long offset, long readAtMs, Look look) {
         Range range = look.ranges.get(partition);
-        if (range == null) {
+        if (range == null || (offset > range.end && look.askedAtMs <= readAtMs)) {
             return false;
         }
         long from = range.readFrom(offset);
@@ -198,7 +228,8 @@ public final class PartitionEnds implements AutoCloseable {
         if (markers != null && markers.from == from && markers.upTo >= range.end) {
             return true;
         }
-        toReadOn.put(partition, new Gap(from, range.end));
+        boolean markersRead = markers != null && markers.from == from && markers.upTo > from;
+        toReadOn.put(partition, new ReadOn(from, markersRead ? markers.upTo : from, range.end));
         return false;
     }
 
@@ -225,14 +256,27 @@ public final class PartitionEnds implements AutoCloseable {
         }
         Set<TopicPartition> partitions = new HashSet<>(assigned.keySet());
         if (!partitions.isEmpty()) {
+            long newestBefore = subtaskNewest.value;
             long askedAt = clockMs.getAsLong();
-            last = new Look(Map.copyOf(lookup.ranges(partitions)), askedAt);
+            Look previous = last;
+            Map<TopicPartition, Range> ranges = Map.copyOf(lookup.ranges(partitions));
+            if (previous != null) {
+                ranges.forEach((partition, range) -> {
+                    Range before = previous.ranges.get(partition);
+                    if (before != null && (range.end < before.end || range.beginning < before.beginning)) {
+                        readOn.remove(partition); // the log went back (its topic made again): what was read on is not
+                    }
+                });
+            }
+            last = new Look(ranges, askedAt, newestBefore);
         }
         if (!toReadOn.isEmpty()) {
-            Map<TopicPartition, Gap> gaps = new HashMap<>(toReadOn);
-            gaps.keySet().forEach(toReadOn::remove);
+            Map<TopicPartition, ReadOn> asked = new HashMap<>(toReadOn);
+            asked.keySet().forEach(toReadOn::remove);
+            Map<TopicPartition, Gap> gaps = new HashMap<>();
+            asked.forEach((partition, on) -> gaps.put(partition, new Gap(on.at, on.end)));
             lookup.recordlessUpTo(gaps).forEach((partition, upTo) ->
-                    readOn.put(partition, new Recordless(gaps.get(partition).from, upTo)));
+                    readOn.put(partition, new Recordless(asked.get(partition).from, upTo)));
         }
         if (unresolved != null) {
             throw unresolved;
@@ -302,9 +346,14 @@ public final class PartitionEnds implements AutoCloseable {
                 Thread.sleep(LOOK_EVERY_MS);
             }
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            // closed
+        } catch (RuntimeException | Error e) {
+            LOG.error("The look at the partitions' ends stopped; no quiet partition counts as read to its end from now "
+                    + "on, and the watermark waits for the ones it holds", e);
+            throw e;
         } finally {
             if (lookup != null) {
+                Thread.interrupted(); // Kafka's clients do not close on an interrupted thread
                 try {
                     lookup.close();
                 } catch (Exception e) {
@@ -333,9 +382,10 @@ public final class PartitionEnds implements AutoCloseable {
      */
     static final class FromKafka implements Lookup {
         private static final Duration TIMEOUT = Duration.ofSeconds(5);
+        /** How long a look reads on at most: looks stay a second apart, and the next goes on from there. */
+        private static final Duration READ_ON_FOR = Duration.ofMillis(300);
         private final Admin admin;
         private final KafkaConsumer<byte[], byte[]> consumer;
-        private final IsolationLevel isolation;
 
         FromKafka(Properties properties) {
             Properties admin = new Properties();
@@ -354,8 +404,11 @@ public final class PartitionEnds implements AutoCloseable {
             consumer.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
             consumer.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, "1024"); // a marker or a record: enough
             consumer.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
-            this.isolation = IsolationLevel.valueOf(consumer.getProperty(ConsumerConfig.ISOLATION_LEVEL_CONFIG,
-                    "read_uncommitted").toUpperCase(Locale.ROOT));
+            // Its reads answer at once, whatever the file tunes the source's fetches to; no one else sees them.
+            consumer.put(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, "1");
+            consumer.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "100");
+            consumer.remove(ConsumerConfig.INTERCEPTOR_CLASSES_CONFIG);
+            consumer.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
             this.admin = Admin.create(admin);
             try {
                 this.consumer = new KafkaConsumer<>(consumer);
@@ -373,7 +426,11 @@ public final class PartitionEnds implements AutoCloseable {
                 earliest.put(p, OffsetSpec.earliest());
                 latest.put(p, OffsetSpec.latest());
             });
-            ListOffsetsOptions options = new ListOffsetsOptions(isolation).timeoutMs((int) TIMEOUT.toMillis());
+            // The log's end, not the last stable offset: a reader that reads committed records only is not read to
+            // its end while a transaction is open there (its records come when it commits, with their older times).
+            // The read on reads as the reader does, so a partition ending in a transaction aborted is.
+            ListOffsetsOptions options = new ListOffsetsOptions(IsolationLevel.READ_UNCOMMITTED)
+                    .timeoutMs((int) TIMEOUT.toMillis());
             ListOffsetsResult beginnings = admin.listOffsets(earliest, options);
             ListOffsetsResult ends = admin.listOffsets(latest, options);
             Map<TopicPartition, Range> ranges = new HashMap<>();
@@ -402,8 +459,8 @@ public final class PartitionEnds implements AutoCloseable {
         }
 
         /**
-         * Reads on from each gap's start, a record or a marker at a time, for a second at most: a record, or a
-         * position short of the end, and it is not only markers.
+         * Reads on from each gap's start, a record or a marker at a time, for {@link #READ_ON_FOR} at most: a record
+         * says it is not only markers; a position short of the end, how far it is (the next look goes on from there).
          */
         @Override
         public Map<TopicPartition, Long> recordlessUpTo(Map<TopicPartition, Gap> gaps) {
@@ -411,7 +468,7 @@ public final class PartitionEnds implements AutoCloseable {
             gaps.forEach((partition, gap) -> consumer.seek(partition, gap.from()));
             Set<TopicPartition> pending = new HashSet<>(gaps.keySet());
             Set<TopicPartition> withRecords = new HashSet<>();
-            long until = System.nanoTime() + TIMEOUT.toNanos() / 5;
+            long until = System.nanoTime() + READ_ON_FOR.toNanos();
             try {
                 while (!pending.isEmpty() && System.nanoTime() < until) {
                     consumer.poll(Duration.ofMillis(100)).partitions().forEach(withRecords::add);
@@ -432,8 +489,11 @@ public final class PartitionEnds implements AutoCloseable {
 
         @Override
         public void close() {
-            consumer.close(Duration.ofSeconds(1));
-            admin.close(Duration.ofSeconds(1));
+            try {
+                consumer.close(Duration.ofSeconds(1));
+            } finally {
+                admin.close(Duration.ofSeconds(1));
+            }
         }
     }
 }

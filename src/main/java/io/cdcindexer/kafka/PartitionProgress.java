@@ -18,7 +18,7 @@ import org.apache.kafka.common.TopicPartition;
  *       millisecond (the job holds changes with unavailable columns until then) does not wait for the partition's next
  *       write.
  *   <li>Quiet for {@link #SUBTASK_QUIET_MS} and read to its end: the newest timestamp read from any partition of its
- *       source subtask. At the end of a burst every partition falls idle in the same check, and Flink then keeps the
+ *       source subtask before the look that says so. At the end of a burst every partition falls idle in the same check, and Flink then keeps the
  *       least of their watermarks; without this, a change newer than that would wait for the next write.
  *   <li>Quiet for {@link #IDLE_MS} and read to its end: idle, left out of the subtask's watermark until its next record
  *       (a table nobody writes must not hold every other back). One that has read nothing yet is idle after
@@ -47,9 +47,9 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
     /** How long a partition read to its end must have been quiet before it counts as idle. */
     static final long IDLE_MS = 5_000;
 
-    /** The newest Kafka time one source subtask has read from any of its partitions. */
+    /** The newest Kafka time one source subtask has read from any of its partitions (each look reads it). */
     static final class SubtaskNewest {
-        long value = Long.MIN_VALUE;
+        volatile long value = Long.MIN_VALUE;
     }
 
     private final RelativeClock activity;
@@ -80,23 +80,26 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
 
         @Override
         public WatermarkGenerator<KafkaRecord> createWatermarkGenerator(Context context) {
+            PartitionEnds ends = PartitionEnds.ofThisTask();
             if (subtask == null) {
-                subtask = new SubtaskNewest();
+                subtask = ends != null ? ends.subtaskNewest : new SubtaskNewest();
             }
-            return new PartitionProgress(context.getInputActivityClock(), subtask, PartitionEnds.ofThisTask());
+            return new PartitionProgress(context.getInputActivityClock(), subtask, ends);
         }
     }
 
     @Override
     public void onEvent(KafkaRecord record, long timestamp, WatermarkOutput output) {
         newest = Math.max(newest, timestamp);
-        subtask.value = Math.max(subtask.value, timestamp);
+        if (timestamp > subtask.value) {
+            subtask.value = timestamp;
+        }
         lastRecordAt = activity.relativeTimeMillis();
         if (ends != null) {
             if (read == null) {
                 read = ends.reading(new TopicPartition(record.topic, record.partition));
             }
-            read.next = Math.max(read.next, record.offset + 1);
+            read.next = record.offset + 1; // a split's records come in order; back only when read again from the start
         }
     }
 
@@ -109,12 +112,16 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
             }
             return;
         }
-        boolean readToItsEnd = ends == null || (read == null ? ends.unreadCaughtUp() : ends.caughtUp(read));
+        PartitionEnds.Look look = ends == null || read == null ? null : ends.caughtUp(read);
+        boolean readToItsEnd = ends == null || (read == null ? ends.unreadCaughtUp() : look != null);
         if (readToItsEnd && (quietFor >= IDLE_MS || (newest == Long.MIN_VALUE && ends != null))) {
             output.markIdle();
         } else if (newest != Long.MIN_VALUE) {
+            // Of the subtask's newest, only what was read before the look: what other partitions read since may be
+            // newer than a record appended to this one after it.
+            long subtaskNewest = look == null ? subtask.value : Math.min(subtask.value, look.subtaskNewest());
             long watermark = !readToItsEnd ? newest - 1
-                    : quietFor >= SUBTASK_QUIET_MS ? Math.max(newest, subtask.value) : newest;
+                    : quietFor >= SUBTASK_QUIET_MS ? Math.max(newest, subtaskNewest) : newest;
             output.emitWatermark(new Watermark(watermark));
         } // nothing read yet, and not idle: no claim, which holds the subtask's watermark back
     }

@@ -11,6 +11,7 @@ import io.cdcindexer.kafka.KafkaRecord;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.KafkaBroker;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -163,6 +164,36 @@ class CdcIndexerJobKafkaITCase {
         assertThat(watermarkAfterAQuietSpell("wm.public.transactional", 1, 1, true)).isEqualTo(watermarkFirst + 1);
     }
 
+    /**
+     * A reader of committed records only (Connect's exactly-once source support writes with transactions): while a
+     * transaction is open in the partition, its records come when it commits, with their older times, so the partition
+     * is not read to its end. Asked at the last stable offset (where such a reader stops), its end was where the reader
+     * was, and the watermark passed the open transaction's records (review finding).
+     */
+    @Test
+    void aPartitionWithATransactionOpenIsNotReadToItsEndByAReaderOfCommittedRecords() throws Exception {
+        Path properties = dir.resolve("read-committed.properties");
+        Files.writeString(properties, "isolation.level=read_committed\n");
+        String topic = "wm.public.open";
+        try (KafkaProducer<byte[], byte[]> producer = transactionalProducer(topic)) {
+            JobClient job = startWatermarkJob(topic, 1, 1, true, "--kafka.properties-file", properties.toString());
+            try {
+                producer.beginTransaction();
+                producer.send(new ProducerRecord<>(topic, 0, watermarkFirst + 2, null, new byte[] {2}));
+                producer.flush(); // in the log, not committed
+                Thread.sleep(7_000); // past the 5 s after which a partition read to its end is idle
+                assertThat(FIRED).as("the watermark stays short of the records read while a transaction is open")
+                        .isEmpty();
+
+                producer.commitTransaction();
+                await("the third record read", () -> WATERMARKS.size() == 3);
+                assertThat(List.copyOf(WATERMARKS).get(2)[1]).isEqualTo(watermarkFirst);
+            } finally {
+                job.cancel().get();
+            }
+        }
+    }
+
     private static long watermarkFirst;
 
     private static long watermarkAfterAQuietSpell(String topic, int partitions, int parallelism) throws Exception {
@@ -170,46 +201,16 @@ class CdcIndexerJobKafkaITCase {
     }
 
     /**
-     * Two records in partition 0 of a new topic, read by the job's source and watermark at the parallelism given,
-     * then a quiet 4 s, then a third: the watermark the third came after, past an exchange by key.
+     * Two records in partition 0 of a new topic, read by the job's source and watermark at the parallelism given; once
+     * quiet, the watermark reaches the second's time (a timer there fires), and a third is sent: the watermark the third
+     * came after, past an exchange by key.
      */
     private static long watermarkAfterAQuietSpell(String topic, int partitions, int parallelism, boolean transactions)
             throws Exception {
-        WATERMARKS.clear();
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
-                KafkaProducer<byte[], byte[]> producer = transactions ? transactionalProducer(topic) : producer()) {
-            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
-            watermarkFirst = System.currentTimeMillis() - 60_000;
-            if (transactions) {
-                producer.initTransactions();
-                producer.beginTransaction();
-            }
-            for (int i = 0; i < 2; i++) {
-                producer.send(new ProducerRecord<>(topic, 0, watermarkFirst + i, null, new byte[] {(byte) i}));
-            }
-            if (transactions) {
-                producer.commitTransaction();
-            }
-            producer.flush();
-
-            JobOptions options = JobOptions.fromArgs("--kafka.bootstrap-servers", kafka.bootstrapServers(),
-                    "--kafka.group-id", "watermark-" + topic, "--kafka.topic-pattern", Pattern.quote(topic),
-                    "--kafka.transaction-topic", "");
-            StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-            env.setParallelism(parallelism);
-            env.fromSource(KafkaChangeSource.create(options), CdcIndexerJob.PARTITION_PROGRESS, "kafka")
-                    .keyBy(record -> record.partition)
-                    .process(new KeyedProcessFunction<Integer, KafkaRecord, Void>() {
-                        @Override
-                        public void processElement(KafkaRecord record, Context ctx, Collector<Void> out) {
-                            WATERMARKS.add(new long[] {record.timestamp, ctx.timerService().currentWatermark()});
-                        }
-                    })
-                    .sinkTo(new DiscardingSink<>());
-            JobClient job = env.executeAsync("watermark of " + topic);
+        try (KafkaProducer<byte[], byte[]> producer = transactions ? transactionalProducer(topic) : producer()) {
+            JobClient job = startWatermarkJob(topic, partitions, parallelism, transactions);
             try {
-                await("both records read", () -> WATERMARKS.size() == 2);
-                Thread.sleep(4_000);
+                await("the watermark reaches the second record's time", () -> !FIRED.isEmpty());
                 if (transactions) {
                     producer.beginTransaction();
                 }
@@ -223,6 +224,67 @@ class CdcIndexerJobKafkaITCase {
             } finally {
                 job.cancel().get();
             }
+        }
+    }
+
+    /** Timers fired at the second record's time: the watermark reached it. */
+    private static final Queue<Long> FIRED = new ConcurrentLinkedQueue<>();
+
+    /**
+     * A new topic with two records in partition 0 (committed ones, when written with transactions; by a producer of
+     * its own, so the test's producer keeps its transactional id), and a job reading it that notes each record's
+     * watermark and fires a timer at the second record's time; back once it has read both.
+     */
+    private static JobClient startWatermarkJob(String topic, int partitions, int parallelism, boolean transactions,
+            String... moreOptions) throws Exception {
+        WATERMARKS.clear();
+        FIRED.clear();
+        watermarkFirst = System.currentTimeMillis() - 60_000;
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
+                KafkaProducer<byte[], byte[]> producer =
+                        transactions ? transactionalProducer(topic + "-first") : producer()) {
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
+            if (transactions) {
+                producer.beginTransaction();
+            }
+            for (int i = 0; i < 2; i++) {
+                producer.send(new ProducerRecord<>(topic, 0, watermarkFirst + i, null, new byte[] {(byte) i}));
+            }
+            if (transactions) {
+                producer.commitTransaction();
+            }
+            producer.flush();
+        }
+        List<String> args = new ArrayList<>(List.of("--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka.group-id", "watermark-" + topic, "--kafka.topic-pattern", Pattern.quote(topic),
+                "--kafka.transaction-topic", ""));
+        args.addAll(List.of(moreOptions));
+        JobOptions options = JobOptions.fromArgs(args.toArray(String[]::new));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(parallelism);
+        long second = watermarkFirst + 1;
+        env.fromSource(KafkaChangeSource.create(options), CdcIndexerJob.PARTITION_PROGRESS, "kafka")
+                .keyBy(record -> record.partition)
+                .process(new KeyedProcessFunction<Integer, KafkaRecord, Void>() {
+                    @Override
+                    public void processElement(KafkaRecord record, Context ctx, Collector<Void> out) {
+                        WATERMARKS.add(new long[] {record.timestamp, ctx.timerService().currentWatermark()});
+                        ctx.timerService().registerEventTimeTimer(second);
+                    }
+
+                    @Override
+                    public void onTimer(long timestamp, OnTimerContext ctx, Collector<Void> out) {
+                        FIRED.add(timestamp);
+                    }
+                })
+                .sinkTo(new DiscardingSink<>());
+        JobClient job = env.executeAsync("watermark of " + topic);
+        try {
+            await("both records read", () -> WATERMARKS.size() == 2);
+            return job;
+        } catch (AssertionError | InterruptedException e) {
+            job.cancel().get();
+            throw e;
         }
     }
 
@@ -252,7 +314,10 @@ class CdcIndexerJobKafkaITCase {
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, id);
-        return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+        KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+        producer.initTransactions();
+        return producer;
     }
 
     private static KafkaConsumer<byte[], byte[]> consumer() {

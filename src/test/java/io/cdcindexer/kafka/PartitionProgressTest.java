@@ -20,8 +20,6 @@ import org.junit.jupiter.api.Test;
 class PartitionProgressTest {
 
     private final ManualClock activity = new ManualClock();
-    private final PartitionProgress.SubtaskNewest subtask = new PartitionProgress.SubtaskNewest();
-    private final PartitionProgress progress = new PartitionProgress(activity, subtask, null);
     private final List<Long> emitted = new ArrayList<>();
     /** When it was marked idle: how many watermarks had been emitted then. */
     private final List<Integer> idle = new ArrayList<>();
@@ -137,6 +135,8 @@ class PartitionProgressTest {
     };
     private final ManualClock wall = new ManualClock();
     private final PartitionEnds ends = new PartitionEnds(() -> lookup, () -> wall.relativeTimeMillis());
+    private final PartitionProgress.SubtaskNewest subtask = ends.subtaskNewest;
+    private final PartitionProgress progress = new PartitionProgress(activity, subtask, null);
     private final PartitionProgress p0 = new PartitionProgress(activity, subtask, ends);
 
     private void read(PartitionProgress partition, long offset, long kafkaTime) {
@@ -254,6 +254,141 @@ class PartitionProgressTest {
         quietFor(1);
         emitFrom(unread);
         assertThat(idle).hasSize(1);
+    }
+
+    /**
+     * A partition read to its end by a look claims its subtask's newest time only as far as the subtask had read before
+     * the look: a record appended to it after the look may be older than what another partition read meanwhile
+     * (review finding).
+     */
+    @Test
+    void aPartitionClaimsOfItsSubtasksNewestOnlyWhatWasReadBeforeTheLook() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 2L);
+        read(p0, 0, 1_000);
+        read(p0, 1, 1_001);
+        quietFor(PartitionProgress.SUBTASK_QUIET_MS);
+
+        other(1_500); // after the last look
+        emitFrom(p0);
+        assertThat(emitted).last().isEqualTo(1_001L);
+
+        quietFor(1_000);
+        emitFrom(p0);
+        assertThat(emitted).last().isEqualTo(1_500L);
+    }
+
+    /**
+     * Read past the end of a look asked before the read, the look cannot say what follows: here the topic was empty at
+     * the look, and three records have come since. Before, a reader past the end counted as starting again at the
+     * beginning, which for an empty look was its end (review finding).
+     */
+    @Test
+    void aReadPastTheEndOfAnOlderLookWaitsForALookAfterIt() throws Exception {
+        ends.assigned(P0, 0);
+        ends.lookNow(lookup); // empty
+        kafkaEnds.put(P0, 3L);
+        read(p0, 0, 1_000);
+        read(p0, 1, 1_001);
+
+        activity.advanceTime(PartitionProgress.QUIET_MS, TimeUnit.MILLISECONDS);
+        emitFrom(p0);
+        assertThat(emitted).as("the look is older than the read").last().isEqualTo(1_000L);
+
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(p0);
+        assertThat(emitted).as("a look after the read: a record waits at 2").last().isEqualTo(1_000L);
+        assertThat(idle).isEmpty();
+    }
+
+    /**
+     * A topic deleted and made again: the reader starts again from its beginning, and what it read counts from there,
+     * not from the larger offsets of the old log (before, it kept the largest, so the partition never counted as read to
+     * its end again until the new log passed the old one: its subtask held the job's watermark).
+     */
+    @Test
+    void aPartitionReadAgainFromItsBeginningIsReadToItsEndWhereTheNewLogEnds() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 5L);
+        for (int offset = 0; offset < 5; offset++) {
+            read(p0, offset, 1_000 + offset);
+        }
+        quietFor(PartitionProgress.QUIET_MS);
+
+        kafkaEnds.put(P0, 1L); // made again, one record
+        read(p0, 0, 2_000);
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(p0);
+
+        assertThat(idle).hasSize(1);
+    }
+
+    /**
+     * What a read on found (only markers up to the end) holds for that log only: once the log goes back (its topic made
+     * again), a record may lie where markers lay (review finding).
+     */
+    @Test
+    void whatAReadOnFoundIsForgottenWhenTheLogGoesBack() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 3L);
+        markersUpTo.put(P0, 3L); // a commit marker at 2
+        read(p0, 0, 1_000);
+        read(p0, 1, 1_001);
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(p0); // asks for a read on
+        quietFor(1_000);
+        emitFrom(p0);
+        assertThat(idle).hasSize(1);
+
+        kafkaEnds.put(P0, 0L); // deleted and made again
+        markersUpTo.remove(P0);
+        quietFor(1_000);
+        kafkaEnds.put(P0, 3L); // three records, the last not read yet
+        read(p0, 0, 2_000);
+        read(p0, 1, 2_001);
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(p0);
+
+        assertThat(idle).hasSize(1);
+        assertThat(emitted).last().isEqualTo(2_000L);
+    }
+
+    /**
+     * A read on stopped short of the end (many markers, or records of a transaction aborted, to go through) goes on
+     * from where it stopped at the next look, not from the start again, so it gets to the end.
+     */
+    @Test
+    void aReadOnGoesOnFromWhereTheLastStopped() throws Exception {
+        List<Long> readOnFrom = new ArrayList<>();
+        PartitionEnds.Lookup slow = new PartitionEnds.Lookup() {
+            @Override
+            public Map<TopicPartition, PartitionEnds.Range> ranges(Collection<TopicPartition> partitions) {
+                return Map.of(P0, new PartitionEnds.Range(0, 10));
+            }
+
+            @Override
+            public Map<TopicPartition, Long> committed(Collection<TopicPartition> partitions) {
+                return Map.of();
+            }
+
+            @Override
+            public Map<TopicPartition, Long> recordlessUpTo(Map<TopicPartition, PartitionEnds.Gap> gaps) {
+                long from = gaps.get(P0).from();
+                readOnFrom.add(from);
+                return Map.of(P0, Math.min(from + 3, 10)); // three markers a look
+            }
+        };
+        PartitionEnds.Read read = ends.reading(P0);
+        read.next = 2;
+        ends.assigned(P0, 0);
+        for (int look = 0; look < 5; look++) {
+            ends.lookNow(slow);
+            ends.caughtUp(read);
+            wall.advanceTime(1, TimeUnit.SECONDS);
+        }
+
+        assertThat(readOnFrom).containsExactly(2L, 5L, 8L);
+        assertThat(ends.caughtUp(read)).isNotNull();
     }
 
     /** Another partition of the subtask reads a record of this Kafka time. */
