@@ -39,20 +39,20 @@ import org.slf4j.LoggerFactory;
  *       split's start (markers resolved as the reader resolves them); outside the partition's range (a topic deleted
  *       and made again, a log truncated, records removed by retention) the reader starts again from its beginning, and
  *       so does the look, unless the look was asked before the read (then it cannot say);
- *   <li>read to its end when that is the log's end (not the last stable offset: to a reader of committed records,
- *       an open transaction's records are still to come), or when only transaction markers, or records of transactions
- *       aborted that such a reader skips, lie between: a small read of the look's own from there, reading as the
- *       reader does, says so;
- *   <li>a partition whose topic is gone has nothing more to read.
+ *   <li>read to its end when that is the end consumers see (the high watermark; not the last stable offset: to a
+ *       reader of committed records, an open transaction's records are still to come), or when only transaction
+ *       markers, or records of transactions aborted that such a reader skips, lie between: a small read of the look's
+ *       own from there, reading as the reader does, says so;
+ *   <li>a partition whose topic is gone (unknown to Kafka for {@link #GONE_AFTER_MS}) has nothing more to read.
  * </ul>
  *
  * <p>Each look also notes how far the subtask had read when it was asked: a partition it finds read to its end claims
  * no more of its subtask's newest time (a record appended to it after the look may be older than what other partitions
  * read since).
  *
- * <p>What it cannot see: a record Connect's producer has not got into the log yet (retrying, Kafka away) keeps the
- * time Connect gave it, older than what the partition claims meanwhile. The watermark's claims stay as they were for
- * that; this closes the consumer's side.
+ * <p>What it cannot see: a record Connect's producer sent that consumers cannot see yet (retrying, Kafka away, not yet
+ * copied to every in-sync replica) keeps the time Connect gave it, older than what the partition claims meanwhile. The
+ * watermark's claims stay as they were for that; this closes the consumer's side.
  *
  * <p>A thread of its own looks every {@link #LOOK_EVERY_MS} (two small requests, and a small read per quiet partition
  * short of its end); the task thread only compares. Made by the source's reader on the task thread
@@ -66,12 +66,17 @@ public final class PartitionEnds implements AutoCloseable {
     static final long LOOK_EVERY_MS = 1_000;
     /** How old a look may be to count: past it (Kafka out of reach), no partition counts as read to its end. */
     static final long FRESH_MS = 3_000;
+    /**
+     * How long Kafka must have said a partition's topic is unknown before it counts as gone: one broker that has not
+     * caught up with the cluster's metadata (restarted, or a topic just made) says so too.
+     */
+    static final long GONE_AFTER_MS = 5_000;
 
     private static final ThreadLocal<PartitionEnds> OF_TASK = new ThreadLocal<>();
 
     /** A partition's offsets: its first record's (or where it would be) and the one its next record will take. */
     public record Range(long beginning, long end) {
-        /** A topic gone: nothing to read. */
+        /** A topic Kafka does not know (this very instance, compared as such): nothing to read, once it stays so. */
         public static final Range GONE = new Range(0, 0);
 
         /** Where a reader at this offset reads from: outside the range, the consumer starts again at the beginning. */
@@ -104,12 +109,18 @@ public final class PartitionEnds implements AutoCloseable {
      */
     static final class Read {
         final TopicPartition partition;
-        long next;
-        private long checkedNext = -1;
+        private long next;
+        private boolean checked;
         private long checkedAtMs;
 
         Read(TopicPartition partition) {
             this.partition = partition;
+        }
+
+        /** A record read: the offset after it. */
+        void readTo(long next) {
+            this.next = next;
+            checked = false; // the same offset read again (a log made again) is a read of its own
         }
     }
 
@@ -143,6 +154,12 @@ public final class PartitionEnds implements AutoCloseable {
     /** The newest Kafka time read from any partition of the subtask: written by its generators, read by each look. */
     final PartitionProgress.SubtaskNewest subtaskNewest = new PartitionProgress.SubtaskNewest();
     private volatile Look last;
+    /** Why the thread that looks stopped, when it did other than by closing. */
+    private volatile Throwable stopped;
+    /** By partition: the range of the last look that had one. The thread that looks only. */
+    private final Map<TopicPartition, Range> seen = new HashMap<>();
+    /** By partition: since when Kafka has said its topic is unknown. The thread that looks only. */
+    private final Map<TopicPartition, Long> unknownSince = new HashMap<>();
     private volatile boolean closed;
     private Thread looker;
 
@@ -179,8 +196,8 @@ public final class PartitionEnds implements AutoCloseable {
         if (look == null) {
             return null;
         }
-        if (partition.next != partition.checkedNext) {
-            partition.checkedNext = partition.next;
+        if (!partition.checked) {
+            partition.checked = true;
             partition.checkedAtMs = clockMs.getAsLong();
         }
         return caughtUp(partition.partition, partition.next, partition.checkedAtMs, look) ? look : null;
@@ -234,6 +251,10 @@ public final class PartitionEnds implements AutoCloseable {
     }
 
     private Look fresh() {
+        Throwable cause = stopped;
+        if (cause != null) {
+            throw new IllegalStateException("The look at the partitions' ends stopped", cause); // the task restarts
+        }
         Look look = last;
         return look != null && clockMs.getAsLong() - look.askedAtMs <= FRESH_MS ? look : null;
     }
@@ -258,21 +279,26 @@ public final class PartitionEnds implements AutoCloseable {
         if (!partitions.isEmpty()) {
             long newestBefore = subtaskNewest.value;
             long askedAt = clockMs.getAsLong();
-            Look previous = last;
-            Map<TopicPartition, Range> ranges = Map.copyOf(lookup.ranges(partitions));
-            if (previous != null) {
-                ranges.forEach((partition, range) -> {
-                    Range before = previous.ranges.get(partition);
-                    if (before != null && (range.end < before.end || range.beginning < before.beginning)) {
-                        readOn.remove(partition); // the log went back (its topic made again): what was read on is not
-                    }
-                });
-            }
-            last = new Look(ranges, askedAt, newestBefore);
+            Map<TopicPartition, Range> ranges = new HashMap<>(lookup.ranges(partitions));
+            ranges.entrySet().removeIf(answer -> {
+                if (answer.getValue() != Range.GONE) {
+                    unknownSince.remove(answer.getKey());
+                    return false;
+                }
+                return askedAt - unknownSince.computeIfAbsent(answer.getKey(), p -> askedAt) < GONE_AFTER_MS;
+            });
+            ranges.forEach((partition, range) -> {
+                Range before = seen.put(partition, range);
+                if (before != null && (range.end < before.end || range.beginning < before.beginning)) {
+                    readOn.remove(partition); // the log went back (its topic made again): what was read on is not
+                    toReadOn.remove(partition); // nor where a read on was to go on
+                }
+            });
+            last = new Look(Map.copyOf(ranges), askedAt, newestBefore);
         }
         if (!toReadOn.isEmpty()) {
             Map<TopicPartition, ReadOn> asked = new HashMap<>(toReadOn);
-            asked.keySet().forEach(toReadOn::remove);
+            asked.forEach(toReadOn::remove); // not one asked for meanwhile
             Map<TopicPartition, Gap> gaps = new HashMap<>();
             asked.forEach((partition, on) -> gaps.put(partition, new Gap(on.at, on.end)));
             lookup.recordlessUpTo(gaps).forEach((partition, upTo) ->
@@ -348,8 +374,7 @@ public final class PartitionEnds implements AutoCloseable {
         } catch (InterruptedException e) {
             // closed
         } catch (RuntimeException | Error e) {
-            LOG.error("The look at the partitions' ends stopped; no quiet partition counts as read to its end from now "
-                    + "on, and the watermark waits for the ones it holds", e);
+            stopped = e; // the task fails at its watermark's next check, and restarts
             throw e;
         } finally {
             if (lookup != null) {
@@ -383,17 +408,33 @@ public final class PartitionEnds implements AutoCloseable {
     static final class FromKafka implements Lookup {
         private static final Duration TIMEOUT = Duration.ofSeconds(5);
         /** How long a look reads on at most: looks stay a second apart, and the next goes on from there. */
-        private static final Duration READ_ON_FOR = Duration.ofMillis(300);
+        private static final Duration READ_ON_FOR = Duration.ofMillis(500);
         private final Admin admin;
         private final KafkaConsumer<byte[], byte[]> consumer;
 
         FromKafka(Properties properties) {
             Properties admin = new Properties();
-            Properties consumer = new Properties();
             properties.forEach((key, value) -> {
                 if (AdminClientConfig.configNames().contains((String) key)) {
                     admin.put(key, value);
                 }
+            });
+            this.admin = Admin.create(admin);
+            try {
+                this.consumer = new KafkaConsumer<>(consumerSettings(properties));
+            } catch (RuntimeException e) {
+                this.admin.close(Duration.ZERO);
+                throw e;
+            }
+        }
+
+        /**
+         * The look's consumer: the source's settings (servers, security, group, isolation), with reads that answer at
+         * once whatever the file tunes the source's fetches to, of a record or a marker at a time, seen by no one else.
+         */
+        static Properties consumerSettings(Properties properties) {
+            Properties consumer = new Properties();
+            properties.forEach((key, value) -> {
                 if (ConsumerConfig.configNames().contains((String) key)) {
                     consumer.put(key, value);
                 }
@@ -404,18 +445,11 @@ public final class PartitionEnds implements AutoCloseable {
             consumer.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
             consumer.put(ConsumerConfig.MAX_PARTITION_FETCH_BYTES_CONFIG, "1024"); // a marker or a record: enough
             consumer.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "none");
-            // Its reads answer at once, whatever the file tunes the source's fetches to; no one else sees them.
             consumer.put(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, "1");
             consumer.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "100");
             consumer.remove(ConsumerConfig.INTERCEPTOR_CLASSES_CONFIG);
             consumer.remove(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG);
-            this.admin = Admin.create(admin);
-            try {
-                this.consumer = new KafkaConsumer<>(consumer);
-            } catch (RuntimeException e) {
-                this.admin.close(Duration.ZERO);
-                throw e;
-            }
+            return consumer;
         }
 
         @Override

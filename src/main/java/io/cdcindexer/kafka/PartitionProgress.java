@@ -18,8 +18,9 @@ import org.apache.kafka.common.TopicPartition;
  *       millisecond (the job holds changes with unavailable columns until then) does not wait for the partition's next
  *       write.
  *   <li>Quiet for {@link #SUBTASK_QUIET_MS} and read to its end: the newest timestamp read from any partition of its
- *       source subtask before the look that says so. At the end of a burst every partition falls idle in the same check, and Flink then keeps the
- *       least of their watermarks; without this, a change newer than that would wait for the next write.
+ *       source subtask before the look that says so. At the end of a burst every partition falls idle in the same
+ *       check, and Flink then keeps the least of their watermarks; without this, a change newer than that would wait
+ *       for the next write.
  *   <li>Quiet for {@link #IDLE_MS} and read to its end: idle, left out of the subtask's watermark until its next record
  *       (a table nobody writes must not hold every other back). One that has read nothing yet is idle after
  *       {@link #QUIET_MS} already, once every partition of its subtask that has read nothing is read to its end: it has
@@ -99,7 +100,7 @@ public final class PartitionProgress implements WatermarkGenerator<KafkaRecord> 
             if (read == null) {
                 read = ends.reading(new TopicPartition(record.topic, record.partition));
             }
-            read.next = record.offset + 1; // a split's records come in order; back only when read again from the start
+            read.readTo(record.offset + 1); // a split's records come in order; back only when read again from its start
         }
     }
 

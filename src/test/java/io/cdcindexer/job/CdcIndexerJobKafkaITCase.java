@@ -210,7 +210,9 @@ class CdcIndexerJobKafkaITCase {
         try (KafkaProducer<byte[], byte[]> producer = transactions ? transactionalProducer(topic) : producer()) {
             JobClient job = startWatermarkJob(topic, partitions, parallelism, transactions);
             try {
-                await("the watermark reaches the second record's time", () -> !FIRED.isEmpty());
+                // Within a few looks (a second apart) of the quiet second: not only some time
+                await("the watermark reaches the second record's time", () -> !FIRED.isEmpty(),
+                        Duration.ofSeconds(15));
                 if (transactions) {
                     producer.beginTransaction();
                 }
@@ -350,7 +352,11 @@ class CdcIndexerJobKafkaITCase {
     }
 
     private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        Instant deadline = Instant.now().plusSeconds(90);
+        await(what, condition, Duration.ofSeconds(90));
+    }
+
+    private static void await(String what, BooleanSupplier condition, Duration within) throws InterruptedException {
+        Instant deadline = Instant.now().plus(within);
         while (!condition.getAsBoolean()) {
             if (Instant.now().isAfter(deadline)) {
                 throw new AssertionError("Timed out waiting for: " + what);
