@@ -62,8 +62,12 @@ public final class PartitionEnds implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(PartitionEnds.class);
 
-    /** How often it looks. */
+    /** How long it waits between looks (a look takes its own time too). */
     static final long LOOK_EVERY_MS = 1_000;
+    /** After how many failed looks in a row its clients are made again (a client can stay broken). */
+    static final int REMAKE_AFTER_FAILURES = 10;
+    /** How often a look that keeps failing says so again. */
+    private static final long WARN_AGAIN_MS = 60_000;
     /** How old a look may be to count: past it (Kafka out of reach), no partition counts as read to its end. */
     static final long FRESH_MS = 3_000;
     /**
@@ -137,8 +141,11 @@ public final class PartitionEnds implements AutoCloseable {
     /** From {@code from}, nothing but markers up to {@code upTo} ({@code -1}: a record lies there). */
     private record Recordless(long from, long upTo) {}
 
-    /** A read on asked for: from where the partition is read to, going on at {@code at} (markers read before). */
-    private record ReadOn(long from, long at, long end) {}
+    /**
+     * A read on asked for: from where the partition is read to, going on at {@code at} where the read on it
+     * {@code continues} stopped (null: from the start).
+     */
+    private record ReadOn(long from, long at, long end, Recordless continues) {}
 
     private final Supplier<Lookup> lookups;
     private final LongSupplier clockMs;
@@ -246,7 +253,8 @@ public final class PartitionEnds implements AutoCloseable {
             return true;
         }
         boolean markersRead = markers != null && markers.from == from && markers.upTo > from;
-        toReadOn.put(partition, new ReadOn(from, markersRead ? markers.upTo : from, range.end));
+        toReadOn.put(partition, markersRead ? new ReadOn(from, markers.upTo, range.end, markers)
+                : new ReadOn(from, from, range.end, null));
         return false;
     }
 
@@ -280,6 +288,7 @@ public final class PartitionEnds implements AutoCloseable {
             long newestBefore = subtaskNewest.value;
             long askedAt = clockMs.getAsLong();
             Map<TopicPartition, Range> ranges = new HashMap<>(lookup.ranges(partitions));
+            unknownSince.keySet().removeIf(partition -> !ranges.containsKey(partition)); // unknown in a row only
             ranges.entrySet().removeIf(answer -> {
                 if (answer.getValue() != Range.GONE) {
                     unknownSince.remove(answer.getKey());
@@ -301,8 +310,14 @@ public final class PartitionEnds implements AutoCloseable {
             asked.forEach(toReadOn::remove); // not one asked for meanwhile
             Map<TopicPartition, Gap> gaps = new HashMap<>();
             asked.forEach((partition, on) -> gaps.put(partition, new Gap(on.at, on.end)));
-            lookup.recordlessUpTo(gaps).forEach((partition, upTo) ->
-                    readOn.put(partition, new Recordless(asked.get(partition).from, upTo)));
+            lookup.recordlessUpTo(gaps).forEach((partition, upTo) -> {
+                ReadOn on = asked.get(partition);
+                // Going on from a read on forgotten since (the log went back after the generator asked) would join
+                // what the old log held to what the new one does.
+                if (on.continues == null || readOn.get(partition) == on.continues) {
+                    readOn.put(partition, new Recordless(on.from, upTo));
+                }
+            });
         }
         if (unresolved != null) {
             throw unresolved;
@@ -345,17 +360,20 @@ public final class PartitionEnds implements AutoCloseable {
 
     private void lookUntilClosed() {
         Lookup lookup = null;
-        boolean failing = false;
+        int failures = 0;
+        long failingSince = 0;
+        long warnedAt = 0;
         try {
             while (!closed) {
                 try {
                     if (lookup == null) {
-                        lookup = lookups.get(); // again after a failure: the clients may not be made at first
+                        lookup = lookups.get();
                     }
                     lookNow(lookup);
-                    if (failing) {
-                        LOG.info("The partitions' ends can be looked up again");
-                        failing = false;
+                    if (failures > 0) {
+                        LOG.info("The partitions' ends can be looked up again, after {} s",
+                                (clockMs.getAsLong() - failingSince) / 1_000);
+                        failures = 0;
                     }
                 } catch (InterruptedException e) {
                     throw e;
@@ -363,27 +381,43 @@ public final class PartitionEnds implements AutoCloseable {
                     if (closed) {
                         break;
                     }
-                    if (!failing) {
+                    long now = clockMs.getAsLong();
+                    if (failures++ == 0) {
+                        failingSince = now;
+                        warnedAt = now;
                         LOG.warn("Could not look up the partitions' ends ({}); until it can, no quiet partition counts "
                                 + "as read to its end, and the watermark waits for the ones it holds", e.toString());
-                        failing = true;
+                    } else if (now - warnedAt >= WARN_AGAIN_MS) {
+                        warnedAt = now;
+                        LOG.warn("Still could not look up the partitions' ends, for {} s now ({})",
+                                (now - failingSince) / 1_000, e.toString());
+                    }
+                    if (failures % REMAKE_AFTER_FAILURES == 0) {
+                        close(lookup); // made again at the next look
+                        lookup = null;
                     }
                 }
                 Thread.sleep(LOOK_EVERY_MS);
             }
         } catch (InterruptedException e) {
             // closed
-        } catch (RuntimeException | Error e) {
-            stopped = e; // the task fails at its watermark's next check, and restarts
-            throw e;
+        } catch (Error e) { // every Exception of a look is caught above
+            if (!closed) {
+                stopped = e; // the task fails at its watermark's next check, and restarts
+                LOG.error("The look at the partitions' ends stopped; the task fails at its watermark's next check", e);
+            }
         } finally {
-            if (lookup != null) {
-                Thread.interrupted(); // Kafka's clients do not close on an interrupted thread
-                try {
-                    lookup.close();
-                } catch (Exception e) {
-                    LOG.debug("Closing the look-up of the partitions' ends", e);
-                }
+            Thread.interrupted(); // Kafka's clients do not close on an interrupted thread
+            close(lookup);
+        }
+    }
+
+    private static void close(Lookup lookup) {
+        if (lookup != null) {
+            try {
+                lookup.close();
+            } catch (Exception e) {
+                LOG.debug("Closing the look-up of the partitions' ends", e);
             }
         }
     }
@@ -401,13 +435,14 @@ public final class PartitionEnds implements AutoCloseable {
     }
 
     /**
-     * The look at Kafka: ranges by the admin client (one answer per partition, so a topic gone or a partition without
-     * a leader does not lose the others'), the group's offsets and the reads on by a consumer of its own (it joins no
-     * group and commits nothing).
+     * The look at Kafka: ranges by the admin client (one answer per partition, so a topic gone does not lose the
+     * others'; a partition without a leader does, with kafka-clients 3.4: the whole look fails after its timeout, until
+     * a leader is elected), the group's offsets and the reads on by a consumer of its own (it joins no group and
+     * commits nothing).
      */
     static final class FromKafka implements Lookup {
         private static final Duration TIMEOUT = Duration.ofSeconds(5);
-        /** How long a look reads on at most: looks stay a second apart, and the next goes on from there. */
+        /** How long a look reads on at most (the next goes on from where it stopped). */
         private static final Duration READ_ON_FOR = Duration.ofMillis(500);
         private final Admin admin;
         private final KafkaConsumer<byte[], byte[]> consumer;

@@ -112,12 +112,14 @@ class PartitionProgressTest {
     private final Map<TopicPartition, Long> markersUpTo = new HashMap<>();
     /** Topics gone. */
     private final Set<TopicPartition> gone = new HashSet<>();
+    /** Partitions Kafka gives no answer for (no leader). */
+    private final Set<TopicPartition> unanswered = new HashSet<>();
     private final PartitionEnds.Lookup lookup = new PartitionEnds.Lookup() {
         @Override
         public Map<TopicPartition, PartitionEnds.Range> ranges(Collection<TopicPartition> partitions) {
             Map<TopicPartition, PartitionEnds.Range> ranges = new HashMap<>();
-            partitions.forEach(p -> ranges.put(p, gone.contains(p) ? PartitionEnds.Range.GONE
-                    : new PartitionEnds.Range(0, kafkaEnds.getOrDefault(p, 0L))));
+            partitions.stream().filter(p -> !unanswered.contains(p)).forEach(p -> ranges.put(p, gone.contains(p)
+                    ? PartitionEnds.Range.GONE : new PartitionEnds.Range(0, kafkaEnds.getOrDefault(p, 0L))));
             return ranges;
         }
 
@@ -470,6 +472,61 @@ class PartitionProgressTest {
         quietFor(PartitionEnds.GONE_AFTER_MS);
         emitFrom(p0);
         assertThat(idle).hasSize(1);
+    }
+
+    /** Unknown only to answers with no answer between them: looks that could not say do not make it gone for longer. */
+    @Test
+    void aTopicIsGoneOnlyOnceKafkaCallsItUnknownInEveryAnswerForAWhile() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 5L);
+        read(p0, 0, 1_000);
+        quietFor(1_000);
+        emitFrom(p0); // checked after the read
+        gone.add(P0);
+        quietFor(1_000);
+        unanswered.add(P0);
+        quietFor(PartitionEnds.GONE_AFTER_MS);
+        unanswered.remove(P0);
+        quietFor(1_000);
+        emitFrom(p0);
+        assertThat(idle).as("unknown to two answers, 6 s apart").isEmpty();
+
+        quietFor(PartitionEnds.GONE_AFTER_MS);
+        emitFrom(p0);
+        assertThat(idle).hasSize(1);
+    }
+
+    /**
+     * The log's going back is seen against the last range the partition had, not the last look's: a look without an
+     * answer for it (no leader) in between hid it, and what the old log held past the reader counted for the new one.
+     */
+    @Test
+    void whatAReadOnFoundIsForgottenWhenTheLogGoesBackAcrossALookWithoutAnAnswer() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 3L);
+        markersUpTo.put(P0, 3L); // a commit marker at 2
+        read(p0, 0, 1_000);
+        read(p0, 1, 1_001);
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(p0); // asks for a read on
+        quietFor(1_000);
+        emitFrom(p0);
+        assertThat(idle).hasSize(1);
+
+        unanswered.add(P0);
+        quietFor(1_000);
+        unanswered.remove(P0);
+        kafkaEnds.put(P0, 0L); // deleted and made again
+        markersUpTo.remove(P0);
+        quietFor(1_000);
+        kafkaEnds.put(P0, 3L); // three records, the last not read yet
+        read(p0, 0, 2_000);
+        read(p0, 1, 2_001);
+        quietFor(PartitionProgress.IDLE_MS);
+        emitFrom(p0);
+
+        assertThat(idle).hasSize(1);
+        assertThat(emitted).last().isEqualTo(2_000L);
     }
 
     /**
