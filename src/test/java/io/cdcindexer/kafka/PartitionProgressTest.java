@@ -331,6 +331,33 @@ class PartitionProgressTest {
      */
     @Test
     void whatAReadOnFoundIsForgottenWhenTheLogGoesBack() throws Exception {
+        readToACommitMarkerAtItsEnd();
+
+        madeAgainWithARecordWaitingPastTheReader();
+
+        assertThat(idle).hasSize(1);
+        assertThat(emitted).last().isEqualTo(2_000L);
+    }
+
+    /**
+     * The log's going back is seen against the last range the partition had, not the last look's: a look without an
+     * answer for it (no leader) in between hid it, and what the old log held past the reader counted for the new one.
+     */
+    @Test
+    void whatAReadOnFoundIsForgottenWhenTheLogGoesBackAcrossALookWithoutAnAnswer() throws Exception {
+        readToACommitMarkerAtItsEnd();
+        unanswered.add(P0);
+        quietFor(1_000);
+        unanswered.remove(P0);
+
+        madeAgainWithARecordWaitingPastTheReader();
+
+        assertThat(idle).hasSize(1);
+        assertThat(emitted).last().isEqualTo(2_000L);
+    }
+
+    /** Two records and a commit marker, read to the marker: idle once a read on has found only the marker. */
+    private void readToACommitMarkerAtItsEnd() throws Exception {
         ends.assigned(P0, 0);
         kafkaEnds.put(P0, 3L);
         markersUpTo.put(P0, 3L); // a commit marker at 2
@@ -341,18 +368,18 @@ class PartitionProgressTest {
         quietFor(1_000);
         emitFrom(p0);
         assertThat(idle).hasSize(1);
+    }
 
-        kafkaEnds.put(P0, 0L); // deleted and made again
+    /** The topic deleted and made again with three records, the first two read again: a record waits at 2. */
+    private void madeAgainWithARecordWaitingPastTheReader() throws Exception {
+        kafkaEnds.put(P0, 0L);
         markersUpTo.remove(P0);
         quietFor(1_000);
-        kafkaEnds.put(P0, 3L); // three records, the last not read yet
+        kafkaEnds.put(P0, 3L);
         read(p0, 0, 2_000);
         read(p0, 1, 2_001);
         quietFor(PartitionProgress.IDLE_MS);
         emitFrom(p0);
-
-        assertThat(idle).hasSize(1);
-        assertThat(emitted).last().isEqualTo(2_000L);
     }
 
     /**
@@ -494,39 +521,6 @@ class PartitionProgressTest {
         quietFor(PartitionEnds.GONE_AFTER_MS);
         emitFrom(p0);
         assertThat(idle).hasSize(1);
-    }
-
-    /**
-     * The log's going back is seen against the last range the partition had, not the last look's: a look without an
-     * answer for it (no leader) in between hid it, and what the old log held past the reader counted for the new one.
-     */
-    @Test
-    void whatAReadOnFoundIsForgottenWhenTheLogGoesBackAcrossALookWithoutAnAnswer() throws Exception {
-        ends.assigned(P0, 0);
-        kafkaEnds.put(P0, 3L);
-        markersUpTo.put(P0, 3L); // a commit marker at 2
-        read(p0, 0, 1_000);
-        read(p0, 1, 1_001);
-        quietFor(PartitionProgress.IDLE_MS);
-        emitFrom(p0); // asks for a read on
-        quietFor(1_000);
-        emitFrom(p0);
-        assertThat(idle).hasSize(1);
-
-        unanswered.add(P0);
-        quietFor(1_000);
-        unanswered.remove(P0);
-        kafkaEnds.put(P0, 0L); // deleted and made again
-        markersUpTo.remove(P0);
-        quietFor(1_000);
-        kafkaEnds.put(P0, 3L); // three records, the last not read yet
-        read(p0, 0, 2_000);
-        read(p0, 1, 2_001);
-        quietFor(PartitionProgress.IDLE_MS);
-        emitFrom(p0);
-
-        assertThat(idle).hasSize(1);
-        assertThat(emitted).last().isEqualTo(2_000L);
     }
 
     /**
