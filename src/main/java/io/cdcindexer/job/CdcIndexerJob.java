@@ -56,9 +56,9 @@ public final class CdcIndexerJob {
 
     /**
      * Event time is the Kafka timestamp (when Connect wrote the event); the watermark, the least of the partitions'
-     * ({@link PartitionProgress}; idle ones, read to their end, aside), tells how far every topic has been read: the collapse's timeout
-     * waits while the job catches up, and a change with unavailable columns waits until the change before it of its
-     * row can have arrived.
+     * ({@link PartitionProgress}; idle ones, read to their end, aside), tells how far every topic has been read: the
+     * collapse's timeout waits while the job catches up, and a change with unavailable columns waits until the change
+     * before it of its row can have arrived.
      */
     static final WatermarkStrategy<KafkaRecord> PARTITION_PROGRESS = WatermarkStrategy
             .forGenerator(PartitionProgress.perPartition())
