@@ -284,7 +284,13 @@ class CdcIndexerJobKafkaITCase {
         try {
             await("both records read", () -> WATERMARKS.size() == 2);
             return job;
-        } catch (AssertionError | InterruptedException e) {
+        } catch (AssertionError e) {
+            // Seen once in many runs (2026-12-03), with nothing logged: say what the job was doing.
+            AssertionError said = new AssertionError(e.getMessage() + "; the job was " + job.getJobStatus().get()
+                    + ", and had read " + WATERMARKS.size() + " records", e);
+            job.cancel().get();
+            throw said;
+        } catch (InterruptedException e) {
             job.cancel().get();
             throw e;
         }
