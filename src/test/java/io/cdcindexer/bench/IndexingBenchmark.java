@@ -70,8 +70,11 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * users record is 0.5 KB instead of 2.9 KB, and its decimal is a number, as {@code decimal.handling.mode=double} writes
  * it: what a schema registry would leave in each record), {@code --timeout-s N} (give up when Elasticsearch does not reach the final state in time, 900 by default),
  * {@code --documents FILE} (the job also builds the joined documents it declares; timed until the first document index
- * is complete too), {@code --checkpoint-interval-ms N} (the job's checkpoint interval, its default when not given).
- * After the job's run it prints the size of its state (a savepoint, untimed).
+ * is complete too), {@code --checkpoint-interval-ms N} (the job's checkpoint interval, its default when not given),
+ * {@code --backlog-rate N} (the records' Kafka times as if Connect had written N change events a second up to now: a
+ * backlog that built up over events / N seconds; without it, the times of the fill itself, a few seconds for them all).
+ * After the job's run it prints the most transactions the collapse held at once and the size of its state (a
+ * savepoint, untimed).
  *
  * <p>Every scenario also reports its second half: from the first look that finds half the documents in their final
  * state to the last. By then the JIT compilers of the pipeline and of Elasticsearch have done most of their work, as in
@@ -102,6 +105,8 @@ public final class IndexingBenchmark {
     /** Whether records carry the JSON converter's schema (schemas.enable). */
     private final boolean schemas;
     private final long timeoutNanos;
+    /** Change events per second of Kafka time; 0 for the fill's own clock. */
+    private final double backlogRate;
 
     private IndexingBenchmark(String scenario, Map<String, String> args) {
         this.args = args;
@@ -117,6 +122,7 @@ public final class IndexingBenchmark {
         this.beforeImages = replicaIdentity.equals("full");
         this.schemas = Boolean.parseBoolean(args.getOrDefault("--schemas", "true"));
         this.timeoutNanos = Long.parseLong(args.getOrDefault("--timeout-s", "900")) * 1_000_000_000L;
+        this.backlogRate = Double.parseDouble(args.getOrDefault("--backlog-rate", "0"));
     }
 
     public static void main(String[] argv) throws Exception {
@@ -266,6 +272,7 @@ public final class IndexingBenchmark {
         long started = System.nanoTime();
         long bytes = 0;
         long docs;
+        KafkaTimes times = new KafkaTimes(events, backlogRate);
         try (KafkaProducer<byte[], byte[]> producer =
                 new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
             long lsn = 1_000_000;
@@ -278,9 +285,10 @@ public final class IndexingBenchmark {
                     for (int i = 0; i < count; i++) {
                         byte[] value = change(schema, "c", null, id + i, 0, lsn += 64, txId, i + 1);
                         bytes += value.length;
-                        producer.send(new ProducerRecord<>(TOPIC, key(id + i), value));
+                        producer.send(new ProducerRecord<>(TOPIC, null, times.next(), key(id + i), value));
                     }
-                    producer.send(new ProducerRecord<>("cdc.transaction", ("" + txId).getBytes(), end(txId, count)));
+                    producer.send(new ProducerRecord<>("cdc.transaction", null, times.last(),
+                            ("" + txId).getBytes(), end(txId, count)));
                 }
             } else if (scenario.equals("updates")) {
                 // Each transaction inserts a row and updates it `updates` times: 1 + updates events, one document.
@@ -291,9 +299,10 @@ public final class IndexingBenchmark {
                         ObjectNode before = seq > 0 && beforeImages ? row(id, seq - 1, schemas) : null;
                         byte[] value = change(schema, seq == 0 ? "c" : "u", before, id, seq, lsn += 64, txId, seq + 1);
                         bytes += value.length;
-                        producer.send(new ProducerRecord<>(TOPIC, key(id), value));
+                        producer.send(new ProducerRecord<>(TOPIC, null, times.next(), key(id), value));
                     }
-                    producer.send(new ProducerRecord<>("cdc.transaction", ("" + txId).getBytes(), end(txId, updates + 1)));
+                    producer.send(new ProducerRecord<>("cdc.transaction", null, times.last(),
+                            ("" + txId).getBytes(), end(txId, updates + 1)));
                 }
             } else {
                 throw new IllegalArgumentException("Unknown scenario " + scenario
@@ -303,6 +312,31 @@ public final class IndexingBenchmark {
         System.out.printf("filled Kafka: %d change events, %.0f MB, in %.1f s%s%n", events, bytes / 1e6,
                 (System.nanoTime() - started) / 1e9, beforeImages ? ", updates with before images" : "");
         return docs;
+    }
+
+    /**
+     * The Kafka times of the change events: with a backlog rate, the k-th written at k / rate seconds past the start of
+     * a backlog that ends now; without, now. An END event takes its transaction's last change's.
+     */
+    private static final class KafkaTimes {
+        private final double rate;
+        private final long first;
+        private long written;
+        private long last;
+
+        KafkaTimes(long events, double rate) {
+            this.rate = rate;
+            this.first = System.currentTimeMillis() - (rate > 0 ? (long) (events * 1000 / rate) : 0);
+        }
+
+        long next() {
+            last = rate > 0 ? first + (long) (written++ * 1000 / rate) : System.currentTimeMillis();
+            return last;
+        }
+
+        long last() {
+            return last;
+        }
     }
 
     // --- the job ------------------------------------------------------------------------------------------------
@@ -322,6 +356,9 @@ public final class IndexingBenchmark {
         joinedIndex = documents.isEmpty() ? null : documents.roots().get(0).index;
         Configuration config = new Configuration();
         config.set(TaskManagerOptions.NUM_TASK_SLOTS, Math.max(2, parallelism));
+        config.setString("metrics.reporter.peak.factory.class", PeakPending.Factory.class.getName());
+        config.setString("metrics.reporter.peak.interval", "100 ms");
+        PeakPending.reset();
         // As flink-conf/config.yaml: checkpoints to files. The MiniCluster's default keeps them in the JobManager's
         // memory, which refuses a state over 5 MB, as the joined documents' is.
         config.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
@@ -339,6 +376,7 @@ public final class IndexingBenchmark {
         try {
             awaitFinalState(elasticsearch, kafka, ProcessHandle.current().pid(), INDEX, expectedDocs, scenario, started,
                     () -> { });
+            System.out.printf("  collapse: at most %d transactions held at once%n", PeakPending.peak());
             printStateSize(client, expectedDocs);
         } finally {
             client.cancel().get();
