@@ -122,7 +122,11 @@ public final class IndexingBenchmark {
         this.beforeImages = replicaIdentity.equals("full");
         this.schemas = Boolean.parseBoolean(args.getOrDefault("--schemas", "true"));
         this.timeoutNanos = Long.parseLong(args.getOrDefault("--timeout-s", "900")) * 1_000_000_000L;
-        this.backlogRate = Double.parseDouble(args.getOrDefault("--backlog-rate", "0"));
+        String backlogRate = args.get("--backlog-rate");
+        this.backlogRate = backlogRate == null ? 0 : Double.parseDouble(backlogRate);
+        if (backlogRate != null && !(this.backlogRate > 0 && this.backlogRate < Double.POSITIVE_INFINITY)) {
+            throw new IllegalArgumentException("--backlog-rate is change events a second, above 0, not " + backlogRate);
+        }
     }
 
     public static void main(String[] argv) throws Exception {
