@@ -156,6 +156,13 @@ public final class JobOptions implements Serializable {
             define("transaction.max-held-changes", "10000",
                     "A transaction holding changes of this many rows is flushed early: they are written, and its "
                             + "further changes as they come, so a million-row transaction never sits in memory whole.");
+    public static final Option TRANSACTION_MAX_ENDS_AHEAD =
+            define("transaction.max-ends-ahead", "50000",
+                    "How many END events the source may read ahead of the changes they wait for (their tables' "
+                            + "partitions with records waiting, by Kafka time) before it pauses the transaction topic "
+                            + "until they are half as many. On a backlog the END events, being small, are otherwise read "
+                            + "far ahead, and the collapse holds each such transaction (about 450 bytes of heap); a table "
+                            + "that lags on its own holds back only its own END events. 0: never pause.");
     public static final Option UNAVAILABLE_VALUE_PLACEHOLDER =
             define("debezium.unavailable-value-placeholder", "__debezium_unavailable_value",
                     "Debezium's value for an unchanged TOASTed column; such columns never overwrite Elasticsearch.");
@@ -254,7 +261,7 @@ public final class JobOptions implements Serializable {
             if (option.defaultValue().matches("\\d+")) {
                 long value = getLong(option);
                 boolean mayBeZero = option == PARALLELISM || option == BULK_INTERVAL_MS || option == BUFFER_TIMEOUT_MS
-                        || option == REMEMBER_FULL_COUNT;
+                        || option == REMEMBER_FULL_COUNT || option == TRANSACTION_MAX_ENDS_AHEAD;
                 if (value < 0 || (value == 0 && !mayBeZero)) {
                     throw new IllegalArgumentException("Option --" + option.name() + " must be "
                             + (mayBeZero ? "0 or more" : "positive") + ", got " + value);

@@ -2,17 +2,23 @@ package io.cdcindexer.kafka;
 
 import io.cdcindexer.job.JobOptions;
 import java.util.Collection;
+import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
+import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.connector.source.Boundedness;
 import org.apache.flink.api.connector.source.ReaderOutput;
 import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.api.connector.source.SourceEvent;
+import org.apache.flink.api.connector.source.SourceOutput;
 import org.apache.flink.api.connector.source.SourceReader;
 import org.apache.flink.api.connector.source.SourceReaderContext;
 import org.apache.flink.api.connector.source.SplitEnumerator;
@@ -22,11 +28,14 @@ import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.KafkaSourceEnumState;
 import org.apache.flink.connector.kafka.source.split.KafkaPartitionSplit;
 import org.apache.flink.core.io.InputStatus;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.core.io.SimpleVersionedSerializer;
 import org.apache.flink.streaming.api.lineage.LineageVertex;
 import org.apache.flink.streaming.api.lineage.LineageVertexProvider;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.apache.kafka.common.TopicPartition;
 
 /**
  * The Kafka source of the job: the Debezium table topics (a pattern, so tables created later are picked up) and the
@@ -46,10 +55,17 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
     private final KafkaSource<KafkaRecord> kafka;
     /** The consumer settings of the look at the partitions' ends (the client's file, the servers, the group). */
     private final Properties lookup;
+    /** Paced against the table topics ({@link ReadPacing}); empty for none. */
+    private final String transactionTopic;
+    /** How many of its END events may run ahead of their changes before it is paused; 0 for never. */
+    private final int maxEndsAhead;
 
-    private KafkaChangeSource(KafkaSource<KafkaRecord> kafka, Properties lookup) {
+    private KafkaChangeSource(KafkaSource<KafkaRecord> kafka, Properties lookup, String transactionTopic,
+            int maxEndsAhead) {
         this.kafka = kafka;
         this.lookup = lookup;
+        this.transactionTopic = transactionTopic;
+        this.maxEndsAhead = maxEndsAhead;
     }
 
     /** Settings the source makes itself after the user's file, which would drop the file's value without a word. */
@@ -85,7 +101,8 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
                 .setProperty("commit.offsets.on.checkpoint", "true")
                 .setProperty("max.partition.fetch.bytes", options.get(JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES))
                 .setProperty("client.id.prefix", options.get(JobOptions.KAFKA_GROUP_ID))
-                .build(), lookup);
+                .build(), lookup, options.get(JobOptions.KAFKA_TRANSACTION_TOPIC),
+                options.getInt(JobOptions.TRANSACTION_MAX_ENDS_AHEAD));
     }
 
     @Override
@@ -103,7 +120,8 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
         // Before the Kafka reader: made on the task thread, where the watermark generators find it.
         PartitionEnds ends = PartitionEnds.forThisTask(() -> new PartitionEnds.FromKafka(own));
         try {
-            return new Reader(kafka.createReader(context), ends, own.getProperty("client.id"));
+            return new Reader(kafka.createReader(context), ends, own.getProperty("client.id"), transactionTopic,
+                    maxEndsAhead, context.metricGroup());
         } catch (Exception | Error e) {
             ends.close();
             throw e;
@@ -143,16 +161,43 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
         return kafka.getLineageVertex();
     }
 
-    /** The Kafka reader, telling {@link PartitionEnds} the splits it is given. */
+    /**
+     * The Kafka reader, telling {@link PartitionEnds} the splits it is given, and pausing the transaction topic while
+     * its END events run too far ahead of their changes ({@link ReadPacing}).
+     */
     private static final class Reader implements SourceReader<KafkaRecord, KafkaPartitionSplit> {
+        /** How often the pacing looks while records come. */
+        private static final long LOOK_NANOS = 100_000_000L;
+        /** Or after this many polls, whichever comes first: small END events come by the hundred thousand a second. */
+        private static final int LOOK_EVERY = 256;
+
         private final SourceReader<KafkaRecord, KafkaPartitionSplit> kafka;
         private final PartitionEnds ends;
         private final String name;
+        private final String transactionTopic;
+        private final Map<String, TopicPartition> partitions = new HashMap<>();
+        private final ReadPacing pacing;
+        private final Counter pauses;
+        /** The splits Flink's own watermark alignment paused, should a job configure it: never resumed by the pacing. */
+        private final Set<String> alignmentPaused = new HashSet<>();
+        private PacedOutput paced;
+        private long lookedAt;
+        private int sinceLook;
+        /** Since when the reader has had nothing to emit while the pacing held splits; 0 for not. */
+        private long starvedSince;
 
-        Reader(SourceReader<KafkaRecord, KafkaPartitionSplit> kafka, PartitionEnds ends, String name) {
+        Reader(SourceReader<KafkaRecord, KafkaPartitionSplit> kafka, PartitionEnds ends, String name,
+                String transactionTopic, int maxAhead, MetricGroup metrics) {
             this.kafka = kafka;
             this.ends = ends;
             this.name = name;
+            this.transactionTopic = transactionTopic;
+            this.pacing = new ReadPacing(transactionTopic.isEmpty() ? 0 : maxAhead, (id, next) -> {
+                TopicPartition partition = partitions.get(id);
+                return partition != null && ends.recordsWaiting(partition, next);
+            });
+            this.pauses = metrics.counter("readPacingPauses");
+            metrics.gauge("transactionEndsAhead", pacing::ahead);
         }
 
         @Override
@@ -163,7 +208,35 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
 
         @Override
         public InputStatus pollNext(ReaderOutput<KafkaRecord> output) throws Exception {
-            return kafka.pollNext(output);
+            if (paced == null || paced.output != output) {
+                paced = new PacedOutput(output, pacing);
+            }
+            long now = System.nanoTime();
+            paced.now = now;
+            InputStatus status = kafka.pollNext(paced);
+            if (++sinceLook >= LOOK_EVERY || now - lookedAt >= LOOK_NANOS) {
+                sinceLook = 0;
+                lookedAt = now;
+                apply(pacing.look(now));
+            }
+            if (status != InputStatus.NOTHING_AVAILABLE || !pacing.holding()) {
+                starvedSince = 0;
+            } else if (starvedSince == 0) {
+                starvedSince = now | 1; // never 0
+            } else if (now - starvedSince >= ReadPacing.STARVED_NANOS) {
+                starvedSince = 0;
+                apply(pacing.resumeAll(now));
+            }
+            return status;
+        }
+
+        private void apply(ReadPacing.Decision decision) {
+            if (decision.isEmpty()) {
+                return;
+            }
+            pauses.inc(decision.pause().size());
+            kafka.pauseOrResumeSplits(decision.pause(),
+                    decision.resume().stream().filter(id -> !alignmentPaused.contains(id)).toList());
         }
 
         @Override
@@ -173,13 +246,24 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
 
         @Override
         public CompletableFuture<Void> isAvailable() {
-            return kafka.isAvailable();
+            CompletableFuture<Void> available = kafka.isAvailable();
+            if (!pacing.holding() || available.isDone()) {
+                return available;
+            }
+            // The pacing holds splits (paused, or resumed with nothing come yet) and nothing is there to emit: look
+            // again in a while, to resume them should nothing come.
+            return CompletableFuture.anyOf(available, CompletableFuture.runAsync(() -> { },
+                    CompletableFuture.delayedExecutor(ReadPacing.STARVED_NANOS, TimeUnit.NANOSECONDS)))
+                    .thenApply(any -> null);
         }
 
         @Override
         public void addSplits(List<KafkaPartitionSplit> splits) {
             for (KafkaPartitionSplit split : splits) {
                 ends.assigned(split.getTopicPartition(), split.getStartingOffset());
+                partitions.put(split.splitId(), split.getTopicPartition());
+                pacing.add(split.splitId(), split.getTopic(),
+                        !transactionTopic.isEmpty() && split.getTopic().equals(transactionTopic), System.nanoTime());
             }
             kafka.addSplits(splits);
         }
@@ -196,7 +280,9 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
 
         @Override
         public void pauseOrResumeSplits(Collection<String> toPause, Collection<String> toResume) {
-            kafka.pauseOrResumeSplits(toPause, toResume);
+            alignmentPaused.addAll(toPause);
+            alignmentPaused.removeAll(toResume);
+            kafka.pauseOrResumeSplits(toPause, toResume.stream().filter(id -> !pacing.isPaused(id)).toList());
         }
 
         @Override
@@ -216,6 +302,92 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
             } finally {
                 ends.close();
             }
+        }
+    }
+
+    /** The reader's output, noting each split's records for the pacing. */
+    private static final class PacedOutput implements ReaderOutput<KafkaRecord> {
+        final ReaderOutput<KafkaRecord> output;
+        private final ReadPacing pacing;
+        /** When the record being emitted was polled (nanoseconds): set by the reader before each poll. */
+        long now;
+
+        PacedOutput(ReaderOutput<KafkaRecord> output, ReadPacing pacing) {
+            this.output = output;
+            this.pacing = pacing;
+        }
+
+        @Override
+        public void collect(KafkaRecord record) {
+            output.collect(record);
+        }
+
+        @Override
+        public void collect(KafkaRecord record, long timestamp) {
+            output.collect(record, timestamp);
+        }
+
+        @Override
+        public void emitWatermark(Watermark watermark) {
+            output.emitWatermark(watermark);
+        }
+
+        @Override
+        public void markIdle() {
+            output.markIdle();
+        }
+
+        @Override
+        public void markActive() {
+            output.markActive();
+        }
+
+        @Override
+        public SourceOutput<KafkaRecord> createOutputForSplit(String splitId) {
+            SourceOutput<KafkaRecord> split = output.createOutputForSplit(splitId);
+            ReadPacing.Split reading = pacing.split(splitId);
+            return new SourceOutput<>() {
+                @Override
+                public void collect(KafkaRecord record) {
+                    note(record);
+                    split.collect(record);
+                }
+
+                @Override
+                public void collect(KafkaRecord record, long timestamp) {
+                    note(record);
+                    split.collect(record, timestamp);
+                }
+
+                private void note(KafkaRecord record) {
+                    if (reading.transactions) {
+                        pacing.ended(reading, record.offset, record.timestamp, record.value, now);
+                    } else {
+                        pacing.read(reading, record.offset, record.timestamp, now);
+                    }
+                }
+
+                @Override
+                public void emitWatermark(Watermark watermark) {
+                    split.emitWatermark(watermark);
+                }
+
+                @Override
+                public void markIdle() {
+                    split.markIdle();
+                }
+
+                @Override
+                public void markActive() {
+                    split.markActive();
+                }
+            };
+        }
+
+        @Override
+        public void releaseOutputForSplit(String splitId) {
+            pacing.remove(splitId);
+            output.releaseOutputForSplit(splitId);
         }
     }
 

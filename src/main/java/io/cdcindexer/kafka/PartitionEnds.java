@@ -211,6 +211,33 @@ public final class PartitionEnds implements AutoCloseable {
     }
 
     /**
+     * Whether a fresh look at Kafka says records wait in the partition past {@code next} (the offset after the last
+     * record read; -1 for none read yet: its split's start). False where no fresh look can say, past the look's end
+     * (read since it was asked), and where only transaction markers lie between. Unlike {@link #caughtUp(Read)}, it
+     * changes nothing: the source's pacing asks it ({@link ReadPacing}).
+     */
+    boolean recordsWaiting(TopicPartition partition, long next) {
+        Look look = fresh();
+        Range range = look == null ? null : look.ranges.get(partition);
+        if (range == null || range == Range.GONE) {
+            return false;
+        }
+        Long start = next >= 0 ? Long.valueOf(next) : assigned.get(partition);
+        if (start != null && start < 0) {
+            start = resolvedStarts.get(partition);
+        }
+        if (start == null || start >= range.end) {
+            return false;
+        }
+        long from = range.readFrom(start);
+        if (from >= range.end) {
+            return false;
+        }
+        Recordless markers = readOn.get(partition);
+        return markers == null || markers.from != from || markers.upTo < range.end;
+    }
+
+    /**
      * Whether every partition assigned that nothing was read from yet starts at its end, by a fresh look (true when
      * none is assigned: a subtask without splits has nothing to read). A generator does not know its partition before
      * its first record, so one that has read nothing asks this of them all.

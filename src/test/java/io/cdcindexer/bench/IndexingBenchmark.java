@@ -380,7 +380,8 @@ public final class IndexingBenchmark {
         try {
             awaitFinalState(elasticsearch, kafka, ProcessHandle.current().pid(), INDEX, expectedDocs, scenario, started,
                     () -> { });
-            System.out.printf("  collapse: at most %d transactions held at once%n", PeakPending.peak());
+            System.out.printf("  collapse: at most %d transactions held at once; source: %d splits paused to read in step%n",
+                    PeakPending.peak(), PeakPending.pauses());
             printStateSize(client, expectedDocs);
         } finally {
             client.cancel().get();

@@ -27,6 +27,7 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -125,6 +126,165 @@ class CdcIndexerJobKafkaITCase {
                 job.cancel().get();
             }
         }
+    }
+
+    /** What the pacing tests' function saw, in the order the source emitted it: each record's topic and Kafka time. */
+    private static final Queue<Object[]> READ = new ConcurrentLinkedQueue<>();
+    /** The most END events the pacing tests let run ahead of their changes. */
+    private static final int MAX_AHEAD = 500;
+
+    /**
+     * A backlog of one table, one 4 KB change and one END event per transaction: read by bytes alone, the source read
+     * nearly every END event before its change, and the collapse held nearly every transaction of the backlog.
+     */
+    @Test
+    void onABacklogTheSourceReadsNoMoreEndEventsAheadOfTheirChangesThanItMayHold() throws Exception {
+        int transactions = 6_000;
+        long first = System.currentTimeMillis() - 3_600_000;
+        List<Backlog> backlog = new ArrayList<>();
+        for (int i = 0; i < transactions; i++) {
+            backlog.add(new Backlog("rows", first + 50L * i, false));
+            backlog.add(new Backlog("rows", first + 50L * i + 1, true));
+        }
+        List<Object[]> read = readBacklog("paced", backlog);
+
+        // The transactions whose END event was read and whose change was not: what the collapse holds.
+        long newestChange = Long.MIN_VALUE;
+        List<Long> endsRead = new ArrayList<>();
+        int held = 0;
+        int heldMost = 0;
+        for (Object[] record : read) {
+            if ("paced.transaction".equals(record[0])) {
+                endsRead.add((Long) record[1]);
+            } else {
+                newestChange = Math.max(newestChange, (Long) record[1]);
+            }
+            long upTo = newestChange;
+            held = (int) endsRead.stream().filter(time -> time > upTo).count();
+            heldMost = Math.max(heldMost, held);
+            if (endsRead.size() > 2 * heldMost + 1_000) {
+                endsRead.removeIf(time -> time <= upTo); // read past: keeps the count cheap
+            }
+        }
+        // The most, plus what was read before a pause took hold: the records already fetched (up to 50 a poll, two
+        // polls queued) and those emitted before the next look (256 polls or 100 ms). Read by bytes alone: over 5,000.
+        assertThat(heldMost).as("the most END events read ahead of their changes").isLessThanOrEqualTo(MAX_AHEAD + 600);
+    }
+
+    /**
+     * One table lags on a bulk UPDATE while another keeps being written: the END events of the other one are read as
+     * they come, not held back until the lagging table catches up.
+     */
+    @Test
+    void endEventsOfATableThatKeepsUpAreNotHeldBackByATableThatLags() throws Exception {
+        long first = System.currentTimeMillis() - 3_600_000;
+        List<Backlog> backlog = new ArrayList<>();
+        for (int i = 0; i < 6_000; i++) {
+            backlog.add(new Backlog("big", first + i / 10, false)); // one transaction of 6,000 rows in 600 ms
+        }
+        backlog.add(new Backlog("big", first + 600, true));
+        for (int i = 0; i < 2_000; i++) { // then 2,000 small ones, over the next 2 s
+            backlog.add(new Backlog("small", first + 1_000 + i, false));
+            backlog.add(new Backlog("small", first + 1_000 + i, true));
+        }
+        List<Object[]> read = readBacklog("lagging", backlog);
+
+        int lastBig = 0;
+        for (int i = 0; i < read.size(); i++) {
+            lastBig = "lagging.public.big".equals(read.get(i)[0]) ? i : lastBig;
+        }
+        int endsBefore = 0;
+        for (int i = 0; i < lastBig; i++) {
+            endsBefore += "lagging.transaction".equals(read.get(i)[0]) ? 1 : 0;
+        }
+        // 2,000 END events of small, each read with its change early on (small records come by the thousand a fetch),
+        // while the 24 MB of big take a hundred fetches. Counted against the least-read table instead, every one of
+        // them was ahead of big until its end, and the transaction topic was paused after 500 of them.
+        assertThat(endsBefore).as("END events read before the lagging table's last change").isGreaterThan(1_900);
+    }
+
+    /** END events far ahead are read once their table is read to its end: pacing orders the reading, never stops it. */
+    @Test
+    void endEventsFarAheadAreReadOnceTheirTableIsReadToItsEnd() throws Exception {
+        long first = System.currentTimeMillis() - 7_200_000;
+        List<Backlog> backlog = new ArrayList<>();
+        for (int i = 0; i < 2_000; i++) {
+            backlog.add(new Backlog("rows", first + i, false));
+            backlog.add(new Backlog("rows", first + 3_600_000 + i, true));
+        }
+        List<Object[]> read = readBacklog("far", backlog);
+        assertThat(read).hasSize(4_000);
+        int lastChange = 0;
+        for (int i = 0; i < read.size(); i++) {
+            lastChange = "far.public.rows".equals(read.get(i)[0]) ? i : lastChange;
+        }
+        int endsBefore = 0;
+        for (int i = 0; i < lastChange; i++) {
+            endsBefore += "far.transaction".equals(read.get(i)[0]) ? 1 : 0;
+        }
+        // Read by bytes alone, every END event came before the last change.
+        assertThat(endsBefore).as("END events read before the last change").isLessThanOrEqualTo(MAX_AHEAD + 600);
+    }
+
+    /** One record of a backlog: a change of {@code public.<table>}, or an END event naming it. */
+    private record Backlog(String table, long time, boolean end) {}
+
+    /**
+     * Writes the backlog to {@code prefix.public.<table>} (changes of 4 KB, of 200 bytes for {@code small}) and
+     * {@code prefix.transaction}, at the given Kafka times, then reads it with the job's source (at most
+     * {@link #MAX_AHEAD} END events ahead) and returns what it emitted, in order.
+     */
+    private static List<Object[]> readBacklog(String prefix, List<Backlog> backlog) throws Exception {
+        String transactionTopic = prefix + ".transaction";
+        List<NewTopic> topics = new ArrayList<>(List.of(new NewTopic(transactionTopic, 1, (short) 1)));
+        backlog.stream().map(Backlog::table).distinct()
+                .forEach(table -> topics.add(new NewTopic(prefix + ".public." + table, 1, (short) 1)));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
+                KafkaProducer<byte[], byte[]> producer = producer()) {
+            admin.createTopics(topics).all().get();
+            java.util.Random random = new java.util.Random(7);
+            int tx = 0;
+            for (Backlog record : backlog) {
+                byte[] value;
+                String topic;
+                if (record.end()) {
+                    topic = transactionTopic;
+                    value = ("{\"status\":\"END\",\"id\":\"" + tx++ + ":1\",\"event_count\":1,\"data_collections\":"
+                            + "[{\"data_collection\":\"public." + record.table() + "\",\"event_count\":1}],\"ts_ms\":"
+                            + record.time() + "}").getBytes(StandardCharsets.UTF_8);
+                } else {
+                    topic = prefix + ".public." + record.table();
+                    value = new byte[record.table().equals("small") ? 200 : 4_000];
+                    random.nextBytes(value); // not compressible: a fetch holds as many as its bytes say
+                }
+                producer.send(new ProducerRecord<>(topic, 0, record.time(), null, value));
+            }
+            producer.flush();
+        }
+        Path clientFile = Files.writeString(dir.resolve(prefix + "-client.properties"), "max.poll.records=50\n");
+        JobOptions options = JobOptions.fromArgs("--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka.group-id", prefix, "--kafka.topic-pattern", Pattern.quote(prefix + ".public.") + ".*",
+                "--kafka.transaction-topic", transactionTopic, "--kafka.max-partition-fetch-bytes", "262144",
+                "--kafka.properties-file", clientFile.toString(),
+                "--transaction.max-ends-ahead", String.valueOf(MAX_AHEAD));
+        READ.clear();
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(1);
+        env.fromSource(KafkaChangeSource.create(options), CdcIndexerJob.PARTITION_PROGRESS, "kafka")
+                .process(new ProcessFunction<KafkaRecord, Void>() {
+                    @Override
+                    public void processElement(KafkaRecord record, Context ctx, Collector<Void> out) {
+                        READ.add(new Object[] {record.topic, record.timestamp});
+                    }
+                })
+                .sinkTo(new DiscardingSink<>());
+        JobClient job = env.executeAsync("backlog of " + prefix);
+        try {
+            await("every record read", () -> READ.size() == backlog.size(), Duration.ofSeconds(60));
+        } finally {
+            job.cancel().get();
+        }
+        return new ArrayList<>(READ);
     }
 
     /** What the watermark tests' function saw: each record's Kafka time and the watermark it came after. */

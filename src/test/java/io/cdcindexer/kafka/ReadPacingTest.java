@@ -1,0 +1,275 @@
+package io.cdcindexer.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class ReadPacingTest {
+
+    private static final long MS = 1_000_000L;
+    private static final int MAX = 100;
+    private static final String END = "cdc.transaction-0";
+    private static final String USERS = "cdc.public.users-0";
+    private static final String ORDERS = "cdc.public.orders-0";
+
+    /** By split: the offset up to which a look at Kafka says records wait (absent: no look can say). */
+    private final Map<String, Long> endOf = new HashMap<>();
+    private final ReadPacing pacing = new ReadPacing(MAX, (id, next) -> endOf.containsKey(id) && next < endOf.get(id));
+    private final Map<String, Long> offsets = new HashMap<>();
+    private long now = 1_000_000 * MS;
+
+    ReadPacingTest() {
+        pacing.add(END, "cdc.transaction", true, now);
+        pacing.add(USERS, "cdc.public.users", false, now);
+        pacing.add(ORDERS, "cdc.public.orders", false, now);
+    }
+
+    @Test
+    void theTransactionTopicIsPausedOnceMaxEndEventsAreAheadOfTheirTableAndResumedAtHalf() {
+        waiting(USERS);
+        read(USERS, 1_000);
+        for (int i = 1; i < MAX; i++) {
+            ends(1, 1_000 + i, "public.users");
+        }
+        assertThat(look().isEmpty()).as("one short of the most").isTrue();
+        assertThat(pacing.ahead()).isEqualTo(MAX - 1);
+
+        ends(1, 1_000 + MAX, "public.users");
+        assertThat(look()).isEqualTo(decision(List.of(END), List.of()));
+        assertThat(pacing.isPaused(END)).isTrue();
+
+        read(USERS, 1_049); // past 49 of the END events
+        assertThat(look().isEmpty()).isTrue();
+        assertThat(pacing.ahead()).isEqualTo(MAX / 2 + 1);
+        read(USERS, 1_050);
+        assertThat(look()).isEqualTo(decision(List.of(), List.of(END)));
+        assertThat(pacing.anyPaused()).isFalse();
+    }
+
+    @Test
+    void endEventsOfTablesReadUpToThemDoNotCount() {
+        waiting(USERS); // lags: a bulk UPDATE
+        read(USERS, 1_000);
+        read(ORDERS, 5_000);
+        ends(MAX * 3, 2_000, "public.orders"); // orders is read to its end: their changes are read
+        assertThat(look().isEmpty()).isTrue();
+        assertThat(pacing.ahead()).isZero();
+
+        waiting(ORDERS); // orders has records waiting, but read past these END events
+        assertThat(look().isEmpty()).isTrue();
+        assertThat(pacing.ahead()).isZero();
+    }
+
+    @Test
+    void anEndEventCountsAgainstEachTableItNamesThatLags() {
+        waiting(USERS);
+        read(USERS, 1_000);
+        read(ORDERS, 9_000);
+        ends(MAX, 2_000, "public.users", "public.orders");
+        assertThat(look()).as("users lags behind every one of them").isEqualTo(decision(List.of(END), List.of()));
+    }
+
+    @Test
+    void endEventsOfATableNotReadHereCountAgainstTheLeastReadTable() {
+        waiting(ORDERS);
+        read(ORDERS, 1_000);
+        ends(MAX, 2_000, "public.invoices"); // its topic renamed, or not discovered yet
+        assertThat(look()).isEqualTo(decision(List.of(END), List.of()));
+        read(ORDERS, 2_000);
+        assertThat(look()).isEqualTo(decision(List.of(), List.of(END)));
+
+        pacing.add("cdc.public.invoices-0", "cdc.public.invoices", false, now); // discovered: read to its end
+        ends(MAX, 3_000, "public.invoices");
+        assertThat(look().isEmpty()).as("counted against its own topic now").isTrue();
+        assertThat(pacing.ahead()).isZero();
+    }
+
+    @Test
+    void aTableSplitNothingWasReadFromYetHoldsEveryEndEventNamingIt() {
+        waiting(USERS);
+        ends(MAX, 1, "public.users");
+        assertThat(look()).isEqualTo(decision(List.of(END), List.of()));
+    }
+
+    @Test
+    void nothingIsPausedWhereNoLookCanSayRecordsWait() {
+        read(USERS, 1_000); // no look: Kafka out of reach
+        ends(MAX * 10, 2_000, "public.users");
+        assertThat(look().isEmpty()).isTrue();
+        assertThat(pacing.ahead()).isZero();
+    }
+
+    @Test
+    void aPausedTransactionTopicIsResumedOnceTheLaggingTableIsReadToItsEnd() {
+        waiting(USERS);
+        read(USERS, 1_000);
+        ends(MAX, 2_000, "public.users");
+        assertThat(look().pause()).containsExactly(END);
+
+        read(USERS, 1_100);
+        endOf.remove(USERS); // read to its end: its records before the END events were all read
+        assertThat(look()).isEqualTo(decision(List.of(), List.of(END)));
+    }
+
+    @Test
+    void aTableSplitThatDeliversNothingWhileTheOthersDoIsNotWaitedFor() {
+        waiting(USERS);
+        read(USERS, 1_000);
+        ends(MAX, 2_000, "public.users");
+        assertThat(look().pause()).containsExactly(END);
+
+        now += ReadPacing.STUCK_NANOS - MS;
+        read(ORDERS, 3_000);
+        assertThat(look().isEmpty()).as("not yet stuck").isTrue();
+        now += MS;
+        assertThat(look().isEmpty()).as("the others have not delivered since").isTrue();
+        read(ORDERS, 3_001);
+        assertThat(look()).as("its fetches fail: END events flow as without pacing")
+                .isEqualTo(decision(List.of(), List.of(END)));
+    }
+
+    @Test
+    void aTableSplitNotDeliveringUnderBackPressureIsStillWaitedFor() {
+        waiting(USERS);
+        read(USERS, 1_000);
+        ends(MAX, 2_000, "public.users");
+        assertThat(look().pause()).containsExactly(END);
+        now += 10 * ReadPacing.STUCK_NANOS; // nothing delivered at all: the job downstream is slow
+        assertThat(look().isEmpty()).isTrue();
+        assertThat(pacing.isPaused(END)).isTrue();
+    }
+
+    @Test
+    void aResumeThatBringsNothingWhileRecordsWaitIsSentAgain() {
+        pauseAndResume();
+        endOf.put(END, offsets.get(END) + 10); // END events wait
+        now += ReadPacing.RESEND_NANOS - MS;
+        assertThat(look().isEmpty()).isTrue();
+        assertThat(pacing.holding()).isTrue();
+        now += MS;
+        assertThat(look()).isEqualTo(decision(List.of(), List.of(END)));
+
+        ends(1, 3_000, "public.users"); // the resume took: records come
+        assertThat(pacing.holding()).isFalse();
+        now += 2 * ReadPacing.RESEND_NANOS;
+        assertThat(look().isEmpty()).isTrue();
+    }
+
+    @Test
+    void aResumeWithNothingWaitingIsNotHeld() {
+        pauseAndResume();
+        now += 2 * ReadPacing.RESEND_NANOS;
+        assertThat(look().isEmpty()).as("no END event waits: nothing to send again").isTrue();
+        assertThat(pacing.holding()).isFalse();
+    }
+
+    @Test
+    void resumeAllResumesWhatIsPaused() {
+        waiting(USERS);
+        read(USERS, 1_000);
+        ends(MAX, 2_000, "public.users");
+        assertThat(look().pause()).containsExactly(END);
+        assertThat(pacing.resumeAll(now)).isEqualTo(decision(List.of(), List.of(END)));
+        assertThat(pacing.anyPaused()).isFalse();
+        assertThat(pacing.holding()).as("until a record of it comes").isTrue();
+    }
+
+    @Test
+    void withoutAMostNothingIsEverPaused() {
+        ReadPacing never = new ReadPacing(0, (id, next) -> true);
+        never.add(END, "cdc.transaction", true, now);
+        never.add(USERS, "cdc.public.users", false, now);
+        for (int i = 0; i < 10_000; i++) {
+            never.ended(never.split(END), i, 2_000 + i, end("public.users"), now);
+        }
+        assertThat(never.look(now).isEmpty()).isTrue();
+    }
+
+    @Test
+    void aRemovedPausedSplitIsNoLongerHeld() {
+        waiting(USERS);
+        read(USERS, 1_000);
+        ends(MAX, 2_000, "public.users");
+        assertThat(look().pause()).containsExactly(END);
+        pacing.remove(END);
+        assertThat(pacing.anyPaused()).isFalse();
+        assertThat(pacing.holding()).isFalse();
+    }
+
+    @Test
+    void theTablesAnEndEventNamesAreReadWithOrWithoutTheSchemaEnvelope() {
+        assertThat(ReadPacing.tablesNamed(end("public.users", "public.orders")))
+                .containsExactly("public.users", "public.orders");
+        String enveloped = "{\"schema\":{\"type\":\"struct\",\"fields\":[{\"field\":\"data_collection\",\"type\":\"string\"}]},"
+                + "\"payload\":" + new String(end("public.users"), StandardCharsets.UTF_8) + "}";
+        assertThat(ReadPacing.tablesNamed(enveloped.getBytes(StandardCharsets.UTF_8))).containsExactly("public.users");
+        assertThat(ReadPacing.tablesNamed("{\"status\":\"BEGIN\",\"id\":\"1\",\"data_collections\":null}"
+                .getBytes(StandardCharsets.UTF_8))).isEmpty();
+        assertThat(ReadPacing.tablesNamed("not json{".getBytes(StandardCharsets.UTF_8))).isEmpty();
+        assertThat(ReadPacing.tablesNamed(null)).isEmpty();
+    }
+
+    @Test
+    void whatIsAheadIsKeptRisingAndAtMostItsCapacity() {
+        ReadPacing.Ahead ahead = new ReadPacing.Ahead(100);
+        for (int i = 0; i < 250; i++) {
+            ahead.add(i);
+        }
+        assertThat(ahead.size()).isEqualTo(100);
+        assertThat(ahead.after(199)).as("the newest 100 are kept").isEqualTo(50);
+        ahead.add(10); // older than one before it: counts at that one's time
+        assertThat(ahead.after(248)).isEqualTo(2);
+        assertThat(ahead.after(Long.MAX_VALUE)).isZero();
+        ahead.add(5);
+        assertThat(ahead.after(Long.MIN_VALUE)).isEqualTo(1);
+    }
+
+    /** Pauses the transaction topic, then resumes it with the lagging table read to its end. */
+    private void pauseAndResume() {
+        waiting(USERS);
+        read(USERS, 1_000);
+        ends(MAX, 2_000, "public.users");
+        assertThat(look().pause()).containsExactly(END);
+        endOf.remove(USERS);
+        assertThat(look().resume()).containsExactly(END);
+    }
+
+    /** The split has records waiting, far past what it has read. */
+    private void waiting(String split) {
+        endOf.put(split, Long.MAX_VALUE);
+    }
+
+    private void read(String split, long timestamp) {
+        long offset = offsets.merge(split, 1L, Long::sum);
+        pacing.read(pacing.split(split), offset, timestamp, now);
+    }
+
+    private void ends(int count, long timestamp, String... tables) {
+        for (int i = 0; i < count; i++) {
+            long offset = offsets.merge(END, 1L, Long::sum);
+            pacing.ended(pacing.split(END), offset, timestamp, end(tables), now);
+        }
+    }
+
+    private static byte[] end(String... tables) {
+        StringBuilder json = new StringBuilder("{\"status\":\"END\",\"id\":\"571:53195832\",\"event_count\":1,"
+                + "\"data_collections\":[");
+        for (int i = 0; i < tables.length; i++) {
+            json.append(i > 0 ? "," : "").append("{\"data_collection\":\"").append(tables[i])
+                    .append("\",\"event_count\":1}");
+        }
+        return json.append("],\"ts_ms\":1}").toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private ReadPacing.Decision look() {
+        return pacing.look(now);
+    }
+
+    private static ReadPacing.Decision decision(List<String> pause, List<String> resume) {
+        return new ReadPacing.Decision(pause, resume);
+    }
+}
