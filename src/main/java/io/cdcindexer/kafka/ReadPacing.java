@@ -70,6 +70,10 @@ public final class ReadPacing {
         boolean paused;
         /** When the pacing last resumed it and no record has come since; 0 for not. */
         long resumedAt;
+        /** Of a transaction split: by table topic ({@link #ANY_TABLE} for none here), its END events naming it. */
+        final Map<String, Ahead> ahead = new HashMap<>();
+        /** Of a transaction split: its END events ahead at the last look. */
+        int aheadAtLook;
 
         Split(String id, String topic, boolean transactions, long now) {
             this.id = id;
@@ -151,8 +155,6 @@ public final class ReadPacing {
     private final int maxAhead;
     private final Waiting waiting;
     private final Map<String, Split> splits = new LinkedHashMap<>();
-    /** By table named in END events ({@code public.users}; {@link #ANY_TABLE} for those read nowhere here). */
-    private final Map<String, Ahead> ahead = new HashMap<>();
     /** By table named: the table topic that holds its changes, or {@link #ANY_TABLE}; made again with new splits. */
     private final Map<String, String> topicOf = new HashMap<>();
     private int paused;
@@ -246,11 +248,11 @@ public final class ReadPacing {
             if (topic.equals(ANY_TABLE)) {
                 any = ANY_TABLE; // once per END event
             } else {
-                ahead.computeIfAbsent(topic, t -> new Ahead(maxAhead)).add(timestamp);
+                split.ahead.computeIfAbsent(topic, t -> new Ahead(maxAhead)).add(timestamp);
             }
         }
         if (any != null) {
-            ahead.computeIfAbsent(ANY_TABLE, t -> new Ahead(maxAhead)).add(timestamp);
+            split.ahead.computeIfAbsent(ANY_TABLE, t -> new Ahead(maxAhead)).add(timestamp);
         }
     }
 
@@ -268,9 +270,16 @@ public final class ReadPacing {
             }
         }
         int count = 0;
-        for (Map.Entry<String, Ahead> table : ahead.entrySet()) {
-            Long least = table.getKey().equals(ANY_TABLE) ? Long.valueOf(anyLeastRead) : leastRead.get(table.getKey());
-            count += table.getValue().after(least == null ? Long.MAX_VALUE : least);
+        for (Split split : splits.values()) {
+            if (split.transactions) {
+                split.aheadAtLook = 0;
+                for (Map.Entry<String, Ahead> table : split.ahead.entrySet()) {
+                    Long least = table.getKey().equals(ANY_TABLE) ? Long.valueOf(anyLeastRead)
+                            : leastRead.get(table.getKey());
+                    split.aheadAtLook += table.getValue().after(least == null ? Long.MAX_VALUE : least);
+                }
+                count += split.aheadAtLook;
+            }
         }
         aheadAtLook = count;
         List<String> pause = new ArrayList<>();
@@ -279,11 +288,13 @@ public final class ReadPacing {
             if (!split.transactions) {
                 continue;
             }
-            if (!split.paused && count >= maxAhead) {
+            // Only a split with END events ahead: Kafka's consumer reads partitions in turns, and one behind may hold
+            // the END events that changes read already wait for.
+            if (!split.paused && count >= maxAhead && split.aheadAtLook > 0) {
                 split.paused = true;
                 paused++;
                 pause.add(split.id);
-            } else if (split.paused && count <= maxAhead / 2) {
+            } else if (split.paused && (count <= maxAhead / 2 || split.aheadAtLook == 0)) {
                 split.paused = false;
                 paused--;
                 split.resumedAt = now == 0 ? 1 : now; // never 0

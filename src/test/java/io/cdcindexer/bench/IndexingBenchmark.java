@@ -354,6 +354,8 @@ public final class IndexingBenchmark {
                 "--kafka.max-partition-fetch-bytes", args.getOrDefault("--fetch-bytes",
                         JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES.defaultValue()),
                 "--documents", args.getOrDefault("--documents", ""),
+                "--transaction.max-ends-ahead", args.getOrDefault("--max-ends-ahead",
+                        JobOptions.TRANSACTION_MAX_ENDS_AHEAD.defaultValue()),
                 "--checkpoint.interval-ms", args.getOrDefault("--checkpoint-interval-ms",
                         JobOptions.CHECKPOINT_INTERVAL_MS.defaultValue()));
         JoinedDocuments documents = JoinedDocuments.of(options.get(JobOptions.DOCUMENTS));

@@ -89,6 +89,24 @@ class ReadPacingTest {
     }
 
     @Test
+    void onlyTheTransactionSplitsWithEndEventsAheadArePaused() {
+        String behind = "cdc.transaction-1";
+        pacing.add(behind, "cdc.transaction", true, now);
+        waiting(USERS);
+        read(USERS, 1_000);
+        pacing.ended(pacing.split(behind), 0, 900, end("public.users"), now); // Kafka reads it in its turn
+        ends(MAX, 2_000, "public.users");
+        assertThat(look()).as("its END events may be what changes read wait for")
+                .isEqualTo(decision(List.of(END), List.of()));
+
+        pacing.ended(pacing.split(behind), 1, 1_500, end("public.users"), now);
+        assertThat(look()).isEqualTo(decision(List.of(behind), List.of()));
+        read(USERS, 1_600);
+        assertThat(look()).as("no longer ahead, though the others still are")
+                .isEqualTo(decision(List.of(), List.of(behind)));
+    }
+
+    @Test
     void aTableSplitNothingWasReadFromYetHoldsEveryEndEventNamingIt() {
         waiting(USERS);
         ends(MAX, 1, "public.users");
