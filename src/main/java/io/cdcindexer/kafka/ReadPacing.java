@@ -22,8 +22,10 @@ import java.util.Map;
  * <p>So each END event read is counted against the tables it names ({@code data_collections}; Debezium's topic of
  * {@code public.users} is the table topic whose name ends in {@code .public.users}): it is <em>ahead</em> while one of
  * that table's partitions that a fresh look at Kafka says has records waiting has read only records older (by Kafka
- * time) than the END event. Once {@code maxAhead} END events are ahead, the transaction topic's splits are paused, and
- * resumed once half as many are. Only the END events of a lagging table count: a bulk UPDATE or a slow broker on one
+ * time) than the END event. Once {@code maxAhead} END events are ahead, the transaction topic's splits that hold END
+ * events ahead are paused (not one behind: Kafka's consumer reads partitions in turns, and its END events may be what
+ * changes read already wait for), and resumed once half as many are ahead, or none of their own. Changes never wait for
+ * pacing. Only the END events of a lagging table count: a bulk UPDATE or a slow broker on one
  * table holds back no other table's transactions until its own backlog of transactions is that large. A table the END
  * event names that this subtask does not read (a topic renamed by a routing transform, one not discovered yet, or read
  * by another subtask) counts against the least-read of the tables it reads. Where no fresh look can say, nothing is
@@ -303,7 +305,7 @@ public final class ReadPacing {
                 if (!waiting.recordsWaiting(split.id, split.next)) {
                     split.resumedAt = 0; // nothing waits (or no look can say): nothing a lost resume would hold
                 } else if (now - split.resumedAt >= RESEND_NANOS) {
-                    split.resumedAt = now == 0 ? 1 : now; // nothing came of the resume, and records wait: the consumer lost it
+                    split.resumedAt = now == 0 ? 1 : now; // nothing came of it while records wait: lost
                     resume.add(split.id);
                 }
             }
