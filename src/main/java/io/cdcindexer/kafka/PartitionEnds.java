@@ -70,6 +70,8 @@ public final class PartitionEnds implements AutoCloseable {
     private static final long WARN_AGAIN_MS = 60_000;
     /** How old a look may be to count: past it (Kafka out of reach), no partition counts as read to its end. */
     static final long FRESH_MS = 3_000;
+    /** How long after the start the pacing takes every partition to have records waiting, should no look answer. */
+    static final long FIRST_LOOK_MS = 10_000;
     /**
      * How long Kafka must have said a partition's topic is unknown before it counts as gone: one broker that has not
      * caught up with the cluster's metadata (restarted, or a topic just made) says so too.
@@ -161,6 +163,8 @@ public final class PartitionEnds implements AutoCloseable {
     /** The newest Kafka time read from any partition of the subtask: written by its generators, read by each look. */
     final PartitionProgress.SubtaskNewest subtaskNewest = new PartitionProgress.SubtaskNewest();
     private volatile Look last;
+    /** When it was made (milliseconds): the reader starts its looks at once. */
+    private final long madeAtMs;
     /** Why the thread that looks stopped, when it did other than by closing. */
     private volatile Throwable stopped;
     /** By partition: the range of the last look that had one. The thread that looks only. */
@@ -173,6 +177,7 @@ public final class PartitionEnds implements AutoCloseable {
     PartitionEnds(Supplier<Lookup> lookups, LongSupplier clockMs) {
         this.lookups = lookups;
         this.clockMs = clockMs;
+        this.madeAtMs = clockMs.getAsLong();
     }
 
     /** Made for the task whose thread calls this (a source reader being created); {@link #start} it, then close it. */
@@ -212,26 +217,37 @@ public final class PartitionEnds implements AutoCloseable {
 
     /**
      * Whether a fresh look at Kafka says records wait in the partition past {@code next} (the offset after the last
-     * record read; -1 for none read yet: its split's start). False where no fresh look can say, past the look's end
-     * (read since it was asked), and where only transaction markers lie between. Unlike {@link #caughtUp(Read)}, it
-     * changes nothing: the source's pacing asks it ({@link ReadPacing}).
+     * record read; -1 for none read yet: its split's start): false past the look's end (read since it was asked) and
+     * where only transaction markers lie between; null where no fresh look can say. Until the first look answers (at
+     * most {@link #FIRST_LOOK_MS} after the start), every partition has records waiting: a backlog is read from the
+     * first fetch on. Unlike {@link #caughtUp(Read)}, it changes nothing: the source's pacing asks it
+     * ({@link ReadPacing}).
      */
-    boolean recordsWaiting(TopicPartition partition, long next) {
+    Boolean recordsWaiting(TopicPartition partition, long next) {
         Look look = fresh();
-        Range range = look == null ? null : look.ranges.get(partition);
-        if (range == null || range == Range.GONE) {
-            return false;
+        if (look == null) {
+            return last == null && clockMs.getAsLong() - madeAtMs < FIRST_LOOK_MS ? Boolean.TRUE : null;
+        }
+        Range range = look.ranges.get(partition);
+        if (range == null) {
+            return null;
+        }
+        if (range == Range.GONE) {
+            return Boolean.FALSE;
         }
         Long start = next >= 0 ? Long.valueOf(next) : assigned.get(partition);
         if (start != null && start < 0) {
             start = resolvedStarts.get(partition);
         }
-        if (start == null || start >= range.end) {
-            return false;
+        if (start == null) {
+            return null;
+        }
+        if (start >= range.end) {
+            return Boolean.FALSE;
         }
         long from = range.readFrom(start);
         if (from >= range.end) {
-            return false;
+            return Boolean.FALSE;
         }
         Recordless markers = readOn.get(partition);
         return markers == null || markers.from != from || markers.upTo < range.end;

@@ -6,9 +6,11 @@ import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Keeps one source subtask from reading the transaction topic far ahead of the changes its END events wait for.
@@ -53,9 +55,9 @@ public final class ReadPacing {
     /** The table names of END events that name none this subtask reads: counted against the least-read table. */
     private static final String ANY_TABLE = "";
 
-    /** Whether a fresh look at Kafka says records wait in a split past an offset (-1: its start). */
+    /** Whether a fresh look at Kafka says records wait in a split past an offset (-1: its start); null: it cannot say. */
     interface Waiting {
-        boolean recordsWaiting(String splitId, long next);
+        Boolean recordsWaiting(String splitId, long next);
     }
 
     /** One split's reading. */
@@ -264,9 +266,16 @@ public final class ReadPacing {
             return Decision.NONE;
         }
         Map<String, Long> leastRead = new HashMap<>();
+        Set<String> unknown = new HashSet<>();
         long anyLeastRead = Long.MAX_VALUE;
         for (Split split : splits.values()) {
-            if (!split.transactions && waitedFor(split, now)) {
+            if (split.transactions) {
+                continue;
+            }
+            Boolean waits = stuck(split, now) ? Boolean.FALSE : waiting.recordsWaiting(split.id, split.next);
+            if (waits == null) {
+                unknown.add(split.topic);
+            } else if (waits) {
                 leastRead.merge(split.topic, split.newest, Math::min);
                 anyLeastRead = Math.min(anyLeastRead, split.newest);
             }
@@ -276,9 +285,14 @@ public final class ReadPacing {
             if (split.transactions) {
                 split.aheadAtLook = 0;
                 for (Map.Entry<String, Ahead> table : split.ahead.entrySet()) {
-                    Long least = table.getKey().equals(ANY_TABLE) ? Long.valueOf(anyLeastRead)
+                    boolean any = table.getKey().equals(ANY_TABLE);
+                    Long least = any ? (anyLeastRead == Long.MAX_VALUE ? null : anyLeastRead)
                             : leastRead.get(table.getKey());
-                    split.aheadAtLook += table.getValue().after(least == null ? Long.MAX_VALUE : least);
+                    if (least != null) {
+                        split.aheadAtLook += table.getValue().after(least);
+                    } else if (!(any ? !unknown.isEmpty() : unknown.contains(table.getKey()))) {
+                        table.getValue().after(Long.MAX_VALUE); // read to its end: every one of them read past
+                    } // else no look can say: kept, not counted
                 }
                 count += split.aheadAtLook;
             }
@@ -302,7 +316,7 @@ public final class ReadPacing {
                 split.resumedAt = now == 0 ? 1 : now; // never 0
                 resume.add(split.id);
             } else if (!split.paused && split.resumedAt != 0) {
-                if (!waiting.recordsWaiting(split.id, split.next)) {
+                if (!Boolean.TRUE.equals(waiting.recordsWaiting(split.id, split.next))) {
                     split.resumedAt = 0; // nothing waits (or no look can say): nothing a lost resume would hold
                 } else if (now - split.resumedAt >= RESEND_NANOS) {
                     split.resumedAt = now == 0 ? 1 : now; // nothing came of it while records wait: lost
@@ -327,10 +341,9 @@ public final class ReadPacing {
         return resume.isEmpty() ? Decision.NONE : new Decision(List.of(), resume);
     }
 
-    /** A table split the END events wait for: records wait in it, and it is being read. */
-    private boolean waitedFor(Split split, long now) {
-        boolean stuck = now - split.lastAt >= STUCK_NANOS && deliveredAt - split.lastAt >= STUCK_NANOS;
-        return !stuck && waiting.recordsWaiting(split.id, split.next);
+    /** A table split with records waiting that delivers nothing while the others deliver: its fetches fail. */
+    private boolean stuck(Split split, long now) {
+        return now - split.lastAt >= STUCK_NANOS && deliveredAt - split.lastAt >= STUCK_NANOS;
     }
 
     /** The table topic read here whose name is the table's or ends in {@code .} and it; else {@link #ANY_TABLE}. */

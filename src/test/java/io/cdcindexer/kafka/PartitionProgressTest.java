@@ -141,6 +141,40 @@ class PartitionProgressTest {
     private final PartitionProgress progress = new PartitionProgress(activity, subtask, null);
     private final PartitionProgress p0 = new PartitionProgress(activity, subtask, ends);
 
+    // --- records waiting, for the source's pacing (ReadPacing) ---------------------------------------------------------
+
+    @Test
+    void recordsWaitBeforeTheFirstLookAnswersThenAsTheLookSays() throws Exception {
+        ends.assigned(P0, 0);
+        assertThat(ends.recordsWaiting(P0, -1)).as("a backlog is read from the first fetch on").isTrue();
+        wall.advanceTime(PartitionEnds.FIRST_LOOK_MS, TimeUnit.MILLISECONDS);
+        assertThat(ends.recordsWaiting(P0, -1)).as("no look answered: it cannot say").isNull();
+
+        kafkaEnds.put(P0, 10L);
+        ends.lookNow(lookup);
+        assertThat(ends.recordsWaiting(P0, -1)).isTrue();
+        assertThat(ends.recordsWaiting(P0, 9)).isTrue();
+        assertThat(ends.recordsWaiting(P0, 10)).as("read to the look's end").isFalse();
+        assertThat(ends.recordsWaiting(P0, 12)).as("read past it since").isFalse();
+        assertThat(ends.recordsWaiting(P1, 0)).as("a partition the look was not asked of").isNull();
+
+        wall.advanceTime(PartitionEnds.FRESH_MS + 1, TimeUnit.MILLISECONDS);
+        assertThat(ends.recordsWaiting(P0, 0)).as("the look too old").isNull();
+    }
+
+    @Test
+    void onlyTransactionMarkersLeftAreNoRecordsWaiting() throws Exception {
+        ends.assigned(P0, 0);
+        kafkaEnds.put(P0, 10L);
+        markersUpTo.put(P0, 10L);
+        ends.lookNow(lookup);
+        assertThat(ends.recordsWaiting(P0, 8)).as("not read on from there yet").isTrue();
+        ends.reading(P0).readTo(8);
+        assertThat(ends.caughtUp(ends.reading(P0))).isNull(); // the watermark's generator asks for the read on
+        ends.lookNow(lookup);
+        assertThat(ends.recordsWaiting(P0, 8)).isFalse();
+    }
+
     private void read(PartitionProgress partition, long offset, long kafkaTime) {
         partition.onEvent(new KafkaRecord("t", 0, offset, kafkaTime, null, null), kafkaTime, output);
     }

@@ -16,9 +16,12 @@ class ReadPacingTest {
     private static final String USERS = "cdc.public.users-0";
     private static final String ORDERS = "cdc.public.orders-0";
 
-    /** By split: the offset up to which a look at Kafka says records wait (absent: no look can say). */
+    /** By split: the offset up to which a look at Kafka says records wait (absent: read to its end). */
     private final Map<String, Long> endOf = new HashMap<>();
-    private final ReadPacing pacing = new ReadPacing(MAX, (id, next) -> endOf.containsKey(id) && next < endOf.get(id));
+    /** Splits no look can say anything of. */
+    private final java.util.Set<String> unknown = new java.util.HashSet<>();
+    private final ReadPacing pacing = new ReadPacing(MAX,
+            (id, next) -> unknown.contains(id) ? null : endOf.containsKey(id) && next < endOf.get(id));
     private final Map<String, Long> offsets = new HashMap<>();
     private long now = 1_000_000 * MS;
 
@@ -55,12 +58,19 @@ class ReadPacingTest {
         waiting(USERS); // lags: a bulk UPDATE
         read(USERS, 1_000);
         read(ORDERS, 5_000);
-        ends(MAX * 3, 2_000, "public.orders"); // orders is read to its end: their changes are read
+        waiting(ORDERS); // records wait, but it is read past these END events
+        ends(MAX * 3, 2_000, "public.orders");
         assertThat(look().isEmpty()).isTrue();
         assertThat(pacing.ahead()).isZero();
+    }
 
-        waiting(ORDERS); // orders has records waiting, but read past these END events
+    @Test
+    void endEventsOfATableReadToItsEndAreReadPast() {
+        read(ORDERS, 1_000); // its last record, older than the END events (their changes were read)
+        ends(MAX * 3, 2_000, "public.orders");
         assertThat(look().isEmpty()).isTrue();
+        waiting(ORDERS); // new records come
+        assertThat(look().isEmpty()).as("the END events were read past by the look before").isTrue();
         assertThat(pacing.ahead()).isZero();
     }
 
@@ -114,11 +124,16 @@ class ReadPacingTest {
     }
 
     @Test
-    void nothingIsPausedWhereNoLookCanSayRecordsWait() {
-        read(USERS, 1_000); // no look: Kafka out of reach
+    void nothingIsPausedWhereNoLookCanSayRecordsWaitButWhatIsAheadIsKept() {
+        unknown.add(USERS); // no look: Kafka out of reach
+        read(USERS, 1_000);
         ends(MAX * 10, 2_000, "public.users");
         assertThat(look().isEmpty()).isTrue();
         assertThat(pacing.ahead()).isZero();
+
+        unknown.remove(USERS);
+        waiting(USERS); // a look again: they were ahead all along
+        assertThat(look()).isEqualTo(decision(List.of(END), List.of()));
     }
 
     @Test
