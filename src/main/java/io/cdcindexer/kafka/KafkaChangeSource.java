@@ -57,14 +57,17 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
     private final Properties lookup;
     /** Paced against the table topics ({@link ReadPacing}); empty for none. */
     private final String transactionTopic;
+    /** The table topics' pattern: END events count only against those. */
+    private final String tableTopics;
     /** How many of its END events may run ahead of their changes before it is paused; 0 for never. */
     private final int maxEndsAhead;
 
     private KafkaChangeSource(KafkaSource<KafkaRecord> kafka, Properties lookup, String transactionTopic,
-            int maxEndsAhead) {
+            String tableTopics, int maxEndsAhead) {
         this.kafka = kafka;
         this.lookup = lookup;
         this.transactionTopic = transactionTopic;
+        this.tableTopics = tableTopics;
         this.maxEndsAhead = maxEndsAhead;
     }
 
@@ -102,7 +105,7 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
                 .setProperty("max.partition.fetch.bytes", options.get(JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES))
                 .setProperty("client.id.prefix", options.get(JobOptions.KAFKA_GROUP_ID))
                 .build(), lookup, options.get(JobOptions.KAFKA_TRANSACTION_TOPIC),
-                options.getInt(JobOptions.TRANSACTION_MAX_ENDS_AHEAD));
+                options.get(JobOptions.KAFKA_TOPIC_PATTERN), options.getInt(JobOptions.TRANSACTION_MAX_ENDS_AHEAD));
     }
 
     @Override
@@ -121,7 +124,7 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
         PartitionEnds ends = PartitionEnds.forThisTask(() -> new PartitionEnds.FromKafka(own));
         try {
             return new Reader(kafka.createReader(context), ends, own.getProperty("client.id"), transactionTopic,
-                    maxEndsAhead, context.metricGroup());
+                    tableTopics, maxEndsAhead, context.metricGroup());
         } catch (Exception | Error e) {
             ends.close();
             throw e;
@@ -187,15 +190,16 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
         private long starvedSince;
 
         Reader(SourceReader<KafkaRecord, KafkaPartitionSplit> kafka, PartitionEnds ends, String name,
-                String transactionTopic, int maxAhead, MetricGroup metrics) {
+                String transactionTopic, String tableTopics, int maxAhead, MetricGroup metrics) {
             this.kafka = kafka;
             this.ends = ends;
             this.name = name;
             this.transactionTopic = transactionTopic;
-            this.pacing = new ReadPacing(transactionTopic.isEmpty() ? 0 : maxAhead, (id, next) -> {
-                TopicPartition partition = partitions.get(id);
-                return partition != null && ends.recordsWaiting(partition, next);
-            });
+            this.pacing = new ReadPacing(transactionTopic.isEmpty() ? 0 : maxAhead, transactionTopic,
+                    Pattern.compile(tableTopics), (id, next) -> {
+                        TopicPartition partition = partitions.get(id);
+                        return partition == null ? null : ends.recordsWaiting(partition, next);
+                    });
             this.pauses = metrics.counter("readPacingPauses");
             metrics.gauge("transactionEndsAhead", pacing::ahead);
         }

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Keeps one source subtask from reading the transaction topic far ahead of the changes its END events wait for.
@@ -51,9 +52,15 @@ public final class ReadPacing {
     /** How long a table split with records waiting may deliver nothing, while the others deliver, and be waited for. */
     static final long STUCK_NANOS = 30_000_000_000L;
 
+    /**
+     * How far, in Kafka time, a table may be read past the END events held back before it is held back too (resumed
+     * within half of it).
+     */
+    static final long LEAD_MS = 10_000;
+
     private static final JsonFactory JSON = new JsonFactory();
-    /** The table names of END events that name none this subtask reads: counted against the least-read table. */
-    private static final String ANY_TABLE = "";
+    /** Of a table no table topic read by the job holds (compared as this very instance). */
+    private static final String NONE = new String("none");
 
     /** Whether a fresh look at Kafka says records wait in a split past an offset (-1: its start); null: it cannot say. */
     interface Waiting {
@@ -74,7 +81,7 @@ public final class ReadPacing {
         boolean paused;
         /** When the pacing last resumed it and no record has come since; 0 for not. */
         long resumedAt;
-        /** Of a transaction split: by table topic ({@link #ANY_TABLE} for none here), its END events naming it. */
+        /** Of a transaction split: by table topic, its END events naming it. */
         final Map<String, Ahead> ahead = new HashMap<>();
         /** Of a transaction split: its END events ahead at the last look. */
         int aheadAtLook;
@@ -88,22 +95,24 @@ public final class ReadPacing {
     }
 
     /**
-     * The Kafka times of the END events that name one table, not yet known to be read past, oldest first: a ring,
-     * kept rising (an END event older than one before it counts at that one's time).
+     * The Kafka times of the END events that name one table, not yet known to be read past, oldest first: a ring of at
+     * most its capacity (the oldest go first).
      */
     static final class Ahead {
         private long[] times = new long[64];
         private int head;
         private int size;
         private final int capacity;
+        /** Whether every time is at least the one before it (Kafka times of one partition nearly always are). */
+        private boolean rising = true;
 
         Ahead(int capacity) {
             this.capacity = capacity;
         }
 
         void add(long time) {
-            if (size > 0) {
-                time = Math.max(time, at(size - 1));
+            if (size > 0 && time < at(size - 1)) {
+                rising = false; // counted one by one from now on, so that one far in the future holds only itself
             }
             if (size == times.length && size < capacity) {
                 long[] grown = new long[Math.min(capacity, times.length * 2)];
@@ -121,21 +130,38 @@ public final class ReadPacing {
             size++;
         }
 
-        /** Forgets those at or before {@code time} (read past) and says how many are left. */
+        /** Forgets those at or before {@code time} from the oldest on (read past) and says how many are after it. */
         int after(long time) {
-            int low = 0;
-            int high = size;
-            while (low < high) {
-                int mid = (low + high) >>> 1;
-                if (at(mid) <= time) {
-                    low = mid + 1;
-                } else {
-                    high = mid;
+            int past = 0;
+            if (rising) {
+                int high = size;
+                while (past < high) {
+                    int mid = (past + high) >>> 1;
+                    if (at(mid) <= time) {
+                        past = mid + 1;
+                    } else {
+                        high = mid;
+                    }
+                }
+            } else {
+                while (past < size && at(past) <= time) {
+                    past++;
                 }
             }
-            head = (head + low) % times.length;
-            size -= low;
-            return size;
+            head = (head + past) % times.length;
+            size -= past;
+            if (size == 0) {
+                rising = true;
+                head = 0;
+            }
+            if (rising) {
+                return size;
+            }
+            int after = 0;
+            for (int i = 0; i < size; i++) {
+                after += at(i) > time ? 1 : 0;
+            }
+            return after;
         }
 
         int size() {
@@ -157,22 +183,33 @@ public final class ReadPacing {
     }
 
     private final int maxAhead;
+    /** The prefix of the table topics ({@code cdc.} of {@code cdc.transaction}); null for a transaction topic named otherwise. */
+    private final String prefix;
+    private final Pattern tableTopics;
     private final Waiting waiting;
     private final Map<String, Split> splits = new LinkedHashMap<>();
-    /** By table named: the table topic that holds its changes, or {@link #ANY_TABLE}; made again with new splits. */
+    /** By table named: the table topic that holds its changes, or {@link #NONE}; made again with new splits. */
     private final Map<String, String> topicOf = new HashMap<>();
     private int paused;
     /** When any split last delivered a record (nanoseconds). */
     private long deliveredAt;
     /** END events ahead at the last look. */
     private int aheadAtLook;
+    /** Whether a table split had records waiting at the last look: else no END event read is ahead, none is counted. */
+    private boolean anyWaiting = true;
 
     /**
      * @param maxAhead how many END events may be ahead before the transaction topic is paused; 0 for never
+     * @param transactionTopic the transaction topic, by whose name the table topics are found
+     * @param tableTopics the table topics the job reads: END events count only against those
      * @param waiting whether a fresh look says records wait in a split
      */
-    ReadPacing(int maxAhead, Waiting waiting) {
+    ReadPacing(int maxAhead, String transactionTopic, Pattern tableTopics, Waiting waiting) {
         this.maxAhead = maxAhead;
+        String suffix = ".transaction";
+        this.prefix = transactionTopic.endsWith(suffix)
+                ? transactionTopic.substring(0, transactionTopic.length() - suffix.length() + 1) : null;
+        this.tableTopics = tableTopics;
         this.waiting = waiting;
     }
 
@@ -236,27 +273,17 @@ public final class ReadPacing {
         deliveredAt = now;
     }
 
-    /** An END event read: counted against each table its value names. */
+    /** An END event read: counted against each table it names that the job reads here. */
     void ended(Split split, long offset, long timestamp, byte[] value, long now) {
         read(split, offset, timestamp, now);
-        if (maxAhead <= 0) {
-            return;
+        if (maxAhead <= 0 || !anyWaiting) {
+            return; // every table read to its end at the last look: its changes are read (and no JSON is parsed)
         }
-        List<String> tables = tablesNamed(value);
-        if (tables.isEmpty()) {
-            return; // not an END event (a BEGIN, or something malformed the decoder reports)
-        }
-        String any = null;
-        for (String table : tables) {
+        for (String table : tablesNamed(value)) { // none for a BEGIN event, or one the decoder reports as malformed
             String topic = topicOf.computeIfAbsent(table, this::topicHolding);
-            if (topic.equals(ANY_TABLE)) {
-                any = ANY_TABLE; // once per END event
-            } else {
+            if (topic != NONE) {
                 split.ahead.computeIfAbsent(topic, t -> new Ahead(maxAhead)).add(timestamp);
             }
-        }
-        if (any != null) {
-            split.ahead.computeIfAbsent(ANY_TABLE, t -> new Ahead(maxAhead)).add(timestamp);
         }
     }
 
@@ -267,31 +294,32 @@ public final class ReadPacing {
         }
         Map<String, Long> leastRead = new HashMap<>();
         Set<String> unknown = new HashSet<>();
-        long anyLeastRead = Long.MAX_VALUE;
         for (Split split : splits.values()) {
-            if (split.transactions) {
-                continue;
-            }
-            Boolean waits = stuck(split, now) ? Boolean.FALSE : waiting.recordsWaiting(split.id, split.next);
-            if (waits == null) {
-                unknown.add(split.topic);
-            } else if (waits) {
-                leastRead.merge(split.topic, split.newest, Math::min);
-                anyLeastRead = Math.min(anyLeastRead, split.newest);
+            if (!split.transactions) {
+                Boolean waits = stuck(split, now) ? Boolean.FALSE : waiting.recordsWaiting(split.id, split.next);
+                if (waits == null) {
+                    unknown.add(split.topic);
+                } else if (waits) {
+                    leastRead.merge(split.topic, split.newest, Math::min);
+                }
             }
         }
+        anyWaiting = !leastRead.isEmpty() || !unknown.isEmpty();
         int count = 0;
+        Set<String> lagging = new HashSet<>(); // topics END events are ahead of
         for (Split split : splits.values()) {
             if (split.transactions) {
                 split.aheadAtLook = 0;
                 for (Map.Entry<String, Ahead> table : split.ahead.entrySet()) {
-                    boolean any = table.getKey().equals(ANY_TABLE);
-                    Long least = any ? (anyLeastRead == Long.MAX_VALUE ? null : anyLeastRead)
-                            : leastRead.get(table.getKey());
+                    Long least = leastRead.get(table.getKey());
                     if (least != null) {
-                        split.aheadAtLook += table.getValue().after(least);
-                    } else if (!(any ? !unknown.isEmpty() : unknown.contains(table.getKey()))) {
-                        table.getValue().after(Long.MAX_VALUE); // read to its end: every one of them read past
+                        int ahead = table.getValue().after(least);
+                        split.aheadAtLook += ahead;
+                        if (ahead > 0) {
+                            lagging.add(table.getKey());
+                        }
+                    } else if (!unknown.contains(table.getKey())) {
+                        table.getValue().after(Long.MAX_VALUE); // read to its end (or not here): read past
                     } // else no look can say: kept, not counted
                 }
                 count += split.aheadAtLook;
@@ -300,6 +328,7 @@ public final class ReadPacing {
         aheadAtLook = count;
         List<String> pause = new ArrayList<>();
         List<String> resume = new ArrayList<>();
+        long endsAt = Long.MAX_VALUE; // the least read of the transaction splits still to be read on
         for (Split split : splits.values()) {
             if (!split.transactions) {
                 continue;
@@ -307,24 +336,66 @@ public final class ReadPacing {
             // Only a split with END events ahead: Kafka's consumer reads partitions in turns, and one behind may hold
             // the END events that changes read already wait for.
             if (!split.paused && count >= maxAhead && split.aheadAtLook > 0) {
-                split.paused = true;
-                paused++;
-                pause.add(split.id);
+                pause(split, pause);
             } else if (split.paused && (count <= maxAhead / 2 || split.aheadAtLook == 0)) {
-                split.paused = false;
-                paused--;
-                split.resumedAt = now == 0 ? 1 : now; // never 0
-                resume.add(split.id);
-            } else if (!split.paused && split.resumedAt != 0) {
-                if (!Boolean.TRUE.equals(waiting.recordsWaiting(split.id, split.next))) {
-                    split.resumedAt = 0; // nothing waits (or no look can say): nothing a lost resume would hold
-                } else if (now - split.resumedAt >= RESEND_NANOS) {
-                    split.resumedAt = now == 0 ? 1 : now; // nothing came of it while records wait: lost
-                    resume.add(split.id);
-                }
+                resume(split, now, resume);
+            } else {
+                resendIfLost(split, now, resume);
+            }
+            if (split.newest != Long.MIN_VALUE && (split.paused
+                    || (!stuck(split, now) && Boolean.TRUE.equals(waiting.recordsWaiting(split.id, split.next))))) {
+                endsAt = Math.min(endsAt, split.newest);
+            }
+        }
+        // Tables read past the END events still to be read (held back, or read in turns) by more than the lead wait for
+        // them: their changes would wait for those END events in the collapse. Never a table END events are ahead of:
+        // it is what they wait for.
+        for (Split split : splits.values()) {
+            if (split.transactions) {
+                continue;
+            }
+            boolean ahead = endsAt != Long.MAX_VALUE && split.newest > saturatedAdd(endsAt, LEAD_MS)
+                    && !lagging.contains(split.topic);
+            if (!split.paused && ahead) {
+                pause(split, pause);
+            } else if (split.paused && (endsAt == Long.MAX_VALUE
+                    || split.newest <= saturatedAdd(endsAt, LEAD_MS / 2) || lagging.contains(split.topic))) {
+                resume(split, now, resume);
+            } else if (!split.paused) {
+                resendIfLost(split, now, resume);
             }
         }
         return pause.isEmpty() && resume.isEmpty() ? Decision.NONE : new Decision(pause, resume);
+    }
+
+    private void pause(Split split, List<String> pause) {
+        split.paused = true;
+        split.resumedAt = 0;
+        paused++;
+        pause.add(split.id);
+    }
+
+    private void resume(Split split, long now, List<String> resume) {
+        split.paused = false;
+        paused--;
+        split.resumedAt = now == 0 ? 1 : now; // never 0
+        resume.add(split.id);
+    }
+
+    /**
+     * Sends a resume again that brought no record in {@link #RESEND_NANOS}: the consumer can lose one. Until a record
+     * comes, or a fresh look says none waits (a resume of a split not paused changes nothing).
+     */
+    private void resendIfLost(Split split, long now, List<String> resume) {
+        if (split.paused || split.resumedAt == 0) {
+            return;
+        }
+        if (Boolean.FALSE.equals(waiting.recordsWaiting(split.id, split.next))) {
+            split.resumedAt = 0;
+        } else if (now - split.resumedAt >= RESEND_NANOS) {
+            split.resumedAt = now == 0 ? 1 : now;
+            resume.add(split.id);
+        }
     }
 
     /** Resumes every split paused: the reader has had nothing to emit. */
@@ -343,18 +414,30 @@ public final class ReadPacing {
 
     /** A table split with records waiting that delivers nothing while the others deliver: its fetches fail. */
     private boolean stuck(Split split, long now) {
-        return now - split.lastAt >= STUCK_NANOS && deliveredAt - split.lastAt >= STUCK_NANOS;
+        return !split.paused && now - split.lastAt >= STUCK_NANOS && deliveredAt - split.lastAt >= STUCK_NANOS;
     }
 
-    /** The table topic read here whose name is the table's or ends in {@code .} and it; else {@link #ANY_TABLE}. */
+    /**
+     * The table topic of a table, as the decoder finds it: {@code <prefix><schema>.<table>} when the job reads it (else
+     * {@link #NONE}: a table not indexed holds no transaction back); with a transaction topic named otherwise, the
+     * table topic read here whose name ends in {@code .<schema>.<table>}.
+     */
     private String topicHolding(String table) {
+        if (prefix != null) {
+            String topic = prefix + table;
+            return tableTopics.matcher(topic).matches() ? topic : NONE;
+        }
         String suffix = "." + table;
         for (Split split : splits.values()) {
-            if (!split.transactions && (split.topic.equals(table) || split.topic.endsWith(suffix))) {
+            if (!split.transactions && split.topic.endsWith(suffix)) {
                 return split.topic;
             }
         }
-        return ANY_TABLE;
+        return NONE;
+    }
+
+    private static long saturatedAdd(long time, long duration) {
+        return time > Long.MAX_VALUE - duration ? Long.MAX_VALUE : time + duration;
     }
 
     /**

@@ -203,6 +203,48 @@ class CdcIndexerJobKafkaITCase {
         assertThat(endsBefore).as("END events read before the lagging table's last change").isGreaterThan(1_900);
     }
 
+    /**
+     * One table lags (4 KB rows) while another keeps up (200-byte rows): once END events are held back for the lagging
+     * one, the other is held back too, not read to its end with every change of it waiting for END events not read.
+     */
+    @Test
+    void whileEndEventsAreHeldBackTheChangesOfATableThatKeepsUpDoNotRunAhead() throws Exception {
+        long first = System.currentTimeMillis() - 3_600_000;
+        List<Backlog> backlog = new ArrayList<>();
+        for (int i = 0; i < 6_000; i++) {
+            backlog.add(new Backlog("orders", first + 50L * i, false));
+            backlog.add(new Backlog("orders", first + 50L * i + 1, true));
+            for (int j = 0; j < 4; j++) {
+                backlog.add(new Backlog("small", first + 50L * i + 12 * j + 2, false));
+                backlog.add(new Backlog("small", first + 50L * i + 12 * j + 3, true));
+            }
+        }
+        List<Object[]> read = readBacklog("keeping", backlog);
+
+        // A change of small waits in the collapse until its END event (Kafka time one later) is read.
+        long newestEnd = Long.MIN_VALUE;
+        java.util.TreeMap<Long, Integer> waiting = new java.util.TreeMap<>();
+        int waitingNow = 0;
+        int waitingMost = 0;
+        for (Object[] record : read) {
+            long time = (Long) record[1];
+            if ("keeping.transaction".equals(record[0])) {
+                newestEnd = Math.max(newestEnd, time);
+                for (Integer n : waiting.headMap(newestEnd - 1, true).values()) {
+                    waitingNow -= n;
+                }
+                waiting.headMap(newestEnd - 1, true).clear();
+            } else if ("keeping.public.small".equals(record[0]) && time + 1 > newestEnd) {
+                waiting.merge(time, 1, Integer::sum);
+                waitingNow++;
+                waitingMost = Math.max(waitingMost, waitingNow);
+            }
+        }
+        // The lead (10 s: 800 changes of small), and what was read before a pause took hold (a fetch of 256 KB: about
+        // 1,000 changes of small, and the polls already made). Read by bytes alone, about 18,000 of them waited.
+        assertThat(waitingMost).as("the most changes of small read ahead of their END events").isLessThan(3_000);
+    }
+
     /** END events far ahead are read once their table is read to its end: pacing orders the reading, never stops it. */
     @Test
     void endEventsFarAheadAreReadOnceTheirTableIsReadToItsEnd() throws Exception {
