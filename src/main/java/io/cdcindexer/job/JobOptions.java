@@ -160,9 +160,10 @@ public final class JobOptions implements Serializable {
             define("transaction.max-ends-ahead", "50000",
                     "How many END events the source may read ahead of the changes they wait for (their tables' "
                             + "partitions with records waiting, by Kafka time) before it pauses the transaction topic "
-                            + "until they are half as many. On a backlog the END events, being small, are otherwise read "
-                            + "far ahead, and the collapse holds each such transaction (about 450 bytes of heap); a table "
-                            + "that lags on its own holds back only its own END events. 0: never pause.");
+                            + "until they are half as many; tables read 10 s past the END events held back wait too. "
+                            + "On a backlog the END events, being small, are otherwise read far ahead, and the collapse "
+                            + "holds each such transaction (about 450 bytes of heap). Only a lagging table's END "
+                            + "events count. 0: never pause.");
     public static final Option UNAVAILABLE_VALUE_PLACEHOLDER =
             define("debezium.unavailable-value-placeholder", "__debezium_unavailable_value",
                     "Debezium's value for an unchanged TOASTed column; such columns never overwrite Elasticsearch.");
