@@ -160,7 +160,8 @@ public final class JobOptions implements Serializable {
             define("transaction.max-ends-ahead", "50000",
                     "How many END events the source may read ahead of the changes they wait for (their tables' "
                             + "partitions with records waiting, by Kafka time) before it pauses the transaction topic "
-                            + "until they are half as many; tables read 10 s past the END events held back wait too. "
+                            + "until they are half as many; tables read 10 s past the END events still to be read "
+                            + "wait for them. "
                             + "On a backlog the END events, being small, are otherwise read far ahead, and the collapse "
                             + "holds each such transaction (about 450 bytes of heap). Only a lagging table's END "
                             + "events count. 0: never pause.");

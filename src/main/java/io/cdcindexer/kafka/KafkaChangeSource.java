@@ -212,9 +212,10 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
 
         @Override
         public InputStatus pollNext(ReaderOutput<KafkaRecord> output) throws Exception {
-            if (paced == null || paced.output != output) {
+            if (paced == null) {
                 paced = new PacedOutput(output, pacing);
             }
+            paced.output = output; // the same one every time, as Flink's reader goes
             long now = System.nanoTime();
             paced.now = now;
             InputStatus status = kafka.pollNext(paced);
@@ -256,8 +257,8 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
             }
             // The pacing holds splits (paused, or resumed with nothing come yet) and nothing is there to emit: look
             // again in a while, to resume them should nothing come.
-            return CompletableFuture.anyOf(available, CompletableFuture.runAsync(() -> { },
-                    CompletableFuture.delayedExecutor(ReadPacing.STARVED_NANOS, TimeUnit.NANOSECONDS)))
+            return CompletableFuture.anyOf(available,
+                    new CompletableFuture<Void>().completeOnTimeout(null, ReadPacing.STARVED_NANOS, TimeUnit.NANOSECONDS))
                     .thenApply(any -> null);
         }
 
@@ -311,7 +312,7 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
 
     /** The reader's output, noting each split's records for the pacing. */
     private static final class PacedOutput implements ReaderOutput<KafkaRecord> {
-        final ReaderOutput<KafkaRecord> output;
+        ReaderOutput<KafkaRecord> output;
         private final ReadPacing pacing;
         /** When the record being emitted was polled (nanoseconds): set by the reader before each poll. */
         long now;

@@ -70,6 +70,11 @@ public final class PartitionEnds implements AutoCloseable {
     private static final long WARN_AGAIN_MS = 60_000;
     /** How old a look may be to count: past it (Kafka out of reach), no partition counts as read to its end. */
     static final long FRESH_MS = 3_000;
+    /**
+     * A gap up to which the pacing asks the next look to read on, to find out whether only transaction markers lie
+     * there (a record Connect writes with exactly-once support is followed by one): a backlog's gaps are larger.
+     */
+    static final long MARKERS_AT_MOST = 16;
     /** How long after the start the pacing takes every partition to have records waiting, should no look answer. */
     static final long FIRST_LOOK_MS = 10_000;
     /**
@@ -220,8 +225,8 @@ public final class PartitionEnds implements AutoCloseable {
      * record read; -1 for none read yet: its split's start): false past the look's end (read since it was asked) and
      * where only transaction markers lie between; null where no fresh look can say. Until the first look answers (at
      * most {@link #FIRST_LOOK_MS} after the start), every partition has records waiting: a backlog is read from the
-     * first fetch on. Unlike {@link #caughtUp(Read)}, it changes nothing: the source's pacing asks it
-     * ({@link ReadPacing}).
+     * first fetch on. A gap of at most {@link #MARKERS_AT_MOST} offsets is read on at the next look, as for the
+     * watermark. The source's pacing asks it ({@link ReadPacing}).
      */
     Boolean recordsWaiting(TopicPartition partition, long next) {
         Look look = fresh();
@@ -250,7 +255,15 @@ public final class PartitionEnds implements AutoCloseable {
             return Boolean.FALSE;
         }
         Recordless markers = readOn.get(partition);
-        return markers == null || markers.from != from || markers.upTo < range.end;
+        if (markers != null && markers.from == from && markers.upTo >= range.end) {
+            return Boolean.FALSE;
+        }
+        if (range.end - from <= MARKERS_AT_MOST) { // perhaps only the markers of a transactional producer: look on
+            boolean markersRead = markers != null && markers.from == from && markers.upTo > from;
+            toReadOn.put(partition, markersRead ? new ReadOn(from, markers.upTo, range.end, markers)
+                    : new ReadOn(from, from, range.end, null));
+        }
+        return Boolean.TRUE;
     }
 
     /**

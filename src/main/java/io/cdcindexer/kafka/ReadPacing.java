@@ -22,19 +22,22 @@ import java.util.regex.Pattern;
  * held nearly every transaction of the backlog at once (286,338 of 300,000 in a catch-up of 3 M changes, about 450 bytes
  * of heap each), and its heap grew with the backlog.
  *
- * <p>So each END event read is counted against the tables it names ({@code data_collections}; Debezium's topic of
- * {@code public.users} is the table topic whose name ends in {@code .public.users}): it is <em>ahead</em> while one of
+ * <p>So each END event read is counted against the tables it names ({@code data_collections}; as the decoder maps them,
+ * {@code public.users} is {@code cdc.public.users} for {@code cdc.transaction}): it is <em>ahead</em> while one of
  * that table's partitions that a fresh look at Kafka says has records waiting has read only records older (by Kafka
  * time) than the END event. Once {@code maxAhead} END events are ahead, the transaction topic's splits that hold END
  * events ahead are paused (not one behind: Kafka's consumer reads partitions in turns, and its END events may be what
- * changes read already wait for), and resumed once half as many are ahead, or none of their own. Changes never wait for
- * pacing. Only the END events of a lagging table count: a bulk UPDATE or a slow broker on one
- * table holds back no other table's transactions until its own backlog of transactions is that large. A table the END
- * event names that this subtask does not read (a topic renamed by a routing transform, one not discovered yet, or read
- * by another subtask) counts against the least-read of the tables it reads. Where no fresh look can say, nothing is
- * ahead: pacing never holds back what it cannot see.
+ * changes read already wait for), and resumed once half as many are ahead, or none of their own. Only the END events
+ * of a lagging table count: a bulk UPDATE or a slow broker on one table holds back no other table's transactions until
+ * its own backlog of transactions is that large. A table the END
+ * event names that the job does not index, or that no partition this subtask reads holds (at parallelism > 1, one read by
+ * another subtask), counts nowhere; nor does one whose table topic is not {@code <prefix><schema>.<table>} (renamed by a
+ * routing transform). Where no fresh look can say, nothing counts as ahead (what is ahead is kept until a look can):
+ * pacing never holds back what it cannot see; until the first look answers, every partition has records waiting.
  *
- * <p>Table splits are never paused. A table split with records waiting that has delivered nothing for
+ * <p>A table partition read more than {@link #LEAD_MS} of Kafka time past the least-read transaction partition that is
+ * paused or has records waiting is paused too, so that its changes do not pile up waiting for END events not read;
+ * never a partition END events are ahead of. A table split with records waiting that has delivered nothing for
  * {@link #STUCK_NANOS} while the others delivered is not waited for (its fetches are failing; the END events flow as
  * without pacing). A resume that brought no record in {@link #RESEND_NANOS} while records wait is sent again (the
  * consumer can lose one), and the reader resumes everything after {@link #STARVED_NANOS} with nothing to emit: pacing
@@ -105,6 +108,8 @@ public final class ReadPacing {
         private final int capacity;
         /** Whether every time is at least the one before it (Kafka times of one partition nearly always are). */
         private boolean rising = true;
+        /** The newest time kept; meaningful while any is. */
+        private long newest = Long.MIN_VALUE;
 
         Ahead(int capacity) {
             this.capacity = capacity;
@@ -128,6 +133,12 @@ public final class ReadPacing {
             }
             times[(head + size) % times.length] = time;
             size++;
+            newest = Math.max(newest, time);
+        }
+
+        /** The newest time kept (none is forgotten while a newer one is kept); {@link Long#MIN_VALUE} for none. */
+        long newest() {
+            return size == 0 ? Long.MIN_VALUE : newest;
         }
 
         /** Forgets those at or before {@code time} from the oldest on (read past) and says how many are after it. */
@@ -153,6 +164,7 @@ public final class ReadPacing {
             if (size == 0) {
                 rising = true;
                 head = 0;
+                newest = Long.MIN_VALUE;
             }
             if (rising) {
                 return size;
@@ -191,8 +203,9 @@ public final class ReadPacing {
     /** By table named: the table topic that holds its changes, or {@link #NONE}; made again with new splits. */
     private final Map<String, String> topicOf = new HashMap<>();
     private int paused;
-    /** When any split last delivered a record (nanoseconds). */
+    /** When any split last delivered a record (nanoseconds); meaningful once {@link #delivered}. */
     private long deliveredAt;
+    private boolean delivered;
     /** END events ahead at the last look. */
     private int aheadAtLook;
     /** Whether a table split had records waiting at the last look: else no END event read is ahead, none is counted. */
@@ -271,6 +284,7 @@ public final class ReadPacing {
         split.lastAt = now;
         split.resumedAt = 0;
         deliveredAt = now;
+        delivered = true;
     }
 
     /** An END event read: counted against each table it names that the job reads here. */
@@ -306,7 +320,7 @@ public final class ReadPacing {
         }
         anyWaiting = !leastRead.isEmpty() || !unknown.isEmpty();
         int count = 0;
-        Set<String> lagging = new HashSet<>(); // topics END events are ahead of
+        Map<String, Long> newestAhead = new HashMap<>(); // by topic: the newest END event counted ahead of it
         for (Split split : splits.values()) {
             if (split.transactions) {
                 split.aheadAtLook = 0;
@@ -316,7 +330,7 @@ public final class ReadPacing {
                         int ahead = table.getValue().after(least);
                         split.aheadAtLook += ahead;
                         if (ahead > 0) {
-                            lagging.add(table.getKey());
+                            newestAhead.merge(table.getKey(), table.getValue().newest(), Math::max);
                         }
                     } else if (!unknown.contains(table.getKey())) {
                         table.getValue().after(Long.MAX_VALUE); // read to its end (or not here): read past
@@ -354,12 +368,13 @@ public final class ReadPacing {
             if (split.transactions) {
                 continue;
             }
-            boolean ahead = endsAt != Long.MAX_VALUE && split.newest > saturatedAdd(endsAt, LEAD_MS)
-                    && !lagging.contains(split.topic);
+            // A partition END events are ahead of: one behind its topic's newest END event counted ahead.
+            boolean waitedFor = split.newest < newestAhead.getOrDefault(split.topic, Long.MIN_VALUE);
+            boolean ahead = endsAt != Long.MAX_VALUE && split.newest > saturatedAdd(endsAt, LEAD_MS) && !waitedFor;
             if (!split.paused && ahead) {
                 pause(split, pause);
             } else if (split.paused && (endsAt == Long.MAX_VALUE
-                    || split.newest <= saturatedAdd(endsAt, LEAD_MS / 2) || lagging.contains(split.topic))) {
+                    || split.newest <= saturatedAdd(endsAt, LEAD_MS / 2) || waitedFor)) {
                 resume(split, now, resume);
             } else if (!split.paused) {
                 resendIfLost(split, now, resume);
@@ -377,6 +392,7 @@ public final class ReadPacing {
 
     private void resume(Split split, long now, List<String> resume) {
         split.paused = false;
+        split.lastAt = now; // its pause is no time it failed to deliver
         paused--;
         split.resumedAt = now == 0 ? 1 : now; // never 0
         resume.add(split.id);
@@ -403,6 +419,9 @@ public final class ReadPacing {
         List<String> resume = new ArrayList<>();
         for (Split split : splits.values()) {
             if (split.paused || split.resumedAt != 0) {
+                if (split.paused) {
+                    split.lastAt = now;
+                }
                 split.paused = false;
                 split.resumedAt = now == 0 ? 1 : now;
                 resume.add(split.id);
@@ -414,7 +433,8 @@ public final class ReadPacing {
 
     /** A table split with records waiting that delivers nothing while the others deliver: its fetches fail. */
     private boolean stuck(Split split, long now) {
-        return !split.paused && now - split.lastAt >= STUCK_NANOS && deliveredAt - split.lastAt >= STUCK_NANOS;
+        return !split.paused && delivered && now - split.lastAt >= STUCK_NANOS
+                && deliveredAt - split.lastAt >= STUCK_NANOS;
     }
 
     /**
@@ -448,18 +468,45 @@ public final class ReadPacing {
         if (value == null) {
             return List.of();
         }
-        List<String> tables = new ArrayList<>(2);
         try (JsonParser parser = JSON.createParser(value)) {
             JsonToken token;
             while ((token = parser.nextToken()) != null) {
-                if (token == JsonToken.FIELD_NAME && "data_collection".equals(parser.currentName())
-                        && parser.nextToken() == JsonToken.VALUE_STRING) {
-                    tables.add(parser.getText());
+                if (token != JsonToken.FIELD_NAME) {
+                    continue;
+                }
+                String field = parser.currentName();
+                token = parser.nextToken();
+                if ("schema".equals(field)) {
+                    parser.skipChildren(); // the converter's schema: most of the bytes
+                } else if ("status".equals(field) && token == JsonToken.VALUE_STRING
+                        && !"END".equals(parser.getText())) {
+                    return List.of(); // a BEGIN event
+                } else if ("data_collections".equals(field) && token == JsonToken.START_ARRAY) {
+                    return tables(parser);
                 }
             }
         } catch (IOException e) {
             return List.of();
         }
+        return List.of();
+    }
+
+    /** The {@code data_collection} of each object of the array the parser is at the start of. */
+    private static List<String> tables(JsonParser parser) throws IOException {
+        List<String> tables = new ArrayList<>(2);
+        int depth = 1;
+        JsonToken token;
+        while (depth > 0 && (token = parser.nextToken()) != null) {
+            if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
+                depth++;
+            } else if (token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) {
+                depth--;
+            } else if (token == JsonToken.FIELD_NAME && depth == 2 && "data_collection".equals(parser.currentName())
+                    && parser.nextToken() == JsonToken.VALUE_STRING) {
+                tables.add(parser.getText());
+            }
+        }
         return tables;
     }
+
 }

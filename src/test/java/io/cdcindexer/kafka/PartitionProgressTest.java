@@ -168,11 +168,11 @@ class PartitionProgressTest {
         kafkaEnds.put(P0, 10L);
         markersUpTo.put(P0, 10L);
         ends.lookNow(lookup);
-        assertThat(ends.recordsWaiting(P0, 8)).as("not read on from there yet").isTrue();
-        ends.reading(P0).readTo(8);
-        assertThat(ends.caughtUp(ends.reading(P0))).isNull(); // the watermark's generator asks for the read on
+        assertThat(ends.recordsWaiting(P0, 8)).as("not read on from there yet: asks the next look to").isTrue();
         ends.lookNow(lookup);
         assertThat(ends.recordsWaiting(P0, 8)).isFalse();
+        assertThat(ends.recordsWaiting(P0, 10 - PartitionEnds.MARKERS_AT_MOST - 1))
+                .as("a backlog's gap: not read on").isTrue();
     }
 
     private void read(PartitionProgress partition, long offset, long kafkaTime) {

@@ -320,6 +320,52 @@ class ReadPacingTest {
     }
 
     @Test
+    void aPartitionOfATableEndEventsWaitForIsHeldBackOnceReadPastThemAll() {
+        String users1 = "cdc.public.users-1";
+        pacing.add(users1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(users1);
+        read(USERS, 1_000); // Kafka's turn has not come for it
+        read(users1, 2_000 + ReadPacing.LEAD_MS + 1);
+        ends(MAX, 2_000, "public.users");
+        assertThat(look()).as("read past every END event, its changes would wait")
+                .isEqualTo(decision(List.of(END, users1), List.of()));
+    }
+
+    @Test
+    void aSplitResumedAfterALongPauseIsNotTakenForStuck() {
+        waiting(USERS);
+        waiting(ORDERS);
+        read(USERS, 1_000);
+        read(ORDERS, 1_000);
+        ends(1, 1_000, "public.orders");
+        endOf.put(END, Long.MAX_VALUE);
+        read(USERS, 1_001 + ReadPacing.LEAD_MS);
+        assertThat(look().pause()).containsExactly(USERS);
+        for (int i = 0; i < 40; i++) { // 40 s of the others delivering
+            now += 1_000 * MS;
+            read(ORDERS, 1_000);
+        }
+        ends(1, 1_000 + ReadPacing.LEAD_MS, "public.orders");
+        read(ORDERS, 1_000 + ReadPacing.LEAD_MS);
+        assertThat(look()).as("resumed: the END events went on").isEqualTo(decision(List.of(), List.of(USERS)));
+        now += MS;
+        ends(MAX, 2_000 + ReadPacing.LEAD_MS, "public.users");
+        assertThat(look()).as("waited for: END events are ahead of it, and its pause was no failure to deliver")
+                .isEqualTo(decision(List.of(END), List.of()));
+    }
+
+    @Test
+    void aBeginEventAndTheSchemaAreNotReadForTables() {
+        String begin = "{\"schema\":{\"fields\":[{\"field\":\"data_collection\"}]},\"payload\":"
+                + "{\"status\":\"BEGIN\",\"id\":\"1\",\"data_collections\":[{\"data_collection\":\"public.x\"}]}}";
+        assertThat(ReadPacing.tablesNamed(begin.getBytes(StandardCharsets.UTF_8))).isEmpty();
+        String nested = "{\"status\":\"END\",\"data_collections\":[{\"data_collection\":\"public.a\","
+                + "\"extra\":{\"data_collection\":\"not.a.table\"}}]}";
+        assertThat(ReadPacing.tablesNamed(nested.getBytes(StandardCharsets.UTF_8))).containsExactly("public.a");
+    }
+
+    @Test
     void whatIsAheadIsAtMostItsCapacityAndReadPastFromTheOldest() {
         ReadPacing.Ahead ahead = new ReadPacing.Ahead(100);
         for (int i = 0; i < 250; i++) {
