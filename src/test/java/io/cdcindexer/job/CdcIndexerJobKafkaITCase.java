@@ -189,14 +189,7 @@ class CdcIndexerJobKafkaITCase {
         }
         List<Object[]> read = readBacklog("lagging", backlog);
 
-        int lastBig = 0;
-        for (int i = 0; i < read.size(); i++) {
-            lastBig = "lagging.public.big".equals(read.get(i)[0]) ? i : lastBig;
-        }
-        int endsBefore = 0;
-        for (int i = 0; i < lastBig; i++) {
-            endsBefore += "lagging.transaction".equals(read.get(i)[0]) ? 1 : 0;
-        }
+        int endsBefore = endsBeforeTheLastOf("lagging.public.big", read);
         // 2,000 END events of small, each read with its change early on (small records come by the thousand a fetch),
         // while the 24 MB of big take a hundred fetches. Counted against the least-read table instead, every one of
         // them was ahead of big until its end, and the transaction topic was paused after 500 of them.
@@ -256,16 +249,22 @@ class CdcIndexerJobKafkaITCase {
         }
         List<Object[]> read = readBacklog("far", backlog);
         assertThat(read).hasSize(4_000);
-        int lastChange = 0;
-        for (int i = 0; i < read.size(); i++) {
-            lastChange = "far.public.rows".equals(read.get(i)[0]) ? i : lastChange;
-        }
-        int endsBefore = 0;
-        for (int i = 0; i < lastChange; i++) {
-            endsBefore += "far.transaction".equals(read.get(i)[0]) ? 1 : 0;
-        }
+        int endsBefore = endsBeforeTheLastOf("far.public.rows", read);
         // Read by bytes alone, every END event came before the last change.
         assertThat(endsBefore).as("END events read before the last change").isLessThanOrEqualTo(MAX_AHEAD + 600);
+    }
+
+    /** How many END events were read before the last record of the table topic. */
+    private static int endsBeforeTheLastOf(String table, List<Object[]> read) {
+        int last = 0;
+        for (int i = 0; i < read.size(); i++) {
+            last = table.equals(read.get(i)[0]) ? i : last;
+        }
+        int ends = 0;
+        for (int i = 0; i < last; i++) {
+            ends += ((String) read.get(i)[0]).endsWith(".transaction") ? 1 : 0;
+        }
+        return ends;
     }
 
     /** One record of a backlog: a change of {@code public.<table>}, or an END event naming it. */

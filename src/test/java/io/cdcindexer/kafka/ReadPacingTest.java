@@ -149,10 +149,7 @@ class ReadPacingTest {
 
     @Test
     void aPausedTransactionTopicIsResumedOnceTheLaggingTableIsReadToItsEnd() {
-        waiting(USERS);
-        read(USERS, 1_000);
-        ends(MAX, 2_000, "public.users");
-        assertThat(look().pause()).containsExactly(END);
+        usersLagsAndTheTransactionTopicIsPaused();
 
         read(USERS, 1_100);
         endOf.remove(USERS); // read to its end: its records before the END events were all read
@@ -161,10 +158,7 @@ class ReadPacingTest {
 
     @Test
     void aTableSplitThatDeliversNothingWhileTheOthersDoIsNotWaitedFor() {
-        waiting(USERS);
-        read(USERS, 1_000);
-        ends(MAX, 2_000, "public.users");
-        assertThat(look().pause()).containsExactly(END);
+        usersLagsAndTheTransactionTopicIsPaused();
 
         now += ReadPacing.STUCK_NANOS - MS;
         read(ORDERS, 3_000);
@@ -178,10 +172,7 @@ class ReadPacingTest {
 
     @Test
     void aTableSplitNotDeliveringUnderBackPressureIsStillWaitedFor() {
-        waiting(USERS);
-        read(USERS, 1_000);
-        ends(MAX, 2_000, "public.users");
-        assertThat(look().pause()).containsExactly(END);
+        usersLagsAndTheTransactionTopicIsPaused();
         now += 10 * ReadPacing.STUCK_NANOS; // nothing delivered at all: the job downstream is slow
         assertThat(look().isEmpty()).isTrue();
         assertThat(pacing.isPaused(END)).isTrue();
@@ -244,10 +235,7 @@ class ReadPacingTest {
 
     @Test
     void resumeAllResumesWhatIsPaused() {
-        waiting(USERS);
-        read(USERS, 1_000);
-        ends(MAX, 2_000, "public.users");
-        assertThat(look().pause()).containsExactly(END);
+        usersLagsAndTheTransactionTopicIsPaused();
         assertThat(pacing.resumeAll(now)).isEqualTo(decision(List.of(), List.of(END)));
         assertThat(pacing.anyPaused()).isFalse();
         assertThat(pacing.holding()).as("until a record of it comes").isTrue();
@@ -266,10 +254,7 @@ class ReadPacingTest {
 
     @Test
     void aRemovedPausedSplitIsNoLongerHeld() {
-        waiting(USERS);
-        read(USERS, 1_000);
-        ends(MAX, 2_000, "public.users");
-        assertThat(look().pause()).containsExactly(END);
+        usersLagsAndTheTransactionTopicIsPaused();
         pacing.remove(END);
         assertThat(pacing.anyPaused()).isFalse();
         assertThat(pacing.holding()).isFalse();
@@ -394,12 +379,17 @@ class ReadPacingTest {
         assertThat(ahead.size()).isEqualTo(1);
     }
 
-    /** Pauses the transaction topic, then resumes it with the lagging table read to its end. */
-    private void pauseAndResume() {
+    /** users has records waiting and has read up to 1,000; the most END events naming it at 2,000 pause them. */
+    private void usersLagsAndTheTransactionTopicIsPaused() {
         waiting(USERS);
         read(USERS, 1_000);
         ends(MAX, 2_000, "public.users");
         assertThat(look().pause()).containsExactly(END);
+    }
+
+    /** Pauses the transaction topic, then resumes it with the lagging table read to its end. */
+    private void pauseAndResume() {
+        usersLagsAndTheTransactionTopicIsPaused();
         endOf.remove(USERS);
         assertThat(look().resume()).containsExactly(END);
     }
