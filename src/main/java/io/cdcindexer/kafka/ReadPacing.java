@@ -19,8 +19,8 @@ import java.util.regex.Pattern;
  * <p>The collapse holds a transaction whose END event has come until its changes come. Kafka's consumer fetches every
  * partition by bytes, and an END event is a few hundred bytes where a transaction's changes are kilobytes, so on a
  * backlog the transaction topic was read to its end while the table topics were still near their start: the collapse
- * held nearly every transaction of the backlog at once (286,338 of 300,000 in a catch-up of 3 M changes, about 450 bytes
- * of heap each), and its heap grew with the backlog.
+ * held nearly every transaction of the backlog at once (286,338 of 300,000 in a catch-up of 3 M changes, about 450
+ * bytes of heap each), and its heap grew with the backlog.
  *
  * <p>So each END event read is counted against the tables it names ({@code data_collections}; as the decoder maps them,
  * {@code public.users} is {@code cdc.public.users} for {@code cdc.transaction}): it is <em>ahead</em> while one of
@@ -29,11 +29,11 @@ import java.util.regex.Pattern;
  * events ahead are paused (not one behind: Kafka's consumer reads partitions in turns, and its END events may be what
  * changes read already wait for), and resumed once half as many are ahead, or none of their own. Only the END events
  * of a lagging table count: a bulk UPDATE or a slow broker on one table holds back no other table's transactions until
- * its own backlog of transactions is that large. A table the END
- * event names that the job does not index, or that no partition this subtask reads holds (at parallelism > 1, one read by
- * another subtask), counts nowhere; nor does one whose table topic is not {@code <prefix><schema>.<table>} (renamed by a
- * routing transform). Where no fresh look can say, nothing counts as ahead (what is ahead is kept until a look can):
- * pacing never holds back what it cannot see; until the first look answers, every partition has records waiting.
+ * its own backlog of transactions is that large. A table the END event names that the job does not index, or that no
+ * partition this subtask reads holds (at parallelism > 1, one read by another subtask), counts nowhere; nor does one
+ * whose table topic is not {@code <prefix><schema>.<table>} (renamed by a routing transform). Where no fresh look can
+ * say, nothing counts as ahead (what is ahead is kept until a look can): pacing never holds back what it cannot see;
+ * until the first look answers, every partition has records waiting.
  *
  * <p>A table partition read more than {@link #LEAD_MS} of Kafka time past the least-read transaction partition that is
  * paused or has records waiting is paused too, so that its changes do not pile up waiting for END events not read;
@@ -65,7 +65,7 @@ public final class ReadPacing {
     /** Of a table no table topic read by the job holds (compared as this very instance). */
     private static final String NONE = new String("none");
 
-    /** Whether a fresh look at Kafka says records wait in a split past an offset (-1: its start); null: it cannot say. */
+    /** Whether a fresh look at Kafka says records wait in a split past an offset (-1: its start); null: cannot say. */
     interface Waiting {
         Boolean recordsWaiting(String splitId, long next);
     }
@@ -106,6 +106,8 @@ public final class ReadPacing {
         private int head;
         private int size;
         private final int capacity;
+        /** How far back a time may be from the one before it and still count at that one's (a second's jitter). */
+        static final long JITTER_MS = 1_000;
         /** Whether every time is at least the one before it (Kafka times of one partition nearly always are). */
         private boolean rising = true;
         /** The newest time kept; meaningful while any is. */
@@ -117,7 +119,11 @@ public final class ReadPacing {
 
         void add(long time) {
             if (size > 0 && time < at(size - 1)) {
-                rising = false; // counted one by one from now on, so that one far in the future holds only itself
+                if (at(size - 1) - time <= JITTER_MS) {
+                    time = at(size - 1); // a clock's jitter: counted at the one before, kept rising
+                } else {
+                    rising = false; // counted one by one until emptied, so that one far in the future holds only itself
+                }
             }
             if (size == times.length && size < capacity) {
                 long[] grown = new long[Math.min(capacity, times.length * 2)];
@@ -195,7 +201,10 @@ public final class ReadPacing {
     }
 
     private final int maxAhead;
-    /** The prefix of the table topics ({@code cdc.} of {@code cdc.transaction}); null for a transaction topic named otherwise. */
+    /**
+     * The table topics' prefix ({@code cdc.} of {@code cdc.transaction}); null when the transaction topic's name does
+     * not end in {@code .transaction}.
+     */
     private final String prefix;
     private final Pattern tableTopics;
     private final Waiting waiting;

@@ -379,6 +379,16 @@ class ReadPacingTest {
         assertThat(ahead.size()).isEqualTo(1);
     }
 
+    @Test
+    void aTimeALittleBackCountsAtTheOneBeforeItAndKeepsTheCountCheap() {
+        ReadPacing.Ahead ahead = new ReadPacing.Ahead(100);
+        ahead.add(5_000);
+        ahead.add(5_000 - ReadPacing.Ahead.JITTER_MS); // a clock stepped back a little
+        ahead.add(6_000);
+        assertThat(ahead.after(4_500)).as("counted at the one before it").isEqualTo(3);
+        assertThat(ahead.after(5_000)).isEqualTo(1);
+    }
+
     /** users has records waiting and has read up to 1,000; the most END events naming it at 2,000 pause them. */
     private void usersLagsAndTheTransactionTopicIsPaused() {
         waiting(USERS);
