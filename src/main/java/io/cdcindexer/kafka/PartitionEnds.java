@@ -240,10 +240,7 @@ public final class PartitionEnds implements AutoCloseable {
         if (range == Range.GONE) {
             return Boolean.FALSE;
         }
-        Long start = next >= 0 ? Long.valueOf(next) : assigned.get(partition);
-        if (start != null && start < 0) {
-            start = resolvedStarts.get(partition);
-        }
+        Long start = next >= 0 ? Long.valueOf(next) : startOf(partition);
         if (start == null) {
             return null;
         }
@@ -251,19 +248,14 @@ public final class PartitionEnds implements AutoCloseable {
             return Boolean.FALSE;
         }
         long from = range.readFrom(start);
-        if (from >= range.end) {
-            return Boolean.FALSE;
-        }
-        Recordless markers = readOn.get(partition);
-        if (markers != null && markers.from == from && markers.upTo >= range.end) {
-            return Boolean.FALSE;
-        }
-        if (range.end - from <= MARKERS_AT_MOST) { // perhaps only the markers of a transactional producer: look on
-            boolean markersRead = markers != null && markers.from == from && markers.upTo > from;
-            toReadOn.put(partition, markersRead ? new ReadOn(from, markers.upTo, range.end, markers)
-                    : new ReadOn(from, from, range.end, null));
-        }
-        return Boolean.TRUE;
+        // A short gap may be only the markers of a transactional producer: the next look reads on over it.
+        return !readToTheEnd(partition, range, from, range.end - from <= MARKERS_AT_MOST);
+    }
+
+    /** Where the split of an assigned partition starts (its marker resolved); null while not known. */
+    private Long startOf(TopicPartition partition) {
+        Long start = assigned.get(partition);
+        return start != null && start < 0 ? resolvedStarts.get(partition) : start;
     }
 
     /**
@@ -284,7 +276,7 @@ public final class PartitionEnds implements AutoCloseable {
             if (read.containsKey(split.getKey())) {
                 continue;
             }
-            Long start = split.getValue() >= 0 ? split.getValue() : resolvedStarts.get(split.getKey());
+            Long start = startOf(split.getKey());
             all &= start != null && caughtUp(split.getKey(), start, Long.MIN_VALUE, look); // each short reads on
         }
         return all;
@@ -300,7 +292,15 @@ public final class PartitionEnds implements AutoCloseable {
         if (range == null || (offset > range.end && look.askedAtMs <= readAtMs)) {
             return false;
         }
-        long from = range.readFrom(offset);
+        return readToTheEnd(partition, range, range.readFrom(offset), true);
+    }
+
+    /**
+     * Whether a reader at {@code from} has read the range to its end: nothing lies between, or a read on found only
+     * transaction markers there. If not, and {@code lookOn}, the next look reads on from there (going on from what
+     * the last read on found).
+     */
+    private boolean readToTheEnd(TopicPartition partition, Range range, long from, boolean lookOn) {
         if (from >= range.end) {
             return true;
         }
@@ -308,9 +308,11 @@ public final class PartitionEnds implements AutoCloseable {
         if (markers != null && markers.from == from && markers.upTo >= range.end) {
             return true;
         }
-        boolean markersRead = markers != null && markers.from == from && markers.upTo > from;
-        toReadOn.put(partition, markersRead ? new ReadOn(from, markers.upTo, range.end, markers)
-                : new ReadOn(from, from, range.end, null));
+        if (lookOn) {
+            boolean markersRead = markers != null && markers.from == from && markers.upTo > from;
+            toReadOn.put(partition, markersRead ? new ReadOn(from, markers.upTo, range.end, markers)
+                    : new ReadOn(from, from, range.end, null));
+        }
         return false;
     }
 

@@ -72,9 +72,10 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * {@code --documents FILE} (the job also builds the joined documents it declares; timed until the first document index
  * is complete too), {@code --checkpoint-interval-ms N} (the job's checkpoint interval, its default when not given),
  * {@code --backlog-rate N} (the records' Kafka times as if Connect had written N change events a second up to now: a
- * backlog that built up over events / N seconds; without it, the times of the fill itself, a few seconds for them all).
- * After the job's run it prints the most transactions the collapse held at once and the size of its state (a
- * savepoint, untimed).
+ * backlog that built up over events / N seconds; without it, the times of the fill itself, a few seconds for them all),
+ * {@code --max-ends-ahead N} (the job's {@code transaction.max-ends-ahead}; 0 reads without pacing). After the job's
+ * run it prints the most transactions the collapse held at once, how many partitions the source paused, and the size
+ * of its state (a savepoint, untimed).
  *
  * <p>Every scenario also reports its second half: from the first look that finds half the documents in their final
  * state to the last. By then the JIT compilers of the pipeline and of Elasticsearch have done most of their work, as in
