@@ -11,6 +11,12 @@ public enum BulkItemOutcome {
     /** Refused for good (e.g. a mapping conflict): goes to the dead-letter queue. */
     REJECTED,
     /**
+     * The index is not there (404 {@code index_not_found_exception}): deleted while the job ran, and Elasticsearch set
+     * not to make a {@code cdc.*_v<digit>*} index by itself. A delete has nothing left to delete; a write waits for the
+     * job's mapping step to make the index again.
+     */
+    INDEX_MISSING,
+    /**
      * Refused for want of credentials or privileges (401, 403): no retry and no dead letter fixes that, so the job fails
      * with the reason, and restarts once the operator has fixed it.
      */
@@ -34,6 +40,9 @@ public enum BulkItemOutcome {
         }
         if (status == 401 || status == 403) {
             return REFUSED_CREDENTIALS;
+        }
+        if (status == 404 && "index_not_found_exception".equals(errorType)) {
+            return INDEX_MISSING;
         }
         return REJECTED;
     }

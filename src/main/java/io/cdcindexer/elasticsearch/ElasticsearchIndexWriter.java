@@ -89,6 +89,12 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     /** How often such a change looks for its document again. */
     static final long DOCUMENT_WAIT_STEP_MS = 200;
     /**
+     * How long a write whose index is missing waits for it to be made again (see {@link #waitsForItsIndex}): the mapping
+     * step makes it at the next change of its table, once its routes are {@link IndexMappingFunction#ROUTES_MAX_AGE_MS}
+     * old.
+     */
+    static final long INDEX_WAIT_MS = 60_000;
+    /**
      * Errors of a multi-get item that mean there is no stored document to complete from: no index yet, or a closed one
      * (the write that follows is refused for good and dead-lettered).
      */
@@ -112,6 +118,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     static final String UNREADABLE_DOCUMENT = "unreadable_document";
     /** Restored after a rescale away from its document's changes, whose document did not come (see restore). */
     static final String RESTORED_ELSEWHERE = "restored_elsewhere";
+    /** Its index was missing and was not made again within {@link #INDEX_WAIT_MS}. */
+    static final String INDEX_MISSING = "index_missing";
 
     // Retry statuses (label status of actionsRetried) besides HTTP status codes.
     /** No HTTP answer: connection refused or lost, a timeout. */
@@ -128,6 +136,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         int attempts;
         /** When it first found its document missing while it lacked columns (processing time). */
         long waitingSince = Long.MIN_VALUE;
+        /** When Elasticsearch first answered that its index is missing (processing time). */
+        long indexMissingSince = Long.MIN_VALUE;
         /** Counted in {@code unavailableColumnsAwaitingDocument} (once, however often it looks for its document). */
         boolean countedAwaiting;
         /**
@@ -177,6 +187,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     private boolean flushing;
     /** In {@link #flush} at the end of the input: a change lacking columns no longer waits for its document. */
     private boolean endOfInput;
+    /** Whether a write waiting for its missing index was logged (once per writer: its table's writes all meet it). */
+    private boolean missingIndexLogged;
     /**
      * In a checkpoint's {@link #flush}: changes lacking columns still waiting for their document (with the changes of
      * it behind them), for {@link #snapshotState}. Their documents stay busy.
@@ -260,7 +272,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         this.retriedByStatus = new LabeledMetric<>(metrics, "status", group -> group.counter("actionsRetried"))
                 .withValues("429", "503", CONNECTION, READ_ERROR);
         this.deadLetteredByReason = new LabeledMetric<>(metrics, "reason", group -> group.counter("deadLetters"))
-                .withValues(DOCUMENT_REFUSED, TOO_LARGE, REQUEST_REFUSED, UNREADABLE_DOCUMENT, RESTORED_ELSEWHERE);
+                .withValues(DOCUMENT_REFUSED, TOO_LARGE, REQUEST_REFUSED, UNREADABLE_DOCUMENT, RESTORED_ELSEWHERE,
+                        INDEX_MISSING);
         emitter.open();
         try {
             restore(restored, owned);
@@ -731,6 +744,20 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     }
 
     /**
+     * Whether a write whose index Elasticsearch says is missing waits for it, up to {@link #INDEX_WAIT_MS} from the first
+     * such answer: the index was deleted while the job ran (Elasticsearch is set not to make a job's versioned physical
+     * index by a write, {@link IndexMappingFunction#AUTO_CREATE_INDEX}), and the mapping step makes it again, with its
+     * mapping and alias, at the next change of its table. Dead-lettered at once, the writes of that moment would be
+     * missing from the index made again.
+     */
+    private static boolean waitsForItsIndex(Pending pending, long now) {
+        if (pending.indexMissingSince == Long.MIN_VALUE) {
+            pending.indexMissingSince = now;
+        }
+        return now - pending.indexMissingSince < INDEX_WAIT_MS;
+    }
+
+    /**
      * Whether a change that lacks columns, whose document is not there, waits for it: an update of a row whose insert
      * has not been written yet (its transaction completed later on another subtask, or is still held in the collapse).
      * Up to {@link #DOCUMENT_WAIT_MS} of the time the job runs: through a checkpoint in its state ({@link #park}), not
@@ -855,12 +882,36 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     }
                     again.add(pending);
                     break;
-                case REJECTED:
+                case INDEX_MISSING:
                     if (toRetiredIndex(pending, item)) {
                         retiredSkipped.inc();
                         settled(pending);
-                        break;
+                    } else if (pending.request.opType() == DocWriteRequest.OpType.DELETE) {
+                        // The index went with its documents: nothing is left to delete.
+                        settled(pending);
+                    } else if (waitsForItsIndex(pending, now)) {
+                        retriedByStatus.of(statusLabel(item.status())).inc();
+                        if (again == null) {
+                            again = new ArrayList<>();
+                        }
+                        if (!missingIndexLogged) {
+                            missingIndexLogged = true;
+                            LOG.warn("Elasticsearch has no index {} (deleted while the job ran?): its writes wait up "
+                                    + "to {} s for the job to make it again at the next change of its table", pending
+                                    .request.index(), INDEX_WAIT_MS / 1000);
+                        }
+                        again.add(pending);
+                    } else {
+                        deadLetter(pending, INDEX_MISSING, "Elasticsearch has no index " + pending.request.index()
+                                + " (" + item.errorType() + ": " + item.errorReason() + "), and it was not made "
+                                + "again within " + INDEX_WAIT_MS / 1000 + " s. With --"
+                                + JobOptions.ELASTICSEARCH_MAPPINGS.name() + " derived the job makes a deleted index "
+                                + "again at the next change of its table; ./cdc snapshot --table (or ./cdc reindex) "
+                                + "fills it again");
+                        settled(pending);
                     }
+                    break;
+                case REJECTED:
                     deadLetter(pending, DOCUMENT_REFUSED, "Elasticsearch refused the "
                             + pending.request.opType().getLowercase() + " ("
                             + item.status() + " " + item.errorType() + "): " + item.errorReason());

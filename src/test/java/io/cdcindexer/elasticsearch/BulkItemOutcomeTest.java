@@ -32,7 +32,12 @@ class BulkItemOutcomeTest {
     void mappingConflictAndOtherClientErrorsAreRejectedForGood() {
         assertThat(BulkItemOutcome.of(400, "mapper_parsing_exception")).isEqualTo(BulkItemOutcome.REJECTED);
         assertThat(BulkItemOutcome.of(400, "illegal_argument_exception")).isEqualTo(BulkItemOutcome.REJECTED);
-        assertThat(BulkItemOutcome.of(404, "index_not_found_exception")).isEqualTo(BulkItemOutcome.REJECTED);
+    }
+
+    @Test
+    void aMissingIndexIsToldApartFromOtherRefusals() {
+        assertThat(BulkItemOutcome.of(404, "index_not_found_exception")).isEqualTo(BulkItemOutcome.INDEX_MISSING);
+        assertThat(BulkItemOutcome.of(400, "index_closed_exception")).isEqualTo(BulkItemOutcome.REJECTED);
     }
 
     @Test

@@ -92,6 +92,11 @@ class ElasticsearchIndexWriterTest {
     private final List<String> written = new ArrayList<>();
     /** What the fake Elasticsearch holds, by index and id: a document, or a deleted one's version. */
     private final Map<String, Stored> stored = new HashMap<>();
+    /**
+     * Indices the fake Elasticsearch does not have (deleted while the job runs), with how many more bulk items to them it
+     * answers 404 {@code index_not_found_exception} before the index is there again.
+     */
+    private final Map<String, Integer> missingIndices = new HashMap<>();
     /** Documents (index/id) that a multi-get cannot read, with the error type it answers for them. */
     private final Map<String, String> unreadable = new HashMap<>();
     private final CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("writer-test");
@@ -213,6 +218,14 @@ class ElasticsearchIndexWriterTest {
             if (flakyItems != null && flakyItems.nextInt(8) == 0) {
                 items.addObject().putObject(delete ? "delete" : "index").put("status", 429).putObject("error")
                         .put("type", "es_rejected_execution_exception").put("reason", "queue full");
+                errors = true;
+                continue;
+            }
+            int missing = missingIndices.getOrDefault(action.get("_index").asText(), 0);
+            if (missing > 0) {
+                missingIndices.put(action.get("_index").asText(), missing - 1);
+                items.addObject().putObject(delete ? "delete" : "index").put("status", 404).putObject("error")
+                        .put("type", "index_not_found_exception").put("reason", "no such index");
                 errors = true;
                 continue;
             }
@@ -499,7 +512,7 @@ class ElasticsearchIndexWriterTest {
     void deadLetterReasonsAndRetryCausesAreServedAtZeroBeforeTheFirstOne() throws Exception {
         ElasticsearchIndexWriter writer = writer(2, 1_000, 100, 1, 50);
         for (String reason : new String[] {"document_refused", "too_large", "request_refused", "unreadable_document",
-                "restored_elsewhere"}) {
+                "restored_elsewhere", "index_missing"}) {
             assertThat(metrics.names()).contains(OPERATOR + "reason_deadLetters{reason=" + reason + "}");
             assertThat(metrics.count(OPERATOR + "reason_deadLetters{reason=" + reason + "}")).isZero();
         }
@@ -980,6 +993,64 @@ class ElasticsearchIndexWriterTest {
             assertThat(letter.reason).contains("illegal_argument_exception").contains("cannot read articles/1");
         });
         assertThat(metrics.count(OPERATOR + "reason_deadLetters{reason=unreadable_document}")).isEqualTo(1);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    /**
+     * The index was deleted while the job ran: Elasticsearch answers its writes 404 {@code index_not_found_exception}
+     * until the mapping step makes it again. The write waits for it instead of going to the dead-letter queue, which
+     * would leave it missing from the index made again.
+     */
+    @Test
+    void aWriteWhoseIndexIsMissingWaitsForItToBeMadeAgain() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
+        missingIndices.put("articles", 3);
+
+        writer.write(row(1, 10), null);
+        writer.flush(false);
+
+        assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"body\":\"" + "x".repeat(10) + "\"}");
+        assertThat(deadLetters.letters()).isEmpty();
+        assertThat(metrics.count(OPERATOR + "status_actionsRetried{status=404}")).isEqualTo(3);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    /** An index that is not made again: its writes go to the dead-letter queue once they have waited; others go on. */
+    @Test
+    void aWriteWhoseIndexIsNotMadeAgainIsDeadLetteredAfterItsWait() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
+        missingIndices.put("articles", Integer.MAX_VALUE);
+
+        writer.write(row(1, 10), null);
+        writer.write(upsert("notes", "1", 100, "{\"id\":1}", null), null);
+        writer.flush(false);
+
+        assertThat(sourceOf("notes", "1")).isEqualTo("{\"id\":1}");
+        assertThat(sourceOf("articles", "1")).isNull();
+        assertThat(now).as("waited for the index first").isGreaterThanOrEqualTo(ElasticsearchIndexWriter.INDEX_WAIT_MS);
+        assertThat(deadLetters.letters()).singleElement().satisfies(letter -> {
+            assertThat(letter.documentId).isEqualTo("1");
+            assertThat(letter.reason).startsWith("Elasticsearch has no index articles (index_not_found_exception: no "
+                    + "such index), and it was not made again within 60 s");
+        });
+        assertThat(metrics.count(OPERATOR + "reason_deadLetters{reason=index_missing}")).isEqualTo(1);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    /** A delete whose index is missing has nothing left to delete: settled at once, neither retried nor dead-lettered. */
+    @Test
+    void aDeleteWhoseIndexIsMissingIsSettledAtOnce() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
+        missingIndices.put("articles", Integer.MAX_VALUE);
+
+        writer.write(ChangeEvents.delete("articles", "1", 100, null), null);
+        writer.flush(false);
+
+        assertThat(requests).isEqualTo(1);
+        assertThat(deadLetters.letters()).isEmpty();
         assertNothingLeft(writer);
         writer.close();
     }
