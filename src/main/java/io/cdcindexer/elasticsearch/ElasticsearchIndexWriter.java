@@ -14,11 +14,14 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import org.apache.flink.api.common.operators.MailboxExecutor;
@@ -89,11 +92,15 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     /** How often such a change looks for its document again. */
     static final long DOCUMENT_WAIT_STEP_MS = 200;
     /**
-     * How long a write whose index is missing waits for it to be made again (see {@link #waitsForItsIndex}): the mapping
-     * step makes it at the next change of its table, once its routes are {@link IndexMappingFunction#ROUTES_MAX_AGE_MS}
-     * old.
+     * How long the writes to a missing index wait for it to be made again, from Elasticsearch's first such answer (see
+     * {@link #waitsForItsIndex}): the mapping step makes it at the next change of its table, once its routes are
+     * {@link IndexMappingFunction#ROUTES_MAX_AGE_MS} old.
      */
     static final long INDEX_WAIT_MS = 60_000;
+    /** How often a write waiting for its index tries again, at most. */
+    static final long INDEX_RETRY_MS = 1_000;
+    /** A name the job gives a physical index ({@code <alias>_v<n>}), which Elasticsearch is set not to make by a write. */
+    private static final Pattern VERSIONED_INDEX = Pattern.compile(".*_v[0-9]+");
     /**
      * Errors of a multi-get item that mean there is no stored document to complete from: no index yet, or a closed one
      * (the write that follows is refused for good and dead-lettered).
@@ -136,8 +143,6 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         int attempts;
         /** When it first found its document missing while it lacked columns (processing time). */
         long waitingSince = Long.MIN_VALUE;
-        /** When Elasticsearch first answered that its index is missing (processing time). */
-        long indexMissingSince = Long.MIN_VALUE;
         /** Counted in {@code unavailableColumnsAwaitingDocument} (once, however often it looks for its document). */
         boolean countedAwaiting;
         /**
@@ -187,8 +192,13 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     private boolean flushing;
     /** In {@link #flush} at the end of the input: a change lacking columns no longer waits for its document. */
     private boolean endOfInput;
-    /** Whether a write waiting for its missing index was logged (once per writer: its table's writes all meet it). */
-    private boolean missingIndexLogged;
+    /**
+     * By index Elasticsearch answered missing: when it first did (processing time). Forgotten at the first write the
+     * index takes again.
+     */
+    private final Map<String, Long> indexMissingSince = new HashMap<>();
+    /** Actions waiting for their missing index to be made again: at most a request's worth. */
+    private int waitingForIndex;
     /**
      * In a checkpoint's {@link #flush}: changes lacking columns still waiting for their document (with the changes of
      * it behind them), for {@link #snapshotState}. Their documents stay busy.
@@ -744,17 +754,45 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     }
 
     /**
-     * Whether a write whose index Elasticsearch says is missing waits for it, up to {@link #INDEX_WAIT_MS} from the first
-     * such answer: the index was deleted while the job ran (Elasticsearch is set not to make a job's versioned physical
-     * index by a write, {@link IndexMappingFunction#AUTO_CREATE_INDEX}), and the mapping step makes it again, with its
-     * mapping and alias, at the next change of its table. Dead-lettered at once, the writes of that moment would be
-     * missing from the index made again.
+     * Whether a write whose index Elasticsearch says is missing waits for it: the index was deleted while the job ran
+     * (Elasticsearch is set not to make a job's versioned physical index by a write,
+     * {@link IndexMappingFunction#AUTO_CREATE_INDEX}), and the mapping step makes it again, with its mapping and alias, at
+     * the next change of its table. Dead-lettered at once, the writes of that moment would be missing from the index
+     * made again. Only a versioned name the job makes, for up to {@link #INDEX_WAIT_MS} from the first answer that
+     * said the index is missing (then the index's writes are dead-lettered at once, until it takes one again), never at
+     * the end of the input (nothing comes to make it), and at most a request's worth of actions at once: a table
+     * written faster than that would fill the writer with waiting actions and hold back every other table, and the
+     * source with them, and with it the change that makes the index again.
+     *
+     * @param alsoWaiting how many of the same answer's actions wait for their index already
      */
-    private static boolean waitsForItsIndex(Pending pending, long now) {
-        if (pending.indexMissingSince == Long.MIN_VALUE) {
-            pending.indexMissingSince = now;
+    private boolean waitsForItsIndex(Pending pending, long now, int alsoWaiting) {
+        if (!waitable(pending) || endOfInput) {
+            return false;
         }
-        return now - pending.indexMissingSince < INDEX_WAIT_MS;
+        long since = indexMissingSince.computeIfAbsent(pending.request.index(), index -> {
+            LOG.warn("Elasticsearch has no index {} (deleted while the job ran?): its writes wait up to {} s for the "
+                    + "job to make it again at the next change of its table", index, INDEX_WAIT_MS / 1000);
+            return now;
+        });
+        return now - since < INDEX_WAIT_MS && waitingForIndex + alsoWaiting < options.maxActions();
+    }
+
+    private static boolean waitable(Pending pending) {
+        return VERSIONED_INDEX.matcher(pending.request.index()).matches();
+    }
+
+    // The writes waiting for their index try again every second at most, and not after their index's wait is over.
+    private void retryForIndex(List<Pending> actions, long now) {
+        int attempts = 0;
+        long left = INDEX_RETRY_MS;
+        for (Pending pending : actions) {
+            attempts = Math.max(attempts, ++pending.attempts);
+            left = Math.min(left, indexMissingSince.getOrDefault(pending.request.index(), now) + INDEX_WAIT_MS - now);
+        }
+        retried.inc(actions.size());
+        waitingForIndex += actions.size();
+        putBackAfter(actions, Math.max(0, Math.min(options.backoffMs(attempts), left)), actions.size());
     }
 
     /**
@@ -854,6 +892,7 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     private void completed(List<Pending> batch, List<BulkProtocol.Item> failedOrNull, long now) throws IOException {
         inFlight--;
         List<Pending> again = null;
+        List<Pending> forIndex = null;
         for (int i = 0; i < batch.size(); i++) {
             Pending pending = batch.get(i);
             BulkProtocol.Item item = failedOrNull == null ? null : failedOrNull.get(i);
@@ -861,12 +900,18 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     : BulkItemOutcome.of(item.status(), item.errorType());
             switch (outcome) {
                 case WRITTEN:
+                    if (!indexMissingSince.isEmpty()) {
+                        indexMissingSince.remove(pending.request.index());
+                    }
                     (pending.request.opType() == DocWriteRequest.OpType.DELETE ? deleted : indexed).inc();
                     recordsSend.inc();
                     acknowledged(pending.change, now);
                     settled(pending);
                     break;
                 case STALE:
+                    if (!indexMissingSince.isEmpty()) {
+                        indexMissingSince.remove(pending.request.index());
+                    }
                     stale.inc();
                     settled(pending);
                     break;
@@ -883,31 +928,25 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     again.add(pending);
                     break;
                 case INDEX_MISSING:
-                    if (toRetiredIndex(pending, item)) {
+                    if (toOneOfTwoIndices(pending)) {
                         retiredSkipped.inc();
                         settled(pending);
                     } else if (pending.request.opType() == DocWriteRequest.OpType.DELETE) {
                         // The index went with its documents: nothing is left to delete.
                         settled(pending);
-                    } else if (waitsForItsIndex(pending, now)) {
+                    } else if (waitsForItsIndex(pending, now, forIndex == null ? 0 : forIndex.size())) {
                         retriedByStatus.of(statusLabel(item.status())).inc();
-                        if (again == null) {
-                            again = new ArrayList<>();
+                        if (forIndex == null) {
+                            forIndex = new ArrayList<>();
                         }
-                        if (!missingIndexLogged) {
-                            missingIndexLogged = true;
-                            LOG.warn("Elasticsearch has no index {} (deleted while the job ran?): its writes wait up "
-                                    + "to {} s for the job to make it again at the next change of its table", pending
-                                    .request.index(), INDEX_WAIT_MS / 1000);
-                        }
-                        again.add(pending);
+                        forIndex.add(pending);
                     } else {
                         deadLetter(pending, INDEX_MISSING, "Elasticsearch has no index " + pending.request.index()
-                                + " (" + item.errorType() + ": " + item.errorReason() + "), and it was not made "
-                                + "again within " + INDEX_WAIT_MS / 1000 + " s. With --"
+                                + " (" + item.errorType() + ": " + item.errorReason() + ")" + (waitable(pending)
+                                ? ", and it was not made again within " + INDEX_WAIT_MS / 1000 + " s. With --"
                                 + JobOptions.ELASTICSEARCH_MAPPINGS.name() + " derived the job makes a deleted index "
                                 + "again at the next change of its table; ./cdc snapshot --table (or ./cdc reindex) "
-                                + "fills it again");
+                                + "fills it again" : ""));
                         settled(pending);
                     }
                     break;
@@ -926,18 +965,21 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         if (again != null) {
             retryLater(again);
         }
+        if (forIndex != null) {
+            retryForIndex(forIndex, now);
+        }
         flushLater();
     }
 
     /**
-     * A write to the old index of a reindex that has finished since the change was routed: the reindex deleted that
-     * index once the alias had moved (and Elasticsearch is set not to make a {@code cdc.*_v<digit>*} index by itself). The
-     * change's write to the next index is the one that counts.
+     * A write to one of the two indices of a reindex (the change was routed to both) that is gone: the old one, which the
+     * reindex deleted once the alias had moved, or the next one, which {@code ./cdc reindex --abort} deleted (and
+     * Elasticsearch is set not to make a {@code cdc.*_v<digit>*} index by itself). The change's write to the other index
+     * is the one that counts.
      */
-    private static boolean toRetiredIndex(Pending pending, BulkProtocol.Item item) {
+    private static boolean toOneOfTwoIndices(Pending pending) {
         String[] indices = pending.change.indices;
-        return "index_not_found_exception".equals(item.errorType()) && indices != null && indices.length > 1
-                && !pending.request.index().equals(indices[indices.length - 1]);
+        return indices != null && indices.length > 1;
     }
 
     private void failed(List<Pending> batch, Exception error) throws IOException {
@@ -1087,12 +1129,18 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     // The actions go back to the buffer after the delay, ahead of what came for their documents meanwhile; their
     // documents stay busy until then.
     private void putBackAfter(List<Pending> actions, long delayMs) {
+        putBackAfter(actions, delayMs, 0);
+    }
+
+    /** @param forIndex how many of them wait for their index ({@link #waitingForIndex}) */
+    private void putBackAfter(List<Pending> actions, long delayMs, int forIndex) {
         long waitingBytes = actions.stream().mapToLong(ElasticsearchIndexWriter::bytesOf).sum();
         waitingForRetry += actions.size();
         waitingForRetryBytes += waitingBytes;
         time.registerTimer(time.getCurrentProcessingTime() + delayMs, timestamp -> {
             waitingForRetry -= actions.size();
             waitingForRetryBytes -= waitingBytes;
+            waitingForIndex -= forIndex;
             for (Pending action : actions) {
                 busy.remove(action.document);
                 Pending later = buffer.get(action.document);

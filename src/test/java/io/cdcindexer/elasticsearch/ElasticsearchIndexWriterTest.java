@@ -997,6 +997,12 @@ class ElasticsearchIndexWriterTest {
         writer.close();
     }
 
+    /** A change routed to the table's physical index, as the mapping step routes it. */
+    private static ChangeEvent to(ChangeEvent change, String... indices) {
+        change.indices = indices;
+        return change;
+    }
+
     /**
      * The index was deleted while the job ran: Elasticsearch answers its writes 404 {@code index_not_found_exception}
      * until the mapping step makes it again. The write waits for it instead of going to the dead-letter queue, which
@@ -1005,37 +1011,101 @@ class ElasticsearchIndexWriterTest {
     @Test
     void aWriteWhoseIndexIsMissingWaitsForItToBeMadeAgain() throws Exception {
         ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
-        missingIndices.put("articles", 3);
+        missingIndices.put("articles_v1", 3);
 
-        writer.write(row(1, 10), null);
+        writer.write(to(row(1, 10), "articles_v1"), null);
         writer.flush(false);
 
-        assertThat(sourceOf("articles", "1")).isEqualTo("{\"id\":1,\"body\":\"" + "x".repeat(10) + "\"}");
+        assertThat(sourceOf("articles_v1", "1")).isEqualTo("{\"id\":1,\"body\":\"" + "x".repeat(10) + "\"}");
         assertThat(deadLetters.letters()).isEmpty();
         assertThat(metrics.count(OPERATOR + "status_actionsRetried{status=404}")).isEqualTo(3);
         assertNothingLeft(writer);
         writer.close();
     }
 
-    /** An index that is not made again: its writes go to the dead-letter queue once they have waited; others go on. */
+    /**
+     * An index that is not made again: its writes go to the dead-letter queue once the index has been missing for the
+     * wait (not later: the retries are capped at what is left of it), then at once, until it takes a write again.
+     * Other indices go on meanwhile.
+     */
     @Test
     void aWriteWhoseIndexIsNotMadeAgainIsDeadLetteredAfterItsWait() throws Exception {
-        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
-        missingIndices.put("articles", Integer.MAX_VALUE);
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 30_000);
+        missingIndices.put("articles_v1", Integer.MAX_VALUE);
 
-        writer.write(row(1, 10), null);
+        writer.write(to(row(1, 10), "articles_v1"), null);
         writer.write(upsert("notes", "1", 100, "{\"id\":1}", null), null);
         writer.flush(false);
 
         assertThat(sourceOf("notes", "1")).isEqualTo("{\"id\":1}");
-        assertThat(sourceOf("articles", "1")).isNull();
-        assertThat(now).as("waited for the index first").isGreaterThanOrEqualTo(ElasticsearchIndexWriter.INDEX_WAIT_MS);
+        assertThat(now).as("waited for the index, not past its wait").isBetween(ElasticsearchIndexWriter.INDEX_WAIT_MS,
+                ElasticsearchIndexWriter.INDEX_WAIT_MS + 1_000);
         assertThat(deadLetters.letters()).singleElement().satisfies(letter -> {
             assertThat(letter.documentId).isEqualTo("1");
-            assertThat(letter.reason).startsWith("Elasticsearch has no index articles (index_not_found_exception: no "
+            assertThat(letter.reason).startsWith("Elasticsearch has no index articles_v1 (index_not_found_exception: no "
                     + "such index), and it was not made again within 60 s");
         });
-        assertThat(metrics.count(OPERATOR + "reason_deadLetters{reason=index_missing}")).isEqualTo(1);
+
+        long before = now;
+        writer.write(to(row(2, 10), "articles_v1"), null);
+        writer.flush(false);
+        assertThat(now - before).as("the index's wait is over: dead-lettered at once").isLessThan(1_000);
+        assertThat(deadLetters.letters()).extracting(letter -> letter.documentId).containsExactly("1", "2");
+        assertThat(metrics.count(OPERATOR + "reason_deadLetters{reason=index_missing}")).isEqualTo(2);
+
+        missingIndices.clear(); // made again: its writes are taken, and a later loss of it is waited for again
+        writer.write(to(row(3, 10), "articles_v1"), null);
+        writer.flush(false);
+        missingIndices.put("articles_v1", 1);
+        writer.write(to(row(4, 10), "articles_v1"), null);
+        writer.flush(false);
+        assertThat(sourceOf("articles_v1", "4")).isNotNull();
+        assertThat(deadLetters.letters()).hasSize(2);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    /**
+     * At most a request's worth of actions waits for missing indices: the rest are dead-lettered at once, so that a
+     * table written faster than that cannot fill the writer and hold back every other table (and the source, and so
+     * the change that makes the index again).
+     */
+    @Test
+    void atMostARequestsWorthOfActionsWaitsForAMissingIndex() throws Exception {
+        ElasticsearchIndexWriter writer = writer(4, 100_000, 100, 1, 1_000);
+        missingIndices.put("articles_v1", 6);
+
+        for (int id = 1; id <= 6; id++) {
+            writer.write(to(row(id, 10), "articles_v1"), null);
+        }
+        writer.flush(false);
+
+        assertThat(deadLetters.letters()).extracting(letter -> letter.documentId).containsExactly("5", "6");
+        for (int id = 1; id <= 4; id++) {
+            assertThat(sourceOf("articles_v1", Integer.toString(id))).as("row %d", id).isNotNull();
+        }
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    /**
+     * Only the versioned physical indices the job makes are waited for: another name missing (a cluster that makes no
+     * index by itself, with --elasticsearch.mappings none) is dead-lettered at once, as is a write at the end of the
+     * input, when nothing comes to make the index again.
+     */
+    @Test
+    void writesToAnIndexTheJobDoesNotMakeOrAtTheEndOfTheInputAreNotWaitedFor() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
+        missingIndices.put("articles", Integer.MAX_VALUE);
+        missingIndices.put("notes_v1", Integer.MAX_VALUE);
+
+        writer.write(row(1, 10), null);
+        writer.flush(false);
+        writer.write(to(upsert("notes", "1", 100, "{\"id\":1}", null), "notes_v1"), null);
+        writer.flush(true);
+
+        assertThat(requests).as("neither retried").isEqualTo(2);
+        assertThat(deadLetters.letters()).extracting(letter -> letter.index).containsExactly("articles", "notes_v1");
         assertNothingLeft(writer);
         writer.close();
     }
@@ -1044,13 +1114,33 @@ class ElasticsearchIndexWriterTest {
     @Test
     void aDeleteWhoseIndexIsMissingIsSettledAtOnce() throws Exception {
         ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
-        missingIndices.put("articles", Integer.MAX_VALUE);
+        missingIndices.put("articles_v1", Integer.MAX_VALUE);
 
-        writer.write(ChangeEvents.delete("articles", "1", 100, null), null);
+        writer.write(to(ChangeEvents.delete("articles", "1", 100, null), "articles_v1"), null);
         writer.flush(false);
 
         assertThat(requests).isEqualTo(1);
         assertThat(deadLetters.letters()).isEmpty();
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    /**
+     * A change routed to both indices of a reindex, one of which is gone (the next one deleted by ./cdc reindex
+     * --abort): its write to the other index counts, and the missing one is settled at once.
+     */
+    @Test
+    void aWriteToAGoneIndexOfAReindexIsSettledWhileItsWriteToTheOtherLands() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
+        missingIndices.put("articles_v2", Integer.MAX_VALUE);
+
+        writer.write(to(row(1, 10), "articles_v1", "articles_v2"), null);
+        writer.flush(false);
+
+        assertThat(sourceOf("articles_v1", "1")).isNotNull();
+        assertThat(requests).isEqualTo(1);
+        assertThat(deadLetters.letters()).isEmpty();
+        assertThat(counters.get("writesToRetiredIndexSkipped").getCount()).isEqualTo(1);
         assertNothingLeft(writer);
         writer.close();
     }
@@ -1174,7 +1264,8 @@ class ElasticsearchIndexWriterTest {
 
     /** After a flush: nothing buffered, busy or counted any more (the writer's own bookkeeping, read by reflection). */
     private static void assertNothingLeft(ElasticsearchIndexWriter writer) throws Exception {
-        for (String name : List.of("bufferBytes", "bufferedBehindBusy", "successors", "inFlight", "waitingForRetry")) {
+        for (String name : List.of("bufferBytes", "bufferedBehindBusy", "successors", "inFlight", "waitingForRetry",
+                "waitingForIndex")) {
             Field field = ElasticsearchIndexWriter.class.getDeclaredField(name);
             field.setAccessible(true);
             assertThat(((Number) field.get(writer)).longValue()).as(name).isZero();
