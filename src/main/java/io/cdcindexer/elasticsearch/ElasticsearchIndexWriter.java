@@ -93,11 +93,11 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     static final long DOCUMENT_WAIT_STEP_MS = 200;
     /**
      * How long the writes to a missing index wait for it to be made again, from Elasticsearch's first such answer (see
-     * {@link #waitsForItsIndex}): the mapping step makes it at the next change of its table, once its routes are
+     * {@link #indexWaitRefused}): the mapping step makes it at the next change of its table, once its routes are
      * {@link IndexMappingFunction#ROUTES_MAX_AGE_MS} old.
      */
     static final long INDEX_WAIT_MS = 60_000;
-    /** How often a write waiting for its index tries again, at most. */
+    /** How often a write waiting for its index tries again. */
     static final long INDEX_RETRY_MS = 1_000;
     /** A name the job gives a physical index ({@code <alias>_v<n>}), which Elasticsearch is set not to make by a write. */
     private static final Pattern VERSIONED_INDEX = Pattern.compile(".*_v[0-9]+");
@@ -197,8 +197,9 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
      * index takes again.
      */
     private final Map<String, Long> indexMissingSince = new HashMap<>();
-    /** Actions waiting for their missing index to be made again: at most a request's worth. */
+    /** Actions waiting for their missing index to be made again, and their bytes: at most a request's worth. */
     private int waitingForIndex;
+    private long waitingForIndexBytes;
     /**
      * In a checkpoint's {@link #flush}: changes lacking columns still waiting for their document (with the changes of
      * it behind them), for {@link #snapshotState}. Their documents stay busy.
@@ -404,8 +405,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     }
 
     /**
-     * The changes a checkpoint's {@link #flush} found waiting for their documents, which then wait on. Called right
-     * after that flush, in the same step of the task (nothing comes in between).
+     * The changes a checkpoint's {@link #flush} found waiting for their documents, or for their index to be made again,
+     * which then wait on. Called right after that flush, in the same step of the task (nothing comes in between).
      */
     @Override
     public List<AwaitingDocument> snapshotState(long checkpointId) {
@@ -419,7 +420,9 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
             for (Pending next = first; next != null; next = next.successor) {
                 changes.add(next.change);
             }
-            state.add(new AwaitingDocument(checkpointId, first.request.index(), now - first.waitingSince, changes));
+            // A write waiting for its index has waited for no document: restored, it is sent again.
+            state.add(new AwaitingDocument(checkpointId, first.request.index(),
+                    first.waitingSince == Long.MIN_VALUE ? 0 : now - first.waitingSince, changes));
         }
         List<Pending> waiting = new ArrayList<>(parked);
         parked.clear();
@@ -754,45 +757,53 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     }
 
     /**
-     * Whether a write whose index Elasticsearch says is missing waits for it: the index was deleted while the job ran
-     * (Elasticsearch is set not to make a job's versioned physical index by a write,
+     * Whether a write whose index Elasticsearch says is missing waits for it (null), or why not: the index was deleted
+     * while the job ran (Elasticsearch is set not to make a job's versioned physical index by a write,
      * {@link IndexMappingFunction#AUTO_CREATE_INDEX}), and the mapping step makes it again, with its mapping and alias, at
      * the next change of its table. Dead-lettered at once, the writes of that moment would be missing from the index
      * made again. Only a versioned name the job makes, for up to {@link #INDEX_WAIT_MS} from the first answer that
      * said the index is missing (then the index's writes are dead-lettered at once, until it takes one again), never at
-     * the end of the input (nothing comes to make it), and at most a request's worth of actions at once: a table
-     * written faster than that would fill the writer with waiting actions and hold back every other table, and the
-     * source with them, and with it the change that makes the index again.
+     * the end of the input (nothing comes to make it), and at most a request's worth of actions and bytes at once: a
+     * table written faster than that would fill the writer with waiting actions and hold back every other table, and
+     * the source with them, and with it the change that makes the index again. In a checkpoint's flush it waits in
+     * the checkpoint ({@link #park}), as a change waiting for its document does.
      *
-     * @param alsoWaiting how many of the same answer's actions wait for their index already
+     * @param alsoWaiting the same answer's actions that wait for their index already, or null
      */
-    private boolean waitsForItsIndex(Pending pending, long now, int alsoWaiting) {
-        if (!waitable(pending) || endOfInput) {
-            return false;
+    private String indexWaitRefused(Pending pending, long now, List<Pending> alsoWaiting) {
+        if (!VERSIONED_INDEX.matcher(pending.request.index()).matches()) {
+            return ""; // not an index the job makes
+        }
+        if (endOfInput) {
+            return ", at the end of the input: nothing comes to make it again";
         }
         long since = indexMissingSince.computeIfAbsent(pending.request.index(), index -> {
             LOG.warn("Elasticsearch has no index {} (deleted while the job ran?): its writes wait up to {} s for the "
                     + "job to make it again at the next change of its table", index, INDEX_WAIT_MS / 1000);
             return now;
         });
-        return now - since < INDEX_WAIT_MS && waitingForIndex + alsoWaiting < options.maxActions();
+        if (now - since >= INDEX_WAIT_MS) {
+            return ", and it was not made again within " + INDEX_WAIT_MS / 1000 + " s. With --"
+                    + JobOptions.ELASTICSEARCH_MAPPINGS.name() + " derived the job makes a deleted index again at the "
+                    + "next change of its table; ./cdc snapshot --table (or ./cdc reindex) fills it again";
+        }
+        int actions = waitingForIndex + (alsoWaiting == null ? 0 : alsoWaiting.size());
+        long bytes = waitingForIndexBytes + bytesOf(pending)
+                + (alsoWaiting == null ? 0 : alsoWaiting.stream().mapToLong(ElasticsearchIndexWriter::bytesOf).sum());
+        if (actions >= options.maxActions() || bytes > options.maxBytes()) {
+            return ", and a request's worth of writes wait for missing indices already";
+        }
+        return null;
     }
 
-    private static boolean waitable(Pending pending) {
-        return VERSIONED_INDEX.matcher(pending.request.index()).matches();
-    }
-
-    // The writes waiting for their index try again every second at most, and not after their index's wait is over.
+    // The writes waiting for their index try again every second, and not after their index's wait is over.
     private void retryForIndex(List<Pending> actions, long now) {
-        int attempts = 0;
-        long left = INDEX_RETRY_MS;
+        long delay = INDEX_RETRY_MS;
         for (Pending pending : actions) {
-            attempts = Math.max(attempts, ++pending.attempts);
-            left = Math.min(left, indexMissingSince.getOrDefault(pending.request.index(), now) + INDEX_WAIT_MS - now);
+            delay = Math.min(delay, indexMissingSince.getOrDefault(pending.request.index(), now) + INDEX_WAIT_MS - now);
         }
         retried.inc(actions.size());
-        waitingForIndex += actions.size();
-        putBackAfter(actions, Math.max(0, Math.min(options.backoffMs(attempts), left)), actions.size());
+        putBackAfter(actions, Math.max(0, delay), true);
     }
 
     /**
@@ -928,25 +939,27 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     again.add(pending);
                     break;
                 case INDEX_MISSING:
+                    String refusal;
                     if (toOneOfTwoIndices(pending)) {
                         retiredSkipped.inc();
                         settled(pending);
                     } else if (pending.request.opType() == DocWriteRequest.OpType.DELETE) {
                         // The index went with its documents: nothing is left to delete.
                         settled(pending);
-                    } else if (waitsForItsIndex(pending, now, forIndex == null ? 0 : forIndex.size())) {
+                    } else if ((refusal = indexWaitRefused(pending, now, forIndex)) == null) {
                         retriedByStatus.of(statusLabel(item.status())).inc();
-                        if (forIndex == null) {
-                            forIndex = new ArrayList<>();
+                        if (flushing && !endOfInput && !buffer.containsKey(pending.document)) {
+                            // A checkpoint's flush: it waits in the checkpoint, and on after it, not in the flush.
+                            park(pending);
+                        } else {
+                            if (forIndex == null) {
+                                forIndex = new ArrayList<>();
+                            }
+                            forIndex.add(pending); // in a flush, a newer change of its document buffered goes with it
                         }
-                        forIndex.add(pending);
                     } else {
                         deadLetter(pending, INDEX_MISSING, "Elasticsearch has no index " + pending.request.index()
-                                + " (" + item.errorType() + ": " + item.errorReason() + ")" + (waitable(pending)
-                                ? ", and it was not made again within " + INDEX_WAIT_MS / 1000 + " s. With --"
-                                + JobOptions.ELASTICSEARCH_MAPPINGS.name() + " derived the job makes a deleted index "
-                                + "again at the next change of its table; ./cdc snapshot --table (or ./cdc reindex) "
-                                + "fills it again" : ""));
+                                + " (" + item.errorType() + ": " + item.errorReason() + ")" + refusal);
                         settled(pending);
                     }
                     break;
@@ -1129,18 +1142,25 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     // The actions go back to the buffer after the delay, ahead of what came for their documents meanwhile; their
     // documents stay busy until then.
     private void putBackAfter(List<Pending> actions, long delayMs) {
-        putBackAfter(actions, delayMs, 0);
+        putBackAfter(actions, delayMs, false);
     }
 
-    /** @param forIndex how many of them wait for their index ({@link #waitingForIndex}) */
-    private void putBackAfter(List<Pending> actions, long delayMs, int forIndex) {
+    /** @param forIndex they wait for their index ({@link #waitingForIndex}) */
+    private void putBackAfter(List<Pending> actions, long delayMs, boolean forIndex) {
         long waitingBytes = actions.stream().mapToLong(ElasticsearchIndexWriter::bytesOf).sum();
         waitingForRetry += actions.size();
         waitingForRetryBytes += waitingBytes;
+        if (forIndex) {
+            waitingForIndex += actions.size();
+            waitingForIndexBytes += waitingBytes;
+        }
         time.registerTimer(time.getCurrentProcessingTime() + delayMs, timestamp -> {
             waitingForRetry -= actions.size();
             waitingForRetryBytes -= waitingBytes;
-            waitingForIndex -= forIndex;
+            if (forIndex) {
+                waitingForIndex -= actions.size();
+                waitingForIndexBytes -= waitingBytes;
+            }
             for (Pending action : actions) {
                 busy.remove(action.document);
                 Pending later = buffer.get(action.document);

@@ -524,6 +524,11 @@ class ElasticsearchIndexSinkITCase {
                         TypeInformation.of(ChangeEvent.class)), WatermarkStrategy.noWatermarks(), "changes")
                 .sinkTo(new ElasticsearchIndexSink(options(elasticsearch.port()),
                         new ChangeEventEmitter(new IndexNames("gone-{table}")), deadLetters));
+        // The index, made and deleted (its alias goes with it), as by hand while the job runs.
+        assertThat(Http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(elasticsearch.url() + "/" + index))
+                .PUT(java.net.http.HttpRequest.BodyPublishers.noBody()).build()).status()).isEqualTo(200);
+        assertThat(Http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(elasticsearch.url() + "/" + index))
+                .DELETE().build()).status()).isEqualTo(200);
         JobClient job = env.executeAsync("gone");
         try {
             Thread.sleep(3_000);

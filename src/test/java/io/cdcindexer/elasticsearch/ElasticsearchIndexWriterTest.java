@@ -1014,32 +1014,38 @@ class ElasticsearchIndexWriterTest {
         missingIndices.put("articles_v1", 3);
 
         writer.write(to(row(1, 10), "articles_v1"), null);
-        writer.flush(false);
+        while (sourceOf("articles_v1", "1") == null) {
+            step();
+        }
 
         assertThat(sourceOf("articles_v1", "1")).isEqualTo("{\"id\":1,\"body\":\"" + "x".repeat(10) + "\"}");
         assertThat(deadLetters.letters()).isEmpty();
         assertThat(metrics.count(OPERATOR + "status_actionsRetried{status=404}")).isEqualTo(3);
+        assertThat(now).as("tried again every second").isBetween(3_000L, 3_200L);
+        writer.flush(false);
         assertNothingLeft(writer);
         writer.close();
     }
 
     /**
      * An index that is not made again: its writes go to the dead-letter queue once the index has been missing for the
-     * wait (not later: the retries are capped at what is left of it), then at once, until it takes a write again.
-     * Other indices go on meanwhile.
+     * wait (not later: the last retry comes when the wait is over), then at once, until it takes a write again. Other
+     * indices go on meanwhile.
      */
     @Test
     void aWriteWhoseIndexIsNotMadeAgainIsDeadLetteredAfterItsWait() throws Exception {
-        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 25_000); // backoff not a divisor of the wait
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
         missingIndices.put("articles_v1", Integer.MAX_VALUE);
 
         writer.write(to(row(1, 10), "articles_v1"), null);
         writer.write(upsert("notes", "1", 100, "{\"id\":1}", null), null);
-        writer.flush(false);
+        while (deadLetters.letters().isEmpty()) {
+            step();
+        }
 
         assertThat(sourceOf("notes", "1")).isEqualTo("{\"id\":1}");
         assertThat(now).as("waited for the index, not past its wait").isBetween(ElasticsearchIndexWriter.INDEX_WAIT_MS,
-                ElasticsearchIndexWriter.INDEX_WAIT_MS + 1_000);
+                ElasticsearchIndexWriter.INDEX_WAIT_MS + 200);
         assertThat(deadLetters.letters()).singleElement().satisfies(letter -> {
             assertThat(letter.documentId).isEqualTo("1");
             assertThat(letter.reason).startsWith("Elasticsearch has no index articles_v1 (index_not_found_exception: no "
@@ -1058,11 +1064,49 @@ class ElasticsearchIndexWriterTest {
         writer.flush(false);
         missingIndices.put("articles_v1", 1);
         writer.write(to(row(4, 10), "articles_v1"), null);
-        writer.flush(false);
-        assertThat(sourceOf("articles_v1", "4")).isNotNull();
+        while (sourceOf("articles_v1", "4") == null) {
+            step();
+        }
         assertThat(deadLetters.letters()).hasSize(2);
+        writer.flush(false);
         assertNothingLeft(writer);
         writer.close();
+    }
+
+    /**
+     * In a checkpoint's flush a write waiting for its index waits in the checkpoint, as a change waiting for its
+     * document does, instead of holding the checkpoint (and every table's writes) for up to the wait; after the
+     * checkpoint it waits on, and restored from the checkpoint it is sent again.
+     */
+    @Test
+    void aWriteWaitingForItsIndexAtACheckpointGoesIntoTheCheckpointInsteadOfHoldingIt() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 100_000, 100, 1, 1_000);
+        missingIndices.put("articles_v1", Integer.MAX_VALUE);
+
+        writer.write(to(row(1, 10), "articles_v1"), null);
+        writer.flush(false);
+        assertThat(now).as("the checkpoint's flush is not held for the index").isLessThan(1_000);
+        List<AwaitingDocument> state = writer.snapshotState(1);
+        assertThat(state).singleElement().satisfies(awaiting -> {
+            assertThat(awaiting.index()).isEqualTo("articles_v1");
+            assertThat(awaiting.changes()).extracting(change -> change.documentId).containsExactly("1");
+        });
+
+        missingIndices.clear();
+        while (sourceOf("articles_v1", "1") == null) {
+            step();
+        }
+        assertThat(deadLetters.letters()).isEmpty();
+        writer.flush(false);
+        assertNothingLeft(writer);
+
+        stored.clear(); // the task failed instead: the write, restored, is sent again
+        ElasticsearchIndexWriter restored = restoredWriter(state);
+        restored.flush(false);
+        assertThat(sourceOf("articles_v1", "1")).isNotNull();
+        assertThat(deadLetters.letters()).isEmpty();
+        assertNothingLeft(restored);
+        restored.close();
     }
 
     /**
@@ -1078,12 +1122,17 @@ class ElasticsearchIndexWriterTest {
         for (int id = 1; id <= 6; id++) {
             writer.write(to(row(id, 10), "articles_v1"), null);
         }
-        writer.flush(false);
+        while (sourceOf("articles_v1", "4") == null) {
+            step();
+        }
 
         assertThat(deadLetters.letters()).extracting(letter -> letter.documentId).containsExactly("5", "6");
+        assertThat(deadLetters.letters().get(0).reason).endsWith("a request's worth of writes wait for missing indices "
+                + "already");
         for (int id = 1; id <= 4; id++) {
             assertThat(sourceOf("articles_v1", Integer.toString(id))).as("row %d", id).isNotNull();
         }
+        writer.flush(false);
         assertNothingLeft(writer);
         writer.close();
     }
@@ -1265,7 +1314,7 @@ class ElasticsearchIndexWriterTest {
     /** After a flush: nothing buffered, busy or counted any more (the writer's own bookkeeping, read by reflection). */
     private static void assertNothingLeft(ElasticsearchIndexWriter writer) throws Exception {
         for (String name : List.of("bufferBytes", "bufferedBehindBusy", "successors", "inFlight", "waitingForRetry",
-                "waitingForIndex")) {
+                "waitingForIndex", "waitingForIndexBytes")) {
             Field field = ElasticsearchIndexWriter.class.getDeclaredField(name);
             field.setAccessible(true);
             assertThat(((Number) field.get(writer)).longValue()).as(name).isZero();
