@@ -21,9 +21,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 import java.util.function.LongSupplier;
 import java.util.function.Predicate;
+import java.util.regex.Pattern;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.operators.ProcessingTimeService;
 import org.apache.flink.api.connector.sink2.StatefulSinkWriter;
@@ -125,7 +125,10 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     static final String UNREADABLE_DOCUMENT = "unreadable_document";
     /** Restored after a rescale away from its document's changes, whose document did not come (see restore). */
     static final String RESTORED_ELSEWHERE = "restored_elsewhere";
-    /** Its index was missing and was not made again within {@link #INDEX_WAIT_MS}. */
+    /**
+     * Its index is missing: not made again within {@link #INDEX_WAIT_MS}, or one the job does not make, or more writes
+     * than a request's worth wait for missing indices.
+     */
     static final String INDEX_MISSING = "index_missing";
 
     // Retry statuses (label status of actionsRetried) besides HTTP status codes.
