@@ -1137,6 +1137,25 @@ class ElasticsearchIndexWriterTest {
         writer.close();
     }
 
+    /** The same in bytes: large documents waiting for their index cannot fill the writer either. */
+    @Test
+    void atMostARequestsWorthOfBytesWaitsForAMissingIndex() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 400, 100, 1, 1_000); // requests of two rows of ~180 bytes
+        missingIndices.put("articles_v1", 4);
+
+        for (int id = 1; id <= 4; id++) {
+            writer.write(to(row(id, 100), "articles_v1"), null);
+        }
+        while (sourceOf("articles_v1", "2") == null) {
+            step();
+        }
+
+        assertThat(deadLetters.letters()).extracting(letter -> letter.documentId).containsExactly("3", "4");
+        writer.flush(false);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
     /**
      * Only the versioned physical indices the job makes are waited for: another name missing (a cluster that makes no
      * index by itself, with --elasticsearch.mappings none) is dead-lettered at once, as is a write at the end of the
