@@ -99,7 +99,7 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     static final long INDEX_WAIT_MS = 60_000;
     /** How often a write waiting for its index tries again. */
     static final long INDEX_RETRY_MS = 1_000;
-    /** A name the job gives a physical index ({@code <alias>_v<n>}), which Elasticsearch is set not to make by a write. */
+    /** A name the job gives a physical index ({@code <alias>_v<n>}): Elasticsearch is set not to make one by a write. */
     private static final Pattern VERSIONED_INDEX = Pattern.compile(".*_v[0-9]+");
     /**
      * Errors of a multi-get item that mean there is no stored document to complete from: no index yet, or a closed one
@@ -204,8 +204,9 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     private int waitingForIndex;
     private long waitingForIndexBytes;
     /**
-     * In a checkpoint's {@link #flush}: changes lacking columns still waiting for their document (with the changes of
-     * it behind them), for {@link #snapshotState}. Their documents stay busy.
+     * In a checkpoint's {@link #flush}: changes lacking columns still waiting for their document, and writes waiting
+     * for their missing index (with the changes of the document behind them), for {@link #snapshotState}. Their
+     * documents stay busy.
      */
     private final List<Pending> parked = new ArrayList<>();
     private int inFlight;
@@ -762,8 +763,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     /**
      * Whether a write whose index Elasticsearch says is missing waits for it (null), or why not: the index was deleted
      * while the job ran (Elasticsearch is set not to make a job's versioned physical index by a write,
-     * {@link IndexMappingFunction#AUTO_CREATE_INDEX}), and the mapping step makes it again, with its mapping and alias, at
-     * the next change of its table. Dead-lettered at once, the writes of that moment would be missing from the index
+     * {@link IndexMappingFunction#AUTO_CREATE_INDEX}), and the mapping step makes it again, with its mapping and alias,
+     * at the next change of its table. Dead-lettered at once, the writes of that moment would be missing from the index
      * made again. Only a versioned name the job makes, for up to {@link #INDEX_WAIT_MS} from the first answer that
      * said the index is missing (then the index's writes are dead-lettered at once, until it takes one again), never at
      * the end of the input (nothing comes to make it), and at most a request's worth of actions and bytes at once: a
@@ -771,9 +772,10 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
      * the source with them, and with it the change that makes the index again. In a checkpoint's flush it waits in
      * the checkpoint ({@link #park}), as a change waiting for its document does.
      *
-     * @param alsoWaiting the same answer's actions that wait for their index already, or null
+     * @param alsoWaiting how many of the same answer's actions wait for their index already
+     * @param alsoWaitingBytes their bytes
      */
-    private String indexWaitRefused(Pending pending, long now, List<Pending> alsoWaiting) {
+    private String indexWaitRefused(Pending pending, long now, int alsoWaiting, long alsoWaitingBytes) {
         if (!VERSIONED_INDEX.matcher(pending.request.index()).matches()) {
             return ""; // not an index the job makes
         }
@@ -790,10 +792,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     + JobOptions.ELASTICSEARCH_MAPPINGS.name() + " derived the job makes a deleted index again at the "
                     + "next change of its table; ./cdc snapshot --table (or ./cdc reindex) fills it again";
         }
-        int actions = waitingForIndex + (alsoWaiting == null ? 0 : alsoWaiting.size());
-        long bytes = waitingForIndexBytes + bytesOf(pending)
-                + (alsoWaiting == null ? 0 : alsoWaiting.stream().mapToLong(ElasticsearchIndexWriter::bytesOf).sum());
-        if (actions >= options.maxActions() || bytes > options.maxBytes()) {
+        if (waitingForIndex + alsoWaiting >= options.maxActions()
+                || waitingForIndexBytes + alsoWaitingBytes + bytesOf(pending) > options.maxBytes()) {
             return ", and a request's worth of writes wait for missing indices already";
         }
         return null;
@@ -825,7 +825,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
 
     // In a checkpoint's flush, a change waiting for its document waits in the checkpoint (snapshotState): the task
     // must not stall, and written without its columns it would blank them out for good (the older insert bringing
-    // them is refused after it). A change of the document buffered meanwhile (lacking columns too) waits behind it.
+    // them is refused after it). A change of the document buffered meanwhile (lacking columns too) waits behind it. A
+    // write waiting for its missing index waits there too (only with no change of its document buffered).
     private void park(Pending pending) {
         Pending later = buffer.remove(pending.document);
         if (later != null) {
@@ -907,6 +908,7 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         inFlight--;
         List<Pending> again = null;
         List<Pending> forIndex = null;
+        long forIndexBytes = 0;
         for (int i = 0; i < batch.size(); i++) {
             Pending pending = batch.get(i);
             BulkProtocol.Item item = failedOrNull == null ? null : failedOrNull.get(i);
@@ -914,18 +916,14 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     : BulkItemOutcome.of(item.status(), item.errorType());
             switch (outcome) {
                 case WRITTEN:
-                    if (!indexMissingSince.isEmpty()) {
-                        indexMissingSince.remove(pending.request.index());
-                    }
+                    indexIsThere(pending);
                     (pending.request.opType() == DocWriteRequest.OpType.DELETE ? deleted : indexed).inc();
                     recordsSend.inc();
                     acknowledged(pending.change, now);
                     settled(pending);
                     break;
                 case STALE:
-                    if (!indexMissingSince.isEmpty()) {
-                        indexMissingSince.remove(pending.request.index());
-                    }
+                    indexIsThere(pending);
                     stale.inc();
                     settled(pending);
                     break;
@@ -949,7 +947,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     } else if (pending.request.opType() == DocWriteRequest.OpType.DELETE) {
                         // The index went with its documents: nothing is left to delete.
                         settled(pending);
-                    } else if ((refusal = indexWaitRefused(pending, now, forIndex)) == null) {
+                    } else if ((refusal = indexWaitRefused(pending, now, forIndex == null ? 0 : forIndex.size(),
+                            forIndexBytes)) == null) {
                         retriedByStatus.of(statusLabel(item.status())).inc();
                         if (flushing && !endOfInput && !buffer.containsKey(pending.document)) {
                             // A checkpoint's flush: it waits in the checkpoint, and on after it, not in the flush.
@@ -959,6 +958,7 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                                 forIndex = new ArrayList<>();
                             }
                             forIndex.add(pending); // in a flush, a newer change of its document buffered goes with it
+                            forIndexBytes += bytesOf(pending);
                         }
                     } else {
                         deadLetter(pending, INDEX_MISSING, "Elasticsearch has no index " + pending.request.index()
@@ -987,11 +987,18 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         flushLater();
     }
 
+    /** Its index took a write: it waits for no missing index any more. */
+    private void indexIsThere(Pending pending) {
+        if (!indexMissingSince.isEmpty()) {
+            indexMissingSince.remove(pending.request.index());
+        }
+    }
+
     /**
-     * A write to one of the two indices of a reindex (the change was routed to both) that is gone: the old one, which the
-     * reindex deleted once the alias had moved, or the next one, which {@code ./cdc reindex --abort} deleted (and
-     * Elasticsearch is set not to make a {@code cdc.*_v<digit>*} index by itself). The change's write to the other index
-     * is the one that counts.
+     * A write to one of the two indices of a reindex (the change was routed to both) that is gone: the old one, which
+     * the reindex deleted once the alias had moved, or the next one, which {@code ./cdc reindex --abort} deleted (and
+     * Elasticsearch is set not to make a {@code cdc.*_v<digit>*} index by itself). The change's write to the other
+     * index is the one that counts.
      */
     private static boolean toOneOfTwoIndices(Pending pending) {
         String[] indices = pending.change.indices;

@@ -202,6 +202,13 @@ class ElasticsearchIndexWriterTest {
         response.run();
     }
 
+    /** Lets events happen, earliest first, as long as the condition holds. */
+    private void stepWhile(java.util.function.BooleanSupplier condition) throws Exception {
+        while (condition.getAsBoolean()) {
+            step();
+        }
+    }
+
     // What Elasticsearch does with a bulk request: each write applied if its version is at least the stored one.
     private String bulk(String body) throws IOException {
         ArrayNode items = JSON.createArrayNode();
@@ -1014,9 +1021,7 @@ class ElasticsearchIndexWriterTest {
         missingIndices.put("articles_v1", 3);
 
         writer.write(to(row(1, 10), "articles_v1"), null);
-        while (sourceOf("articles_v1", "1") == null) {
-            step();
-        }
+        stepWhile(() -> sourceOf("articles_v1", "1") == null);
 
         assertThat(sourceOf("articles_v1", "1")).isEqualTo("{\"id\":1,\"body\":\"" + "x".repeat(10) + "\"}");
         assertThat(deadLetters.letters()).isEmpty();
@@ -1039,17 +1044,15 @@ class ElasticsearchIndexWriterTest {
 
         writer.write(to(row(1, 10), "articles_v1"), null);
         writer.write(upsert("notes", "1", 100, "{\"id\":1}", null), null);
-        while (deadLetters.letters().isEmpty()) {
-            step();
-        }
+        stepWhile(() -> deadLetters.letters().isEmpty());
 
         assertThat(sourceOf("notes", "1")).isEqualTo("{\"id\":1}");
         assertThat(now).as("waited for the index, not past its wait").isBetween(ElasticsearchIndexWriter.INDEX_WAIT_MS,
                 ElasticsearchIndexWriter.INDEX_WAIT_MS + 200);
         assertThat(deadLetters.letters()).singleElement().satisfies(letter -> {
             assertThat(letter.documentId).isEqualTo("1");
-            assertThat(letter.reason).startsWith("Elasticsearch has no index articles_v1 (index_not_found_exception: no "
-                    + "such index), and it was not made again within 60 s");
+            assertThat(letter.reason).startsWith("Elasticsearch has no index articles_v1 (index_not_found_exception: "
+                    + "no such index), and it was not made again within 60 s");
         });
 
         long before = now;
@@ -1064,9 +1067,7 @@ class ElasticsearchIndexWriterTest {
         writer.flush(false);
         missingIndices.put("articles_v1", 1);
         writer.write(to(row(4, 10), "articles_v1"), null);
-        while (sourceOf("articles_v1", "4") == null) {
-            step();
-        }
+        stepWhile(() -> sourceOf("articles_v1", "4") == null);
         assertThat(deadLetters.letters()).hasSize(2);
         writer.flush(false);
         assertNothingLeft(writer);
@@ -1093,9 +1094,7 @@ class ElasticsearchIndexWriterTest {
         });
 
         missingIndices.clear();
-        while (sourceOf("articles_v1", "1") == null) {
-            step();
-        }
+        stepWhile(() -> sourceOf("articles_v1", "1") == null);
         assertThat(deadLetters.letters()).isEmpty();
         writer.flush(false);
         assertNothingLeft(writer);
@@ -1122,9 +1121,7 @@ class ElasticsearchIndexWriterTest {
         for (int id = 1; id <= 6; id++) {
             writer.write(to(row(id, 10), "articles_v1"), null);
         }
-        while (sourceOf("articles_v1", "4") == null) {
-            step();
-        }
+        stepWhile(() -> sourceOf("articles_v1", "4") == null);
 
         assertThat(deadLetters.letters()).extracting(letter -> letter.documentId).containsExactly("5", "6");
         assertThat(deadLetters.letters().get(0).reason).endsWith("a request's worth of writes wait for missing indices "
@@ -1146,9 +1143,7 @@ class ElasticsearchIndexWriterTest {
         for (int id = 1; id <= 4; id++) {
             writer.write(to(row(id, 100), "articles_v1"), null);
         }
-        while (sourceOf("articles_v1", "2") == null) {
-            step();
-        }
+        stepWhile(() -> sourceOf("articles_v1", "2") == null);
 
         assertThat(deadLetters.letters()).extracting(letter -> letter.documentId).containsExactly("3", "4");
         writer.flush(false);
