@@ -283,7 +283,12 @@ class CdcIndexerJobKafkaITCase {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()));
                 KafkaProducer<byte[], byte[]> producer = producer()) {
             admin.createTopics(topics).all().get();
+            for (NewTopic topic : topics) { // a batch sent before the new partition had a leader once expired unsent
+                await("a leader of " + topic.name(), () -> producer.partitionsFor(topic.name()).stream()
+                        .allMatch(partition -> partition.leader() != null && !partition.leader().isEmpty()));
+            }
             java.util.Random random = new java.util.Random(7);
+            List<java.util.concurrent.Future<?>> sent = new ArrayList<>();
             int tx = 0;
             for (Backlog record : backlog) {
                 byte[] value;
@@ -298,9 +303,12 @@ class CdcIndexerJobKafkaITCase {
                     value = new byte[record.table().equals("small") ? 200 : 4_000];
                     random.nextBytes(value); // not compressible: a fetch holds as many as its bytes say
                 }
-                producer.send(new ProducerRecord<>(topic, 0, record.time(), null, value));
+                sent.add(producer.send(new ProducerRecord<>(topic, 0, record.time(), null, value)));
             }
             producer.flush();
+            for (java.util.concurrent.Future<?> one : sent) {
+                one.get(); // a record the broker refused would be waited for in vain below
+            }
         }
         Path clientFile = Files.writeString(dir.resolve(prefix + "-client.properties"), "max.poll.records=50\n");
         JobOptions options = JobOptions.fromArgs("--kafka.bootstrap-servers", kafka.bootstrapServers(),
@@ -322,6 +330,23 @@ class CdcIndexerJobKafkaITCase {
         JobClient job = env.executeAsync("backlog of " + prefix);
         try {
             await("every record read", () -> READ.size() == backlog.size(), Duration.ofSeconds(60));
+        } catch (AssertionError e) {
+            // Seen in full runs (2026-12-03): say what was read and what the source's threads were doing.
+            Map<Object, Long> byTopic = READ.stream().collect(java.util.stream.Collectors.groupingBy(
+                    r -> r[0], java.util.TreeMap::new, java.util.stream.Collectors.counting()));
+            StringBuilder said = new StringBuilder(e.getMessage()).append("; the job was ")
+                    .append(job.getJobStatus().get()).append(", had read ").append(byTopic).append(" of ")
+                    .append(backlog.size());
+            Thread.getAllStackTraces().forEach((thread, stack) -> {
+                if (thread.getName().contains("Source") || thread.getName().contains("Fetcher")
+                        || thread.getName().contains("partition ends")) {
+                    said.append("\n").append(thread.getName()).append(' ').append(thread.getState());
+                    for (StackTraceElement frame : stack) {
+                        said.append("\n\tat ").append(frame);
+                    }
+                }
+            });
+            throw new AssertionError(said.toString(), e);
         } finally {
             job.cancel().get();
         }
