@@ -92,16 +92,26 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
 
     @Override
     public Writer open() {
+        KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(producerSettings(), new ByteArraySerializer(), new ByteArraySerializer());
+        return new ProducerWriter(producer, topic);
+    }
+
+    /**
+     * The producer's settings: the user's client settings, then the queue's own. One request in flight: a partition
+     * just made (the topic made by the first dead letter) refuses the first request until the broker has applied it
+     * and takes the next, and the first is then refused as out of sequence until it expires (KAFKA-15591).
+     */
+    Properties producerSettings() {
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
         props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         props.put(ProducerConfig.CLIENT_ID_CONFIG, "cdc-indexer-dlq");
         props.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(MAX_REQUEST_BYTES));
-        KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(KafkaClientProperties.with(clientSettings, props),
-                new ByteArraySerializer(), new ByteArraySerializer());
-        return new ProducerWriter(producer, topic);
+        return KafkaClientProperties.with(clientSettings, props);
     }
 
     private static final class ProducerWriter implements Writer {

@@ -73,7 +73,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * is complete too), {@code --checkpoint-interval-ms N} (the job's checkpoint interval, its default when not given),
  * {@code --backlog-rate N} (the records' Kafka times as if Connect had written N change events a second up to now: a
  * backlog that built up over events / N seconds; without it, the times of the fill itself, a few seconds for them all),
- * {@code --max-ends-ahead N} (the job's {@code transaction.max-ends-ahead}; 0 reads without pacing). After the job's
+ * {@code --max-ends-ahead N} (the job's {@code transaction.max-ends-ahead}; 0 reads without pacing),
+ * {@code --kafka-properties FILE} (the job's {@code kafka.properties-file}: Kafka client settings). After the job's
  * run it prints the most transactions the collapse held at once, how many partitions the source paused, and the size
  * of its state (a savepoint, untimed).
  *
@@ -358,7 +359,8 @@ public final class IndexingBenchmark {
                 "--transaction.max-ends-ahead", args.getOrDefault("--max-ends-ahead",
                         JobOptions.TRANSACTION_MAX_ENDS_AHEAD.defaultValue()),
                 "--checkpoint.interval-ms", args.getOrDefault("--checkpoint-interval-ms",
-                        JobOptions.CHECKPOINT_INTERVAL_MS.defaultValue()));
+                        JobOptions.CHECKPOINT_INTERVAL_MS.defaultValue()),
+                "--kafka.properties-file", args.getOrDefault("--kafka-properties", ""));
         JoinedDocuments documents = JoinedDocuments.of(options.get(JobOptions.DOCUMENTS));
         joinedIndex = documents.isEmpty() ? null : documents.roots().get(0).index;
         Configuration config = new Configuration();
