@@ -98,9 +98,10 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
     }
 
     /**
-     * The producer's settings: the user's client settings, then the queue's own. One request in flight: a partition
-     * just made (the topic made by the first dead letter) refuses the first request until the broker has applied it
-     * and takes the next, and the first is then refused as out of sequence until it expires (KAFKA-15591).
+     * The producer's settings: the user's client settings, then the queue's own. One request in flight (of batches up
+     * to 1 MB): a partition just made (the topic made by the first dead letter) refuses the first request until the
+     * broker has applied it and takes the next, and the first is then refused as out of sequence until it expires
+     * (KAFKA-15591).
      */
     Properties producerSettings() {
         Properties props = new Properties();
@@ -108,6 +109,7 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
+        props.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1024 * 1024)); // a request carries more instead
         props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         props.put(ProducerConfig.CLIENT_ID_CONFIG, "cdc-indexer-dlq");
         props.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(MAX_REQUEST_BYTES));
