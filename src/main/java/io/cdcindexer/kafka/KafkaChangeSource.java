@@ -78,17 +78,16 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
             "client.id.prefix", "--" + JobOptions.KAFKA_GROUP_ID.name(),
             "commit.offsets.on.checkpoint", "nothing: the job commits its offsets on every checkpoint");
 
-    /**
-     * How long the broker may hold a fetch for records to come (Kafka's {@code fetch.max.wait.ms}, 500 ms by default).
-     * The consumer leaves a partition out of its next fetch while records of its last one wait to be polled, and
-     * fetches it again only once that fetch is answered: with every other partition read to its end, the broker holds
-     * the fetch this long, each time. At Kafka's 500 ms, a backlog on one table while the others were quiet was read
-     * a fetch every half second (FINDINGS 21). An idle source asks the broker ten times a second instead of twice.
-     */
-    static final String FETCH_MAX_WAIT_MS = "100";
-
     public static KafkaChangeSource create(JobOptions options) {
-        Properties settings = clientSettings(options);
+        Properties settings = new Properties();
+        String file = options.get(JobOptions.KAFKA_PROPERTIES_FILE);
+        settings.putAll(KafkaClientProperties.read(file));
+        for (Map.Entry<String, String> own : OWN.entrySet()) {
+            if (settings.containsKey(own.getKey())) {
+                throw new IllegalArgumentException("The Kafka client properties file " + file + " sets "
+                        + own.getKey() + ", which the job's source sets itself (use " + own.getValue() + ")");
+            }
+        }
         Properties lookup = new Properties();
         lookup.putAll(settings);
         lookup.put("bootstrap.servers", options.get(JobOptions.KAFKA_BOOTSTRAP_SERVERS));
@@ -107,21 +106,6 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
                 .setProperty("client.id.prefix", options.get(JobOptions.KAFKA_GROUP_ID))
                 .build(), lookup, options.get(JobOptions.KAFKA_TRANSACTION_TOPIC),
                 options.get(JobOptions.KAFKA_TOPIC_PATTERN), options.getInt(JobOptions.TRANSACTION_MAX_ENDS_AHEAD));
-    }
-
-    /** The Kafka client settings of the source: the user's file over the source's defaults. */
-    static Properties clientSettings(JobOptions options) {
-        Properties settings = new Properties();
-        settings.put("fetch.max.wait.ms", FETCH_MAX_WAIT_MS);
-        String file = options.get(JobOptions.KAFKA_PROPERTIES_FILE);
-        settings.putAll(KafkaClientProperties.read(file));
-        for (Map.Entry<String, String> own : OWN.entrySet()) {
-            if (settings.containsKey(own.getKey())) {
-                throw new IllegalArgumentException("The Kafka client properties file " + file + " sets "
-                        + own.getKey() + ", which the job's source sets itself (use " + own.getValue() + ")");
-            }
-        }
-        return settings;
     }
 
     @Override

@@ -325,7 +325,9 @@ class CdcIndexerJobKafkaITCase {
                 .sinkTo(new DiscardingSink<>());
         JobClient job = env.executeAsync("backlog of " + prefix);
         try {
-            await("every record read", () -> READ.size() == backlog.size(), Duration.ofSeconds(60));
+            // Seconds, but the lagging table's (45 s): read alone, a partition is fetched once every fetch.max.wait.ms
+            // (FINDINGS 21).
+            await("every record read", () -> READ.size() == backlog.size(), Duration.ofSeconds(120));
         } catch (AssertionError e) {
             // Seen in full runs (2026-12-03): say what was read and what the source's threads were doing.
             Map<Object, Long> byTopic = READ.stream().collect(java.util.stream.Collectors.groupingBy(

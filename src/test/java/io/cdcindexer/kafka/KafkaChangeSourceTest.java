@@ -64,21 +64,6 @@ class KafkaChangeSourceTest {
     }
 
     /**
-     * Kafka's consumer leaves a partition out of its next fetch while records of its last one wait to be polled, and
-     * waits for that fetch before it fetches the partition again: with the others read to their end, the broker holds
-     * it {@code fetch.max.wait.ms} (500 ms by Kafka's default) each time, and a backlog on one table was read a fetch
-     * every half second (FINDINGS 21). The source waits at most 100 ms; a value in the user's file is kept.
-     */
-    @Test
-    void aFetchOfPartitionsReadToTheirEndIsHeldAtMostATenthOfASecond(@TempDir Path dir) throws Exception {
-        assertThat(KafkaChangeSource.clientSettings(JobOptions.defaults())).containsEntry("fetch.max.wait.ms", "100");
-
-        Path file = Files.writeString(dir.resolve("kafka.properties"), "fetch.max.wait.ms=500\n");
-        assertThat(KafkaChangeSource.clientSettings(JobOptions.fromArgs("--kafka.properties-file", file.toString())))
-                .containsEntry("fetch.max.wait.ms", "500");
-    }
-
-    /**
      * The reader the job's source makes hands its {@link PartitionEnds} to the watermark generators of its task (made
      * on the same thread), which would otherwise count a quiet partition idle by quiet alone; closed, it takes it back.
      */
