@@ -98,10 +98,12 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
     }
 
     /**
-     * The producer's settings: the user's client settings, then the queue's own. One request in flight (of batches up
-     * to 1 MB): a partition just made (the topic made by the first dead letter) refuses the first request until the
-     * broker has applied it and takes the next, and the first is then refused as out of sequence until it expires
-     * (KAFKA-15591).
+     * The producer's settings: the user's client settings, then the queue's own. One request in flight: a partition
+     * just made (the topic made by the first dead letter) refuses the first request until the broker has applied it and
+     * may take the next; the first, sent again, is then refused as out of sequence until it expires after two minutes,
+     * failing the checkpoint (KAFKA-15591). Batches stay Kafka's 16 KB: with batches of 1 MB and one request in flight,
+     * two letters of 500 KB never reached a topic that takes 100 KB ({@code LargeRecordsITCase}; the producer splits
+     * a batch larger than the topic takes and sends it again).
      */
     Properties producerSettings() {
         Properties props = new Properties();
@@ -109,7 +111,6 @@ public final class KafkaDeadLetterQueue implements DeadLetterQueue {
         props.put(ProducerConfig.ACKS_CONFIG, "all");
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
-        props.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(1024 * 1024)); // a request carries more instead
         props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         props.put(ProducerConfig.CLIENT_ID_CONFIG, "cdc-indexer-dlq");
         props.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(MAX_REQUEST_BYTES));
