@@ -71,7 +71,8 @@ public final class JobOptions implements Serializable {
             define("kafka.properties-file", "",
                     "A Java properties file of Kafka client settings (security.protocol, sasl.*, ssl.*) for the source "
                             + "and the dead-letter producer, read where the job is built. Keep secrets out of it with "
-                            + "Kafka's config providers (${file:...}); empty: none.");
+                            + "Kafka's config providers (${file:...}); empty: none. The dead-letter producer keeps its "
+                            + "own acks, idempotence and one request in flight.");
 
     public static final Option ELASTICSEARCH_HOSTS =
             define("elasticsearch.hosts", "http://localhost:9200", "Comma-separated Elasticsearch HTTP addresses.");
