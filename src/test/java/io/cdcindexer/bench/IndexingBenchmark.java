@@ -15,6 +15,7 @@ import io.cdcindexer.job.JobOptions;
 import io.cdcindexer.kafka.DeadLetterSink;
 import io.cdcindexer.kafka.KafkaChangeSource;
 import io.cdcindexer.kafka.KafkaDeadLetterQueue;
+import io.cdcindexer.kafka.TestProducers;
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.Http;
@@ -27,7 +28,6 @@ import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -41,7 +41,6 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * Measures the job's throughput against a real Elasticsearch 7.10.2 node and a real Kafka broker on this machine. Not a
@@ -269,20 +268,15 @@ public final class IndexingBenchmark {
             admin.createTopics(List.of(new NewTopic(TOPIC, 2, (short) 1), new NewTopic("cdc.transaction", 2, (short) 1)))
                     .all().get();
         }
-        Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        props.put(ProducerConfig.LINGER_MS_CONFIG, "20");
-        props.put(ProducerConfig.BATCH_SIZE_CONFIG, "262144");
-        // The topics were just made: with more in flight a first batch can expire unsent (KAFKA-15591, FINDINGS 21).
-        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
-        props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, args.getOrDefault("--compression", "none"));
+        Map<String, String> props = Map.of(ProducerConfig.LINGER_MS_CONFIG, "20",
+                ProducerConfig.BATCH_SIZE_CONFIG, "262144",
+                ProducerConfig.COMPRESSION_TYPE_CONFIG, args.getOrDefault("--compression", "none"));
         ObjectNode schema = schemas ? envelopeSchema() : null;
         long started = System.nanoTime();
         long bytes = 0;
         long docs;
         KafkaTimes times = new KafkaTimes(events, backlogRate);
-        try (KafkaProducer<byte[], byte[]> producer =
-                new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer = TestProducers.bytes(kafka.bootstrapServers(), props)) {
             long lsn = 1_000_000;
             long txId = 1_000;
             if (scenario.equals("inserts")) {
@@ -534,6 +528,8 @@ public final class IndexingBenchmark {
         System.out.printf("  second half (warm):      %.1f s, %.0f events/s (%.0f docs/s); cores: %s%n", halfSeconds,
                 halfEvents / halfSeconds, (expectedDocs - visibleAtHalf) / halfSeconds,
                 cores(pids, cpuAtHalf, halfSeconds));
+        System.out.printf("    Elasticsearch CPU per document: %.1f µs; %s%n",
+                (cpuNanos(pids[1]) - cpuAtHalf[1]) / 1e3 / (expectedDocs - visibleAtHalf), writeTasks(elasticsearch));
         if (pipelinePid == ProcessHandle.current().pid()) {
             double compiling = (compilingMillis() - compilingAtHalf) / 1e3;
             System.out.printf("    pipeline CPU per event: %.1f µs, of which JIT compiling %.1f µs%n",
@@ -541,6 +537,20 @@ public final class IndexingBenchmark {
         } else {
             System.out.printf("    pipeline CPU per event: %.1f µs%n", halfCpu * 1e6 / halfEvents);
         }
+    }
+
+    /**
+     * How many shard-level writes Elasticsearch did (one per bulk request and shard) and how many documents each held,
+     * over the whole run: smaller bulk requests cost it more per document.
+     */
+    private static String writeTasks(ElasticsearchNode elasticsearch) throws Exception {
+        JsonNode node = Http.get(elasticsearch.url() + "/_nodes/_local/stats/thread_pool,indices").json()
+                .path("nodes").elements().next();
+        long tasks = node.path("thread_pool").path("write").path("completed").asLong();
+        long indexed = node.path("indices").path("indexing").path("index_total").asLong()
+                + node.path("indices").path("indexing").path("delete_total").asLong();
+        return String.format("%d writes of %.0f documents on average, over the whole run", tasks,
+                tasks == 0 ? 0.0 : (double) indexed / tasks);
     }
 
     /** The cores the pipeline, Elasticsearch and Kafka ({@code pids}) used since {@code cpuAt}, over {@code seconds}. */
@@ -650,9 +660,11 @@ public final class IndexingBenchmark {
                 events / searchable);
         if (half[0] > 0) {
             double halfSeconds = (done - half[0]) / 1e9;
+            long cpu = cpuNanos(elasticsearch.process().pid()) - half[2];
             System.out.printf("  second half (warm):      %.1f s, %.0f docs/s; Elasticsearch %.2f cores%n", halfSeconds,
-                    (events - half[1]) / halfSeconds,
-                    (cpuNanos(elasticsearch.process().pid()) - half[2]) / 1e9 / halfSeconds);
+                    (events - half[1]) / halfSeconds, cpu / 1e9 / halfSeconds);
+            System.out.printf("    Elasticsearch CPU per document: %.1f µs; %s%n", cpu / 1e3 / (events - half[1]),
+                    writeTasks(elasticsearch));
         }
     }
 }

@@ -3,6 +3,7 @@ package io.cdcindexer.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.cdcindexer.cli.DebeziumEvents.Order;
+import io.cdcindexer.kafka.TestProducers;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.KafkaBroker;
 import java.io.ByteArrayOutputStream;
@@ -20,7 +21,6 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -43,8 +43,7 @@ class ConsumeITCase {
                     new NewTopic("cdc.transaction", 1, (short) 1), new NewTopic("cdc.dlq", 1, (short) 1),
                     new NewTopic("other.topic", 1, (short) 1))).all().get();
         }
-        producer = new KafkaProducer<>(Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(),
-                new StringSerializer());
+        producer = TestProducers.strings(kafka.bootstrapServers());
         Order pending = new Order(1, 5, "19.90", "pending");
         Order paid = new Order(1, 5, "19.90", "paid");
         send("cdc.transaction", "{\"id\":\"742:22023448\"}", DebeziumEvents.begin(742));
@@ -146,8 +145,7 @@ class ConsumeITCase {
             own.close();
             awaitOutput(err, "consume: Kafka at " + own.bootstrapServers() + " does not answer (");
             own = KafkaBroker.start(dir, port, controller);
-            try (KafkaProducer<String, String> again = new KafkaProducer<>(Map.of("bootstrap.servers",
-                    own.bootstrapServers()), new StringSerializer(), new StringSerializer())) {
+            try (KafkaProducer<String, String> again = TestProducers.strings(own.bootstrapServers())) {
                 again.send(new ProducerRecord<>("cdc.public.restarted", "k", "after the restart")).get();
             }
 

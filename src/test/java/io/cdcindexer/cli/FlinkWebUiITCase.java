@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import io.cdcindexer.cli.DebeziumEvents.Order;
+import io.cdcindexer.kafka.TestProducers;
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.FreePorts;
@@ -21,7 +22,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
@@ -29,7 +29,6 @@ import java.util.regex.Pattern;
 
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -339,8 +338,7 @@ class FlinkWebUiITCase {
 
     /** Transactions of new orders, each framed by BEGIN and END, as Debezium writes them. */
     private static void produceOrders(KafkaBroker kafka) throws Exception {
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(
-                Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(), new StringSerializer())) {
+        try (KafkaProducer<String, String> producer = TestProducers.strings(kafka.bootstrapServers())) {
             for (int t = 0; t < TRANSACTIONS; t++) {
                 long txId = 1000 + t;
                 producer.send(new ProducerRecord<>(TRANSACTION_TOPIC, "{\"id\":\"" + txId + "\"}",

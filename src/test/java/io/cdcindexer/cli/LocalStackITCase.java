@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.kafka.TestProducers;
 
 import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.FreePorts;
@@ -32,7 +33,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -127,8 +127,7 @@ class LocalStackITCase {
         try (Admin admin = Admin.create(common)) {
             admin.createTopics(List.of(new NewTopic("it.topic", 2, (short) 1))).all().get();
         }
-        try (KafkaProducer<String, String> producer =
-                new KafkaProducer<>(common, new StringSerializer(), new StringSerializer())) {
+        try (KafkaProducer<String, String> producer = TestProducers.strings("localhost:" + ports.kafka())) {
             producer.send(new ProducerRecord<>("it.topic", "1", "hello")).get();
         }
 

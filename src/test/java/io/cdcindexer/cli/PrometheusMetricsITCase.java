@@ -3,6 +3,7 @@ package io.cdcindexer.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.kafka.TestProducers;
 
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FlinkCluster;
@@ -30,9 +31,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -155,10 +154,7 @@ class PrometheusMetricsITCase {
 
     // Changes committed "now" (source.ts_ms), schemas disabled, and one record that is not JSON.
     private static void produce() {
-        Properties properties = new Properties();
-        properties.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        try (KafkaProducer<String, String> producer =
-                new KafkaProducer<>(properties, new StringSerializer(), new StringSerializer())) {
+        try (KafkaProducer<String, String> producer = TestProducers.strings(kafka.bootstrapServers())) {
             for (int id = 1; id <= USERS; id++) {
                 producer.send(change("users", id, "c"));
             }

@@ -3,6 +3,7 @@ package io.cdcindexer.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.cdcindexer.kafka.TestProducers;
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.Http;
 import io.cdcindexer.stack.KafkaBroker;
@@ -10,8 +11,6 @@ import io.cdcindexer.stack.PostgresServer;
 import io.cdcindexer.stack.ProjectHome;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
@@ -24,14 +23,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -204,10 +200,7 @@ class ReindexSnapshotITCase {
                 + "\"version\":\"3.6.1.Final\",\"connector\":\"postgresql\",\"name\":\"cdc\",\"snapshot\":\"first\","
                 + "\"db\":\"testdb\",\"schema\":\"public\",\"table\":\"backups\",\"txId\":771,\"lsn\":31732800},"
                 + "\"transaction\":null,\"op\":\"r\",\"ts_ms\":1764518400000}}";
-        Properties properties = new Properties();
-        properties.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        try (KafkaProducer<byte[], byte[]> producer =
-                new KafkaProducer<>(properties, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer = TestProducers.bytes(kafka.bootstrapServers())) {
             producer.send(new ProducerRecord<>(topic, 0, "{\"id\":1}".getBytes(StandardCharsets.UTF_8),
                     first.getBytes(StandardCharsets.UTF_8))).get();
         }
@@ -251,10 +244,7 @@ class ReindexSnapshotITCase {
         KafkaConnectClient.ConnectorConfig connector = KafkaConnectClient.ConnectorConfig.read(command.config);
         Map<TopicPartition, Long> before = Map.of(new TopicPartition(topic, 0), 0L, new TopicPartition(topic, 1), 0L);
         String fence = "cdc-reindex-fence-" + java.util.UUID.randomUUID();
-        Properties properties = new Properties();
-        properties.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        try (KafkaProducer<byte[], byte[]> producer =
-                new KafkaProducer<>(properties, new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer = TestProducers.bytes(kafka.bootstrapServers())) {
             producer.send(new ProducerRecord<>(signalTopic, ("{\"id\":\"" + fence + "\"}").getBytes(StandardCharsets.UTF_8),
                     ("{\"payload\":{\"after\":{\"id\":\"" + fence + "\",\"type\":\"log\"},\"op\":\"c\"}}")
                             .getBytes(StandardCharsets.UTF_8))).get();

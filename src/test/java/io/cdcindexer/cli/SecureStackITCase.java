@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.cdcindexer.elasticsearch.CredentialCheckingProxy;
 import io.cdcindexer.elasticsearch.TestCertificates;
+import io.cdcindexer.kafka.TestProducers;
 import io.cdcindexer.stack.ElasticsearchNode;
 import io.cdcindexer.stack.FlinkCluster;
 import io.cdcindexer.stack.FreePorts;
@@ -29,7 +30,6 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -189,8 +189,7 @@ class SecureStackITCase {
     }
 
     private static void produce(String topic, List<String> values) throws Exception {
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(
-                Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(), new StringSerializer())) {
+        try (KafkaProducer<String, String> producer = TestProducers.strings(kafka.bootstrapServers())) {
             for (String value : values) {
                 String id = Json.parse(value, "event").path("payload").path("after").path("id").asText();
                 producer.send(new ProducerRecord<>(topic, "{\"id\":" + id + "}", value)).get();

@@ -2,6 +2,7 @@ package io.cdcindexer.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cdcindexer.kafka.TestProducers;
 import io.cdcindexer.stack.KafkaBroker;
 import io.cdcindexer.stack.PostgresServer;
 
@@ -18,10 +19,8 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -75,10 +74,7 @@ class StatusLagITCase {
         properties.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
         try (Admin admin = Admin.create(properties)) {
             admin.createTopics(List.of(new NewTopic("status.lag", 2, (short) 1))).all().get(30, TimeUnit.SECONDS);
-            Properties producerProperties = new Properties();
-            producerProperties.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-            try (KafkaProducer<String, String> producer =
-                    new KafkaProducer<>(producerProperties, new StringSerializer(), new StringSerializer())) {
+            try (KafkaProducer<String, String> producer = TestProducers.strings(kafka.bootstrapServers())) {
                 for (int i = 0; i < 100; i++) {
                     producer.send(new ProducerRecord<>("status.lag", i % 2, null, "change " + i));
                 }

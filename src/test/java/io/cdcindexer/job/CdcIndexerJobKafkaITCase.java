@@ -8,6 +8,7 @@ import io.cdcindexer.kafka.DeadLetterSink;
 import io.cdcindexer.kafka.KafkaChangeSource;
 import io.cdcindexer.kafka.KafkaDeadLetterQueue;
 import io.cdcindexer.kafka.KafkaRecord;
+import io.cdcindexer.kafka.TestProducers;
 import io.cdcindexer.stack.FreePorts;
 import io.cdcindexer.stack.KafkaBroker;
 import java.nio.charset.StandardCharsets;
@@ -43,7 +44,6 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -535,27 +535,15 @@ class CdcIndexerJobKafkaITCase {
         }
     }
 
-    /**
-     * A producer that sends one request at a time. The tests write to partitions just made, and with five in flight the
-     * broker refused the first request NOT_LEADER_OR_FOLLOWER (not yet the new partition's leader, though its metadata
-     * said so), took the next, and then refused the first, sent again, as out of sequence until it expired after 120 s
-     * (KAFKA-15591, FINDINGS 21): records the tests waited for in vain.
-     */
+    /** With larger batches than Kafka's 16 KB, for the backlogs. */
     private static KafkaProducer<byte[], byte[]> producer() {
-        Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        props.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
-        props.put(ProducerConfig.BATCH_SIZE_CONFIG, "262144");
-        props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
-        return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+        return TestProducers.bytes(kafka.bootstrapServers(),
+                Map.of(ProducerConfig.BATCH_SIZE_CONFIG, "262144", ProducerConfig.LINGER_MS_CONFIG, "5"));
     }
 
     private static KafkaProducer<byte[], byte[]> transactionalProducer(String id) {
-        Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, id);
         KafkaProducer<byte[], byte[]> producer =
-                new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+                TestProducers.bytes(kafka.bootstrapServers(), Map.of(ProducerConfig.TRANSACTIONAL_ID_CONFIG, id));
         producer.initTransactions();
         return producer;
     }

@@ -23,7 +23,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -52,8 +51,7 @@ class KafkaSecurityITCase {
     static void start() throws Exception {
         saslPort = FreePorts.next();
         kafka = KafkaBroker.startWithSasl(dir.resolve("kafka"), FreePorts.next(), saslPort, Map.of("cdc", PASSWORD));
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(
-                Map.of("bootstrap.servers", kafka.bootstrapServers()), new StringSerializer(), new StringSerializer())) {
+        try (KafkaProducer<String, String> producer = TestProducers.strings(kafka.bootstrapServers())) {
             producer.send(new ProducerRecord<>("cdc.public.sasl", "{\"id\":1}", "{\"payload\":{}}")).get();
         }
     }

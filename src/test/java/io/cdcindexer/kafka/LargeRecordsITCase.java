@@ -28,7 +28,6 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -146,10 +145,7 @@ class LargeRecordsITCase {
     }
 
     private static KafkaProducer<byte[], byte[]> producer(Properties settings) {
-        Properties props = new Properties();
-        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-        props.putAll(settings);
-        return new KafkaProducer<>(props, new ByteArraySerializer(), new ByteArraySerializer());
+        return TestProducers.bytes(kafka.bootstrapServers(), settings);
     }
 
     private static ConsumerRecord<byte[], byte[]> readOneRecord(String topic, int partition, long offset,
