@@ -73,7 +73,10 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * {@code --backlog-rate N} (the records' Kafka times as if Connect had written N change events a second up to now: a
  * backlog that built up over events / N seconds; without it, the times of the fill itself, a few seconds for them all),
  * {@code --max-ends-ahead N} (the job's {@code transaction.max-ends-ahead}; 0 reads without pacing),
- * {@code --kafka-properties FILE} (the job's {@code kafka.properties-file}: Kafka client settings). After the job's
+ * {@code --kafka-properties FILE} (the job's {@code kafka.properties-file}: Kafka client settings),
+ * {@code --warm-ups N} (runs before the measured one, in the same JVM, Elasticsearch node and Kafka broker, each from an
+ * empty index and the topics' start: the figures of a pipeline whose compilers have done their work; not for the SQL
+ * pipeline, which starts a JVM for each run). After the job's
  * run it prints the most transactions the collapse held at once, how many partitions the source paused, and the size
  * of its state (a savepoint, untimed).
  *
@@ -108,6 +111,10 @@ public final class IndexingBenchmark {
     private final long timeoutNanos;
     /** Change events per second of Kafka time; 0 for the fill's own clock. */
     private final double backlogRate;
+    /** Runs before the measured one, in the same processes: a TaskManager and a node that have been running a while. */
+    private final int warmUps;
+    /** Elasticsearch's shard-level writes and documents written when the current run started. */
+    private long[] writesAtStart = new long[2];
 
     private IndexingBenchmark(String scenario, Map<String, String> args) {
         this.args = args;
@@ -128,6 +135,11 @@ public final class IndexingBenchmark {
         if (backlogRate != null && !(this.backlogRate > 0 && this.backlogRate < Double.POSITIVE_INFINITY)) {
             throw new IllegalArgumentException("--backlog-rate is change events a second, above 0, not " + backlogRate);
         }
+        this.warmUps = Integer.parseInt(args.getOrDefault("--warm-ups", "0"));
+        if (warmUps < 0 || warmUps > 0 && scenario.startsWith(SQL_PREFIX)) {
+            throw new IllegalArgumentException("--warm-ups is 0 or more, for inserts, updates and bulk (the SQL pipeline "
+                    + "runs in a JVM of its own, started for each run), not " + warmUps + " for " + scenario);
+        }
     }
 
     public static void main(String[] argv) throws Exception {
@@ -140,7 +152,10 @@ public final class IndexingBenchmark {
         Path dir = Files.createTempDirectory("cdc-benchmark");
         try (ElasticsearchNode elasticsearch = ElasticsearchNode.start(dir.resolve("elasticsearch"), FreePorts.next())) {
             if (scenario.equals("bulk")) {
-                bulk(elasticsearch);
+                for (int run = 0; run <= warmUps; run++) {
+                    startRun(elasticsearch, run);
+                    bulk(elasticsearch);
+                }
             } else {
                 try (KafkaBroker kafka = KafkaBroker.start(dir.resolve("kafka"), FreePorts.next())) {
                     if (scenario.startsWith(SQL_PREFIX)) {
@@ -148,7 +163,10 @@ public final class IndexingBenchmark {
                         runSqlBaseline(dir, kafka, elasticsearch, expectedDocs, scenario);
                     } else {
                         long expectedDocs = fill(kafka, scenario);
-                        runJob(kafka, elasticsearch, expectedDocs, scenario);
+                        for (int run = 0; run <= warmUps; run++) {
+                            startRun(elasticsearch, run);
+                            runJob(kafka, elasticsearch, expectedDocs, scenario, run);
+                        }
                     }
                 }
             }
@@ -160,6 +178,26 @@ public final class IndexingBenchmark {
         try (java.util.stream.Stream<Path> files = Files.walk(dir)) {
             files.sorted(java.util.Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
         }
+    }
+
+    /**
+     * Before each run but the first, the index goes (the job makes it again, as at its first start); every run of the
+     * job reads the topics from the start in a consumer group of its own.
+     */
+    private void startRun(ElasticsearchNode elasticsearch, int run) throws Exception {
+        if (warmUps > 0) {
+            System.out.println(run < warmUps ? "--- warm-up " + (run + 1) + " of " + warmUps
+                    : "--- measured, after " + warmUps + " warm-up" + (warmUps == 1 ? "" : "s") + " in the same processes");
+        }
+        for (String index : run == 0 ? List.<String>of() : joinedIndex == null ? List.of(INDEX)
+                : List.of(INDEX, joinedIndex)) {
+            Http.Response deleted = Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/" + index + "*"))
+                    .DELETE().build());
+            if (!deleted.ok()) {
+                throw new IllegalStateException("could not delete " + index + "*: " + deleted.body());
+            }
+        }
+        writesAtStart = writes(elasticsearch);
     }
 
     // --- events -------------------------------------------------------------------------------------------------
@@ -343,9 +381,10 @@ public final class IndexingBenchmark {
 
     // --- the job ------------------------------------------------------------------------------------------------
 
-    private void runJob(KafkaBroker kafka, ElasticsearchNode elasticsearch, long expectedDocs, String scenario)
+    private void runJob(KafkaBroker kafka, ElasticsearchNode elasticsearch, long expectedDocs, String scenario, int run)
             throws Exception {
         JobOptions options = JobOptions.fromArgs("--kafka.bootstrap-servers", kafka.bootstrapServers(),
+                "--kafka.group-id", "cdc-indexer-benchmark-" + run,
                 "--elasticsearch.hosts", elasticsearch.url(), "--parallelism", Integer.toString(parallelism),
                 "--elasticsearch.bulk.max-actions", args.getOrDefault("--bulk-actions", "2000"),
                 "--elasticsearch.bulk.max-in-flight", args.getOrDefault("--in-flight", "2"),
@@ -540,17 +579,23 @@ public final class IndexingBenchmark {
     }
 
     /**
-     * How many shard-level writes Elasticsearch did (one per bulk request and shard) and how many documents each held,
-     * over the whole run: smaller bulk requests cost it more per document.
+     * How many shard-level writes Elasticsearch did in this run (one per bulk request and shard) and how many documents
+     * each held: smaller bulk requests cost it more per document.
      */
-    private static String writeTasks(ElasticsearchNode elasticsearch) throws Exception {
+    private String writeTasks(ElasticsearchNode elasticsearch) throws Exception {
+        long[] now = writes(elasticsearch);
+        long tasks = now[0] - writesAtStart[0];
+        return String.format("%d writes of %.0f documents on average, over the whole run", tasks,
+                tasks == 0 ? 0.0 : (double) (now[1] - writesAtStart[1]) / tasks);
+    }
+
+    /** Elasticsearch's shard-level writes and documents indexed or deleted since it started. */
+    private static long[] writes(ElasticsearchNode elasticsearch) throws Exception {
         JsonNode node = Http.get(elasticsearch.url() + "/_nodes/_local/stats/thread_pool,indices").json()
                 .path("nodes").elements().next();
-        long tasks = node.path("thread_pool").path("write").path("completed").asLong();
-        long indexed = node.path("indices").path("indexing").path("index_total").asLong()
-                + node.path("indices").path("indexing").path("delete_total").asLong();
-        return String.format("%d writes of %.0f documents on average, over the whole run", tasks,
-                tasks == 0 ? 0.0 : (double) indexed / tasks);
+        JsonNode indexing = node.path("indices").path("indexing");
+        return new long[] {node.path("thread_pool").path("write").path("completed").asLong(),
+                indexing.path("index_total").asLong() + indexing.path("delete_total").asLong()};
     }
 
     /** The cores the pipeline, Elasticsearch and Kafka ({@code pids}) used since {@code cpuAt}, over {@code seconds}. */
