@@ -425,12 +425,34 @@ public final class IndexingBenchmark {
             printStateSize(client, expectedDocs);
         } finally {
             client.cancel().get();
-            DownCommand.deleteRecursively(checkpoints);
+            // Cancelling returns once the cluster has taken the request: the next run, and the checkpoints' deletion,
+            // wait for the job's end (its result comes once its MiniCluster has shut down).
+            try {
+                client.getJobExecutionResult().get();
+            } catch (java.util.concurrent.ExecutionException cancelled) {
+                // as asked
+            }
+            deleteCheckpoints(checkpoints);
         }
         System.out.printf("  (job: bulk max-actions %s, %s in flight, external versions, fetches of %s bytes per partition%s)%n",
                 args.getOrDefault("--bulk-actions", "2000"), args.getOrDefault("--in-flight", "2"),
                 options.get(JobOptions.KAFKA_MAX_PARTITION_FETCH_BYTES),
                 joinedIndex == null ? "" : "; joined documents into " + joinedIndex + " too, timed until it is complete");
+    }
+
+    /** Deletes a job's checkpoints, which Flink may still be discarding some of meanwhile. */
+    private static void deleteCheckpoints(Path dir) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                DownCommand.deleteRecursively(dir);
+                return;
+            } catch (java.io.IOException | java.io.UncheckedIOException racing) {
+                if (attempt == 10) {
+                    throw racing;
+                }
+                Thread.sleep(200);
+            }
+        }
     }
 
     /**
