@@ -74,9 +74,9 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * backlog that built up over events / N seconds; without it, the times of the fill itself, a few seconds for them all),
  * {@code --max-ends-ahead N} (the job's {@code transaction.max-ends-ahead}; 0 reads without pacing),
  * {@code --kafka-properties FILE} (the job's {@code kafka.properties-file}: Kafka client settings),
- * {@code --warm-ups N} (runs before the measured one, in the same JVM, Elasticsearch node and Kafka broker, each from an
- * empty index and the topics' start: the figures of a pipeline whose compilers have done their work; not for the SQL
- * pipeline, which starts a JVM for each run). After the job's
+ * {@code --warm-ups N} (runs before the measured one, in the same JVM, Elasticsearch node and Kafka broker, each from
+ * an empty index and the topics' start: the figures of a pipeline whose compilers have done their work; not for the
+ * SQL pipeline, which starts a JVM for each run). After the job's
  * run it prints the most transactions the collapse held at once, how many partitions the source paused, and the size
  * of its state (a savepoint, untimed).
  *
@@ -137,8 +137,8 @@ public final class IndexingBenchmark {
         }
         this.warmUps = Integer.parseInt(args.getOrDefault("--warm-ups", "0"));
         if (warmUps < 0 || warmUps > 0 && scenario.startsWith(SQL_PREFIX)) {
-            throw new IllegalArgumentException("--warm-ups is 0 or more, for inserts, updates and bulk (the SQL pipeline "
-                    + "runs in a JVM of its own, started for each run), not " + warmUps + " for " + scenario);
+            throw new IllegalArgumentException("--warm-ups is 0 or more, for inserts, updates and bulk (the SQL "
+                    + "pipeline runs in a JVM of its own, started for each run), not " + warmUps + " for " + scenario);
         }
     }
 
@@ -187,12 +187,13 @@ public final class IndexingBenchmark {
     private void startRun(ElasticsearchNode elasticsearch, int run) throws Exception {
         if (warmUps > 0) {
             System.out.println(run < warmUps ? "--- warm-up " + (run + 1) + " of " + warmUps
-                    : "--- measured, after " + warmUps + " warm-up" + (warmUps == 1 ? "" : "s") + " in the same processes");
+                    : "--- measured, after " + warmUps + " warm-up" + (warmUps == 1 ? "" : "s")
+                            + " in the same processes");
         }
         for (String index : run == 0 ? List.<String>of() : joinedIndex == null ? List.of(INDEX)
                 : List.of(INDEX, joinedIndex)) {
-            Http.Response deleted = Http.send(HttpRequest.newBuilder(URI.create(elasticsearch.url() + "/" + index + "*"))
-                    .DELETE().build());
+            Http.Response deleted = Http.send(HttpRequest.newBuilder(
+                    URI.create(elasticsearch.url() + "/" + index + "*")).DELETE().build());
             if (!deleted.ok()) {
                 throw new IllegalStateException("could not delete " + index + "*: " + deleted.body());
             }

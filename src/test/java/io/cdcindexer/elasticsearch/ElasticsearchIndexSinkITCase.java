@@ -652,7 +652,8 @@ class ElasticsearchIndexSinkITCase {
                 Thread.sleep(200);
             } catch (java.util.concurrent.TimeoutException e) {
                 // Seen in 1 of 4 and 2 of 6 runs of the class (2026-12-03): say what the job's threads were doing.
-                StringBuilder said = new StringBuilder("stop-with-savepoint did not end in a minute; the task threads:");
+                StringBuilder said =
+                        new StringBuilder("stop-with-savepoint did not end in a minute; the task threads:");
                 Thread.getAllStackTraces().forEach((thread, stack) -> {
                     if (thread.getName().contains("Writer") || thread.getName().contains("Source")) {
                         said.append("\n").append(thread.getName()).append(' ').append(thread.getState());
