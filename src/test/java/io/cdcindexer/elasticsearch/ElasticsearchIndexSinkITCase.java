@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.cdcindexer.ThreadStacks;
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.DocumentIds;
 import io.cdcindexer.kafka.CollectingDeadLetterQueue;
@@ -652,17 +653,8 @@ class ElasticsearchIndexSinkITCase {
                 Thread.sleep(200);
             } catch (java.util.concurrent.TimeoutException e) {
                 // Seen in 1 of 4 and 2 of 6 runs of the class (2026-12-03): say what the job's threads were doing.
-                StringBuilder said =
-                        new StringBuilder("stop-with-savepoint did not end in a minute; the task threads:");
-                Thread.getAllStackTraces().forEach((thread, stack) -> {
-                    if (thread.getName().contains("Writer") || thread.getName().contains("Source")) {
-                        said.append("\n").append(thread.getName()).append(' ').append(thread.getState());
-                        for (StackTraceElement frame : stack) {
-                            said.append("\n\tat ").append(frame);
-                        }
-                    }
-                });
-                throw new AssertionError(said.toString(), e);
+                throw new AssertionError("stop-with-savepoint did not end in a minute; the task threads:"
+                        + ThreadStacks.of("Writer", "Source"), e);
             }
         }
     }

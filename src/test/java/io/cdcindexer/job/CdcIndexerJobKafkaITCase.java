@@ -4,6 +4,7 @@ import static io.cdcindexer.job.DebeziumJson.change;
 import static io.cdcindexer.job.DebeziumJson.end;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.cdcindexer.ThreadStacks;
 import io.cdcindexer.kafka.DeadLetterSink;
 import io.cdcindexer.kafka.KafkaChangeSource;
 import io.cdcindexer.kafka.KafkaDeadLetterQueue;
@@ -332,18 +333,8 @@ class CdcIndexerJobKafkaITCase {
             // Seen in full runs (2026-12-03): say what was read and what the source's threads were doing.
             Map<Object, Long> byTopic = READ.stream().collect(java.util.stream.Collectors.groupingBy(
                     r -> r[0], java.util.TreeMap::new, java.util.stream.Collectors.counting()));
-            StringBuilder said = new StringBuilder(e.getMessage()).append("; the job had read ").append(byTopic)
-                    .append(" of ").append(backlog.size());
-            Thread.getAllStackTraces().forEach((thread, stack) -> {
-                if (thread.getName().contains("Source") || thread.getName().contains("Fetcher")
-                        || thread.getName().contains("partition ends")) {
-                    said.append("\n").append(thread.getName()).append(' ').append(thread.getState());
-                    for (StackTraceElement frame : stack) {
-                        said.append("\n\tat ").append(frame);
-                    }
-                }
-            });
-            throw new AssertionError(said.toString(), e);
+            throw new AssertionError(e.getMessage() + "; the job had read " + byTopic + " of " + backlog.size()
+                    + ThreadStacks.of("Source", "Fetcher", "partition ends"), e);
         } finally {
             job.cancel().get();
         }

@@ -34,7 +34,7 @@ public final class TestProducers {
         return create(bootstrapServers, settings, new ByteArraySerializer(), new ByteArraySerializer());
     }
 
-    public static <K, V> KafkaProducer<K, V> create(String bootstrapServers, Map<?, ?> settings, Serializer<K> keys,
+    private static <K, V> KafkaProducer<K, V> create(String bootstrapServers, Map<?, ?> settings, Serializer<K> keys,
             Serializer<V> values) {
         return new KafkaProducer<>(settings(bootstrapServers, settings), keys, values);
     }
