@@ -64,16 +64,21 @@ public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, Supports
     @Override
     public StatefulSinkWriter<ChangeEvent, AwaitingDocument> restoreWriter(WriterInitContext context,
             Collection<AwaitingDocument> recoveredState) throws IOException {
+        TaskInfo task = context.getTaskInfo();
+        // Not Flink's processing-time service: Flink quiesces it before a stop's savepoint (see MailboxTimers).
+        MailboxTimers timers = new MailboxTimers(context.getMailboxExecutor(),
+                "Elasticsearch writer timers of " + task.getTaskNameWithSubtasks());
         try {
-            TaskInfo task = context.getTaskInfo();
-            return new ElasticsearchIndexWriter(emitter, options, context.getMailboxExecutor(),
-                    context.getProcessingTimeService(), context.metricGroup(), deadLetterQueue.open(),
+            return new ElasticsearchIndexWriter(emitter, options, context.getMailboxExecutor(), timers,
+                    context.metricGroup(), deadLetterQueue.open(),
                     ofTheCheckpoint(recoveredState, context.getRestoredCheckpointId()),
                     owned(task.getIndexOfThisSubtask(), task.getNumberOfParallelSubtasks(),
                             task.getMaxNumberOfParallelSubtasks()));
-        } catch (IOException e) {
-            throw e;
         } catch (Exception e) {
+            timers.close();
+            if (e instanceof IOException io) {
+                throw io;
+            }
             throw new IOException("Could not open the Elasticsearch writer", e);
         }
     }

@@ -237,6 +237,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     private final LabeledMetric<Counter> deadLetteredByReason;
 
     /**
+     * @param time its clock and timers; its flush waits for writes put back on them, so not timers Flink quiesces
+     *     before a stop's savepoint ({@link MailboxTimers}, closed with the writer)
      * @param restored the changes that were waiting for their documents at the checkpoint restored from
      * @param owned whether this subtask gets the later changes of a change's document (after a rescale, a restored
      *     change may not: see {@link #restore})
@@ -1200,7 +1202,13 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
             try {
                 client.close();
             } finally {
-                deadLetters.close();
+                try {
+                    deadLetters.close();
+                } finally {
+                    if (time instanceof AutoCloseable timers) {
+                        timers.close(); // MailboxTimers: the writer's own thread
+                    }
+                }
             }
         }
     }

@@ -639,6 +639,39 @@ class ElasticsearchIndexSinkITCase {
         assertThat(deadLetters.letters()).isEmpty();
     }
 
+    /**
+     * A stop with a savepoint (no drain, as {@code ./cdc stop}'s) while a write waits out its back-off: Flink quiesces
+     * the operators' timers before the savepoint, so a retry on such a timer never came and the savepoint's flush
+     * waited for it until the stop failed (FINDINGS 22). The write is tried again and the job stops.
+     */
+    @Test
+    void aStopWithASavepointWhileAWriteWaitsForItsRetryWritesItAndEnds(@TempDir Path savepoints) throws Exception {
+        try (FlakyProxy proxy = new FlakyProxy(elasticsearch.port(), 1)) {
+            CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("stopping");
+            ChangesThenIdle.emitted = false;
+            StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+            // A back-off long enough for the stop to reach the writer while its write waits.
+            BulkOptions slowRetries = new BulkOptions(List.of("http://localhost:" + proxy.port()), 100, 5 << 20, 50, 2,
+                    5_000, 5_000);
+            toElasticsearch(env, "changes", ChangesThenIdle.of(100, "{\"id\":1}"), slowRetries,
+                    "stopping-{table}", deadLetters);
+            JobClient job = env.executeAsync("stopping");
+            try {
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (proxy.dropped() == 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertThat(proxy.dropped()).as("the write's first try failed").isEqualTo(1);
+                stopWithSavepoint(job, savepoints);
+            } catch (Exception | AssertionError e) {
+                job.cancel(); // the other tests need the slot
+                throw e;
+            }
+            assertThat(get("stopping-articles", "1").path("_version").asLong()).as("written at the stop").isEqualTo(100);
+            assertThat(deadLetters.letters()).isEmpty();
+        }
+    }
+
     /** Stops the job with a savepoint once every task runs (the sink's may still be starting). */
     private static String stopWithSavepoint(JobClient job, Path savepoints) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -662,10 +695,16 @@ class ElasticsearchIndexSinkITCase {
     /** @param sourceUid a new one for a source that must start from its first change again after a restore */
     private static void toElasticsearch(StreamExecutionEnvironment env, String sourceUid,
             DataGeneratorSource<ChangeEvent> source, CollectingDeadLetterQueue deadLetters) {
+        toElasticsearch(env, sourceUid, source, options(elasticsearch.port()), "awaiting-{table}", deadLetters);
+    }
+
+    private static void toElasticsearch(StreamExecutionEnvironment env, String sourceUid,
+            DataGeneratorSource<ChangeEvent> source, BulkOptions options, String indices,
+            CollectingDeadLetterQueue deadLetters) {
         env.setParallelism(1);
         env.fromSource(source, WatermarkStrategy.noWatermarks(), "changes").uid(sourceUid)
-                .sinkTo(new ElasticsearchIndexSink(options(elasticsearch.port()),
-                        new ChangeEventEmitter(new IndexNames("awaiting-{table}")), deadLetters))
+                .sinkTo(new ElasticsearchIndexSink(options,
+                        new ChangeEventEmitter(new IndexNames(indices)), deadLetters))
                 .uid("elasticsearch-sink");
     }
 
