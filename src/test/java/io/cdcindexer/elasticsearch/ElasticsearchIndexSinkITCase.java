@@ -685,7 +685,7 @@ class ElasticsearchIndexSinkITCase {
                 }
                 Thread.sleep(200);
             } catch (java.util.concurrent.TimeoutException e) {
-                // Seen in 1 of 4 and 2 of 6 runs of the class (2026-12-03): say what the job's threads were doing.
+                // As it did before FINDINGS 22's mend: say what the job's threads were doing.
                 throw new AssertionError("stop-with-savepoint did not end in a minute; the task threads:"
                         + ThreadStacks.of("Writer", "Source"), e);
             }
