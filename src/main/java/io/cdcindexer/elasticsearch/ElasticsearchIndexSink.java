@@ -74,10 +74,13 @@ public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, Supports
                     ofTheCheckpoint(recoveredState, context.getRestoredCheckpointId()),
                     owned(task.getIndexOfThisSubtask(), task.getNumberOfParallelSubtasks(),
                             task.getMaxNumberOfParallelSubtasks()));
-        } catch (Exception e) {
+        } catch (Throwable e) {
             timers.close();
             if (e instanceof IOException io) {
                 throw io;
+            }
+            if (e instanceof Error error) {
+                throw error;
             }
             throw new IOException("Could not open the Elasticsearch writer", e);
         }

@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
@@ -33,6 +34,7 @@ import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Histogram;
 import org.apache.flink.metrics.MeterView;
 import org.apache.flink.metrics.groups.SinkWriterMetricGroup;
+import org.apache.flink.util.function.ThrowingRunnable;
 import org.apache.http.entity.ByteArrayEntity;
 import org.apache.http.entity.ContentType;
 import org.apache.http.util.EntityUtils;
@@ -238,7 +240,7 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
 
     /**
      * @param time its clock and timers; its flush waits for writes put back on them, so not timers Flink quiesces
-     *     before a stop's savepoint ({@link MailboxTimers}, closed with the writer)
+     *     before a stop's savepoint ({@link MailboxTimers}, which the writer closes with itself)
      * @param restored the changes that were waiting for their documents at the checkpoint restored from
      * @param owned whether this subtask gets the later changes of a change's document (after a rescale, a restored
      *     change may not: see {@link #restore})
@@ -895,12 +897,22 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     onFailure(e);
                     return;
                 }
-                mailbox.execute(() -> onResponse.handle(body), "elasticsearch " + what + " response");
+                toTask(() -> onResponse.handle(body), what + " response");
             }
 
             @Override
             public void onFailure(Exception error) {
-                mailbox.execute(() -> onFailure.handle(error), "elasticsearch " + what + " failure");
+                toTask(() -> onFailure.handle(error), what + " failure");
+            }
+
+            // An answer after the task has ended (a stop's savepoint taken, a cancel) finds the mailbox closed: nobody
+            // waits for it, and the client's thread (or close(), for a request it cancels) must not get the refusal.
+            private void toTask(ThrowingRunnable<? extends Exception> handling, String name) {
+                try {
+                    mailbox.execute(handling, "elasticsearch " + name);
+                } catch (RejectedExecutionException e) {
+                    LOG.debug("The task has ended: the Elasticsearch {} is dropped", name);
+                }
             }
         });
     }
@@ -1205,8 +1217,8 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                 try {
                     deadLetters.close();
                 } finally {
-                    if (time instanceof AutoCloseable timers) {
-                        timers.close(); // MailboxTimers: the writer's own thread
+                    if (time instanceof MailboxTimers timers) {
+                        timers.close(); // the writer's own thread (a test's virtual clock is the test's)
                     }
                 }
             }

@@ -30,6 +30,9 @@ final class MailboxTimers implements ProcessingTimeService, AutoCloseable {
             return thread;
         });
         scheduler.setRemoveOnCancelPolicy(true);
+        // Idle for a minute, the thread ends (it starts again with the next timer): a writer never closed leaks none.
+        scheduler.setKeepAliveTime(1, TimeUnit.MINUTES);
+        scheduler.allowCoreThreadTimeOut(true);
     }
 
     @Override

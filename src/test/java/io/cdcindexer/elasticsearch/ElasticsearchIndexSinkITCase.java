@@ -650,11 +650,12 @@ class ElasticsearchIndexSinkITCase {
             CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("stopping");
             ChangesThenIdle.emitted = false;
             StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
-            // A back-off long enough for the stop to reach the writer while its write waits.
+            // A back-off long enough for the stop to reach the writer (well under a second here) while its write waits.
+            long backoffMs = 10_000;
             BulkOptions slowRetries = new BulkOptions(List.of("http://localhost:" + proxy.port()), 100, 5 << 20, 50, 2,
-                    5_000, 5_000);
-            toElasticsearch(env, "changes", ChangesThenIdle.of(100, "{\"id\":1}"), slowRetries,
-                    "stopping-{table}", deadLetters);
+                    backoffMs, backoffMs);
+            toElasticsearch(env, "changes", ChangesThenIdle.of(100, "{\"id\":1}"), slowRetries, "stopping-{table}",
+                    deadLetters);
             JobClient job = env.executeAsync("stopping");
             try {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -662,14 +663,27 @@ class ElasticsearchIndexSinkITCase {
                     Thread.sleep(20);
                 }
                 assertThat(proxy.dropped()).as("the write's first try failed").isEqualTo(1);
+                long droppedAt = System.nanoTime();
                 stopWithSavepoint(job, savepoints);
+                assertThat(System.nanoTime() - droppedAt).as("the stop waited for the write's retry")
+                        .isGreaterThan(TimeUnit.MILLISECONDS.toNanos(backoffMs / 2));
             } catch (Exception | AssertionError e) {
                 job.cancel(); // the other tests need the slot
                 throw e;
             }
             assertThat(get("stopping-articles", "1").path("_version").asLong()).as("written at the stop").isEqualTo(100);
             assertThat(deadLetters.letters()).isEmpty();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (writerTimerThreads() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(writerTimerThreads()).as("the writer's timers ended with it").isZero();
         }
+    }
+
+    private static long writerTimerThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && t.getName().startsWith("Elasticsearch writer timers of")).count();
     }
 
     /** Stops the job with a savepoint once every task runs (the sink's may still be starting). */

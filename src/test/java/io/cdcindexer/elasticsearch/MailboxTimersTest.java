@@ -1,55 +1,36 @@
 package io.cdcindexer.elasticsearch;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.api.common.operators.MailboxExecutor;
-import org.apache.flink.util.function.ThrowingRunnable;
+import org.apache.flink.streaming.runtime.tasks.StreamTaskActionExecutor;
+import org.apache.flink.streaming.runtime.tasks.mailbox.MailboxExecutorImpl;
+import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
+import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailboxImpl;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
-/** The writer's own timers (the mechanism is proven end to end by ElasticsearchIndexSinkITCase#aStopWithASavepoint…). */
+/**
+ * The writer's own timers, on Flink's own task mailbox with the test thread as the task's (the mechanism is proven end
+ * to end by {@code ElasticsearchIndexSinkITCase.aStopWithASavepointWhileAWriteWaitsForItsRetryWritesItAndEnds}).
+ */
+@Timeout(30)
 class MailboxTimersTest {
 
-    private final BlockingQueue<ThrowingRunnable<? extends Exception>> mail = new LinkedBlockingQueue<>();
-    private volatile boolean mailboxClosed;
-    private final AtomicInteger rejected = new AtomicInteger();
-
-    private final MailboxExecutor mailbox = new MailboxExecutor() {
-        @Override
-        public void execute(MailOptions options, ThrowingRunnable<? extends Exception> command, String format,
-                Object... args) {
-            if (mailboxClosed) {
-                rejected.incrementAndGet();
-                throw new RejectedExecutionException("the mailbox is closed"); // as Flink's, once the task has ended
-            }
-            mail.add(command);
-        }
-
-        @Override
-        public void yield() {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public boolean tryYield() {
-            throw new UnsupportedOperationException();
-        }
-
-        @Override
-        public boolean shouldInterrupt() {
-            return false;
-        }
-    };
+    private final TaskMailbox taskMailbox = new TaskMailboxImpl(Thread.currentThread());
+    private final MailboxExecutor mailbox =
+            new MailboxExecutorImpl(taskMailbox, TaskMailbox.MIN_PRIORITY, StreamTaskActionExecutor.IMMEDIATE);
 
     @Test
-    void aTimerCallsBackOnTheTaskThroughItsMailboxWhenDueWithItsTimestamp() throws Exception {
+    void aDueTimerCallsBackOnTheTaskThreadInsideTheWritersYieldWithItsTimestamp() throws Exception {
         try (MailboxTimers timers = new MailboxTimers(mailbox, "test timers")) {
-            long registeredAt = timers.getCurrentProcessingTime();
-            long due = registeredAt + 300;
+            long due = timers.getCurrentProcessingTime() + 300;
             long[] calledWith = {0};
             Thread[] calledOn = {null};
             timers.registerTimer(due, timestamp -> {
@@ -57,13 +38,11 @@ class MailboxTimersTest {
                 calledOn[0] = Thread.currentThread();
             });
 
-            ThrowingRunnable<? extends Exception> callback = mail.poll(10, TimeUnit.SECONDS);
-            assertThat(callback).as("the callback handed to the mailbox").isNotNull();
-            assertThat(timers.getCurrentProcessingTime()).as("not before it was due").isGreaterThanOrEqualTo(due);
-            assertThat(calledOn[0]).as("not called on the timers' own thread").isNull();
-            callback.run();
-            assertThat(calledOn[0]).as("the task (mailbox) thread").isSameAs(Thread.currentThread());
+            mailbox.yield(); // as the writer's flush waits: until a mail comes, which it runs
+
+            assertThat(calledOn[0]).as("the task (mailbox) thread, not the timers' own").isSameAs(Thread.currentThread());
             assertThat(calledWith[0]).isEqualTo(due);
+            assertThat(timers.getCurrentProcessingTime()).as("not before it was due").isGreaterThanOrEqualTo(due);
         }
     }
 
@@ -71,19 +50,14 @@ class MailboxTimersTest {
     void aTimerDueOnceTheTaskHasEndedIsDroppedWithoutHarm() throws Exception {
         AtomicInteger called = new AtomicInteger();
         try (MailboxTimers timers = new MailboxTimers(mailbox, "test timers")) {
-            mailboxClosed = true;
-            timers.registerTimer(timers.getCurrentProcessingTime(), timestamp -> called.incrementAndGet());
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (rejected.get() == 0 && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
-            assertThat(rejected).as("handed to the closed mailbox").hasValue(1);
-            mailboxClosed = false;
-            timers.registerTimer(timers.getCurrentProcessingTime(), timestamp -> called.incrementAndGet());
-            ThrowingRunnable<? extends Exception> next = mail.poll(10, TimeUnit.SECONDS);
-            assertThat(next).as("the thread goes on with the next timer").isNotNull();
-            next.run();
-            assertThat(called).hasValue(1);
+            taskMailbox.quiesce(); // as Flink does once the task's work is over
+            ScheduledFuture<?> timer = timers.registerTimer(timers.getCurrentProcessingTime(),
+                    timestamp -> called.incrementAndGet());
+
+            assertThatThrownBy(() -> timer.get(10, TimeUnit.SECONDS)).as("the mailbox's refusal, kept in the future")
+                    .isInstanceOf(ExecutionException.class).cause().isInstanceOf(RejectedExecutionException.class);
+            assertThat(taskMailbox.hasMail()).isFalse();
+            assertThat(called).hasValue(0);
         }
     }
 
@@ -92,7 +66,8 @@ class MailboxTimersTest {
         MailboxTimers timers = new MailboxTimers(mailbox, "test timers to close");
         timers.registerTimer(timers.getCurrentProcessingTime() + 200, timestamp -> { });
         timers.close();
-        assertThat(mail.poll(500, TimeUnit.MILLISECONDS)).as("a timer not yet due when the writer closed").isNull();
+        Thread.sleep(500);
+        assertThat(taskMailbox.hasMail()).as("a timer not yet due when the writer closed").isFalse();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (liveThread("test timers to close") && System.nanoTime() < deadline) {
             Thread.sleep(5);
