@@ -67,7 +67,8 @@ public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, Supports
         TaskInfo task = context.getTaskInfo();
         // Not Flink's processing-time service: Flink quiesces it before a stop's savepoint (see MailboxTimers).
         MailboxTimers timers = new MailboxTimers(context.getMailboxExecutor(),
-                "Elasticsearch writer timers of " + task.getTaskNameWithSubtasks());
+                "Elasticsearch writer timers of " + task.getTaskNameWithSubtasks() + " of job "
+                        + context.getJobInfo().getJobId());
         try {
             return new ElasticsearchIndexWriter(emitter, options, context.getMailboxExecutor(), timers,
                     context.metricGroup(), deadLetterQueue.open(),
@@ -81,6 +82,9 @@ public final class ElasticsearchIndexSink implements Sink<ChangeEvent>, Supports
             }
             if (e instanceof Error error) {
                 throw error;
+            }
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
             }
             throw new IOException("Could not open the Elasticsearch writer", e);
         }

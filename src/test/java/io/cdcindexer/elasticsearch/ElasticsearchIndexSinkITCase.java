@@ -640,7 +640,7 @@ class ElasticsearchIndexSinkITCase {
     }
 
     /**
-     * A stop with a savepoint (no drain, as {@code ./cdc stop}'s) while a write waits out its back-off: Flink quiesces
+     * A stop with a savepoint (no drain, as {@code ./cdc down}'s) while a write waits out its back-off: Flink quiesces
      * the operators' timers before the savepoint, so a retry on such a timer never came and the savepoint's flush
      * waited for it until the stop failed (FINDINGS 22). The write is tried again and the job stops.
      */
@@ -664,6 +664,10 @@ class ElasticsearchIndexSinkITCase {
                 }
                 assertThat(proxy.dropped()).as("the write's first try failed").isEqualTo(1);
                 long droppedAt = System.nanoTime();
+                assertThat(get("stopping-articles", "1").path("found").asBoolean()).as("waiting for its retry")
+                        .isFalse();
+                assertThat(System.nanoTime() - droppedAt).as("the stop is asked for early in the back-off")
+                        .isLessThan(TimeUnit.MILLISECONDS.toNanos(backoffMs / 4));
                 stopWithSavepoint(job, savepoints);
                 assertThat(System.nanoTime() - droppedAt).as("the stop waited for the write's retry")
                         .isGreaterThan(TimeUnit.MILLISECONDS.toNanos(backoffMs / 2));
@@ -674,16 +678,17 @@ class ElasticsearchIndexSinkITCase {
             assertThat(get("stopping-articles", "1").path("_version").asLong()).as("written at the stop").isEqualTo(100);
             assertThat(deadLetters.letters()).isEmpty();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (writerTimerThreads() > 0 && System.nanoTime() < deadline) {
+            while (writerTimerThreads(job) > 0 && System.nanoTime() < deadline) {
                 Thread.sleep(20);
             }
-            assertThat(writerTimerThreads()).as("the writer's timers ended with it").isZero();
+            assertThat(writerTimerThreads(job)).as("the writer's timers ended with it").isZero();
         }
     }
 
-    private static long writerTimerThreads() {
-        return Thread.getAllStackTraces().keySet().stream()
-                .filter(t -> t.isAlive() && t.getName().startsWith("Elasticsearch writer timers of")).count();
+    private static long writerTimerThreads(JobClient job) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.isAlive()
+                && t.getName().startsWith("Elasticsearch writer timers of")
+                && t.getName().endsWith(" of job " + job.getJobID())).count();
     }
 
     /** Stops the job with a savepoint once every task runs (the sink's may still be starting). */
@@ -724,8 +729,7 @@ class ElasticsearchIndexSinkITCase {
 
     /**
      * Sends one change of articles/1, then runs until it is stopped, as the job's stream does (a source of Flink's new
-     * interface, as the job's Kafka source: a stop with a savepoint takes it before the operators finish, while the
-     * writer's timers still run). What it sends after the change, a few times a second, the writer skips.
+     * interface, as the job's Kafka source). What it sends after the change, a few times a second, the writer skips.
      */
     private static final class ChangesThenIdle {
 
