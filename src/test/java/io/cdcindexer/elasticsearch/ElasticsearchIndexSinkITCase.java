@@ -675,7 +675,8 @@ class ElasticsearchIndexSinkITCase {
                 job.cancel(); // the other tests need the slot
                 throw e;
             }
-            assertThat(get("stopping-articles", "1").path("_version").asLong()).as("written at the stop").isEqualTo(100);
+            assertThat(get("stopping-articles", "1").path("_version").asLong()).as("written at the stop")
+                    .isEqualTo(100);
             assertThat(deadLetters.letters()).isEmpty();
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (writerTimerThreads(job) > 0 && System.nanoTime() < deadline) {

@@ -40,7 +40,8 @@ class MailboxTimersTest {
 
             mailbox.yield(); // as the writer's flush waits: until a mail comes, which it runs
 
-            assertThat(calledOn[0]).as("the task (mailbox) thread, not the timers' own").isSameAs(Thread.currentThread());
+            assertThat(calledOn[0]).as("the task (mailbox) thread, not the timers' own")
+                    .isSameAs(Thread.currentThread());
             assertThat(calledWith[0]).isEqualTo(due);
             assertThat(timers.getCurrentProcessingTime()).as("not before it was due").isGreaterThanOrEqualTo(due);
         }
