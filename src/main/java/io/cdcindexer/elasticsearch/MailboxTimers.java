@@ -29,7 +29,6 @@ final class MailboxTimers implements ProcessingTimeService, AutoCloseable {
             thread.setDaemon(true);
             return thread;
         });
-        scheduler.setRemoveOnCancelPolicy(true);
         // Idle for a minute, the thread ends (it starts again with the next timer): a writer never closed leaks none.
         scheduler.setKeepAliveTime(1, TimeUnit.MINUTES);
         scheduler.allowCoreThreadTimeOut(true);
