@@ -12,10 +12,20 @@ final class Benchmarks {
 
     private Benchmarks() {}
 
-    /** {@code --name value} pairs from {@code argv[from]} on. */
-    static Map<String, String> flags(String[] argv, int from) {
+    /**
+     * {@code --name value} pairs from {@code argv[from]} on. A name not among {@code known}, or one without a value, is
+     * refused: a benchmark that ignored a mistyped option would measure something else than asked, and say nothing.
+     */
+    static Map<String, String> flags(String[] argv, int from, List<String> known) {
         Map<String, String> flags = new HashMap<>();
-        for (int i = from; i + 1 < argv.length; i += 2) {
+        for (int i = from; i < argv.length; i += 2) {
+            if (!known.contains(argv[i])) {
+                throw new IllegalArgumentException("Unknown option " + argv[i] + "; the options are "
+                        + String.join(", ", known));
+            }
+            if (i + 1 == argv.length) {
+                throw new IllegalArgumentException("Option " + argv[i] + " needs a value");
+            }
             flags.put(argv[i], argv[i + 1]);
         }
         return flags;

@@ -99,6 +99,10 @@ public final class IndexingBenchmark {
     private static final String INDEX = "cdc.public.users";
     private static final String SQL_INDEX = "sql.public.users";
     private static final String SQL_PREFIX = "sql-";
+    private static final List<String> OPTIONS = List.of("--events", "--tx-size", "--updates", "--parallelism",
+            "--bulk-actions", "--in-flight", "--fetch-bytes", "--compression", "--replica-identity", "--schemas",
+            "--timeout-s", "--documents", "--checkpoint-interval-ms", "--backlog-rate", "--max-ends-ahead",
+            "--kafka-properties", "--ceiling-answers", "--warm-ups");
 
     private final Map<String, String> args;
     /** The first joined document's index when --documents names a declaration; null otherwise. */
@@ -115,6 +119,8 @@ public final class IndexingBenchmark {
     private final double backlogRate;
     /** Runs before the measured one, in the same processes: a TaskManager and a node that have been running a while. */
     private final int warmUps;
+    /** How the ceiling's answers come: filtered to each item's status and error, as the job's, or full. */
+    private final String ceilingAnswers;
     /** Elasticsearch's shard-level writes and documents written when the current run started. */
     private long[] writesAtStart = new long[2];
 
@@ -137,6 +143,10 @@ public final class IndexingBenchmark {
         if (backlogRate != null && !(this.backlogRate > 0 && this.backlogRate < Double.POSITIVE_INFINITY)) {
             throw new IllegalArgumentException("--backlog-rate is change events a second, above 0, not " + backlogRate);
         }
+        this.ceilingAnswers = args.getOrDefault("--ceiling-answers", "filtered");
+        if (!ceilingAnswers.equals("filtered") && !ceilingAnswers.equals("full")) {
+            throw new IllegalArgumentException("--ceiling-answers is filtered or full, not " + ceilingAnswers);
+        }
         this.warmUps = Integer.parseInt(args.getOrDefault("--warm-ups", "0"));
         if (warmUps < 0 || warmUps > 0 && scenario.startsWith(SQL_PREFIX)) {
             throw new IllegalArgumentException("--warm-ups is 0 or more, for inserts, updates and bulk (the SQL "
@@ -146,7 +156,7 @@ public final class IndexingBenchmark {
 
     public static void main(String[] argv) throws Exception {
         String scenario = argv.length > 0 ? argv[0] : "inserts";
-        new IndexingBenchmark(scenario, Benchmarks.flags(argv, 1)).run(scenario);
+        new IndexingBenchmark(scenario, Benchmarks.flags(argv, 1, OPTIONS)).run(scenario);
         System.exit(0);
     }
 
@@ -655,13 +665,9 @@ public final class IndexingBenchmark {
     private void bulk(ElasticsearchNode elasticsearch) throws Exception {
         int batch = Integer.parseInt(args.getOrDefault("--bulk-actions", "2000"));
         int clients = Integer.parseInt(args.getOrDefault("--in-flight", "2"));
-        // As the job's requests (BulkProtocol.FILTER_PATH), the answers hold each item's status and error only: a
-        // whole answer costs Elasticsearch about a fifth more CPU per document, which the job does not ask of it.
-        String answers = args.getOrDefault("--ceiling-answers", "filtered");
-        if (!answers.equals("filtered") && !answers.equals("full")) {
-            throw new IllegalArgumentException("--ceiling-answers is filtered or full, got " + answers);
-        }
-        String bulkPath = answers.equals("full") ? "/_bulk"
+        // As the job's requests (BulkProtocol.FILTER_PATH), the answers hold each item's status and error only:
+        // whole ones took about a fifth of Elasticsearch's CPU per document, work the job does not ask of it.
+        String bulkPath = ceilingAnswers.equals("full") ? "/_bulk"
                 : "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason";
         ObjectNode schema = envelopeSchema();
         io.cdcindexer.debezium.DebeziumDecoder decoder = new io.cdcindexer.debezium.DebeziumDecoder("x");
@@ -727,7 +733,7 @@ public final class IndexingBenchmark {
         }
         double seconds = (System.nanoTime() - started) / 1e9;
         System.out.printf("bulk: %d documents straight into Elasticsearch (%d per request, %d at once, answers %s): "
-                + "%.1f s, %.0f docs/s%n", events, batch, clients, answers, seconds, events / seconds);
+                + "%.1f s, %.0f docs/s%n", events, batch, clients, ceilingAnswers, seconds, events / seconds);
         // The pipelines are timed until a search finds every document, polled every 250 ms as here, which also keeps
         // the index from going search-idle (refreshed every second): the ceiling timed the same way.
         while (count(elasticsearch, INDEX, "*:*") < events) {

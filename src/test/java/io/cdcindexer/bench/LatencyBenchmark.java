@@ -100,7 +100,8 @@ public final class LatencyBenchmark {
     }
 
     public static void main(String[] argv) throws Exception {
-        new LatencyBenchmark(Benchmarks.flags(argv, 0)).runAll();
+        new LatencyBenchmark(Benchmarks.flags(argv, 0, List.of("--rate", "--duration", "--warmup", "--tx-size",
+                "--rows", "--poll-ms", "--runs", "--out", "--jfr", "--keep", "--documents"))).runAll();
         System.exit(0);
     }
 

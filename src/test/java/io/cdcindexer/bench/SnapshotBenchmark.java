@@ -52,7 +52,7 @@ public final class SnapshotBenchmark {
     }
 
     public static void main(String[] argv) throws Exception {
-        new SnapshotBenchmark(Benchmarks.flags(argv, 0)).runAll();
+        new SnapshotBenchmark(Benchmarks.flags(argv, 0, List.of("--rows", "--runs", "--keep"))).runAll();
         System.exit(0);
     }
 
