@@ -667,8 +667,8 @@ public final class IndexingBenchmark {
         int clients = Integer.parseInt(args.getOrDefault("--in-flight", "2"));
         // As the job's requests (BulkProtocol.FILTER_PATH), the answers hold each item's status and error only: the
         // ceiling asks of Elasticsearch the same work as the job (what whole ones cost, performance.md did not settle).
-        String bulkPath = ceilingAnswers.equals("full") ? "/_bulk"
-                : "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason";
+        URI bulkUri = URI.create(elasticsearch.url() + (ceilingAnswers.equals("full") ? "/_bulk"
+                : "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"));
         ObjectNode schema = envelopeSchema();
         io.cdcindexer.debezium.DebeziumDecoder decoder = new io.cdcindexer.debezium.DebeziumDecoder("x");
         List<String> bodies = new java.util.ArrayList<>();
@@ -712,8 +712,7 @@ public final class IndexingBenchmark {
             threads[c] = new Thread(() -> {
                 try {
                     for (int i = next.getAndIncrement(); i < bodies.size(); i = next.getAndIncrement()) {
-                        URI uri = URI.create(elasticsearch.url() + bulkPath);
-                        Http.Response response = Http.send(HttpRequest.newBuilder(uri)
+                        Http.Response response = Http.send(HttpRequest.newBuilder(bulkUri)
                                 .header("Content-Type", "application/x-ndjson")
                                 .POST(HttpRequest.BodyPublishers.ofString(bodies.get(i))).build());
                         if (!response.ok() || response.body().contains("\"errors\":true")) {
