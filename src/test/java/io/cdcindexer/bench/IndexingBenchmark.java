@@ -666,7 +666,7 @@ public final class IndexingBenchmark {
         int batch = Integer.parseInt(args.getOrDefault("--bulk-actions", "2000"));
         int clients = Integer.parseInt(args.getOrDefault("--in-flight", "2"));
         // As the job's requests (BulkProtocol.FILTER_PATH), the answers hold each item's status and error only: the
-        // ceiling asks of Elasticsearch the same work as the job (what whole ones cost, performance.md did not settle).
+        // ceiling asks of Elasticsearch the same work as the job (whole ones measured no different: performance.md).
         URI bulkUri = URI.create(elasticsearch.url() + (ceilingAnswers.equals("full") ? "/_bulk"
                 : "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"));
         ObjectNode schema = envelopeSchema();
