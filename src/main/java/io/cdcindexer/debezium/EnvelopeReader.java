@@ -40,16 +40,41 @@ final class EnvelopeReader {
 
     private EnvelopeReader() {}
 
+    // The fields read, in the order Debezium's PostgreSQL connector writes them; the others are skipped.
+    private static final int BEFORE = 0;
+    private static final int AFTER = 1;
+    private static final int SOURCE = 2;
+    private static final int TRANSACTION = 3;
+    private static final int OP = 4;
+    private static final int TS_MS = 5;
+    private static final FieldOrder ENVELOPE =
+            new FieldOrder("before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns");
+
+    private static final int SOURCE_TS_MS = 3;
+    private static final int SOURCE_SNAPSHOT = 4;
+    private static final int SOURCE_DB = 5;
+    private static final int SOURCE_SCHEMA = 9;
+    private static final int SOURCE_TABLE = 10;
+    private static final int SOURCE_TX_ID = 11;
+    private static final int SOURCE_LSN = 12;
+    private static final FieldOrder SOURCE_BLOCK = new FieldOrder("version", "connector", "name", "ts_ms", "snapshot",
+            "db", "sequence", "ts_us", "ts_ns", "schema", "table", "txId", "lsn", "xmin", "origin", "origin_lsn");
+
+    private static final int TRANSACTION_ID = 0;
+    private static final int TRANSACTION_TOTAL_ORDER = 1;
+    private static final int TRANSACTION_DATA_COLLECTION_ORDER = 2;
+    private static final FieldOrder TRANSACTION_BLOCK = new FieldOrder("id", "total_order", "data_collection_order");
+
     /** Reads {@code bytes[start, end)}, which holds one JSON object. */
     static Raw read(ObjectMapper mapper, byte[] bytes, int start, int end) throws IOException {
         Raw raw = new Raw();
         try (JsonParser parser = mapper.createParser(bytes, start, end - start)) {
             parser.nextToken(); // START_OBJECT, checked by the caller
-            while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                String field = parser.currentName();
+            FieldOrder.Cursor fields = ENVELOPE.cursor();
+            for (int field; (field = fields.next(parser)) != FieldOrder.END; ) {
                 JsonToken value = parser.nextToken();
                 switch (field) {
-                    case "before":
+                    case BEFORE:
                         if (value == JsonToken.START_OBJECT) {
                             raw.before = mapper.readTree(parser);
                         } else if (value != JsonToken.VALUE_NULL) {
@@ -57,7 +82,7 @@ final class EnvelopeReader {
                             parser.skipChildren();
                         }
                         break;
-                    case "after":
+                    case AFTER:
                         if (value == JsonToken.START_OBJECT) {
                             raw.after = mapper.readTree(parser);
                         } else if (value != JsonToken.VALUE_NULL) {
@@ -65,7 +90,7 @@ final class EnvelopeReader {
                             parser.skipChildren();
                         }
                         break;
-                    case "source":
+                    case SOURCE:
                         if (value == JsonToken.START_OBJECT) {
                             raw.sourcePresent = true;
                             readSource(parser, raw);
@@ -73,7 +98,7 @@ final class EnvelopeReader {
                             parser.skipChildren();
                         }
                         break;
-                    case "transaction":
+                    case TRANSACTION:
                         if (value == JsonToken.START_OBJECT) {
                             raw.transactionPresent = true;
                             readTransaction(parser, raw);
@@ -81,12 +106,12 @@ final class EnvelopeReader {
                             parser.skipChildren();
                         }
                         break;
-                    case "op":
+                    case OP:
                         raw.opPresent = value == JsonToken.VALUE_STRING;
                         raw.op = raw.opPresent ? parser.getText() : null;
                         parser.skipChildren();
                         break;
-                    case "ts_ms":
+                    case TS_MS:
                         raw.tsMs = longOrNull(parser, value);
                         break;
                     default:
@@ -99,32 +124,32 @@ final class EnvelopeReader {
     }
 
     private static void readSource(JsonParser parser, Raw raw) throws IOException {
-        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-            String field = parser.currentName();
+        FieldOrder.Cursor fields = SOURCE_BLOCK.cursor();
+        for (int field; (field = fields.next(parser)) != FieldOrder.END; ) {
             JsonToken value = parser.nextToken();
             switch (field) {
-                case "db" -> raw.db = textOrNull(parser, value);
-                case "schema" -> raw.schema = textOrNull(parser, value);
-                case "table" -> raw.table = textOrNull(parser, value);
-                case "lsn" -> raw.lsn = longOrNull(parser, value);
-                case "txId" -> raw.txId = longOrNull(parser, value);
-                case "ts_ms" -> raw.sourceTsMs = longOrNull(parser, value);
+                case SOURCE_DB -> raw.db = textOrNull(parser, value);
+                case SOURCE_SCHEMA -> raw.schema = textOrNull(parser, value);
+                case SOURCE_TABLE -> raw.table = textOrNull(parser, value);
+                case SOURCE_LSN -> raw.lsn = longOrNull(parser, value);
+                case SOURCE_TX_ID -> raw.txId = longOrNull(parser, value);
+                case SOURCE_TS_MS -> raw.sourceTsMs = longOrNull(parser, value);
                 // "true", "last", ... or, from older connectors, a boolean
-                case "snapshot" -> raw.snapshot = value == JsonToken.VALUE_NULL || value.isStructStart() ? skip(parser)
-                        : parser.getText();
+                case SOURCE_SNAPSHOT -> raw.snapshot = value == JsonToken.VALUE_NULL || value.isStructStart()
+                        ? skip(parser) : parser.getText();
                 default -> parser.skipChildren();
             }
         }
     }
 
     private static void readTransaction(JsonParser parser, Raw raw) throws IOException {
-        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-            String field = parser.currentName();
+        FieldOrder.Cursor fields = TRANSACTION_BLOCK.cursor();
+        for (int field; (field = fields.next(parser)) != FieldOrder.END; ) {
             JsonToken value = parser.nextToken();
             switch (field) {
-                case "id" -> raw.transactionId = textOrNull(parser, value);
-                case "total_order" -> raw.totalOrder = orZero(longOrNull(parser, value));
-                case "data_collection_order" -> raw.dataCollectionOrder = orZero(longOrNull(parser, value));
+                case TRANSACTION_ID -> raw.transactionId = textOrNull(parser, value);
+                case TRANSACTION_TOTAL_ORDER -> raw.totalOrder = orZero(longOrNull(parser, value));
+                case TRANSACTION_DATA_COLLECTION_ORDER -> raw.dataCollectionOrder = orZero(longOrNull(parser, value));
                 default -> parser.skipChildren();
             }
         }

@@ -49,6 +49,23 @@ class DebeziumDecoderTest {
         assertThat(insert.unavailableColumns()).isEmpty();
     }
 
+    @Test
+    void fieldsInAnotherOrderRepeatedEscapedOrUnknownDecodeAlike() throws Exception {
+        // The reader expects Debezium's order of fields (FieldOrder); any other order must read the same values.
+        String reordered = "{\"ts_ms\":1764240000123,\"op\":\"x\",\"unknown\":{\"op\":\"d\"},"
+                + "\"transaction\":{\"data_collection_order\":1,\"total_order\":1,\"id\":\"742:22023448\"},"
+                + "\"source\":{\"xmin\":null,\"lsn\":22023448,\"tx\\u0049d\":742,\"table\":\"users\","
+                + "\"schema\":\"public\",\"db\":\"testdb\",\"snapshot\":\"false\",\"ts_ms\":1764240000000,"
+                + "\"table\":\"users\",\"extra\":[1,2]},"
+                + "\"after\":{\"id\":1,\"username\":\"alice\",\"email\":\"alice@example.com\","
+                + "\"created_at\":\"2026-11-27T10:00:00.123456Z\"},\"before\":null,\"op\":\"c\"}";
+        DebeziumEnvelope inOrder = decode("users-insert-no-schema");
+        DebeziumEnvelope outOfOrder = decode("cdc.public.users", "{\"id\":1}", reordered);
+
+        assertThat(outOfOrder).usingRecursiveComparison().isEqualTo(inOrder);
+        assertThat(outOfOrder.source().txId()).isEqualTo(742L);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"insert", "update", "delete"})
     void theSchemaWrapperMakesNoDifference(String op) throws Exception {

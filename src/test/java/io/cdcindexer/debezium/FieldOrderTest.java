@@ -1,0 +1,57 @@
+package io.cdcindexer.debezium;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class FieldOrderTest {
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final FieldOrder ORDER = new FieldOrder("a", "bb", "ccc");
+
+    /** Each field's index (or OTHER) with its value's text, until the object ends. */
+    private static List<String> read(String json) throws IOException {
+        List<String> fields = new ArrayList<>();
+        try (JsonParser parser = MAPPER.createParser(json)) {
+            assertThat(parser.nextToken()).isEqualTo(JsonToken.START_OBJECT);
+            FieldOrder.Cursor cursor = ORDER.cursor();
+            for (int field; (field = cursor.next(parser)) != FieldOrder.END; ) {
+                parser.nextToken();
+                fields.add(field + "=" + parser.getText());
+                parser.skipChildren();
+            }
+            assertThat(parser.currentToken()).as("the parser stays on the object's end").isEqualTo(JsonToken.END_OBJECT);
+            assertThat(parser.nextToken()).as("after it, the rest of the input").isEqualTo(JsonToken.VALUE_NUMBER_INT);
+        }
+        return fields;
+    }
+
+    @Test
+    void namesInTheirOrderAreRecognised() throws IOException {
+        assertThat(read("{\"a\":1,\"bb\":2,\"ccc\":3} 0")).containsExactly("0=1", "1=2", "2=3");
+    }
+
+    @Test
+    void namesInAnotherOrderRepeatedEscapedOrUnknownAreReadAllTheSame() throws IOException {
+        assertThat(read("{\"ccc\":3,\"x\":{\"a\":9},\"a\":1,\"b\\u0062\":2,\"a\":4,\"bb\":5,\"ccc\":6,\"cc\":7} 0"))
+                .containsExactly("2=3", "-1={", "0=1", "1=2", "0=4", "1=5", "2=6", "-1=7");
+    }
+
+    @Test
+    void anEmptyObjectEndsAtOnce() throws IOException {
+        assertThat(read("{} 0")).isEmpty();
+    }
+
+    @Test
+    void aNameGivenTwiceIsRefused() {
+        assertThatThrownBy(() -> new FieldOrder("a", "b", "a")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("'a'");
+    }
+}
