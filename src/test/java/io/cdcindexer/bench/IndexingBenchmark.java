@@ -104,6 +104,13 @@ public final class IndexingBenchmark {
             "--timeout-s", "--documents", "--checkpoint-interval-ms", "--backlog-rate", "--max-ends-ahead",
             "--kafka-properties", "--ceiling-answers", "--warm-ups");
 
+    /**
+     * As the job's requests' (BulkProtocol.FILTER_PATH, which BulkProtocolTest holds this to), the ceiling's answers
+     * hold each item's status and error only: it asks of Elasticsearch the same work as the job (whole answers measured
+     * no different: performance.md).
+     */
+    public static final String FILTER_PATH = "errors,items.*.status,items.*.error.type,items.*.error.reason";
+
     private final Map<String, String> args;
     /** The first joined document's index when --documents names a declaration; null otherwise. */
     private String joinedIndex;
@@ -665,10 +672,8 @@ public final class IndexingBenchmark {
     private void bulk(ElasticsearchNode elasticsearch) throws Exception {
         int batch = Integer.parseInt(args.getOrDefault("--bulk-actions", "2000"));
         int clients = Integer.parseInt(args.getOrDefault("--in-flight", "2"));
-        // As the job's requests (BulkProtocol.FILTER_PATH), the answers hold each item's status and error only: the
-        // ceiling asks of Elasticsearch the same work as the job (whole ones measured no different: performance.md).
         URI bulkUri = URI.create(elasticsearch.url() + (ceilingAnswers.equals("full") ? "/_bulk"
-                : "/_bulk?filter_path=errors,items.*.status,items.*.error.type,items.*.error.reason"));
+                : "/_bulk?filter_path=" + FILTER_PATH));
         ObjectNode schema = envelopeSchema();
         io.cdcindexer.debezium.DebeziumDecoder decoder = new io.cdcindexer.debezium.DebeziumDecoder("x");
         List<String> bodies = new java.util.ArrayList<>();
@@ -708,10 +713,14 @@ public final class IndexingBenchmark {
         poller.setDaemon(true);
         poller.start();
         Thread[] threads = new Thread[clients];
+        // A client whose request failed stops the others and the run, which would otherwise wait for its documents.
+        java.util.concurrent.atomic.AtomicReference<Exception> failed =
+                new java.util.concurrent.atomic.AtomicReference<>();
         for (int c = 0; c < clients; c++) {
             threads[c] = new Thread(() -> {
                 try {
-                    for (int i = next.getAndIncrement(); i < bodies.size(); i = next.getAndIncrement()) {
+                    for (int i = next.getAndIncrement(); i < bodies.size() && failed.get() == null;
+                            i = next.getAndIncrement()) {
                         Http.Response response = Http.send(HttpRequest.newBuilder(bulkUri)
                                 .header("Content-Type", "application/x-ndjson")
                                 .POST(HttpRequest.BodyPublishers.ofString(bodies.get(i))).build());
@@ -722,7 +731,7 @@ public final class IndexingBenchmark {
                         }
                     }
                 } catch (Exception e) {
-                    throw new RuntimeException(e);
+                    failed.compareAndSet(null, e);
                 }
             });
             threads[c].start();
@@ -730,12 +739,21 @@ public final class IndexingBenchmark {
         for (Thread thread : threads) {
             thread.join();
         }
+        if (failed.get() != null) {
+            poller.interrupt();
+            throw new IllegalStateException("the ceiling's bulk requests failed", failed.get());
+        }
         double seconds = (System.nanoTime() - started) / 1e9;
         System.out.printf("bulk: %d documents straight into Elasticsearch (%d per request, %d at once, answers %s): "
                 + "%.1f s, %.0f docs/s%n", events, batch, clients, ceilingAnswers, seconds, events / seconds);
         // The pipelines are timed until a search finds every document, polled every 250 ms as here, which also keeps
         // the index from going search-idle (refreshed every second): the ceiling timed the same way.
-        while (count(elasticsearch, INDEX, "*:*") < events) {
+        for (long visible; (visible = count(elasticsearch, INDEX, "*:*")) < events; ) {
+            if (System.nanoTime() - started > timeoutNanos) {
+                poller.interrupt();
+                throw new IllegalStateException("the ceiling: " + visible + " of " + events
+                        + " documents searchable after " + timeoutNanos / 1_000_000_000L + " s (--timeout-s)");
+            }
             Thread.sleep(250);
         }
         long done = System.nanoTime();

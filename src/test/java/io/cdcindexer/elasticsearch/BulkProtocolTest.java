@@ -3,6 +3,7 @@ package io.cdcindexer.elasticsearch;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.cdcindexer.bench.IndexingBenchmark;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -14,6 +15,11 @@ import org.elasticsearch.index.VersionType;
 import org.junit.jupiter.api.Test;
 
 class BulkProtocolTest {
+
+    @Test
+    void theBenchmarksCeilingAsksForTheAnswersTheJobAsksFor() {
+        assertThat(IndexingBenchmark.FILTER_PATH).isEqualTo(BulkProtocol.FILTER_PATH);
+    }
 
     @Test
     void bodyCopiesDocumentsByteForByteWithTheirExternalVersions() {
