@@ -27,6 +27,7 @@ final class FieldOrder {
         this.names = new SerializedString[names.length];
         for (int i = 0; i < names.length; i++) {
             this.names[i] = new SerializedString(names[i]);
+            this.names[i].asQuotedUTF8(); // its bytes made here, before any task's thread compares them
             if (indexes.put(names[i], i) != null) {
                 throw new IllegalArgumentException("the field '" + names[i] + "' is named twice");
             }

@@ -722,6 +722,7 @@ public final class IndexingBenchmark {
                     for (int i = next.getAndIncrement(); i < bodies.size() && failed.get() == null;
                             i = next.getAndIncrement()) {
                         Http.Response response = Http.send(HttpRequest.newBuilder(bulkUri)
+                                .timeout(java.time.Duration.ofMinutes(2))
                                 .header("Content-Type", "application/x-ndjson")
                                 .POST(HttpRequest.BodyPublishers.ofString(bodies.get(i))).build());
                         if (!response.ok() || response.body().contains("\"errors\":true")) {
@@ -731,7 +732,9 @@ public final class IndexingBenchmark {
                         }
                     }
                 } catch (Exception e) {
-                    failed.compareAndSet(null, e);
+                    if (!failed.compareAndSet(null, e)) {
+                        failed.get().addSuppressed(e);
+                    }
                 }
             });
             threads[c].start();

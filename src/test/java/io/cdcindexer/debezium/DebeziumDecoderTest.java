@@ -12,6 +12,7 @@ import io.cdcindexer.debezium.DebeziumEnvelope.Op;
 import io.cdcindexer.kafka.KafkaRecord;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -64,6 +65,13 @@ class DebeziumDecoderTest {
 
         assertThat(outOfOrder).usingRecursiveComparison().isEqualTo(inOrder);
         assertThat(outOfOrder.source().txId()).isEqualTo(742L);
+
+        // In order, but an unknown field in between and a name escaped in its own place.
+        String value = new String(record("users-insert-no-schema").value, StandardCharsets.UTF_8);
+        String interrupted = value.replace("\"connector\":\"postgresql\",", "\"connector\":\"postgresql\",\"extra\":1,")
+                .replace("\"txId\":", "\"tx\\u0049d\":").replace("\"op\":", "\"new\":{\"lsn\":1},\"op\":");
+        assertThat(interrupted).as("the fixture has the fields replaced").contains("extra", "tx\\u0049d", "new");
+        assertThat(decode("cdc.public.users", "{\"id\":1}", interrupted)).usingRecursiveComparison().isEqualTo(inOrder);
     }
 
     @ParameterizedTest
