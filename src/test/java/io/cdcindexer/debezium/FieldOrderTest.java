@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.SerializableString;
+import com.fasterxml.jackson.core.util.JsonParserDelegate;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -52,6 +54,36 @@ class FieldOrderTest {
                 .containsExactly("0=1", "-1=0", "1=2", "2=3");
         assertThat(read("{\"a\":1,\"bbb\":0,\"b\":0,\"bb\":2,\"ccc\":3} 0"))
                 .containsExactly("0=1", "-1=0", "-1=0", "1=2", "2=3");
+    }
+
+    @Test
+    void namesInTheirOrderAreNotDecoded() throws IOException {
+        assertThat(namesDecoded("{\"a\":1,\"bb\":2,\"ccc\":3}")).as("in order: compared as bytes").isZero();
+        assertThat(namesDecoded("{\"bb\":2,\"a\":1,\"ccc\":3}")).as("out of order: decoded").isPositive();
+    }
+
+    /** How often the cursor asked for a decoded name while it read the object. */
+    private static int namesDecoded(String json) throws IOException {
+        int[] decoded = {0};
+        try (JsonParser parser = new JsonParserDelegate(MAPPER.createParser(json.getBytes(StandardCharsets.UTF_8))) {
+            @Override
+            public boolean nextFieldName(SerializableString name) throws IOException {
+                return delegate.nextFieldName(name); // JsonParser's own would decode the name
+            }
+
+            @Override
+            public String currentName() throws IOException {
+                decoded[0]++;
+                return super.currentName();
+            }
+        }) {
+            parser.nextToken();
+            FieldOrder.Cursor cursor = ORDER.cursor();
+            while (cursor.next(parser) != FieldOrder.END) {
+                parser.nextToken();
+            }
+        }
+        return decoded[0];
     }
 
     @Test
