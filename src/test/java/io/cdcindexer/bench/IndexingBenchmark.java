@@ -714,7 +714,7 @@ public final class IndexingBenchmark {
         poller.start();
         Thread[] threads = new Thread[clients];
         // A client whose request failed stops the others and the run, which would otherwise wait for its documents.
-        java.util.concurrent.atomic.AtomicReference<Exception> failed =
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed =
                 new java.util.concurrent.atomic.AtomicReference<>();
         for (int c = 0; c < clients; c++) {
             threads[c] = new Thread(() -> {
@@ -731,16 +731,23 @@ public final class IndexingBenchmark {
                                     + body.substring(0, Math.min(300, body.length())));
                         }
                     }
-                } catch (Exception e) {
+                } catch (Exception | Error e) {
                     if (!failed.compareAndSet(null, e)) {
                         failed.get().addSuppressed(e);
                     }
                 }
             });
+            threads[c].setDaemon(true); // one that hangs must not keep the JVM from ending with the failure
             threads[c].start();
         }
+        // The JDK client's request time-out ends once an answer's headers came: a body that stalls after them, or a
+        // client that hangs otherwise, is bounded here by --timeout-s.
         for (Thread thread : threads) {
-            thread.join();
+            thread.join(Math.max(1, (timeoutNanos - (System.nanoTime() - started)) / 1_000_000));
+            if (thread.isAlive()) {
+                failed.compareAndSet(null, new IllegalStateException("a bulk request still under way after "
+                        + timeoutNanos / 1_000_000_000L + " s (--timeout-s)"));
+            }
         }
         if (failed.get() != null) {
             poller.interrupt();
