@@ -78,8 +78,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * error, as the job asks for them, or whole, as the ceiling was measured before 2026-12-04),
  * {@code --warm-ups N} (runs before the measured one, in the same JVM, Elasticsearch node and Kafka broker, each from
  * an empty index and the topics' start: the figures of a pipeline whose compilers have done their work, which takes
- * about four runs of 600,000 inserts for the job and Elasticsearch alike (docs/performance.md, "Warm as a running
- * job"); not for the SQL pipeline, which starts a JVM for each run). After the job's
+ * about four runs of 600,000 inserts for the job (docs/performance.md, "JIT-warm"); not for the SQL pipeline, which
+ * starts a JVM for each run). After the job's
  * run it prints the most transactions the collapse held at once, how many partitions the source paused, and the size
  * of its state (a savepoint, untimed).
  *
