@@ -95,8 +95,29 @@ public final class ChangeEvent {
      */
     public String[] indices;
 
+    /**
+     * Set only on the stand-in that carries a transaction's END event to the collapse, in the stream of the changes:
+     * one input, so that at parallelism 1 the collapse runs in the decoder's task. Its {@link #transactionId} is the
+     * END's, so that it is keyed as the transaction's changes are; its other fields are unset. The collapse consumes
+     * it: no stage after it sees one. Transient, as it is never held in state; the streams' serializer writes it.
+     */
+    public transient TransactionEnd end;
+
     /** For Flink's POJO serializer. */
     public ChangeEvent() {}
+
+    /** The stand-in that carries a transaction's END event to the collapse ({@link #end}). */
+    public static ChangeEvent endOf(TransactionEnd end) {
+        ChangeEvent e = new ChangeEvent();
+        e.transactionId = end.transactionId;
+        e.end = end;
+        return e;
+    }
+
+    /** Whether this is the stand-in for a transaction's END event, not a change. */
+    public boolean isTransactionEnd() {
+        return end != null;
+    }
 
     /** Identifies the document across tables: topic and id (a topic name never contains '/'). */
     public String documentKey() {
@@ -176,6 +197,7 @@ public final class ChangeEvent {
         c.commitTime = commitTime;
         c.key = key;
         c.indices = indices;
+        c.end = end;
         return c;
     }
 
@@ -189,7 +211,7 @@ public final class ChangeEvent {
                 && Objects.equals(documentId, e.documentId) && Arrays.equals(document, e.document)
                 && Arrays.equals(unavailableColumns, e.unavailableColumns)
                 && Objects.equals(transactionId, e.transactionId) && partial == e.partial && Arrays.equals(key, e.key)
-                && Arrays.equals(indices, e.indices);
+                && Arrays.equals(indices, e.indices) && Objects.equals(end, e.end);
     }
 
     @Override
@@ -200,6 +222,9 @@ public final class ChangeEvent {
     /** Readable form, used by tests to compare outputs as strings. */
     @Override
     public String toString() {
+        if (end != null) {
+            return end.toString();
+        }
         StringBuilder s = new StringBuilder().append(action).append(' ').append(topic).append('/').append(documentId)
                 .append(" v").append(version);
         if (lsn != version) {

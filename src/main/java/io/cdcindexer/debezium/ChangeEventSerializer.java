@@ -2,7 +2,9 @@ package io.cdcindexer.debezium;
 
 import java.io.EOFException;
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.apache.flink.api.common.ExecutionConfig;
 import org.apache.flink.api.common.serialization.SerializerConfig;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -23,8 +25,10 @@ import org.apache.flink.types.StringValue;
  * serializer, so checkpoints and savepoints of earlier versions restore as they are. Never use it as a state's
  * serializer: its format has no version, and a snapshot of it says only that it is this serializer. The one exception
  * is the Elasticsearch writer's state, which writes changes in this format under a version of its own
- * ({@code AwaitingDocument.Serializer}): a change to this format needs a new version there. Checkpoints are aligned, so they hold no
- * records in this format either (an unaligned checkpoint would, and Flink checks nothing when it restores those).
+ * ({@code AwaitingDocument.Serializer}): a change to this format needs a new version there (the END stand-in's fields, added
+ * later behind a bit no earlier write sets, left what it wrote as it was; that state never holds an END). Checkpoints
+ * are aligned, so they hold no records in this format either (an unaligned checkpoint would, and Flink checks nothing
+ * when it restores those).
  */
 public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
 
@@ -49,6 +53,8 @@ public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
     private static final int INDICES = 1 << 8;
     private static final int ACTION = 1 << 9;
     private static final int PARTIAL = 1 << 10;
+    /** Not a null: the stand-in for a transaction's END ({@link ChangeEvent#end}), whose fields follow the others. */
+    private static final int END = 1 << 11;
 
     private ChangeEventSerializer() {}
 
@@ -58,7 +64,7 @@ public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
                 | (e.documentId == null ? DOCUMENT_ID : 0) | (e.document == null ? DOCUMENT : 0)
                 | (e.unavailableColumns == null ? UNAVAILABLE : 0) | (e.transactionId == null ? TRANSACTION : 0)
                 | (e.key == null ? KEY : 0) | (e.indices == null ? INDICES : 0) | (e.action == null ? ACTION : 0)
-                | (e.partial ? PARTIAL : 0);
+                | (e.partial ? PARTIAL : 0) | (e.end != null ? END : 0);
         out.writeShort(nulls);
         if (e.action != null) {
             out.writeByte(e.action.ordinal());
@@ -78,6 +84,9 @@ public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
         out.writeLong(e.commitTime);
         writeBytes(e.key, out);
         writeStrings(e.indices, out);
+        if (e.end != null) {
+            writeEnd(e.end, out);
+        }
     }
 
     @Override
@@ -105,10 +114,42 @@ public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
         e.commitTime = in.readLong();
         e.key = (nulls & KEY) != 0 ? null : readBytes(in);
         e.indices = (nulls & INDICES) != 0 ? null : readStrings(in);
+        e.end = (nulls & END) != 0 ? readEnd(e.transactionId, in) : null;
         // Not serialized (only there in the decoder's chain): a reused instance must not keep an earlier event's.
         e.rowSchema = null;
         e.snapshot = null;
         return e;
+    }
+
+    // Its transaction id is the stand-in's, written with the other fields.
+    private static void writeEnd(TransactionEnd end, DataOutputView out) throws IOException {
+        out.writeLong(end.commitLsn);
+        out.writeInt(end.tables.length);
+        for (int i = 0; i < end.tables.length; i++) {
+            StringValue.writeString(end.tables[i], out);
+            out.writeLong(end.eventCounts[i]);
+        }
+    }
+
+    private static TransactionEnd readEnd(String transactionId, DataInputView in) throws IOException {
+        long commitLsn = in.readLong();
+        int count = in.readInt();
+        if (count < 0) {
+            throw damaged("a count of " + count + " tables in a transaction's END");
+        }
+        // Not sized by a large count: each table takes bytes, so a damaged count ends early.
+        List<String> tables = new ArrayList<>(Math.min(count, 1_024));
+        List<Long> eventCounts = new ArrayList<>(Math.min(count, 1_024));
+        try {
+            for (int i = 0; i < count; i++) {
+                tables.add(StringValue.readString(in));
+                eventCounts.add(in.readLong());
+            }
+        } catch (EOFException e) {
+            throw damaged("a count of " + count + " tables in a transaction's END, more than there are");
+        }
+        return new TransactionEnd(transactionId, commitLsn, tables.toArray(String[]::new),
+                eventCounts.stream().mapToLong(Long::longValue).toArray());
     }
 
     private static void writeString(String s, DataOutputView out) throws IOException {
@@ -202,6 +243,8 @@ public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
         c.unavailableColumns = from.unavailableColumns == null ? null : from.unavailableColumns.clone();
         c.key = from.key == null ? null : from.key.clone();
         c.indices = from.indices == null ? null : from.indices.clone();
+        c.end = from.end == null ? null : new TransactionEnd(from.end.transactionId, from.end.commitLsn,
+                from.end.tables.clone(), from.end.eventCounts.clone());
         return c;
     }
 

@@ -14,7 +14,8 @@ import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 
 /**
- * Decodes Kafka records into changes. Records of the transaction topic yield {@link TransactionEnd}s on a side output;
+ * Decodes Kafka records into changes. Records of the transaction topic yield {@link TransactionEnd}s, each in a
+ * stand-in ({@link ChangeEvent#endOf}) in the stream of the changes, which the collapse consumes;
  * records that are not change events the job can index go, with the reason, to the dead-letter side output (and, when
  * they belonged to a transaction, a {@link ChangeEvent.Action#SKIP} stands in for them so the transaction completes);
  * tombstones are counted and dropped, since the delete before each one already carries the versioned delete. Without a
@@ -25,7 +26,6 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
 
     private static final long serialVersionUID = 1L;
 
-    public static final OutputTag<TransactionEnd> TRANSACTION_ENDS = new OutputTag<>("transaction-ends") {};
     public static final OutputTag<DeadLetter> DEAD_LETTERS = new OutputTag<>("dead-letters") {};
 
     private final String transactionTopic;
@@ -86,7 +86,7 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
             }
             if (end != null) {
                 transactions.inc();
-                ctx.output(TRANSACTION_ENDS, indexedTablesOnly(end));
+                out.collect(ChangeEvent.endOf(indexedTablesOnly(end)));
             }
             return;
         }

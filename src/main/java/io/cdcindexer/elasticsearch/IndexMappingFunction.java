@@ -284,7 +284,7 @@ public final class IndexMappingFunction extends ProcessFunction<ChangeEvent, Cha
 
     @Override
     public void processElement(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
-        if (change.action == ChangeEvent.Action.SKIP || change.rowSchema == null) {
+        if (change.isTransactionEnd() || change.action == ChangeEvent.Action.SKIP || change.rowSchema == null) {
             // Without a schema (a converter that sends none) there is nothing to derive a mapping from: the job does
             // not manage that index, and writes it by the template's name.
             out.collect(change);

@@ -34,6 +34,7 @@ import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.configuration.JobManagerOptions;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.ReadableConfig;
@@ -147,11 +148,18 @@ public final class CdcIndexerJob {
                 .name("Dead-letter queue")
                 .uid("dead-letter-sink");
 
-        DataStream<ChangeEvent> collapsed = changes.keyBy(TransactionCollapseFunction.CHANGE_KEY, Types.STRING)
-                .connect(decoded.getSideOutput(DecodeFunction.TRANSACTION_ENDS)
-                        .keyBy(TransactionCollapseFunction.END_KEY, Types.STRING))
-                .process(new TransactionCollapseFunction(options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS),
-                        options.getLong(JobOptions.TRANSACTION_MAX_HELD_CHANGES)))
+        // At parallelism 1 every transaction is the one subtask's: the collapse then joins the decoder's chain, with no
+        // network exchange between them (the END events come in the stream of the changes for this), unless the
+        // cluster may rescale the job without building it again.
+        boolean oneSubtask = env.getParallelism() == 1 && !rescaledByTheCluster(env.getConfiguration());
+        TransactionCollapseFunction collapse = new TransactionCollapseFunction(
+                options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS),
+                options.getLong(JobOptions.TRANSACTION_MAX_HELD_CHANGES));
+        KeySelector<ChangeEvent, String> byTransaction = TransactionCollapseFunction.CHANGE_KEY;
+        DataStream<ChangeEvent> collapsed = (oneSubtask
+                ? DataStreamUtils.reinterpretAsKeyedStream(changes, byTransaction, Types.STRING)
+                : changes.keyBy(byTransaction, Types.STRING))
+                .process(oneSubtask ? collapse.inOneChain() : collapse)
                 .returns(ChangeEventSerializer.TYPE)
                 .name("Collapse transactions")
                 .uid("collapse-transactions");
@@ -162,11 +170,9 @@ public final class CdcIndexerJob {
         DocumentVersionFunction versions = new DocumentVersionFunction(options.getLong(JobOptions.REMEMBER_WRITES_MS),
                 options.getLong(JobOptions.REMEMBER_DELETES_MS), options.getLong(JobOptions.TRANSACTION_TIMEOUT_MS),
                 options.getLong(JobOptions.REMEMBER_FULL_COUNT));
-        // At parallelism 1 every document is the one subtask's: the version check then joins the collapse's chain, with
-        // no network exchange between them, unless the cluster may rescale the job without building it again. Not
-        // behind the union with the joined documents: the union's several incoming edges start a chain in any case.
-        boolean inCollapsesChain = env.getParallelism() == 1 && documents.isEmpty()
-                && !rescaledByTheCluster(env.getConfiguration());
+        // At parallelism 1 every document is the one subtask's: the version check then joins the collapse's chain too.
+        // Not behind the union with the joined documents: the union's several incoming edges start a chain in any case.
+        boolean inCollapsesChain = oneSubtask && documents.isEmpty();
         (inCollapsesChain
                 ? DataStreamUtils.reinterpretAsKeyedStream(writes, DocumentVersionFunction.DOCUMENT_KEY, Types.STRING)
                 : writes.keyBy(DocumentVersionFunction.DOCUMENT_KEY, Types.STRING))

@@ -20,7 +20,7 @@ import org.apache.flink.runtime.state.FunctionInitializationContext;
 import org.apache.flink.runtime.state.FunctionSnapshotContext;
 import org.apache.flink.streaming.api.TimeDomain;
 import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
-import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,15 +29,17 @@ import org.slf4j.LoggerFactory;
  * Holds the changes of each transaction until it is complete, then emits one final change per row, versioned with the
  * transaction's commit position.
  *
- * <p>Keyed by transaction: a change with transaction metadata is keyed by its txId, its transaction's END event by the
- * same txId, so both meet here. A transaction is complete when its END event has arrived and every table it names has
- * received its events; then the collapsed changes are emitted and the state and timer are cleared. Several changes of one
- * row collapse into the one with the highest WAL position (insert→update→update gives the last image, insert→delete a
- * delete, delete→insert an upsert); an older or repeated event (a duplicate after a restart) neither wins nor counts.
- * A transaction still incomplete after the timeout is flushed anyway, counted and logged, so nothing ever stalls; what
- * is known of it (its END's commit position, its counts) is kept until every partition has been read past it (at most
- * an hour), so that a late change of it still leaves with the same version as the flushed part, not its own lower LSN,
- * and never loses to an older state. A transaction that holds {@code maxHeldChanges} rows is flushed the same way, early,
+ * <p>Keyed by transaction: a change with transaction metadata is keyed by its txId, and so is the stand-in that carries
+ * its transaction's END event ({@link ChangeEvent#endOf}), in the same stream, so both meet here. One input, not two:
+ * at parallelism 1 the collapse then runs in the decoder's task ({@link #inOneChain}), each change handed on as an
+ * object. A transaction is complete when its END event has arrived and every table it names has received its events;
+ * then the collapsed changes are emitted and the state and timer are cleared. Several changes of one row collapse into
+ * the one with the highest WAL position (insert→update→update gives the last image, insert→delete a delete,
+ * delete→insert an upsert); an older or repeated event (a duplicate after a restart) neither wins nor counts. A
+ * transaction still incomplete after the timeout is flushed anyway, counted and logged, so nothing ever stalls; what is
+ * known of it (its END's commit position, its counts) is kept until every partition has been read past it (at most an
+ * hour), so that a late change of it still leaves with the same version as the flushed part, not its own lower LSN, and
+ * never loses to an older state. A transaction that holds {@code maxHeldChanges} rows is flushed the same way, early,
  * so that a million-row transaction never sits in memory whole.
  *
  * <p>The timeout is in processing time, but it waits while the job is still catching up to the transaction: the table
@@ -56,24 +58,23 @@ import org.slf4j.LoggerFactory;
  * <p>Changes without transaction metadata (snapshot reads, or a connector without {@code provide.transaction.metadata})
  * are keyed by document and pass straight through without touching state.
  */
-public final class TransactionCollapseFunction extends KeyedCoProcessFunction<String, ChangeEvent, TransactionEnd, ChangeEvent>
+public final class TransactionCollapseFunction extends KeyedProcessFunction<String, ChangeEvent, ChangeEvent>
         implements CheckpointedFunction {
 
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(TransactionCollapseFunction.class);
 
-    /** Keys a change: by transaction when it has one, else by document. */
+    /** Keys a change, and an END's stand-in: by transaction when it has one, else by document. */
     public static final KeySelector<ChangeEvent, String> CHANGE_KEY =
             change -> change.transactionId != null ? "tx:" + change.transactionId : "doc:" + change.documentKey();
-
-    /** Keys an END event by its transaction, the same key its changes get. */
-    public static final KeySelector<TransactionEnd, String> END_KEY = end -> "tx:" + end.transactionId;
 
     /** The longest a transaction flushed at its timeout is remembered for its late changes. */
     static final long FLUSHED_MEMORY_MS = 3_600_000;
 
     private final long timeoutMs;
     private final long maxHeldChanges;
+    /** Its input comes unshuffled from the decoder, in the same chain ({@link #inOneChain}). */
+    private boolean inOneChain;
 
     private transient MapState<String, ChangeEvent> changes;
     private transient ValueState<TransactionProgress> progress;
@@ -102,8 +103,26 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         this.maxHeldChanges = maxHeldChanges;
     }
 
+    /**
+     * Marks the collapse as built into the decoder's chain, its input not keyed by an exchange: the job does so at
+     * parallelism 1, where every transaction is the one subtask's. It then refuses to run on more than one, where a
+     * transaction's changes would meet on a subtask that does not hold its state.
+     */
+    public TransactionCollapseFunction inOneChain() {
+        this.inOneChain = true;
+        return this;
+    }
+
     @Override
     public void open(Configuration parameters) {
+        int subtasks = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
+        if (inOneChain && subtasks > 1) {
+            throw new IllegalStateException("The job was built to run at parallelism 1, its collapse in the decoder's "
+                    + "chain with no exchange keyed by transaction before it, but it runs on " + subtasks
+                    + " subtasks: the cluster rescaled it without building it again. Submit the job again with "
+                    + "--parallelism " + subtasks + ": it is then built with the exchange, as it also is whenever the "
+                    + "configuration it is built with names the adaptive scheduler or parallelism overrides");
+        }
         changes = getRuntimeContext().getMapState(
                 new MapStateDescriptor<>("changes", Types.STRING, TypeInformation.of(ChangeEvent.class)));
         progress = getRuntimeContext().getState(
@@ -122,7 +141,11 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
     }
 
     @Override
-    public void processElement1(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
+    public void processElement(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
+        if (change.isTransactionEnd()) {
+            end(change.end, ctx, out);
+            return;
+        }
         startedAt(ctx);
         if (change.transactionId == null) {
             passedThrough.inc();
@@ -168,8 +191,7 @@ public final class TransactionCollapseFunction extends KeyedCoProcessFunction<St
         storeOrEmit(tx, ctx, out);
     }
 
-    @Override
-    public void processElement2(TransactionEnd end, Context ctx, Collector<ChangeEvent> out) throws Exception {
+    private void end(TransactionEnd end, Context ctx, Collector<ChangeEvent> out) throws Exception {
         startedAt(ctx);
         if (end.tables.length == 0 && progress.value() == null) {
             return; // none of the transaction's tables is indexed

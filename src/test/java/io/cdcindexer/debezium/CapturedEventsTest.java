@@ -20,7 +20,7 @@ import java.util.stream.Stream;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.streaming.api.operators.ProcessOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 import org.apache.flink.streaming.util.ProcessFunctionTestHarnesses;
 import org.junit.jupiter.api.AfterEach;
@@ -46,6 +46,7 @@ class CapturedEventsTest {
         // The job's defaults: JobOptions kafka.transaction-topic and kafka.topic-pattern.
         decode = new OneInputStreamOperatorTestHarness<>(
                 new ProcessOperator<>(new DecodeFunction("cdc.transaction", "cdc\\.public\\..*", PLACEHOLDER)));
+        decode.setup(ChangeEventSerializer.INSTANCE); // as the job's streams: it carries an END's stand-in whole
         decode.open();
     }
 
@@ -87,12 +88,12 @@ class CapturedEventsTest {
         return bytes == null ? null : new String(bytes, StandardCharsets.UTF_8);
     }
 
-    /** Runs records through the job's DecodeFunction; returns the changes it emits. */
+    /** Runs records through the job's DecodeFunction; returns the changes it emits (not the END events' stand-ins). */
     List<ChangeEvent> routed(KafkaRecord... records) throws Exception {
         for (KafkaRecord record : records) {
             decode.processElement(record, 0);
         }
-        return decode.extractOutputValues();
+        return decode.extractOutputValues().stream().filter(change -> !change.isTransactionEnd()).toList();
     }
 
     List<String> deadLetterReasons() {
@@ -104,13 +105,10 @@ class CapturedEventsTest {
         return reasons;
     }
 
+    /** The END events the DecodeFunction passed on to the collapse, in their stand-ins. */
     List<String> transactionEnds() {
-        Queue<StreamRecord<TransactionEnd>> ends = decode.getSideOutput(DecodeFunction.TRANSACTION_ENDS);
-        List<String> out = new ArrayList<>();
-        if (ends != null) {
-            ends.forEach(end -> out.add(end.getValue().toString()));
-        }
-        return out;
+        return decode.extractOutputValues().stream().filter(ChangeEvent::isTransactionEnd)
+                .map(standIn -> standIn.end.toString()).toList();
     }
 
     /** A captured record with its value changed as the test says (malformed variants of real events). */
@@ -439,14 +437,14 @@ class CapturedEventsTest {
                 changes.add(change(name));
             }
             TransactionEnd end = decoder.decodeTransaction(record("tx-end").value);
-            KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
-                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000, 10_000),
-                            TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+            KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> collapse =
+                    ProcessFunctionTestHarnesses.forKeyedProcessFunction(new TransactionCollapseFunction(60_000, 10_000),
+                            TransactionCollapseFunction.CHANGE_KEY, Types.STRING);
             try {
                 // END first: it lands on another partition of cdc.transaction than BEGIN and may well come first.
-                collapse.processElement2(end, 0);
+                collapse.processElement(ChangeEvent.endOf(end), 0);
                 for (ChangeEvent change : changes) {
-                    collapse.processElement1(change, 0);
+                    collapse.processElement(change, 0);
                 }
                 long commit = end.commitLsn;
                 assertThat(data).allSatisfy(name -> assertThat(lsn(name)).isLessThan(commit));
@@ -619,14 +617,14 @@ class CapturedEventsTest {
             ChangeEvent sameTransaction = change("users-insert");
             sameTransaction.transactionId = "784"; // as if the application had also written users in that transaction
 
-            KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
-                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(10_000, 10_000),
-                            TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+            KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> collapse =
+                    ProcessFunctionTestHarnesses.forKeyedProcessFunction(new TransactionCollapseFunction(10_000, 10_000),
+                            TransactionCollapseFunction.CHANGE_KEY, Types.STRING);
             try {
                 collapse.setProcessingTime(0);
-                collapse.processElement1(sameTransaction, 0);
-                collapse.processElement1(standIns.get(0), 0);
-                collapse.processElement2(ChangeEvents.end("784", "users", 1, "audit_log", 1), 0);
+                collapse.processElement(sameTransaction, 0);
+                collapse.processElement(standIns.get(0), 0);
+                collapse.processElement(ChangeEvent.endOf(ChangeEvents.end("784", "users", 1, "audit_log", 1)), 0);
 
                 assertThat(collapse.extractOutputValues()).extracting(c -> c.documentKey()).containsExactly("cdc.public.users/4");
                 assertThat(collapse.numProcessingTimeTimers()).isZero();
@@ -748,14 +746,14 @@ class CapturedEventsTest {
             assertThat(deadLetterReasons()).isEmpty();
             assertThat(updates).extracting(c -> c.transactionId).hasSize(19).containsOnly(end.transactionId);
 
-            KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse =
-                    ProcessFunctionTestHarnesses.forKeyedCoProcessFunction(new TransactionCollapseFunction(60_000, 10_000),
-                            TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+            KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> collapse =
+                    ProcessFunctionTestHarnesses.forKeyedProcessFunction(new TransactionCollapseFunction(60_000, 10_000),
+                            TransactionCollapseFunction.CHANGE_KEY, Types.STRING);
             try {
                 for (ChangeEvent update : updates) {
-                    collapse.processElement1(update, 0);
+                    collapse.processElement(update, 0);
                 }
-                collapse.processElement2(end, 0);
+                collapse.processElement(ChangeEvent.endOf(end), 0);
                 assertThat(collapse.extractOutputValues()).hasSize(19)
                         .allSatisfy(c -> assertThat(c.version).isEqualTo(end.commitLsn))
                         .extracting(ChangeEvent::documentKey).contains("cdc.public.key_text_empty/%00",

@@ -9,6 +9,7 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
@@ -150,10 +151,46 @@ class ChangeEventSerializerTest {
     }
 
     @Test
+    void anEndsStandInSurvivesTheExchange() throws Exception {
+        ChangeEvent e = ChangeEvent.endOf(new TransactionEnd("771", 123_456_789_012L,
+                new String[] {"public.users", "public.é€😀"}, new long[] {3, 1L << 40}));
+
+        ChangeEvent read = roundTrip(e, everyFieldSet());
+
+        assertThat(read.isTransactionEnd()).isTrue();
+        assertThat(read.transactionId).isEqualTo("771");
+        assertThat(read.end).usingRecursiveComparison().isEqualTo(e.end);
+        assertThat(read).isEqualTo(e);
+        ChangeEvent copy = serializer.copy(e);
+        assertThat(copy.end).usingRecursiveComparison().isEqualTo(e.end);
+        assertThat(copy.end.tables).isNotSameAs(e.end.tables);
+        assertThat(copy.end.eventCounts).isNotSameAs(e.end.eventCounts);
+    }
+
+    /**
+     * The Elasticsearch writer's state holds changes in this format under a version of its own: the END stand-in's
+     * fields, added behind a bit of their own, left a change's bytes as they were (these are the bytes the serializer
+     * wrote for this change before, at 3a0d79b).
+     */
+    @Test
+    void aChangeIsWrittenAsBeforeTheEndsStandInHadItsFields() throws Exception {
+        DataOutputSerializer out = new DataOutputSerializer(256);
+        serializer.serialize(everyFieldSet(), out);
+
+        assertThat(HexFormat.of().formatHex(out.getCopyOfBuffer())).isEqualTo(BYTES_AT_3A0D79B);
+    }
+
+    private static final String BYTES_AT_3A0D79B = "0400010264116364632e7075626c69632e75736572730000000700000100000000000d7075626c69"
+            + "632e75736572730834327ce901ac41bdb00380bc030000001cbe991a140000001cbe991a15000000177b226964223a34322c"
+            + "226e616d65223a225a6fc3ab227d000000020462696f07617661746172043737310000018bcfe5687b0000018bcfe5686400"
+            + "000004000102ff00000002146364632e7075626c69632e75736572735f7631146364632e7075626c69632e75736572735f7632";
+
+    @Test
     void aReusedInstanceKeepsNothingOfTheEventItHeldBefore() throws Exception {
         ChangeEvent reuse = everyFieldSet();
         reuse.rowSchema = JsonNodeFactory.instance.objectNode();
         reuse.snapshot = "true";
+        reuse.end = new TransactionEnd("770", 1, new String[] {"public.users"}, new long[] {1});
         ChangeEvent e = new ChangeEvent();
         e.action = ChangeEvent.Action.UPSERT;
         e.documentId = "1";
@@ -165,6 +202,7 @@ class ChangeEventSerializerTest {
         }
         assertThat(read.rowSchema).isNull();
         assertThat(read.snapshot).isNull();
+        assertThat(read.end).isNull();
     }
 
     @Test

@@ -125,18 +125,20 @@ class CdcIndexerJobITCase {
     }
 
     @Test
-    void atParallelism1TheVersionCheckAndTheWriterRunInTheCollapsesTaskWithNoExchange() {
-        assertThatTheCollapsesTask(new Configuration(), 1, "").contains("Drop stale changes", "Elasticsearch");
+    void atParallelism1TheCollapseRunsInTheDecodersTaskAndTheVersionCheckAndTheWriterInTheCollapsesWithNoExchange() {
+        assertThatTheCollapsesTask(new Configuration(), 1, "")
+                .contains("Kafka: Debezium topics", "Decode Debezium events", "Drop stale changes", "Elasticsearch");
         // With joined documents the version check has several incoming edges (the union of the tables' changes and the
-        // documents'), which always start a chain.
+        // documents'), which always start a chain; the collapse's one input still does not.
         assertThatTheCollapsesTask(new Configuration(), 1, "configs/documents.json")
-                .doesNotContain("Drop stale changes");
-        // On several subtasks each document's changes are sent to its subtask by a network exchange.
-        assertThatTheCollapsesTask(new Configuration(), 2, "").doesNotContain("Drop stale changes");
+                .contains("Decode Debezium events").doesNotContain("Drop stale changes");
+        // On several subtasks each transaction's changes, and each document's, are sent to its subtask by an exchange.
+        assertThatTheCollapsesTask(new Configuration(), 2, "")
+                .doesNotContain("Decode Debezium events").doesNotContain("Drop stale changes");
     }
 
     @Test
-    void whereTheClusterMayRescaleTheJobWithoutBuildingItAgainTheVersionCheckKeepsItsExchange() {
+    void whereTheClusterMayRescaleTheJobWithoutBuildingItAgainTheCollapseAndTheVersionCheckKeepTheirExchanges() {
         Configuration adaptive = new Configuration();
         adaptive.set(JobManagerOptions.SCHEDULER, JobManagerOptions.SchedulerType.Adaptive);
         Configuration reactive = new Configuration();
@@ -145,7 +147,8 @@ class CdcIndexerJobITCase {
         overrides.set(PipelineOptions.PARALLELISM_OVERRIDES, Map.of("bc764cd8ddf7a0cff126f51c16239658", "2"));
 
         for (Configuration cluster : List.of(adaptive, reactive, overrides)) {
-            assertThatTheCollapsesTask(cluster, 1, "").doesNotContain("Drop stale changes");
+            assertThatTheCollapsesTask(cluster, 1, "")
+                    .doesNotContain("Decode Debezium events").doesNotContain("Drop stale changes");
         }
     }
 

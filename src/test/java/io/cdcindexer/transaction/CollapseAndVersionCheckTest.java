@@ -12,11 +12,11 @@ import java.util.List;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
-import org.apache.flink.streaming.api.operators.co.KeyedCoProcessOperator;
+import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
-import org.apache.flink.streaming.util.KeyedTwoInputStreamOperatorTestHarness;
+import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,16 +34,16 @@ class CollapseAndVersionCheckTest {
     /** Kafka times are the processing times plus this: Connect writes as the job reads, live. */
     private static final long KAFKA = 1_000_000;
 
-    private KeyedTwoInputStreamOperatorTestHarness<String, ChangeEvent, TransactionEnd, ChangeEvent> collapse;
+    private KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> collapse;
     private KeyedOneInputStreamOperatorTestHarness<String, ChangeEvent, ChangeEvent> versions;
     private long timeoutMs;
     private int forwarded;
 
     private void start(long timeoutMs, OperatorSubtaskState[] restoredFrom, long at) throws Exception {
         this.timeoutMs = timeoutMs;
-        collapse = new KeyedTwoInputStreamOperatorTestHarness<>(
-                new KeyedCoProcessOperator<>(new TransactionCollapseFunction(timeoutMs, 10_000)),
-                TransactionCollapseFunction.CHANGE_KEY, TransactionCollapseFunction.END_KEY, Types.STRING);
+        collapse = new KeyedOneInputStreamOperatorTestHarness<>(
+                new KeyedProcessOperator<>(new TransactionCollapseFunction(timeoutMs, 10_000)),
+                TransactionCollapseFunction.CHANGE_KEY, Types.STRING);
         versions = new KeyedOneInputStreamOperatorTestHarness<>(
                 new KeyedProcessOperator<>(new DocumentVersionFunction(600_000, MEMORY_MS, timeoutMs, 0)),
                 DocumentVersionFunction.DOCUMENT_KEY, Types.STRING);
@@ -72,18 +72,17 @@ class CollapseAndVersionCheckTest {
 
     private void change(ChangeEvent change, long kafkaTime) throws Exception {
         change.kafkaTime = kafkaTime;
-        collapse.processElement1(new StreamRecord<>(change, kafkaTime));
+        collapse.processElement(new StreamRecord<>(change, kafkaTime));
         forward();
     }
 
     private void end(TransactionEnd end, long kafkaTime) throws Exception {
-        collapse.processElement2(new StreamRecord<>(end, kafkaTime));
+        collapse.processElement(new StreamRecord<>(ChangeEvent.endOf(end), kafkaTime));
         forward();
     }
 
     private void watermark(long watermark) throws Exception {
-        collapse.processWatermark1(new Watermark(watermark));
-        collapse.processWatermark2(new Watermark(watermark));
+        collapse.processWatermark(new Watermark(watermark));
         forward();
     }
 
