@@ -146,6 +146,10 @@ public final class TransactionCollapseFunction extends KeyedProcessFunction<Stri
             end(change.end, ctx, out);
             return;
         }
+        // Only the steps chained right after the decoder read these (the exchange that was once here dropped them):
+        // neither is kept in state, here or in the version check.
+        change.rowSchema = null;
+        change.snapshot = null;
         startedAt(ctx);
         if (change.transactionId == null) {
             passedThrough.inc();

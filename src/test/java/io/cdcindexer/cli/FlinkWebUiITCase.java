@@ -57,13 +57,15 @@ class FlinkWebUiITCase {
     private static final List<String> OPERATORS = List.of("Kafka: Debezium topics", "Decode Debezium events",
             "Index mappings", "Collapse transactions", "Drop stale changes", "Elasticsearch", "Dead-letter queue");
     /**
-     * The chains the UI shows as its boxes: operators joined by a forward edge at equal parallelism chain; the keyBys
-     * cut the chain, and so does the union of the dead letters (a sink with two inputs, from two operators).
+     * The chains the UI shows as its boxes: operators joined by a forward edge at equal parallelism chain (at
+     * parallelism 1 the collapse's input too, keyed as it comes); the keyBys cut the chain, and so do the unions: the
+     * dead letters' (a sink with two inputs, from two operators) and the version check's (the tables' changes and the
+     * joined documents').
      */
     private static final List<String> VERTICES = List.of(
-            "Source: Kafka: Debezium topics -> Decode Debezium events -> Index mappings",
+            "Source: Kafka: Debezium topics -> Decode Debezium events -> Index mappings -> Collapse transactions"
+                    + " -> Joined documents: rows",
             "Dead-letter queue: Writer",
-            "Collapse transactions -> Joined documents: rows",
             // The joined documents of configs/documents.json, which submit passes: a stage per table of each.
             "Assemble cdc.documents.users.orders",
             "Assemble cdc.documents.users -> Documents of cdc.documents.users",

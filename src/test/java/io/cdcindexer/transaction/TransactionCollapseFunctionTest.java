@@ -7,6 +7,7 @@ import static io.cdcindexer.debezium.ChangeEvents.upsert;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.cdcindexer.debezium.ChangeEvent;
 import java.nio.file.Path;
 import java.util.List;
@@ -99,6 +100,28 @@ class TransactionCollapseFunctionTest {
         harness.processElement(upsert("users", "1", 100, "{\"id\":1}", "742"), 0);
         harness.processElement(ChangeEvent.endOf(end("742", "users", 1)), 0);
         assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v100 {\"id\":1}");
+    }
+
+    @Test
+    void whatOnlyTheStepsRightAfterTheDecoderReadIsNotHeldInState() throws Exception {
+        ChangeEvent held = upsert("users", "1", 100, "{\"id\":1}", "742");
+        held.rowSchema = JsonNodeFactory.instance.objectNode().put("type", "struct");
+        held.snapshot = "false";
+        ChangeEvent passing = upsert("users", "2", 110, "{\"id\":2}", null);
+        passing.rowSchema = held.rowSchema;
+        passing.snapshot = "last";
+
+        harness.processElement(held, 0);
+        harness.processElement(passing, 0);
+        harness.processElement(ChangeEvent.endOf(end("742", "users", 1)), 0);
+
+        // The instances themselves, which heap state keeps as they are (the harness's output holds copies).
+        assertThat(List.of(held, passing)).allSatisfy(change -> {
+            assertThat(change.rowSchema).isNull();
+            assertThat(change.snapshot).isNull();
+        });
+        assertThat(output()).containsExactlyInAnyOrder("UPSERT cdc.public.users/1 v100 {\"id\":1}",
+                "UPSERT cdc.public.users/2 v110 {\"id\":2}");
     }
 
     @Test
