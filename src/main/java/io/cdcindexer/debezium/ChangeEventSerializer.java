@@ -25,10 +25,10 @@ import org.apache.flink.types.StringValue;
  * serializer, so checkpoints and savepoints of earlier versions restore as they are. Never use it as a state's
  * serializer: its format has no version, and a snapshot of it says only that it is this serializer. The one exception
  * is the Elasticsearch writer's state, which writes changes in this format under a version of its own
- * ({@code AwaitingDocument.Serializer}): a change to this format needs a new version there (the END stand-in's fields, added
- * later behind a bit no earlier write sets, left what it wrote as it was; that state never holds an END). Checkpoints
- * are aligned, so they hold no records in this format either (an unaligned checkpoint would, and Flink checks nothing
- * when it restores those).
+ * ({@code AwaitingDocument.Serializer}): a change to this format needs a new version there (the END stand-in's
+ * fields, added later behind a bit no earlier write sets, left what it wrote as it was; that state never holds an
+ * END). Checkpoints are aligned, so they hold no records in this format either (an unaligned checkpoint would, and
+ * Flink checks nothing when it restores those).
  */
 public final class ChangeEventSerializer extends TypeSerializer<ChangeEvent> {
 

@@ -615,8 +615,8 @@ class TransactionCollapseFunctionTest {
                 "UPSERT cdc.public.users/1 v200 lsn100 {\"v\":1}", "UPSERT cdc.public.users/2 v200 lsn110 {\"v\":2}",
                 "UPSERT cdc.public.users/4 v250 lsn240 {\"v\":4}",
                 "UPSERT cdc.public.users/3 v400 lsn350 {\"v\":5}");
-        assertThat(harness.extractOutputValues()).filteredOn(change -> change.partial).as("a late change of the flushed one")
-                .extracting(change -> change.documentId).containsExactly("3");
+        assertThat(harness.extractOutputValues()).filteredOn(change -> change.partial)
+                .as("a late change of the flushed one").extracting(change -> change.documentId).containsExactly("3");
         assertKeptUntilReadPastThenForgotten();
     }
 }
