@@ -83,6 +83,25 @@ class ChangeEventSerializerTest {
         }
     }
 
+    @Test
+    void aDamagedCountOfAnEndsTablesIsRefusedAsDamaged() throws Exception {
+        ChangeEvent e = ChangeEvent.endOf(new TransactionEnd("771", 42, new String[0], new long[0]));
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        serializer.serialize(e, out);
+        byte[] written = out.getCopyOfBuffer();
+        int countAt = written.length - 4; // no tables: the count is the last field
+        for (int damaged : new int[] {Integer.MAX_VALUE, -1}) {
+            byte[] bytes = written.clone();
+            bytes[countAt] = (byte) (damaged >>> 24);
+            bytes[countAt + 1] = (byte) (damaged >>> 16);
+            bytes[countAt + 2] = (byte) (damaged >>> 8);
+            bytes[countAt + 3] = (byte) damaged;
+            assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(bytes)))
+                    .as("count %d", damaged).isInstanceOf(IOException.class)
+                    .hasMessageContaining("tables in a transaction's END").hasMessageContaining("damaged");
+        }
+    }
+
     /** Lengths past what is allocated at once are read as they grow: a large document and many names, whole. */
     @Test
     void aLargeDocumentAndManyNamesAreReadWhole() throws Exception {
