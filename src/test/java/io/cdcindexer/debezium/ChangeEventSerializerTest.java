@@ -70,11 +70,7 @@ class ChangeEventSerializerTest {
         int document = indexOf(written, e.document);
         for (int lengthAt : new int[] {document - 4, document + e.document.length}) { // the document's, the columns'
             for (int damaged : new int[] {Integer.MAX_VALUE, -1}) {
-                byte[] bytes = written.clone();
-                bytes[lengthAt] = (byte) (damaged >>> 24);
-                bytes[lengthAt + 1] = (byte) (damaged >>> 16);
-                bytes[lengthAt + 2] = (byte) (damaged >>> 8);
-                bytes[lengthAt + 3] = (byte) damaged;
+                byte[] bytes = withIntAt(written, lengthAt, damaged);
                 assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(bytes)))
                         .as("length %d at %d", damaged, lengthAt)
                         .isInstanceOf(IOException.class)
@@ -91,15 +87,21 @@ class ChangeEventSerializerTest {
         byte[] written = out.getCopyOfBuffer();
         int countAt = written.length - 4; // no tables: the count is the last field
         for (int damaged : new int[] {Integer.MAX_VALUE, -1}) {
-            byte[] bytes = written.clone();
-            bytes[countAt] = (byte) (damaged >>> 24);
-            bytes[countAt + 1] = (byte) (damaged >>> 16);
-            bytes[countAt + 2] = (byte) (damaged >>> 8);
-            bytes[countAt + 3] = (byte) damaged;
+            byte[] bytes = withIntAt(written, countAt, damaged);
             assertThatThrownBy(() -> serializer.deserialize(new DataInputDeserializer(bytes)))
                     .as("count %d", damaged).isInstanceOf(IOException.class)
                     .hasMessageContaining("tables in a transaction's END").hasMessageContaining("damaged");
         }
+    }
+
+    /** A copy of {@code written} with a big-endian int, as {@code DataOutput} writes one, at {@code at}. */
+    private static byte[] withIntAt(byte[] written, int at, int value) {
+        byte[] bytes = written.clone();
+        bytes[at] = (byte) (value >>> 24);
+        bytes[at + 1] = (byte) (value >>> 16);
+        bytes[at + 2] = (byte) (value >>> 8);
+        bytes[at + 3] = (byte) value;
+        return bytes;
     }
 
     /** Lengths past what is allocated at once are read as they grow: a large document and many names, whole. */
