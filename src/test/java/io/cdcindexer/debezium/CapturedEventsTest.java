@@ -10,7 +10,6 @@ import io.cdcindexer.kafka.DeadLetter;
 import io.cdcindexer.kafka.KafkaRecord;
 import io.cdcindexer.transaction.TransactionCollapseFunction;
 import java.nio.charset.StandardCharsets;
-import java.time.DateTimeException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
