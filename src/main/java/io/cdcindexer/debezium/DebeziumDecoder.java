@@ -251,7 +251,11 @@ public final class DebeziumDecoder {
                     + "give it one, or set the connector's message.key.columns)");
         }
         Unwrapped unwrapped = unwrap(key, "key", keyConversions, topic);
-        JsonNode payload = unwrapped.kind == Payload.OBJECT ? tree(key, unwrapped, "key") : null;
+        JsonNode payload = unwrapped.kind != Payload.OBJECT ? null
+                : FlatKeyReader.read(key, unwrapped.payloadStart, unwrapped.payloadEnd);
+        if (payload == null && unwrapped.kind == Payload.OBJECT) {
+            payload = tree(key, unwrapped, "key");
+        }
         if (payload == null || payload.isEmpty()) {
             throw new MalformedChangeException("the key is not a JSON object of key columns");
         }
