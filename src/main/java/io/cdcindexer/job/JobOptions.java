@@ -120,9 +120,9 @@ public final class JobOptions implements Serializable {
     public static final Option BULK_INTERVAL_MS =
             define("elasticsearch.bulk.interval-ms", "0",
                     "... or once its oldest action has waited this long; 0: at once when no request is under way, "
-                            + "else with the next answer (or into a free slot once it makes a full request), so that "
-                            + "requests batch what comes while others are under way and grow with the load by "
-                            + "themselves (docs/performance.md).");
+                            + "else once none is (or into a free slot once it makes a full request, or after 250 ms "
+                            + "without an answer), so that requests batch what comes while others are under way and "
+                            + "grow with the load by themselves (docs/design.md).");
     public static final Option BULK_MAX_IN_FLIGHT =
             define("elasticsearch.bulk.max-in-flight", "2", "Bulk requests under way at once per sink subtask.");
     public static final Option RETRY_INITIAL_BACKOFF_MS =
