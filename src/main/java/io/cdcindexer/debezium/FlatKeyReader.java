@@ -10,21 +10,24 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Reads a record key's payload when it is what the JSON converter writes for most tables: a compact, flat object of
- * integer and plain ASCII text columns ({@code {"id":42}}, {@code {"order_id":7,"line":"a"}}). It returns null for
- * anything else (other types, escapes, text beyond ASCII, white space, a repeated name, broken JSON), which the decoder
- * then leaves to Jackson to read or refuse: what it returns is the tree Jackson would build, node for node. A Jackson
- * parser and tree for these few bytes took a tenth of the task's time on inserts (docs/performance.md).
+ * integer and plain ASCII text columns ({@code {"id":42}}, {@code {"order_id":7,"line":"a"}}), of at most 4 KB. It
+ * returns null for anything else (other types, escapes, text beyond ASCII, white space, a repeated name, broken JSON, a
+ * longer key), which the decoder then leaves to Jackson to read or refuse: what it returns is the tree Jackson would
+ * build, node for node. A Jackson parser and tree for these few bytes took a tenth of the task thread's samples on
+ * inserts (docs/performance.md).
  */
 final class FlatKeyReader {
 
     /** Longest integer read here: 18 digits always fit a long; longer ones are left to Jackson. */
     private static final int MAX_DIGITS = 18;
+    /** Longest key read here: far under Jackson's limits on a name's or a text's length, which it enforces itself. */
+    static final int MAX_BYTES = 4096;
 
     private FlatKeyReader() {}
 
     /** Reads {@code bytes[start, end)}, which must hold exactly one such object; null when it does not. */
     static ObjectNode read(byte[] bytes, int start, int end) {
-        if (end - start < 2 || bytes[start] != '{' || bytes[end - 1] != '}' || end - start == 2) {
+        if (end - start <= 2 || end - start > MAX_BYTES || bytes[start] != '{' || bytes[end - 1] != '}') {
             return null; // {} too: Jackson reads it, and the decoder refuses a key without columns
         }
         ObjectNode key = JsonNodeFactory.instance.objectNode();

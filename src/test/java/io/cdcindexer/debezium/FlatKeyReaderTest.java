@@ -71,9 +71,12 @@ class FlatKeyReaderTest {
                 "{\"id\":true}", "{\"id\":null}", "{\"a\":{\"b\":1}}", "{\"a\":[1]}", "{\"id\":1,\"id\":2}",
                 "{\"id\":0123}", "{\"id\":1234567890123456789}", "{\"id\":-1234567890123456789}", "{\"id\":}",
                 "{\"id\":1,}", "{\"id\":1", "{\"id\"1}", "{\"id\":\"x}", "{\"id\":-}", "{\"id\":--1}", "{id:1}",
-                "{\"id\":1}}", "[1]", "{\"id\":\"tab\there\"}", "{\"id\":+1}", "{\"é\":1}")) {
+                "{\"id\":1}}", "[1]", "{\"id\":\"tab\there\"}", "{\"id\":+1}", "{\"é\":1}",
+                "{\"id\":\"" + "x".repeat(FlatKeyReader.MAX_BYTES) + "\"}")) {
             assertThat(read(payload)).as("left to Jackson: %s", payload).isNull();
         }
+        String longest = "{\"id\":\"" + "x".repeat(FlatKeyReader.MAX_BYTES - 10) + "\"}";
+        assertThat(read(longest)).as("a key of %d bytes", longest.length()).isNotNull();
     }
 
     // Whatever bytes it meets, the fast path reads the tree Jackson reads, or leaves them to Jackson: it never takes
