@@ -101,13 +101,6 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     static final long INDEX_WAIT_MS = 60_000;
     /** How often a write waiting for its index tries again. */
     static final long INDEX_RETRY_MS = 1_000;
-    /**
-     * With no interval, how long fewer actions than a full request wait behind a request under way at most, counted
-     * from the last answer (or from that request's send, when none came since): a request that hangs (its index's shard
-     * not started, a pause of Elasticsearch) holds back the changes beside it no longer. Under load requests are full
-     * and answered sooner, so it does not come into play.
-     */
-    static final long HOLD_BACK_MS = 250;
     /** A name the job gives a physical index ({@code <alias>_v<n>}): Elasticsearch is set not to make one by a write. */
     private static final Pattern VERSIONED_INDEX = Pattern.compile(".*_v[0-9]+");
     /**
@@ -200,9 +193,6 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     /** Actions waiting as successors (buffered, under way or waiting for a retry behind their document's action). */
     private int successors;
     private boolean flushScheduled;
-    /** When the last answer came, or the request that found nothing under way went (processing time). */
-    private long lastAnswerAt;
-    private boolean holdBackScheduled;
     /** In {@link #flush}: nothing more comes until it returns. */
     private boolean flushing;
     /** In {@link #flush} at the end of the input: a change lacking columns no longer waits for its document. */
@@ -596,36 +586,16 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
 
     // Every path that frees a request slot or a document ends here: nothing sendable is ever left without a request
     // slot, an answer to come or a timer to send it (write() may be waiting at capacity for it). With no interval, what
-    // is sendable goes at once when no request is under way; while one is, the next answer comes back here and sends
+    // is sendable goes at once while a slot is free; with every slot busy, the next answer comes back here and sends
     // what gathered meanwhile, so requests grow with the load by themselves.
     private void flushLater() {
         if (sendable() == 0) {
             return;
         }
         if (options.intervalMs() == 0) {
-            sendFullOrIntoIdle();
+            fillFreeSlots();
         } else if (!flushScheduled) {
             scheduleFlush();
-        }
-    }
-
-    // With no interval: a full request goes into any free slot, fewer actions only when no request is under way. Sent
-    // into the other slot beside a full request, a few actions would come back at once and leave the next few to go the
-    // same way: under load, every other request a scrap, each costing Elasticsearch and the task a request's overhead
-    // for little (measured: one in four or five requests of a catch-up held a few actions). Waiting for that request's
-    // answer adds at most its time to a change's delay at a trickle, where requests are small and quick.
-    // Fewer actions held back behind a request under way go after all once it has gone unanswered for HOLD_BACK_MS.
-    private void sendFullOrIntoIdle() {
-        while (inFlight < options.maxInFlight() && (inFlight == 0 || fullRequestWaiting()
-                || time.getCurrentProcessingTime() - lastAnswerAt >= HOLD_BACK_MS) && send()) {
-            // one more request
-        }
-        if (inFlight > 0 && inFlight < options.maxInFlight() && sendable() > 0 && !holdBackScheduled) {
-            holdBackScheduled = true;
-            time.registerTimer(lastAnswerAt + HOLD_BACK_MS, timestamp -> {
-                holdBackScheduled = false;
-                flushLater();
-            });
         }
     }
 
@@ -646,9 +616,6 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         }
         if (batch.isEmpty()) {
             return false;
-        }
-        if (inFlight == 0) {
-            lastAnswerAt = time.getCurrentProcessingTime();
         }
         inFlight++;
         List<Pending> incomplete = new ArrayList<>();
@@ -942,10 +909,7 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
             // waits for it, and the client's thread (or close(), for a request it cancels) must not get the refusal.
             private void toTask(ThrowingRunnable<? extends Exception> handling, String name) {
                 try {
-                    mailbox.execute(() -> {
-                        lastAnswerAt = time.getCurrentProcessingTime();
-                        handling.run();
-                    }, "elasticsearch " + name);
+                    mailbox.execute(handling, "elasticsearch " + name);
                 } catch (RejectedExecutionException e) {
                     LOG.debug("The task has ended: the Elasticsearch {} is dropped", name);
                 }

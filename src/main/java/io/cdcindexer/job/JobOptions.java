@@ -119,10 +119,9 @@ public final class JobOptions implements Serializable {
             define("elasticsearch.bulk.max-bytes", "5242880", "... or this many bytes of documents.");
     public static final Option BULK_INTERVAL_MS =
             define("elasticsearch.bulk.interval-ms", "0",
-                    "... or once its oldest action has waited this long; 0: at once when no request is under way, "
-                            + "else once none is (or into a free slot once it makes a full request, or after 250 ms "
-                            + "without an answer), so that requests batch what comes while others are under way and "
-                            + "grow with the load by themselves (docs/design.md).");
+                    "... or once its oldest action has waited this long; 0: at once while fewer than max-in-flight "
+                            + "requests are under way, so that requests batch only what comes while others are under "
+                            + "way and grow with the load by themselves (docs/performance.md).");
     public static final Option BULK_MAX_IN_FLIGHT =
             define("elasticsearch.bulk.max-in-flight", "2", "Bulk requests under way at once per sink subtask.");
     public static final Option RETRY_INITIAL_BACKOFF_MS =
