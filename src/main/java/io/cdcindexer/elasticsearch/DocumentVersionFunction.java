@@ -38,7 +38,8 @@ import org.apache.flink.util.Collector;
  * share a version: a transaction flushed before it was complete ({@link ChangeEvent#partial}) sends a later change of a
  * row with the version of the part already written, and Elasticsearch ({@code external_gte}) lets both through, so the
  * version of such a write is remembered for {@code writeMemoryMs}, and the order by the changes' own positions is kept
- * here. Both in keyed state, cleared by a timer when their time is up, so memory holds only recent deletes and partial
+ * here; a change of an earlier transaction still goes on when that write lacks columns, which it waits for in the
+ * writer ({@link #stale}). Both in keyed state, cleared by a timer when their time is up, so memory holds only recent deletes and partial
  * writes. Since the sink runs on the same subtask (forward), every write of one document goes
  * through one writer, which keeps them in order ({@link ElasticsearchIndexWriter}).
  *
@@ -85,6 +86,11 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      * quarters of the sink task's time).
      */
     private transient ValueState<Tuple3<Long, Long, Long>> remembered;
+    /**
+     * Set while the remembered change is a partial write lacking columns ({@link #stale}); absent for a delete, for a
+     * write with every column, and in state written before 2026-12-04 (taken as a delete).
+     */
+    private transient ValueState<Boolean> rememberedLacksColumns;
     /**
      * The Kafka time of a memory past the subtask's full count, which ends once the watermark is past it
      * ({@link #forgetsAt}, an event-time timer); absent for the others, which end by their clock only.
@@ -161,6 +167,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 new ValueStateDescriptor<>("remembered", Types.TUPLE(Types.LONG, Types.LONG, Types.LONG)));
         rememberedKafkaTime = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("remembered-kafka-time", Types.LONG));
+        rememberedLacksColumns = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("remembered-lacks-columns", Types.BOOLEAN));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
         holdDeadline = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG));
@@ -185,9 +193,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         }
         long due = dueTime(change, ctx.timestamp());
         if (change.hasUnavailableColumns() && due != Long.MIN_VALUE && ctx.timerService().currentWatermark() < due) {
-            Tuple3<Long, Long, Long> last = remembered.value();
-            if (last != null && !change.isNewerThan(last.f0, last.f1)) {
-                stale.inc(); // older than a remembered delete or partial write: no use holding it
+            if (stale(change, remembered.value())) {
+                stale.inc(); // no use holding it
                 return;
             }
             List<ChangeEvent> waiting = held.get(due);
@@ -322,6 +329,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     // A memory ends: it no longer counts towards the full count.
     private void forgetMemory() {
         remembered.clear();
+        rememberedLacksColumns.clear();
         memories = Math.max(0, memories - 1);
     }
 
@@ -353,10 +361,29 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         return timestamp == null ? Long.MIN_VALUE : timestamp;
     }
 
+    /**
+     * Older than the remembered change, and of no use downstream: older than a delete (which Elasticsearch forgets), or
+     * than a partial write it would let through after it (an earlier part of the same transaction, which has the same
+     * version), or than a partial write with every column. A change of an earlier transaction than a partial write
+     * lacking columns goes on: that write waits in the writer for the row's change before it, which this may be
+     * (its transaction completed later); the writer puts it first, and Elasticsearch refuses it if it is older than
+     * what it holds.
+     */
+    private boolean stale(ChangeEvent change, Tuple3<Long, Long, Long> last) throws Exception {
+        if (last == null || change.isNewerThan(last.f0, last.f1)) {
+            return false;
+        }
+        return change.version == last.f0 || !Boolean.TRUE.equals(rememberedLacksColumns.value());
+    }
+
     private void writeIfNewer(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
         Tuple3<Long, Long, Long> last = remembered.value();
-        if (last != null && !change.isNewerThan(last.f0, last.f1)) {
+        if (stale(change, last)) {
             stale.inc();
+            return;
+        }
+        if (last != null && !change.isNewerThan(last.f0, last.f1)) {
+            out.collect(change); // the row's change before a partial write still waiting for it: memory unchanged
             return;
         }
         boolean delete = change.action == ChangeEvent.Action.DELETE;
@@ -371,6 +398,11 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 memories++;
             }
             remembered.update(Tuple3.of(change.version, change.lsn, until));
+            if (!delete && change.hasUnavailableColumns()) {
+                rememberedLacksColumns.update(true);
+            } else {
+                rememberedLacksColumns.clear();
+            }
             ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
             forgetWatermarkTimer(ctx);
             if (memories > fullCount && change.kafkaTime > 0) {

@@ -454,6 +454,34 @@ class ElasticsearchIndexSinkITCase {
     }
 
     /**
+     * The same through the version check in front of the writer, as the job runs them: the change that left the body
+     * alone is a partial write (its transaction flushed at the timeout, still incomplete), which the version check
+     * remembers. The insert, older, came after it; the version check dropped it as stale until 2026-12-04, and the
+     * change was written without the body.
+     */
+    @Test
+    void aPartialWriteLackingAColumnIsCompletedFromTheInsertTheVersionCheckLetsThroughAfterIt() throws Exception {
+        ChangeEvent bodyUnchanged = upsert("articles", "10", 300, "{\"id\":10,\"n\":2}", null);
+        bodyUnchanged.unavailableColumns = new String[] {"body"};
+        bodyUnchanged.partial = true;
+        ChangeEvent insert = upsert("articles", "10", 200, "{\"id\":10,\"n\":1,\"body\":\"first\"}", null);
+        CollectingDeadLetterQueue deadLetters = new CollectingDeadLetterQueue("partialwrite");
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
+        env.setParallelism(1);
+        env.fromData(TypeInformation.of(ChangeEvent.class), bodyUnchanged, insert)
+                .keyBy(DocumentVersionFunction.DOCUMENT_KEY)
+                .process(new DocumentVersionFunction(60_000, 600_000, 30_000, Long.MAX_VALUE))
+                .sinkTo(new ElasticsearchIndexSink(options(elasticsearch.port()),
+                        new ChangeEventEmitter(new IndexNames("partialwrite-{table}")), deadLetters));
+        env.execute("partialwrite");
+
+        JsonNode stored = get("partialwrite-articles", "10");
+        assertThat(stored.path("_source").toString()).isEqualTo("{\"id\":10,\"n\":2,\"body\":\"first\"}");
+        assertThat(stored.path("_version").asLong()).isEqualTo(300);
+        assertThat(deadLetters.letters()).isEmpty();
+    }
+
+    /**
      * A table with two TOASTed columns: change 200 gives the body a new value and leaves the summary alone, change 300
      * leaves both alone. Both wait behind change 100 in the writer's buffer; 300 replaced 200 there and was completed
      * from the stored document, the body of 100.
