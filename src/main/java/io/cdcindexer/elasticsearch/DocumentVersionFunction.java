@@ -17,6 +17,7 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.api.java.tuple.Tuple3;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.Counter;
@@ -87,10 +88,15 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      */
     private transient ValueState<Tuple3<Long, Long, Long>> remembered;
     /**
-     * Set while the remembered change is a partial write lacking columns ({@link #stale}); absent for a delete, for a
-     * write with every column, and in state written before 2026-12-04 (taken as a delete).
+     * Whether the remembered change, a partial write, lacks columns ({@link #stale}); absent for a delete, and in state
+     * written before 2026-12-04 (taken as a delete: nothing older goes on).
      */
-    private transient ValueState<Boolean> rememberedLacksColumns;
+    private transient ValueState<Boolean> rememberedWriteLacksColumns;
+    /**
+     * The delete whose memory a partial write replaced, or the one before it: nothing older goes on, whatever the
+     * partial write lacks ({@link #stale}).
+     */
+    private transient ValueState<Tuple2<Long, Long>> deleteBefore;
     /**
      * The Kafka time of a memory past the subtask's full count, which ends once the watermark is past it
      * ({@link #forgetsAt}, an event-time timer); absent for the others, which end by their clock only.
@@ -167,8 +173,10 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 new ValueStateDescriptor<>("remembered", Types.TUPLE(Types.LONG, Types.LONG, Types.LONG)));
         rememberedKafkaTime = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("remembered-kafka-time", Types.LONG));
-        rememberedLacksColumns = getRuntimeContext().getState(
-                new ValueStateDescriptor<>("remembered-lacks-columns", Types.BOOLEAN));
+        rememberedWriteLacksColumns = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("remembered-write-lacks-columns", Types.BOOLEAN));
+        deleteBefore = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("delete-before", Types.TUPLE(Types.LONG, Types.LONG)));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
         holdDeadline = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG));
@@ -329,7 +337,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     // A memory ends: it no longer counts towards the full count.
     private void forgetMemory() {
         remembered.clear();
-        rememberedLacksColumns.clear();
+        rememberedWriteLacksColumns.clear();
+        deleteBefore.clear();
         memories = Math.max(0, memories - 1);
     }
 
@@ -365,15 +374,20 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      * Older than the remembered change, and of no use downstream: older than a delete (which Elasticsearch forgets), or
      * than a partial write it would let through after it (an earlier part of the same transaction, which has the same
      * version), or than a partial write with every column. A change of an earlier transaction than a partial write
-     * lacking columns goes on: that write waits in the writer for the row's change before it, which this may be
-     * (its transaction completed later); the writer puts it first, and Elasticsearch refuses it if it is older than
-     * what it holds.
+     * lacking columns goes on, unless it is older than a delete that write's memory replaced: that write waits in the
+     * writer for the row's change before it, which this may be (its transaction completed later); the writer puts it
+     * first, and Elasticsearch refuses it if it is older than what it holds (and a delete it may have forgotten is
+     * still remembered here).
      */
     private boolean stale(ChangeEvent change, Tuple3<Long, Long, Long> last) throws Exception {
         if (last == null || change.isNewerThan(last.f0, last.f1)) {
             return false;
         }
-        return change.version == last.f0 || !Boolean.TRUE.equals(rememberedLacksColumns.value());
+        if (change.version == last.f0 || !Boolean.TRUE.equals(rememberedWriteLacksColumns.value())) {
+            return true;
+        }
+        Tuple2<Long, Long> delete = deleteBefore.value();
+        return delete != null && !change.isNewerThan(delete.f0, delete.f1);
     }
 
     private void writeIfNewer(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
@@ -397,12 +411,16 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             if (last == null) {
                 memories++;
             }
-            remembered.update(Tuple3.of(change.version, change.lsn, until));
-            if (!delete && change.hasUnavailableColumns()) {
-                rememberedLacksColumns.update(true);
+            if (delete) {
+                rememberedWriteLacksColumns.clear();
+                deleteBefore.clear(); // the memory is the delete itself
             } else {
-                rememberedLacksColumns.clear();
+                if (last != null && rememberedWriteLacksColumns.value() == null) {
+                    deleteBefore.update(Tuple2.of(last.f0, last.f1)); // it replaces a delete's memory
+                }
+                rememberedWriteLacksColumns.update(change.hasUnavailableColumns());
             }
+            remembered.update(Tuple3.of(change.version, change.lsn, until));
             ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
             forgetWatermarkTimer(ctx);
             if (memories > fullCount && change.kafkaTime > 0) {

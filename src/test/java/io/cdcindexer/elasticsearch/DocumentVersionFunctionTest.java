@@ -225,9 +225,30 @@ class DocumentVersionFunctionTest {
         harness.processElement(update, 500);
         harness.processElement(upsert("users", "1", 200, "{\"id\":1,\"title\":\"a\",\"body\":\"x\"}", "t1"), 600);
 
+        // The partial write is still remembered: an earlier part of its transaction, late, is dropped.
+        harness.processElement(partialAt(upsert("users", "1", 400, "{\"id\":1,\"title\":\"a2\"}", "t2"), 300), 700);
+
         assertThat(output()).containsExactly(
                 "UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"title\":\"b\"} unavailable=[body]",
                 "UPSERT cdc.public.users/1 v200 {\"id\":1,\"title\":\"a\",\"body\":\"x\"}");
+    }
+
+    // Review finding (2026-12-04): a partial write that replaced the memory of a delete let a change from before the
+    // delete through; with Elasticsearch's own memory of the delete over, it made the document again, and the partial
+    // write took its columns from that deleted row's values.
+    @Test
+    void beforeAPartialWriteLackingColumnsAChangeOlderThanTheDeleteItReplacedIsStillDropped() throws Exception {
+        harness.processWatermark(new Watermark(1_000));
+        harness.processElement(delete("users", "1", 200, "t2"), 400);
+        ChangeEvent update = partialAt(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"), 350);
+        update.unavailableColumns = new String[] {"body"};
+        harness.processElement(update, 500);
+        harness.processElement(upsert("users", "1", 100, "{\"id\":1,\"body\":\"old\"}", "t1"), 600);
+        harness.processElement(upsert("users", "1", 300, "{\"id\":1,\"body\":\"new\"}", "t3"), 700);
+
+        assertThat(output()).containsExactly("DELETE cdc.public.users/1 v200",
+                "UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"n\":4} unavailable=[body]",
+                "UPSERT cdc.public.users/1 v300 {\"id\":1,\"body\":\"new\"}");
     }
 
     @Test
