@@ -88,15 +88,15 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      */
     private transient ValueState<Tuple3<Long, Long, Long>> remembered;
     /**
-     * Whether the remembered change, a partial write, lacks columns ({@link #stale}); absent for a delete, and in state
-     * written before 2026-12-04 (taken as a delete: nothing older goes on).
+     * Set while the remembered change is a partial write lacking columns ({@link #stale}); absent for a delete, a
+     * partial write with every column, and in state written before 2026-12-04 (nothing older goes on).
      */
-    private transient ValueState<Boolean> rememberedWriteLacksColumns;
+    private transient ValueState<Boolean> rememberedLacksColumns;
     /**
-     * The delete whose memory a partial write replaced, or the one before it: nothing older goes on, whatever the
-     * partial write lacks ({@link #stale}).
+     * While the remembered change is a partial write lacking columns: the newest change let through before it (the
+     * memory it replaced) or since (older than it, as its predecessor could be). Only a change newer than this goes on.
      */
-    private transient ValueState<Tuple2<Long, Long>> deleteBefore;
+    private transient ValueState<Tuple2<Long, Long>> newestBefore;
     /**
      * The Kafka time of a memory past the subtask's full count, which ends once the watermark is past it
      * ({@link #forgetsAt}, an event-time timer); absent for the others, which end by their clock only.
@@ -173,10 +173,10 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 new ValueStateDescriptor<>("remembered", Types.TUPLE(Types.LONG, Types.LONG, Types.LONG)));
         rememberedKafkaTime = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("remembered-kafka-time", Types.LONG));
-        rememberedWriteLacksColumns = getRuntimeContext().getState(
-                new ValueStateDescriptor<>("remembered-write-lacks-columns", Types.BOOLEAN));
-        deleteBefore = getRuntimeContext().getState(
-                new ValueStateDescriptor<>("delete-before", Types.TUPLE(Types.LONG, Types.LONG)));
+        rememberedLacksColumns = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("remembered-lacks-columns", Types.BOOLEAN));
+        newestBefore = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("newest-before", Types.TUPLE(Types.LONG, Types.LONG)));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
         holdDeadline = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG));
@@ -337,8 +337,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     // A memory ends: it no longer counts towards the full count.
     private void forgetMemory() {
         remembered.clear();
-        rememberedWriteLacksColumns.clear();
-        deleteBefore.clear();
+        rememberedLacksColumns.clear();
+        newestBefore.clear();
         memories = Math.max(0, memories - 1);
     }
 
@@ -374,20 +374,21 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      * Older than the remembered change, and of no use downstream: older than a delete (which Elasticsearch forgets), or
      * than a partial write it would let through after it (an earlier part of the same transaction, which has the same
      * version), or than a partial write with every column. A change of an earlier transaction than a partial write
-     * lacking columns goes on, unless it is older than a delete that write's memory replaced: that write waits in the
-     * writer for the row's change before it, which this may be (its transaction completed later); the writer puts it
-     * first, and Elasticsearch refuses it if it is older than what it holds (and a delete it may have forgotten is
-     * still remembered here).
+     * lacking columns goes on when it is newer than every other change let through ({@link #newestBefore}): that write
+     * waits in the writer for the row's change before it, which this may be (its transaction completed later); the
+     * writer puts it first, and Elasticsearch refuses it if it is older than what it holds. Nothing older than a change
+     * let through goes on, so no change from before a delete, which Elasticsearch may have forgotten, and no earlier
+     * part of a transaction after a later one.
      */
     private boolean stale(ChangeEvent change, Tuple3<Long, Long, Long> last) throws Exception {
         if (last == null || change.isNewerThan(last.f0, last.f1)) {
             return false;
         }
-        if (change.version == last.f0 || !Boolean.TRUE.equals(rememberedWriteLacksColumns.value())) {
+        if (change.version == last.f0 || !Boolean.TRUE.equals(rememberedLacksColumns.value())) {
             return true;
         }
-        Tuple2<Long, Long> delete = deleteBefore.value();
-        return delete != null && !change.isNewerThan(delete.f0, delete.f1);
+        Tuple2<Long, Long> before = newestBefore.value();
+        return before != null && !change.isNewerThan(before.f0, before.f1);
     }
 
     private void writeIfNewer(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
@@ -397,7 +398,10 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             return;
         }
         if (last != null && !change.isNewerThan(last.f0, last.f1)) {
-            out.collect(change); // the row's change before a partial write still waiting for it: memory unchanged
+            // The row's change before a partial write still waiting for it, maybe: the memory stays, and nothing older
+            // than this goes on after it.
+            newestBefore.update(Tuple2.of(change.version, change.lsn));
+            out.collect(change);
             return;
         }
         boolean delete = change.action == ChangeEvent.Action.DELETE;
@@ -411,14 +415,14 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             if (last == null) {
                 memories++;
             }
-            if (delete) {
-                rememberedWriteLacksColumns.clear();
-                deleteBefore.clear(); // the memory is the delete itself
-            } else {
-                if (last != null && rememberedWriteLacksColumns.value() == null) {
-                    deleteBefore.update(Tuple2.of(last.f0, last.f1)); // it replaces a delete's memory
+            if (!delete && change.hasUnavailableColumns()) {
+                rememberedLacksColumns.update(true);
+                if (last != null) {
+                    newestBefore.update(Tuple2.of(last.f0, last.f1)); // newer than anything let through before it
                 }
-                rememberedWriteLacksColumns.update(change.hasUnavailableColumns());
+            } else {
+                rememberedLacksColumns.clear();
+                newestBefore.clear(); // nothing older goes on
             }
             remembered.update(Tuple3.of(change.version, change.lsn, until));
             ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));

@@ -251,6 +251,39 @@ class DocumentVersionFunctionTest {
                 "UPSERT cdc.public.users/1 v300 {\"id\":1,\"body\":\"new\"}");
     }
 
+    // Second review finding (2026-12-04): a delete older than the partial write went on as its predecessor could, but
+    // was not remembered, so a change from before the delete went on after it, and could make the document again.
+    @Test
+    void beforeAPartialWriteLackingColumnsOnlyChangesNewerThanEveryOneLetThroughGoOn() throws Exception {
+        harness.processWatermark(new Watermark(1_000));
+        ChangeEvent update = partialAt(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"), 350);
+        update.unavailableColumns = new String[] {"body"};
+        harness.processElement(update, 500);
+        harness.processElement(delete("users", "1", 300, "t3"), 600);
+        harness.processElement(upsert("users", "1", 250, "{\"id\":1,\"body\":\"old\"}", "t2"), 700);
+        harness.processElement(upsert("users", "1", 350, "{\"id\":1,\"body\":\"new\"}", "t3b"), 800);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"n\":4} unavailable=[body]",
+                "DELETE cdc.public.users/1 v300", "UPSERT cdc.public.users/1 v350 {\"id\":1,\"body\":\"new\"}");
+    }
+
+    // The same review: a partial write that replaced another one's memory let an earlier part of that one's
+    // transaction through, which Elasticsearch (external_gte) takes after the later part.
+    @Test
+    void aPartialWriteThatReplacesAnotherKeepsTheEarlierPartsOfThatOnesTransactionOut() throws Exception {
+        harness.processWatermark(new Watermark(1_000));
+        ChangeEvent later = partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":2}", "t4"), 350);
+        later.unavailableColumns = new String[] {"body"};
+        harness.processElement(later, 500);
+        ChangeEvent next = partialAt(upsert("users", "1", 500, "{\"id\":1,\"v\":3}", "t5"), 450);
+        next.unavailableColumns = new String[] {"body"};
+        harness.processElement(next, 600);
+        harness.processElement(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":1}", "t4"), 300), 700);
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"v\":2} unavailable=[body]",
+                "UPSERT cdc.public.users/1 v500 lsn450 {\"id\":1,\"v\":3} unavailable=[body]");
+    }
+
     @Test
     void beforeAPartialWriteWithEveryColumnOrAnEarlierPartOfItsTransactionIsStillDropped() throws Exception {
         harness.processElement(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":2}", "t2"), 350), 0);
