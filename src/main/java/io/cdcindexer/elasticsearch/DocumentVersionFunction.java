@@ -40,7 +40,7 @@ import org.apache.flink.util.Collector;
  * row with the version of the part already written, and Elasticsearch ({@code external_gte}) lets both through, so the
  * version of such a write is remembered for {@code writeMemoryMs}, and the order by the changes' own positions is kept
  * here; a change of an earlier transaction still goes on when that write lacks columns, which it waits for in the
- * writer ({@link #stale}). Both in keyed state, cleared by a timer when their time is up, so memory holds only recent deletes and partial
+ * writer ({@link #stale}), and a write lacking columns takes over a memory instead of ending it. Both in keyed state, cleared by a timer when their time is up, so memory holds only recent deletes and partial
  * writes. Since the sink runs on the same subtask (forward), every write of one document goes
  * through one writer, which keeps them in order ({@link ElasticsearchIndexWriter}).
  *
@@ -405,7 +405,9 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             return;
         }
         boolean delete = change.action == ChangeEvent.Action.DELETE;
-        if (delete || change.partial) {
+        // A write lacking columns does not end a memory as a live document's write does: it waits in the writer for the
+        // row's change before it, and until it is written, Elasticsearch may hold nothing newer than a forgotten delete.
+        if (delete || change.partial || (last != null && change.hasUnavailableColumns())) {
             // Expiry rounded up to the second: fewer distinct timers.
             long now = clock.now(ctx.timerService().currentProcessingTime());
             long until = ((now + (delete ? deleteMemoryMs : writeMemoryMs)) / 1000 + 1) * 1000;

@@ -251,6 +251,24 @@ class DocumentVersionFunctionTest {
                 "UPSERT cdc.public.users/1 v300 {\"id\":1,\"body\":\"new\"}");
     }
 
+    // Second review finding (2026-12-04), there before: a write lacking columns, of a complete transaction, ended the
+    // memory of a delete as a live document's write does, while it waited in the writer for the row's change before
+    // it; a change from before the delete then went on, and could make the document again for it to be completed from.
+    @Test
+    void aWriteLackingColumnsKeepsTheMemoryOfTheDeleteBeforeIt() throws Exception {
+        harness.processWatermark(new Watermark(1_000));
+        harness.processElement(delete("users", "1", 200, "t2"), 400);
+        ChangeEvent update = upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4");
+        update.unavailableColumns = new String[] {"body"};
+        harness.processElement(update, 500);
+        harness.processElement(upsert("users", "1", 100, "{\"id\":1,\"body\":\"old\"}", "t1"), 600);
+        harness.processElement(upsert("users", "1", 300, "{\"id\":1,\"body\":\"new\"}", "t3"), 700);
+
+        assertThat(output()).containsExactly("DELETE cdc.public.users/1 v200",
+                "UPSERT cdc.public.users/1 v400 {\"id\":1,\"n\":4} unavailable=[body]",
+                "UPSERT cdc.public.users/1 v300 {\"id\":1,\"body\":\"new\"}");
+    }
+
     // Second review finding (2026-12-04): a delete older than the partial write went on as its predecessor could, but
     // was not remembered, so a change from before the delete went on after it, and could make the document again.
     @Test
