@@ -88,15 +88,22 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
      */
     private transient ValueState<Tuple3<Long, Long, Long>> remembered;
     /**
-     * Set while the remembered change is a partial write lacking columns ({@link #stale}); absent for a delete, a
-     * partial write with every column, and in state written before 2026-12-04 (nothing older goes on).
+     * Set while the remembered change is a write lacking columns ({@link #stale}); absent for a delete, a partial write
+     * with every column, and in state written before 2026-12-04 (nothing older goes on).
      */
     private transient ValueState<Boolean> rememberedLacksColumns;
     /**
-     * While the remembered change is a partial write lacking columns: the newest change let through before it (the
-     * memory it replaced) or since (older than it, as its predecessor could be). Only a change newer than this goes on.
+     * While the remembered change lacks columns: the newest delete let through before it, or a memory it replaced that
+     * may have been one (a delete, a partial write with every column, one restored from before this state). Nothing
+     * older goes on: Elasticsearch may have forgotten the delete.
      */
-    private transient ValueState<Tuple2<Long, Long>> newestBefore;
+    private transient ValueState<Tuple2<Long, Long>> deleteBefore;
+    /**
+     * While the remembered change lacks columns: the partial writes let through before it, each as its version and the
+     * position of its latest part. An earlier part of one of their transactions does not go on: Elasticsearch
+     * ({@code external_gte}) would take it after the later part.
+     */
+    private transient ValueState<List<Tuple2<Long, Long>>> partialsBefore;
     /**
      * The Kafka time of a memory past the subtask's full count, which ends once the watermark is past it
      * ({@link #forgetsAt}, an event-time timer); absent for the others, which end by their clock only.
@@ -175,8 +182,10 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 new ValueStateDescriptor<>("remembered-kafka-time", Types.LONG));
         rememberedLacksColumns = getRuntimeContext().getState(
                 new ValueStateDescriptor<>("remembered-lacks-columns", Types.BOOLEAN));
-        newestBefore = getRuntimeContext().getState(
-                new ValueStateDescriptor<>("newest-before", Types.TUPLE(Types.LONG, Types.LONG)));
+        deleteBefore = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("delete-before", Types.TUPLE(Types.LONG, Types.LONG)));
+        partialsBefore = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("partials-before", Types.LIST(Types.TUPLE(Types.LONG, Types.LONG))));
         held = getRuntimeContext().getMapState(new MapStateDescriptor<>("held", Types.LONG,
                 Types.LIST(TypeInformation.of(ChangeEvent.class))));
         holdDeadline = getRuntimeContext().getState(new ValueStateDescriptor<>("hold-deadline", Types.LONG));
@@ -338,7 +347,8 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     private void forgetMemory() {
         remembered.clear();
         rememberedLacksColumns.clear();
-        newestBefore.clear();
+        deleteBefore.clear();
+        partialsBefore.clear();
         memories = Math.max(0, memories - 1);
     }
 
@@ -373,12 +383,12 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
     /**
      * Older than the remembered change, and of no use downstream: older than a delete (which Elasticsearch forgets), or
      * than a partial write it would let through after it (an earlier part of the same transaction, which has the same
-     * version), or than a partial write with every column. A change of an earlier transaction than a partial write
-     * lacking columns goes on when it is newer than every other change let through ({@link #newestBefore}): that write
-     * waits in the writer for the row's change before it, which this may be (its transaction completed later); the
-     * writer puts it first, and Elasticsearch refuses it if it is older than what it holds. Nothing older than a change
-     * let through goes on, so no change from before a delete, which Elasticsearch may have forgotten, and no earlier
-     * part of a transaction after a later one.
+     * version), or than a partial write with every column. A change of an earlier transaction than a write lacking
+     * columns goes on: that write waits in the writer for the row's change before it, which this may be (its
+     * transaction completed later), or for that change's own (a chain of writes lacking columns); the writer puts it
+     * first, and Elasticsearch refuses it if it is older than what it holds. Except a change from before a delete
+     * let through, which Elasticsearch may have forgotten ({@link #deleteBefore}), and an earlier part of a partial
+     * write's transaction ({@link #partialsBefore}).
      */
     private boolean stale(ChangeEvent change, Tuple3<Long, Long, Long> last) throws Exception {
         if (last == null || change.isNewerThan(last.f0, last.f1)) {
@@ -387,8 +397,37 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         if (change.version == last.f0 || !Boolean.TRUE.equals(rememberedLacksColumns.value())) {
             return true;
         }
-        Tuple2<Long, Long> before = newestBefore.value();
-        return before != null && !change.isNewerThan(before.f0, before.f1);
+        Tuple2<Long, Long> delete = deleteBefore.value();
+        if (delete != null && !change.isNewerThan(delete.f0, delete.f1)) {
+            return true;
+        }
+        List<Tuple2<Long, Long>> partials = partialsBefore.value();
+        if (partials != null) {
+            for (Tuple2<Long, Long> partial : partials) {
+                if (change.version == partial.f0 && change.lsn <= partial.f1) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    // What a change let through beside a write lacking columns, or a memory that write replaced, keeps out after it.
+    private void keepOutWhatIsOlderThan(long version, long lsn, boolean delete, boolean partial) throws Exception {
+        if (delete) {
+            Tuple2<Long, Long> before = deleteBefore.value();
+            if (before == null || before.f0 < version || (before.f0 == version && before.f1 < lsn)) {
+                deleteBefore.update(Tuple2.of(version, lsn));
+            }
+        } else if (partial) {
+            List<Tuple2<Long, Long>> partials = partialsBefore.value();
+            List<Tuple2<Long, Long>> more = partials == null ? new ArrayList<>() : new ArrayList<>(partials);
+            more.removeIf(known -> known.f0 == version && known.f1 <= lsn);
+            if (more.stream().noneMatch(known -> known.f0 == version)) {
+                more.add(Tuple2.of(version, lsn));
+            }
+            partialsBefore.update(more);
+        }
     }
 
     private void writeIfNewer(ChangeEvent change, Context ctx, Collector<ChangeEvent> out) throws Exception {
@@ -398,9 +437,9 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             return;
         }
         if (last != null && !change.isNewerThan(last.f0, last.f1)) {
-            // The row's change before a partial write still waiting for it, maybe: the memory stays, and nothing older
-            // than this goes on after it.
-            newestBefore.update(Tuple2.of(change.version, change.lsn));
+            // The row's change before a write still waiting for it, maybe: the memory stays.
+            keepOutWhatIsOlderThan(change.version, change.lsn, change.action == ChangeEvent.Action.DELETE,
+                    change.partial);
             out.collect(change);
             return;
         }
@@ -418,13 +457,17 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 memories++;
             }
             if (!delete && change.hasUnavailableColumns()) {
-                rememberedLacksColumns.update(true);
                 if (last != null) {
-                    newestBefore.update(Tuple2.of(last.f0, last.f1)); // newer than anything let through before it
+                    // A memory lacking columns was a write, maybe partial (its parts kept out); any other may have
+                    // been a delete.
+                    boolean lacked = Boolean.TRUE.equals(rememberedLacksColumns.value());
+                    keepOutWhatIsOlderThan(last.f0, last.f1, !lacked, lacked);
                 }
+                rememberedLacksColumns.update(true);
             } else {
                 rememberedLacksColumns.clear();
-                newestBefore.clear(); // nothing older goes on
+                deleteBefore.clear(); // nothing older goes on
+                partialsBefore.clear();
             }
             remembered.update(Tuple3.of(change.version, change.lsn, until));
             ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));

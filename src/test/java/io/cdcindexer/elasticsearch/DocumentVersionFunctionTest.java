@@ -302,6 +302,34 @@ class DocumentVersionFunctionTest {
                 "UPSERT cdc.public.users/1 v500 lsn450 {\"id\":1,\"v\":3} unavailable=[body]");
     }
 
+    // Third review finding (2026-12-04): keeping out everything older than each change let through kept out the change
+    // that the first of a chain of writes lacking columns waited for, where Elasticsearch and the writer order it.
+    @Test
+    void behindAChainOfWritesLackingColumnsTheChangeTheFirstWaitsForStillGoesOn() throws Exception {
+        harness.processWatermark(new Watermark(1_000));
+        ChangeEvent first = partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":1}", "t4"), 300);
+        first.unavailableColumns = new String[] {"body"};
+        harness.processElement(first, 500);
+        ChangeEvent second = partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":2}", "t4"), 350);
+        second.unavailableColumns = new String[] {"body"};
+        harness.processElement(second, 600);
+        ChangeEvent third = upsert("users", "1", 500, "{\"id\":1,\"v\":3}", "t5");
+        third.unavailableColumns = new String[] {"body"};
+        harness.processElement(third, 700);
+        ChangeEvent between = upsert("users", "1", 450, "{\"id\":1,\"v\":0}", "t45");
+        between.unavailableColumns = new String[] {"body"};
+        harness.processElement(between, 800);
+        harness.processElement(upsert("users", "1", 300, "{\"id\":1,\"body\":\"x\"}", "t3"), 900);
+        harness.processElement(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":0}", "t4"), 200), 950);
+
+        assertThat(output()).containsExactly(
+                "UPSERT cdc.public.users/1 v400 lsn300 {\"id\":1,\"v\":1} unavailable=[body]",
+                "UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"v\":2} unavailable=[body]",
+                "UPSERT cdc.public.users/1 v500 {\"id\":1,\"v\":3} unavailable=[body]",
+                "UPSERT cdc.public.users/1 v450 {\"id\":1,\"v\":0} unavailable=[body]",
+                "UPSERT cdc.public.users/1 v300 {\"id\":1,\"body\":\"x\"}");
+    }
+
     @Test
     void beforeAPartialWriteWithEveryColumnOrAnEarlierPartOfItsTransactionIsStillDropped() throws Exception {
         harness.processElement(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":2}", "t2"), 350), 0);
