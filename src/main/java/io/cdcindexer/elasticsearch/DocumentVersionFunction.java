@@ -437,9 +437,18 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             return;
         }
         if (last != null && !change.isNewerThan(last.f0, last.f1)) {
-            // The row's change before a write still waiting for it, maybe: the memory stays.
-            keepOutWhatIsOlderThan(change.version, change.lsn, change.action == ChangeEvent.Action.DELETE,
-                    change.partial);
+            // The row's change before a write still waiting for it, maybe: the memory stays, as long as a delete's
+            // when this is one.
+            boolean olderDelete = change.action == ChangeEvent.Action.DELETE;
+            keepOutWhatIsOlderThan(change.version, change.lsn, olderDelete, change.partial);
+            if (olderDelete) {
+                long until = expiry(ctx, deleteMemoryMs);
+                if (until > last.f2) {
+                    deleteExpiryTimer(last.f2, ctx);
+                    remembered.update(Tuple3.of(last.f0, last.f1, until));
+                    ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
+                }
+            }
             out.collect(change);
             return;
         }
@@ -447,9 +456,16 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         // A write lacking columns does not end a memory as a live document's write does: it waits in the writer for the
         // row's change before it, and until it is written, Elasticsearch may hold nothing newer than a forgotten delete.
         if (delete || change.partial || (last != null && change.hasUnavailableColumns())) {
-            // Expiry rounded up to the second: fewer distinct timers.
-            long now = clock.now(ctx.timerService().currentProcessingTime());
-            long until = ((now + (delete ? deleteMemoryMs : writeMemoryMs)) / 1000 + 1) * 1000;
+            long until = expiry(ctx, delete ? deleteMemoryMs : writeMemoryMs);
+            if (!delete && change.hasUnavailableColumns() && last != null) {
+                // A memory lacking columns was a write, maybe partial (its parts kept out); any other may have been a
+                // delete, which is then kept out as long as it would have been remembered.
+                boolean lacked = Boolean.TRUE.equals(rememberedLacksColumns.value());
+                keepOutWhatIsOlderThan(last.f0, last.f1, !lacked, lacked);
+                if (deleteBefore.value() != null) {
+                    until = Math.max(until, last.f2);
+                }
+            }
             if (last != null && last.f2 != until) {
                 deleteExpiryTimer(last.f2, ctx);
             }
@@ -457,12 +473,6 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 memories++;
             }
             if (!delete && change.hasUnavailableColumns()) {
-                if (last != null) {
-                    // A memory lacking columns was a write, maybe partial (its parts kept out); any other may have
-                    // been a delete.
-                    boolean lacked = Boolean.TRUE.equals(rememberedLacksColumns.value());
-                    keepOutWhatIsOlderThan(last.f0, last.f1, !lacked, lacked);
-                }
                 rememberedLacksColumns.update(true);
             } else {
                 rememberedLacksColumns.clear();
@@ -484,6 +494,12 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             forgetWatermarkTimer(ctx);
         }
         out.collect(change);
+    }
+
+    /** When a memory kept {@code forMs} from now ends, on the running clock; rounded up to the second (fewer timers). */
+    private long expiry(Context ctx, long forMs) {
+        long now = clock.now(ctx.timerService().currentProcessingTime());
+        return ((now + forMs) / 1000 + 1) * 1000;
     }
 
     private long startedAt(Context ctx) {

@@ -302,6 +302,24 @@ class DocumentVersionFunctionTest {
                 "UPSERT cdc.public.users/1 v500 lsn450 {\"id\":1,\"v\":3} unavailable=[body]");
     }
 
+    // Fourth review (2026-12-04): a delete let through beside a write lacking columns was kept out only as long as that
+    // write was remembered (10 minutes), not as long as a delete is (an hour).
+    @Test
+    void aDeleteLetThroughBesideAWriteLackingColumnsIsKeptOutAsLongAsADeleteIsRemembered() throws Exception {
+        harness.processWatermark(new Watermark(1_000));
+        ChangeEvent update = partialAt(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"), 350);
+        update.unavailableColumns = new String[] {"body"};
+        harness.processElement(update, 500);
+        harness.processElement(delete("users", "1", 300, "t3"), 600);
+        harness.setProcessingTime(WRITES_MS + 10_000); // the write's memory alone would be over
+        harness.processElement(upsert("users", "1", 250, "{\"id\":1,\"body\":\"old\"}", "t2"), 700);
+        harness.setProcessingTime(DELETES_MS + 10_000); // the delete's too
+
+        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"n\":4} unavailable=[body]",
+                "DELETE cdc.public.users/1 v300");
+        assertThat(harness.numKeyedStateEntries()).as("forgotten once a delete would be").isZero();
+    }
+
     // Third review finding (2026-12-04): keeping out everything older than each change let through kept out the change
     // that the first of a chain of writes lacking columns waited for, where Elasticsearch and the writer order it.
     @Test
