@@ -40,9 +40,10 @@ import org.apache.flink.util.Collector;
  * row with the version of the part already written, and Elasticsearch ({@code external_gte}) lets both through, so the
  * version of such a write is remembered for {@code writeMemoryMs}, and the order by the changes' own positions is kept
  * here; a change of an earlier transaction still goes on when that write lacks columns, which it waits for in the
- * writer ({@link #stale}), and a write lacking columns takes over a memory instead of ending it. Both in keyed state, cleared by a timer when their time is up, so memory holds only recent deletes and partial
- * writes. Since the sink runs on the same subtask (forward), every write of one document goes
- * through one writer, which keeps them in order ({@link ElasticsearchIndexWriter}).
+ * writer ({@link #stale}), and a write lacking columns takes over a memory instead of ending it. Both in keyed state,
+ * cleared by a timer when their time is up, so memory holds only recent deletes and partial writes. Since the sink
+ * runs on the same subtask (forward), every write of one document goes through one writer, which keeps them in order
+ * ({@link ElasticsearchIndexWriter}).
  *
  * <p>A change with unavailable (unchanged TOASTed) columns is held until the watermark shows that every partition has
  * been read past its Kafka time ({@link #dueTime}): its values for those columns are the row's previous values, and the previous change of
@@ -453,8 +454,9 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             return;
         }
         boolean delete = change.action == ChangeEvent.Action.DELETE;
-        // A write lacking columns does not end a memory as a live document's write does: it waits in the writer for the
-        // row's change before it, and until it is written, Elasticsearch may hold nothing newer than a forgotten delete.
+        // A write lacking columns does not end a memory as a live document's write does: it waits in the writer for
+        // the row's change before it, and until it is written, Elasticsearch may hold nothing newer than a forgotten
+        // delete.
         if (delete || change.partial || (last != null && change.hasUnavailableColumns())) {
             long until = expiry(ctx, delete ? deleteMemoryMs : writeMemoryMs);
             if (!delete && change.hasUnavailableColumns() && last != null) {
@@ -496,7 +498,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
         out.collect(change);
     }
 
-    /** When a memory kept {@code forMs} from now ends, on the running clock; rounded up to the second (fewer timers). */
+    /** When a memory kept {@code forMs} from now ends, on the running clock, to the second (fewer timers). */
     private long expiry(Context ctx, long forMs) {
         long now = clock.now(ctx.timerService().currentProcessingTime());
         return ((now + forMs) / 1000 + 1) * 1000;

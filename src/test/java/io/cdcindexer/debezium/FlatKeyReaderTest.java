@@ -24,7 +24,7 @@ class FlatKeyReaderTest {
         return readInRecord(payload.getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Reads the payload from inside a record, as the decoder does (the schema before it, the wrapper's brace after). */
+    /** Reads the payload inside a record, as the decoder does (the schema before it, the wrapper's brace after). */
     private static ObjectNode readInRecord(byte[] payload) {
         byte[] record = new byte[payload.length + 12];
         System.arraycopy(payload, 0, record, 11, payload.length);

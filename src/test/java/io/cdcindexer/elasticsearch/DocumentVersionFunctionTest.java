@@ -213,10 +213,10 @@ class DocumentVersionFunctionTest {
                 "UPSERT cdc.public.users/1 v400 lsn300 {\"v\":2}");
     }
 
-    // Open since 2026-12-02: an update flushed with its transaction still incomplete, lacking a TOASTed column, waits in
-    // the writer for its row's change before it to be written; that change, the insert of an earlier transaction that
-    // completed later, was dropped here as older than the remembered partial write, and the update went without the
-    // column once its wait was over.
+    // Open since 2026-12-02: an update flushed with its transaction still incomplete, lacking a TOASTed column, waits
+    // in the writer for its row's change before it to be written; that change, the insert of an earlier transaction
+    // that completed later, was dropped here as older than the remembered partial write, and the update went without
+    // the column once its wait was over.
     @Test
     void theRowsChangeBeforeAPartialWriteLackingColumnsGoesOnForTheWriterToPutFirst() throws Exception {
         harness.processWatermark(new Watermark(1_000));
@@ -281,7 +281,8 @@ class DocumentVersionFunctionTest {
         harness.processElement(upsert("users", "1", 250, "{\"id\":1,\"body\":\"old\"}", "t2"), 700);
         harness.processElement(upsert("users", "1", 350, "{\"id\":1,\"body\":\"new\"}", "t3b"), 800);
 
-        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"n\":4} unavailable=[body]",
+        assertThat(output()).containsExactly(
+                "UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"n\":4} unavailable=[body]",
                 "DELETE cdc.public.users/1 v300", "UPSERT cdc.public.users/1 v350 {\"id\":1,\"body\":\"new\"}");
     }
 
@@ -298,7 +299,8 @@ class DocumentVersionFunctionTest {
         harness.processElement(next, 600);
         harness.processElement(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":1}", "t4"), 300), 700);
 
-        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"v\":2} unavailable=[body]",
+        assertThat(output()).containsExactly(
+                "UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"v\":2} unavailable=[body]",
                 "UPSERT cdc.public.users/1 v500 lsn450 {\"id\":1,\"v\":3} unavailable=[body]");
     }
 
@@ -315,7 +317,8 @@ class DocumentVersionFunctionTest {
         harness.processElement(upsert("users", "1", 250, "{\"id\":1,\"body\":\"old\"}", "t2"), 700);
         harness.setProcessingTime(DELETES_MS + 10_000); // the delete's too
 
-        assertThat(output()).containsExactly("UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"n\":4} unavailable=[body]",
+        assertThat(output()).containsExactly(
+                "UPSERT cdc.public.users/1 v400 lsn350 {\"id\":1,\"n\":4} unavailable=[body]",
                 "DELETE cdc.public.users/1 v300");
         assertThat(harness.numKeyedStateEntries()).as("forgotten once a delete would be").isZero();
     }
