@@ -476,7 +476,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             }
             if (!delete && change.hasUnavailableColumns()) {
                 rememberedLacksColumns.update(true);
-            } else {
+            } else if (last != null) { // without a memory before, they are not set
                 rememberedLacksColumns.clear();
                 deleteBefore.clear(); // nothing older goes on
                 partialsBefore.clear();
