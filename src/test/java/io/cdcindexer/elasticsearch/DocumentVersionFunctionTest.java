@@ -220,8 +220,7 @@ class DocumentVersionFunctionTest {
     @Test
     void theRowsChangeBeforeAPartialWriteLackingColumnsGoesOnForTheWriterToPutFirst() throws Exception {
         harness.processWatermark(new Watermark(1_000));
-        ChangeEvent update = partialAt(upsert("users", "1", 400, "{\"id\":1,\"title\":\"b\"}", "t2"), 350);
-        update.unavailableColumns = new String[] {"body"};
+        ChangeEvent update = withoutBody(partialAt(upsert("users", "1", 400, "{\"id\":1,\"title\":\"b\"}", "t2"), 350));
         harness.processElement(update, 500);
         harness.processElement(upsert("users", "1", 200, "{\"id\":1,\"title\":\"a\",\"body\":\"x\"}", "t1"), 600);
 
@@ -240,8 +239,7 @@ class DocumentVersionFunctionTest {
     void beforeAPartialWriteLackingColumnsAChangeOlderThanTheDeleteItReplacedIsStillDropped() throws Exception {
         harness.processWatermark(new Watermark(1_000));
         harness.processElement(delete("users", "1", 200, "t2"), 400);
-        ChangeEvent update = partialAt(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"), 350);
-        update.unavailableColumns = new String[] {"body"};
+        ChangeEvent update = withoutBody(partialAt(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"), 350));
         harness.processElement(update, 500);
         harness.processElement(upsert("users", "1", 100, "{\"id\":1,\"body\":\"old\"}", "t1"), 600);
         harness.processElement(upsert("users", "1", 300, "{\"id\":1,\"body\":\"new\"}", "t3"), 700);
@@ -258,8 +256,7 @@ class DocumentVersionFunctionTest {
     void aWriteLackingColumnsKeepsTheMemoryOfTheDeleteBeforeIt() throws Exception {
         harness.processWatermark(new Watermark(1_000));
         harness.processElement(delete("users", "1", 200, "t2"), 400);
-        ChangeEvent update = upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4");
-        update.unavailableColumns = new String[] {"body"};
+        ChangeEvent update = withoutBody(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"));
         harness.processElement(update, 500);
         harness.processElement(upsert("users", "1", 100, "{\"id\":1,\"body\":\"old\"}", "t1"), 600);
         harness.processElement(upsert("users", "1", 300, "{\"id\":1,\"body\":\"new\"}", "t3"), 700);
@@ -274,8 +271,7 @@ class DocumentVersionFunctionTest {
     @Test
     void beforeAPartialWriteLackingColumnsOnlyChangesNewerThanEveryOneLetThroughGoOn() throws Exception {
         harness.processWatermark(new Watermark(1_000));
-        ChangeEvent update = partialAt(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"), 350);
-        update.unavailableColumns = new String[] {"body"};
+        ChangeEvent update = withoutBody(partialAt(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"), 350));
         harness.processElement(update, 500);
         harness.processElement(delete("users", "1", 300, "t3"), 600);
         harness.processElement(upsert("users", "1", 250, "{\"id\":1,\"body\":\"old\"}", "t2"), 700);
@@ -291,11 +287,9 @@ class DocumentVersionFunctionTest {
     @Test
     void aPartialWriteThatReplacesAnotherKeepsTheEarlierPartsOfThatOnesTransactionOut() throws Exception {
         harness.processWatermark(new Watermark(1_000));
-        ChangeEvent later = partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":2}", "t4"), 350);
-        later.unavailableColumns = new String[] {"body"};
+        ChangeEvent later = withoutBody(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":2}", "t4"), 350));
         harness.processElement(later, 500);
-        ChangeEvent next = partialAt(upsert("users", "1", 500, "{\"id\":1,\"v\":3}", "t5"), 450);
-        next.unavailableColumns = new String[] {"body"};
+        ChangeEvent next = withoutBody(partialAt(upsert("users", "1", 500, "{\"id\":1,\"v\":3}", "t5"), 450));
         harness.processElement(next, 600);
         harness.processElement(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":1}", "t4"), 300), 700);
 
@@ -309,8 +303,7 @@ class DocumentVersionFunctionTest {
     @Test
     void aDeleteLetThroughBesideAWriteLackingColumnsIsKeptOutAsLongAsADeleteIsRemembered() throws Exception {
         harness.processWatermark(new Watermark(1_000));
-        ChangeEvent update = partialAt(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"), 350);
-        update.unavailableColumns = new String[] {"body"};
+        ChangeEvent update = withoutBody(partialAt(upsert("users", "1", 400, "{\"id\":1,\"n\":4}", "t4"), 350));
         harness.processElement(update, 500);
         harness.processElement(delete("users", "1", 300, "t3"), 600);
         harness.setProcessingTime(WRITES_MS + 10_000); // the write's memory alone would be over
@@ -328,17 +321,13 @@ class DocumentVersionFunctionTest {
     @Test
     void behindAChainOfWritesLackingColumnsTheChangeTheFirstWaitsForStillGoesOn() throws Exception {
         harness.processWatermark(new Watermark(1_000));
-        ChangeEvent first = partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":1}", "t4"), 300);
-        first.unavailableColumns = new String[] {"body"};
+        ChangeEvent first = withoutBody(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":1}", "t4"), 300));
         harness.processElement(first, 500);
-        ChangeEvent second = partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":2}", "t4"), 350);
-        second.unavailableColumns = new String[] {"body"};
+        ChangeEvent second = withoutBody(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":2}", "t4"), 350));
         harness.processElement(second, 600);
-        ChangeEvent third = upsert("users", "1", 500, "{\"id\":1,\"v\":3}", "t5");
-        third.unavailableColumns = new String[] {"body"};
+        ChangeEvent third = withoutBody(upsert("users", "1", 500, "{\"id\":1,\"v\":3}", "t5"));
         harness.processElement(third, 700);
-        ChangeEvent between = upsert("users", "1", 450, "{\"id\":1,\"v\":0}", "t45");
-        between.unavailableColumns = new String[] {"body"};
+        ChangeEvent between = withoutBody(upsert("users", "1", 450, "{\"id\":1,\"v\":0}", "t45"));
         harness.processElement(between, 800);
         harness.processElement(upsert("users", "1", 300, "{\"id\":1,\"body\":\"x\"}", "t3"), 900);
         harness.processElement(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":0}", "t4"), 200), 950);
@@ -355,8 +344,7 @@ class DocumentVersionFunctionTest {
     void beforeAPartialWriteWithEveryColumnOrAnEarlierPartOfItsTransactionIsStillDropped() throws Exception {
         harness.processElement(partialAt(upsert("users", "1", 400, "{\"id\":1,\"v\":2}", "t2"), 350), 0);
         harness.processElement(upsert("users", "1", 200, "{\"id\":1,\"v\":0}", "t1"), 0);
-        ChangeEvent lacking = partialAt(upsert("users", "2", 400, "{\"id\":2,\"v\":2}", "t2"), 350);
-        lacking.unavailableColumns = new String[] {"body"};
+        ChangeEvent lacking = withoutBody(partialAt(upsert("users", "2", 400, "{\"id\":2,\"v\":2}", "t2"), 350));
         harness.processWatermark(new Watermark(1_000));
         harness.processElement(lacking, 500);
         harness.processElement(partialAt(upsert("users", "2", 400, "{\"id\":2,\"v\":1}", "t2"), 300), 600);
