@@ -7,7 +7,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** What the benchmarks share: reading their flags, and stopping a local stack one of them started. */
+/**
+ * What the benchmarks share: reading their flags, the heap of a JVM that runs the job as a TaskManager would, and
+ * stopping a local stack one of them started.
+ */
 final class Benchmarks {
 
     private Benchmarks() {}
@@ -29,6 +32,38 @@ final class Benchmarks {
             flags.put(argv[i], argv[i + 1]);
         }
         return flags;
+    }
+
+    /**
+     * Refuses a heap that can grow: a benchmark that runs the job in its own JVM runs it as in a TaskManager, which
+     * Flink starts with its heap fixed ({@code -Xms} as {@code -Xmx}, from {@code BashJavaUtils}). Started small and
+     * grown, the heap made the job's collector pause three to five times as long in a run (performance.md, "A heap that
+     * grows").
+     *
+     * @param initialBytes the JVM's {@code InitialHeapSize}
+     * @param maxBytes its {@code MaxHeapSize}
+     */
+    static void requireFixedHeap(long initialBytes, long maxBytes) {
+        if (initialBytes != maxBytes) {
+            throw new IllegalArgumentException("The job runs in this JVM as in a TaskManager, whose heap Flink fixes: "
+                    + "start it with -Xms as -Xmx (e.g. java -Xms2g -Xmx2g); its heap starts at " + (initialBytes >> 20)
+                    + " MB and may grow to " + (maxBytes >> 20) + " MB");
+        }
+    }
+
+    /** {@link #requireFixedHeap(long, long)} for this JVM. */
+    static void requireFixedHeap() {
+        var vm = java.lang.management.ManagementFactory.getPlatformMXBean(
+                com.sun.management.HotSpotDiagnosticMXBean.class);
+        requireFixedHeap(Long.parseLong(vm.getVMOption("InitialHeapSize").getValue()),
+                Long.parseLong(vm.getVMOption("MaxHeapSize").getValue()));
+    }
+
+    /** The JVM options that give another JVM this one's fixed heap. */
+    static List<String> heapOfThisJvm() {
+        long max = Long.parseLong(java.lang.management.ManagementFactory.getPlatformMXBean(
+                com.sun.management.HotSpotDiagnosticMXBean.class).getVMOption("MaxHeapSize").getValue());
+        return List.of("-Xms" + max, "-Xmx" + max);
     }
 
     /** {@code ./cdc down}; the data folder is deleted after a run that completed, unless {@code --keep true}. */

@@ -31,4 +31,13 @@ class BenchmarksTest {
                 () -> Benchmarks.flags(new String[] {"--events"}, 0, KNOWN));
         assertEquals("Option --events needs a value", refused.getMessage());
     }
+
+    @Test
+    void aHeapThatCanGrowIsRefusedForTheJobRunsAsInATaskManager() {
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> Benchmarks.requireFixedHeap(384L << 20, 2048L << 20));
+        assertTrue(refused.getMessage().contains("-Xms as -Xmx"), refused.getMessage());
+        assertTrue(refused.getMessage().contains("starts at 384 MB and may grow to 2048 MB"), refused.getMessage());
+        Benchmarks.requireFixedHeap(2048L << 20, 2048L << 20);
+    }
 }

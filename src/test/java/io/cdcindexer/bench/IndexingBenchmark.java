@@ -89,7 +89,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  *
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/test.classpath -Dmdep.includeScope=test
- * java -Xmx2g -cp target/test-classes:target/classes:$(cat target/test.classpath) \
+ * java -Xms2g -Xmx2g -cp target/test-classes:target/classes:$(cat target/test.classpath) \
  *     io.cdcindexer.bench.IndexingBenchmark inserts --events 300000
  * </pre>
  */
@@ -164,6 +164,7 @@ public final class IndexingBenchmark {
 
     public static void main(String[] argv) throws Exception {
         String scenario = argv.length > 0 ? argv[0] : "inserts";
+        Benchmarks.requireFixedHeap(); // the job runs here; the SQL pipeline's JVM gets the same heap
         new IndexingBenchmark(scenario, Benchmarks.flags(argv, 1, OPTIONS)).run(scenario);
         System.exit(0);
     }

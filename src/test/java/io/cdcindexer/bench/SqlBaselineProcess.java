@@ -31,8 +31,10 @@ final class SqlBaselineProcess implements AutoCloseable {
     static SqlBaselineProcess start(Path dir, List<String> args) throws Exception {
         Path home = ProjectHome.dir();
         List<String> command = ServiceProcess.java(ServiceClasspath.of("bench", "sql-baseline"),
-                // The same heap as the benchmark's JVM, where the job runs; warnings only, as the job's tests log.
-                List.of("-Xmx2g", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"),
+                // The same fixed heap as the benchmark's JVM, where the job runs (a TaskManager's is fixed too);
+                // warnings only, as the job's tests log.
+                java.util.stream.Stream.concat(Benchmarks.heapOfThisJvm().stream(),
+                        java.util.stream.Stream.of("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")).toList(),
                 home.resolve("src/bench/sql-baseline/SqlBaseline.java").toString(), args);
         ServiceProcess process = ServiceProcess.start("SQL baseline", dir, "sql-baseline", command, Map.of());
         long[] started = new long[1];
