@@ -35,35 +35,37 @@ final class Benchmarks {
     }
 
     /**
-     * Refuses a heap that can grow: a benchmark that runs the job in its own JVM runs it as in a TaskManager, which
-     * Flink starts with its heap fixed ({@code -Xms} as {@code -Xmx}, from {@code BashJavaUtils}). Started small and
-     * grown, the heap made the job's collector pause three to five times as long in a run (performance.md, "A heap that
-     * grows").
+     * Refuses a heap that can grow or shrink: a benchmark that runs the job in its own JVM runs it as in a TaskManager,
+     * which Flink starts with its heap fixed ({@code -Xms} as {@code -Xmx}, from {@code BashJavaUtils}). Started small
+     * and grown, the heap made the job's collector pause 1.7 to 3.6 times as long in a run (performance.md, "A heap
+     * that grows").
      *
-     * @param initialBytes the JVM's {@code InitialHeapSize}
+     * @param minBytes the JVM's {@code MinHeapSize} (set by {@code -Xms}, not by {@code -XX:InitialHeapSize})
+     * @param initialBytes its {@code InitialHeapSize}
      * @param maxBytes its {@code MaxHeapSize}
      */
-    static void requireFixedHeap(long initialBytes, long maxBytes) {
-        if (initialBytes != maxBytes) {
+    static void requireFixedHeap(long minBytes, long initialBytes, long maxBytes) {
+        if (minBytes != maxBytes || initialBytes != maxBytes) {
             throw new IllegalArgumentException("The job runs in this JVM as in a TaskManager, whose heap Flink fixes: "
                     + "start it with -Xms as -Xmx (e.g. java -Xms2g -Xmx2g); its heap starts at " + (initialBytes >> 20)
-                    + " MB and may grow to " + (maxBytes >> 20) + " MB");
+                    + " MB, may shrink to " + (minBytes >> 20) + " MB and grow to " + (maxBytes >> 20) + " MB");
         }
     }
 
-    /** {@link #requireFixedHeap(long, long)} for this JVM. */
+    /** {@link #requireFixedHeap(long, long, long)} for this JVM. */
     static void requireFixedHeap() {
-        var vm = java.lang.management.ManagementFactory.getPlatformMXBean(
-                com.sun.management.HotSpotDiagnosticMXBean.class);
-        requireFixedHeap(Long.parseLong(vm.getVMOption("InitialHeapSize").getValue()),
-                Long.parseLong(vm.getVMOption("MaxHeapSize").getValue()));
+        requireFixedHeap(heapFlag("MinHeapSize"), heapFlag("InitialHeapSize"), heapFlag("MaxHeapSize"));
     }
 
-    /** The JVM options that give another JVM this one's fixed heap. */
+    /** The JVM options that give another JVM this one's largest heap, fixed. */
     static List<String> heapOfThisJvm() {
-        long max = Long.parseLong(java.lang.management.ManagementFactory.getPlatformMXBean(
-                com.sun.management.HotSpotDiagnosticMXBean.class).getVMOption("MaxHeapSize").getValue());
+        long max = heapFlag("MaxHeapSize");
         return List.of("-Xms" + max, "-Xmx" + max);
+    }
+
+    private static long heapFlag(String name) {
+        return Long.parseLong(java.lang.management.ManagementFactory.getPlatformMXBean(
+                com.sun.management.HotSpotDiagnosticMXBean.class).getVMOption(name).getValue());
     }
 
     /** {@code ./cdc down}; the data folder is deleted after a run that completed, unless {@code --keep true}. */

@@ -33,11 +33,24 @@ class BenchmarksTest {
     }
 
     @Test
-    void aHeapThatCanGrowIsRefusedForTheJobRunsAsInATaskManager() {
-        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
-                () -> Benchmarks.requireFixedHeap(384L << 20, 2048L << 20));
-        assertTrue(refused.getMessage().contains("-Xms as -Xmx"), refused.getMessage());
-        assertTrue(refused.getMessage().contains("starts at 384 MB and may grow to 2048 MB"), refused.getMessage());
-        Benchmarks.requireFixedHeap(2048L << 20, 2048L << 20);
+    void aHeapThatCanGrowOrShrinkIsRefusedForTheJobRunsAsInATaskManager() {
+        IllegalArgumentException grows = assertThrows(IllegalArgumentException.class,
+                () -> Benchmarks.requireFixedHeap(8L << 20, 384L << 20, 2048L << 20));
+        assertTrue(grows.getMessage().contains("-Xms as -Xmx"), grows.getMessage());
+        assertTrue(grows.getMessage().contains("starts at 384 MB, may shrink to 8 MB and grow to 2048 MB"),
+                grows.getMessage());
+        // -XX:InitialHeapSize as -Xmx, without -Xms: G1 may still shrink it
+        assertThrows(IllegalArgumentException.class,
+                () -> Benchmarks.requireFixedHeap(8L << 20, 2048L << 20, 2048L << 20));
+        Benchmarks.requireFixedHeap(2048L << 20, 2048L << 20, 2048L << 20);
+    }
+
+    @Test
+    void theSqlPipelinesJvmGetsThisJvmsLargestHeapFixed() {
+        List<String> heap = Benchmarks.heapOfThisJvm();
+        assertEquals(2, heap.size(), heap.toString());
+        long max = Long.parseLong(heap.get(1).substring("-Xmx".length()));
+        assertEquals("-Xms" + max, heap.get(0));
+        assertTrue(max >= Runtime.getRuntime().maxMemory(), heap + " against " + Runtime.getRuntime().maxMemory());
     }
 }
