@@ -27,15 +27,21 @@ final class SqlBaselineProcess implements AutoCloseable {
         this.startedAtMillis = startedAtMillis;
     }
 
+    /**
+     * The benchmark JVM's largest heap, fixed as Flink fixes a TaskManager's, as the job's in the benchmark's JVM;
+     * warnings only, as the job's tests log.
+     */
+    private static List<String> jvm() {
+        List<String> jvm = new java.util.ArrayList<>(Benchmarks.heapOfThisJvm());
+        jvm.add("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn");
+        return jvm;
+    }
+
     /** Starts the pipeline and returns once its main method runs (the source launcher has compiled it). */
     static SqlBaselineProcess start(Path dir, List<String> args) throws Exception {
         Path home = ProjectHome.dir();
         List<String> command = ServiceProcess.java(ServiceClasspath.of("bench", "sql-baseline"),
-                // The same fixed heap as the benchmark's JVM, where the job runs (a TaskManager's is fixed too);
-                // warnings only, as the job's tests log.
-                java.util.stream.Stream.concat(Benchmarks.heapOfThisJvm().stream(),
-                        java.util.stream.Stream.of("-Dorg.slf4j.simpleLogger.defaultLogLevel=warn")).toList(),
-                home.resolve("src/bench/sql-baseline/SqlBaseline.java").toString(), args);
+                jvm(), home.resolve("src/bench/sql-baseline/SqlBaseline.java").toString(), args);
         ServiceProcess process = ServiceProcess.start("SQL baseline", dir, "sql-baseline", command, Map.of());
         long[] started = new long[1];
         process.awaitReady(Duration.ofSeconds(120), () -> {

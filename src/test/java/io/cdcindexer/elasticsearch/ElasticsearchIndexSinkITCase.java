@@ -7,7 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.cdcindexer.ThreadStacks;
+import io.cdcindexer.Savepoints;
 import io.cdcindexer.debezium.ChangeEvent;
 import io.cdcindexer.debezium.DocumentIds;
 import io.cdcindexer.kafka.CollectingDeadLetterQueue;
@@ -21,7 +21,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -29,7 +28,6 @@ import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.connector.datagen.source.GeneratorFunction;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.jobgraph.SavepointConfigOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
@@ -638,7 +636,7 @@ class ElasticsearchIndexSinkITCase {
             while (!ChangesThenIdle.emitted) {
                 Thread.sleep(20);
             }
-            savepoint = stopWithSavepoint(job, savepoints);
+            savepoint = Savepoints.stopWithSavepoint(job, savepoints);
         } catch (Exception | AssertionError e) {
             job.cancel(); // the other tests need the slot
             throw e;
@@ -696,7 +694,7 @@ class ElasticsearchIndexSinkITCase {
                         .isFalse();
                 assertThat(System.nanoTime() - droppedAt).as("the stop is asked for early in the back-off")
                         .isLessThan(TimeUnit.MILLISECONDS.toNanos(backoffMs / 4));
-                stopWithSavepoint(job, savepoints);
+                Savepoints.stopWithSavepoint(job, savepoints);
                 assertThat(System.nanoTime() - droppedAt).as("the stop waited for the write's retry")
                         .isGreaterThan(TimeUnit.MILLISECONDS.toNanos(backoffMs / 2));
             } catch (Exception | AssertionError e) {
@@ -718,26 +716,6 @@ class ElasticsearchIndexSinkITCase {
         return Thread.getAllStackTraces().keySet().stream().filter(t -> t.isAlive()
                 && t.getName().startsWith("Elasticsearch writer timers of")
                 && t.getName().endsWith(" of job " + job.getJobID())).count();
-    }
-
-    /** Stops the job with a savepoint once every task runs (the sink's may still be starting). */
-    private static String stopWithSavepoint(JobClient job, Path savepoints) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-            try {
-                return job.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
-                        .get(1, TimeUnit.MINUTES);
-            } catch (ExecutionException e) {
-                if (System.nanoTime() > deadline || !String.valueOf(e.getMessage()).contains("not being executed")) {
-                    throw e;
-                }
-                Thread.sleep(200);
-            } catch (java.util.concurrent.TimeoutException e) {
-                // As it did before FINDINGS 22's mend: say what the job's threads were doing.
-                throw new AssertionError("stop-with-savepoint did not end in a minute; the task threads:"
-                        + ThreadStacks.of("Writer", "Source"), e);
-            }
-        }
     }
 
     /** @param sourceUid a new one for a source that must start from its first change again after a restore */

@@ -5,7 +5,7 @@ import static io.cdcindexer.job.DebeziumJson.end;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.cdcindexer.ThreadStacks;
+import io.cdcindexer.Savepoints;
 import io.cdcindexer.elasticsearch.BulkOptions;
 import io.cdcindexer.elasticsearch.ChangeEventEmitter;
 import io.cdcindexer.elasticsearch.ElasticsearchIndexSink;
@@ -24,12 +24,10 @@ import java.net.http.HttpRequest;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
-import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.jobgraph.SavepointConfigOptions;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -132,7 +130,7 @@ class SavepointAcrossShapesITCase {
                         // source has read them, and the savepoint's barrier comes after them.
                         await("round " + now + "'s marker written", () -> email(row(now, 3)) != null);
                     }
-                    stopped = stopWithSavepoint(job, savepoints);
+                    stopped = Savepoints.stopWithSavepoint(job, savepoints);
                 } catch (Exception | AssertionError e) {
                     job.cancel(); // the slots, for the next test
                     throw e;
@@ -241,25 +239,6 @@ class SavepointAcrossShapesITCase {
             return document.path("found").asBoolean() ? document.path("_source").path("email").asText() : null;
         } catch (Exception e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    private static String stopWithSavepoint(JobClient job, Path savepoints) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-            try {
-                return job.stopWithSavepoint(false, savepoints.toUri().toString(), SavepointFormatType.CANONICAL)
-                        .get(1, TimeUnit.MINUTES);
-            } catch (ExecutionException e) {
-                // Asked for before every task runs.
-                if (System.nanoTime() > deadline || !String.valueOf(e.getMessage()).contains("not being executed")) {
-                    throw e;
-                }
-                Thread.sleep(200);
-            } catch (java.util.concurrent.TimeoutException e) {
-                throw new AssertionError("stop-with-savepoint did not end in a minute; the task threads:"
-                        + ThreadStacks.of("Writer", "Source"), e);
-            }
         }
     }
 
