@@ -249,9 +249,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                     forgetWatermarkTimer(ctx);
                 } else {
                     // Held changes are still to be compared with it: it is remembered until they leave.
-                    long until = running + 1_000;
-                    remembered.update(Tuple3.of(last.f0, last.f1, until));
-                    ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
+                    remember(last.f0, last.f1, running + 1_000, ctx);
                 }
             } else if (last != null) {
                 // Its time is not up (the job was down meanwhile): its timer is set again, at the time it now ends.
@@ -446,8 +444,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 long until = expiry(ctx, deleteMemoryMs);
                 if (until > last.f2) {
                     deleteExpiryTimer(last.f2, ctx);
-                    remembered.update(Tuple3.of(last.f0, last.f1, until));
-                    ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
+                    remember(last.f0, last.f1, until, ctx);
                 }
             }
             out.collect(change);
@@ -481,8 +478,7 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
                 deleteBefore.clear(); // nothing older goes on
                 partialsBefore.clear();
             }
-            remembered.update(Tuple3.of(change.version, change.lsn, until));
-            ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
+            remember(change.version, change.lsn, until, ctx);
             forgetWatermarkTimer(ctx);
             if (memories > fullCount && change.kafkaTime > 0) {
                 // Past the full count (a mass delete, a huge transaction): ends by the watermark, so memory stays bounded.
@@ -496,6 +492,12 @@ public final class DocumentVersionFunction extends KeyedProcessFunction<String, 
             forgetWatermarkTimer(ctx);
         }
         out.collect(change);
+    }
+
+    /** Remembers a version and LSN until {@code until} (the running clock), and sets the timer that ends it then. */
+    private void remember(long version, long lsn, long until, Context ctx) throws Exception {
+        remembered.update(Tuple3.of(version, lsn, until));
+        ctx.timerService().registerProcessingTimeTimer(clock.processingTime(until));
     }
 
     /** When a memory kept {@code forMs} from now ends, on the running clock, to the second (fewer timers). */
