@@ -380,19 +380,21 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         current = change;
         emitter.emit(change, context, this);
         current = null;
-        // A full request's worth waits for a slot; an answer coming meanwhile may send it (no interval), and then
-        // the task reads on instead of sending a scrap into the next free slot, so requests stay full under load.
-        while (fullRequestWaiting() && inFlight >= options.maxInFlight()) {
+        // With every slot busy the task reads ahead until a full request waits for each of them; then it waits for an
+        // answer. So under load a freed slot gets a full request even when the answers come close together: reading
+        // ahead one request only, the second slot to free got what the task had read since the first (a scrap).
+        while (inFlight >= options.maxInFlight() && fullRequestsWaiting(options.maxInFlight())) {
             mailbox.yield();
         }
-        if (fullRequestWaiting()) {
+        if (inFlight < options.maxInFlight() && fullRequestsWaiting(1)) {
             send();
         }
         flushLater();
     }
 
-    private boolean fullRequestWaiting() {
-        return sendable() >= options.maxActions() || bufferBytes >= options.maxBytes();
+    // At least this many full requests' worth (divided, not multiplied: a limit set very high stands for none).
+    private boolean fullRequestsWaiting(int requests) {
+        return sendable() / requests >= options.maxActions() || bufferBytes / requests >= options.maxBytes();
     }
 
     @Override

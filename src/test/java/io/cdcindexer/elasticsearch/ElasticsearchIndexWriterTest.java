@@ -153,20 +153,7 @@ class ElasticsearchIndexWriterTest {
             next.run();
             return;
         }
-        // Every request under way has reached the fake Elasticsearch (each is answered at send time + its latency).
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (held.size() < inFlight()) {
-            Held request = arriving.poll(100, TimeUnit.MILLISECONDS);
-            if (request != null) {
-                request.number = ++requests;
-                request.status = request.number <= statuses.length ? statuses[request.number - 1] : 200;
-                request.answerAt = now + (request.number <= latencies.length ? latencies[request.number - 1] : 10);
-                request.body = new String(request.exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-                held.add(request);
-            } else if (System.nanoTime() > deadline) {
-                throw new AssertionError("a request under way never reached the fake Elasticsearch");
-            }
-        }
+        awaitRequestsUnderWay();
         Timer timer = timers.stream().min(Comparator.comparingLong(Timer::time).thenComparingLong(Timer::seq)).orElse(null);
         Held answer = held.stream().min(Comparator.comparingLong(h -> h.answerAt)).orElse(null);
         if (timer == null && answer == null) {
@@ -200,6 +187,45 @@ class ElasticsearchIndexWriterTest {
             throw new AssertionError("the answer never reached the mailbox");
         }
         response.run();
+    }
+
+    // Every request under way has reached the fake Elasticsearch (each is answered at send time + its latency).
+    private void awaitRequestsUnderWay() throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (held.size() < inFlight()) {
+            Held request = arriving.poll(100, TimeUnit.MILLISECONDS);
+            if (request != null) {
+                request.number = ++requests;
+                request.status = request.number <= statuses.length ? statuses[request.number - 1] : 200;
+                request.answerAt = now + (request.number <= latencies.length ? latencies[request.number - 1] : 10);
+                request.body = new String(request.exchange.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+                held.add(request);
+            } else if (System.nanoTime() > deadline) {
+                throw new AssertionError("a request under way never reached the fake Elasticsearch");
+            }
+        }
+    }
+
+    /**
+     * The task reading its next change for {@code ms} of virtual time: answers and timers due meanwhile come between two
+     * changes, through the mailbox, as in a Flink task (which looks at its mailbox between records).
+     */
+    private void readFor(long ms) throws Exception {
+        long until = now + ms;
+        while (true) {
+            if (!mail.isEmpty()) {
+                step();
+                continue;
+            }
+            awaitRequestsUnderWay();
+            long next = LongStream.concat(timers.stream().mapToLong(Timer::time), held.stream().mapToLong(h -> h.answerAt))
+                    .min().orElse(Long.MAX_VALUE);
+            if (next > until) {
+                break;
+            }
+            step();
+        }
+        now = until;
     }
 
     /** Lets events happen, earliest first, as long as the condition holds. */
@@ -427,6 +453,28 @@ class ElasticsearchIndexWriterTest {
         List<Integer> sizes = written.stream().map(body -> body.split("\n").length / 2).toList();
         assertThat(sizes.subList(2, sizes.size() - 1)).as("requests after the first two, but the last: %s", sizes)
                 .allMatch(size -> size == 10);
+    }
+
+    // Found measuring issue 12: the task read on once one full request waited, so when the second slot freed soon after
+    // the first, the task was still reading the next request's worth, and the slot got what had come so far (a scrap:
+    // every other request of a catch-up, here of one action). The task now reads on until a full request waits for
+    // every slot.
+    @Test
+    void withNoIntervalEverySlotGetsAFullRequestUnderLoad() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 1_000_000, 0, 2, 50);
+        latencies = LongStream.generate(() -> 30).limit(1_000).toArray(); // 2 requests of 10 in 30 ms: 0.67 a ms
+
+        for (int id = 1; id <= 300; id++) {
+            writer.write(row(id, 10), null);
+            readFor(1); // the task reads a change a ms
+        }
+        writer.flush(false);
+
+        List<Integer> sizes = written.stream().map(body -> body.split("\n").length / 2).toList();
+        assertThat(sizes.subList(2, sizes.size() - 2)).as("requests after the first two, but the last two: %s", sizes)
+                .allMatch(size -> size == 10);
+        assertThat(sizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(300);
+        writer.close();
     }
 
     @Test
