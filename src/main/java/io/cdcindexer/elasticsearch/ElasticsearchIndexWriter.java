@@ -254,9 +254,10 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
         this.time = time;
         this.deadLetters = deadLetters;
         // Saturated: a limit set very high stands for none.
-        this.capacity = (int) Math.min(Integer.MAX_VALUE, (long) options.maxActions() * (options.maxInFlight() + 1));
-        this.byteCapacity = options.maxBytes() > Long.MAX_VALUE / (options.maxInFlight() + 1) ? Long.MAX_VALUE
-                : options.maxBytes() * (options.maxInFlight() + 1);
+        long requests = options.maxInFlight() + 1L;
+        this.capacity = (int) Math.min(Integer.MAX_VALUE, options.maxActions() * requests);
+        this.byteCapacity = options.maxBytes() > Long.MAX_VALUE / requests ? Long.MAX_VALUE
+                : options.maxBytes() * requests;
         this.client = options.connection().open(120_000);
         this.indexed = metrics.counter("documentsIndexed");
         this.deleted = metrics.counter("documentsDeleted");

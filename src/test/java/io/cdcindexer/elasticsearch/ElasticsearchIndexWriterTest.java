@@ -466,6 +466,9 @@ class ElasticsearchIndexWriterTest {
 
         for (int id = 1; id <= 300; id++) {
             writer.write(row(id, 10), null);
+            // Found by review: no further, or the room kept for retries and successors (a third request's worth) fills.
+            assertThat(((Number) gauges.get("actionsBuffered").getValue()).intValue())
+                    .as("buffered after change %d: a full request for each slot at most", id).isLessThan(2 * 10);
             readFor(1); // the task reads a change a ms
         }
         writer.flush(false);
@@ -474,6 +477,23 @@ class ElasticsearchIndexWriterTest {
         assertThat(sizes.subList(2, sizes.size() - 2)).as("requests after the first two, but the last two: %s", sizes)
                 .allMatch(size -> size == 10);
         assertThat(sizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(300);
+        assertNothingLeft(writer);
+        writer.close();
+    }
+
+    // Found by review: a limit set very high stands for none, max-in-flight too; at Integer.MAX_VALUE, maxInFlight + 1
+    // overflowed in the capacities (0 actions), and the first write waited for ever.
+    @Test
+    void aMaxInFlightSetVeryHighStandsForNone() throws Exception {
+        ElasticsearchIndexWriter writer = writer(10, 1_000_000, 0, Integer.MAX_VALUE, 50);
+
+        for (int id = 1; id <= 5; id++) { // the REST client holds 10 connections to a host: the rest would queue there
+            writer.write(row(id, 10), null);
+        }
+        writer.flush(false);
+
+        assertThat(written.stream().mapToInt(body -> body.split("\n").length / 2).sum()).isEqualTo(5);
+        assertNothingLeft(writer);
         writer.close();
     }
 
