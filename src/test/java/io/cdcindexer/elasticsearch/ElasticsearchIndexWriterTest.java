@@ -207,8 +207,8 @@ class ElasticsearchIndexWriterTest {
     }
 
     /**
-     * The task reading its next change for {@code ms} of virtual time: answers and timers due meanwhile come between two
-     * changes, through the mailbox, as in a Flink task (which looks at its mailbox between records).
+     * The task reading its next change for {@code ms} of virtual time: answers and timers due meanwhile come between
+     * two changes, through the mailbox, as in a Flink task (which looks at its mailbox between records).
      */
     private void readFor(long ms) throws Exception {
         long until = now + ms;
@@ -218,8 +218,8 @@ class ElasticsearchIndexWriterTest {
                 continue;
             }
             awaitRequestsUnderWay();
-            long next = LongStream.concat(timers.stream().mapToLong(Timer::time), held.stream().mapToLong(h -> h.answerAt))
-                    .min().orElse(Long.MAX_VALUE);
+            long next = LongStream.concat(timers.stream().mapToLong(Timer::time),
+                    held.stream().mapToLong(h -> h.answerAt)).min().orElse(Long.MAX_VALUE);
             if (next > until) {
                 break;
             }
