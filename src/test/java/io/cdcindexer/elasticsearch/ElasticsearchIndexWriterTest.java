@@ -143,6 +143,15 @@ class ElasticsearchIndexWriterTest {
         return ((Number) gauges.get("bulkRequestsInFlight").getValue()).intValue();
     }
 
+    private int buffered() {
+        return ((Number) gauges.get("actionsBuffered").getValue()).intValue();
+    }
+
+    /** The actions in each bulk request answered 200, in the order they were answered. */
+    private List<Integer> requestSizes() {
+        return written.stream().map(body -> body.split("\n").length / 2).toList();
+    }
+
     /** One step of the task's mailbox: the next mail, else the earliest event on the virtual clock. */
     private void step() throws Exception {
         if (++steps > 10_000) {
@@ -158,7 +167,7 @@ class ElasticsearchIndexWriterTest {
         Held answer = held.stream().min(Comparator.comparingLong(h -> h.answerAt)).orElse(null);
         if (timer == null && answer == null) {
             throw new AssertionError("The writer waits for ever: nothing is under way, no timer is set, and it still "
-                    + "holds " + gauges.get("actionsBuffered").getValue() + " buffered actions");
+                    + "holds " + buffered() + " buffered actions");
         }
         if (answer == null || (timer != null && timer.time() <= answer.answerAt)) {
             timers.remove(timer);
@@ -434,7 +443,7 @@ class ElasticsearchIndexWriterTest {
         assertThat(inFlight()).as("the freed slot carries the 8 changes that came meanwhile").isEqualTo(2);
         writer.flush(false);
 
-        assertThat(written).extracting(body -> body.split("\n").length / 2).containsExactly(1, 1, 8);
+        assertThat(requestSizes()).containsExactly(1, 1, 8);
         assertNothingLeft(writer);
         writer.close();
     }
@@ -450,7 +459,7 @@ class ElasticsearchIndexWriterTest {
         }
         writer.flush(false);
 
-        List<Integer> sizes = written.stream().map(body -> body.split("\n").length / 2).toList();
+        List<Integer> sizes = requestSizes();
         assertThat(sizes.subList(2, sizes.size() - 1)).as("requests after the first two, but the last: %s", sizes)
                 .allMatch(size -> size == 10);
     }
@@ -467,13 +476,13 @@ class ElasticsearchIndexWriterTest {
         for (int id = 1; id <= 300; id++) {
             writer.write(row(id, 10), null);
             // Found by review: no further, or the room kept for retries and successors (a third request's worth) fills.
-            assertThat(((Number) gauges.get("actionsBuffered").getValue()).intValue())
-                    .as("buffered after change %d: a full request for each slot at most", id).isLessThan(2 * 10);
+            assertThat(buffered()).as("buffered after change %d: a full request for each slot at most", id)
+                    .isLessThan(2 * 10);
             readFor(1); // the task reads a change a ms
         }
         writer.flush(false);
 
-        List<Integer> sizes = written.stream().map(body -> body.split("\n").length / 2).toList();
+        List<Integer> sizes = requestSizes();
         assertThat(sizes.subList(2, sizes.size() - 2)).as("requests after the first two, but the last two: %s", sizes)
                 .allMatch(size -> size == 10);
         assertThat(sizes.stream().mapToInt(Integer::intValue).sum()).isEqualTo(300);
@@ -492,7 +501,7 @@ class ElasticsearchIndexWriterTest {
         }
         writer.flush(false);
 
-        assertThat(written.stream().mapToInt(body -> body.split("\n").length / 2).sum()).isEqualTo(5);
+        assertThat(requestSizes().stream().mapToInt(Integer::intValue).sum()).isEqualTo(5);
         assertNothingLeft(writer);
         writer.close();
     }
@@ -508,7 +517,7 @@ class ElasticsearchIndexWriterTest {
         assertThat(now).isEqualTo(100);
         writer.flush(false);
 
-        assertThat(written).extracting(body -> body.split("\n").length / 2).containsExactly(2);
+        assertThat(requestSizes()).containsExactly(2);
         writer.close();
     }
 
@@ -1393,7 +1402,7 @@ class ElasticsearchIndexWriterTest {
 
     // Between records nothing calls the writer: what it buffers needs an answer, a timer or a mail still to come.
     private void assertSomethingSendsWhatIsBuffered() {
-        long buffered = ((Number) gauges.get("actionsBuffered").getValue()).longValue();
+        int buffered = buffered();
         assertThat(buffered == 0 || inFlight() > 0 || !timers.isEmpty() || !mail.isEmpty())
                 .as("%d actions buffered with no request under way, no timer and no mail", buffered).isTrue();
     }
