@@ -198,7 +198,7 @@ public final class KafkaChangeSource implements Source<KafkaRecord, KafkaPartiti
             this.pacing = new ReadPacing(transactionTopic.isEmpty() ? 0 : maxAhead, transactionTopic,
                     Pattern.compile(tableTopics), (id, next) -> {
                         TopicPartition partition = partitions.get(id);
-                        return partition == null ? null : ends.recordsWaiting(partition, next);
+                        return partition == null ? null : ends.offsetsWaiting(partition, next);
                     });
             this.pauses = metrics.counter("readPacingPauses");
             metrics.gauge("transactionEndsAhead", pacing::ahead);

@@ -221,35 +221,35 @@ public final class PartitionEnds implements AutoCloseable {
     }
 
     /**
-     * Whether a fresh look at Kafka says records wait in the partition past {@code next} (the offset after the last
-     * record read; -1 for none read yet: its split's start): false past the look's end (read since it was asked) and
-     * where only transaction markers lie between; null where no fresh look can say. Until the first look answers (at
-     * most {@link #FIRST_LOOK_MS} after the start), every partition has records waiting: a backlog is read from the
-     * first fetch on. A gap of at most {@link #MARKERS_AT_MOST} offsets is read on at the next look, as for the
-     * watermark. The source's pacing asks it ({@link ReadPacing}).
+     * How many offsets a fresh look at Kafka says lie past {@code next} in the partition (the offset after the last
+     * record read; -1 for none read yet: its split's start), at most as many records as that: 0 past the look's end
+     * (read since it was asked) and where only transaction markers lie between; null where no fresh look can say. Until
+     * the first look answers (at most {@link #FIRST_LOOK_MS} after the start), every partition has records waiting
+     * ({@link Long#MAX_VALUE}): a backlog is read from the first fetch on. A gap of at most {@link #MARKERS_AT_MOST}
+     * offsets is read on at the next look, as for the watermark. The source's pacing asks it ({@link ReadPacing}).
      */
-    Boolean recordsWaiting(TopicPartition partition, long next) {
+    Long offsetsWaiting(TopicPartition partition, long next) {
         Look look = fresh();
         if (look == null) {
-            return last == null && clockMs.getAsLong() - madeAtMs < FIRST_LOOK_MS ? Boolean.TRUE : null;
+            return last == null && clockMs.getAsLong() - madeAtMs < FIRST_LOOK_MS ? Long.valueOf(Long.MAX_VALUE) : null;
         }
         Range range = look.ranges.get(partition);
         if (range == null) {
             return null;
         }
         if (range == Range.GONE) {
-            return Boolean.FALSE;
+            return 0L;
         }
         Long start = next >= 0 ? Long.valueOf(next) : startOf(partition);
         if (start == null) {
             return null;
         }
         if (start >= range.end) {
-            return Boolean.FALSE;
+            return 0L;
         }
         long from = range.readFrom(start);
         // A short gap may be only the markers of a transactional producer: the next look reads on over it.
-        return !readToTheEnd(partition, range, from, range.end - from <= MARKERS_AT_MOST);
+        return readToTheEnd(partition, range, from, range.end - from <= MARKERS_AT_MOST) ? 0L : range.end - from;
     }
 
     /** Where the split of an assigned partition starts (its marker resolved); null while not known. */

@@ -37,9 +37,14 @@ import java.util.regex.Pattern;
  *
  * <p>A table partition read more than {@link #LEAD_MS} of Kafka time past the least-read transaction partition that is
  * paused or has records waiting is paused too, so that its changes do not pile up waiting for END events not read;
- * never a partition END events are ahead of. A table split with records waiting that has delivered nothing for
- * {@link #STUCK_NANOS} while the others delivered is not waited for (its fetches are failing; the END events flow as
- * without pacing). A resume that brought no record in {@link #RESEND_NANOS} while records wait is sent again (the
+ * never a partition END events are ahead of. And a table partition with records waiting read more than
+ * {@link #TURN_LEAD_MS} past another partition of the same table with at least {@link #TURN_BACKLOG} offsets waiting
+ * waits for it, until within half of it (or until the other has no records waiting): Kafka's consumer hands out one
+ * partition's fetch at a time (8 MB: tens of thousands of changes), and a transaction's changes are spread over its
+ * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. A
+ * partition paused for either reason is resumed once neither holds. A table split with records waiting that has
+ * delivered nothing for {@link #STUCK_NANOS} while the others delivered is not waited for (its fetches are failing;
+ * the END events flow as without pacing). A resume that brought no record in {@link #RESEND_NANOS} while records wait is sent again (the
  * consumer can lose one), and the reader resumes everything after {@link #STARVED_NANOS} with nothing to emit: pacing
  * only orders what is read, it never stops the reading.
  *
@@ -61,13 +66,25 @@ public final class ReadPacing {
      */
     static final long LEAD_MS = 10_000;
 
+    /**
+     * How far, in Kafka time, a partition of a table may be read past another of the same table that has records
+     * waiting before it waits for it (resumed within half of it): the changes of one transaction are spread over a
+     * table's partitions, and the collapse holds those read of a partition ahead until the rest come.
+     */
+    static final long TURN_LEAD_MS = 100;
+    /** How many offsets must wait in a partition before another of its table waits for it: fewer come in a poll. */
+    static final long TURN_BACKLOG = 1_000;
+
     private static final JsonFactory JSON = new JsonFactory();
     /** Of a table no table topic read by the job holds (compared as this very instance). */
     private static final String NONE = new String("none");
 
-    /** Whether a fresh look at Kafka says records wait in a split past an offset (-1: its start); null: cannot say. */
+    /**
+     * How many offsets a fresh look at Kafka says lie past an offset (-1: its start) of a split, at most as many records
+     * (0: none waits; {@link Long#MAX_VALUE}: records wait, how many is not known yet); null: no look can say.
+     */
     interface Waiting {
-        Boolean recordsWaiting(String splitId, long next);
+        Long offsetsWaiting(String splitId, long next);
     }
 
     /** One split's reading. */
@@ -82,6 +99,9 @@ public final class ReadPacing {
         /** When it last delivered a record, or was added (nanoseconds). */
         long lastAt;
         boolean paused;
+        /** Of a table split: paused (or to be) for the END events still to be read, for its table's partition read least. */
+        boolean forEnds;
+        boolean forTurn;
         /** When the pacing last resumed it and no record has come since; 0 for not. */
         long resumedAt;
         /** Of a transaction split: by table topic, its END events naming it. */
@@ -316,14 +336,18 @@ public final class ReadPacing {
             return Decision.NONE;
         }
         Map<String, Long> leastRead = new HashMap<>();
+        Map<String, Long> leastBacklogged = new HashMap<>(); // by topic: of those with TURN_BACKLOG offsets waiting
         Set<String> unknown = new HashSet<>();
         for (Split split : splits.values()) {
             if (!split.transactions) {
-                Boolean waits = stuck(split, now) ? Boolean.FALSE : waiting.recordsWaiting(split.id, split.next);
+                Long waits = stuck(split, now) ? Long.valueOf(0) : waiting.offsetsWaiting(split.id, split.next);
                 if (waits == null) {
                     unknown.add(split.topic);
-                } else if (waits) {
+                } else if (waits > 0) {
                     leastRead.merge(split.topic, split.newest, Math::min);
+                    if (waits >= TURN_BACKLOG) {
+                        leastBacklogged.merge(split.topic, split.newest, Math::min);
+                    }
                 }
             }
         }
@@ -366,24 +390,37 @@ public final class ReadPacing {
                 resendIfLost(split, now, resume);
             }
             if (split.newest != Long.MIN_VALUE && (split.paused
-                    || (!stuck(split, now) && Boolean.TRUE.equals(waiting.recordsWaiting(split.id, split.next))))) {
+                    || (!stuck(split, now) && Boolean.TRUE.equals(recordsWaiting(split))))) {
                 endsAt = Math.min(endsAt, split.newest);
             }
         }
-        // Tables read past the END events still to be read (held back, or read in turns) by more than the lead wait for
-        // them: their changes would wait for those END events in the collapse. Never a table END events are ahead of:
-        // it is what they wait for.
         for (Split split : splits.values()) {
             if (split.transactions) {
                 continue;
             }
-            // A partition END events are ahead of: one behind its topic's newest END event counted ahead.
+            // Tables read past the END events still to be read (held back, or read in turns) by more than the lead wait
+            // for them: their changes would wait for those END events in the collapse. Never a table END events are
+            // ahead of (one behind its topic's newest END event counted ahead): it is what they wait for.
             boolean waitedFor = split.newest < newestAhead.getOrDefault(split.topic, Long.MIN_VALUE);
-            boolean ahead = endsAt != Long.MAX_VALUE && split.newest > saturatedAdd(endsAt, LEAD_MS) && !waitedFor;
-            if (!split.paused && ahead) {
+            if (endsAt != Long.MAX_VALUE && split.newest > saturatedAdd(endsAt, LEAD_MS) && !waitedFor) {
+                split.forEnds = true;
+            } else if (endsAt == Long.MAX_VALUE || split.newest <= saturatedAdd(endsAt, LEAD_MS / 2) || waitedFor) {
+                split.forEnds = false;
+            }
+            // A partition read past another of its table that has a backlog waits for it, while records wait in it too
+            // (Kafka's consumer hands out one partition's fetch at a time: tens of thousands of changes).
+            Long behind = leastBacklogged.get(split.topic);
+            Long least = leastRead.get(split.topic);
+            boolean waits = Boolean.TRUE.equals(recordsWaiting(split));
+            if (waits && behind != null && split.newest > saturatedAdd(behind, TURN_LEAD_MS)) {
+                split.forTurn = true;
+            } else if (!waits || least == null || split.newest <= saturatedAdd(least, TURN_LEAD_MS / 2)) {
+                split.forTurn = false;
+            }
+            boolean hold = split.forEnds || split.forTurn;
+            if (!split.paused && hold) {
                 pause(split, pause);
-            } else if (split.paused && (endsAt == Long.MAX_VALUE
-                    || split.newest <= saturatedAdd(endsAt, LEAD_MS / 2) || waitedFor)) {
+            } else if (split.paused && !hold) {
                 resume(split, now, resume);
             } else if (!split.paused) {
                 resendIfLost(split, now, resume);
@@ -415,12 +452,18 @@ public final class ReadPacing {
         if (split.paused || split.resumedAt == 0) {
             return;
         }
-        if (Boolean.FALSE.equals(waiting.recordsWaiting(split.id, split.next))) {
+        if (Boolean.FALSE.equals(recordsWaiting(split))) {
             split.resumedAt = 0;
         } else if (now - split.resumedAt >= RESEND_NANOS) {
             split.resumedAt = now == 0 ? 1 : now;
             resume.add(split.id);
         }
+    }
+
+    /** Whether a fresh look says records wait in the split; null: none can say. */
+    private Boolean recordsWaiting(Split split) {
+        Long waits = waiting.offsetsWaiting(split.id, split.next);
+        return waits == null ? null : waits > 0;
     }
 
     /** Resumes every split paused: the reader has had nothing to emit. */
@@ -432,6 +475,8 @@ public final class ReadPacing {
                     split.lastAt = now;
                 }
                 split.paused = false;
+                split.forEnds = false;
+                split.forTurn = false;
                 split.resumedAt = now == 0 ? 1 : now;
                 resume.add(split.id);
             }

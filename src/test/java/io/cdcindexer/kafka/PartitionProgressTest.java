@@ -144,22 +144,23 @@ class PartitionProgressTest {
     // --- records waiting, for the source's pacing (ReadPacing) ---------------------------------------------------------
 
     @Test
-    void recordsWaitBeforeTheFirstLookAnswersThenAsTheLookSays() throws Exception {
+    void recordsWaitBeforeTheFirstLookAnswersThenAsManyAsTheLookSays() throws Exception {
         ends.assigned(P0, 0);
-        assertThat(ends.recordsWaiting(P0, -1)).as("a backlog is read from the first fetch on").isTrue();
+        assertThat(ends.offsetsWaiting(P0, -1)).as("a backlog is read from the first fetch on")
+                .isEqualTo(Long.MAX_VALUE);
         wall.advanceTime(PartitionEnds.FIRST_LOOK_MS, TimeUnit.MILLISECONDS);
-        assertThat(ends.recordsWaiting(P0, -1)).as("no look answered: it cannot say").isNull();
+        assertThat(ends.offsetsWaiting(P0, -1)).as("no look answered: it cannot say").isNull();
 
         kafkaEnds.put(P0, 10L);
         ends.lookNow(lookup);
-        assertThat(ends.recordsWaiting(P0, -1)).isTrue();
-        assertThat(ends.recordsWaiting(P0, 9)).isTrue();
-        assertThat(ends.recordsWaiting(P0, 10)).as("read to the look's end").isFalse();
-        assertThat(ends.recordsWaiting(P0, 12)).as("read past it since").isFalse();
-        assertThat(ends.recordsWaiting(P1, 0)).as("a partition the look was not asked of").isNull();
+        assertThat(ends.offsetsWaiting(P0, -1)).isEqualTo(10);
+        assertThat(ends.offsetsWaiting(P0, 9)).isEqualTo(1);
+        assertThat(ends.offsetsWaiting(P0, 10)).as("read to the look's end").isZero();
+        assertThat(ends.offsetsWaiting(P0, 12)).as("read past it since").isZero();
+        assertThat(ends.offsetsWaiting(P1, 0)).as("a partition the look was not asked of").isNull();
 
         wall.advanceTime(PartitionEnds.FRESH_MS + 1, TimeUnit.MILLISECONDS);
-        assertThat(ends.recordsWaiting(P0, 0)).as("the look too old").isNull();
+        assertThat(ends.offsetsWaiting(P0, 0)).as("the look too old").isNull();
     }
 
     @Test
@@ -168,11 +169,11 @@ class PartitionProgressTest {
         kafkaEnds.put(P0, 10L);
         markersUpTo.put(P0, 10L);
         ends.lookNow(lookup);
-        assertThat(ends.recordsWaiting(P0, 8)).as("not read on from there yet: asks the next look to").isTrue();
+        assertThat(ends.offsetsWaiting(P0, 8)).as("not read on from there yet: asks the next look to").isEqualTo(2);
         ends.lookNow(lookup);
-        assertThat(ends.recordsWaiting(P0, 8)).isFalse();
-        assertThat(ends.recordsWaiting(P0, 10 - PartitionEnds.MARKERS_AT_MOST - 1))
-                .as("a backlog's gap: not read on").isTrue();
+        assertThat(ends.offsetsWaiting(P0, 8)).isZero();
+        assertThat(ends.offsetsWaiting(P0, 10 - PartitionEnds.MARKERS_AT_MOST - 1))
+                .as("a backlog's gap: not read on").isPositive();
     }
 
     private void read(PartitionProgress partition, long offset, long kafkaTime) {

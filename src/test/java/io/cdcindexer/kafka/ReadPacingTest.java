@@ -15,6 +15,7 @@ class ReadPacingTest {
     private static final int MAX = 100;
     private static final String END = "cdc.transaction-0";
     private static final String USERS = "cdc.public.users-0";
+    private static final String USERS1 = "cdc.public.users-1";
     private static final String ORDERS = "cdc.public.orders-0";
     private static final Pattern TABLES = Pattern.compile("cdc\\.public\\..*");
 
@@ -23,7 +24,7 @@ class ReadPacingTest {
     /** Splits no look can say anything of. */
     private final java.util.Set<String> unknown = new java.util.HashSet<>();
     private final ReadPacing pacing = new ReadPacing(MAX, "cdc.transaction", TABLES,
-            (id, next) -> unknown.contains(id) ? null : endOf.containsKey(id) && next < endOf.get(id));
+            (id, next) -> unknown.contains(id) ? null : Math.max(0, endOf.getOrDefault(id, 0L) - Math.max(next, 0)));
     private final Map<String, Long> offsets = new HashMap<>();
     private long now = 1_000_000 * MS;
 
@@ -97,7 +98,7 @@ class ReadPacingTest {
 
     @Test
     void withATransactionTopicNamedOtherwiseTheTableTopicIsTheOneWhoseNameEndsInTheTable() {
-        ReadPacing other = new ReadPacing(MAX, "changes.tx", Pattern.compile(".*"), (id, next) -> true);
+        ReadPacing other = new ReadPacing(MAX, "changes.tx", Pattern.compile(".*"), (id, next) -> Long.MAX_VALUE);
         other.add("changes.tx-0", "changes.tx", true, now);
         other.add("changes.public.users-0", "changes.public.users", false, now);
         other.read(other.split("changes.public.users-0"), 0, 1_000, now);
@@ -234,6 +235,94 @@ class ReadPacingTest {
     }
 
     @Test
+    void aPartitionReadPastAnotherOfItsTableWithABacklogByTheTurnLeadWaitsForItUntilWithinHalf() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000); // Kafka's consumer hands out the other's fetch first
+        read(USERS, 1_000 + ReadPacing.TURN_LEAD_MS);
+        assertThat(look().isEmpty()).as("within the lead").isTrue();
+        read(USERS, 1_001 + ReadPacing.TURN_LEAD_MS);
+        assertThat(look()).isEqualTo(decision(List.of(USERS), List.of()));
+
+        read(USERS1, 1_000 + ReadPacing.TURN_LEAD_MS / 2);
+        assertThat(look().isEmpty()).as("not yet within half the lead").isTrue();
+        read(USERS1, 1_001 + ReadPacing.TURN_LEAD_MS / 2);
+        assertThat(look()).isEqualTo(decision(List.of(), List.of(USERS)));
+    }
+
+    @Test
+    void aPartitionNothingWasReadFromYetIsWaitedFor() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS, 1_000);
+        assertThat(look()).isEqualTo(decision(List.of(USERS), List.of()));
+    }
+
+    @Test
+    void aPartitionWithOnlyAFewRecordsWaitingIsNotWaitedForAndOnceWaitedForNotLongerThanItsRecordsWait() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        read(USERS1, 1_000); // quiet for a while
+        endOf.put(USERS1, offsets.get(USERS1) + ReadPacing.TURN_BACKLOG - 1); // then a few records: read in a poll
+        read(USERS, 5_000);
+        assertThat(look().isEmpty()).as("live changes are not held for a poll").isTrue();
+
+        waiting(USERS1); // a backlog
+        assertThat(look()).isEqualTo(decision(List.of(USERS), List.of()));
+        read(USERS1, 2_000);
+        endOf.put(USERS1, offsets.get(USERS1) + 10);
+        assertThat(look().isEmpty()).as("still behind, records still waiting").isTrue();
+        endOf.remove(USERS1); // read to its end
+        assertThat(look()).isEqualTo(decision(List.of(), List.of(USERS)));
+    }
+
+    @Test
+    void aPartitionWithNoRecordsWaitingIsNotHeldBackAndOnlyPartitionsOfOneTableWaitForEachOther() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS1);
+        waiting(ORDERS);
+        read(USERS1, 1_000);
+        read(ORDERS, 1_000);
+        read(USERS, 5_000); // read to its end: what comes next is newer still
+        assertThat(look().isEmpty()).isTrue();
+        waiting(USERS);
+        assertThat(look()).as("not for the orders").isEqualTo(decision(List.of(USERS), List.of()));
+    }
+
+    @Test
+    void aPartitionHeldForTheEndEventsAndForItsTableIsResumedOnlyOnceBothLetItGo() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 1_000);
+        ends(1, 1_000, "public.users");
+        endOf.put(END, Long.MAX_VALUE); // Kafka's consumer reads it in its turn
+        read(USERS, 1_001 + ReadPacing.LEAD_MS);
+        assertThat(look()).isEqualTo(decision(List.of(USERS), List.of()));
+
+        ends(1, 1_001 + ReadPacing.LEAD_MS, "public.orders"); // the END events read on: they let it go
+        assertThat(look().isEmpty()).as("still waiting for its table's other partition").isTrue();
+        read(USERS1, 1_001 + ReadPacing.LEAD_MS);
+        assertThat(look()).isEqualTo(decision(List.of(), List.of(USERS)));
+    }
+
+    @Test
+    void aPartitionThatDeliversNothingWhileTheOthersDoIsNotWaitedForByItsTable() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+        now += ReadPacing.STUCK_NANOS;
+        read(ORDERS, 3_000);
+        assertThat(look()).as("its fetches fail").isEqualTo(decision(List.of(), List.of(USERS)));
+    }
+
+    @Test
     void resumeAllResumesWhatIsPaused() {
         usersLagsAndTheTransactionTopicIsPaused();
         assertThat(pacing.resumeAll(now)).isEqualTo(decision(List.of(), List.of(END)));
@@ -243,7 +332,7 @@ class ReadPacingTest {
 
     @Test
     void withoutAMostNothingIsEverPaused() {
-        ReadPacing never = new ReadPacing(0, "cdc.transaction", TABLES, (id, next) -> true);
+        ReadPacing never = new ReadPacing(0, "cdc.transaction", TABLES, (id, next) -> Long.MAX_VALUE);
         never.add(END, "cdc.transaction", true, now);
         never.add(USERS, "cdc.public.users", false, now);
         for (int i = 0; i < 10_000; i++) {
