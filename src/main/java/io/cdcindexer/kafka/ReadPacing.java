@@ -44,9 +44,9 @@ import java.util.regex.Pattern;
  * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. A
  * partition paused for either reason is resumed once neither holds. A table split with records waiting that has
  * delivered nothing for {@link #STUCK_NANOS} while the others delivered is not waited for (its fetches are failing;
- * the END events flow as without pacing). A resume that brought no record in {@link #RESEND_NANOS} while records wait is sent again (the
- * consumer can lose one), and the reader resumes everything after {@link #STARVED_NANOS} with nothing to emit: pacing
- * only orders what is read, it never stops the reading.
+ * the END events flow as without pacing). A resume that brought no record in {@link #RESEND_NANOS} while records
+ * wait is sent again (the consumer can lose one), and the reader resumes everything after {@link #STARVED_NANOS} with
+ * nothing to emit: pacing only orders what is read, it never stops the reading.
  *
  * <p>Per source subtask: at parallelism 1 (as shipped) it bounds what the collapse holds; at higher parallelism only
  * what one subtask reads of both. Called by the source's task thread only.
@@ -80,8 +80,8 @@ public final class ReadPacing {
     private static final String NONE = new String("none");
 
     /**
-     * How many offsets a fresh look at Kafka says lie past an offset (-1: its start) of a split, at most as many records
-     * (0: none waits; {@link Long#MAX_VALUE}: records wait, how many is not known yet); null: no look can say.
+     * How many offsets a fresh look at Kafka says lie past an offset (-1: its start) of a split, at most as many
+     * records (0: none waits; {@link Long#MAX_VALUE}: records wait, how many is not known yet); null: no look can say.
      */
     interface Waiting {
         Long offsetsWaiting(String splitId, long next);
@@ -99,7 +99,7 @@ public final class ReadPacing {
         /** When it last delivered a record, or was added (nanoseconds). */
         long lastAt;
         boolean paused;
-        /** Of a table split: paused (or to be) for the END events still to be read, for its table's partition read least. */
+        /** Of a table split: held for the END events still to be read; for its table's partition read least. */
         boolean forEnds;
         boolean forTurn;
         /** When the pacing last resumed it and no record has come since; 0 for not. */
