@@ -41,8 +41,9 @@ import java.util.regex.Pattern;
  * {@link #TURN_LEAD_MS} past another partition of the same table with at least {@link #TURN_BACKLOG} offsets waiting
  * waits for it, until within half of it (or until the other has no records waiting): Kafka's consumer hands out one
  * partition's fetch at a time (8 MB: tens of thousands of changes), and a transaction's changes are spread over its
- * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. A
- * partition paused for either reason is resumed once neither holds. A table split with records waiting that has
+ * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. Not for
+ * longer than {@link #TURN_HOLD_NANOS} while records are read, though: then it reads on until the other has caught up
+ * with it. A partition paused for either reason is resumed once neither holds. A table split with records waiting that has
  * delivered nothing for {@link #STUCK_NANOS} while the others delivered is not waited for (its fetches are failing;
  * the END events flow as without pacing). A resume that brought no record in {@link #RESEND_NANOS} while records
  * wait is sent again (the consumer can lose one), and the reader resumes everything after {@link #STARVED_NANOS} with
@@ -74,6 +75,12 @@ public final class ReadPacing {
     static final long TURN_LEAD_MS = 100;
     /** How many offsets must wait in a partition before another of its table waits for it: fewer come in a poll. */
     static final long TURN_BACKLOG = 1_000;
+    /**
+     * How long a partition may wait for another of its table while records are read before it reads on regardless,
+     * until that one has caught up with it: a Kafka time far in the future (a clock wrong, a record made by hand) or a
+     * partition read very slowly holds it no longer. Longer than a turn takes (one fetch: a second or two).
+     */
+    static final long TURN_HOLD_NANOS = 5_000_000_000L;
 
     private static final JsonFactory JSON = new JsonFactory();
     /** Of a table no table topic read by the job holds (compared as this very instance). */
@@ -102,6 +109,10 @@ public final class ReadPacing {
         /** Of a table split: held for the END events still to be read; for its table's partition read least. */
         boolean forEnds;
         boolean forTurn;
+        /** Since when it has been held for its table's partition read least; meaningful while {@link #forTurn}. */
+        long turnSince;
+        /** Held for its table longer than {@link #TURN_HOLD_NANOS}: not again until that partition has caught up. */
+        boolean turnLifted;
         /** When the pacing last resumed it and no record has come since; 0 for not. */
         long resumedAt;
         /** Of a transaction split: by table topic, its END events naming it. */
@@ -412,10 +423,16 @@ public final class ReadPacing {
             Long behind = leastBacklogged.get(split.topic);
             Long least = leastRead.get(split.topic);
             boolean waits = Boolean.TRUE.equals(recordsWaiting(split));
-            if (waits && behind != null && split.newest > saturatedAdd(behind, TURN_LEAD_MS)) {
-                split.forTurn = true;
-            } else if (!waits || least == null || split.newest <= saturatedAdd(least, TURN_LEAD_MS / 2)) {
+            if (!waits || least == null || split.newest <= saturatedAdd(least, TURN_LEAD_MS / 2)) {
                 split.forTurn = false;
+                split.turnLifted = false;
+            } else if (!split.forTurn && !split.turnLifted && behind != null
+                    && split.newest > saturatedAdd(behind, TURN_LEAD_MS)) {
+                split.forTurn = true;
+                split.turnSince = now;
+            } else if (split.forTurn && delivered && deliveredAt - split.turnSince >= TURN_HOLD_NANOS) {
+                split.forTurn = false; // records were read all this while, and it was not caught up with
+                split.turnLifted = true;
             }
             boolean hold = split.forEnds || split.forTurn;
             if (!split.paused && hold) {

@@ -323,6 +323,44 @@ class ReadPacingTest {
     }
 
     @Test
+    void aPartitionWaitingForItsTableLongerThanTheHoldWhileRecordsAreReadReadsOnUntilCaughtUpWith() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        waiting(ORDERS);
+        read(USERS1, 1_000);
+        read(USERS, 1_000_000_000); // a clock wrong: one far in the future
+        assertThat(look()).isEqualTo(decision(List.of(USERS), List.of()));
+        now += ReadPacing.TURN_HOLD_NANOS - MS;
+        read(ORDERS, 1_000);
+        read(USERS1, 1_001);
+        assertThat(look().isEmpty()).isTrue();
+        now += MS;
+        read(ORDERS, 1_000);
+        assertThat(look()).as("records were read all along").isEqualTo(decision(List.of(), List.of(USERS)));
+        now += MS;
+        assertThat(look().isEmpty()).as("not held again before it is caught up with").isTrue();
+
+        endOf.remove(USERS1); // the other read to its end: caught up with
+        assertThat(look().isEmpty()).isTrue();
+        waiting(USERS1);
+        assertThat(look()).as("held again").isEqualTo(decision(List.of(USERS), List.of()));
+    }
+
+    @Test
+    void aPartitionWaitingForItsTableWhileNothingIsReadKeepsWaiting() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+        now += 10 * ReadPacing.TURN_HOLD_NANOS; // the job downstream slow: nothing read
+        assertThat(look().isEmpty()).isTrue();
+        assertThat(pacing.isPaused(USERS)).isTrue();
+    }
+
+    @Test
     void resumeAllResumesWhatIsPaused() {
         usersLagsAndTheTransactionTopicIsPaused();
         assertThat(pacing.resumeAll(now)).isEqualTo(decision(List.of(), List.of(END)));
