@@ -162,10 +162,11 @@ public final class JobOptions implements Serializable {
                     "How many END events the source may read ahead of the changes they wait for (their tables' "
                             + "partitions with records waiting, by Kafka time) before it pauses the transaction topic "
                             + "until they are half as many; tables read 10 s past the END events still to be read "
-                            + "wait for them. "
-                            + "On a backlog the END events, being small, are otherwise read far ahead, and the collapse "
-                            + "holds each such transaction (about 450 bytes of heap). Only a lagging table's END "
-                            + "events count. 0: never pause.");
+                            + "wait for them, and a table's partition read 100 ms past another of its partitions with "
+                            + "a backlog waits for it. On a backlog the END events, being small, are otherwise read far "
+                            + "ahead, and the collapse holds each such transaction (about 450 bytes of heap); and a "
+                            + "table's partitions a fetch at a time, the changes of one read ahead held too. Only a "
+                            + "lagging table's END events count. 0: never pause.");
     public static final Option UNAVAILABLE_VALUE_PLACEHOLDER =
             define("debezium.unavailable-value-placeholder", "__debezium_unavailable_value",
                     "Debezium's value for an unchanged TOASTed column; such columns never overwrite Elasticsearch.");

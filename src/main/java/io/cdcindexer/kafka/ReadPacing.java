@@ -14,7 +14,8 @@ import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * Keeps one source subtask from reading the transaction topic far ahead of the changes its END events wait for.
+ * Keeps one source subtask from reading the transaction topic far ahead of the changes its END events wait for, and
+ * each table's partitions in step with each other.
  *
  * <p>The collapse holds a transaction whose END event has come until its changes come. Kafka's consumer fetches every
  * partition by bytes, and an END event is a few hundred bytes where a transaction's changes are kilobytes, so on a
