@@ -43,8 +43,9 @@ import java.util.regex.Pattern;
  * waits for it, until within half of it (or until the other has no records waiting): Kafka's consumer hands out one
  * partition's fetch at a time (8 MB: tens of thousands of changes), and a transaction's changes are spread over its
  * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. Not for
- * longer than {@link #TURN_HOLD_NANOS} while records are read, though: then it reads on until the other has caught up
- * with it. A partition paused for either reason is resumed once neither holds. A table split with records waiting that has
+ * longer than {@link #TURN_HOLD_NANOS} while records are read, though (resumes of everything and looks that cannot say
+ * do not start that time again): then it reads on until every partition of its table has caught up with it. A
+ * partition paused for either reason is resumed once neither holds. A table split with records waiting that has
  * delivered nothing for {@link #STUCK_NANOS} while the others delivered is not waited for (its fetches are failing;
  * the END events flow as without pacing). A resume that brought no record in {@link #RESEND_NANOS} while records
  * wait is sent again (the consumer can lose one), and the reader resumes everything after {@link #STARVED_NANOS} with
@@ -110,10 +111,17 @@ public final class ReadPacing {
         /** Of a table split: held for the END events still to be read; for its table's partition read least. */
         boolean forEnds;
         boolean forTurn;
-        /** Since when it has been held for its table's partition read least; meaningful while {@link #forTurn}. */
+        /**
+         * Since when it has been held for its table's partition read least (over resumes of everything, and looks that
+         * could not say); 0 for not.
+         */
         long turnSince;
-        /** Held for its table longer than {@link #TURN_HOLD_NANOS}: not again until that partition has caught up. */
+        /**
+         * Held for its table longer than {@link #TURN_HOLD_NANOS}: not again until every partition of its table has
+         * read up to where it was then ({@link #liftedAt}).
+         */
         boolean turnLifted;
+        long liftedAt;
         /** When the pacing last resumed it and no record has come since; 0 for not. */
         long resumedAt;
         /** Of a transaction split: by table topic, its END events naming it. */
@@ -349,9 +357,11 @@ public final class ReadPacing {
         }
         Map<String, Long> leastRead = new HashMap<>();
         Map<String, Long> leastBacklogged = new HashMap<>(); // by topic: of those with TURN_BACKLOG offsets waiting
+        Map<String, Long> leastOfAll = new HashMap<>(); // by topic: of all its splits here
         Set<String> unknown = new HashSet<>();
         for (Split split : splits.values()) {
             if (!split.transactions) {
+                leastOfAll.merge(split.topic, split.newest, Math::min);
                 Long waits = stuck(split, now) ? Long.valueOf(0) : waiting.offsetsWaiting(split.id, split.next);
                 if (waits == null) {
                     unknown.add(split.topic);
@@ -422,18 +432,24 @@ public final class ReadPacing {
             // A partition read past another of its table that has a backlog waits for it, while records wait in it too
             // (Kafka's consumer hands out one partition's fetch at a time: tens of thousands of changes).
             Long behind = leastBacklogged.get(split.topic);
-            Long least = leastRead.get(split.topic);
-            boolean waits = Boolean.TRUE.equals(recordsWaiting(split));
-            if (!waits || least == null || split.newest <= saturatedAdd(least, TURN_LEAD_MS / 2)) {
-                split.forTurn = false;
-                split.turnLifted = false;
-            } else if (!split.forTurn && !split.turnLifted && behind != null
-                    && split.newest > saturatedAdd(behind, TURN_LEAD_MS)) {
-                split.forTurn = true;
-                split.turnSince = now;
-            } else if (split.forTurn && delivered && deliveredAt - split.turnSince >= TURN_HOLD_NANOS) {
-                split.forTurn = false; // records were read all this while, and it was not caught up with
-                split.turnLifted = true;
+            Boolean waits = recordsWaiting(split);
+            if (split.turnLifted && split.liftedAt <= saturatedAdd(leastOfAll.get(split.topic), TURN_LEAD_MS / 2)) {
+                split.turnLifted = false; // every partition of its table has caught up with where it was
+            }
+            if (waits == null || unknown.contains(split.topic)) {
+                split.forTurn = false; // no look can say: not held, and the time it was held goes on
+            } else if (!waits || behind == null || split.newest <= saturatedAdd(behind, TURN_LEAD_MS / 2)) {
+                split.forTurn = false; // its turn is over
+                split.turnSince = 0;
+            } else if (split.forTurn || (!split.turnLifted && split.newest > saturatedAdd(behind, TURN_LEAD_MS))) {
+                if (split.turnSince == 0) { // else held since, over a resume of everything or a look that could not say
+                    split.turnSince = now == 0 ? 1 : now;
+                }
+                // Records were read all this while, and it was not caught up with: it reads on.
+                split.turnLifted = delivered && deliveredAt - split.turnSince >= TURN_HOLD_NANOS;
+                split.forTurn = !split.turnLifted;
+                split.turnSince = split.turnLifted ? 0 : split.turnSince;
+                split.liftedAt = split.newest;
             }
             boolean hold = split.forEnds || split.forTurn;
             if (!split.paused && hold) {

@@ -261,7 +261,7 @@ class ReadPacingTest {
     }
 
     @Test
-    void aPartitionWithOnlyAFewRecordsWaitingIsNotWaitedForAndOnceWaitedForNotLongerThanItsRecordsWait() {
+    void aPartitionWithOnlyAFewRecordsWaitingIsNotWaitedForNorLongerThanItHasABacklog() {
         pacing.add(USERS1, "cdc.public.users", false, now);
         waiting(USERS);
         read(USERS1, 1_000); // quiet for a while
@@ -272,10 +272,10 @@ class ReadPacingTest {
         waiting(USERS1); // a backlog
         assertThat(look()).isEqualTo(decision(List.of(USERS), List.of()));
         read(USERS1, 2_000);
-        endOf.put(USERS1, offsets.get(USERS1) + 10);
-        assertThat(look().isEmpty()).as("still behind, records still waiting").isTrue();
-        endOf.remove(USERS1); // read to its end
-        assertThat(look()).isEqualTo(decision(List.of(), List.of(USERS)));
+        endOf.put(USERS1, offsets.get(USERS1) + 1 + ReadPacing.TURN_BACKLOG);
+        assertThat(look().isEmpty()).as("still behind, with a backlog").isTrue();
+        endOf.put(USERS1, offsets.get(USERS1) + ReadPacing.TURN_BACKLOG);
+        assertThat(look()).as("what is left comes in a poll").isEqualTo(decision(List.of(), List.of(USERS)));
     }
 
     @Test
@@ -340,11 +340,52 @@ class ReadPacingTest {
         assertThat(look()).as("records were read all along").isEqualTo(decision(List.of(), List.of(USERS)));
         now += MS;
         assertThat(look().isEmpty()).as("not held again before it is caught up with").isTrue();
-
-        endOf.remove(USERS1); // the other read to its end: caught up with
+        endOf.remove(USERS); // read to its own end, then more records: still not caught up with
         assertThat(look().isEmpty()).isTrue();
-        waiting(USERS1);
+        waiting(USERS);
+        assertThat(look().isEmpty()).isTrue();
+
+        read(USERS1, 1_000_000_000); // caught up with
+        read(USERS, 1_000_000_000 + ReadPacing.TURN_LEAD_MS + 1);
         assertThat(look()).as("held again").isEqualTo(decision(List.of(USERS), List.of()));
+    }
+
+    @Test
+    void aResumeOfEverythingAndALookThatCannotSayDoNotStartTheHoldAgain() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+        now += ReadPacing.TURN_HOLD_NANOS / 2;
+        pacing.resumeAll(now); // the reader had nothing to emit
+        read(USERS, 5_001);
+        read(USERS1, 1_001); // slow, but delivering
+        assertThat(look().pause()).containsExactly(USERS);
+        unknown.add(USERS1);
+        assertThat(look().resume()).as("no look can say").containsExactly(USERS);
+        unknown.remove(USERS1);
+        assertThat(look().pause()).containsExactly(USERS);
+        now += ReadPacing.TURN_HOLD_NANOS / 2;
+        read(USERS1, 1_002);
+        assertThat(look().resume()).as("held 5 s in all while records were read").containsExactly(USERS);
+    }
+
+    @Test
+    void twoPartitionsOfATableAreNotBothHeldForAThirdWithoutABacklog() {
+        String users2 = "cdc.public.users-2";
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        pacing.add(users2, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(users2, 900);
+        endOf.put(users2, offsets.get(users2) + ReadPacing.TURN_BACKLOG - 1); // comes in a poll
+        read(USERS1, 1_000);
+        read(USERS, 1_001 + ReadPacing.TURN_LEAD_MS);
+        assertThat(look()).isEqualTo(decision(List.of(USERS), List.of()));
+        read(USERS1, 1_002 + 2 * ReadPacing.TURN_LEAD_MS); // read past it in its turn
+        assertThat(look()).isEqualTo(decision(List.of(USERS1), List.of(USERS)));
     }
 
     @Test
