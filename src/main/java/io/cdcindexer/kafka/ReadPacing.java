@@ -43,9 +43,11 @@ import java.util.regex.Pattern;
  * waits for it, until within half of it (or until the other has no records waiting): Kafka's consumer hands out one
  * partition's fetch at a time (8 MB: tens of thousands of changes), and a transaction's changes are spread over its
  * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. Not for
- * longer than {@link #TURN_HOLD_NANOS} while records are read, though (resumes of everything and looks that cannot say
- * do not start that time again): then it reads on until every partition of its table has caught up with it. A
- * partition paused for either reason is resumed once neither holds. A table split with records waiting that has
+ * longer than {@link #TURN_HOLD_NANOS} while records are read, though (counted at the looks that saw records come,
+ * over resumes of everything and looks that cannot say, until its turn is over): then it reads on until every
+ * partition of its table that has had a record has read up to where it was. Before the first look answers, how many
+ * records wait is not known, and no partition is waited for so. A partition paused for either reason is resumed once
+ * neither holds. A table split with records waiting that has
  * delivered nothing for {@link #STUCK_NANOS} while the others delivered is not waited for (its fetches are failing;
  * the END events flow as without pacing). A resume that brought no record in {@link #RESEND_NANOS} while records
  * wait is sent again (the consumer can lose one), and the reader resumes everything after {@link #STARVED_NANOS} with
@@ -83,6 +85,8 @@ public final class ReadPacing {
      * partition read very slowly holds it no longer. Longer than a turn takes (one fetch: a second or two).
      */
     static final long TURN_HOLD_NANOS = 5_000_000_000L;
+    /** The most of the time between two looks that counts towards {@link #TURN_HOLD_NANOS}: looks come every 100 ms. */
+    static final long TURN_STEP_NANOS = 200_000_000L;
 
     private static final JsonFactory JSON = new JsonFactory();
     /** Of a table no table topic read by the job holds (compared as this very instance). */
@@ -112,10 +116,13 @@ public final class ReadPacing {
         boolean forEnds;
         boolean forTurn;
         /**
-         * Since when it has been held for its table's partition read least (over resumes of everything, and looks that
-         * could not say); 0 for not.
+         * How long it has been held for its table's partition read least while records were read (looks that saw a
+         * record come since the one before, at most {@link #TURN_STEP_NANOS} each), over resumes of everything and
+         * looks that could not say, until its turn is over.
          */
-        long turnSince;
+        long heldNanos;
+        /** When a look last saw it held for its table; meaningful while {@link #forTurn}. */
+        long heldLookAt;
         /**
          * Held for its table longer than {@link #TURN_HOLD_NANOS}: not again until every partition of its table has
          * read up to where it was then ({@link #liftedAt}).
@@ -361,13 +368,15 @@ public final class ReadPacing {
         Set<String> unknown = new HashSet<>();
         for (Split split : splits.values()) {
             if (!split.transactions) {
-                leastOfAll.merge(split.topic, split.newest, Math::min);
                 Long waits = stuck(split, now) ? Long.valueOf(0) : waiting.offsetsWaiting(split.id, split.next);
+                if (split.newest != Long.MIN_VALUE || (waits != null && waits > 0)) {
+                    leastOfAll.merge(split.topic, split.newest, Math::min); // not one that never had a record
+                }
                 if (waits == null) {
                     unknown.add(split.topic);
                 } else if (waits > 0) {
                     leastRead.merge(split.topic, split.newest, Math::min);
-                    if (waits >= TURN_BACKLOG) {
+                    if (waits >= TURN_BACKLOG && waits != Long.MAX_VALUE) { // how many is not known before a look
                         leastBacklogged.merge(split.topic, split.newest, Math::min);
                     }
                 }
@@ -433,23 +442,29 @@ public final class ReadPacing {
             // (Kafka's consumer hands out one partition's fetch at a time: tens of thousands of changes).
             Long behind = leastBacklogged.get(split.topic);
             Boolean waits = recordsWaiting(split);
-            if (split.turnLifted && split.liftedAt <= saturatedAdd(leastOfAll.get(split.topic), TURN_LEAD_MS / 2)) {
+            if (split.turnLifted && split.liftedAt <= saturatedAdd(
+                    leastOfAll.getOrDefault(split.topic, Long.MAX_VALUE), TURN_LEAD_MS / 2)) {
                 split.turnLifted = false; // every partition of its table has caught up with where it was
             }
             if (waits == null || unknown.contains(split.topic)) {
-                split.forTurn = false; // no look can say: not held, and the time it was held goes on
+                split.forTurn = false; // no look can say: not held, and the time it was held is kept
             } else if (!waits || behind == null || split.newest <= saturatedAdd(behind, TURN_LEAD_MS / 2)) {
                 split.forTurn = false; // its turn is over
-                split.turnSince = 0;
-            } else if (split.forTurn || (!split.turnLifted && split.newest > saturatedAdd(behind, TURN_LEAD_MS))) {
-                if (split.turnSince == 0) { // else held since, over a resume of everything or a look that could not say
-                    split.turnSince = now == 0 ? 1 : now;
+                split.heldNanos = 0;
+            } else if (split.forTurn) {
+                if (delivered && deliveredAt > split.heldLookAt) { // records were read since the last look
+                    split.heldNanos += Math.min(now - split.heldLookAt, TURN_STEP_NANOS);
                 }
-                // Records were read all this while, and it was not caught up with: it reads on.
-                split.turnLifted = delivered && deliveredAt - split.turnSince >= TURN_HOLD_NANOS;
-                split.forTurn = !split.turnLifted;
-                split.turnSince = split.turnLifted ? 0 : split.turnSince;
-                split.liftedAt = split.newest;
+                split.heldLookAt = now;
+                if (split.heldNanos >= TURN_HOLD_NANOS) { // and it was not caught up with: it reads on
+                    split.forTurn = false;
+                    split.turnLifted = true;
+                    split.liftedAt = split.newest;
+                    split.heldNanos = 0;
+                }
+            } else if (!split.turnLifted && split.newest > saturatedAdd(behind, TURN_LEAD_MS)) {
+                split.forTurn = true;
+                split.heldLookAt = now;
             }
             boolean hold = split.forEnds || split.forTurn;
             if (!split.paused && hold) {

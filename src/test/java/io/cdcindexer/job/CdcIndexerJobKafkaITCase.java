@@ -257,9 +257,9 @@ class CdcIndexerJobKafkaITCase {
     }
 
     /**
-     * A backlog of one table of two partitions, each transaction's two changes one in each: Kafka's consumer hands out
-     * one partition's fetch at a time (here 4,000 changes of 2 KB), and read so, the other half of each transaction came
-     * a whole fetch later: the collapse held 4,000 transactions half read, and none completed meanwhile.
+     * A backlog of one table of two partitions, each transaction's two changes one in each: Kafka's consumer hands
+     * out one partition's fetch at a time (here 4,000 changes of 2 KB), and read so, the other half of each
+     * transaction came a whole fetch later: the collapse held 4,000 transactions half read, none completed meanwhile.
      */
     @Test
     void onABacklogTheTablesPartitionsAreReadInStepByKafkaTime() throws Exception {
@@ -303,7 +303,7 @@ class CdcIndexerJobKafkaITCase {
         return ends;
     }
 
-    /** One record of a backlog: a change of {@code public.<table>} in one of its partitions, or an END event naming it. */
+    /** One record of a backlog: a change of {@code public.<table>} in a partition of it, or an END event naming it. */
     private record Backlog(String table, long time, boolean end, int partition) {
         Backlog(String table, long time, boolean end) {
             this(table, time, end, 0);

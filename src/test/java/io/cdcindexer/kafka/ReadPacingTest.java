@@ -320,6 +320,8 @@ class ReadPacingTest {
         now += ReadPacing.STUCK_NANOS;
         read(ORDERS, 3_000);
         assertThat(look()).as("its fetches fail").isEqualTo(decision(List.of(), List.of(USERS)));
+        read(USERS1, 1_001); // delivers again
+        assertThat(look().pause()).containsExactly(USERS);
     }
 
     @Test
@@ -331,13 +333,7 @@ class ReadPacingTest {
         read(USERS1, 1_000);
         read(USERS, 1_000_000_000); // a clock wrong: one far in the future
         assertThat(look()).isEqualTo(decision(List.of(USERS), List.of()));
-        now += ReadPacing.TURN_HOLD_NANOS - MS;
-        read(ORDERS, 1_000);
-        read(USERS1, 1_001);
-        assertThat(look().isEmpty()).isTrue();
-        now += MS;
-        read(ORDERS, 1_000);
-        assertThat(look()).as("records were read all along").isEqualTo(decision(List.of(), List.of(USERS)));
+        liftAfterTheHold(ORDERS, 1_000); // records were read all along
         now += MS;
         assertThat(look().isEmpty()).as("not held again before it is caught up with").isTrue();
         endOf.remove(USERS); // read to its own end, then more records: still not caught up with
@@ -358,16 +354,25 @@ class ReadPacingTest {
         read(USERS1, 1_000);
         read(USERS, 5_000);
         assertThat(look().pause()).containsExactly(USERS);
-        now += ReadPacing.TURN_HOLD_NANOS / 2;
+        for (int i = 0; i < 25; i++) { // 2.5 s held, slow but delivering
+            now += 100 * MS;
+            read(USERS1, 1_001);
+            look();
+        }
         pacing.resumeAll(now); // the reader had nothing to emit
         read(USERS, 5_001);
-        read(USERS1, 1_001); // slow, but delivering
+        read(USERS1, 1_001);
         assertThat(look().pause()).containsExactly(USERS);
         unknown.add(USERS1);
         assertThat(look().resume()).as("no look can say").containsExactly(USERS);
         unknown.remove(USERS1);
         assertThat(look().pause()).containsExactly(USERS);
-        now += ReadPacing.TURN_HOLD_NANOS / 2;
+        for (int i = 0; i < 24; i++) {
+            now += 100 * MS;
+            read(USERS1, 1_001);
+            assertThat(look().isEmpty()).isTrue();
+        }
+        now += 100 * MS;
         read(USERS1, 1_002);
         assertThat(look().resume()).as("held 5 s in all while records were read").containsExactly(USERS);
     }
@@ -386,6 +391,68 @@ class ReadPacingTest {
         assertThat(look()).isEqualTo(decision(List.of(USERS), List.of()));
         read(USERS1, 1_002 + 2 * ReadPacing.TURN_LEAD_MS); // read past it in its turn
         assertThat(look()).isEqualTo(decision(List.of(USERS1), List.of(USERS)));
+    }
+
+    @Test
+    void aStallOfTheReadingIsNoTimeHeldWhileRecordsAreRead() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+        now += 10 * ReadPacing.TURN_HOLD_NANOS; // the job downstream slow: nothing read
+        assertThat(look().isEmpty()).isTrue();
+        read(USERS1, 1_001); // the first record after it
+        assertThat(look().isEmpty()).as("one record is not 5 s of reading").isTrue();
+    }
+
+    @Test
+    void timeNotHeldDoesNotCountTowardsTheHold() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+        unknown.add(USERS1); // looks fail for a minute
+        assertThat(look().resume()).containsExactly(USERS);
+        for (int i = 0; i < 600; i++) {
+            now += 100 * MS;
+            read(USERS1, 1_001 + i);
+            read(USERS, 5_001 + i);
+            look();
+        }
+        unknown.remove(USERS1);
+        assertThat(look().pause()).as("held again, not lifted").containsExactly(USERS);
+    }
+
+    @Test
+    void aLiftEndsThoughAPartitionOfTheTableHasNeverDeliveredAndHasNothingWaiting() {
+        String users2 = "cdc.public.users-2"; // empty
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        pacing.add(users2, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+        liftAfterTheHold(USERS1, 1_000);
+        read(USERS1, 10_000); // caught up with
+        read(USERS, 10_000);
+        look();
+        read(USERS, 10_001 + ReadPacing.TURN_LEAD_MS);
+        assertThat(look().pause()).containsExactly(USERS);
+    }
+
+    @Test
+    void anUnknownCountBeforeTheFirstLookIsNoBacklogToWaitFor() {
+        ReadPacing first = new ReadPacing(MAX, "cdc.transaction", TABLES, (id, next) -> Long.MAX_VALUE);
+        first.add(END, "cdc.transaction", true, now);
+        first.add(USERS, "cdc.public.users", false, now);
+        first.add(USERS1, "cdc.public.users", false, now);
+        first.read(first.split(USERS), 0, 1_000, now);
+        assertThat(first.look(now).isEmpty()).as("live changes not held for a quiet partition").isTrue();
     }
 
     @Test
@@ -557,6 +624,17 @@ class ReadPacingTest {
         assertThat(ahead.after(5_000)).isEqualTo(1);
     }
 
+    /** Looks every 100 ms while {@code other} delivers (at {@code time}) until the hold on users-0 is lifted. */
+    private void liftAfterTheHold(String other, long time) {
+        for (long held = 0; held < ReadPacing.TURN_HOLD_NANOS; held += 100 * MS) {
+            assertThat(pacing.isPaused(USERS)).isTrue();
+            now += 100 * MS;
+            read(other, time);
+            look();
+        }
+        assertThat(pacing.isPaused(USERS)).as("lifted").isFalse();
+    }
+
     /** users has records waiting and has read up to 1,000; the most END events naming it at 2,000 pause them. */
     private void usersLagsAndTheTransactionTopicIsPaused() {
         waiting(USERS);
@@ -574,7 +652,7 @@ class ReadPacingTest {
 
     /** The split has records waiting, far past what it has read. */
     private void waiting(String split) {
-        endOf.put(split, Long.MAX_VALUE);
+        endOf.put(split, 1_000_000_000L);
     }
 
     private void read(String split, long timestamp) {
