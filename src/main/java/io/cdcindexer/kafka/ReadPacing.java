@@ -45,7 +45,7 @@ import java.util.regex.Pattern;
  * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. Not for
  * longer than {@link #TURN_HOLD_NANOS} while records are read, though (counted at the looks that saw records come,
  * over resumes of everything and looks that cannot say, until its turn is over): then it reads on until every
- * partition of its table that has had a record has read up to where it was. Before the first look answers, how many
+ * partition of its table with records waiting has read up to where it was. Before the first look answers, how many
  * records wait is not known, and no partition is waited for so. A partition paused for either reason is resumed once
  * neither holds. A table split with records waiting that has
  * delivered nothing for {@link #STUCK_NANOS} while the others delivered is not waited for (its fetches are failing;
@@ -124,8 +124,8 @@ public final class ReadPacing {
         /** When a look last saw it held for its table; meaningful while {@link #forTurn}. */
         long heldLookAt;
         /**
-         * Held for its table longer than {@link #TURN_HOLD_NANOS}: not again until every partition of its table has
-         * read up to where it was then ({@link #liftedAt}).
+         * Held for its table longer than {@link #TURN_HOLD_NANOS}: not again until every partition of its table with
+         * records waiting has read up to where it was then ({@link #liftedAt}).
          */
         boolean turnLifted;
         long liftedAt;
@@ -364,14 +364,10 @@ public final class ReadPacing {
         }
         Map<String, Long> leastRead = new HashMap<>();
         Map<String, Long> leastBacklogged = new HashMap<>(); // by topic: of those with TURN_BACKLOG offsets waiting
-        Map<String, Long> leastOfAll = new HashMap<>(); // by topic: of all its splits here
         Set<String> unknown = new HashSet<>();
         for (Split split : splits.values()) {
             if (!split.transactions) {
                 Long waits = stuck(split, now) ? Long.valueOf(0) : waiting.offsetsWaiting(split.id, split.next);
-                if (split.newest != Long.MIN_VALUE || (waits != null && waits > 0)) {
-                    leastOfAll.merge(split.topic, split.newest, Math::min); // not one that never had a record
-                }
                 if (waits == null) {
                     unknown.add(split.topic);
                 } else if (waits > 0) {
@@ -443,8 +439,8 @@ public final class ReadPacing {
             Long behind = leastBacklogged.get(split.topic);
             Boolean waits = recordsWaiting(split);
             if (split.turnLifted && split.liftedAt <= saturatedAdd(
-                    leastOfAll.getOrDefault(split.topic, Long.MAX_VALUE), TURN_LEAD_MS / 2)) {
-                split.turnLifted = false; // every partition of its table has caught up with where it was
+                    leastRead.getOrDefault(split.topic, Long.MAX_VALUE), TURN_LEAD_MS / 2)) {
+                split.turnLifted = false; // every partition of its table with records waiting is past where it was
             }
             if (waits == null || unknown.contains(split.topic)) {
                 split.forTurn = false; // no look can say: not held, and the time it was held is kept

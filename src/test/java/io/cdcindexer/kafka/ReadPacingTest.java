@@ -446,6 +446,61 @@ class ReadPacingTest {
     }
 
     @Test
+    void aStallWithNoLookInItCountsOneStepOnly() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+        now += 10 * ReadPacing.TURN_HOLD_NANOS; // back-pressure: no poll, no look
+        read(USERS1, 1_001); // the first poll after it delivers, and looks at the same time
+        assertThat(look().isEmpty()).isTrue();
+    }
+
+    @Test
+    void looksThatSawNoRecordComeDoNotCount() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+        for (int i = 0; i < 60; i++) {
+            now += 100 * MS;
+            assertThat(look().isEmpty()).isTrue();
+        }
+    }
+
+    @Test
+    void aBacklogOfAnotherTableHoldsNoPartition() {
+        waiting(USERS);
+        waiting(ORDERS);
+        read(ORDERS, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().isEmpty()).isTrue();
+    }
+
+    @Test
+    void aLiftEndsThoughAPartitionOfTheTableIsReadToItsEndAndQuiet() {
+        String users2 = "cdc.public.users-2";
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        pacing.add(users2, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(users2, 900); // one record, then nothing waiting
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+        liftAfterTheHold(USERS1, 1_000);
+        read(USERS1, 10_000);
+        read(USERS, 10_000);
+        look();
+        read(USERS, 10_001 + ReadPacing.TURN_LEAD_MS);
+        assertThat(look().pause()).containsExactly(USERS);
+    }
+
+    @Test
     void anUnknownCountBeforeTheFirstLookIsNoBacklogToWaitFor() {
         ReadPacing first = new ReadPacing(MAX, "cdc.transaction", TABLES, (id, next) -> Long.MAX_VALUE);
         first.add(END, "cdc.transaction", true, now);
