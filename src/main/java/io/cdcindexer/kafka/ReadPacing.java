@@ -40,18 +40,18 @@ import java.util.regex.Pattern;
  * paused or has records waiting is paused too, so that its changes do not pile up waiting for END events not read;
  * never a partition END events are ahead of. And a table partition with records waiting read more than
  * {@link #TURN_LEAD_MS} past another partition of the same table with at least {@link #TURN_BACKLOG} offsets waiting
- * waits for it, until within half of it (or until the other has no records waiting): Kafka's consumer hands out one
+ * waits for it, until within half of it (or until the other has fewer waiting): Kafka's consumer hands out one
  * partition's fetch at a time (8 MB: tens of thousands of changes), and a transaction's changes are spread over its
  * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. Not for
  * longer than {@link #TURN_HOLD_NANOS} while records are read, though (counted at the looks that saw records come,
  * over resumes of everything and looks that cannot say, until its turn is over): then it reads on until every
  * partition of its table with records waiting has read up to where it was. Before the first look answers, how many
  * records wait is not known, and no partition is waited for so. A partition paused for either reason is resumed once
- * neither holds. A table split with records waiting that has
- * delivered nothing for {@link #STUCK_NANOS} while the others delivered is not waited for (its fetches are failing;
- * the END events flow as without pacing). A resume that brought no record in {@link #RESEND_NANOS} while records
- * wait is sent again (the consumer can lose one), and the reader resumes everything after {@link #STARVED_NANOS} with
- * nothing to emit: pacing only orders what is read, it never stops the reading.
+ * neither holds. A table split with records waiting that has delivered nothing for {@link #STUCK_NANOS} while the
+ * others delivered is not waited for (its fetches are failing; the END events flow as without pacing). A resume that
+ * brought no record in {@link #RESEND_NANOS} while records wait is sent again (the consumer can lose one), and the
+ * reader resumes everything after {@link #STARVED_NANOS} with nothing to emit: pacing only orders what is read, it
+ * never stops the reading.
  *
  * <p>Per source subtask: at parallelism 1 (as shipped) it bounds what the collapse holds; at higher parallelism only
  * what one subtask reads of both. Called by the source's task thread only.
@@ -72,17 +72,17 @@ public final class ReadPacing {
     static final long LEAD_MS = 10_000;
 
     /**
-     * How far, in Kafka time, a partition of a table may be read past another of the same table that has records
-     * waiting before it waits for it (resumed within half of it): the changes of one transaction are spread over a
-     * table's partitions, and the collapse holds those read of a partition ahead until the rest come.
+     * How far, in Kafka time, a partition of a table may be read past another of the same table with a backlog
+     * ({@link #TURN_BACKLOG}) before it waits for it (resumed within half of it): the changes of one transaction are
+     * spread over a table's partitions, and the collapse holds those read of a partition ahead until the rest come.
      */
     static final long TURN_LEAD_MS = 100;
     /** How many offsets must wait in a partition before another of its table waits for it: fewer come in a poll. */
     static final long TURN_BACKLOG = 1_000;
     /**
      * How long a partition may wait for another of its table while records are read before it reads on regardless,
-     * until that one has caught up with it: a Kafka time far in the future (a clock wrong, a record made by hand) or a
-     * partition read very slowly holds it no longer. Longer than a turn takes (one fetch: a second or two).
+     * until the others have caught up with it: a Kafka time far in the future (a clock wrong, a record made by hand)
+     * or a partition read very slowly holds it no longer. Longer than a turn takes (under a second here).
      */
     static final long TURN_HOLD_NANOS = 5_000_000_000L;
     /** The most of the time between two looks that counts towards {@link #TURN_HOLD_NANOS}: looks come every 100 ms. */
