@@ -311,12 +311,7 @@ class ReadPacingTest {
 
     @Test
     void aPartitionThatDeliversNothingWhileTheOthersDoIsNotWaitedForByItsTable() {
-        pacing.add(USERS1, "cdc.public.users", false, now);
-        waiting(USERS);
-        waiting(USERS1);
-        read(USERS1, 1_000);
-        read(USERS, 5_000);
-        assertThat(look().pause()).containsExactly(USERS);
+        usersHeldForUsers1();
         now += ReadPacing.STUCK_NANOS;
         read(ORDERS, 3_000);
         assertThat(look()).as("its fetches fail").isEqualTo(decision(List.of(), List.of(USERS)));
@@ -348,12 +343,7 @@ class ReadPacingTest {
 
     @Test
     void aResumeOfEverythingAndALookThatCannotSayDoNotStartTheHoldAgain() {
-        pacing.add(USERS1, "cdc.public.users", false, now);
-        waiting(USERS);
-        waiting(USERS1);
-        read(USERS1, 1_000);
-        read(USERS, 5_000);
-        assertThat(look().pause()).containsExactly(USERS);
+        usersHeldForUsers1();
         for (int i = 0; i < 25; i++) { // 2.5 s held, slow but delivering
             now += 100 * MS;
             read(USERS1, 1_001);
@@ -395,26 +385,17 @@ class ReadPacingTest {
 
     @Test
     void aStallOfTheReadingIsNoTimeHeldWhileRecordsAreRead() {
-        pacing.add(USERS1, "cdc.public.users", false, now);
-        waiting(USERS);
-        waiting(USERS1);
-        read(USERS1, 1_000);
-        read(USERS, 5_000);
-        assertThat(look().pause()).containsExactly(USERS);
+        usersHeldForUsers1();
         now += 10 * ReadPacing.TURN_HOLD_NANOS; // the job downstream slow: nothing read
         assertThat(look().isEmpty()).isTrue();
+        assertThat(pacing.isPaused(USERS)).isTrue();
         read(USERS1, 1_001); // the first record after it
         assertThat(look().isEmpty()).as("one record is not 5 s of reading").isTrue();
     }
 
     @Test
     void timeNotHeldDoesNotCountTowardsTheHold() {
-        pacing.add(USERS1, "cdc.public.users", false, now);
-        waiting(USERS);
-        waiting(USERS1);
-        read(USERS1, 1_000);
-        read(USERS, 5_000);
-        assertThat(look().pause()).containsExactly(USERS);
+        usersHeldForUsers1();
         unknown.add(USERS1); // looks fail for a minute
         assertThat(look().resume()).containsExactly(USERS);
         for (int i = 0; i < 600; i++) {
@@ -447,12 +428,7 @@ class ReadPacingTest {
 
     @Test
     void aStallWithNoLookInItCountsOneStepOnly() {
-        pacing.add(USERS1, "cdc.public.users", false, now);
-        waiting(USERS);
-        waiting(USERS1);
-        read(USERS1, 1_000);
-        read(USERS, 5_000);
-        assertThat(look().pause()).containsExactly(USERS);
+        usersHeldForUsers1();
         now += 10 * ReadPacing.TURN_HOLD_NANOS; // back-pressure: no poll, no look
         read(USERS1, 1_001); // the first poll after it delivers, and looks at the same time
         assertThat(look().isEmpty()).isTrue();
@@ -460,12 +436,7 @@ class ReadPacingTest {
 
     @Test
     void looksThatSawNoRecordComeDoNotCount() {
-        pacing.add(USERS1, "cdc.public.users", false, now);
-        waiting(USERS);
-        waiting(USERS1);
-        read(USERS1, 1_000);
-        read(USERS, 5_000);
-        assertThat(look().pause()).containsExactly(USERS);
+        usersHeldForUsers1();
         for (int i = 0; i < 60; i++) {
             now += 100 * MS;
             assertThat(look().isEmpty()).isTrue();
@@ -508,19 +479,6 @@ class ReadPacingTest {
         first.add(USERS1, "cdc.public.users", false, now);
         first.read(first.split(USERS), 0, 1_000, now);
         assertThat(first.look(now).isEmpty()).as("live changes not held for a quiet partition").isTrue();
-    }
-
-    @Test
-    void aPartitionWaitingForItsTableWhileNothingIsReadKeepsWaiting() {
-        pacing.add(USERS1, "cdc.public.users", false, now);
-        waiting(USERS);
-        waiting(USERS1);
-        read(USERS1, 1_000);
-        read(USERS, 5_000);
-        assertThat(look().pause()).containsExactly(USERS);
-        now += 10 * ReadPacing.TURN_HOLD_NANOS; // the job downstream slow: nothing read
-        assertThat(look().isEmpty()).isTrue();
-        assertThat(pacing.isPaused(USERS)).isTrue();
     }
 
     @Test
@@ -677,6 +635,16 @@ class ReadPacingTest {
         ahead.add(6_000);
         assertThat(ahead.after(4_500)).as("counted at the one before it").isEqualTo(3);
         assertThat(ahead.after(5_000)).isEqualTo(1);
+    }
+
+    /** users-0 read to 5,000 and users-1 to 1,000, both with a backlog: users-0 is held for users-1. */
+    private void usersHeldForUsers1() {
+        pacing.add(USERS1, "cdc.public.users", false, now);
+        waiting(USERS);
+        waiting(USERS1);
+        read(USERS1, 1_000);
+        read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
     }
 
     /** Looks every 100 ms while {@code other} delivers (at {@code time}) until the hold on users-0 is lifted. */
