@@ -410,20 +410,9 @@ class ReadPacingTest {
 
     @Test
     void aLiftEndsThoughAPartitionOfTheTableHasNeverDeliveredAndHasNothingWaiting() {
-        String users2 = "cdc.public.users-2"; // empty
-        pacing.add(USERS1, "cdc.public.users", false, now);
-        pacing.add(users2, "cdc.public.users", false, now);
-        waiting(USERS);
-        waiting(USERS1);
-        read(USERS1, 1_000);
-        read(USERS, 5_000);
-        assertThat(look().pause()).containsExactly(USERS);
-        liftAfterTheHold(USERS1, 1_000);
-        read(USERS1, 10_000); // caught up with
-        read(USERS, 10_000);
-        look();
-        read(USERS, 10_001 + ReadPacing.TURN_LEAD_MS);
-        assertThat(look().pause()).containsExactly(USERS);
+        pacing.add("cdc.public.users-2", "cdc.public.users", false, now); // empty
+        usersHeldForUsers1();
+        liftedThenHeldAgainOnceCaughtUpWith();
     }
 
     @Test
@@ -455,20 +444,10 @@ class ReadPacingTest {
     @Test
     void aLiftEndsThoughAPartitionOfTheTableIsReadToItsEndAndQuiet() {
         String users2 = "cdc.public.users-2";
-        pacing.add(USERS1, "cdc.public.users", false, now);
         pacing.add(users2, "cdc.public.users", false, now);
-        waiting(USERS);
-        waiting(USERS1);
         read(users2, 900); // one record, then nothing waiting
-        read(USERS1, 1_000);
-        read(USERS, 5_000);
-        assertThat(look().pause()).containsExactly(USERS);
-        liftAfterTheHold(USERS1, 1_000);
-        read(USERS1, 10_000);
-        read(USERS, 10_000);
-        look();
-        read(USERS, 10_001 + ReadPacing.TURN_LEAD_MS);
-        assertThat(look().pause()).containsExactly(USERS);
+        usersHeldForUsers1();
+        liftedThenHeldAgainOnceCaughtUpWith();
     }
 
     @Test
@@ -644,6 +623,16 @@ class ReadPacingTest {
         waiting(USERS1);
         read(USERS1, 1_000);
         read(USERS, 5_000);
+        assertThat(look().pause()).containsExactly(USERS);
+    }
+
+    /** users-0, held for users-1, is lifted, then held again once users-1 has caught up with it and it reads on. */
+    private void liftedThenHeldAgainOnceCaughtUpWith() {
+        liftAfterTheHold(USERS1, 1_000);
+        read(USERS1, 10_000); // caught up with
+        read(USERS, 10_000);
+        look();
+        read(USERS, 10_001 + ReadPacing.TURN_LEAD_MS);
         assertThat(look().pause()).containsExactly(USERS);
     }
 
