@@ -129,6 +129,8 @@ public final class ReadPacing {
          */
         boolean turnLifted;
         long liftedAt;
+        /** Of a table split: offsets waiting by the last look ({@link Waiting}); null: it could not say. */
+        Long waitingAtLook;
         /** When the pacing last resumed it and no record has come since; 0 for not. */
         long resumedAt;
         /** Of a transaction split: by table topic, its END events naming it. */
@@ -367,7 +369,8 @@ public final class ReadPacing {
         Set<String> unknown = new HashSet<>();
         for (Split split : splits.values()) {
             if (!split.transactions) {
-                Long waits = stuck(split, now) ? Long.valueOf(0) : waiting.offsetsWaiting(split.id, split.next);
+                split.waitingAtLook = waiting.offsetsWaiting(split.id, split.next);
+                Long waits = stuck(split, now) ? Long.valueOf(0) : split.waitingAtLook;
                 if (waits == null) {
                     unknown.add(split.topic);
                 } else if (waits > 0) {
@@ -437,7 +440,7 @@ public final class ReadPacing {
             // A partition read past another of its table that has a backlog waits for it, while records wait in it too
             // (Kafka's consumer hands out one partition's fetch at a time: tens of thousands of changes).
             Long behind = leastBacklogged.get(split.topic);
-            Boolean waits = recordsWaiting(split);
+            Boolean waits = split.waitingAtLook == null ? null : split.waitingAtLook > 0; // asked once a look
             if (split.turnLifted && split.liftedAt <= saturatedAdd(
                     leastRead.getOrDefault(split.topic, Long.MAX_VALUE), TURN_LEAD_MS / 2)) {
                 split.turnLifted = false; // every partition of its table with records waiting is past where it was
