@@ -25,6 +25,9 @@ public final class ServiceProcess implements AutoCloseable {
 
     private static final Duration POLL_INTERVAL = Duration.ofMillis(250);
 
+    /** How long a process's command line may take to name its folder while the process execs. */
+    private static final Duration EXEC_SETTLE = Duration.ofMillis(200);
+
     /** A readiness check; throwing counts as "not ready yet". */
     @FunctionalInterface
     public interface Probe {
@@ -199,9 +202,30 @@ public final class ServiceProcess implements AutoCloseable {
             String folder = pidFile.toAbsolutePath().getParent().toString();
             return ProcessHandle.of(pid)
                     .filter(ProcessHandle::isAlive)
-                    .filter(handle -> namesFolder(commandLine(handle), folder));
+                    .filter(handle -> namesFolderOnceExecd(handle, folder));
         } catch (IOException | NumberFormatException e) {
             return Optional.empty();
+        }
+    }
+
+    /**
+     * Whether the process's command line names {@code folder}, asked again for up to {@link #EXEC_SETTLE} while it
+     * does not: a service execs right after it starts ({@code setsid} becoming the service), and its command line reads
+     * empty or as {@code /} for a moment then. A process of someone else's that took the PID costs the wait.
+     */
+    private static boolean namesFolderOnceExecd(ProcessHandle process, String folder) {
+        long deadline = System.nanoTime() + EXEC_SETTLE.toNanos();
+        try {
+            while (!namesFolder(commandLine(process), folder)) {
+                if (!process.isAlive() || System.nanoTime() > deadline) {
+                    return false;
+                }
+                Thread.sleep(5);
+            }
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 
@@ -219,19 +243,9 @@ public final class ServiceProcess implements AutoCloseable {
      * for command lines as long as these classpaths.
      */
     private static String commandLine(ProcessHandle process) {
-        Path proc = Path.of("/proc", Long.toString(process.pid()), "cmdline");
         try {
-            // It reads empty for a moment while the process execs (setsid becoming the service): asked again.
-            for (int tries = 0; ; tries++) {
-                byte[] line = Files.readAllBytes(proc);
-                if (line.length > 0 || tries == 20 || !process.isAlive()) {
-                    return new String(line, StandardCharsets.UTF_8).replace('\0', ' ');
-                }
-                Thread.sleep(5);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "";
+            byte[] line = Files.readAllBytes(Path.of("/proc", Long.toString(process.pid()), "cmdline"));
+            return new String(line, StandardCharsets.UTF_8).replace('\0', ' ');
         } catch (IOException | RuntimeException e) {
             return process.info().commandLine().orElse("");
         }
