@@ -53,4 +53,18 @@ class BenchmarksTest {
         assertEquals("-Xms" + max, heap.get(0));
         assertTrue(max >= Runtime.getRuntime().maxMemory(), heap + " against " + Runtime.getRuntime().maxMemory());
     }
+
+    /** The benchmark's idle cores: /proc/stat's idle and I/O wait ticks, in nanoseconds, as /proc/uptime counts it. */
+    @Test
+    void theMachinesIdleTimeIsReadInNanoseconds() throws Exception {
+        long idle = IndexingBenchmark.idleNanos();
+        double uptimeIdleSeconds = Double.parseDouble(
+                java.nio.file.Files.readString(java.nio.file.Path.of("/proc/uptime")).trim().split("\\s+")[1]);
+
+        assertTrue(idle > 0, "no idle time read");
+        assertTrue(idle > uptimeIdleSeconds * 1e9 * 0.5 && idle < uptimeIdleSeconds * 1e9 * 2,
+                idle + " ns idle against " + uptimeIdleSeconds + " s in /proc/uptime");
+        Thread.sleep(100);
+        assertTrue(IndexingBenchmark.idleNanos() >= idle);
+    }
 }

@@ -536,16 +536,18 @@ public final class IndexingBenchmark {
      * {@code seq}), then prints the time from {@code startedNanos} and from the first such document, the cores the
      * pipeline ({@code pipelinePid}), Elasticsearch and Kafka used in between, and document 1 as indexed.
      */
+    private static final String[] PROCESSES = {"pipeline", "Elasticsearch", "Kafka"};
+
     private void awaitFinalState(ElasticsearchNode elasticsearch, KafkaBroker kafka, long pipelinePid, String index,
             long expectedDocs, String scenario, long startedNanos, Check check) throws Exception {
         long[] pids = {pipelinePid, elasticsearch.process().pid(), kafka.process().pid()};
-        long[] cpuAtFirstVisible = new long[pids.length];
+        long[] cpuAtFirstVisible = new long[pids.length + 1];
         long compilingAtFirstVisible = 0;
         long firstVisible = 0;
         long visibleAtFirst = 0;
         // The second half of the backlog: the JIT compilers of the pipeline and Elasticsearch have done most of their
         // work by then, as in a pipeline that has been running for a while.
-        long[] cpuAtHalf = new long[pids.length];
+        long[] cpuAtHalf = new long[pids.length + 1];
         long compilingAtHalf = 0;
         long half = 0;
         long visibleAtHalf = 0;
@@ -557,17 +559,13 @@ public final class IndexingBenchmark {
             if (visible > 0 && firstVisible == 0) {
                 firstVisible = System.nanoTime();
                 visibleAtFirst = visible;
-                for (int i = 0; i < pids.length; i++) {
-                    cpuAtFirstVisible[i] = cpuNanos(pids[i]);
-                }
+                cpuAtFirstVisible = cpuNow(pids);
                 compilingAtFirstVisible = compilingMillis();
             }
             if (visible > 0 && visible >= expectedDocs / 2 && half == 0) {
                 half = System.nanoTime();
                 visibleAtHalf = visible;
-                for (int i = 0; i < pids.length; i++) {
-                    cpuAtHalf[i] = cpuNanos(pids[i]);
-                }
+                cpuAtHalf = cpuNow(pids);
                 compilingAtHalf = compilingMillis();
             }
             // With joined documents, done when the first document index holds its final state too.
@@ -589,7 +587,7 @@ public final class IndexingBenchmark {
         System.out.printf("  from job start:          %.1f s, %.0f events/s%n", total, events / total);
         System.out.printf("  from first doc visible:  %.1f s, %.0f events/s (%.0f docs/s)%n", steady, events / steady,
                 expectedDocs / steady);
-        System.out.println("  cores used meanwhile:   " + cores(pids, cpuAtFirstVisible, steady));
+        System.out.println("  cores used meanwhile:   " + cores(PROCESSES, pids, cpuAtFirstVisible, steady));
         // The events the window covers: those of the documents not yet in their final state when it opened.
         double windowEvents = (double) events * (expectedDocs - visibleAtFirst) / expectedDocs;
         double pipelineCpu = (cpuNanos(pids[0]) - cpuAtFirstVisible[0]) / 1e9;
@@ -612,7 +610,7 @@ public final class IndexingBenchmark {
         double halfCpu = (cpuNanos(pids[0]) - cpuAtHalf[0]) / 1e9;
         System.out.printf("  second half (warm):      %.1f s, %.0f events/s (%.0f docs/s); cores: %s%n", halfSeconds,
                 halfEvents / halfSeconds, (expectedDocs - visibleAtHalf) / halfSeconds,
-                cores(pids, cpuAtHalf, halfSeconds));
+                cores(PROCESSES, pids, cpuAtHalf, halfSeconds));
         System.out.printf("    Elasticsearch CPU per document: %.1f µs; %s%n",
                 (cpuNanos(pids[1]) - cpuAtHalf[1]) / 1e3 / (expectedDocs - visibleAtHalf), writeTasks(elasticsearch));
         if (pipelinePid == ProcessHandle.current().pid()) {
@@ -644,15 +642,40 @@ public final class IndexingBenchmark {
                 indexing.path("index_total").asLong() + indexing.path("delete_total").asLong()};
     }
 
-    /** The cores the pipeline, Elasticsearch and Kafka ({@code pids}) used since {@code cpuAt}, over {@code seconds}. */
-    private static String cores(long[] pids, long[] cpuAt, double seconds) {
-        String[] names = {"pipeline", "Elasticsearch", "Kafka"};
+    /**
+     * The cores the processes {@code names} ({@code pids}: the pipeline, Elasticsearch, Kafka) used since {@code cpuAt}, over {@code seconds}, and
+     * the cores the machine left idle ({@code cpuAt}'s last element, {@link #idleNanos}): where none are, the processes
+     * share the cores by what each costs per document (docs/performance.md, "The ratio is a ratio of costs").
+     */
+    private static String cores(String[] names, long[] pids, long[] cpuAt, double seconds) {
         StringBuilder cores = new StringBuilder();
         for (int i = 0; i < pids.length; i++) {
             cores.append(String.format("%s%s %.2f", i == 0 ? "" : ", ", names[i],
                     (cpuNanos(pids[i]) - cpuAt[i]) / 1e9 / seconds));
         }
-        return cores.toString();
+        return cores.append(String.format(", idle %.2f", (idleNanos() - cpuAt[pids.length]) / 1e9 / seconds))
+                .toString();
+    }
+
+    /** The CPU time of {@code pids} so far, and the machine's idle time last ({@link #cores}). */
+    private static long[] cpuNow(long[] pids) {
+        long[] now = new long[pids.length + 1];
+        for (int i = 0; i < pids.length; i++) {
+            now[i] = cpuNanos(pids[i]);
+        }
+        now[pids.length] = idleNanos();
+        return now;
+    }
+
+    /** The time all cores of the machine have been idle or waiting for I/O so far, from /proc/stat (0 without it). */
+    static long idleNanos() {
+        try {
+            // "cpu  user nice system idle iowait irq softirq steal ...", in USER_HZ ticks (100 a second on Linux)
+            String[] ticks = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+            return (Long.parseLong(ticks[4]) + Long.parseLong(ticks[5])) * 10_000_000L;
+        } catch (java.io.IOException | RuntimeException e) {
+            return 0;
+        }
     }
 
         /** Time this JVM's JIT compiler threads have spent compiling so far (their CPU time, near enough). */
@@ -692,6 +715,8 @@ public final class IndexingBenchmark {
             bodies.add(body.toString());
         }
         java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        long[] clientAndNode = {ProcessHandle.current().pid(), elasticsearch.process().pid()};
+        long[] cpuAtStart = cpuNow(clientAndNode);
         long started = System.nanoTime();
         // When the first look found half the documents, and how many it found: the second half is timed from there.
         long[] half = new long[3];
@@ -760,6 +785,8 @@ public final class IndexingBenchmark {
         double seconds = (System.nanoTime() - started) / 1e9;
         System.out.printf("bulk: %d documents straight into Elasticsearch (%d per request, %d at once, answers %s): "
                 + "%.1f s, %.0f docs/s%n", events, batch, clients, ceilingAnswers, seconds, events / seconds);
+        System.out.println("  cores used meanwhile:   "
+                + cores(new String[] {"client", "Elasticsearch"}, clientAndNode, cpuAtStart, seconds));
         // The pipelines are timed until a search finds every document, polled every 250 ms as here, which also keeps
         // the index from going search-idle (refreshed every second): the ceiling timed the same way.
         for (long visible; (visible = count(elasticsearch, INDEX, "*:*")) < events; ) {
