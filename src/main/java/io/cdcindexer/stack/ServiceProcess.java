@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -47,8 +48,8 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     /**
-     * Starts {@code command} in {@code dir}, appending its output to {@code dir/<name>.log} and writing its PID to
-     * {@code dir/<name>.pid}.
+     * Starts {@code command} in {@code dir}, appending its output to {@code dir/<name>.log} and recording its PID and
+     * start in {@code dir/<name>.pid} ({@link #recorded}).
      */
     public static ServiceProcess start(String component, Path dir, String name, List<String> command, Map<String, String> env) {
         Path log = dir.resolve(name + ".log");
@@ -77,7 +78,7 @@ public final class ServiceProcess implements AutoCloseable {
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
             builder.environment().putAll(env);
             Process process = builder.start();
-            Files.writeString(pidFile, Long.toString(process.pid()));
+            writeRecord(pidFile, process.pid());
             return new ServiceProcess(component, process, log, pidFile);
         } catch (IOException e) {
             throw new StackException("Could not start " + component + ": " + e.getMessage() + "; see " + log, e);
@@ -161,7 +162,7 @@ public final class ServiceProcess implements AutoCloseable {
         stop(process.toHandle(), STOP_GRACE);
         try {
             // Only our own record: a process started meanwhile by someone else (the supervisor) keeps its PID file.
-            if (Files.isRegularFile(pidFile) && Files.readString(pidFile).trim().equals(Long.toString(process.pid()))) {
+            if (Files.isRegularFile(pidFile) && record(pidFile)[0].equals(Long.toString(process.pid()))) {
                 Files.delete(pidFile);
             }
         } catch (IOException e) {
@@ -170,8 +171,8 @@ public final class ServiceProcess implements AutoCloseable {
     }
 
     /**
-     * Stops the process whose PID {@code pidFile} records, if it still runs and is ours (its command line names the
-     * PID file's folder, so a reused PID is left alone). Returns whether a process was stopped.
+     * Stops the process {@code pidFile} records, if it still runs and is ours ({@link #recorded}: a reused PID is left
+     * alone). Returns whether a process was stopped.
      */
     public static boolean stopRecorded(Path pidFile, Duration grace) {
         return stopRecorded(pidFile, grace, true);
@@ -192,26 +193,71 @@ public final class ServiceProcess implements AutoCloseable {
         return process.isPresent();
     }
 
-    /** The live process a PID file records, if it is still running and is ours. */
+    /**
+     * The live process a PID file records, if it is still running and is ours: the same PID and the same start (in
+     * clock ticks since boot), which no later process with that PID has, and which its exec (setsid becoming the
+     * service) leaves as it was. A record of the PID alone (written before start times were, or where there is no
+     * /proc) is ours while the process's command line names the PID file's folder.
+     */
     public static Optional<ProcessHandle> recorded(Path pidFile) {
         try {
             if (!Files.isRegularFile(pidFile)) {
                 return Optional.empty();
             }
-            long pid = Long.parseLong(Files.readString(pidFile).trim());
+            String[] record = record(pidFile);
+            long pid = Long.parseLong(record[0]);
+            Optional<ProcessHandle> live = ProcessHandle.of(pid).filter(ProcessHandle::isAlive);
+            if (record.length > 1) {
+                long start = Long.parseLong(record[1]);
+                return live.filter(handle -> startTicks(pid).map(ticks -> ticks == start).orElse(false));
+            }
             String folder = pidFile.toAbsolutePath().getParent().toString();
-            return ProcessHandle.of(pid)
-                    .filter(ProcessHandle::isAlive)
-                    .filter(handle -> namesFolderOnceExecd(handle, folder));
+            return live.filter(handle -> namesFolderOnceExecd(handle, folder));
         } catch (IOException | NumberFormatException e) {
             return Optional.empty();
         }
     }
 
+    /** A PID file's fields: the PID, then its start where one was recorded. */
+    private static String[] record(Path pidFile) throws IOException {
+        return Files.readString(pidFile).trim().split("\\s+");
+    }
+
+    /**
+     * Records a process as {@code <pid> <start>} ({@link #startTicks}), or its PID alone where there is no /proc. Moved
+     * into place whole, so that a reader never finds the file empty or half written.
+     */
+    private static void writeRecord(Path pidFile, long pid) throws IOException {
+        String record = startTicks(pid).map(start -> pid + " " + start).orElse(Long.toString(pid));
+        Path partial = pidFile.resolveSibling(pidFile.getFileName() + ".partial");
+        Files.writeString(partial, record);
+        Files.move(partial, pidFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /**
+     * When a process started, in clock ticks since boot (field 22 of {@code /proc/<pid>/stat}): unlike the JDK's
+     * {@code startInstant()}, not moved by a change of the wall clock. Empty where there is no /proc.
+     */
+    static Optional<Long> startTicks(long pid) {
+        try {
+            return Optional.of(startTicks(Files.readString(Path.of("/proc", Long.toString(pid), "stat"))));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Field 22 of a {@code /proc/<pid>/stat} line, {@code "pid (name) state ppid ..."}. */
+    static long startTicks(String stat) {
+        // The name may hold spaces and parentheses: the fields after its last ')' are the third on.
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(fields[22 - 3]);
+    }
+
     /**
      * Whether the process's command line names {@code folder}, asked again for up to {@link #EXEC_SETTLE} while it
      * does not: a service execs right after it starts ({@code setsid} becoming the service), and its command line reads
-     * empty or as {@code /} for a moment then. A process of someone else's that took the PID costs the wait.
+     * empty for a moment then, or cut short (a read that straddles the exec). A process of someone else's that took
+     * the PID costs the wait.
      */
     private static boolean namesFolderOnceExecd(ProcessHandle process, String folder) {
         long deadline = System.nanoTime() + EXEC_SETTLE.toNanos();
@@ -222,7 +268,7 @@ public final class ServiceProcess implements AutoCloseable {
                 }
                 Thread.sleep(5);
             }
-            return true;
+            return process.isAlive();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;

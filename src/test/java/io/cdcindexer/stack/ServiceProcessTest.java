@@ -18,6 +18,10 @@ class ServiceProcessTest {
     @TempDir
     Path dir;
 
+    /** A service whose command line names its folder, as the real services' do. */
+    private static final java.util.function.Function<Path, List<String>> SERVICE =
+            folder -> List.of("/bin/sh", "-c", "sleep 60; true", folder.toString());
+
     /** A parent that starts a child (as the supervisor starts a service again) and records the child's PID. */
     private ProcessHandle startParentWithChild() throws Exception {
         Path childPid = dir.resolve("child.pid");
@@ -45,7 +49,7 @@ class ServiceProcessTest {
 
         assertThat(ServiceProcess.stopRecorded(dir.resolve("parent.pid"), Duration.ofSeconds(5))).isTrue();
 
-        child.onExit().get(5, java.util.concurrent.TimeUnit.SECONDS);
+        child.onExit().get(5, TimeUnit.SECONDS);
         assertThat(child.isAlive()).isFalse();
     }
 
@@ -70,8 +74,9 @@ class ServiceProcessTest {
 
     /**
      * A service execs right after it starts ({@code setsid} becoming {@code /bin/sh} here, as it becomes Kafka), and
-     * for a moment its command line reads empty or as {@code /}: it is ours all the same, or the supervisor, asking
-     * then, would start a second one. About one start in five passed through {@code /} when this was written.
+     * for a moment its command line reads empty, or cut short to {@code /} by a read that straddles the exec: it is
+     * ours all the same, or the supervisor, asking then, would start a second one. About one start in five read
+     * {@code /} once when this was written, with only the command line to go by.
      */
     @Test
     void aServiceIsRecordedAsOursThroughoutItsExec() throws Exception {
@@ -90,12 +95,65 @@ class ServiceProcessTest {
         }
     }
 
-    /** A PID taken since by a process of someone else's: not ours, however long it is asked. */
     @Test
-    void aLiveProcessThatDoesNotNameTheFolderIsNotOurs() throws Exception {
-        Files.writeString(dir.resolve("kafka.pid"), Long.toString(ProcessHandle.current().pid()));
+    void aServiceIsRecordedByItsPidAndStart() {
+        ServiceProcess service = ServiceProcess.start("Kafka", dir, "kafka", SERVICE.apply(dir), Map.of());
+        try {
+            assertThat(dir.resolve("kafka.pid")).hasContent(
+                    service.pid() + " " + ServiceProcess.startTicks(service.pid()).orElseThrow());
+        } finally {
+            service.close();
+        }
+    }
 
-        assertThat(ServiceProcess.recorded(dir.resolve("kafka.pid"))).isEmpty();
+    /** The PID taken since by another process that names the folder: not ours, and not stopped. */
+    @Test
+    void aProcessWithTheRecordedPidButAnotherStartIsNotOurs() throws Exception {
+        ServiceProcess service = ServiceProcess.start("Kafka", dir, "kafka", SERVICE.apply(dir), Map.of());
+        try {
+            Path record = dir.resolve("kafka.pid");
+            long start = ServiceProcess.startTicks(service.pid()).orElseThrow();
+            Files.writeString(record, service.pid() + " " + (start + 1));
+
+            assertThat(ServiceProcess.recorded(record)).isEmpty();
+            assertThat(ServiceProcess.stopRecorded(record, Duration.ofSeconds(5))).isFalse();
+            assertThat(service.isAlive()).isTrue();
+        } finally {
+            service.close();
+        }
+    }
+
+    /** The same PID and start are the same process, whatever its command line says (or, while it execs, does not). */
+    @Test
+    void theRecordedPidAndStartAreOursWhateverTheCommandLine() throws Exception {
+        long self = ProcessHandle.current().pid();
+        Files.writeString(dir.resolve("kafka.pid"), self + " " + ServiceProcess.startTicks(self).orElseThrow());
+
+        assertThat(ServiceProcess.recorded(dir.resolve("kafka.pid"))).map(ProcessHandle::pid).contains(self);
+    }
+
+    /** A record of the PID alone, as written before start times were: ours while the command line names the folder. */
+    @Test
+    void aRecordOfThePidAloneIsOursWhileTheCommandLineNamesTheFolder() throws Exception {
+        ServiceProcess service = ServiceProcess.start("Kafka", dir, "kafka", SERVICE.apply(dir), Map.of());
+        try {
+            Files.writeString(dir.resolve("kafka.pid"), Long.toString(service.pid()));
+
+            assertThat(ServiceProcess.recorded(dir.resolve("kafka.pid"))).map(ProcessHandle::pid)
+                    .contains(service.pid());
+        } finally {
+            service.close();
+        }
+        Files.writeString(dir.resolve("kafka.pid"), Long.toString(ProcessHandle.current().pid()));
+        assertThat(ServiceProcess.recorded(dir.resolve("kafka.pid"))).as("this JVM names no such folder").isEmpty();
+    }
+
+    @Test
+    void theStartIsReadPastANameWithSpacesAndParentheses() {
+        String stat = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 120 0 0 0 3 1 0 0 20 0 1 0 987654 12345 67 "
+                + "18446744073709551615";
+
+        assertThat(ServiceProcess.startTicks(stat)).isEqualTo(987654L);
     }
 
     @Test
