@@ -225,13 +225,18 @@ public final class ServiceProcess implements AutoCloseable {
 
     /**
      * Records a process as {@code <pid> <start>} ({@link #startTicks}), or its PID alone where there is no /proc. Moved
-     * into place whole, so that a reader never finds the file empty or half written.
+     * into place whole, so that a reader never finds the file empty or half written; each writer from a file of its
+     * own, so that two starters at once cannot move each other's.
      */
     private static void writeRecord(Path pidFile, long pid) throws IOException {
         String record = startTicks(pid).map(start -> pid + " " + start).orElse(Long.toString(pid));
-        Path partial = pidFile.resolveSibling(pidFile.getFileName() + ".partial");
-        Files.writeString(partial, record);
-        Files.move(partial, pidFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Path partial = Files.createTempFile(pidFile.getParent(), pidFile.getFileName().toString(), ".partial");
+        try {
+            Files.writeString(partial, record);
+            Files.move(partial, pidFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(partial);
+        }
     }
 
     /**

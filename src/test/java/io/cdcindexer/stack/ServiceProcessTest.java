@@ -101,6 +101,7 @@ class ServiceProcessTest {
         try {
             assertThat(dir.resolve("kafka.pid")).hasContent(
                     service.pid() + " " + ServiceProcess.startTicks(service.pid()).orElseThrow());
+            assertThat(dir).as("the record is written aside, then moved").isDirectoryNotContaining("glob:**.partial");
         } finally {
             service.close();
         }
