@@ -56,8 +56,7 @@ class ServiceProcessTest {
     /** ./cdc up and the supervisor starting the same service at once: the second start leaves the first alone. */
     @Test
     void aSecondStartOfARunningServiceFailsAndLeavesTheFirstRecorded() {
-        // The folder is on the command line, as with the real services, so that recorded() accepts the PID.
-        List<String> command = List.of("/bin/sh", "-c", "sleep 60; true", dir.toString());
+        List<String> command = SERVICE.apply(dir);
         ServiceProcess first = ServiceProcess.start("Kafka", dir, "kafka", command, Map.of());
         try {
             org.assertj.core.api.Assertions.assertThatThrownBy(
@@ -80,7 +79,7 @@ class ServiceProcessTest {
      */
     @Test
     void aServiceIsRecordedAsOursThroughoutItsExec() throws Exception {
-        List<String> command = List.of("/bin/sh", "-c", "sleep 60; true", dir.toString());
+        List<String> command = SERVICE.apply(dir);
         for (int start = 0; start < 40; start++) {
             ServiceProcess service = ServiceProcess.start("Kafka", dir, "kafka", command, Map.of());
             try {
