@@ -45,9 +45,10 @@ import java.util.regex.Pattern;
  * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. Not for
  * longer than {@link #TURN_HOLD_NANOS} while records are read, though (counted at the looks that saw records come,
  * over resumes of everything and looks that cannot say, until its turn is over): then it reads on until every
- * partition of its table with records waiting has read up to where it was. Before the first look answers, how many
- * records wait is not known, and no partition is waited for so. A partition paused for either reason is resumed once
- * neither holds. A table split with records waiting that has delivered nothing for {@link #STUCK_NANOS} while the
+ * partition of its table with records waiting has read up to where it was. Before the first look answers (about a
+ * second after a start), every partition counts as a backlog: a backlog is read from a start, and its first fetches
+ * are paced too; a partition read ahead of a quiet one waits until the look says the other has nothing waiting. A
+ * partition paused for either reason is resumed once neither holds. A table split with records waiting that has delivered nothing for {@link #STUCK_NANOS} while the
  * others delivered is not waited for (its fetches are failing; the END events flow as without pacing). A resume that
  * brought no record in {@link #RESEND_NANOS} while records wait is sent again (the consumer can lose one), and the
  * reader resumes everything after {@link #STARVED_NANOS} with nothing to emit: pacing only orders what is read, it
@@ -375,7 +376,7 @@ public final class ReadPacing {
                     unknown.add(split.topic);
                 } else if (waits > 0) {
                     leastRead.merge(split.topic, split.newest, Math::min);
-                    if (waits >= TURN_BACKLOG && waits != Long.MAX_VALUE) { // how many is not known before a look
+                    if (waits >= TURN_BACKLOG) { // before the first look, Long.MAX_VALUE: a backlog read from a start
                         leastBacklogged.merge(split.topic, split.newest, Math::min);
                     }
                 }
