@@ -34,7 +34,7 @@ import java.util.regex.Pattern;
  * partition this subtask reads holds (at parallelism > 1, one read by another subtask), counts nowhere; nor does one
  * whose table topic is not {@code <prefix><schema>.<table>} (renamed by a routing transform). Where no fresh look can
  * say, nothing counts as ahead (what is ahead is kept until a look can): pacing never holds back what it cannot see;
- * until the first look answers, every partition has records waiting.
+ * until the first look answers, every partition has records waiting (and, for the turn rule below, a backlog).
  *
  * <p>A table partition read more than {@link #LEAD_MS} of Kafka time past the least-read transaction partition that is
  * paused or has records waiting is paused too, so that its changes do not pile up waiting for END events not read;
@@ -45,10 +45,11 @@ import java.util.regex.Pattern;
  * table's partitions, so while one partition was read a fetch ahead nothing completed and the writer waited. Not for
  * longer than {@link #TURN_HOLD_NANOS} while records are read, though (counted at the looks that saw records come,
  * over resumes of everything and looks that cannot say, until its turn is over): then it reads on until every
- * partition of its table with records waiting has read up to where it was. Before the first look answers (about a
- * second after a start), every partition counts as a backlog: a backlog is read from a start, and its first fetches
- * are paced too; a partition read ahead of a quiet one waits until the look says the other has nothing waiting. A
- * partition paused for either reason is resumed once neither holds. A table split with records waiting that has delivered nothing for {@link #STUCK_NANOS} while the
+ * partition of its table with records waiting has read up to where it was. Before the first look answers (1–2 s after
+ * a fresh start, at most {@code PartitionEnds.FIRST_LOOK_MS}), every partition counts as a backlog: a backlog is read
+ * from a start, and its first fetches are paced too; the cost is that a partition read ahead of a quiet one waits for
+ * that look too (live changes after a start). A partition paused for either reason is resumed once neither holds. A
+ * table split with records waiting that has delivered nothing for {@link #STUCK_NANOS} while the
  * others delivered is not waited for (its fetches are failing; the END events flow as without pacing). A resume that
  * brought no record in {@link #RESEND_NANOS} while records wait is sent again (the consumer can lose one), and the
  * reader resumes everything after {@link #STARVED_NANOS} with nothing to emit: pacing only orders what is read, it

@@ -459,15 +459,33 @@ class ReadPacingTest {
     @Test
     void beforeTheFirstLookEveryPartitionCountsAsABacklogUntilTheLookSaysOtherwise() {
         Map<String, Long> waits = new HashMap<>(Map.of(USERS, Long.MAX_VALUE, USERS1, Long.MAX_VALUE));
+        ReadPacing first = usersReadBeforeTheFirstLook(waits);
+        assertThat(first.look(now).pause()).as("read ahead of one that read nothing yet").containsExactly(USERS);
+
+        waits.putAll(Map.of(USERS, 5_000L, USERS1, 0L)); // the first look: nothing waits in the other
+        assertThat(first.look(now).resume()).as("live changes not held for a quiet partition").containsExactly(USERS);
+    }
+
+    /** No look in the first 10 s: nothing can say how many records wait, and nothing is held for them any more. */
+    @Test
+    void withoutAnAnswerInTheFirst10sTheHoldBeforeTheFirstLookEnds() {
+        Map<String, Long> waits = new HashMap<>(Map.of(USERS, Long.MAX_VALUE, USERS1, Long.MAX_VALUE));
+        ReadPacing first = usersReadBeforeTheFirstLook(waits);
+        assertThat(first.look(now).pause()).containsExactly(USERS);
+
+        waits.put(USERS, null); // PartitionEnds, 10 s after its start without an answer
+        waits.put(USERS1, null);
+        assertThat(first.look(now).resume()).containsExactly(USERS);
+    }
+
+    /** Both partitions of users before the first look ({@code waits}: what PartitionEnds says), one read at 1,000. */
+    private ReadPacing usersReadBeforeTheFirstLook(Map<String, Long> waits) {
         ReadPacing first = new ReadPacing(MAX, "cdc.transaction", TABLES, (id, next) -> waits.get(id));
         first.add(END, "cdc.transaction", true, now);
         first.add(USERS, "cdc.public.users", false, now);
         first.add(USERS1, "cdc.public.users", false, now);
         first.read(first.split(USERS), 0, 1_000, now);
-        assertThat(first.look(now).pause()).as("read ahead of one that read nothing yet").containsExactly(USERS);
-
-        waits.put(USERS1, 0L); // the first look: nothing waits in it
-        assertThat(first.look(now).resume()).as("live changes not held for a quiet partition").containsExactly(USERS);
+        return first;
     }
 
     @Test
