@@ -49,11 +49,11 @@ import java.util.regex.Pattern;
  * a fresh start, at most {@code PartitionEnds.FIRST_LOOK_MS}), every partition counts as a backlog: a backlog is read
  * from a start, and its first fetches are paced too; the cost is that a partition read ahead of a quiet one waits for
  * that look too (live changes after a start). A partition paused for either reason is resumed once neither holds. A
- * table split with records waiting that has delivered nothing for {@link #STUCK_NANOS} while the
- * others delivered is not waited for (its fetches are failing; the END events flow as without pacing). A resume that
- * brought no record in {@link #RESEND_NANOS} while records wait is sent again (the consumer can lose one), and the
- * reader resumes everything after {@link #STARVED_NANOS} with nothing to emit: pacing only orders what is read, it
- * never stops the reading.
+ * table split with records waiting that has delivered nothing for {@link #STUCK_NANOS} while the others delivered is
+ * not waited for (its fetches are failing; the END events flow as without pacing). A resume that brought no record in
+ * {@link #RESEND_NANOS} while records wait is sent again (the consumer can lose one), and the reader resumes
+ * everything after {@link #STARVED_NANOS} with nothing to emit: pacing only orders what is read, it never stops the
+ * reading.
  *
  * <p>Per source subtask: at parallelism 1 (as shipped) it bounds what the collapse holds; at higher parallelism only
  * what one subtask reads of both. Called by the source's task thread only.

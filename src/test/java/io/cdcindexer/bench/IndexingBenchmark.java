@@ -531,13 +531,14 @@ public final class IndexingBenchmark {
         void run() throws Exception;
     }
 
+    /** The processes {@link #awaitFinalState} reports the cores of, in the order of its {@code pids}. */
+    private static final String[] PROCESSES = {"pipeline", "Elasticsearch", "Kafka"};
+
     /**
      * Polls {@code index} until it holds the final state ({@code expectedDocs} documents; for updates, each at its last
      * {@code seq}), then prints the time from {@code startedNanos} and from the first such document, the cores the
      * pipeline ({@code pipelinePid}), Elasticsearch and Kafka used in between, and document 1 as indexed.
      */
-    private static final String[] PROCESSES = {"pipeline", "Elasticsearch", "Kafka"};
-
     private void awaitFinalState(ElasticsearchNode elasticsearch, KafkaBroker kafka, long pipelinePid, String index,
             long expectedDocs, String scenario, long startedNanos, Check check) throws Exception {
         long[] pids = {pipelinePid, elasticsearch.process().pid(), kafka.process().pid()};
@@ -643,9 +644,9 @@ public final class IndexingBenchmark {
     }
 
     /**
-     * The cores the processes {@code names} ({@code pids}: the pipeline, Elasticsearch, Kafka) used since {@code cpuAt}, over {@code seconds}, and
-     * the cores the machine left idle ({@code cpuAt}'s last element, {@link #idleNanos}): where none are, the processes
-     * share the cores by what each costs per document (docs/performance.md, "The ratio is a ratio of costs").
+     * The cores the processes {@code names} ({@code pids}) used since {@code cpuAt}, over {@code seconds}, and the cores
+     * the machine left idle ({@code cpuAt}'s last element, {@link #idleNanos}): where none are, the processes share the
+     * cores by what each costs per document (docs/performance.md, "The ratio is a ratio of costs").
      */
     private static String cores(String[] names, long[] pids, long[] cpuAt, double seconds) {
         StringBuilder cores = new StringBuilder();
