@@ -3,6 +3,7 @@ package io.cdcindexer.elasticsearch;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.cdcindexer.bench.IndexingBenchmark;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -39,6 +40,37 @@ class BulkProtocolTest {
         byte[] body = BulkProtocol.body(List.of(new DeleteRequest("i", "a\"b\\c")));
 
         assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo("{\"delete\":{\"_index\":\"i\",\"_id\":\"a\\\"b\\\\c\"}}\n");
+    }
+
+    @Test
+    void idsBeyondPlainAsciiAreEscapedAsJacksonEscapesThem() {
+        String id = "caf\u00e9\u0001\t/\u20ac\ud83d\ude00";
+        byte[] body = BulkProtocol.body(List.of(new DeleteRequest("i", id)));
+
+        assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo("{\"delete\":{\"_index\":\"i\",\"_id\":\""
+                + new String(JsonStringEncoder.getInstance().quoteAsUTF8(id), StandardCharsets.UTF_8) + "\"}}\n");
+        assertThat(new String(body, StandardCharsets.UTF_8)).contains("caf\u00e9\\u0001\\t/\u20ac\ud83d\ude00");
+    }
+
+    @Test
+    void eachActionNamesItsOwnIndex() {
+        byte[] body = BulkProtocol.body(List.of(new DeleteRequest("a", "1"), new DeleteRequest("b\"c", "2"),
+                new DeleteRequest("b\"c", "3"), new DeleteRequest("a", "4")));
+
+        assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo("{\"delete\":{\"_index\":\"a\",\"_id\":\"1\"}}\n"
+                + "{\"delete\":{\"_index\":\"b\\\"c\",\"_id\":\"2\"}}\n"
+                + "{\"delete\":{\"_index\":\"b\\\"c\",\"_id\":\"3\"}}\n"
+                + "{\"delete\":{\"_index\":\"a\",\"_id\":\"4\"}}\n");
+    }
+
+    @Test
+    void aBodyLargerThanItsEstimateGrows() {
+        String source = "{\"text\":\"" + "x".repeat(10_000) + "\"}";
+        String id = "\u0001".repeat(1_000); // six bytes a char once escaped, where the estimate counts one
+        byte[] body = BulkProtocol.body(List.of(new IndexRequest("i").id(id).source(source, XContentType.JSON)));
+
+        assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo("{\"index\":{\"_index\":\"i\",\"_id\":\""
+                + "\\u0001".repeat(1_000) + "\"}}\n" + source + "\n");
     }
 
     @Test
