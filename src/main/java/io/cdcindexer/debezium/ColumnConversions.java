@@ -1,6 +1,7 @@
 package io.cdcindexer.debezium;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -16,8 +17,11 @@ import java.time.LocalTime;
 import java.time.OffsetTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 
@@ -34,7 +38,7 @@ final class ColumnConversions {
         JsonNode apply(JsonNode raw) throws MalformedChangeException;
     }
 
-    static final ColumnConversions NONE = new ColumnConversions(Map.of(), null);
+    static final ColumnConversions NONE = new ColumnConversions(Map.of(), null, null);
 
     private static final DateTimeFormatter LOCAL_DATE_TIME = DateTimeFormatter.ISO_LOCAL_DATE_TIME;
     private static final DateTimeFormatter LOCAL_TIME = DateTimeFormatter.ISO_LOCAL_TIME;
@@ -44,10 +48,52 @@ final class ColumnConversions {
     private final Map<String, Conversion> byColumn;
 
     private final JsonNode rowSchema;
+    /** The struct's columns in the schema's order, as {@link EnvelopeScanner} reads them. */
+    private final Columns columns;
 
-    private ColumnConversions(Map<String, Conversion> byColumn, JsonNode rowSchema) {
+    private ColumnConversions(Map<String, Conversion> byColumn, JsonNode rowSchema, Columns columns) {
         this.byColumn = byColumn;
         this.rowSchema = rowSchema;
+        this.columns = columns;
+    }
+
+    /**
+     * The columns of a struct schema in its order: each one's name as written before its value ({@code "name":}), its
+     * conversion (null for none) and, by name, its place. Debezium writes a row's columns in this order.
+     */
+    static final class Columns {
+        final byte[][] names;
+        final Conversion[] conversions;
+        private final Map<String, Integer> indexes = new HashMap<>();
+
+        Columns(List<String> names, Map<String, Conversion> byColumn) {
+            this.names = new byte[names.size()][];
+            this.conversions = new Conversion[names.size()];
+            for (int i = 0; i < names.size(); i++) {
+                byte[] quoted = JsonStringEncoder.getInstance().quoteAsUTF8(names.get(i));
+                byte[] name = new byte[quoted.length + 3];
+                name[0] = '"';
+                System.arraycopy(quoted, 0, name, 1, quoted.length);
+                name[quoted.length + 1] = '"';
+                name[quoted.length + 2] = ':';
+                this.names[i] = name;
+                this.conversions[i] = byColumn.get(names.get(i));
+                if (indexes.putIfAbsent(names.get(i), i) != null) {
+                    throw new IllegalArgumentException("the column '" + names.get(i) + "' is named twice");
+                }
+            }
+        }
+
+        /** The column's place in the order, or -1. */
+        int indexOf(String column) {
+            Integer index = indexes.get(column);
+            return index == null ? -1 : index;
+        }
+    }
+
+    /** The struct's columns in order; null without a schema, or where the schema names a column twice. */
+    Columns columns() {
+        return columns;
     }
 
     /** The struct schema these conversions were built for (one instance per schema); null without a schema. */
@@ -62,13 +108,21 @@ final class ColumnConversions {
     /** The conversions for the columns of a struct schema ({@code {"type":"struct","fields":[...]}}). */
     static ColumnConversions forStruct(JsonNode structSchema, ObjectMapper mapper) {
         Map<String, Conversion> byColumn = new LinkedHashMap<>();
+        List<String> names = new ArrayList<>();
         for (JsonNode field : structSchema.path("fields")) {
             Conversion conversion = forField(field, mapper);
+            names.add(field.path("field").asText());
             if (conversion != null) {
                 byColumn.put(field.path("field").asText(), conversion);
             }
         }
-        return new ColumnConversions(byColumn, structSchema);
+        Columns columns;
+        try {
+            columns = new Columns(names, byColumn);
+        } catch (IllegalArgumentException twice) {
+            columns = null; // which of the two a conversion is for is the tree's to say
+        }
+        return new ColumnConversions(byColumn, structSchema, columns);
     }
 
     /** Converts the columns of a row in place; a value that cannot be converted makes the change malformed. */

@@ -56,12 +56,34 @@ public final class DebeziumDecoder {
     private final String placeholderBase64;
     private final Map<String, CachedConversions> valueConversions = new HashMap<>();
     private final Map<String, CachedConversions> keyConversions = new HashMap<>();
+    /** Reads the records it can without a tree; null in a decoder that gives every row as its tree. */
+    private final EnvelopeScanner scanner;
 
-    /** @param unavailableValuePlaceholder Debezium's {@code unavailable.value.placeholder} */
+    /**
+     * A decoder that gives every row as its tree ({@link DebeziumEnvelope#after()}).
+     *
+     * @param unavailableValuePlaceholder Debezium's {@code unavailable.value.placeholder}
+     */
     public DebeziumDecoder(String unavailableValuePlaceholder) {
+        this(unavailableValuePlaceholder, false);
+    }
+
+    private DebeziumDecoder(String unavailableValuePlaceholder, boolean writingDocuments) {
         this.placeholder = unavailableValuePlaceholder;
         this.placeholderBase64 =
                 Base64.getEncoder().encodeToString(unavailableValuePlaceholder.getBytes(StandardCharsets.UTF_8));
+        this.scanner = writingDocuments ? new EnvelopeScanner(placeholder, placeholderBase64,
+                MAPPER.getFactory().streamReadConstraints().getMaxStringLength()) : null;
+    }
+
+    /**
+     * A decoder for the job, which needs a row only as its document: where {@link EnvelopeScanner} can read a record
+     * (an insert, update or snapshot read as the connector writes them), the row comes as {@link
+     * DebeziumEnvelope#document()}, written straight from the record, and {@code after} is null; every other record
+     * decodes as {@link #DebeziumDecoder(String)}'s do. Documents, keys and errors are the same either way.
+     */
+    public static DebeziumDecoder writingDocuments(String unavailableValuePlaceholder) {
+        return new DebeziumDecoder(unavailableValuePlaceholder, true);
     }
 
     /**
@@ -100,6 +122,14 @@ public final class DebeziumDecoder {
         }
         if (unwrapped.kind == Payload.NOT_OBJECT) {
             throw new MalformedChangeException("the value is not a JSON object");
+        }
+        if (scanner != null && unwrapped.known != null) {
+            EnvelopeReader.Raw scanned = scanner.scan(value, unwrapped.payloadStart, unwrapped.payloadEnd,
+                    unwrapped.known.columns());
+            DebeziumEnvelope envelope = scanned == null ? null : scanned(topic, key, value, scanned, unwrapped.known);
+            if (envelope != null) {
+                return envelope;
+            }
         }
         EnvelopeReader.Raw raw;
         try {
@@ -159,7 +189,95 @@ public final class DebeziumDecoder {
         // Both sides converted alike: a date key is "2022-01-08" in the key and in the row, not 19000 in one of them.
         checkKeyMatches(keyNode, op == Op.DELETE ? before : after);
         return new DebeziumEnvelope(op, keyNode, before, after, source, transaction, raw.tsMs, unavailable,
-                conversions.rowSchema());
+                conversions.rowSchema(), null);
+    }
+
+    /**
+     * The envelope of a record {@link EnvelopeScanner} read, after decode's checks; null for anything those checks
+     * would refuse, and where the key does not match the row: the tree's path then says why.
+     */
+    private DebeziumEnvelope scanned(String topic, byte[] key, byte[] value, EnvelopeReader.Raw raw,
+            ColumnConversions conversions) {
+        Op op = raw.opPresent ? Op.of(raw.op) : null;
+        if (op == null || op == Op.DELETE || !raw.sourcePresent || raw.schema == null || raw.table == null
+                || raw.lsn == null || (raw.transactionPresent && raw.transactionId == null)) {
+            return null;
+        }
+        ObjectNode keyNode;
+        try {
+            keyNode = key(topic, key);
+        } catch (MalformedChangeException e) {
+            return null;
+        }
+        if (!keyMatches(keyNode, value, raw.columnSpans, conversions.columns())) {
+            return null;
+        }
+        try {
+            return new DebeziumEnvelope(op, keyNode, null, null, source(raw), transaction(raw), raw.tsMs, List.of(),
+                    conversions.rowSchema(), raw.document);
+        } catch (MalformedChangeException cannotBe) {
+            return null; // checked above
+        }
+    }
+
+    /**
+     * {@link #checkKeyMatches} on a row the scanner read: each key column's value in the row, read and converted as
+     * the tree's would be, equals the key's. A whole number or a plain string is compared as it stands.
+     */
+    private static boolean keyMatches(ObjectNode key, byte[] value, int[] spans, ColumnConversions.Columns columns) {
+        for (Iterator<Map.Entry<String, JsonNode>> it = key.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> column = it.next();
+            int index = columns.indexOf(column.getKey());
+            if (index < 0 || spans[2 * index] < 0) {
+                return false;
+            }
+            int start = spans[2 * index];
+            int end = spans[2 * index + 1];
+            JsonNode expected = column.getValue();
+            ColumnConversions.Conversion conversion = columns.conversions[index];
+            if (conversion == null && expected.isTextual() && value[start] == '"') {
+                // the scanner read it: no escapes, valid UTF-8
+                String actual = new String(value, start + 1, end - start - 2, StandardCharsets.UTF_8);
+                if (!actual.equals(expected.textValue())) {
+                    return false;
+                }
+                continue;
+            }
+            if (conversion == null && (expected.isInt() || expected.isLong()) && isWholeNumber(value, start, end)) {
+                // Jackson reads a whole number as an int where it fits, else as a long: equal only as the same kind
+                long actual = Long.parseLong(new String(value, start, end - start, StandardCharsets.ISO_8859_1));
+                if (expected.isInt() != (actual == (int) actual) || expected.longValue() != actual) {
+                    return false;
+                }
+                continue;
+            }
+            try {
+                JsonNode actual = MAPPER.readTree(value, start, end - start);
+                if (conversion != null && !actual.isNull()) {
+                    actual = conversion.apply(actual);
+                }
+                if (!actual.equals(expected)) {
+                    return false;
+                }
+            } catch (IOException | MalformedChangeException | RuntimeException e) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // Digits, perhaps after a minus, few enough for a long.
+    private static boolean isWholeNumber(byte[] bytes, int start, int end) {
+        int first = start < end && bytes[start] == '-' ? start + 1 : start;
+        if (first == end || end - first > 18) {
+            return false;
+        }
+        for (int i = first; i < end; i++) {
+            if (bytes[i] < '0' || bytes[i] > '9') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -242,7 +360,7 @@ public final class DebeziumDecoder {
         } catch (MalformedChangeException e) {
             keyNode = null; // a tombstone only confirms a delete: nothing is written for it, so its key needs no check
         }
-        return new DebeziumEnvelope(Op.TOMBSTONE, keyNode, null, null, null, null, null, List.of(), null);
+        return new DebeziumEnvelope(Op.TOMBSTONE, keyNode, null, null, null, null, null, List.of(), null, null);
     }
 
     private ObjectNode key(String topic, byte[] key) throws MalformedChangeException {

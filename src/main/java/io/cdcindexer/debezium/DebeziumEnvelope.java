@@ -14,6 +14,8 @@ import java.util.List;
  *     removed from {@code after}
  * @param rowSchema the Connect schema of the row ({@code after}'s struct schema), one instance per schema as the
  *     decoder caches it; null when the record came without a schema
+ * @param document the row as the document Elasticsearch receives, when a decoder made for the job wrote it straight
+ *     from the record ({@link DebeziumDecoder#writingDocuments}); {@code after} is then null. Null otherwise.
  */
 public record DebeziumEnvelope(
         Op op,
@@ -24,7 +26,8 @@ public record DebeziumEnvelope(
         Transaction transaction,
         Long tsMs,
         List<String> unavailableColumns,
-        JsonNode rowSchema) {
+        JsonNode rowSchema,
+        byte[] document) {
 
     /** Debezium's op codes, plus the tombstone that follows a delete. */
     public enum Op {
@@ -80,6 +83,11 @@ public record DebeziumEnvelope(
         public String transactionId() {
             return DebeziumDecoder.transactionIdOf(id);
         }
+    }
+
+    /** The row as the document Elasticsearch receives; null when there is no after image. */
+    public byte[] documentBytes() {
+        return document != null ? document : after == null ? null : DebeziumDecoder.toJson(after);
     }
 
     public boolean isTombstone() {

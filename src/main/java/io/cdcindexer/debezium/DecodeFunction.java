@@ -54,7 +54,7 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
 
     @Override
     public void open(Configuration parameters) {
-        decoder = new DebeziumDecoder(unavailableValuePlaceholder);
+        decoder = DebeziumDecoder.writingDocuments(unavailableValuePlaceholder);
         tableTopics = Pattern.compile(tableTopicPattern);
         var metrics = getRuntimeContext().getMetricGroup();
         changes = metrics.counter("changesDecoded");
@@ -173,8 +173,8 @@ public final class DecodeFunction extends ProcessFunction<KafkaRecord, ChangeEve
         change.documentId = DocumentIds.of(envelope.key());
         change.lsn = envelope.source().lsn();
         change.version = change.lsn;
-        if (envelope.after() != null && change.action == ChangeEvent.Action.UPSERT) {
-            change.document = DebeziumDecoder.toJson(envelope.after());
+        if (change.action == ChangeEvent.Action.UPSERT) {
+            change.document = envelope.documentBytes();
         }
         if (!envelope.unavailableColumns().isEmpty()) {
             change.unavailableColumns = envelope.unavailableColumns().toArray(String[]::new);

@@ -36,6 +36,13 @@ final class EnvelopeReader {
         Long tsMs;
         /** Something follows the envelope's closing brace. */
         boolean trailing;
+        /**
+         * The row written as its document by {@link EnvelopeScanner}, its values converted; {@code after} is then
+         * null. {@code columnSpans} holds, by the schema's column index, where each value is in the record's bytes
+         * (start, end), -1 for a column the row lacks.
+         */
+        byte[] document;
+        int[] columnSpans;
     }
 
     private EnvelopeReader() {}
