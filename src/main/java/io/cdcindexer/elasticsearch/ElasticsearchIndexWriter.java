@@ -235,6 +235,10 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     private final Histogram bulkBytes;
     private final Histograms.Recent commitToAcknowledgedMs;
     private final LabeledMetric<Histograms.Recent> commitToAcknowledgedMsByTable;
+    /** The delays (and tables) of the changes an answer acknowledged, until {@link #recordAcknowledged}. */
+    private long[] acknowledgedDelays = new long[256];
+    private String[] acknowledgedTables = new String[256];
+    private int acknowledgedCount;
     private final LabeledMetric<Counter> retriedByStatus;
     private final LabeledMetric<Counter> deadLetteredByReason;
 
@@ -995,6 +999,7 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
                     throw new IllegalStateException("Unknown outcome " + outcome);
             }
         }
+        recordAcknowledged(now);
         if (again != null) {
             retryLater(again);
         }
@@ -1064,16 +1069,35 @@ final class ElasticsearchIndexWriter implements StatefulSinkWriter<ChangeEvent, 
     }
 
     /**
-     * Records how long after its commit a change was acknowledged. Changes without a commit time (none in the event)
-     * are left out; a negative delay (the clocks of PostgreSQL's host and this one disagree) counts as 0.
+     * Notes how long after its commit a change was acknowledged, for {@link #recordAcknowledged}. Changes without a
+     * commit time (none in the event) are left out; a negative delay (the clocks of PostgreSQL's host and this one
+     * disagree) counts as 0.
      */
     private void acknowledged(ChangeEvent change, long now) {
         if (change.commitTime <= 0) {
             return;
         }
-        long delay = Math.max(0, now - change.commitTime);
-        commitToAcknowledgedMs.update(delay, now);
-        commitToAcknowledgedMsByTable.of(change.table).update(delay, now);
+        if (acknowledgedCount == acknowledgedDelays.length) {
+            acknowledgedDelays = Arrays.copyOf(acknowledgedDelays, 2 * acknowledgedCount);
+            acknowledgedTables = Arrays.copyOf(acknowledgedTables, 2 * acknowledgedCount);
+        }
+        acknowledgedDelays[acknowledgedCount] = Math.max(0, now - change.commitTime);
+        acknowledgedTables[acknowledgedCount++] = change.table;
+    }
+
+    // The delays an answer acknowledged into the histograms: one update of each per run of changes of one table.
+    private void recordAcknowledged(long now) {
+        commitToAcknowledgedMs.update(acknowledgedDelays, 0, acknowledgedCount, now);
+        for (int from = 0, to; from < acknowledgedCount; from = to) {
+            String table = acknowledgedTables[from];
+            to = from + 1;
+            while (to < acknowledgedCount && acknowledgedTables[to].equals(table)) {
+                to++;
+            }
+            commitToAcknowledgedMsByTable.of(table).update(acknowledgedDelays, from, to, now);
+        }
+        Arrays.fill(acknowledgedTables, 0, acknowledgedCount, null);
+        acknowledgedCount = 0;
     }
 
     private static int statusOf(Exception error) {

@@ -66,6 +66,20 @@ public final class Histograms {
             count++;
         }
 
+        /**
+         * {@code values[from, to)}, each as by {@link #update(long, long)}, under one lock: a writer's answer
+         * acknowledges a request's worth of changes at once.
+         */
+        public synchronized void update(long[] values, int from, int to, long at) {
+            for (int i = from; i < to; i++) {
+                this.values[next] = values[i];
+                times[next] = at;
+                next = next + 1 == this.values.length ? 0 : next + 1;
+            }
+            size = Math.min(size + to - from, this.values.length);
+            count += to - from;
+        }
+
         /** Every value since the histogram was made, as the summary's {@code _count}. */
         @Override
         public synchronized long getCount() {
