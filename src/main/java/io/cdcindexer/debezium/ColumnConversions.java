@@ -62,14 +62,26 @@ final class ColumnConversions {
      * conversion (null for none) and, by name, its place. Debezium writes a row's columns in this order.
      */
     static final class Columns {
+        /** Names longer than this are left to the tree: Jackson's limit for names is far above it. */
+        private static final int MAX_NAME = 1000;
+
         final byte[][] names;
         final Conversion[] conversions;
         private final Map<String, Integer> indexes = new HashMap<>();
 
+        /**
+         * @throws IllegalArgumentException for a schema that names a column twice, or names one as the tree's writer
+         *     would not write it as this class does (past Jackson's length for names, or with a character beyond
+         *     U+FFFF, which Jackson 2.17 writes as two escapes and the encoder as UTF-8)
+         */
         Columns(List<String> names, Map<String, Conversion> byColumn) {
             this.names = new byte[names.size()][];
             this.conversions = new Conversion[names.size()];
             for (int i = 0; i < names.size(); i++) {
+                String column = names.get(i);
+                if (column.length() > MAX_NAME || column.chars().anyMatch(c -> Character.isSurrogate((char) c))) {
+                    throw new IllegalArgumentException("the column '" + column + "' is left to the tree");
+                }
                 byte[] quoted = JsonStringEncoder.getInstance().quoteAsUTF8(names.get(i));
                 byte[] name = new byte[quoted.length + 3];
                 name[0] = '"';
@@ -119,8 +131,8 @@ final class ColumnConversions {
         Columns columns;
         try {
             columns = new Columns(names, byColumn);
-        } catch (IllegalArgumentException twice) {
-            columns = null; // which of the two a conversion is for is the tree's to say
+        } catch (IllegalArgumentException leftToTheTree) {
+            columns = null; // a column named twice (which of the two a conversion is for is the tree's to say), or so
         }
         return new ColumnConversions(byColumn, structSchema, columns);
     }

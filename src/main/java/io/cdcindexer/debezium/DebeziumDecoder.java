@@ -206,8 +206,8 @@ public final class DebeziumDecoder {
         ObjectNode keyNode;
         try {
             keyNode = key(topic, key);
-        } catch (MalformedChangeException e) {
-            return null;
+        } catch (MalformedChangeException | RuntimeException e) {
+            return null; // the tree's path reads it again and says why, within its transaction
         }
         if (!keyMatches(keyNode, value, raw.columnSpans, conversions.columns())) {
             return null;

@@ -67,6 +67,10 @@ final class EnvelopeScanner {
     private static final int MAX_BIG_DECIMAL_SCALE = 9999;
     /** Numbers longer than this are left to Jackson, whose limit is far above it. */
     private static final int MAX_NUMBER = 1000;
+    /** Names of fields the scanner does not know longer than this are left to Jackson, whose limit is far above it. */
+    private static final int MAX_UNKNOWN_NAME = 256;
+    /** A document buffer grown past this for a huge row is let go after it. */
+    private static final int KEPT_BUFFER = 1 << 20;
 
     private final byte[] placeholder;
     private final byte[] placeholderBase64;
@@ -281,6 +285,9 @@ final class EnvelopeScanner {
         }
         put((byte) '}');
         raw.document = Arrays.copyOf(out, length);
+        if (out.length > KEPT_BUFFER) {
+            out = new byte[1024];
+        }
         raw.columnSpans = spans;
     }
 
@@ -289,7 +296,7 @@ final class EnvelopeScanner {
         int start = pos;
         if (c == '"') {
             int contentEnd = string();
-            if (contentEnd - start - 1 > maxStringBytes || isPlaceholder(start + 1, contentEnd)) {
+            if (isPlaceholder(start + 1, contentEnd)) {
                 throw GIVE_UP; // a TOASTed value left out of the event: the tree removes and names it
             }
             if (supplementary) {
@@ -318,7 +325,7 @@ final class EnvelopeScanner {
                         StandardCharsets.ISO_8859_1)));
                 write(conversion == null ? decimal : conversion.apply(decimal));
             } else if (conversion == null) {
-                if (pos - start == 2 && in[start] == '-') {
+                if (pos - start == 2 && in[start] == '-' && in[start + 1] == '0') {
                     throw GIVE_UP; // -0, which the tree writes 0
                 }
                 put(in, start, pos - start);
@@ -418,8 +425,17 @@ final class EnvelopeScanner {
         return pos + bytes.length <= end && Arrays.equals(in, pos, pos + bytes.length, bytes, 0, bytes.length);
     }
 
+    /**
+     * Skips a name that is none of the block's. One with an escape may be one of them to Jackson, who decodes it first
+     * (a later {@code "l\\u0073n"} is the lsn), and one longer than {@link #MAX_UNKNOWN_NAME} may be past Jackson's
+     * limit for names: both are the tree's.
+     */
     private void skipName() {
-        skipString();
+        int start = pos;
+        string();
+        if (pos - start > MAX_UNKNOWN_NAME) {
+            throw GIVE_UP;
+        }
         expect(':');
     }
 
@@ -473,7 +489,8 @@ final class EnvelopeScanner {
 
     /**
      * At a string without escapes: moves past it and returns where its contents end (they start after the quote).
-     * Gives up on an escape, a control character or bytes that are not UTF-8.
+     * Gives up on an escape, a control character, bytes that are not UTF-8 and a string longer in bytes than Jackson
+     * reads in characters.
      */
     private int string() {
         expect('"');
@@ -497,6 +514,9 @@ final class EnvelopeScanner {
             ascii &= c >= 0;
         }
         pos = at;
+        if (at - start > maxStringBytes) {
+            throw GIVE_UP; // perhaps past Jackson's limit, which counts characters
+        }
         supplementary = false;
         if (!ascii) {
             if (!Utf8.isValid(bytes, start, at)) {

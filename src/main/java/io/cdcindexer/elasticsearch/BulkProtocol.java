@@ -58,7 +58,7 @@ final class BulkProtocol {
      * quoting of two short strings per action, with its buffers, was a twentieth of the task's samples on inserts).
      */
     static byte[] body(List<? extends DocWriteRequest<?>> requests) {
-        int estimate = 0;
+        long estimate = 0;
         for (DocWriteRequest<?> request : requests) {
             if (!(request instanceof DeleteRequest) && !(request instanceof IndexRequest)) {
                 throw new IllegalArgumentException("Only index and delete requests are sent, got " + request.opType());
@@ -66,7 +66,7 @@ final class BulkProtocol {
             estimate += 96 + request.index().length() + request.id().length()
                     + (request instanceof IndexRequest index ? index.source().length() : 0);
         }
-        Body out = new Body(estimate);
+        Body out = new Body((int) Math.min(estimate, Integer.MAX_VALUE - 16));
         String index = null;
         byte[] quotedIndex = null;
         for (DocWriteRequest<?> request : requests) {

@@ -7,7 +7,11 @@ import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.cdcindexer.bench.IndexingBenchmark;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import org.elasticsearch.action.DocWriteRequest;
 import org.elasticsearch.action.delete.DeleteRequest;
 import org.elasticsearch.action.index.IndexRequest;
 import org.elasticsearch.action.update.UpdateRequest;
@@ -71,6 +75,59 @@ class BulkProtocolTest {
 
         assertThat(new String(body, StandardCharsets.UTF_8)).isEqualTo("{\"index\":{\"_index\":\"i\",\"_id\":\""
                 + "\\u0001".repeat(1_000) + "\"}}\n" + source + "\n");
+    }
+
+    @Test
+    void randomIndexNamesIdsAndVersionsAreWrittenAsJacksonQuotesThem() {
+        Random random = new Random(5);
+        for (int round = 0; round < 3_000; round++) {
+            List<DocWriteRequest<?>> requests = new ArrayList<>();
+            StringBuilder expected = new StringBuilder();
+            String index = randomText(random);
+            for (int i = 1 + random.nextInt(5); i > 0; i--) {
+                if (random.nextInt(3) == 0) {
+                    index = randomText(random);
+                }
+                String id = randomText(random);
+                VersionType type = VersionType.values()[random.nextInt(VersionType.values().length)];
+                long version = random.nextInt(4) == 0 ? random.nextLong() : random.nextInt(1000) + 1;
+                boolean delete = random.nextBoolean();
+                String source = "{\"a\":\"" + "x".repeat(random.nextInt(300)) + "\"}";
+                DocWriteRequest<?> request = delete ? new DeleteRequest(index, id)
+                        : new IndexRequest(index).id(id).source(source, XContentType.JSON);
+                request.versionType(type);
+                request.version(version);
+                requests.add(request);
+                expected.append(delete ? "{\"delete\":{\"_index\":\"" : "{\"index\":{\"_index\":\"")
+                        .append(quoted(index)).append("\",\"_id\":\"").append(quoted(id))
+                        .append(type == VersionType.INTERNAL ? "" : "\",\"version\":" + version
+                                + ",\"version_type\":\"" + type.name().toLowerCase(Locale.ROOT))
+                        .append("\"}}\n").append(delete ? "" : source + "\n");
+            }
+
+            assertThat(new String(BulkProtocol.body(requests), StandardCharsets.UTF_8)).as("round %d", round)
+                    .isEqualTo(expected.toString());
+        }
+    }
+
+    private static String quoted(String text) {
+        return new String(JsonStringEncoder.getInstance().quoteAsUTF8(text), StandardCharsets.UTF_8);
+    }
+
+    // Control characters, quotes, backslashes, DEL, U+2028, surrogate pairs and other characters beyond ASCII.
+    private static String randomText(Random random) {
+        StringBuilder text = new StringBuilder();
+        for (int i = random.nextInt(12); i > 0; i--) {
+            switch (random.nextInt(8)) {
+                case 0 -> text.append((char) random.nextInt(0x20));
+                case 1 -> text.append(new String[] {"\"", "\\", "/", "\u007f", "\u0080", "\u2028", "\ud83d\ude00",
+                    "\u0000", "\n", "\u001f"}[random.nextInt(10)]);
+                case 2 -> text.append((char) (0x80 + random.nextInt(0x800)));
+                case 3 -> text.append(Character.toChars(0x10000 + random.nextInt(0x1000)));
+                default -> text.append((char) (0x20 + random.nextInt(0x60)));
+            }
+        }
+        return text.toString();
     }
 
     @Test
