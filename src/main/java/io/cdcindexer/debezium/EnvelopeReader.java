@@ -47,30 +47,34 @@ final class EnvelopeReader {
 
     private EnvelopeReader() {}
 
-    // The fields read, in the order Debezium's PostgreSQL connector writes them; the others are skipped.
-    private static final int BEFORE = 0;
-    private static final int AFTER = 1;
-    private static final int SOURCE = 2;
-    private static final int TRANSACTION = 3;
-    private static final int OP = 4;
-    private static final int TS_MS = 5;
-    private static final FieldOrder ENVELOPE =
-            new FieldOrder("before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns");
+    // The fields, in the order Debezium's PostgreSQL connector writes them, and the indexes of those read; the others
+    // are skipped. EnvelopeScanner reads the same.
+    static final String[] ENVELOPE_FIELDS =
+        {"before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns"};
+    static final int BEFORE = 0;
+    static final int AFTER = 1;
+    static final int SOURCE = 2;
+    static final int TRANSACTION = 3;
+    static final int OP = 4;
+    static final int TS_MS = 5;
+    private static final FieldOrder ENVELOPE = new FieldOrder(ENVELOPE_FIELDS);
 
-    private static final int SOURCE_TS_MS = 3;
-    private static final int SOURCE_SNAPSHOT = 4;
-    private static final int SOURCE_DB = 5;
-    private static final int SOURCE_SCHEMA = 9;
-    private static final int SOURCE_TABLE = 10;
-    private static final int SOURCE_TX_ID = 11;
-    private static final int SOURCE_LSN = 12;
-    private static final FieldOrder SOURCE_BLOCK = new FieldOrder("version", "connector", "name", "ts_ms", "snapshot",
-            "db", "sequence", "ts_us", "ts_ns", "schema", "table", "txId", "lsn", "xmin", "origin", "origin_lsn");
+    static final String[] SOURCE_FIELDS = {"version", "connector", "name", "ts_ms", "snapshot", "db", "sequence",
+        "ts_us", "ts_ns", "schema", "table", "txId", "lsn", "xmin", "origin", "origin_lsn"};
+    static final int SOURCE_TS_MS = 3;
+    static final int SOURCE_SNAPSHOT = 4;
+    static final int SOURCE_DB = 5;
+    static final int SOURCE_SCHEMA = 9;
+    static final int SOURCE_TABLE = 10;
+    static final int SOURCE_TX_ID = 11;
+    static final int SOURCE_LSN = 12;
+    private static final FieldOrder SOURCE_BLOCK = new FieldOrder(SOURCE_FIELDS);
 
-    private static final int TRANSACTION_ID = 0;
-    private static final int TRANSACTION_TOTAL_ORDER = 1;
-    private static final int TRANSACTION_DATA_COLLECTION_ORDER = 2;
-    private static final FieldOrder TRANSACTION_BLOCK = new FieldOrder("id", "total_order", "data_collection_order");
+    static final String[] TRANSACTION_FIELDS = {"id", "total_order", "data_collection_order"};
+    static final int TRANSACTION_ID = 0;
+    static final int TRANSACTION_TOTAL_ORDER = 1;
+    static final int TRANSACTION_DATA_COLLECTION_ORDER = 2;
+    private static final FieldOrder TRANSACTION_BLOCK = new FieldOrder(TRANSACTION_FIELDS);
 
     /** Reads {@code bytes[start, end)}, which holds one JSON object. */
     static Raw read(ObjectMapper mapper, byte[] bytes, int start, int end) throws IOException {

@@ -39,26 +39,9 @@ final class EnvelopeScanner {
 
     private static final GiveUp GIVE_UP = new GiveUp();
 
-    private static final byte[][] ENVELOPE = names("before", "after", "source", "transaction", "op", "ts_ms", "ts_us",
-            "ts_ns");
-    private static final int BEFORE = 0;
-    private static final int AFTER = 1;
-    private static final int SOURCE = 2;
-    private static final int TRANSACTION = 3;
-    private static final int OP = 4;
-    private static final int TS_MS = 5;
-
-    private static final byte[][] SOURCE_BLOCK = names("version", "connector", "name", "ts_ms", "snapshot", "db",
-            "sequence", "ts_us", "ts_ns", "schema", "table", "txId", "lsn", "xmin", "origin", "origin_lsn");
-    private static final int SOURCE_TS_MS = 3;
-    private static final int SOURCE_SNAPSHOT = 4;
-    private static final int SOURCE_DB = 5;
-    private static final int SOURCE_SCHEMA = 9;
-    private static final int SOURCE_TABLE = 10;
-    private static final int SOURCE_TX_ID = 11;
-    private static final int SOURCE_LSN = 12;
-
-    private static final byte[][] TRANSACTION_BLOCK = names("id", "total_order", "data_collection_order");
+    private static final byte[][] ENVELOPE = names(EnvelopeReader.ENVELOPE_FIELDS);
+    private static final byte[][] SOURCE_BLOCK = names(EnvelopeReader.SOURCE_FIELDS);
+    private static final byte[][] TRANSACTION_BLOCK = names(EnvelopeReader.TRANSACTION_FIELDS);
 
     private static final byte[] NULL = ascii("null");
     private static final byte[] TRUE = ascii("true");
@@ -137,15 +120,15 @@ final class EnvelopeScanner {
             seen |= 1 << field;
             next = field + 1;
             switch (field) {
-                case BEFORE -> literal(NULL);
-                case AFTER -> {
+                case EnvelopeReader.BEFORE -> literal(NULL);
+                case EnvelopeReader.AFTER -> {
                     if (at() == 'n') {
                         literal(NULL);
                     } else {
                         row(columns, raw);
                     }
                 }
-                case SOURCE -> {
+                case EnvelopeReader.SOURCE -> {
                     if (at() == '{') {
                         raw.sourcePresent = true;
                         source(raw);
@@ -153,7 +136,7 @@ final class EnvelopeScanner {
                         skipScalar();
                     }
                 }
-                case TRANSACTION -> {
+                case EnvelopeReader.TRANSACTION -> {
                     if (at() == '{') {
                         raw.transactionPresent = true;
                         transaction(raw);
@@ -161,7 +144,7 @@ final class EnvelopeScanner {
                         skipScalar();
                     }
                 }
-                case OP -> {
+                case EnvelopeReader.OP -> {
                     if (at() == '"') {
                         raw.opPresent = true;
                         raw.op = text();
@@ -169,7 +152,7 @@ final class EnvelopeScanner {
                         skipScalar();
                     }
                 }
-                case TS_MS -> raw.tsMs = longOrNull();
+                case EnvelopeReader.TS_MS -> raw.tsMs = longOrNull();
                 default -> skipScalar();
             }
         } while (comma());
@@ -191,13 +174,13 @@ final class EnvelopeScanner {
             int field = knownField(SOURCE_BLOCK, next);
             next = field + 1;
             switch (field) {
-                case SOURCE_DB -> raw.db = textOrNull();
-                case SOURCE_SCHEMA -> raw.schema = textOrNull();
-                case SOURCE_TABLE -> raw.table = textOrNull();
-                case SOURCE_LSN -> raw.lsn = longOrNull();
-                case SOURCE_TX_ID -> raw.txId = longOrNull();
-                case SOURCE_TS_MS -> raw.sourceTsMs = longOrNull();
-                case SOURCE_SNAPSHOT -> raw.snapshot = snapshot();
+                case EnvelopeReader.SOURCE_DB -> raw.db = textOrNull();
+                case EnvelopeReader.SOURCE_SCHEMA -> raw.schema = textOrNull();
+                case EnvelopeReader.SOURCE_TABLE -> raw.table = textOrNull();
+                case EnvelopeReader.SOURCE_LSN -> raw.lsn = longOrNull();
+                case EnvelopeReader.SOURCE_TX_ID -> raw.txId = longOrNull();
+                case EnvelopeReader.SOURCE_TS_MS -> raw.sourceTsMs = longOrNull();
+                case EnvelopeReader.SOURCE_SNAPSHOT -> raw.snapshot = snapshot();
                 default -> {
                     if (field < 0) {
                         skipName();
@@ -239,9 +222,9 @@ final class EnvelopeScanner {
             int field = knownField(TRANSACTION_BLOCK, next);
             next = field + 1;
             switch (field) {
-                case 0 -> raw.transactionId = textOrNull();
-                case 1 -> raw.totalOrder = orZero(longOrNull());
-                case 2 -> raw.dataCollectionOrder = orZero(longOrNull());
+                case EnvelopeReader.TRANSACTION_ID -> raw.transactionId = textOrNull();
+                case EnvelopeReader.TRANSACTION_TOTAL_ORDER -> raw.totalOrder = orZero(longOrNull());
+                case EnvelopeReader.TRANSACTION_DATA_COLLECTION_ORDER -> raw.dataCollectionOrder = orZero(longOrNull());
                 default -> {
                     skipName();
                     skipScalar();
@@ -660,7 +643,7 @@ final class EnvelopeScanner {
         }
     }
 
-    private static byte[][] names(String... names) {
+    private static byte[][] names(String[] names) {
         byte[][] quoted = new byte[names.length][];
         for (int i = 0; i < names.length; i++) {
             quoted[i] = ascii("\"" + names[i] + "\":");
