@@ -131,7 +131,7 @@ final class EnvelopeScanner {
                 case EnvelopeReader.SOURCE -> {
                     if (at() == '{') {
                         raw.sourcePresent = true;
-                        source(raw);
+                        block(SOURCE_BLOCK, raw);
                     } else {
                         skipScalar();
                     }
@@ -139,7 +139,7 @@ final class EnvelopeScanner {
                 case EnvelopeReader.TRANSACTION -> {
                     if (at() == '{') {
                         raw.transactionPresent = true;
-                        transaction(raw);
+                        block(TRANSACTION_BLOCK, raw);
                     } else {
                         skipScalar();
                     }
@@ -163,7 +163,8 @@ final class EnvelopeScanner {
         return raw;
     }
 
-    private void source(EnvelopeReader.Raw raw) {
+    /** Reads a {@code source} or {@code transaction} block: its known fields into {@code raw}, the others skipped. */
+    private void block(byte[][] names, EnvelopeReader.Raw raw) {
         expect('{');
         if (at() == '}') {
             pos++;
@@ -171,25 +172,40 @@ final class EnvelopeScanner {
         }
         int next = 0;
         do {
-            int field = knownField(SOURCE_BLOCK, next);
+            int field = knownField(names, next);
             next = field + 1;
-            switch (field) {
-                case EnvelopeReader.SOURCE_DB -> raw.db = textOrNull();
-                case EnvelopeReader.SOURCE_SCHEMA -> raw.schema = textOrNull();
-                case EnvelopeReader.SOURCE_TABLE -> raw.table = textOrNull();
-                case EnvelopeReader.SOURCE_LSN -> raw.lsn = longOrNull();
-                case EnvelopeReader.SOURCE_TX_ID -> raw.txId = longOrNull();
-                case EnvelopeReader.SOURCE_TS_MS -> raw.sourceTsMs = longOrNull();
-                case EnvelopeReader.SOURCE_SNAPSHOT -> raw.snapshot = snapshot();
-                default -> {
-                    if (field < 0) {
-                        skipName();
-                    }
-                    skipScalar();
-                }
+            if (field < 0) {
+                skipName();
+                skipScalar();
+            } else if (names == SOURCE_BLOCK) {
+                sourceField(field, raw);
+            } else {
+                transactionField(field, raw);
             }
         } while (comma());
         expect('}');
+    }
+
+    private void sourceField(int field, EnvelopeReader.Raw raw) {
+        switch (field) {
+            case EnvelopeReader.SOURCE_DB -> raw.db = textOrNull();
+            case EnvelopeReader.SOURCE_SCHEMA -> raw.schema = textOrNull();
+            case EnvelopeReader.SOURCE_TABLE -> raw.table = textOrNull();
+            case EnvelopeReader.SOURCE_LSN -> raw.lsn = longOrNull();
+            case EnvelopeReader.SOURCE_TX_ID -> raw.txId = longOrNull();
+            case EnvelopeReader.SOURCE_TS_MS -> raw.sourceTsMs = longOrNull();
+            case EnvelopeReader.SOURCE_SNAPSHOT -> raw.snapshot = snapshot();
+            default -> skipScalar();
+        }
+    }
+
+    private void transactionField(int field, EnvelopeReader.Raw raw) {
+        switch (field) {
+            case EnvelopeReader.TRANSACTION_ID -> raw.transactionId = textOrNull();
+            case EnvelopeReader.TRANSACTION_TOTAL_ORDER -> raw.totalOrder = orZero(longOrNull());
+            case EnvelopeReader.TRANSACTION_DATA_COLLECTION_ORDER -> raw.dataCollectionOrder = orZero(longOrNull());
+            default -> skipScalar();
+        }
     }
 
     // As EnvelopeReader reads it: "true", "last", ... or, from older connectors, a boolean; its text for any scalar.
@@ -209,29 +225,6 @@ final class EnvelopeScanner {
         int start = pos;
         number();
         return new String(in, start, pos - start, StandardCharsets.ISO_8859_1);
-    }
-
-    private void transaction(EnvelopeReader.Raw raw) {
-        expect('{');
-        if (at() == '}') {
-            pos++;
-            return;
-        }
-        int next = 0;
-        do {
-            int field = knownField(TRANSACTION_BLOCK, next);
-            next = field + 1;
-            switch (field) {
-                case EnvelopeReader.TRANSACTION_ID -> raw.transactionId = textOrNull();
-                case EnvelopeReader.TRANSACTION_TOTAL_ORDER -> raw.totalOrder = orZero(longOrNull());
-                case EnvelopeReader.TRANSACTION_DATA_COLLECTION_ORDER -> raw.dataCollectionOrder = orZero(longOrNull());
-                default -> {
-                    skipName();
-                    skipScalar();
-                }
-            }
-        } while (comma());
-        expect('}');
     }
 
     // --- the row ---------------------------------------------------------------------------------------------------
