@@ -95,7 +95,7 @@ final class EnvelopeScanner {
         this.end = end;
         try {
             EnvelopeReader.Raw raw = envelope(columns);
-            if (raw.document == null || raw.before != null) {
+            if (raw.document == null) {
                 return null; // a delete, or no row: the tree's, which has the words for what is missing
             }
             return raw;
@@ -128,22 +128,8 @@ final class EnvelopeScanner {
                         row(columns, raw);
                     }
                 }
-                case EnvelopeReader.SOURCE -> {
-                    if (at() == '{') {
-                        raw.sourcePresent = true;
-                        block(SOURCE_BLOCK, raw);
-                    } else {
-                        skipScalar();
-                    }
-                }
-                case EnvelopeReader.TRANSACTION -> {
-                    if (at() == '{') {
-                        raw.transactionPresent = true;
-                        block(TRANSACTION_BLOCK, raw);
-                    } else {
-                        skipScalar();
-                    }
-                }
+                case EnvelopeReader.SOURCE -> raw.sourcePresent = block(SOURCE_BLOCK, raw);
+                case EnvelopeReader.TRANSACTION -> raw.transactionPresent = block(TRANSACTION_BLOCK, raw);
                 case EnvelopeReader.OP -> {
                     if (at() == '"') {
                         raw.opPresent = true;
@@ -163,12 +149,19 @@ final class EnvelopeScanner {
         return raw;
     }
 
-    /** Reads a {@code source} or {@code transaction} block: its known fields into {@code raw}, the others skipped. */
-    private void block(byte[][] names, EnvelopeReader.Raw raw) {
-        expect('{');
+    /**
+     * Reads a {@code source} or {@code transaction} block: its known fields into {@code raw}, the others skipped.
+     * False when it is no object (null, say), which is skipped as EnvelopeReader skips it.
+     */
+    private boolean block(byte[][] names, EnvelopeReader.Raw raw) {
+        if (at() != '{') {
+            skipScalar();
+            return false;
+        }
+        pos++;
         if (at() == '}') {
             pos++;
-            return;
+            return true;
         }
         int next = 0;
         do {
@@ -184,6 +177,7 @@ final class EnvelopeScanner {
             }
         } while (comma());
         expect('}');
+        return true;
     }
 
     private void sourceField(int field, EnvelopeReader.Raw raw) {
@@ -306,9 +300,7 @@ final class EnvelopeScanner {
                 }
                 put(in, start, pos - start);
             } else {
-                long value = whole(start, pos);
-                JsonNode number = value == (int) value ? IntNode.valueOf((int) value) : LongNode.valueOf(value);
-                write(conversion.apply(number));
+                write(conversion.apply(FlatKeyReader.wholeNumber(whole(start, pos))));
             }
         }
     }

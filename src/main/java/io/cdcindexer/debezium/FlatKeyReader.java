@@ -63,9 +63,7 @@ final class FlatKeyReader {
                 if (i == digits || (bytes[digits] == '0' && i - digits > 1)) {
                     return null; // no digit, or a leading zero
                 }
-                number = negative ? -number : number;
-                // As Jackson: an int where it fits, else a long.
-                value = number == (int) number ? IntNode.valueOf((int) number) : LongNode.valueOf(number);
+                value = wholeNumber(negative ? -number : number);
             }
             if (key.has(name)) {
                 return null;
@@ -78,6 +76,11 @@ final class FlatKeyReader {
                 return null; // a fraction, an exponent, white space, anything else
             }
         }
+    }
+
+    /** A whole number's node as Jackson reads one: an int where it fits, else a long. */
+    static JsonNode wholeNumber(long number) {
+        return number == (int) number ? IntNode.valueOf((int) number) : LongNode.valueOf(number);
     }
 
     /** Where the string starting at {@code bytes[quote]} ends (its closing quote), or -1 unless it is plain ASCII. */
